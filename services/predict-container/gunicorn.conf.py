@@ -1,0 +1,38 @@
+"""gunicorn settings for the twinserve container (also what `make serve-container` and the
+local benchmark run). Every value can be overridden by environment variables below, or by
+GUNICORN_CMD_ARGS / the command line, in gunicorn's usual precedence.
+"""
+
+import multiprocessing
+import os
+
+
+def _int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+bind = f"{os.environ.get('HOST', '127.0.0.1')}:{_int('PORT', 8080)}"
+# One process per CPU: a prediction is CPU-bound and holds the GIL.
+workers = _int("WEB_CONCURRENCY", multiprocessing.cpu_count())
+# gthread keeps connections alive (sync workers close after every response) and lets a
+# worker accept the next request while the previous response is still being written.
+worker_class = "gthread"
+threads = _int("GUNICORN_THREADS", 4)
+keepalive = _int("GUNICORN_KEEPALIVE", 5)
+# Load (and verify) the model once in the master, before fork.
+preload_app = True
+timeout = _int("GUNICORN_TIMEOUT", 30)
+# On SIGTERM workers finish in-flight requests for up to this long (Kubernetes waits for
+# preStop + this inside terminationGracePeriodSeconds).
+graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", 20)
+# Header limits; the body limit is MAX_BODY_BYTES, enforced by the app (413).
+limit_request_line = 4094
+limit_request_fields = 50
+limit_request_field_size = 8190
+# Heartbeat files on tmpfs: a read-only root filesystem and no disk stalls.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
+# %(M)s is the request time in milliseconds.
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info")

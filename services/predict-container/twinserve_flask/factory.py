@@ -1,0 +1,79 @@
+"""Application factory: routes map straight onto the core's Service; errors render in one place."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+from twinserve.errors import (
+    ClientError,
+    InternalError,
+    MalformedBody,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    RouteNotFound,
+    TwinserveError,
+)
+from twinserve.responses import JSON_CONTENT_TYPE, Reply, error_reply
+from twinserve.service import ROUTES, Service
+from twinserve.settings import Settings
+
+log = logging.getLogger("twinserve")
+
+
+def _to_response(reply: Reply) -> Response:
+    return Response(reply.body, status=reply.status, headers=reply.headers, content_type=JSON_CONTENT_TYPE)
+
+
+def _http_error(exc: HTTPException) -> TwinserveError:
+    """Werkzeug's own refusals, as the core's error types (same codes and messages as Lambda)."""
+    code = exc.code or 500
+    if code == 404:
+        return RouteNotFound(request.method, request.path)
+    if code == 405:
+        return MethodNotAllowed(request.method, request.path, ROUTES.get(request.path, ()))
+    if code == 413:
+        size = request.content_length
+        limit = request.max_content_length
+        return PayloadTooLarge(f"body is {size} bytes; the limit is {limit}" if size else f"body exceeds the limit of {limit} bytes")
+    if code == 400:
+        return MalformedBody(exc.description or "bad request")
+    if 400 < code < 500:
+        error = ClientError(exc.description or "request refused")
+        error.status = code  # keep werkzeug's status (e.g. 431) with our body shape
+        return error
+    return InternalError("request failed; see the service log")
+
+
+def create_app(service: Service | None = None, settings: Settings | None = None) -> Flask:
+    """Build the app. Loads and self-tests the model unless a started ``service`` is given;
+    raises ModelError (the process must not start) when the model cannot be served."""
+    service = service or Service.start(settings or Settings.from_env())
+    app = Flask("twinserve")
+    app.config["MAX_CONTENT_LENGTH"] = service.predictor.spec.max_body_bytes
+    app.extensions["twinserve"] = service
+
+    @app.post("/predict")
+    def predict() -> Response:
+        return _to_response(service.predict(request.content_type, request.get_data(cache=False)))
+
+    @app.get("/health")
+    def health() -> Response:
+        return _to_response(service.health())
+
+    @app.get("/ready")
+    def ready() -> Response:
+        return _to_response(service.ready())
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        return _to_response(error_reply(_http_error(exc)))
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> Response:
+        log.exception("unhandled error")
+        return _to_response(error_reply(InternalError("request failed; see the service log")))
+
+    return app

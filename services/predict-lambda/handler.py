@@ -1,0 +1,54 @@
+"""The native Lambda handler: no web framework, model loaded once per execution environment.
+
+Every response says whether this invocation was its environment's first (``x-twinserve-cold``)
+and how long the environment's init took (``x-twinserve-init-ms``), so a benchmark can
+verify cold and warm samples instead of guessing from latency.
+"""
+
+from __future__ import annotations
+
+import time
+
+_INIT_STARTED = time.perf_counter()
+
+from collections.abc import Callable  # noqa: E402  (the clock starts before the imports it measures)
+from typing import Any  # noqa: E402
+
+from lambda_events import parse_event  # noqa: E402
+from twinserve.errors import ClientError  # noqa: E402
+from twinserve.responses import JSON_CONTENT_TYPE, Reply, error_reply  # noqa: E402
+from twinserve.service import Service  # noqa: E402
+
+LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def make_handler(service: Service, init_ms: float) -> LambdaHandler:
+    """Bind a started Service into a handler; ``init_ms`` is reported on every response."""
+    state = {"cold": True}
+    init_header = f"{init_ms:.1f}"
+
+    def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        cold, state["cold"] = state["cold"], False
+        try:
+            request = parse_event(event)
+            reply = service.dispatch(request.method, request.path, request.content_type, request.body)
+        except ClientError as exc:
+            reply = error_reply(exc)
+        return to_proxy_response(reply, cold, init_header)
+
+    return handle
+
+
+def to_proxy_response(reply: Reply, cold: bool, init_header: str) -> dict[str, Any]:
+    headers = {
+        "content-type": JSON_CONTENT_TYPE,
+        "x-twinserve-cold": "true" if cold else "false",
+        "x-twinserve-init-ms": init_header,
+    }
+    headers.update(reply.headers)
+    return {"statusCode": reply.status, "headers": headers, "body": reply.body.decode(), "isBase64Encoded": False}
+
+
+# Init phase: load + verify + self-test the model. A failure here is a Lambda init error:
+# the environment never serves.
+handler: LambdaHandler = make_handler(Service.start(), (time.perf_counter() - _INIT_STARTED) * 1000.0)

@@ -1,0 +1,134 @@
+"""Every failure the core can report, as types.
+
+Each client-facing error fixes its HTTP status and a stable machine-readable ``code``; the
+wrappers render them in exactly one place (:func:`twinserve.responses.error_body`). Model
+errors are not client errors: they stop a service from starting.
+"""
+
+from __future__ import annotations
+
+
+class TwinserveError(Exception):
+    """Base of every error the core raises on purpose."""
+
+    status: int = 500
+    code: str = "internal_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def to_dict(self) -> dict[str, dict[str, str]]:
+        return {"error": {"code": self.code, "message": self.message}}
+
+
+class InternalError(TwinserveError):
+    """An unexpected fault on our side; the message never carries a stack trace."""
+
+    status = 500
+    code = "internal_error"
+
+
+class ClientError(TwinserveError):
+    """Something the client sent is wrong; always a 4xx."""
+
+    status = 400
+    code = "bad_request"
+
+
+class MalformedJSON(ClientError):
+    status = 400
+    code = "malformed_json"
+
+
+class MalformedBody(ClientError):
+    """Body that cannot even be decoded (bad base64, not UTF-8)."""
+
+    status = 400
+    code = "malformed_body"
+
+
+class InvalidShape(ClientError):
+    """Valid JSON of the wrong structure: missing key, wrong nesting, wrong row length, empty."""
+
+    status = 422
+    code = "invalid_shape"
+
+
+class InvalidValue(ClientError):
+    """A feature value that is not a finite number (string, bool, null, NaN, ±inf, overflow)."""
+
+    status = 422
+    code = "invalid_value"
+
+
+class UnknownFeature(ClientError):
+    status = 422
+    code = "unknown_feature"
+
+
+class PayloadTooLarge(ClientError):
+    status = 413
+    code = "payload_too_large"
+
+
+class TooManyRows(ClientError):
+    status = 413
+    code = "too_many_rows"
+
+
+class UnsupportedMediaType(ClientError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class RouteNotFound(ClientError):
+    status = 404
+    code = "not_found"
+
+    def __init__(self, method: str, path: str) -> None:
+        super().__init__(f"no route for {method} {path}; routes: POST /predict, GET /health, GET /ready")
+
+
+class MethodNotAllowed(ClientError):
+    status = 405
+    code = "method_not_allowed"
+
+    def __init__(self, method: str, path: str, allowed: tuple[str, ...]) -> None:
+        super().__init__(f"{method} is not allowed on {path}; allowed: {', '.join(allowed)}")
+        self.allowed = allowed
+
+
+class ModelError(TwinserveError):
+    """The model cannot be served; raised at start-up, never per request."""
+
+    status = 503
+    code = "model_unavailable"
+
+
+class ModelNotFound(ModelError):
+    code = "model_not_found"
+
+
+class ModelIntegrityError(ModelError):
+    """The artefact's SHA-256 differs from the one pinned in its metadata."""
+
+    code = "model_integrity"
+
+    def __init__(self, path: str, expected_sha256: str, actual_sha256: str) -> None:
+        super().__init__(
+            f"refusing to load {path}: its SHA-256 is {actual_sha256} but metadata.json pins "
+            f"{expected_sha256}; the file was changed after it was registered"
+        )
+        self.expected_sha256 = expected_sha256
+        self.actual_sha256 = actual_sha256
+
+
+class UntrustedModel(ModelError):
+    """A skops artefact holds types outside the reviewed trust list."""
+
+    code = "model_untrusted"
+
+
+class ModelLoadError(ModelError):
+    code = "model_load_failed"

@@ -1,0 +1,68 @@
+"""The HTTP surface of twinserve without a web framework: routes, statuses, bodies.
+
+The native Lambda handler dispatches through :meth:`Service.dispatch`; the Flask app maps
+its routes and error handlers onto the same methods. Both therefore answer identically.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from twinserve.contract import check_content_type
+from twinserve.errors import ClientError, InternalError, MethodNotAllowed, RouteNotFound
+from twinserve.model_store import load_model
+from twinserve.predictor import Predictor
+from twinserve.responses import Reply, error_reply, json_bytes
+from twinserve.settings import Settings
+
+log = logging.getLogger("twinserve")
+
+ROUTES: dict[str, tuple[str, ...]] = {
+    "/predict": ("POST",),
+    "/health": ("GET",),
+    "/ready": ("GET",),
+}
+
+_HEALTH_BODY = json_bytes({"status": "ok"})
+
+
+class Service:
+    def __init__(self, predictor: Predictor) -> None:
+        self.predictor = predictor
+        self.ready_body = json_bytes({"status": "ready", "model": predictor.model.metadata.describe()})
+
+    @classmethod
+    def start(cls, settings: Settings | None = None) -> Service:
+        """Load + verify the model and prove it answers. Raises ModelError: the service must not start."""
+        settings = settings or Settings.from_env()
+        predictor = Predictor(load_model(settings), settings)
+        predictor.self_test()
+        return cls(predictor)
+
+    def predict(self, content_type: str | None, body: bytes) -> Reply:
+        try:
+            check_content_type(content_type)
+            return Reply(200, self.predictor.predict_body(body))
+        except ClientError as exc:
+            return error_reply(exc)
+        except Exception:  # a fault of ours: log it, never leak it
+            log.exception("prediction failed")
+            return error_reply(InternalError("prediction failed; see the service log"))
+
+    def health(self) -> Reply:
+        return Reply(200, _HEALTH_BODY)
+
+    def ready(self) -> Reply:
+        return Reply(200, self.ready_body)
+
+    def dispatch(self, method: str, path: str, content_type: str | None, body: bytes) -> Reply:
+        """Route one request. Used by wrappers that have no router of their own."""
+        allowed = ROUTES.get(path)
+        if allowed is None:
+            return error_reply(RouteNotFound(method, path))
+        if method not in allowed:
+            return error_reply(MethodNotAllowed(method, path, allowed))
+        if path == "/predict":
+            return self.predict(content_type, body)
+        return self.health() if path == "/health" else self.ready()
+
