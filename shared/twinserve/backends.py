@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from twinserve.errors import ModelLoadError, UntrustedModel
+from twinserve.errors import InvalidValue, ModelLoadError, UntrustedModel
 from twinserve.metadata import Artefact, ModelMetadata
 from twinserve.trusted_types import TRUSTED_SKOPS_TYPES
 
@@ -20,6 +20,7 @@ from twinserve.trusted_types import TRUSTED_SKOPS_TYPES
 class Backend(Protocol):
     name: str
     input_dtype: type[np.floating[Any]]
+    float32_inputs: bool  # inputs are rounded to float32 before the model sees them
 
     def predict(self, rows: np.ndarray) -> tuple[list[Any], np.ndarray | None]:
         """Return (predicted labels, class probabilities or None) for a 2-D batch."""
@@ -49,8 +50,12 @@ class OnnxBackend:
         self._proba_name = outputs[1] if want_proba and len(outputs) > 1 else None
         self._output_names = [n for n in (self._label_name, self._proba_name) if n]
         self.input_dtype = np.float64 if artefact.input_dtype == "float64" else np.float32
+        self._round_f32 = artefact.round_inputs_to_float32
+        self.float32_inputs = self._round_f32 or self.input_dtype is np.float32
 
     def predict(self, rows: np.ndarray) -> tuple[list[Any], np.ndarray | None]:
+        if self._round_f32:
+            rows = rows.astype(np.float32).astype(np.float64)
         results = self._session.run(self._output_names, {self._input_name: rows})
         return results[0].tolist(), (results[1] if self._proba_name else None)
 
@@ -58,14 +63,18 @@ class OnnxBackend:
 class SklearnBackend:
     name = "scikit-learn"
     input_dtype = np.float64
+    float32_inputs = False  # scikit-learn itself says what it cannot take (a 422 is not ours to guess)
 
     def __init__(self, data: bytes, artefact: Artefact, want_proba: bool) -> None:
         self._estimator = _deserialise(data, artefact)
         self._want_proba = want_proba and hasattr(self._estimator, "predict_proba")
 
     def predict(self, rows: np.ndarray) -> tuple[list[Any], np.ndarray | None]:
-        labels = self._estimator.predict(rows).tolist()
-        proba = self._estimator.predict_proba(rows) if self._want_proba else None
+        try:
+            labels = self._estimator.predict(rows).tolist()
+            proba = self._estimator.predict_proba(rows) if self._want_proba else None
+        except ValueError as exc:  # scikit-learn's input validation (e.g. too large for float32)
+            raise InvalidValue(f"the model rejected the input: {exc}") from None
         return labels, proba
 
 

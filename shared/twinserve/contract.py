@@ -37,6 +37,7 @@ class InputSpec:
     max_rows: int
     max_body_bytes: int
     dtype: type[np.floating[Any]]
+    float32_range: bool = False  # values must also fit a float32 (the model rounds inputs to it)
 
     @property
     def n_features(self) -> int:
@@ -102,7 +103,7 @@ def _to_array(rows: list[list[Any]], spec: InputSpec, where: str) -> np.ndarray:
     except OverflowError:  # an integer beyond float range
         raise InvalidValue(f"{where} holds a number too large for a float") from None
     finite = np.isfinite(array)
-    if spec.dtype is np.float32:
+    if spec.float32_range or spec.dtype is np.float32:
         finite &= np.abs(array) <= np.finfo(np.float32).max
     if not finite.all():
         r, c = (int(i) for i in np.argwhere(~finite)[0])

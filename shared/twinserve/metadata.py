@@ -25,6 +25,7 @@ class Artefact:
     format: str
     sha256: str
     input_dtype: str | None = None  # ONNX only: "float32" or "float64"
+    round_inputs_to_float32: bool = False  # ONNX only: reproduce scikit-learn trees' float32 inputs
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,11 @@ def _artefact(raw: dict[str, Any] | None) -> Artefact | None:
     if raw is None:
         return None
     return Artefact(
-        path=raw["path"], format=raw["format"], sha256=raw["sha256"], input_dtype=raw.get("input_dtype")
+        path=raw["path"],
+        format=raw["format"],
+        sha256=raw["sha256"],
+        input_dtype=raw.get("input_dtype"),
+        round_inputs_to_float32=bool(raw.get("round_inputs_to_float32", False)),
     )
 
 

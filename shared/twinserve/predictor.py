@@ -23,6 +23,7 @@ class Predictor:
             max_rows=settings.max_rows,
             max_body_bytes=settings.max_body_bytes,
             dtype=model.backend.input_dtype,
+            float32_range=model.backend.float32_inputs,
         )
         self._backend = model.backend
         self._classes = list(meta.classes)

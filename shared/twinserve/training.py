@@ -70,9 +70,9 @@ def _library_versions() -> dict[str, str]:
     return versions
 
 
-def compile_to_onnx(estimator: Any, rows: np.ndarray) -> tuple[bytes, str, dict[str, Any]] | None:
-    """Try float32, then float64 ONNX; keep the first whose labels match exactly and whose
-    probabilities match within PROBA_TOLERANCE on ``rows``. None when neither does."""
+def compile_to_onnx(estimator: Any, rows: np.ndarray) -> tuple[bytes, str, bool, dict[str, Any]] | None:
+    """Compile to ONNX and keep the first variant whose labels match exactly and whose
+    probabilities match within PROBA_TOLERANCE on ``rows``; None when no variant does."""
     import onnxruntime as ort
     from skl2onnx import to_onnx
 
@@ -80,22 +80,27 @@ def compile_to_onnx(estimator: Any, rows: np.ndarray) -> tuple[bytes, str, dict[
     has_proba = hasattr(estimator, "predict_proba")
     expected_proba = estimator.predict_proba(rows) if has_proba else None
     report: dict[str, Any] = {"rows": int(len(rows)), "tried": []}
-    for dtype in (np.float32, np.float64):
+    # (graph dtype, round inputs through float32 first). scikit-learn's trees compare float32
+    # inputs with float64 thresholds: a float64 graph fed float32-rounded inputs reproduces that
+    # exactly, where a float32 graph (thresholds rounded) or raw float64 inputs do not.
+    for dtype, round_f32 in ((np.float32, False), (np.float64, True), (np.float64, False)):
+        label = np.dtype(dtype).name + ("+f32-inputs" if round_f32 else "")
         try:
             onx = to_onnx(estimator, rows[:1].astype(dtype), options={"zipmap": False})
         except Exception as exc:  # skl2onnx raises many kinds for unsupported estimators
-            report["tried"].append({"dtype": np.dtype(dtype).name, "error": str(exc)[:300]})
+            report["tried"].append({"variant": label, "error": str(exc)[:300]})
             continue
         data = onx.SerializeToString()
         session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
-        outputs = session.run(None, {session.get_inputs()[0].name: rows.astype(dtype)})
+        fed = rows.astype(np.float32).astype(dtype) if round_f32 else rows.astype(dtype)
+        outputs = session.run(None, {session.get_inputs()[0].name: fed})
         mismatches = int(np.sum(outputs[0] != expected_labels))
         max_diff = float(np.max(np.abs(outputs[1] - expected_proba))) if has_proba else 0.0
-        attempt = {"dtype": np.dtype(dtype).name, "label_mismatches": mismatches, "max_proba_abs_diff": max_diff}
+        attempt = {"variant": label, "label_mismatches": mismatches, "max_proba_abs_diff": max_diff}
         report["tried"].append(attempt)
         if mismatches == 0 and max_diff <= PROBA_TOLERANCE:
             report.update(attempt)
-            return data, np.dtype(dtype).name, report
+            return data, np.dtype(dtype).name, round_f32, report
     return None
 
 
@@ -131,12 +136,13 @@ def register(
     created = datetime.now(UTC)
     artefacts: dict[str, Any] = {"source": {"path": source_name, "format": source_format, "sha256": source_sha}}
     if compiled is not None:
-        onnx_bytes, dtype, equivalence = compiled
+        onnx_bytes, dtype, round_f32, equivalence = compiled
         artefacts["serving"] = {
             "path": "model.onnx",
             "format": "onnx",
             "sha256": sha256_bytes(onnx_bytes),
             "input_dtype": dtype,
+            "round_inputs_to_float32": round_f32,
         }
     else:
         onnx_bytes, equivalence = None, {"error": "no ONNX form matched the estimator; serving scikit-learn"}
@@ -230,7 +236,7 @@ def print_summary(document: dict[str, Any], out_dir: Path) -> None:
     print(f"  source: {document['artefacts']['source']['path']} sha256 {document['sha256']}", file=sys.stderr)
     if serving:
         eq = document["equivalence"]
-        print(f"  serving: model.onnx ({serving['input_dtype']}), {eq['rows']} rows checked: "
+        print(f"  serving: model.onnx ({eq['variant']}), {eq['rows']} rows checked: "
               f"{eq['label_mismatches']} label mismatches, max |dp| {eq['max_proba_abs_diff']:.2e}", file=sys.stderr)
     else:
         print("  serving: scikit-learn (no equivalent ONNX form)", file=sys.stderr)

@@ -1,0 +1,191 @@
+"""Shared fixtures: models trained here (never committed binaries), the three wrappers behind
+one calling convention, and a real gunicorn on a free 127.0.0.1 port."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import importlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+REPO = Path(__file__).resolve().parent.parent
+EVENTS = Path(__file__).resolve().parent / "events"
+SERVICE_PYTHONPATH = f"{REPO / 'shared'}:{REPO / 'services' / 'predict-container'}"
+WSGI_PREFIX = "wsgi"  # serverless.yml serves the WSGI function under /wsgi
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> dict:
+        return json.loads(self.body)
+
+
+Caller = Callable[[str, str, bytes, "str | None"], Answer]
+
+
+def load_event(name: str, method: str = "POST", path: str = "/predict", body: bytes = b"",
+               content_type: str | None = "application/json", base64_body: bool = False) -> dict:
+    """A committed, real-shaped event with method/path/body/content-type swapped in."""
+    event = copy.deepcopy(json.loads((EVENTS / name).read_text()))
+    headers_key = "headers"
+    headers = {k: v for k, v in event[headers_key].items() if k.lower() != "content-type"}
+    if content_type is not None:
+        headers["content-type" if event.get("version") == "2.0" else "Content-Type"] = content_type
+    event[headers_key] = headers
+    event.pop("multiValueHeaders", None)
+    if event.get("version") == "2.0":
+        event["rawPath"] = path
+        event["requestContext"]["http"]["method"] = method
+        event["requestContext"]["http"]["path"] = path
+        if event["routeKey"] != "$default":
+            event["routeKey"] = event["requestContext"]["routeKey"] = f"{method} {path}"
+    else:
+        event["httpMethod"] = event["requestContext"]["httpMethod"] = method
+        event["path"] = event["resource"] = path
+    if base64_body:
+        event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode(), True
+    else:
+        event["body"], event["isBase64Encoded"] = (body.decode("utf-8", "surrogateescape") if body else None), False
+    return event
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def model_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    from twinserve.training import train
+
+    root = tmp_path_factory.mktemp("models")
+    dirs = {}
+    for kind in ("rf", "logreg"):
+        train(kind, root / kind)
+        dirs[kind] = root / kind
+    return dirs
+
+
+@pytest.fixture(scope="session")
+def rf_dir(model_dirs: dict[str, Path]) -> Path:
+    return model_dirs["rf"]
+
+
+@pytest.fixture(scope="session")
+def rf_metadata(rf_dir: Path) -> dict:
+    return json.loads((rf_dir / "metadata.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def good_body(rf_metadata: dict) -> bytes:
+    return json.dumps({"features": rf_metadata["example_row"]}).encode()
+
+
+@pytest.fixture(scope="session")
+def lambda_modules(rf_dir: Path) -> Iterator[tuple[object, object]]:
+    """The real handler modules, imported as Lambda imports them: env first, then import (init)."""
+    saved = {k: os.environ.get(k) for k in ("MODEL_PATH", "API_GATEWAY_BASE_PATH")}
+    os.environ["MODEL_PATH"] = str(rf_dir)
+    os.environ["API_GATEWAY_BASE_PATH"] = WSGI_PREFIX
+    for name in ("handler", "wsgi_handler"):
+        sys.modules.pop(name, None)
+    native = importlib.import_module("handler")
+    wsgi = importlib.import_module("wsgi_handler")
+    yield native, wsgi
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def _from_proxy(result: dict) -> Answer:
+    body = result.get("body") or ""
+    raw = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode()
+    headers = {k.lower(): v for k, v in (result.get("headers") or {}).items()}
+    return Answer(result["statusCode"], headers, raw)
+
+
+@pytest.fixture(scope="session")
+def gunicorn_url(rf_dir: Path) -> Iterator[str]:
+    """Real gunicorn, configured by the repo's gunicorn.conf.py, on a free loopback port."""
+    port = free_port()
+    env = {**os.environ, "MODEL_PATH": str(rf_dir), "PORT": str(port), "HOST": "127.0.0.1",
+           "WEB_CONCURRENCY": "2", "GUNICORN_ACCESS_LOG": "", "PYTHONPATH": SERVICE_PYTHONPATH}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "twinserve_flask.wsgi:app"],
+        cwd=REPO / "services" / "predict-container", env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            try:
+                if requests.get(f"{url}/ready", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"gunicorn did not become ready: {proc.stderr.read().decode()[-2000:]}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+WRAPPERS = ("native-rest-v1", "native-http-v2", "native-function-url", "native-http-v2-base64", "wsgi-http-v2", "wsgi-rest-v1", "gunicorn")
+
+
+@pytest.fixture(scope="session")
+def callers(lambda_modules, gunicorn_url: str) -> dict[str, Caller]:
+    native, wsgi = lambda_modules
+    session = requests.Session()
+
+    def native_call(event_name: str, b64: bool = False) -> Caller:
+        def call(method: str, path: str, body: bytes, content_type: str | None) -> Answer:
+            event = load_event(event_name, method, path, body, content_type, base64_body=b64)
+            return _from_proxy(native.handler(event, None))
+        return call
+
+    def wsgi_call(event_name: str) -> Caller:
+        def call(method: str, path: str, body: bytes, content_type: str | None) -> Answer:
+            event = load_event(event_name, method, f"/{WSGI_PREFIX}{path}", body, content_type)
+            return _from_proxy(wsgi.handler(event, None))
+        return call
+
+    def http_call(method: str, path: str, body: bytes, content_type: str | None) -> Answer:
+        headers = {"Content-Type": content_type} if content_type else {}
+        response = session.request(method, gunicorn_url + path, data=body, headers=headers, timeout=30)
+        return Answer(response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.content)
+
+    return {
+        "native-rest-v1": native_call("apigw_rest_v1.json"),
+        "native-http-v2": native_call("http_api_v2.json"),
+        "native-function-url": native_call("function_url.json"),
+        "native-http-v2-base64": native_call("http_api_v2.json", b64=True),
+        "wsgi-http-v2": wsgi_call("http_api_v2.json"),
+        "wsgi-rest-v1": wsgi_call("apigw_rest_v1.json"),
+        "gunicorn": http_call,
+    }
