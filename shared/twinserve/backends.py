@@ -83,7 +83,11 @@ def _deserialise(data: bytes, artefact: Artefact) -> Any:
     if artefact.format == "skops":
         import skops.io as sio
 
-        untrusted = [t for t in sio.get_untrusted_types(data=data) if t not in TRUSTED_SKOPS_TYPES]
+        try:
+            needed = sio.get_untrusted_types(data=data)
+        except Exception as exc:  # not a skops archive at all (e.g. a pickle renamed .skops)
+            raise ModelLoadError(f"{artefact.path} is not a readable skops file: {exc}") from None
+        untrusted = [t for t in needed if t not in TRUSTED_SKOPS_TYPES]
         if untrusted:
             raise UntrustedModel(
                 f"{artefact.path} contains types outside the reviewed trust list "

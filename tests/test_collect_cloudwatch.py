@@ -1,0 +1,389 @@
+"""CloudWatch collector against moto (decorator mode), botocore's Stubber for what moto lacks
+(GetMetricData pagination, AccessDenied), and the CLI end to end over HTTP against a real
+``moto_server`` subprocess through ``AWS_ENDPOINT_URL``."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from moto import mock_aws
+
+from twinbench import cloudwatch as cw
+from twinbench.collect_cli import main_cloudwatch
+from twinbench.lambda_report import format_report_line
+
+REGION = "eu-west-1"
+FN = "twinserve-dev-predict"
+LOG_GROUP = f"/aws/lambda/{FN}"
+API_ID = "a1b2c3d4e5"
+REPO = Path(__file__).resolve().parents[1]
+NO_PRICES = Path("/nonexistent/prices.json")
+
+# moto computes Sum/Average/Minimum/Maximum/SampleCount but not percentiles (pNN); it returns None
+# and then fails to serialise. Real CloudWatch answers them, so give moto the same ability: the
+# percentile of the raw values put in the period (nearest rank, as CloudWatch documents).
+PATCH_MOTO_PERCENTILES = '''
+import math, re
+from moto.cloudwatch import models as _m
+_orig = _m.Statistics.get_statistics_for_type
+def _get(self, stat):
+    if re.fullmatch(r"p\\d+(\\.\\d+)?", stat):
+        xs = sorted(self.metric_single_values_list)
+        if not xs:
+            return None
+        return xs[max(0, math.ceil(float(stat[1:]) / 100 * len(xs)) - 1)]
+    return _orig(self, stat)
+_m.Statistics.get_statistics_for_type = _get
+'''
+
+
+@pytest.fixture(autouse=True)
+def aws_env(monkeypatch):
+    for k in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+
+
+@pytest.fixture
+def moto_percentiles():
+    from moto.cloudwatch import models
+
+    original = models.Statistics.get_statistics_for_type
+    exec(PATCH_MOTO_PERCENTILES, {})
+    yield
+    models.Statistics.get_statistics_for_type = original
+
+
+@pytest.fixture
+def aws(moto_percentiles):
+    with mock_aws():
+        yield {s: boto3.client(s, region_name=REGION) for s in ("cloudwatch", "logs", "lambda")}
+
+
+def now_minute() -> datetime:
+    return datetime.now(UTC).replace(second=0, microsecond=0)
+
+
+def put_metrics(cloudwatch, at: datetime) -> None:
+    fn = [{"Name": "FunctionName", "Value": FN}]
+    api = [{"Name": "ApiId", "Value": API_ID}]
+    data = [
+        ("AWS/Lambda", "Invocations", fn, {"Values": [10, 5], "Counts": [1, 1]}),
+        ("AWS/Lambda", "Errors", fn, {"Value": 1}),
+        ("AWS/Lambda", "Throttles", fn, {"Value": 0}),
+        ("AWS/Lambda", "ConcurrentExecutions", fn, {"Values": [1, 3, 2]}),
+        ("AWS/Lambda", "Duration", fn, {"Values": [float(v) for v in range(1, 101)]}),
+        ("AWS/ApiGateway", "Count", api, {"Value": 15}),
+        ("AWS/ApiGateway", "4xx", api, {"Value": 2}),
+        ("AWS/ApiGateway", "5xx", api, {"Value": 1}),
+        ("AWS/ApiGateway", "Latency", api, {"Values": [10.0, 20.0, 30.0]}),
+        ("AWS/ApiGateway", "IntegrationLatency", api, {"Values": [8.0, 18.0, 28.0]}),
+    ]
+    for ns, name, dims, value in data:
+        cloudwatch.put_metric_data(
+            Namespace=ns, MetricData=[{"MetricName": name, "Dimensions": dims, "Timestamp": at, **value}]
+        )
+
+
+def put_reports(logs, at: datetime, group: str = LOG_GROUP) -> list[str]:
+    """Three execution environments (log streams): each one cold REPORT then warm ones, plus the
+    START/END lines and application logs Lambda writes around them. Returns the request ids."""
+    logs.create_log_group(logGroupName=group)
+    base = int(at.timestamp() * 1000)
+    ids: list[str] = []
+    for env in range(3):
+        stream = f"2026/01/31/[$LATEST]{uuid.uuid4().hex}"
+        logs.create_log_stream(logGroupName=group, logStreamName=stream)
+        events = []
+        for i in range(4):
+            rid = str(uuid.uuid4())
+            ids.append(rid)
+            t = base + env * 10_000 + i * 1000
+            kwargs = {}
+            if i == 0:
+                kwargs = {"restore_duration_ms": 474.16, "billed_restore_duration_ms": 208} if env == 2 else {
+                    "init_duration_ms": 200.0 + 50 * env}
+            events += [
+                {"timestamp": t, "message": f"START RequestId: {rid} Version: $LATEST\n"},
+                {"timestamp": t + 1, "message": '{"level": "INFO", "msg": "predicted", "rows": 1}\n'},
+                {"timestamp": t + 2, "message": f"END RequestId: {rid}\n"},
+                {"timestamp": t + 3,
+                 "message": format_report_line(rid, 1.5 + i, 2 + i, 512, 80 + env, **kwargs) + "\n"},
+            ]
+        logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
+    return ids
+
+
+def test_collect_whole_document(aws):
+    t = now_minute() - timedelta(minutes=5)
+    put_metrics(aws["cloudwatch"], t)
+    ids = put_reports(aws["logs"], t)
+    doc = cw.collect(
+        cloudwatch=aws["cloudwatch"], logs=aws["logs"], lambda_client=aws["lambda"], function_name=FN, region=REGION,
+        start=t - timedelta(minutes=5), end=t + timedelta(minutes=5), api_id=API_ID, page_limit=5,
+        prices_path=NO_PRICES,
+    )
+    assert doc["schema"] == "twinbench.cloudwatch/1"
+    m = doc["lambda_metrics"]
+    assert (m["invocations_count"], m["errors_count"], m["throttles_count"], m["concurrent_executions_max"]) == (15, 1, 0, 3)
+    assert (m["duration_p50_ms"], m["duration_p90_ms"], m["duration_p99_ms"]) == (50, 90, 99)
+    assert m["duration_avg_ms"] == pytest.approx(50.5)
+    assert m["series"]["invocations_count"][0]["value"] == 15
+    a = doc["api_metrics"]
+    assert (a["count"], a["errors_4xx_count"], a["errors_5xx_count"], a["latency_p50_ms"], a["integration_latency_p99_ms"]) == (
+        15, 2, 1, 20, 28,
+    )
+
+    r = doc["reports"]
+    assert r["count"] == 12 and [s["request_id"] for s in r["samples"]] == ids  # time order, nothing lost
+    assert r["log_pages"] >= 3  # 12 events at 5 per page
+    assert (r["cold_start_count"], r["warm_count"], r["snapstart_restore_count"]) == (3, 9, 1)
+    assert r["init_duration_ms"]["n"] == 2 and r["init_duration_ms"]["min"] == 200.0 and r["init_duration_ms"]["max"] == 250.0
+    assert r["restore_duration_ms"]["p50"] == 474.16 and r["billed_restore_duration_ms_total"] == 208
+    assert r["billed_duration_ms_total"] == 3 * (2 + 3 + 4 + 5)
+    assert r["billed_gb_s_total"] == pytest.approx(3 * 14 / 1000 * 0.5)
+    assert r["warm_duration_ms"]["max"] == 4.5
+
+    c = doc["cost"]
+    assert c["architecture"] == "x86_64" and c["price_source"].startswith("builtin-fallback")
+    assert c["compute_usd"] == pytest.approx(r["billed_gb_s_total"] * 0.0000166667)
+    assert c["requests_usd"] == pytest.approx(12 * 0.20 / 1e6)
+    assert doc["warnings"] == []
+    json.dumps(doc)
+
+
+def test_empty_window_is_a_result_with_warnings(aws):
+    t = now_minute() - timedelta(hours=2)
+    put_reports(aws["logs"], t)
+    doc = cw.collect(
+        cloudwatch=aws["cloudwatch"], logs=aws["logs"], lambda_client=None, function_name=FN, region=REGION,
+        start=t + timedelta(minutes=30), end=t + timedelta(minutes=40), prices_path=NO_PRICES,
+    )
+    assert doc["reports"]["count"] == 0 and doc["reports"]["init_duration_ms"]["p50"] is None
+    assert doc["lambda_metrics"]["invocations_count"] == 0 and doc["lambda_metrics"]["duration_p99_ms"] is None
+    assert doc["cost"]["total_usd"] == 0
+    assert any("no REPORT lines" in w for w in doc["warnings"])
+    assert any("no Invocations" in w for w in doc["warnings"])
+
+
+def test_missing_log_group_says_so(aws):
+    t = now_minute()
+    with pytest.raises(cw.CloudWatchCollectorError, match=f"log group {LOG_GROUP} not found.*--region"):
+        cw.collect(cloudwatch=aws["cloudwatch"], logs=aws["logs"], lambda_client=aws["lambda"], function_name=FN,
+                   region=REGION, start=t - timedelta(minutes=10), end=t)
+
+
+def test_missing_function_configuration_only_warns(aws):
+    t = now_minute() - timedelta(minutes=2)
+    put_reports(aws["logs"], t)
+    doc = cw.collect(cloudwatch=aws["cloudwatch"], logs=aws["logs"], lambda_client=aws["lambda"], function_name=FN,
+                     region=REGION, start=t - timedelta(minutes=1), end=t + timedelta(minutes=1), prices_path=NO_PRICES)
+    assert doc["reports"]["count"] == 12
+    assert any("function configuration unavailable" in w for w in doc["warnings"])
+    assert doc["target"]["memory_size_mb"] == 512  # from the REPORT lines
+
+
+def test_missing_permission_names_the_iam_action():
+    logs = boto3.client("logs", region_name=REGION)
+    with Stubber(logs) as stub:
+        stub.add_client_error("filter_log_events", "AccessDeniedException",
+                              "User: arn:aws:iam::123456789012:user/bench is not authorized to perform: "
+                              "logs:FilterLogEvents", http_status_code=400)
+        with pytest.raises(cw.CloudWatchCollectorError, match="needs IAM permission logs:FilterLogEvents"):
+            cw.fetch_report_events(logs, LOG_GROUP, now_minute() - timedelta(minutes=5), now_minute())
+
+
+def test_get_metric_data_follows_next_token_and_merges_pages():
+    client = boto3.client("cloudwatch", region_name=REGION)
+    t0 = now_minute() - timedelta(minutes=3)
+    specs = cw.lambda_metric_specs(FN)[:1]
+    queries = cw.build_metric_queries(specs, 60, 180)
+    start, end = t0, t0 + timedelta(minutes=3)
+    with Stubber(client) as stub:
+        stub.add_response(
+            "get_metric_data",
+            {"MetricDataResults": [{"Id": "m_invocations_count", "Label": "Invocations", "StatusCode": "PartialData",
+                                    "Timestamps": [t0 + timedelta(minutes=1)], "Values": [4.0]}],
+             "NextToken": "page-2"},
+            {"MetricDataQueries": queries, "StartTime": start, "EndTime": end, "ScanBy": "TimestampAscending"},
+        )
+        stub.add_response(
+            "get_metric_data",
+            {"MetricDataResults": [{"Id": "m_invocations_count", "Label": "Invocations", "StatusCode": "Complete",
+                                    "Timestamps": [t0, t0 + timedelta(minutes=2)], "Values": [1.0, 7.0]}]},
+            {"MetricDataQueries": queries, "StartTime": start, "EndTime": end, "ScanBy": "TimestampAscending",
+             "NextToken": "page-2"},
+        )
+        series = cw.fetch_metric_data(client, queries, start, end)
+    assert [v for _, v in series["m_invocations_count"]] == [1.0, 4.0, 7.0]
+    section, _ = cw.summarize_metrics(specs, series, 60)
+    assert section["invocations_count"] == 12.0
+
+
+def test_many_queries_are_sent_in_batches_of_500():
+    calls = []
+
+    class FakeCW:
+        def get_metric_data(self, **kw):
+            calls.append(len(kw["MetricDataQueries"]))
+            return {"MetricDataResults": []}
+
+    queries = [{"Id": f"q{i}"} for i in range(1203)]
+    assert set(cw.fetch_metric_data(FakeCW(), queries, now_minute(), now_minute())) == {q["Id"] for q in queries}
+    assert calls == [500, 500, 203]
+
+
+def test_json_log_format_and_custom_log_group_from_function_config(aws):
+    t = now_minute() - timedelta(minutes=2)
+    aws["logs"].create_log_group(logGroupName="/custom/predict")
+    aws["logs"].create_log_stream(logGroupName="/custom/predict", logStreamName="s")
+    record = {"time": "x", "type": "platform.report", "record": {
+        "requestId": "r1", "status": "success",
+        "metrics": {"durationMs": 3.5, "billedDurationMs": 4, "memorySizeMB": 1024, "maxMemoryUsedMB": 90,
+                    "initDurationMs": 301.2}}}
+    aws["logs"].put_log_events(logGroupName="/custom/predict", logStreamName="s", logEvents=[
+        {"timestamp": int(t.timestamp() * 1000), "message": json.dumps(record)},
+        {"timestamp": int(t.timestamp() * 1000) + 1, "message": json.dumps({"type": "platform.start", "record": {}})},
+    ])
+    lam = boto3.client("lambda", region_name=REGION)
+    with Stubber(lam) as stub:
+        stub.add_response("get_function_configuration", {
+            "FunctionName": FN, "MemorySize": 1024, "Runtime": "python3.12", "Architectures": ["arm64"],
+            "LoggingConfig": {"LogFormat": "JSON", "LogGroup": "/custom/predict", "ApplicationLogLevel": "INFO",
+                              "SystemLogLevel": "INFO"}}, {"FunctionName": FN})
+        doc = cw.collect(cloudwatch=aws["cloudwatch"], logs=aws["logs"], lambda_client=lam, function_name=FN,
+                         region=REGION, start=t - timedelta(minutes=1), end=t + timedelta(minutes=1),
+                         prices_path=NO_PRICES)
+    assert doc["target"]["log_group"] == "/custom/predict" and doc["target"]["log_format"] == "JSON"
+    assert doc["reports"]["count"] == 1 and doc["reports"]["init_duration_ms"]["p50"] == 301.2
+    assert doc["cost"]["architecture"] == "arm64"
+    assert doc["cost"]["compute_usd"] == pytest.approx(0.004 * 1.0 * 0.0000133334)
+
+
+@pytest.mark.parametrize(
+    "prices",
+    [
+        {"lambda": {"x86_64": {"usd_per_gb_s": 0.00002}, "arm64": {"usd_per_gb_s": 0.00001},
+                    "requests_usd_per_million": 0.25}},
+        {"lambda": {"x86_64_usd_per_gb_s": 0.00002, "arm64_usd_per_gb_s": 0.00001, "usd_per_request": 0.00000025}},
+    ],
+)
+def test_prices_json_is_used_when_present(tmp_path, prices):
+    path = tmp_path / "prices.json"
+    path.write_text(json.dumps(prices))
+    found, source = cw.load_lambda_prices(path)
+    assert source == str(path)
+    assert found == {"x86_64_usd_per_gb_s": 0.00002, "arm64_usd_per_gb_s": 0.00001,
+                     "requests_usd_per_million": pytest.approx(0.25)}
+
+
+def test_prices_fall_back_when_file_lacks_lambda(tmp_path):
+    path = tmp_path / "prices.json"
+    path.write_text('{"ec2": {}}')
+    found, source = cw.load_lambda_prices(path)
+    assert found == cw.FALLBACK_LAMBDA_PRICES and "TODO" in source
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "since", "message"),
+    [(None, None, None, "give a window"), ("2026-01-31T10:00:00Z", "2026-01-31T09:00:00Z", None, "empty window"),
+     ("yesterday", None, None, "not an ISO 8601"), ("2026-01-31T10:00:00Z", None, 5, "not both"),
+     (None, None, -1, "> 0")],
+)
+def test_window_errors(start, end, since, message):
+    with pytest.raises(cw.CloudWatchCollectorError, match=message):
+        cw.resolve_window(start, end, since)
+
+
+def test_window_forms():
+    now = datetime(2026, 1, 31, 12, 0, tzinfo=UTC)
+    assert cw.resolve_window(None, None, 30, now) == (now - timedelta(minutes=30), now)
+    assert cw.resolve_window("2026-01-31T11:00:00", "2026-01-31T13:00:00+01:00", None) == (
+        datetime(2026, 1, 31, 11, tzinfo=UTC), now)
+
+
+# -- CLI end to end over HTTP against moto_server ---------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def moto_server():
+    pytest.importorskip("flask_cors", reason="moto[server] needs flask-cors (pin it in requirements/dev.lock)")
+    port = _free_port()
+    # The real moto server, with percentiles taught to moto's CloudWatch first (see PATCH_MOTO_PERCENTILES).
+    code = PATCH_MOTO_PERCENTILES + "\nimport sys\nfrom moto.server import main\nsys.exit(main())\n"
+    proc = subprocess.Popen([sys.executable, "-c", code, "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                break
+        except OSError:
+            if proc.poll() is not None:
+                pytest.fail(f"moto_server exited: {proc.stderr.read().decode()[-2000:]}")
+            time.sleep(0.1)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.mark.slow
+def test_cli_end_to_end_against_moto_server(moto_server, tmp_path, monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    session = boto3.session.Session(region_name=REGION)
+    t = now_minute() - timedelta(minutes=3)
+    put_metrics(session.client("cloudwatch"), t)
+    put_reports(session.client("logs"), t)
+    out = tmp_path / "results" / "cloudwatch.json"
+    env = {**os.environ, "PYTHONPATH": str(REPO / "scripts")}
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "collect_cloudwatch.py"), "--function-name", FN, "--region", REGION,
+         "--start", (t - timedelta(minutes=2)).isoformat(), "--end", (t + timedelta(minutes=2)).isoformat(),
+         "--api-id", API_ID, "--page-limit", "4", "--prices", str(NO_PRICES), "--output", str(out)],
+        env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(out.read_text())
+    assert doc["environment"]["endpoint_url"] == moto_server
+    assert doc["reports"]["count"] == 12 and doc["reports"]["log_pages"] >= 3
+    assert doc["lambda_metrics"]["invocations_count"] == 15 and doc["api_metrics"]["count"] == 15
+    assert "12 REPORT lines (3 cold)" in proc.stderr
+    # lambda:GetFunctionConfiguration: the function is not deployed in moto -> warning, still exit 0
+    assert "function configuration unavailable" in proc.stderr
+
+
+@pytest.mark.slow
+def test_cli_missing_log_group_exits_2_with_message(moto_server, monkeypatch, capsys):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    rc = main_cloudwatch(["--function-name", "no-such-function", "--region", REGION, "--since-minutes", "10"])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert "log group /aws/lambda/no-such-function not found" in err and "Traceback" not in err
+
+
+def test_cli_without_region_exits_2(monkeypatch, capsys):
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    assert main_cloudwatch(["--function-name", FN, "--since-minutes", "5"]) == 2
+    assert "no AWS region" in capsys.readouterr().err

@@ -1,0 +1,60 @@
+"""Settings precedence, serverless.yml memory default, and the CPU quota arithmetic (no processes)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from twinbench.local_lambda import cgroup
+from twinbench.local_lambda.settings import LambdaSettings, memory_mb_from_serverless_yml
+
+
+def test_env_vars_then_explicit_arguments(tmp_path: Path):
+    environ = {"LAMBDA_MEMORY_MB": "512", "LAMBDA_RESERVED_CONCURRENCY": "3", "LAMBDA_IDLE_S": "7.5",
+               "LAMBDA_TIMEOUT_S": "4"}
+    s = LambdaSettings.from_env(tmp_path, environ)
+    assert (s.memory_mb, s.reserved_concurrency, s.idle_s, s.timeout_s) == (512, 3, 7.5, 4.0)
+    assert s.concurrency_limit == 3
+    s = LambdaSettings.from_env(tmp_path, environ, memory_mb=1769, reserved_concurrency=None)
+    assert s.memory_mb == 1769 and s.reserved_concurrency == 3  # None = "not given", env stays
+    assert s.vcpu == pytest.approx(1.0)
+
+
+def test_unset_reservation_means_account_cap(tmp_path: Path):
+    s = LambdaSettings.from_env(tmp_path, {"LAMBDA_MEMORY_MB": "1024", "LAMBDA_RESERVED_CONCURRENCY": ""})
+    assert s.reserved_concurrency is None and s.concurrency_limit == s.account_concurrency
+
+
+def test_memory_default_from_serverless_yml(tmp_path: Path):
+    yml = tmp_path / "serverless.yml"
+    yml.write_text("service: x\nprovider:\n  name: aws\n  memorySize: 2048 # MB\n  timeout: 10\n")
+    assert memory_mb_from_serverless_yml((tmp_path / "missing.yml", yml)) == 2048
+    assert memory_mb_from_serverless_yml((tmp_path / "missing.yml",)) is None
+
+
+@pytest.mark.parametrize("bad", [{"memory_mb": 64}, {"idle_s": 0}, {"handler": "nodot"},
+                                 {"reserved_concurrency": -1}])
+def test_invalid_settings_raise(tmp_path: Path, bad):
+    with pytest.raises(ValueError):
+        LambdaSettings(package_dir=tmp_path, **bad)
+
+
+def test_quota_is_memory_over_1769():
+    assert cgroup.quota_us(1024 / 1769) == 57886  # 0.579 vCPU per 100 ms period
+    assert cgroup.quota_us(1.0) == 100_000
+    assert cgroup.quota_us(0.001) == 1000  # kernel minimum
+
+
+def test_own_cgroup_paths_v1_and_v2():
+    text = "4:memory:/a\n3:cpu,cpuacct:/user.slice\n0::/user.slice/session-1.scope\n"
+    assert cgroup._own_cgroups(text) == ("/user.slice", "/user.slice/session-1.scope")
+    assert cgroup._own_cgroups("0::/\n") == (None, "/")
+
+
+def test_quota_never_raises_where_not_allowed(tmp_path: Path):
+    quota = cgroup.CpuQuota(0.5, root=tmp_path / "no-cgroupfs")
+    assert quota.applied is False and quota.reason
+    assert quota.attach("env", 1) is False
+    quota.close()
+    assert cgroup.CpuQuota(0.5, enabled=False).describe()["cpu_quota_applied"] is False
