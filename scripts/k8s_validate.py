@@ -1,0 +1,231 @@
+"""Checks and facts for rendered Kubernetes manifests (output of `kubectl kustomize`).
+
+Subcommands:
+  schema  strict schema validation of every object against one pinned Kubernetes
+          version, with kubernetes-validate's Python API. Unlike its CLI (which only
+          warns and exits 0), an unknown kind or a removed apiVersion is an error here.
+  limits  print the predictor container's CPU and memory limits, so a local run
+          (podman --cpus/--memory, the benchmark) applies exactly what Kubernetes would.
+  describe  print facts the deploy script needs (namespace, image, ...) as KEY=VALUE.
+
+Exit codes: 0 all good, 1 a check failed, 2 usage or input error.
+
+Examples:
+  python scripts/k8s_validate.py schema --kubernetes-version 1.37.0 build/k8s/dev.yaml
+  python scripts/k8s_validate.py limits build/k8s/dev.yaml --format podman
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEPLOYMENT_NAME = "twinserve-predict"
+CONTAINER_NAME = "predict"
+
+# Kubernetes quantity suffixes -> multiplier (binary and decimal SI).
+_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+_DECIMAL = {"n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "": Decimal(1),
+            "k": Decimal(10**3), "M": Decimal(10**6), "G": Decimal(10**9), "T": Decimal(10**12),
+            "P": Decimal(10**15), "E": Decimal(10**18)}
+
+
+class ManifestError(Exception):
+    """The input is not what a rendered twinserve overlay looks like (exit code 2)."""
+
+
+def load_objects(path: Path) -> list[dict[str, Any]]:
+    """All non-empty YAML documents of a file ('-' = stdin). Raises ManifestError."""
+    try:
+        text = sys.stdin.read() if str(path) == "-" else path.read_text()
+        docs = [d for d in yaml.safe_load_all(text) if d]
+    except (OSError, yaml.YAMLError) as exc:
+        raise ManifestError(f"{path}: cannot read YAML: {exc}") from exc
+    for doc in docs:
+        if not isinstance(doc, dict) or "kind" not in doc or "apiVersion" not in doc:
+            raise ManifestError(f"{path}: a document without kind/apiVersion: {str(doc)[:80]}")
+    return docs
+
+
+def parse_quantity(value: str | int | float) -> Decimal:
+    """A Kubernetes resource quantity ('500m', '1', '1Gi', '128M') as a plain number
+    (cores for CPU, bytes for memory). Raises ManifestError on a malformed value."""
+    text = str(value).strip()
+    for suffix, factor in _BINARY.items():
+        if text.endswith(suffix):
+            return Decimal(text[: -len(suffix)]) * factor
+    suffix = text[-1:] if text[-1:].isalpha() else ""
+    if suffix not in _DECIMAL:
+        raise ManifestError(f"unknown quantity suffix in {value!r}")
+    try:
+        return Decimal(text[: len(text) - len(suffix)]) * _DECIMAL[suffix]
+    except ArithmeticError as exc:
+        raise ManifestError(f"malformed quantity {value!r}") from exc
+
+
+# ---------------------------------------------------------------------------- schema
+def validate_schemas(objects: list[dict[str, Any]], kubernetes_version: str, source: str) -> list[str]:
+    """Strictly validate each object; return one message per problem (empty = valid).
+
+    Strict mode rejects unknown fields. SchemaNotFoundError (unknown kind, or an
+    apiVersion the pinned Kubernetes no longer serves) is a failure, not a warning.
+    Raises ManifestError if kubernetes-validate does not know the pinned version.
+    """
+    import kubernetes_validate  # deferred: only in .venv-tools, not needed by `limits`
+    from kubernetes_validate.utils import (
+        InvalidSchemaError,
+        SchemaNotFoundError,
+        ValidationError,
+        VersionNotSupportedError,
+    )
+
+    problems = []
+    for obj in objects:
+        name = f"{obj['kind']}/{obj.get('metadata', {}).get('name', '?')}"
+        try:
+            kubernetes_validate.validate(obj, kubernetes_version, strict=True)
+        except ValidationError as exc:
+            where = ".".join(str(p) for p in exc.path) or "(top level)"
+            problems.append(f"{source}: {name}: {where}: {exc.message}")
+        except (SchemaNotFoundError, InvalidSchemaError) as exc:
+            problems.append(f"{source}: {name}: {exc.message}")
+        except VersionNotSupportedError as exc:
+            raise ManifestError(f"kubernetes-validate has no schemas for Kubernetes {exc.version}") from exc
+    return problems
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    failed = 0
+    for path in args.files:
+        objects = load_objects(path)
+        if not objects:
+            raise ManifestError(f"{path}: no Kubernetes objects (empty render?)")
+        problems = validate_schemas(objects, args.kubernetes_version, str(path))
+        for problem in problems:
+            print(f"FAIL {problem}", file=sys.stderr)
+        failed += len(problems)
+        status = "ok" if not problems else f"{len(problems)} problem(s)"
+        print(f"{path}: {len(objects)} objects, strict schema of Kubernetes "
+              f"{args.kubernetes_version}: {status}")
+    return 1 if failed else 0
+
+
+# ---------------------------------------------------------------------------- limits
+@dataclass(frozen=True)
+class ContainerLimits:
+    """The predictor container's limits; cpu in cores, memory in bytes."""
+
+    cpu_cores: Decimal
+    memory_bytes: int
+    cpu: str
+    memory: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"cpu": self.cpu, "memory": self.memory,
+                "cpu_cores": float(self.cpu_cores), "memory_bytes": self.memory_bytes}
+
+
+def predictor_limits(objects: list[dict[str, Any]]) -> ContainerLimits:
+    """Limits of container `predict` in Deployment `twinserve-predict`.
+
+    Raises ManifestError if the Deployment, the container or either limit is missing.
+    """
+    for obj in objects:
+        if obj["kind"] == "Deployment" and obj["metadata"]["name"] == DEPLOYMENT_NAME:
+            for container in obj["spec"]["template"]["spec"]["containers"]:
+                if container["name"] == CONTAINER_NAME:
+                    limits = container.get("resources", {}).get("limits", {})
+                    if "cpu" not in limits or "memory" not in limits:
+                        raise ManifestError("container predict has no cpu and memory limits")
+                    return ContainerLimits(
+                        cpu_cores=parse_quantity(limits["cpu"]),
+                        memory_bytes=int(parse_quantity(limits["memory"])),
+                        cpu=str(limits["cpu"]), memory=str(limits["memory"]))
+            raise ManifestError(f"Deployment {DEPLOYMENT_NAME} has no container {CONTAINER_NAME}")
+    raise ManifestError(f"no Deployment {DEPLOYMENT_NAME} in the manifests")
+
+
+def cmd_limits(args: argparse.Namespace) -> int:
+    limits = predictor_limits(load_objects(args.file))
+    if args.format == "json":
+        print(json.dumps(limits.as_dict(), sort_keys=True))
+    else:  # podman / docker run flags
+        print(f"--cpus={limits.cpu_cores.normalize():f} --memory={limits.memory_bytes}")
+    return 0
+
+
+# -------------------------------------------------------------------------- describe
+def describe(objects: list[dict[str, Any]]) -> dict[str, str]:
+    """Namespace, image and HPA range of the predictor, as strings.
+
+    Raises ManifestError if the Deployment is missing.
+    """
+    deployment = next((o for o in objects if o["kind"] == "Deployment"
+                       and o["metadata"]["name"] == DEPLOYMENT_NAME), None)
+    if deployment is None:
+        raise ManifestError(f"no Deployment {DEPLOYMENT_NAME} in the manifests")
+    container = next(c for c in deployment["spec"]["template"]["spec"]["containers"]
+                     if c["name"] == CONTAINER_NAME)
+    facts = {"deployment": DEPLOYMENT_NAME,
+             "namespace": deployment["metadata"].get("namespace", "default"),
+             "image": container["image"]}
+    for obj in objects:
+        if obj["kind"] == "HorizontalPodAutoscaler":
+            facts["min_replicas"] = str(obj["spec"].get("minReplicas", 1))
+            facts["max_replicas"] = str(obj["spec"]["maxReplicas"])
+        if obj["kind"] == "Service" and obj["metadata"]["name"] == DEPLOYMENT_NAME:
+            facts["service"] = obj["metadata"]["name"]
+    return facts
+
+
+def cmd_describe(args: argparse.Namespace) -> int:
+    facts = describe(load_objects(args.file))
+    if args.get:
+        if args.get not in facts:
+            raise ManifestError(f"unknown key {args.get!r}; known: {', '.join(sorted(facts))}")
+        print(facts[args.get])
+    else:
+        for key, value in facts.items():
+            print(f"{key}={value}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="k8s_validate.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    schema = sub.add_parser("schema", help="strict schema validation against a pinned Kubernetes version")
+    schema.add_argument("--kubernetes-version", required=True, metavar="X.Y.Z",
+                        help="Kubernetes version whose OpenAPI schemas to use, e.g. 1.37.0")
+    schema.add_argument("files", nargs="+", type=Path, help="rendered manifests ('-' for stdin)")
+    schema.set_defaults(func=cmd_schema)
+
+    limits = sub.add_parser("limits", help="CPU and memory limits of the predictor container")
+    limits.add_argument("file", type=Path, help="a rendered overlay ('-' for stdin)")
+    limits.add_argument("--format", choices=["json", "podman"], default="json",
+                        help="json (default) or podman/docker run flags (--cpus=1 --memory=BYTES)")
+    limits.set_defaults(func=cmd_limits)
+
+    desc = sub.add_parser("describe", help="namespace, image, HPA range and service as KEY=VALUE lines")
+    desc.add_argument("file", type=Path, help="a rendered overlay ('-' for stdin)")
+    desc.add_argument("--get", metavar="KEY", help="print only this value (e.g. namespace)")
+    desc.set_defaults(func=cmd_describe)
+
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except ManifestError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
