@@ -3,7 +3,7 @@ local benchmark run). Every value can be overridden by environment variables bel
 GUNICORN_CMD_ARGS / the command line, in gunicorn's usual precedence.
 """
 
-import multiprocessing
+import math
 import os
 
 
@@ -11,9 +11,24 @@ def _int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
 
+def _available_cpus() -> int:
+    """CPUs this process may really use: the cgroup v2 quota (a pod's CPU limit) when set,
+    else the affinity mask. ``multiprocessing.cpu_count()`` sees the whole node instead."""
+    cpus = len(os.sched_getaffinity(0))
+    try:
+        with open("/sys/fs/cgroup/cpu.max") as handle:
+            quota, period = handle.read().split()
+        if quota != "max":
+            cpus = min(cpus, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return cpus
+
+
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{_int('PORT', 8080)}"
-# One process per CPU: a prediction is CPU-bound and holds the GIL.
-workers = _int("WEB_CONCURRENCY", multiprocessing.cpu_count())
+# One process per usable CPU (at least 2, so one slow request never blocks the pod): a
+# prediction is CPU-bound and holds the GIL.
+workers = _int("WEB_CONCURRENCY", max(2, _available_cpus()))
 # gthread keeps connections alive (sync workers close after every response) and lets a
 # worker accept the next request while the previous response is still being written.
 worker_class = "gthread"
