@@ -18,7 +18,6 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
-
 from twinbench import cloudwatch as cw
 from twinbench.collect_cli import main_cloudwatch
 from twinbench.lambda_report import format_report_line
@@ -71,6 +70,22 @@ def moto_percentiles():
 def aws(moto_percentiles):
     with mock_aws():
         yield {s: boto3.client(s, region_name=REGION) for s in ("cloudwatch", "logs", "lambda")}
+
+
+def create_function(lambda_client, **overrides) -> dict:
+    """A real-shaped function in moto (its role must exist in moto's IAM)."""
+    import io
+    import zipfile
+
+    iam = boto3.client("iam", region_name=REGION)
+    role = iam.create_role(RoleName=f"r-{uuid.uuid4().hex[:8]}", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as z:
+        z.writestr("handler.py", "def handler(event, context):\n    return {}\n")
+    return lambda_client.create_function(**{
+        "FunctionName": FN, "Runtime": "python3.12", "Role": role, "Handler": "handler.handler",
+        "Code": {"ZipFile": code.getvalue()}, "MemorySize": 512, "Architectures": ["x86_64"],
+        "Environment": {"Variables": {"MODEL_PATH": "/var/task/model", "LOG_LEVEL": "INFO"}}, **overrides})
 
 
 def now_minute() -> datetime:
@@ -131,6 +146,7 @@ def test_collect_whole_document(aws):
     t = now_minute() - timedelta(minutes=5)
     put_metrics(aws["cloudwatch"], t)
     ids = put_reports(aws["logs"], t)
+    create_function(aws["lambda"])
     doc = cw.collect(
         cloudwatch=aws["cloudwatch"], logs=aws["logs"], lambda_client=aws["lambda"], function_name=FN, region=REGION,
         start=t - timedelta(minutes=5), end=t + timedelta(minutes=5), api_id=API_ID, page_limit=5,
@@ -162,6 +178,7 @@ def test_collect_whole_document(aws):
     assert c["compute_usd"] == pytest.approx(r["billed_gb_s_total"] * 0.0000166667)
     assert c["requests_usd"] == pytest.approx(12 * 0.20 / 1e6)
     assert doc["warnings"] == []
+    assert (doc["target"]["memory_size_mb"], doc["target"]["runtime"]) == (512, "python3.12")
     json.dumps(doc)
 
 
@@ -273,28 +290,28 @@ def test_json_log_format_and_custom_log_group_from_function_config(aws):
     assert doc["cost"]["compute_usd"] == pytest.approx(0.004 * 1.0 * 0.0000133334)
 
 
-@pytest.mark.parametrize(
-    "prices",
-    [
-        {"lambda": {"x86_64": {"usd_per_gb_s": 0.00002}, "arm64": {"usd_per_gb_s": 0.00001},
-                    "requests_usd_per_million": 0.25}},
-        {"lambda": {"x86_64_usd_per_gb_s": 0.00002, "arm64_usd_per_gb_s": 0.00001, "usd_per_request": 0.00000025}},
-    ],
-)
-def test_prices_json_is_used_when_present(tmp_path, prices):
+def test_pinned_prices_json_is_the_default():
+    found, source = cw.load_lambda_prices()
+    assert source.endswith("prices.json")
+    assert found == {"x86_64_usd_per_gb_s": 0.0000166667, "arm64_usd_per_gb_s": 0.0000133334,
+                     "requests_usd_per_million": 0.20}
+
+
+def test_prices_from_another_table(tmp_path):
     path = tmp_path / "prices.json"
-    path.write_text(json.dumps(prices))
-    found, source = cw.load_lambda_prices(path)
-    assert source == str(path)
-    assert found == {"x86_64_usd_per_gb_s": 0.00002, "arm64_usd_per_gb_s": 0.00001,
-                     "requests_usd_per_million": pytest.approx(0.25)}
+    path.write_text(json.dumps({"prices": {
+        "lambda_x86_64_usd_per_gb_s": {"usd": 0.00002, "unit": "GB-second"},
+        "lambda_arm64_usd_per_gb_s": {"usd": 0.00001, "unit": "GB-second"},
+        "lambda_usd_per_million_requests": {"usd": 0.25, "unit": "1 million invocations"}}}))
+    assert cw.load_lambda_prices(path) == (
+        {"x86_64_usd_per_gb_s": 0.00002, "arm64_usd_per_gb_s": 0.00001, "requests_usd_per_million": 0.25}, str(path))
 
 
 def test_prices_fall_back_when_file_lacks_lambda(tmp_path):
     path = tmp_path / "prices.json"
-    path.write_text('{"ec2": {}}')
+    path.write_text('{"prices": {"eks_cluster_usd_per_hour": {"usd": 0.1}}}')
     found, source = cw.load_lambda_prices(path)
-    assert found == cw.FALLBACK_LAMBDA_PRICES and "TODO" in source
+    assert found == cw.FALLBACK_LAMBDA_PRICES and source.startswith("builtin-fallback")
 
 
 @pytest.mark.parametrize(

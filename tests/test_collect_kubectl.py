@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-
 from twinbench import kubectl_metrics as km
 from twinbench.collect_cli import main_kubectl, parse_since
 
@@ -319,7 +318,7 @@ def test_cli_end_to_end_writes_document(fake_kubectl, tmp_path, capsys):
     gets = [a for a in _logged(tmp_path) if "get" in a]
     assert all(a[:4] == ["--context", "kind-twinserve", "--namespace", "twinserve-dev"] for a in gets)
     assert all(a[-2:] == ["-o", "json"] for a in gets)
-    assert ["-l", "app.kubernetes.io/name=twinserve-predict"] == gets[0][7:9]
+    assert gets[0][7:9] == ["-l", "app.kubernetes.io/name=twinserve-predict"]
     assert len(doc["hpas"][0]["scaling_events"]) == 3  # --since 100000d keeps the old one too
 
 

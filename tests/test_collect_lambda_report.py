@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from twinbench.lambda_report import (
     billed_gb_s,
     format_report_line,

@@ -1,0 +1,268 @@
+"""Forced cold starts on a real Lambda function, the SeBS way, with the configuration always restored.
+
+Lambda keeps an execution environment warm for minutes; the only documented way to make the next
+invocation start a new one is to change the function's configuration. :class:`ForcedColdStarts`
+does that with an environment variable (``TWINBENCH_COLD_NONCE``) set to a fresh value through
+``UpdateFunctionConfiguration``, then waits until ``LastUpdateStatus`` is ``Successful`` (boto3's
+``function_updated`` waiter), after which the next invocation is served by a new environment.
+
+The function's original environment variables are put back when the ``with`` block ends — after
+success, an exception, Ctrl-C (SIGINT) or SIGTERM::
+
+    with ForcedColdStarts(lambda_client, "twinserve-dev-predict") as forcer:
+        for _ in range(n):
+            forcer.force()          # returns seconds spent updating + waiting
+            sample = invoke()       # client-side: HTTP call through the API
+            ...
+
+:func:`run_forced_cold_starts` is that loop, with the classification step: each sample is checked
+against the handler's own cold flag (the response's cold header), and the ones the handler says
+were warm are dropped and counted as misclassified, never silently kept.
+
+No boto3 import: the caller passes a ``lambda`` client.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+NONCE_ENV_VAR = "TWINBENCH_COLD_NONCE"
+
+T = TypeVar("T")
+
+
+class ColdStartError(Exception):
+    """The configuration could not be changed or restored; ``str()`` says what to do."""
+
+    exit_code = 2
+
+
+@dataclass
+class ColdRunResult(Generic[T]):
+    """Outcome of :func:`run_forced_cold_starts`.
+
+    ``samples`` holds only the ones the handler confirmed cold; ``misclassified_count`` counts
+    samples after a forced update that the handler reported warm; ``unknown_count`` those without
+    a cold flag at all (e.g. an error response); ``update_wait_s`` the seconds each config update
+    took to become ``Successful``.
+    """
+
+    samples: list[T] = field(default_factory=list)
+    misclassified_count: int = 0
+    unknown_count: int = 0
+    update_wait_s: list[float] = field(default_factory=list)
+
+
+class ForcedColdStarts:
+    """Context manager that bumps an environment variable to force cold starts and restores it.
+
+    ``delay_s`` / ``max_attempts`` tune the ``function_updated`` waiter (AWS default 5 s x 60).
+    Raises :class:`ColdStartError` when the function cannot be read or updated (permissions:
+    ``lambda:GetFunctionConfiguration`` and ``lambda:UpdateFunctionConfiguration``).
+    """
+
+    def __init__(
+        self,
+        lambda_client: Any,
+        function_name: str,
+        *,
+        env_var: str = NONCE_ENV_VAR,
+        delay_s: int = 1,
+        max_attempts: int = 120,
+        conflict_retries: int = 10,
+    ) -> None:
+        self._client = lambda_client
+        self.function_name = function_name
+        self.env_var = env_var
+        self.delay_s = delay_s
+        self.max_attempts = max_attempts
+        self.conflict_retries = conflict_retries
+        self.original_variables: dict[str, str] | None = None
+        self.restored = False
+        self._previous_sigterm: Any = None
+        self._forced = 0
+        self._dirty = False  # an update of ours was accepted and not yet undone
+
+    # -- context manager ---------------------------------------------------------------------
+
+    def __enter__(self) -> ForcedColdStarts:
+        conf = self._call("GetFunctionConfiguration", self._client.get_function_configuration,
+                          FunctionName=self.function_name)
+        self.original_variables = dict((conf.get("Environment") or {}).get("Variables") or {})
+        self._install_sigterm_handler()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            self.restore()
+        finally:
+            self._remove_sigterm_handler()
+
+    # -- operations --------------------------------------------------------------------------
+
+    def force(self) -> float:
+        """Set a fresh nonce, wait for ``LastUpdateStatus == Successful``; return the seconds it took."""
+        if self.original_variables is None:
+            raise ColdStartError("use ForcedColdStarts as a context manager (with ...)")
+        self._forced += 1
+        self.restored = False
+        nonce = f"{self._forced}-{uuid.uuid4().hex[:12]}"
+        return self._update({**self.original_variables, self.env_var: nonce})
+
+    def restore(self) -> None:
+        """Put the original environment variables back (idempotent) and wait until it is applied."""
+        if self.original_variables is None or not self._dirty:
+            self.restored = True
+            return
+        # Ctrl-C during the restore itself must not leave the function modified.
+        with _sigint_deferred():
+            self._update(dict(self.original_variables))
+        self._dirty = False
+        self.restored = True
+
+    def _update(self, variables: dict[str, str]) -> float:
+        started = time.perf_counter()
+        for attempt in range(self.conflict_retries + 1):
+            try:
+                self._client.update_function_configuration(
+                    FunctionName=self.function_name, Environment={"Variables": variables}
+                )
+                self._dirty = True
+                break
+            except Exception as exc:
+                # An update still in progress (ours or someone's) refuses a new one: wait it out.
+                if _error_code(exc) == "ResourceConflictException" and attempt < self.conflict_retries:
+                    self._wait()
+                    continue
+                raise _map(exc, "UpdateFunctionConfiguration", self.function_name) from exc
+        self._wait()
+        return time.perf_counter() - started
+
+    def _wait(self) -> None:
+        waiter = self._client.get_waiter("function_updated")
+        try:
+            waiter.wait(
+                FunctionName=self.function_name,
+                WaiterConfig={"Delay": self.delay_s, "MaxAttempts": self.max_attempts},
+            )
+        except Exception as exc:
+            if type(exc).__name__ == "WaiterError":
+                last = getattr(exc, "last_response", {}) or {}
+                raise ColdStartError(
+                    f"{self.function_name}: configuration update did not become Successful "
+                    f"(LastUpdateStatus={last.get('LastUpdateStatus')!r}, "
+                    f"reason={last.get('LastUpdateStatusReason')!r})"
+                ) from exc
+            raise _map(exc, "GetFunctionConfiguration", self.function_name) from exc
+
+    def _call(self, action: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
+        try:
+            return fn(**kwargs)
+        except Exception as exc:
+            raise _map(exc, action, self.function_name) from exc
+
+    # -- signals -----------------------------------------------------------------------------
+
+    def _install_sigterm_handler(self) -> None:
+        # SIGINT already raises KeyboardInterrupt (so __exit__ restores); SIGTERM would kill the
+        # process without unwinding, so turn it into an exception too. Only the main thread can.
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def on_sigterm(signum: int, frame: object) -> None:
+            raise KeyboardInterrupt(f"signal {signum}")
+
+        self._previous_sigterm = signal.signal(signal.SIGTERM, on_sigterm)
+
+    def _remove_sigterm_handler(self) -> None:
+        if self._previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, self._previous_sigterm)
+            self._previous_sigterm = None
+
+
+@contextlib.contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM until the block ends (main thread only), then re-deliver as KeyboardInterrupt."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+
+    def hold(signum: int, frame: object) -> None:
+        received.append(signum)
+
+    previous = {s: signal.signal(s, hold) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if received:
+        raise KeyboardInterrupt(f"signal {received[0]} during restore (restore completed)")
+
+
+def run_forced_cold_starts(
+    forcer: ForcedColdStarts,
+    count: int,
+    invoke: Callable[[], T],
+    is_cold: Callable[[T], bool | None],
+    progress: Callable[[int, int], None] | None = None,
+) -> ColdRunResult[T]:
+    """Force ``count`` cold starts with ``forcer`` (already entered), invoking once after each.
+
+    ``is_cold(sample)`` returns the handler's own verdict (True/False) or None when unknown.
+    Only confirmed-cold samples are kept.
+    """
+    result: ColdRunResult[T] = ColdRunResult()
+    for i in range(count):
+        result.update_wait_s.append(forcer.force())
+        sample = invoke()
+        verdict = is_cold(sample)
+        if verdict is True:
+            result.samples.append(sample)
+        elif verdict is False:
+            result.misclassified_count += 1
+        else:
+            result.unknown_count += 1
+        if progress:
+            progress(i + 1, count)
+    return result
+
+
+def _error_code(exc: Exception) -> str:
+    response = getattr(exc, "response", None)
+    return (response or {}).get("Error", {}).get("Code", "") if isinstance(response, dict) else ""
+
+
+def _map(exc: Exception, action: str, function_name: str) -> Exception:
+    code = _error_code(exc)
+    if code in {"AccessDeniedException", "AccessDenied"}:
+        return ColdStartError(f"permission denied: the caller needs lambda:{action} on {function_name}")
+    if code == "ResourceNotFoundException":
+        return ColdStartError(f"function {function_name} not found: check the name and --region")
+    if type(exc).__name__ in {"NoCredentialsError", "PartialCredentialsError"}:
+        return ColdStartError("no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
+    return exc
+
+
+COLD_HEADER = "x-twinserve-cold"
+
+
+def cold_from_headers(headers: Any) -> bool | None:
+    """The handler's verdict from its ``x-twinserve-cold`` response header (any header casing).
+
+    True / False when the header says ``true`` / ``false``; None when it is absent or garbled.
+    """
+    items = headers.items() if hasattr(headers, "items") else headers
+    for key, value in items:
+        if str(key).lower() == COLD_HEADER:
+            v = str(value).strip().lower()
+            return True if v == "true" else False if v == "false" else None
+    return None
