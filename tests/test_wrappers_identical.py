@@ -38,7 +38,7 @@ def test_prediction_document(callers, rf_metadata, good_body):
     assert document["model"] == {"name": rf_metadata["name"], "version": rf_metadata["version"], "sha256": rf_metadata["sha256"]}
 
 
-@pytest.mark.parametrize("path", ["/health", "/ready"])
+@pytest.mark.parametrize("path", ["/health", "/ready", "/openapi.json"])
 def test_health_and_ready_identical(callers, path):
     answers = {w: callers[w]("GET", path, b"", None) for w in WRAPPERS}
     assert {a.status for a in answers.values()} == {200}

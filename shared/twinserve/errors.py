@@ -87,7 +87,7 @@ class RouteNotFound(ClientError):
     code = "not_found"
 
     def __init__(self, method: str, path: str) -> None:
-        super().__init__(f"no route for {method} {path}; routes: POST /predict, GET /health, GET /ready")
+        super().__init__(f"no route for {method} {path}; routes: POST /predict, GET /health, GET /ready, GET /openapi.json")
 
 
 class MethodNotAllowed(ClientError):

@@ -11,6 +11,7 @@ import logging
 from twinserve.contract import check_content_type
 from twinserve.errors import ClientError, InternalError, MethodNotAllowed, RouteNotFound
 from twinserve.model_store import load_model
+from twinserve.openapi import build_openapi
 from twinserve.predictor import Predictor
 from twinserve.responses import Reply, error_reply, json_bytes
 from twinserve.settings import Settings
@@ -21,6 +22,7 @@ ROUTES: dict[str, tuple[str, ...]] = {
     "/predict": ("POST",),
     "/health": ("GET",),
     "/ready": ("GET",),
+    "/openapi.json": ("GET",),
 }
 
 _HEALTH_BODY = json_bytes({"status": "ok"})
@@ -29,7 +31,9 @@ _HEALTH_BODY = json_bytes({"status": "ok"})
 class Service:
     def __init__(self, predictor: Predictor) -> None:
         self.predictor = predictor
-        self.ready_body = json_bytes({"status": "ready", "model": predictor.model.metadata.describe()})
+        metadata = predictor.model.metadata
+        self.ready_body = json_bytes({"status": "ready", "model": metadata.describe()})
+        self.openapi_body = json_bytes(build_openapi(metadata, predictor.spec.max_rows))
 
     @classmethod
     def start(cls, settings: Settings | None = None) -> Service:
@@ -55,6 +59,9 @@ class Service:
     def ready(self) -> Reply:
         return Reply(200, self.ready_body)
 
+    def openapi(self) -> Reply:
+        return Reply(200, self.openapi_body)
+
     def dispatch(self, method: str, path: str, content_type: str | None, body: bytes) -> Reply:
         """Route one request. Used by wrappers that have no router of their own."""
         allowed = ROUTES.get(path)
@@ -64,5 +71,7 @@ class Service:
             return error_reply(MethodNotAllowed(method, path, allowed))
         if path == "/predict":
             return self.predict(content_type, body)
-        return self.health() if path == "/health" else self.ready()
+        if path == "/health":
+            return self.health()
+        return self.ready() if path == "/ready" else self.openapi()
 

@@ -67,6 +67,10 @@ def create_app(service: Service | None = None, settings: Settings | None = None)
     def ready() -> Response:
         return _to_response(service.ready())
 
+    @app.get("/openapi.json")
+    def openapi() -> Response:
+        return _to_response(service.openapi())
+
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
         return _to_response(error_reply(_http_error(exc)))
