@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from twinbench.local_lambda.errors import BadFunctionResponse, FunctionTimeout, Throttled
 from twinbench.local_lambda.events import HttpRequest, build_event, parse_result
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from twinbench.local_lambda import cgroup
 from twinbench.local_lambda.settings import LambdaSettings, memory_mb_from_serverless_yml
 

@@ -1,0 +1,79 @@
+"""The HTTP front: what API Gateway (HTTP API, payload 2.0) does in front of the local Lambda.
+
+Any method on any path becomes a 2.0 event, one synchronous invocation, and the function's
+result becomes the HTTP response. Errors are rendered in one place, :func:`error_response`.
+A few admin routes under ``/_local_lambda/`` let a benchmark running the emulator in another
+process read stats and REPORT records and force the next call cold.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from .errors import InvokeError
+from .events import HttpRequest, build_event, new_apigw_request_id, parse_result
+from .service import LambdaService
+
+ADMIN = "/_local_lambda"
+MAX_REQUEST_BYTES = 10 * 1024 * 1024  # HTTP API's payload limit
+
+
+def error_response(exc: InvokeError, apigw_request_id: str) -> web.Response:
+    return web.Response(
+        status=exc.status,
+        body=json.dumps(exc.to_dict()).encode(),
+        content_type="application/json",
+        headers={**exc.headers(), "apigw-requestid": apigw_request_id},
+    )
+
+
+def create_front(service: LambdaService, on_reap: Callable[[], Awaitable[int]] | None = None) -> web.Application:
+    """The aiohttp application of the front (the admin routes come before the catch-all)."""
+    reap = on_reap or service.reap_all
+
+    async def stats(_: web.Request) -> web.Response:
+        return web.json_response(service.stats())
+
+    async def reports(_: web.Request) -> web.Response:
+        return web.json_response([r.to_dict() for r in service.reports])
+
+    async def reap_all(_: web.Request) -> web.Response:
+        return web.json_response({"reaped": await reap()})
+
+    async def invoke(request: web.Request) -> web.Response:
+        apigw_request_id = new_apigw_request_id()
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        sockname = request.transport.get_extra_info("sockname") if request.transport else None
+        http_request = HttpRequest(
+            method=request.method,
+            path=request.path,
+            raw_query_string=request.query_string,
+            headers=list(request.headers.items()),
+            body=await request.read(),
+            source_ip=peer[0] if peer else "127.0.0.1",
+            protocol=f"HTTP/{request.version.major}.{request.version.minor}",
+            server_port=sockname[1] if sockname else None,
+        )
+        event = build_event(http_request, request_id=apigw_request_id)
+        try:
+            result = await service.invoke(json.dumps(event).encode())
+            http = parse_result(result.payload)
+        except InvokeError as exc:
+            return error_response(exc, apigw_request_id)
+        response = web.Response(status=http.status, body=http.body)
+        for key, value in http.headers:
+            response.headers.add(key, value)
+        response.headers["apigw-requestid"] = apigw_request_id
+        # Not sent by API Gateway: lets a benchmark join a response to its REPORT record.
+        response.headers["x-local-lambda-request-id"] = result.request_id
+        return response
+
+    app = web.Application(client_max_size=MAX_REQUEST_BYTES)
+    app.router.add_get(f"{ADMIN}/stats", stats)
+    app.router.add_get(f"{ADMIN}/reports", reports)
+    app.router.add_post(f"{ADMIN}/reap", reap_all)
+    app.router.add_route("*", "/{tail:.*}", invoke)
+    return app

@@ -1,0 +1,139 @@
+"""Settings of the local Lambda: one typed object, documented defaults, env-var names in one place.
+
+Precedence (lowest to highest): built-in default < ``serverless.yml`` (memory only) < environment
+variable < explicit argument. Nothing is read at import time: :meth:`LambdaSettings.from_env`
+reads the environment when it is called.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+# Environment variable names (the Makefile and the benchmark set these).
+ENV_MEMORY_MB = "LAMBDA_MEMORY_MB"
+ENV_RESERVED_CONCURRENCY = "LAMBDA_RESERVED_CONCURRENCY"
+ENV_IDLE_S = "LAMBDA_IDLE_S"
+ENV_TIMEOUT_S = "LAMBDA_TIMEOUT_S"
+ENV_ACCOUNT_CONCURRENCY = "LAMBDA_ACCOUNT_CONCURRENCY"
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+DEFAULT_PYTHON = REPO_ROOT / ".venv-lambda" / "bin" / "python"
+DEFAULT_PACKAGE_DIR = REPO_ROOT / "build" / "lambda" / "pkg"
+# Where the function's serverless.yml may live; the first one that names a memorySize wins.
+SERVERLESS_YML_CANDIDATES = (
+    REPO_ROOT / "services" / "predict-lambda" / "serverless.yml",
+    REPO_ROOT / "serverless.yml",
+)
+FALLBACK_MEMORY_MB = 1024
+
+# Lambda gives a function one full vCPU at 1,769 MB and CPU in proportion to memory below/above it.
+MB_PER_VCPU = 1769
+# Lambda's INIT phase limit for on-demand functions. A slower init is retried inside the invoke
+# phase under the function timeout, so a cold request may wait up to this plus timeout_s.
+INIT_TIMEOUT_S = 10.0
+
+_MEMORY_SIZE = re.compile(r"^\s*memorySize:\s*(\d+)\s*(?:#.*)?$", re.MULTILINE)
+
+
+def memory_mb_from_serverless_yml(candidates: tuple[Path, ...] = SERVERLESS_YML_CANDIDATES) -> int | None:
+    """The first numeric ``memorySize:`` (provider level comes first by convention) or ``None``."""
+    for path in candidates:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError:
+            continue
+        match = _MEMORY_SIZE.search(text)
+        if match:
+            return int(match.group(1))
+    return None
+
+
+def _optional_int(raw: str | None) -> int | None:
+    if raw is None or raw.strip() == "" or raw.strip().lower() in {"none", "unlimited"}:
+        return None
+    return int(raw)
+
+
+@dataclass(frozen=True, slots=True)
+class LambdaSettings:
+    """How the local Lambda runs one function.
+
+    Every duration is in seconds (``_s``) and every size in MB (``_mb``, Lambda's MB = MiB).
+    """
+
+    package_dir: Path
+    """The unzipped deployment package: cwd, ``LAMBDA_TASK_ROOT`` and the only ``PYTHONPATH`` entry."""
+    handler: str = "handler.handler"
+    """``module.function`` as in serverless.yml."""
+    memory_mb: int = FALLBACK_MEMORY_MB
+    """Memory Size in REPORT lines; also sets the CPU quota (memory_mb / 1769 vCPU)."""
+    reserved_concurrency: int | None = None
+    """Cap on execution environments; a request above it gets HTTP 429. ``None`` = no reservation."""
+    account_concurrency: int = 64
+    """Safety cap when no reservation is set (Lambda's account limit, scaled to one machine)."""
+    idle_s: float = 300.0
+    """An environment idle this long is reaped; the next request then starts cold."""
+    timeout_s: float = 30.0
+    """Function timeout: the invocation fails (HTTP 504) and its environment is destroyed."""
+    init_timeout_s: float = INIT_TIMEOUT_S
+    """Extra time a cold request may spend in INIT before the function timeout starts counting."""
+    python: Path = DEFAULT_PYTHON
+    """Interpreter with awslambdaric installed (the runtime provides it, not the package)."""
+    host: str = "127.0.0.1"
+    port: int = 0
+    """Port of the HTTP front; 0 = any free port."""
+    cpu_quota: bool = True
+    """Apply memory/1769 vCPU through a cgroup when the machine allows it."""
+    function_name: str = "twinserve-local"
+    env: Mapping[str, str] = field(default_factory=dict)
+    """Function environment variables (as in serverless.yml ``environment:``)."""
+
+    def __post_init__(self) -> None:
+        if not 128 <= self.memory_mb <= 10240:
+            raise ValueError(f"memory_mb must be within Lambda's 128..10240 MB, got {self.memory_mb}")
+        if self.reserved_concurrency is not None and self.reserved_concurrency < 0:
+            raise ValueError("reserved_concurrency must be >= 0 (0 throttles every request)")
+        if self.idle_s <= 0 or self.timeout_s <= 0 or self.init_timeout_s <= 0:
+            raise ValueError("idle_s, timeout_s and init_timeout_s must be > 0")
+        if "." not in self.handler:
+            raise ValueError(f"handler must be 'module.function', got {self.handler!r}")
+
+    @property
+    def vcpu(self) -> float:
+        """CPU share Lambda gives this memory size, in vCPUs."""
+        return self.memory_mb / MB_PER_VCPU
+
+    @property
+    def concurrency_limit(self) -> int:
+        """The most environments that may exist at once."""
+        if self.reserved_concurrency is not None:
+            return self.reserved_concurrency
+        return self.account_concurrency
+
+    @classmethod
+    def from_env(cls, package_dir: Path, environ: Mapping[str, str] | None = None, **overrides) -> LambdaSettings:
+        """Settings from ``LAMBDA_*`` variables; keyword arguments that are not ``None`` override them.
+
+        Raises ``ValueError`` for a malformed variable.
+        """
+        environ = os.environ if environ is None else environ
+        memory = environ.get(ENV_MEMORY_MB)
+        values: dict[str, object] = {
+            "memory_mb": int(memory) if memory else (memory_mb_from_serverless_yml() or FALLBACK_MEMORY_MB),
+            "reserved_concurrency": _optional_int(environ.get(ENV_RESERVED_CONCURRENCY)),
+        }
+        if environ.get(ENV_IDLE_S):
+            values["idle_s"] = float(environ[ENV_IDLE_S])
+        if environ.get(ENV_TIMEOUT_S):
+            values["timeout_s"] = float(environ[ENV_TIMEOUT_S])
+        if environ.get(ENV_ACCOUNT_CONCURRENCY):
+            values["account_concurrency"] = int(environ[ENV_ACCOUNT_CONCURRENCY])
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(package_dir=Path(package_dir), **values)  # type: ignore[arg-type]
+
+    def with_port(self, port: int) -> LambdaSettings:
+        return replace(self, port=port)

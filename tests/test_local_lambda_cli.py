@@ -1,0 +1,140 @@
+"""``python -m twinbench serve-lambda``: foreground server that stops cleanly, and the overhead figure."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from twinbench.lambda_report import parse_report_line
+from twinbench.local_lambda.cgroup import CpuQuota
+from twinbench.local_lambda.settings import DEFAULT_PYTHON
+
+REPO = Path(__file__).resolve().parent.parent
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not DEFAULT_PYTHON.exists(),
+                       reason=f"{DEFAULT_PYTHON} missing: run `make .venv-lambda/.stamp`"),
+]
+
+HANDLER = '''\
+import json, os
+
+
+def handler(event, context):
+    return {"statusCode": 200, "headers": {"x-pid": str(os.getpid())}, "body": json.dumps({"ok": True})}
+'''
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": f"{REPO / 'shared'}:{REPO / 'scripts'}", "LAMBDA_MEMORY_MB": "256"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_help_names_the_settings():
+    out = subprocess.run([sys.executable, "-m", "twinbench", "serve-lambda", "--help"], env=_env(),
+                         capture_output=True, text=True, check=True, timeout=60).stdout
+    for word in ("LAMBDA_MEMORY_MB", "LAMBDA_RESERVED_CONCURRENCY", "LAMBDA_IDLE_S", "LAMBDA_TIMEOUT_S", "--overhead"):
+        assert word in out
+
+
+def test_missing_package_exits_2(tmp_path: Path):
+    done = subprocess.run([sys.executable, "-m", "twinbench", "serve-lambda", "--package", str(tmp_path / "nope")],
+                          env=_env(), capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "does not exist" in done.stderr
+
+
+def test_serves_prints_report_lines_and_stops_on_sigint(tmp_path: Path):
+    (tmp_path / "handler.py").write_text(HANDLER)
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "twinbench", "serve-lambda", "--package", str(tmp_path),
+                             "--port", str(port), "--reserved-concurrency", "1"],
+                            env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                answer = requests.get(url + "/hello", timeout=10)
+                break
+            except requests.ConnectionError:
+                assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
+                time.sleep(0.1)
+        assert answer.status_code == 200 and answer.json() == {"ok": True}
+        pid = int(answer.headers["x-pid"])
+        stats = requests.get(url + "/_local_lambda/stats", timeout=10).json()
+        assert stats["settings"]["memory_mb"] == 256 and stats["settings"]["reserved_concurrency"] == 1
+        assert requests.get(url + "/_local_lambda/reports", timeout=10).json()[0]["cold_start"] is True
+        assert requests.post(url + "/_local_lambda/reap", timeout=10).json() == {"reaped": 1}
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, stderr
+    reports = [parse_report_line(line) for line in stdout.splitlines() if line.startswith("REPORT ")]
+    assert len(reports) == 1 and reports[0].memory_size_mb == 256 and reports[0].init_duration_ms is not None
+    assert "CPU quota" in stderr
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+def test_overhead_figure_prints_n_median_p99():
+    done = subprocess.run([sys.executable, "-m", "twinbench", "serve-lambda", "--overhead", "-n", "40",
+                           "--warmup", "5"], env=_env(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "through the emulator   n=40" in done.stdout and "handler in-process     n=40" in done.stdout
+    assert "overhead: median" in done.stdout and "p99" in done.stdout
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state in {"Z", "X"}
+
+
+def test_runtimes_die_with_a_sigkilled_emulator(tmp_path: Path):
+    (tmp_path / "handler.py").write_text(HANDLER)
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "twinbench", "serve-lambda", "--package", str(tmp_path),
+                             "--port", str(port), "--quiet"], env=_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                pid = int(requests.get(f"http://127.0.0.1:{port}/", timeout=10).headers["x-pid"])
+                break
+            except requests.ConnectionError:
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.1)
+    finally:
+        proc.kill()  # no chance to clean up: the kernel's parent-death signal must do it
+        proc.wait()
+    deadline = time.monotonic() + 10
+    while not _gone(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _gone(pid), "runtime process outlived its SIGKILLed emulator"
+    # The next emulator removes the SIGKILLed one's cgroup once it is empty (a zombie keeps it busy).
+    leftover = Path("/sys/fs/cgroup/cpu") / f"twinserve-lambda-{proc.pid}"
+    deadline = time.monotonic() + 10
+    while True:
+        CpuQuota(0.5).close()
+        if not leftover.exists() or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert not leftover.exists()
