@@ -1,0 +1,480 @@
+"""Build and check twinserve's Lambda package: stage the code flat, measure the zip, smoke-test it.
+
+Subcommands (run in this order by `make package-lambda`):
+
+  stage   copy serverless.yml, requirements, handlers, the core, the Flask app and the model into a
+          flat service folder (Lambda wants ``twinserve/``, ``handler.py``, ``model/`` at the zip
+          root, but the repo keeps them under shared/, services/ and model/), and byte-compile the
+          copied code for Python 3.12 as unchecked-hash .pyc.
+  size    unzip the packaged zip into an empty folder, print its unzipped size (MiB) per top-level
+          entry, and exit 1 above Lambda's limit (250 MiB unzipped; function + layers).
+  check-template
+          invariants of the generated CloudFormation template that the linters do not enforce:
+          no IAM statement grants a bare "*" action or resource (nor "service:*"), every function
+          runs python3.12 on the expected architecture, and both functions exist.
+  smoke   in a clean Python 3.12 (``-I -S``: no site-packages, no environment, nothing on sys.path
+          but the stdlib and the unzipped package) import each handler and answer real-shaped HTTP
+          API v2 events for /predict and /health; exit 1 on any wrong answer.
+
+Exit status: 0 when every check passed, 1 when a check failed, 2 on bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+MIB = 1024 * 1024
+# Lambda's quota is "250 MB" and enforced as 262,144,000 bytes (= 250 MiB) unzipped.
+LAMBDA_UNZIPPED_LIMIT_BYTES = 262_144_000
+# Issue 7's target for the shipped package.
+PACKAGE_TARGET_MIB = 120
+
+REPO = Path(__file__).resolve().parent.parent
+
+LAMBDA_SRC = "services/predict-lambda"
+# The handler modules Lambda imports by name (serverless.yml `handler:`); every other top-level
+# module of services/predict-lambda/ is copied too, since the handlers import them.
+HANDLER_FILES = ("handler.py", "wsgi_handler.py")
+# source (relative to the repo) -> destination (relative to the staged service root)
+STAGE_ITEMS: tuple[tuple[str, str], ...] = (
+    ("serverless.yml", "serverless.yml"),
+    (f"{LAMBDA_SRC}/requirements.txt", "requirements.txt"),
+    ("shared/twinserve", "twinserve"),
+    ("services/predict-container/twinserve_flask", "twinserve_flask"),
+)
+IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo", ".pytest_cache", "*.joblib")
+
+
+def _fail(message: str) -> int:
+    print(f"FAIL: {message}", file=sys.stderr)
+    return 1
+
+
+def cmd_stage(args: argparse.Namespace) -> int:
+    out: Path = args.out.resolve()
+    # --handlers: stand-in handlers and requirements for experiments.
+    lambda_src = args.handlers.resolve() if args.handlers is not None else REPO / LAMBDA_SRC
+    sources = [(REPO / src, dst) for src, dst in STAGE_ITEMS] + [(args.model.resolve(), "model")]
+    if args.handlers is not None:
+        sources[1] = (lambda_src / "requirements.txt", "requirements.txt")
+    modules = sorted({p.name for p in lambda_src.glob("*.py")} | set(HANDLER_FILES))
+    sources += [(lambda_src / name, name) for name in modules]
+    missing = []
+    resolved = []
+    for src, dst in sources:
+        if not src.exists():
+            missing.append(str(src))
+        resolved.append((src, dst))
+    if missing:
+        return _fail("missing inputs: " + ", ".join(missing))
+    if not (args.model / "metadata.json").exists():
+        return _fail(f"{args.model}/metadata.json not found; run `make model` first")
+
+    # A fresh folder each time: a file deleted in the repo must not linger in the package.
+    # `.serverless/` is the framework's output and is rebuilt by `osls package` anyway.
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    for src, dst in resolved:
+        target = out / dst
+        if src.is_dir():
+            shutil.copytree(src, target, ignore=IGNORED)
+        else:
+            shutil.copy2(src, target)
+    # The framework resolves plugins from <service>/node_modules.
+    (out / "node_modules").symlink_to(REPO / "node_modules", target_is_directory=True)
+
+    if args.python:
+        # Same reason as in lambda_package_python.sh: zip entries get a fixed 1980 timestamp and
+        # /var/task is read-only, so only hash-based .pyc avoid recompiling at every cold start.
+        code_dirs = [str(out / d) for d in ("twinserve", "twinserve_flask")]
+        code_files = [str(out / name) for name in modules]
+        subprocess.run(
+            [args.python, "-I", "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash",
+             *code_dirs, *code_files],
+            check=True,
+        )
+    n_files = sum(1 for p in out.rglob("*") if p.is_file() and "node_modules" not in p.parts)
+    print(f"staged {n_files} files into {out}")
+    return 0
+
+
+def _zip_uncompressed_bytes(zip_path: Path) -> tuple[int, dict[str, int], int]:
+    with zipfile.ZipFile(zip_path) as archive:
+        per_top: dict[str, int] = {}
+        total = 0
+        n = 0
+        for info in archive.infolist():
+            if info.is_dir():
+                continue
+            top = info.filename.split("/", 1)[0]
+            per_top[top] = per_top.get(top, 0) + info.file_size
+            total += info.file_size
+            n += 1
+    return total, per_top, n
+
+
+def cmd_size(args: argparse.Namespace) -> int:
+    zip_path: Path = args.zip
+    if not zip_path.exists():
+        return _fail(f"{zip_path} not found; run `osls package` first")
+    total, per_top, n_files = _zip_uncompressed_bytes(zip_path)
+
+    pkg: Path = args.pkg
+    if pkg.exists():
+        shutil.rmtree(pkg)
+    pkg.mkdir(parents=True)
+    with zipfile.ZipFile(zip_path) as archive:
+        archive.extractall(pkg)
+        # zipfile drops permission bits; restore them (shared libraries, scripts).
+        for info in archive.infolist():
+            mode = (info.external_attr >> 16) & 0o777
+            if mode and not info.is_dir():
+                os.chmod(pkg / info.filename, mode)
+    on_disk = sum(p.stat().st_size for p in pkg.rglob("*") if p.is_file())
+    if on_disk != total:
+        return _fail(f"unzipped {on_disk} bytes on disk but the zip lists {total}")
+
+    print(f"package: {zip_path} ({zip_path.stat().st_size / MIB:.1f} MiB zipped, {n_files} files)")
+    print(f"unzipped into {pkg}")
+    width = max(len(k) for k in per_top)
+    for name, size in sorted(per_top.items(), key=lambda kv: -kv[1])[: args.top]:
+        print(f"  {name:<{width}}  {size / MIB:8.2f} MiB")
+    rest = len(per_top) - args.top
+    if rest > 0:
+        print(f"  ... and {rest} more top-level entries")
+    total_mib = total / MIB
+    limit_mib = LAMBDA_UNZIPPED_LIMIT_BYTES / MIB
+    verdict = "meets" if total_mib <= PACKAGE_TARGET_MIB else "MISSES"
+    print(f"unzipped size: {total_mib:.1f} MiB ({total:,} bytes); Lambda limit {limit_mib:.0f} MiB; "
+          f"{verdict} the {PACKAGE_TARGET_MIB} MiB target")
+    if args.json_out:
+        args.json_out.parent.mkdir(parents=True, exist_ok=True)
+        args.json_out.write_text(json.dumps({
+            "schema_version": 1,
+            "zip_bytes": zip_path.stat().st_size,
+            "unzipped_bytes": total,
+            "files": n_files,
+            "top_level_bytes": dict(sorted(per_top.items(), key=lambda kv: -kv[1])),
+            "lambda_limit_bytes": LAMBDA_UNZIPPED_LIMIT_BYTES,
+            "target_mib": PACKAGE_TARGET_MIB,
+            "meets_target": total_mib <= PACKAGE_TARGET_MIB,
+        }, indent=2) + "\n")
+    if total > LAMBDA_UNZIPPED_LIMIT_BYTES:
+        return _fail(f"unzipped package is {total_mib:.1f} MiB, above Lambda's {limit_mib:.0f} MiB")
+    return 0
+
+
+EXPECTED_FUNCTIONS = ("PredictLambdaFunction", "PredictDashwsgiLambdaFunction")
+
+
+def _as_list(value: object) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def template_problems(template: dict, arch: str = "x86_64") -> list[str]:
+    """What is wrong with a generated template; empty when it passes. Pure, for the tests."""
+    problems: list[str] = []
+    resources = template.get("Resources", {})
+    for name, resource in resources.items():
+        kind = resource.get("Type", "")
+        props = resource.get("Properties", {})
+        documents = []
+        if kind == "AWS::IAM::Role":
+            documents = [p.get("PolicyDocument", {}) for p in props.get("Policies", [])]
+        elif kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            documents = [props.get("PolicyDocument", {})]
+        for document in documents:
+            for statement in _as_list(document.get("Statement", [])):
+                if statement.get("Effect") != "Allow":
+                    continue
+                for action in _as_list(statement.get("Action", [])):
+                    if isinstance(action, str) and (action == "*" or action.endswith(":*")):
+                        problems.append(f"{name}: IAM action {action!r} is a wildcard")
+                if "NotAction" in statement or "NotResource" in statement:
+                    problems.append(f"{name}: IAM NotAction/NotResource grants everything else")
+                for resource_arn in _as_list(statement.get("Resource", [])):
+                    if resource_arn == "*":
+                        problems.append(f"{name}: IAM resource '*'")
+        if kind == "AWS::Lambda::Function":
+            if props.get("Runtime") != "python3.12":
+                problems.append(f"{name}: runtime {props.get('Runtime')!r}, expected python3.12")
+            if props.get("Architectures", ["x86_64"]) != [arch]:
+                problems.append(f"{name}: architectures {props.get('Architectures')!r}, expected [{arch!r}]")
+    for name in EXPECTED_FUNCTIONS:
+        if resources.get(name, {}).get("Type") != "AWS::Lambda::Function":
+            problems.append(f"{name}: missing from the template")
+    return problems
+
+
+def cmd_check_template(args: argparse.Namespace) -> int:
+    template = json.loads(args.template.read_text())
+    problems = template_problems(template, args.arch)
+    for problem in problems:
+        print(f"FAIL: {problem}", file=sys.stderr)
+    if problems:
+        return 1
+    n_functions = sum(1 for r in template["Resources"].values() if r.get("Type") == "AWS::Lambda::Function")
+    print(f"template: {n_functions} functions on python3.12/{args.arch}; no wildcard IAM action or resource")
+    return 0
+
+
+# Runs inside the clean interpreter, with the package folder as the working directory and as the
+# only entry on sys.path besides the stdlib. Prints one JSON line per check.
+_SMOKE_CHILD = r"""
+import json, sys, time, os
+t_start = time.perf_counter()
+pkg = os.getcwd()
+sys.path.insert(0, pkg)
+which, events_json = sys.argv[1], sys.argv[2]
+events = json.loads(events_json)
+foreign = [p for p in sys.path if p != pkg and ("site-packages" in p or "dist-packages" in p)]
+mod = __import__(which)
+import_ms = (time.perf_counter() - t_start) * 1000
+results = []
+for name, event in events:
+    t0 = time.perf_counter()
+    response = mod.handler(event, None)
+    results.append({"name": name, "ms": (time.perf_counter() - t0) * 1000, "response": response})
+
+def _stale_or_missing_pyc():
+    import importlib.util
+    bad = []
+    for m in list(sys.modules.values()):
+        f = getattr(m, "__file__", None) or ""
+        if not f.startswith(pkg + os.sep) or not f.endswith(".py"):
+            continue
+        cached = importlib.util.cache_from_source(f)
+        try:
+            with open(cached, "rb") as fh:
+                header = fh.read(16)
+        except OSError:
+            bad.append(os.path.relpath(f, pkg))
+            continue
+        flags = int.from_bytes(header[4:8], "little")
+        if header[:4] != importlib.util.MAGIC_NUMBER or flags != 0b01:
+            bad.append(os.path.relpath(f, pkg))
+    return bad
+
+print(json.dumps({
+    "handler": which,
+    "import_ms": import_ms,
+    "foreign_paths": foreign,
+    "results": results,
+    "flask_loaded": "flask" in sys.modules,
+    "sklearn_loaded": "sklearn" in sys.modules,
+    "modules_without_valid_pyc": _stale_or_missing_pyc(),
+}))
+"""
+
+
+def _event_from(template: dict, method: str, path: str, body: bytes | None = None) -> dict:
+    """A copy of a committed HTTP API (payload 2.0) event with method, path and body replaced."""
+    event = copy.deepcopy(template)
+    route_key = f"{method} {path}"
+    event["routeKey"] = event["requestContext"]["routeKey"] = route_key
+    event["rawPath"] = event["requestContext"]["http"]["path"] = path
+    event["requestContext"]["http"]["method"] = method
+    headers = event["headers"]
+    if body is None:
+        # A GET through HTTP API carries no body key and no content headers.
+        event.pop("body", None)
+        headers.pop("content-type", None)
+        headers.pop("content-length", None)
+    else:
+        event["body"] = body.decode()
+        event["isBase64Encoded"] = False
+        headers["content-type"] = "application/json"
+        headers["content-length"] = str(len(body))
+    return event
+
+
+def _function_env(service_yml: Path, function: str) -> dict[str, str]:
+    """provider.environment + the function's environment, read without a YAML library.
+
+    Only flat `KEY: value` lines under the two `environment:` keys are supported, which is all
+    serverless.yml uses; the test suite checks the same file with a real YAML parser.
+    """
+    env: dict[str, str] = {}
+    section: str | None = None
+    current_function: str | None = None
+    env_indent: int | None = None
+    for line in service_yml.read_text().splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        indent = len(line) - len(line.lstrip())
+        if indent == 0:
+            section = stripped.rstrip(":")
+            current_function = None
+            env_indent = None
+            continue
+        if section == "functions" and indent == 2:
+            current_function = stripped.rstrip(":")
+            env_indent = None
+            continue
+        if stripped == "environment:":
+            wanted = section == "provider" or (section == "functions" and current_function == function)
+            env_indent = indent if wanted else None
+            continue
+        if env_indent is not None:
+            if indent <= env_indent:
+                env_indent = None
+                continue
+            key, _, value = stripped.partition(":")
+            env[key.strip()] = value.strip().strip("\"'")
+    return env
+
+
+def cmd_smoke(args: argparse.Namespace) -> int:
+    pkg: Path = args.pkg.resolve()
+    metadata = json.loads((pkg / "model" / "metadata.json").read_text())
+    n_features = len(metadata["feature_names"])
+    row = [0.5] * n_features
+    predict_body = json.dumps({"features": row}).encode()
+    batch_body = json.dumps({"instances": [row, row, row]}).encode()
+    template = json.loads(args.event.read_text())
+
+    def http_api_v2_event(method: str, path: str, body: bytes | None = None) -> dict:
+        return _event_from(template, method, path, body)
+
+    checks = {
+        "handler": ("predict", [
+            ("POST /predict", http_api_v2_event("POST", "/predict", predict_body)),
+            ("POST /predict batch", http_api_v2_event("POST", "/predict", batch_body)),
+            ("GET /health", http_api_v2_event("GET", "/health")),
+        ]),
+        "wsgi_handler": ("predict-wsgi", [
+            ("POST /wsgi/predict", http_api_v2_event("POST", "/wsgi/predict", predict_body)),
+            ("GET /wsgi/health", http_api_v2_event("GET", "/wsgi/health")),
+        ]),
+    }
+    failures: list[str] = []
+    for module, (function, events) in checks.items():
+        # Lambda gives a function little more than this; nothing from our shell leaks in.
+        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "TZ": ":UTC",
+               "LAMBDA_TASK_ROOT": str(pkg), "AWS_LAMBDA_FUNCTION_NAME": f"twinserve-smoke-{function}",
+               "AWS_REGION": "eu-west-1", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024"}
+        env |= _function_env(args.service_yml, function)
+        t0 = time.perf_counter()
+        proc = subprocess.run(
+            [args.python, "-I", "-S", "-c", _SMOKE_CHILD, module, json.dumps(events)],
+            cwd=pkg, env=env, capture_output=True, text=True, timeout=120,
+        )
+        wall_ms = (time.perf_counter() - t0) * 1000
+        if proc.returncode != 0:
+            failures.append(f"{module}: interpreter exited {proc.returncode}\n{proc.stderr[-4000:]}")
+            continue
+        report = json.loads(proc.stdout.strip().splitlines()[-1])
+        print(f"{module}.handler ({function}): import {report['import_ms']:.0f} ms, process {wall_ms:.0f} ms "
+              f"(no pyc cache from a previous run)")
+        if report["foreign_paths"]:
+            failures.append(f"{module}: site-packages on sys.path: {report['foreign_paths']}")
+        # serverless-python-requirements drops the zip root's __pycache__/ of what it injects, so
+        # single-file modules at the root (serverless_wsgi.py) cannot keep a .pyc: noted, not failed.
+        own_root = {p.name for p in (REPO / LAMBDA_SRC).glob("*.py")} | set(HANDLER_FILES)
+        no_pyc = report["modules_without_valid_pyc"]
+        injected_root = [m for m in no_pyc if os.sep not in m and m not in own_root]
+        if injected_root:
+            print(f"  note: compiled at each cold start (root modules injected without .pyc): {', '.join(injected_root)}")
+        no_pyc = [m for m in no_pyc if m not in injected_root]
+        if no_pyc:
+            shown = ", ".join(no_pyc[:8])
+            failures.append(f"{module}: {len(no_pyc)} imported modules would be "
+                            f"compiled at every cold start (no unchecked-hash .pyc): {shown}")
+        if report["sklearn_loaded"]:
+            failures.append(f"{module}: imported scikit-learn; the Lambda serves through ONNX Runtime only")
+        if module == "handler" and report["flask_loaded"]:
+            failures.append("handler: the native handler imported Flask")
+        for index, result in enumerate(report["results"]):
+            name, response = result["name"], result["response"]
+            status = response.get("statusCode")
+            headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
+            body_text = response.get("body") or ""
+            try:
+                body = json.loads(body_text)
+            except ValueError:
+                body = None
+            line = f"  {name:<22} -> {status} in {result['ms']:.2f} ms"
+            if module == "handler":
+                line += f"  cold={headers.get('x-twinserve-cold')} init_ms={headers.get('x-twinserve-init-ms')}"
+            print(line + f"  {body_text[:100]}")
+            if status != 200 or not isinstance(body, dict):
+                failures.append(f"{module} {name}: status {status}, body {body_text[:300]!r}")
+                continue
+            if "predict" in name:
+                expected_rows = 3 if "batch" in name else 1
+                predictions = body.get("predictions")
+                if not isinstance(predictions, list) or len(predictions) != expected_rows:
+                    failures.append(f"{module} {name}: expected {expected_rows} predictions, got {body_text[:300]!r}")
+            if module == "handler":
+                expected_cold = "true" if index == 0 else "false"
+                if headers.get("x-twinserve-cold") != expected_cold:
+                    failures.append(f"handler {name}: x-twinserve-cold={headers.get('x-twinserve-cold')!r}, "
+                                    f"expected {expected_cold!r}")
+                try:
+                    float(headers.get("x-twinserve-init-ms", ""))
+                except ValueError:
+                    failures.append(f"handler {name}: x-twinserve-init-ms missing or not a number")
+    if failures:
+        for failure in failures:
+            print(f"FAIL: {failure}", file=sys.stderr)
+        return 1
+    print("import smoke: both handlers answered every event from the unzipped package alone")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lambda_package_tool.py", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    stage = sub.add_parser("stage", help="copy the code flat into a service folder for `osls package`")
+    stage.add_argument("--out", type=Path, default=REPO / "build/lambda/service", help="staged service folder")
+    stage.add_argument("--model", type=Path, default=REPO / "model", help="trained model folder (from make model)")
+    stage.add_argument("--handlers", type=Path, default=None,
+                       help="take handler.py, wsgi_handler.py and requirements.txt from this folder instead")
+    stage.add_argument("--python", default=None,
+                       help="Python 3.12 used to precompile the staged code (unchecked-hash .pyc); omit to skip")
+    stage.set_defaults(func=cmd_stage)
+
+    size = sub.add_parser("size", help="unzip the package, print its unzipped size, fail above Lambda's limit")
+    size.add_argument("--zip", type=Path, default=REPO / "build/lambda/service/.serverless/twinserve.zip")
+    size.add_argument("--pkg", type=Path, default=REPO / "build/lambda/pkg", help="folder to unzip into (emptied)")
+    size.add_argument("--top", type=int, default=12, help="how many top-level entries to list")
+    size.add_argument("--json-out", type=Path, default=None, help="also write the sizes as JSON here")
+    size.set_defaults(func=cmd_size)
+
+    check = sub.add_parser("check-template", help="IAM without wildcards, python3.12, both functions")
+    check.add_argument("--template", type=Path,
+                       default=REPO / "build/lambda/service/.serverless/cloudformation-template-update-stack.json")
+    check.add_argument("--arch", default="x86_64", choices=("x86_64", "arm64"))
+    check.set_defaults(func=cmd_check_template)
+
+    smoke = sub.add_parser("smoke", help="import both handlers in a clean Python 3.12 and answer HTTP API events")
+    smoke.add_argument("--pkg", type=Path, default=REPO / "build/lambda/pkg")
+    smoke.add_argument("--python", required=True, help="the Python 3.12 interpreter (Lambda's runtime version)")
+    smoke.add_argument("--event", type=Path, default=REPO / "tests/events/http_api_v2.json",
+                       help="committed HTTP API v2 event; method, path and body are replaced per check")
+    smoke.add_argument("--service-yml", type=Path, default=REPO / "serverless.yml",
+                       help="read the functions' environment variables from here")
+    smoke.set_defaults(func=cmd_smoke)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,251 @@
+"""Invariants of the Lambda deployment that no linter checks: serverless.yml, the npm pins, and the
+template check that `make package-lambda` runs on the generated CloudFormation.
+
+The packaging itself (osls, pip, checkov, import smoke) runs in `make package-lambda`, not here: it
+takes about a minute and needs the network for wheels.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from lambda_package_tool import (
+    EXPECTED_FUNCTIONS,
+    HANDLER_FILES,
+    LAMBDA_SRC,
+    _event_from,
+    _function_env,
+    template_problems,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+SERVERLESS_YML = REPO / "serverless.yml"
+PINNED = {
+    "osls": "4.3.1",
+    "serverless-python-requirements": "6.1.2",
+    "serverless-wsgi": "3.1.0",
+    "serverless-offline": "14.8.2",
+}
+
+
+@pytest.fixture(scope="module")
+def config() -> dict[str, Any]:
+    return yaml.safe_load(SERVERLESS_YML.read_text())
+
+
+def _walk(node: Any):
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _walk(value)
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _http_routes(function: dict[str, Any]) -> set[tuple[str, str]]:
+    return {(e["httpApi"]["method"].upper(), e["httpApi"]["path"]) for e in function.get("events", []) if "httpApi" in e}
+
+
+def test_runtime_is_python312_with_parameterised_arch_and_memory(config):
+    provider = config["provider"]
+    assert provider["name"] == "aws"
+    assert provider["runtime"] == "python3.12"
+    assert provider["architecture"] == "${param:arch}"
+    assert provider["memorySize"] == "${param:memoryMb}"
+    defaults = config["params"]["default"]
+    assert defaults["arch"] == "x86_64"
+    assert defaults["memoryMb"] == 1024
+    assert "${opt:stage" in provider["stage"] and "${opt:region" in provider["region"]
+    assert isinstance(provider["logRetentionInDays"], str) and defaults["logRetentionDays"] > 0
+
+
+def test_concurrency_and_function_url_are_parameters_off_by_default(config):
+    defaults = config["params"]["default"]
+    assert defaults["reservedConcurrency"] is None  # null = not set (0 would throttle everything)
+    assert defaults["provisionedConcurrency"] == 0
+    assert defaults["functionUrl"] is False
+    for function in config["functions"].values():
+        assert function["reservedConcurrency"].startswith("${param:reservedConcurrency")
+        assert function["provisionedConcurrency"] == "${param:provisionedConcurrency}"
+        assert function["url"] == "${self:custom.functionUrl.${param:functionUrl}}"
+    # Enabled means SigV4 (IAM) auth; a public Function URL is never generated.
+    assert config["custom"]["functionUrl"] == {"true": {"authorizer": "aws_iam"}, "false": False}
+
+
+def test_both_functions_with_their_handlers_and_routes(config):
+    functions = config["functions"]
+    assert set(functions) == {"predict", "predict-wsgi"}
+    assert functions["predict"]["handler"] == "handler.handler"
+    assert functions["predict-wsgi"]["handler"] == "wsgi_handler.handler"
+    assert _http_routes(functions["predict"]) == {("POST", "/predict"), ("GET", "/health")}
+    assert _http_routes(functions["predict-wsgi"]) == {("POST", "/wsgi/predict"), ("GET", "/wsgi/health")}
+
+
+def test_wsgi_prefix_is_stripped_for_flask(config):
+    prefix = config["functions"]["predict-wsgi"]["environment"]["API_GATEWAY_BASE_PATH"]
+    for _method, path in _http_routes(config["functions"]["predict-wsgi"]):
+        assert path.startswith(f"/{prefix}/"), path
+
+
+def test_handler_modules_exist_and_define_handler(config):
+    for function in config["functions"].values():
+        module, attr = function["handler"].rsplit(".", 1)
+        source = REPO / LAMBDA_SRC / f"{module}.py"
+        if not source.exists():
+            pytest.skip(f"{source} not written yet")
+        tree = ast.parse(source.read_text())
+        names = {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+        names |= {t.id for n in tree.body if isinstance(n, (ast.Assign, ast.AnnAssign))
+                  for t in (n.targets if isinstance(n, ast.Assign) else [n.target]) if isinstance(t, ast.Name)}
+        assert attr in names, f"{source} defines no {attr!r}"
+    assert set(HANDLER_FILES) == {f["handler"].rsplit(".", 1)[0] + ".py" for f in config["functions"].values()}
+
+
+def test_native_handler_imports_no_flask():
+    source = REPO / LAMBDA_SRC / "handler.py"
+    if not source.exists():
+        pytest.skip("handler.py not written yet")
+    imported = set()
+    for node in ast.walk(ast.parse(source.read_text())):
+        if isinstance(node, ast.Import):
+            imported |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            imported.add(node.module.split(".")[0])
+    assert not imported & {"flask", "werkzeug", "serverless_wsgi", "twinserve_flask", "sklearn"}
+
+
+def test_iam_is_least_privilege(config):
+    """No wildcard action, no bare '*' resource, and nothing but writing the functions' own logs."""
+    role_name = config["provider"]["iam"]["role"]
+    assert isinstance(role_name, str), "use the explicit role in resources, not the framework default"
+    role = config["resources"]["Resources"][role_name]
+    assert role["Type"] == "AWS::IAM::Role"
+    actions: set[str] = set()
+    for node in _walk(config):
+        if "Effect" in node and node.get("Effect") == "Allow" and "Action" in node:
+            assert "NotAction" not in node and "NotResource" not in node
+            for action in _as_list(node["Action"]):
+                assert action != "*" and not action.endswith(":*"), action
+                actions.add(action)
+            for resource in _as_list(node.get("Resource", [])):
+                assert resource != "*", node
+    assert actions == {"sts:AssumeRole", "logs:CreateLogStream", "logs:PutLogEvents"}
+    log_policy = role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"][0]
+    assert log_policy["Resource"] == [{"Fn::GetAtt": ["PredictLogGroup", "Arn"]},
+                                      {"Fn::GetAtt": ["PredictDashwsgiLogGroup", "Arn"]}]
+
+
+def test_every_checkov_skip_has_a_reason(config):
+    skips = [s for node in _walk(config) if "checkov" in node for s in node["checkov"]["skip"]]
+    assert skips, "expected the documented skips"
+    for skip in skips:
+        assert skip["id"].startswith("CKV_"), skip
+        assert len(skip.get("comment", "")) > 30, f"{skip['id']} needs a written reason"
+
+
+def test_requirements_packaging_settings(config):
+    requirements = config["custom"]["pythonRequirements"]
+    assert requirements["fileName"] == "requirements.txt"
+    assert requirements["useStaticCache"] is False
+    assert requirements["layer"] is False
+    assert requirements["dockerizePip"] is False
+    assert requirements["slim"] is True and requirements["strip"] is False
+    assert requirements["slimPatternsAppendDefaults"] is False  # keeps the .pyc
+    args = requirements["pipCmdExtraArgs"]
+    assert "--only-binary=:all:" in args and "--python-version=3.12" in args and "--implementation=cp" in args
+    platforms = config["custom"]["pipPlatform"]
+    assert platforms == {"x86_64": "manylinux_2_28_x86_64", "arm64": "manylinux_2_28_aarch64"}
+    assert "--platform=${self:custom.pipPlatform.${param:arch}}" in args
+
+
+def test_lambda_requirements_exclude_scikit_learn():
+    requirements = REPO / LAMBDA_SRC / "requirements.txt"
+    if not requirements.exists():
+        pytest.skip("requirements.txt not written yet")
+    names = {line.split("==")[0].strip().lower() for line in requirements.read_text().splitlines()
+             if line.strip() and not line.startswith("#")}
+    assert {"numpy", "onnxruntime", "serverless-wsgi"} <= names
+    assert not names & {"scikit-learn", "scipy", "joblib", "skops"}
+    for line in requirements.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            assert "==" in line, f"unpinned: {line}"
+
+
+def test_package_patterns_are_an_allow_list(config):
+    patterns = config["package"]["patterns"]
+    assert patterns[0] == "!**"
+    assert {"*.py", "__pycache__/*.pyc", "twinserve/**", "twinserve_flask/**", "model/**"} <= set(patterns)
+
+
+def test_npm_pins_are_exact_and_locked():
+    package = json.loads((REPO / "package.json").read_text())
+    lock = json.loads((REPO / "package-lock.json").read_text())
+    assert package["devDependencies"] == PINNED
+    for name, version in PINNED.items():
+        assert lock["packages"][f"node_modules/{name}"]["version"] == version
+    npmrc = (REPO / ".npmrc").read_text().splitlines()
+    assert "legacy-peer-deps=true" in npmrc
+
+
+def test_plugins_are_pinned_and_wsgi_plugin_is_not_listed(config):
+    package = json.loads((REPO / "package.json").read_text())
+    assert set(config["plugins"]) <= set(package["devDependencies"])
+    # Its package hooks would overwrite our wsgi_handler.py and then delete it.
+    assert "serverless-wsgi" not in config["plugins"]
+
+
+def test_smoke_reads_function_environment_like_yaml(config):
+    expected = dict(config["provider"]["environment"]) | config["functions"]["predict-wsgi"].get("environment", {})
+    assert _function_env(SERVERLESS_YML, "predict-wsgi") == {k: str(v) for k, v in expected.items()}
+    assert _function_env(SERVERLESS_YML, "predict") == {k: str(v) for k, v in config["provider"]["environment"].items()}
+
+
+def test_smoke_events_keep_the_committed_shape():
+    template = json.loads((REPO / "tests/events/http_api_v2.json").read_text())
+    get = _event_from(template, "GET", "/wsgi/health")
+    assert get["rawPath"] == get["requestContext"]["http"]["path"] == "/wsgi/health"
+    assert get["routeKey"] == get["requestContext"]["routeKey"] == "GET /wsgi/health"
+    assert "body" not in get and "content-type" not in get["headers"]
+    post = _event_from(template, "POST", "/predict", b'{"features": [1]}')
+    assert post["body"] == '{"features": [1]}' and post["headers"]["content-length"] == "17"
+    assert set(post) == set(template)
+    assert template["rawPath"] == "/predict" and template["body"] == "{}"  # the template is not mutated
+
+
+def _template(statements: list[dict], runtime: str = "python3.12") -> dict:
+    resources = {
+        "Role": {"Type": "AWS::IAM::Role", "Properties": {"Policies": [{"PolicyDocument": {"Statement": statements}}]}},
+    }
+    for name in EXPECTED_FUNCTIONS:
+        resources[name] = {"Type": "AWS::Lambda::Function", "Properties": {"Runtime": runtime, "Architectures": ["x86_64"]}}
+    return {"Resources": resources}
+
+
+def test_template_check_accepts_scoped_log_permissions():
+    ok = {"Effect": "Allow", "Action": ["logs:PutLogEvents"], "Resource": [{"Fn::GetAtt": ["PredictLogGroup", "Arn"]}]}
+    assert template_problems(_template([ok])) == []
+
+
+@pytest.mark.parametrize("statement", [
+    {"Effect": "Allow", "Action": "*", "Resource": "arn:aws:s3:::bucket"},
+    {"Effect": "Allow", "Action": ["s3:*"], "Resource": "arn:aws:s3:::bucket"},
+    {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "*"},
+    {"Effect": "Allow", "NotAction": ["iam:*"], "Resource": "arn:aws:s3:::bucket"},
+])
+def test_template_check_rejects_wildcards(statement):
+    assert template_problems(_template([statement]))
+
+
+def test_template_check_rejects_other_runtimes_and_missing_functions():
+    assert template_problems(_template([], runtime="python3.11"))
+    assert template_problems({"Resources": {}})
