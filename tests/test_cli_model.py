@@ -9,9 +9,8 @@ import sys
 import joblib
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import GradientBoostingClassifier
-
 from conftest import SERVICE_PYTHONPATH
+from sklearn.ensemble import GradientBoostingClassifier
 from twinserve.service import Service
 from twinserve.settings import Settings
 

@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-
 from twinserve.contract import InputSpec, check_content_type, parse_body
 from twinserve.errors import (
     InvalidShape,

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from twinserve.errors import ModelIntegrityError, ModelLoadError, ModelNotFound, UntrustedModel
 from twinserve.model_store import load_model
 from twinserve.predictor import Predictor
@@ -73,7 +72,6 @@ def test_joblib_source_needs_explicit_opt_in(tmp_path):
 def test_skops_with_untrusted_type_is_refused(tmp_path):
     import skops.io as sio
     from sklearn.neighbors import KNeighborsClassifier
-
     from twinserve.integrity import sha256_bytes
     from twinserve.training import register
 

@@ -12,7 +12,6 @@ import shutil
 import joblib
 import pytest
 import skops.io as sio
-
 from hostile.payload import MARKER_ENV, PickleBomb, skops_bomb
 from twinserve.errors import ModelIntegrityError, ModelLoadError, UntrustedModel
 from twinserve.integrity import sha256_bytes

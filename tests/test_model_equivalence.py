@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import skops.io as sio
-
 from twinserve.model_store import load_model
 from twinserve.settings import Settings
 from twinserve.training import EQUIVALENCE_ROWS, equivalence_rows, load_dataset

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 import serverless_wsgi
-
 from twinserve_flask.factory import create_app
 
 app = create_app()

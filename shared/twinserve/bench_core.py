@@ -29,8 +29,8 @@ def _percentile(samples: list[float], q: float) -> float:
 def run_bench_core(models: list[str], repeats: int, work_dir: Path) -> int:
     import skops.io as sio
 
-    from twinserve.trusted_types import TRUSTED_SKOPS_TYPES
     from twinserve.training import train
+    from twinserve.trusted_types import TRUSTED_SKOPS_TYPES
 
     print(f"{'model':<8} {'backend':<12} {'core p50 µs':>12} {'raw p50 µs':>11} {'core/raw':>9} {'core p99 µs':>12} {'n':>5}")
     for kind in models:

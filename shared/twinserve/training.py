@@ -6,6 +6,7 @@ This module needs scikit-learn, skops and skl2onnx; the serving path never impor
 
 from __future__ import annotations
 
+import contextlib
 import json
 import platform
 import shutil
@@ -63,10 +64,8 @@ def equivalence_rows(reference: np.ndarray, n_rows: int = EQUIVALENCE_ROWS, seed
 def _library_versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
     for name in _LIBRARIES:
-        try:
+        with contextlib.suppress(importlib_metadata.PackageNotFoundError):
             versions[name] = importlib_metadata.version(name)
-        except importlib_metadata.PackageNotFoundError:
-            pass
     return versions
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, request
-from werkzeug.exceptions import HTTPException
-
 from twinserve.errors import (
     ClientError,
     InternalError,
@@ -19,6 +17,7 @@ from twinserve.errors import (
 from twinserve.responses import JSON_CONTENT_TYPE, Reply, error_reply
 from twinserve.service import ROUTES, Service
 from twinserve.settings import Settings
+from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("twinserve")
 
