@@ -1,0 +1,37 @@
+# `make bench`: Lambda vs container on cold start, warm latency, scalability, burst and cost (issue 4).
+# Local by default (emulated Lambda from the unzipped package + gunicorn under the pod's limits);
+# LAMBDA_URL / CONTAINER_URL measure deployed endpoints instead. Writes results/<timestamp>/.
+
+PROFILE ?= quick
+SLO_MS ?= 100
+LAMBDA_RUNTIME ?= awslambdaric
+CONTAINER_RUNTIME ?= gunicorn
+# Extra flags for `python -m twinbench bench` (e.g. BENCH_ARGS='--scenarios warm,scalability --cost-rps 50').
+BENCH_ARGS ?=
+
+# Literal path: mk/lambda-local.mk (which names it LAMBDA_VENV) is included after this file.
+BENCH_LAMBDA_VENV_STAMP := .venv-lambda/.stamp
+# A deployed Lambda needs neither the package nor the runtime venv.
+BENCH_DEPS := $(VENV)/.stamp $(MODEL_DIR)/metadata.json \
+  $(if $(LAMBDA_URL),,package-lambda $(BENCH_LAMBDA_VENV_STAMP))
+
+BENCH_FLAGS = --slo-ms $(SLO_MS) --lambda-runtime $(LAMBDA_RUNTIME) --container-runtime $(CONTAINER_RUNTIME) \
+  $(if $(LAMBDA_URL),--lambda-url '$(LAMBDA_URL)') $(if $(CONTAINER_URL),--container-url '$(CONTAINER_URL)')
+
+.PHONY: bench bench-smoke bench-report
+
+bench: $(BENCH_DEPS) ## Benchmark Lambda vs container -> results/<ts>/ (PROFILE=smoke|quick|full, SLO_MS=100, LAMBDA_URL=, CONTAINER_URL=)
+	$(PY) -m twinbench bench --profile $(PROFILE) $(BENCH_FLAGS) $(BENCH_ARGS)
+
+# CI: the smoke profile end to end on both local targets (<= 3 min), results.json validated
+# against scripts/twinbench/results_schema.json, report re-rendered from it.
+bench-smoke: $(VENV)/.stamp $(MODEL_DIR)/metadata.json package-lambda $(BENCH_LAMBDA_VENV_STAMP) ## CI check: PROFILE=smoke on both local targets, schema-validated results in build/bench-smoke/
+	rm -rf build/bench-smoke
+	$(PY) -m twinbench bench --profile smoke --out build/bench-smoke --slo-ms $(SLO_MS)
+	$(PY) -m twinbench report --validate build/bench-smoke/*/
+
+bench-report: $(VENV)/.stamp ## Re-render report.md + plots from a results folder: make bench-report RESULTS=results/<ts>
+	@test -n "$(RESULTS)" || { echo "usage: make bench-report RESULTS=results/<timestamp>"; exit 2; }
+	$(PY) -m twinbench report --validate --print $(RESULTS)
+
+TEST_TARGETS += bench-smoke
