@@ -76,3 +76,19 @@ def test_error_messages_say_what_is_wrong(callers):
     answer = callers["native-http-v2"]("POST", "/predict", _features(ROW_30[:29] + ["x"]), "application/json")
     message = answer.json()["error"]["message"]
     assert "features[29]" in message and "worst fractal dimension" in message and "string" in message
+
+
+def test_native_handler_survives_misshapen_events(lambda_modules):
+    native, _ = lambda_modules
+    for event in (
+        {"version": "2.0", "requestContext": {"http": "POST"}, "rawPath": "/predict"},
+        {"version": "2.0", "requestContext": "x"},
+        {"httpMethod": 5, "path": "/predict"},
+        {"httpMethod": "POST", "path": "/predict", "headers": ["content-type"], "body": "{}"},
+        {"httpMethod": "POST", "path": "/predict", "body": 12},
+        [1, 2],
+        None,
+    ):
+        result = native.handler(event, None)
+        assert result["statusCode"] == 400, event
+        assert json.loads(result["body"])["error"]["code"] in {"unsupported_event", "malformed_body"}

@@ -46,7 +46,9 @@ def _body(event: dict[str, Any]) -> bytes:
             return base64.b64decode(raw, validate=True)
         except (binascii.Error, ValueError):
             raise MalformedBody("body is marked isBase64Encoded but is not valid base64") from None
-    return raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else bytes(raw)
+    if not isinstance(raw, str):
+        raise UnsupportedEvent(f"event body must be a string, not {type(raw).__name__}")
+    return raw.encode("utf-8", "surrogatepass")
 
 
 def _strip_stage(path: str, context: dict[str, Any]) -> str:
@@ -58,6 +60,14 @@ def _strip_stage(path: str, context: dict[str, Any]) -> str:
 
 def parse_event(event: Any) -> HttpRequest:
     """Raises UnsupportedEvent / MalformedBody (400) for events we cannot read."""
+    try:
+        return _parse(event)
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        # API Gateway never sends these; a hand-made event might. Say what broke, not a 502.
+        raise UnsupportedEvent(f"event does not have the shape of its declared kind: {type(exc).__name__}: {exc}") from None
+
+
+def _parse(event: Any) -> HttpRequest:
     if not isinstance(event, dict):
         raise UnsupportedEvent("event must be a JSON object")
     if event.get("version") == "2.0" and "requestContext" in event:
