@@ -5,6 +5,7 @@ GUNICORN_CMD_ARGS / the command line, in gunicorn's usual precedence.
 
 import math
 import os
+import sys
 
 
 def _int(name: str, default: int) -> int:
@@ -51,3 +52,18 @@ accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-") or None
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info")
+
+# gunicorn 27's control socket lives in $HOME, which is read-only in the pod; nothing uses it.
+control_socket_disable = True
+
+
+def worker_exit(server, worker):
+    """Leave the worker without running ONNX Runtime's destructors.
+
+    The inference session is created in the master (preload) and inherited by fork; tearing its
+    thread state down in a forked child aborts or deadlocks (seen here on SIGTERM). This hook
+    runs after the worker has finished its in-flight requests, so nothing is lost.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
