@@ -1,6 +1,8 @@
 # `make bench`: Lambda vs container on cold start, warm latency, scalability, burst and cost (issue 4).
 # Local by default (emulated Lambda from the unzipped package + gunicorn under the pod's limits);
-# LAMBDA_URL / CONTAINER_URL measure deployed endpoints instead. Writes results/<timestamp>/.
+# LAMBDA_URL / CONTAINER_URL measure deployed endpoints instead; with LAMBDA_FUNCTION and AWS_REGION
+# the cold-start scenario forces cold starts on the real function (UpdateFunctionConfiguration, then
+# the original configuration restored). Writes results/<timestamp>/.
 
 PROFILE ?= quick
 SLO_MS ?= 100
@@ -16,11 +18,12 @@ BENCH_DEPS := $(VENV)/.stamp $(MODEL_DIR)/metadata.json \
   $(if $(LAMBDA_URL),,package-lambda $(BENCH_LAMBDA_VENV_STAMP))
 
 BENCH_FLAGS = --slo-ms $(SLO_MS) --lambda-runtime $(LAMBDA_RUNTIME) --container-runtime $(CONTAINER_RUNTIME) \
-  $(if $(LAMBDA_URL),--lambda-url '$(LAMBDA_URL)') $(if $(CONTAINER_URL),--container-url '$(CONTAINER_URL)')
+  $(if $(LAMBDA_URL),--lambda-url '$(LAMBDA_URL)') $(if $(CONTAINER_URL),--container-url '$(CONTAINER_URL)') \
+  $(if $(LAMBDA_FUNCTION),--lambda-function '$(LAMBDA_FUNCTION)') $(if $(AWS_REGION),--aws-region '$(AWS_REGION)')
 
-.PHONY: bench bench-smoke bench-report
+.PHONY: bench bench-smoke bench-offline-smoke bench-report
 
-bench: $(BENCH_DEPS) ## Benchmark Lambda vs container -> results/<ts>/ (PROFILE=smoke|quick|full, SLO_MS=100, LAMBDA_URL=, CONTAINER_URL=)
+bench: $(BENCH_DEPS) ## Benchmark Lambda vs container -> results/<ts>/ (PROFILE=smoke|quick|full, SLO_MS=100, LAMBDA_URL=, CONTAINER_URL=, LAMBDA_FUNCTION=, AWS_REGION=, LAMBDA_RUNTIME=awslambdaric|offline, CONTAINER_RUNTIME=gunicorn|podman)
 	$(PY) -m twinbench bench --profile $(PROFILE) $(BENCH_FLAGS) $(BENCH_ARGS)
 
 # CI: the smoke profile end to end on both local targets (<= 3 min), results.json validated
@@ -29,6 +32,14 @@ bench-smoke: $(VENV)/.stamp $(MODEL_DIR)/metadata.json package-lambda $(BENCH_LA
 	rm -rf build/bench-smoke
 	$(PY) -m twinbench bench --profile smoke --out build/bench-smoke --slo-ms $(SLO_MS)
 	$(PY) -m twinbench report --validate build/bench-smoke/*/
+
+# Not in TEST_TARGETS: serverless-offline under load is slow and erratic; this only shows that
+# `--lambda-runtime offline` runs end to end (osls + serverless-offline 14.8.2 + the shipped package).
+bench-offline-smoke: $(VENV)/.stamp $(MODEL_DIR)/metadata.json package-lambda $(BENCH_LAMBDA_VENV_STAMP) ## serverless-offline ("no init split, no throttling") cold + warm smoke -> build/bench-offline-smoke/
+	rm -rf build/bench-offline-smoke
+	$(PY) -m twinbench bench --profile smoke --lambda-runtime offline --targets lambda --scenarios cold,warm \
+	  --out build/bench-offline-smoke --slo-ms $(SLO_MS)
+	$(PY) -m twinbench report --validate build/bench-offline-smoke/*/
 
 bench-report: $(VENV)/.stamp ## Re-render report.md + plots from a results folder: make bench-report RESULTS=results/<ts>
 	@test -n "$(RESULTS)" || { echo "usage: make bench-report RESULTS=results/<timestamp>"; exit 2; }

@@ -2,7 +2,10 @@
 
 Local by default (the emulated Lambda from the unzipped package, gunicorn under the pod's limits);
 ``--lambda-url`` / ``--container-url`` (or ``LAMBDA_URL`` / ``CONTAINER_URL``) measure deployed
-endpoints instead. Everything it starts is stopped when it returns — also on failure, Ctrl-C and
+endpoints instead; with ``--lambda-function`` and ``--aws-region`` (``LAMBDA_FUNCTION``, ``AWS_REGION``)
+the cold-start scenario forces cold starts on the deployed function and restores its configuration.
+``--lambda-runtime offline`` runs serverless-offline instead of the awslambdaric emulator, labelled
+"serverless-offline: no init split, no throttling" in every output. Everything it starts is stopped when it returns — also on failure, Ctrl-C and
 SIGTERM. Exit codes: 0 done, 1 a scenario failed, 2 bad usage/setup, 130 interrupted.
 """
 
@@ -33,7 +36,17 @@ from twinbench.scenarios import (
     scalability,
     warm,
 )
-from twinbench.targets import REPO, ContainerTarget, LambdaTarget, RemoteTarget, Target, request_body
+from twinbench.targets import (
+    REPO,
+    ContainerTarget,
+    LambdaTarget,
+    OfflineLambdaError,
+    OfflineLambdaTarget,
+    RemoteLambdaTarget,
+    RemoteTarget,
+    Target,
+    request_body,
+)
 
 __all__ = ["register", "run"]
 
@@ -46,6 +59,11 @@ def _env_int(name: str) -> int | None:
     return int(raw) if raw and raw.lower() not in {"none", "unlimited"} else None
 
 
+def _env_float(name: str) -> float | None:
+    raw = os.environ.get(name, "").strip()
+    return float(raw) if raw else None
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "bench",
@@ -56,7 +74,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "  twinbench bench --profile smoke                 # CI-sized, both local targets, <= 3 min\n"
         "  twinbench bench --scenarios warm,scalability    # skip cold start and burst\n"
         "  twinbench bench --lambda-url https://abc.execute-api.us-east-1.amazonaws.com \\\n"
-        "                  --container-url http://a1b2.elb.amazonaws.com\n",
+        "                  --container-url http://a1b2.elb.amazonaws.com \\\n"
+        "                  --lambda-function twinserve-dev-predict --aws-region eu-west-1  # + forced cold starts\n"
+        "  twinbench bench --lambda-runtime offline --targets lambda   # serverless-offline instead of awslambdaric\n",
     )
     p.add_argument("--profile", choices=sorted(PROFILES), default=os.environ.get("PROFILE") or "quick",
                    help="how long: smoke <= 3 min, quick ~5 min (default), full longer  [env PROFILE]")
@@ -68,8 +88,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="measure a deployed Lambda (HTTP API / Function URL base) instead of the local one")
     p.add_argument("--container-url", default=os.environ.get("CONTAINER_URL") or None,
                    help="measure a deployed container service instead of the local one")
+    p.add_argument("--lambda-function", default=os.environ.get("LAMBDA_FUNCTION") or None,
+                   help="with --lambda-url: the deployed function's name; with --aws-region, the cold-start scenario "
+                   "forces cold starts through UpdateFunctionConfiguration and restores the config  [env LAMBDA_FUNCTION]")
+    p.add_argument("--aws-region", default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None,
+                   help="region of --lambda-function  [env AWS_REGION, AWS_DEFAULT_REGION]; AWS_ENDPOINT_URL is honoured")
     p.add_argument("--lambda-runtime", choices=("awslambdaric", "offline"), default="awslambdaric",
-                   help="local Lambda: the project's Runtime API + awslambdaric (default) or serverless-offline")
+                   help="local Lambda: the project's Runtime API + awslambdaric (default) or serverless-offline 14.8.2 "
+                   "via osls (labelled: no init split, no throttling)")
     p.add_argument("--container-runtime", choices=("gunicorn", "podman"), default="gunicorn",
                    help="local container: gunicorn as in the image (default) or the real image under podman")
     p.add_argument("--lambda-package", type=Path, default=REPO / "build" / "lambda" / "pkg",
@@ -101,7 +127,12 @@ def _build_targets(args: argparse.Namespace, names: list[str], log_dir: Path) ->
     for name in names:
         if name == "lambda":
             if args.lambda_url:
-                targets.append(RemoteTarget("lambda", args.lambda_url))
+                targets.append(RemoteLambdaTarget(args.lambda_url, function_name=args.lambda_function,
+                                                  region=args.aws_region))
+            elif args.lambda_runtime == "offline":
+                targets.append(OfflineLambdaTarget(package_dir=args.lambda_package,
+                                                   memory_mb=_env_int("LAMBDA_MEMORY_MB"),
+                                                   idle_s=_env_float("LAMBDA_IDLE_S"), log_dir=log_dir))
             else:
                 targets.append(LambdaTarget(
                     runtime=args.lambda_runtime, package_dir=args.lambda_package,
@@ -192,6 +223,20 @@ async def _scenarios(doc: dict, targets: list[Target], args: argparse.Namespace,
             progress.done()
 
 
+def _package_info(args: argparse.Namespace, chosen_targets: list[str]) -> dict | None:
+    """Size of the Lambda package this run measured (local Lambda) or last built (remote: may differ)."""
+    if "lambda" not in chosen_targets:
+        return None
+    from twinbench.lambda_package import package_info
+
+    info = package_info(args.lambda_package)
+    if info is not None:
+        info["measured"] = not args.lambda_url
+        if args.lambda_url:
+            info["note"] = "the local build; the deployed function's package may differ"
+    return info
+
+
 def _collect_warnings(doc: dict) -> list[str]:
     warnings: list[str] = []
     scal = doc["scenarios"].get("scalability", {})
@@ -209,6 +254,12 @@ def _collect_warnings(doc: dict) -> list[str]:
         if res["generator"]["bottleneck"]:
             warnings.append(f"{name}: the load generator was the bottleneck during the burst")
     for name, res in doc["scenarios"].get("cold_start", {}).items():
+        if res.get("error"):
+            warnings.append(f"{name}: {res['reason']}")
+        if not res.get("skipped") and res.get("n_unknown_cold_flag"):
+            warnings.append(f"{name}: {res['n_unknown_cold_flag']} cold-start sample(s) dropped: no cold header")
+        if not res.get("skipped") and res.get("config_restored") is False:
+            warnings.append(f"{name}: the function's configuration may NOT have been restored; check it")
         if not res.get("skipped") and res["n_dropped_misclassified"]:
             warnings.append(f"{name}: {res['n_dropped_misclassified']} cold-start sample(s) dropped: "
                             "the handler said the environment was warm")
@@ -260,6 +311,8 @@ def run(args: argparse.Namespace) -> int:
             "settings": {
                 "profile": args.profile, "slo_ms": args.slo_ms, "targets": chosen_targets, "scenarios": chosen,
                 "lambda_url": args.lambda_url, "container_url": args.container_url,
+                "lambda_function": args.lambda_function, "aws_region": args.aws_region,
+                "aws_endpoint_url": os.environ.get("AWS_ENDPOINT_URL") or None,
                 "lambda_runtime": args.lambda_runtime, "container_runtime": args.container_runtime,
                 "lambda_package": str(args.lambda_package), "model_dir": str(args.model_dir),
                 "request_timeout_s": args.request_timeout_s, "cost_rps": args.cost_rps, "cost_shape": args.cost_shape, "max_connections": args.max_connections,
@@ -268,7 +321,7 @@ def run(args: argparse.Namespace) -> int:
                         if k.startswith(("LAMBDA_", "WEB_CONCURRENCY", "GUNICORN_", "MODEL_PATH", "SLO_MS", "PROFILE"))},
             },
         },
-        "environment": envinfo.collect(),
+        "environment": {**envinfo.collect(), "lambda_package": _package_info(args, chosen_targets)},
         "targets": {},
         "scenarios": {},
         "lambda_reports": {},
@@ -297,10 +350,17 @@ def run(args: argparse.Namespace) -> int:
             progress.phase("stopping targets")
         progress.done()
         doc["run"]["status"] = "ok"
+        if any(r.get("error") for r in doc["scenarios"].get("cold_start", {}).values()):
+            exit_code = 1  # the other scenarios ran; the failed one is in results.json and the warnings
     except KeyboardInterrupt:
         doc["run"]["status"] = "interrupted"
         progress.note("interrupted: everything started was stopped; partial results kept")
         exit_code = 130
+    except OfflineLambdaError as exc:  # a missing prerequisite: say which and how to fix it, no traceback
+        doc["run"]["status"] = "failed"
+        doc["run"]["error"] = f"--lambda-runtime offline: {exc}"
+        progress.note(f"FAILED: {doc['run']['error']}")
+        exit_code = 2
     except Exception as exc:  # a failed run still leaves its partial results and says why
         doc["run"]["status"] = "failed"
         doc["run"]["error"] = f"{type(exc).__name__}: {exc}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from twinbench import provider_sections
+from twinbench.offline_lambda import OFFLINE_LABEL
 from twinbench.plots import draw_all
 
 __all__ = ["fmt_summary", "render_folder", "render_markdown", "summary_rows", "summary_table"]
@@ -68,6 +69,13 @@ def summary_rows(doc: dict) -> list[tuple[str, dict[str, str]]]:
 
         row("cold start: first answer", lambda t: cold(t, "first_response"))
         row("cold start: init / ready", lambda t: cold(t, "init"))
+    pkg = _get(doc, "environment", "lambda_package")
+    if isinstance(pkg, dict) and "lambda" in targets:
+        rows.append(("Lambda package (unzipped)", {"lambda": package_text(pkg), "container": ""}))
+        init = shipped_init(doc)
+        if init is not None:
+            rows.append(("Lambda init, shipped package", {"lambda": f"{fmt_summary(init[0])} ({init[1]})",
+                                                          "container": ""}))
     if "warm" in sc:
         row("warm latency", lambda t: fmt_summary(_get(sc, "warm", t, "latency")))  # type: ignore[arg-type]
     if "scalability" in sc:
@@ -107,6 +115,43 @@ def summary_rows(doc: dict) -> list[tuple[str, dict[str, str]]]:
     return rows
 
 
+def package_text(pkg: dict) -> str:
+    """``94.4 MiB (30.9 MiB zipped) of Lambda's 250 MiB`` from ``environment.lambda_package``."""
+    zipped = f" ({pkg['zip_mib']:g} MiB zipped)" if pkg.get("zip_mib") else ""
+    text = f"{pkg['unzipped_mib']:g} MiB{zipped} of Lambda's {pkg.get('lambda_limit_mib', 250):g} MiB"
+    if not pkg.get("measured", True):
+        text += " (local build)"
+    return text
+
+
+def shipped_init(doc: dict) -> tuple[dict, str] | None:
+    """The cold-start init of the package the run measured: (summary, where it comes from), or None.
+
+    Preference: the cold-start scenario (isolated forced cold starts; Init Duration from the
+    emulator's REPORT lines, or the handler's own init header under serverless-offline / on a
+    deployed function), then every REPORT Init Duration of the run (includes cold starts under
+    load, so slower).
+    """
+    cold = _get(doc, "scenarios", "cold_start", "lambda")
+    if isinstance(cold, dict) and not cold.get("skipped") and cold["init"].get("n"):
+        target = _get(doc, "targets", "lambda") or {}
+        if target.get("mode") == "remote":
+            source = "forced cold starts on the deployed function, handler's init header"
+        elif target.get("runtime") == "offline":
+            source = "forced cold starts, handler's init header, serverless-offline"
+        else:
+            source = "forced cold starts, REPORT Init Duration"
+        return cold["init"], source
+    reports = _get(doc, "lambda_reports", "lambda", "init_duration")
+    if isinstance(reports, dict) and reports.get("n"):
+        return reports, "every REPORT Init Duration of the run, including cold starts under load"
+    return None
+
+
+def _offline(doc: dict) -> bool:
+    return _get(doc, "targets", "lambda", "runtime") == "offline"
+
+
 def _pct(fraction: float) -> str:
     """A small fraction readably: 0.35 %, 0.0042 %, or 1 in 2.4 million."""
     if fraction <= 0:
@@ -137,6 +182,8 @@ def summary_table(doc: dict) -> str:
             lines.append("  ".join("-" * w for w in widths))
     status = doc["run"]["status"]
     title = f"twinbench {doc['run']['id']} — profile {doc['run']['settings']['profile']}, status {status}"
+    if _offline(doc):
+        title += f"\nlambda = {OFFLINE_LABEL}"
     return "\n" + title + "\n" + "\n".join(lines) + "\n"
 
 
@@ -217,6 +264,10 @@ def render_markdown(doc: dict, plots: dict[str, str], provider: list[str]) -> st
     lines = [f"# twinbench report — {run['id']}", ""]
     if run["status"] != "ok":
         lines += [f"> **Run status: {run['status']}** {run.get('error', '')} — figures below are partial.", ""]
+    if _offline(doc):
+        lines += [f"> **Lambda measured under {OFFLINE_LABEL}** (serverless-offline 14.8.2 via osls, "
+                  "not the project's awslambdaric emulator): the cold start is inside the first Duration, "
+                  "no 429s, no per-environment CPU share.", ""]
     lines += [
         f"Profile **{settings['profile']}**, SLO p99 <= **{settings['slo_ms']:g} ms**, {run['duration_s']} s, "
         f"{env.get('cpu_model')} ({env.get('cpu_count')} cores), Python {env.get('python')}, "
@@ -230,7 +281,8 @@ def render_markdown(doc: dict, plots: dict[str, str], provider: list[str]) -> st
         "",
     ]
     targets = [t for t in TARGETS if t in doc["targets"]]
-    lines.append("| metric | " + " | ".join(targets) + " |")
+    headers = [f"{t} ({OFFLINE_LABEL})" if t == "lambda" and _offline(doc) else t for t in targets]
+    lines.append("| metric | " + " | ".join(headers) + " |")
     lines.append("|---|" + "---|" * len(targets))
     for label, cells in summary_rows(doc):
         lines.append(f"| {label} | " + " | ".join(cells.get(t, "") for t in targets) + " |")
@@ -248,10 +300,16 @@ def render_markdown(doc: dict, plots: dict[str, str], provider: list[str]) -> st
         for note in t.get("notes", []):
             lines.append(f"  - {note}")
     lines.append("")
+    lines += _package_section(doc)
     lines += _scenario_sections(doc, plots)
     if provider:
         lines += provider
-    lines += ["## Limits of local measurement", ""] + [f"- {item}" for item in LIMITS] + [""]
+    limits = list(LIMITS)
+    if _offline(doc):
+        limits[1] = (f"The local Lambda is serverless-offline 14.8.2 ({OFFLINE_LABEL}): one Python process per busy "
+                     "function instance, the init inside the first request's Duration, reservedConcurrency ignored, "
+                     "no CPU share per environment; cold-start init is the handler's own measurement.")
+    lines += ["## Limits of local measurement", ""] + [f"- {item}" for item in limits] + [""]
     cost = doc.get("cost")
     if cost and not cost.get("skipped"):
         lines += ["## Cost model inputs and assumptions", ""]
@@ -265,18 +323,46 @@ def render_markdown(doc: dict, plots: dict[str, str], provider: list[str]) -> st
     return "\n".join(lines)
 
 
+def _package_section(doc: dict) -> list[str]:
+    pkg = _get(doc, "environment", "lambda_package")
+    if not isinstance(pkg, dict):
+        return []
+    out = ["## Lambda package", ""]
+    target = f"; project target <= {pkg['target_mib']:g} MiB" if pkg.get("target_mib") else ""
+    out.append(f"- size: **{package_text(pkg)}**{target}; {pkg.get('files')} files; from `{pkg['source']}`")
+    if pkg.get("note"):
+        out.append(f"- {pkg['note']}")
+    largest = pkg.get("largest") or {}
+    if largest:
+        out.append("- largest entries: " + ", ".join(f"{k} {v / 2**20:.1f} MiB" for k, v in largest.items()))
+    init = shipped_init(doc)
+    if init is not None:
+        summary, source = init
+        out.append(f"- cold-start init of this package ({source}): {fmt_summary(summary)}")
+    else:
+        out.append("- cold-start init of this package: not measured in this run (cold scenario skipped)")
+    return out + [""]
+
+
 def _scenario_sections(doc: dict, plots: dict[str, str]) -> list[str]:
     sc = doc["scenarios"]
     out: list[str] = []
     if "cold_start" in sc:
         out += ["## Cold start", ""]
         for name, res in sc["cold_start"].items():
+            label = f" ({OFFLINE_LABEL})" if name == "lambda" and _offline(doc) else ""
             if res.get("skipped"):
-                out.append(f"- {name}: skipped — {res['reason']}")
+                out.append(f"- {name}{label}: skipped — {res['reason']}")
             else:
-                out.append(f"- {name}: {res['n_valid']} valid of {res['n_requested']} "
-                           f"({res['n_dropped_misclassified']} dropped as not cold, {res['n_failed']} failed); "
+                unknown = f", {res['n_unknown_cold_flag']} without a cold header" if res.get("n_unknown_cold_flag") else ""
+                out.append(f"- {name}{label}: {res['n_valid']} valid of {res['n_requested']} "
+                           f"({res['n_dropped_misclassified']} dropped as not cold{unknown}, {res['n_failed']} failed); "
                            f"first answer {fmt_summary(res['first_response'])}; init/ready {fmt_summary(res['init'])}")
+                if res.get("method"):
+                    restored = "restored" if res.get("config_restored") else "NOT confirmed restored"
+                    out.append(f"  - forced by {res['method']} on {res.get('function_name')} ({res.get('region')}); "
+                               f"config update wait {fmt_summary(res.get('config_update_wait_ms'))}; "
+                               f"configuration {restored}; init from {res.get('init_source')}")
         out += ["", *_img(plots, "cold_start", "cold-start distribution"), ""]
     if "warm" in sc:
         out += ["## Warm latency", ""]

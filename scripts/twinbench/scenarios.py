@@ -14,12 +14,13 @@ alike) and returns plain dicts for results.json. Latencies in ms, rates in reque
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 from twinbench.load import LoadGenerator, Outcome, step_result
 from twinbench.stats import Step, find_knee, summarize
-from twinbench.targets import Target
+from twinbench.targets import ColdBatch, ColdSample, Target
 
 __all__ = ["PROFILES", "Profile", "SCENARIOS", "burst_timeline", "rate_ladder"]
 
@@ -66,19 +67,55 @@ def _rel(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
+def _cold_result(n: int, valid: Sequence[ColdSample], dropped: int, failure_statuses: list[int],
+                 extra: dict | None = None) -> dict:
+    return {
+        "skipped": False,
+        "n_requested": n,
+        "n_valid": len(valid),
+        "n_dropped_misclassified": dropped,
+        "n_failed": len(failure_statuses),
+        "failure_statuses": failure_statuses,
+        "first_response": summarize([s.first_response_ms for s in valid]),
+        "init": summarize([s.init_ms for s in valid if s.init_ms is not None]),
+        "first_request": summarize([s.request_ms for s in valid if s.request_ms is not None]),
+        "samples": [{"first_response_ms": _rel(s.first_response_ms), "init_ms": _rel(s.init_ms),
+                     "first_request_ms": _rel(s.request_ms), "verified_cold": s.verified_cold}
+                    for s in valid],
+        **(extra or {}),
+    }
+
+
+async def _cold_batch(target: Target, body: bytes, n: int, on_sample: Progress) -> ColdBatch:
+    """Run the target's own series in a thread; on cancellation (Ctrl-C, SIGTERM) tell it to stop.
+
+    The thread finishes its current step and cleans up (the remote Lambda restores its
+    configuration); ``asyncio.run`` waits for it before returning, so nothing is left changed.
+    """
+    cancel = threading.Event()
+    try:
+        return await asyncio.to_thread(target.cold_batch, body, n, on_sample, cancel)
+    except BaseException:
+        cancel.set()
+        raise
+
+
 async def cold_start(targets: Sequence[Target], body: bytes, n: int, on_sample: Progress) -> dict[str, dict]:
-    """``n`` forced cold starts per target, interleaved; misclassified Lambda samples dropped, counted."""
+    """``n`` forced cold starts per target, interleaved; misclassified Lambda samples dropped, counted.
+
+    Targets with their own series (:meth:`Target.cold_batch`) run theirs after the interleaved
+    ones; an error there (e.g. ``ColdStartError``: no permission) is recorded as the target's
+    result (``skipped`` with ``error``) and the other scenarios still run.
+    """
     results: dict[str, dict] = {}
     samples: dict[str, list] = {t.name: [] for t in targets}
     dropped = dict.fromkeys(samples, 0)
-    failed = dict.fromkeys(samples, 0)
     failure_statuses: dict[str, list[int]] = {name: [] for name in samples}
-    runnable = [t for t in targets if t.cold_supported]
+    runnable = [t for t in targets if t.cold_supported and not t.has_cold_batch]
     for i in range(n):
         for target in runnable:
             sample = await asyncio.to_thread(target.cold_sample, body)
             if not 200 <= sample.status < 300:
-                failed[target.name] += 1
                 failure_statuses[target.name].append(sample.status)
             elif sample.verified_cold is False:
                 dropped[target.name] += 1  # the handler says it was warm: not a cold start
@@ -88,22 +125,19 @@ async def cold_start(targets: Sequence[Target], body: bytes, n: int, on_sample: 
     for target in targets:
         if not target.cold_supported:
             results[target.name] = {"skipped": True, "reason": target.cold_unsupported_reason}
-            continue
-        valid = samples[target.name]
-        results[target.name] = {
-            "skipped": False,
-            "n_requested": n,
-            "n_valid": len(valid),
-            "n_dropped_misclassified": dropped[target.name],
-            "n_failed": failed[target.name],
-            "failure_statuses": failure_statuses[target.name],
-            "first_response": summarize([s.first_response_ms for s in valid]),
-            "init": summarize([s.init_ms for s in valid if s.init_ms is not None]),
-            "first_request": summarize([s.request_ms for s in valid if s.request_ms is not None]),
-            "samples": [{"first_response_ms": _rel(s.first_response_ms), "init_ms": _rel(s.init_ms),
-                         "first_request_ms": _rel(s.request_ms), "verified_cold": s.verified_cold}
-                        for s in valid],
-        }
+        elif target.has_cold_batch:
+            try:
+                batch = await _cold_batch(target, body, n, on_sample)
+            except Exception as exc:
+                error = f"{type(exc).__name__}: {exc}"
+                results[target.name] = {"skipped": True, "reason": f"forced cold starts failed: {error}",
+                                        "error": error}
+                continue
+            results[target.name] = _cold_result(n, batch.samples, batch.misclassified, batch.failure_statuses,
+                                                {"n_unknown_cold_flag": batch.unknown, **batch.extra})
+        else:
+            results[target.name] = _cold_result(n, samples[target.name], dropped[target.name],
+                                                failure_statuses[target.name])
     return results
 
 

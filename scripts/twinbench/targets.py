@@ -7,8 +7,16 @@ forced cold-start sample (:meth:`cold_sample`) — the one scenario whose mechan
   200 -> first prediction answered (a pod start without image pull);
 * local Lambda: reap every execution environment of the running emulator, invoke, and take the
   handler's cold header plus the ``REPORT`` line's Init Duration;
-* remote: not supported here (forcing a cold start on real Lambda needs the cloud-metrics work;
-  a remote pod restart needs kubectl) -> the scenario is skipped with that reason.
+* local Lambda under serverless-offline (:class:`OfflineLambdaTarget`): a new ``osls offline``
+  server per sample, its first request (the Python process start and the handler's init are inside
+  it: serverless-offline has no init split); init from the handler's own init header;
+* remote Lambda (:class:`RemoteLambdaTarget`) with a function name and region: SeBS-style forced
+  cold starts through ``UpdateFunctionConfiguration`` (:mod:`twinbench.lambda_cold`), the config
+  restored afterwards; without them, and for a remote container (a pod restart needs kubectl),
+  the scenario is skipped with the reason recorded.
+
+A target whose cold starts come as one batch (the remote Lambda: the function's configuration is
+changed once for the whole series and restored at the end) implements :meth:`Target.cold_batch`.
 """
 
 from __future__ import annotations
@@ -16,17 +24,19 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import threading
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from twinbench.load import COLD_HEADER, INIT_HEADER
-from twinbench.local_container import REPO, LocalContainer, pod_settings
+from twinbench.local_container import REPO, LocalContainer, free_port, pod_settings
+from twinbench.offline_lambda import OFFLINE_LABEL, OfflineLambda, OfflineLambdaError
 
-__all__ = ["ColdSample", "ContainerTarget", "LambdaTarget", "RemoteTarget", "Target", "request_body"]
-
-OFFLINE_LABEL = "serverless-offline: no init split, no throttling"
+__all__ = ["ColdBatch", "ColdSample", "ContainerTarget", "LambdaTarget", "OFFLINE_LABEL", "OfflineLambdaError",
+           "OfflineLambdaTarget", "RemoteLambdaTarget", "RemoteTarget", "Target", "request_body"]
 
 
 def request_body(model_dir: Path) -> bytes:
@@ -56,6 +66,36 @@ class ColdSample:
     verified_cold: bool | None  # Lambda: the handler's cold header; container: True by construction
     status: int
     extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class ColdBatch:
+    """A whole series of cold starts run by the target itself (:meth:`Target.cold_batch`).
+
+    ``samples`` are the confirmed-cold ones; ``misclassified`` the samples the handler called warm,
+    ``unknown`` those without a cold flag (e.g. an error response), ``failure_statuses`` the
+    non-2xx statuses among them; ``extra`` is stored next to the summaries in results.json.
+    """
+
+    samples: list[ColdSample]
+    misclassified: int
+    unknown: int
+    failure_statuses: list[int]
+    extra: dict = field(default_factory=dict)
+
+
+def _cold_flag(headers: dict[str, str]) -> bool | None:
+    raw = headers.get(COLD_HEADER)
+    if raw is None:
+        return None
+    value = raw.strip().lower()
+    return True if value == "true" else False if value == "false" else None
+
+
+def _init_header_ms(headers: dict[str, str]) -> float | None:
+    with contextlib.suppress(KeyError, ValueError):
+        return float(headers[INIT_HEADER])
+    return None
 
 
 def _post(url: str, body: bytes, timeout_s: float = 60.0) -> tuple[int, dict[str, str], float]:
@@ -88,6 +128,14 @@ class Target:
         raise NotImplementedError
 
     def cold_sample(self, body: bytes) -> ColdSample:
+        raise NotImplementedError
+
+    # Targets that run their cold starts as one series override this (and set it True).
+    has_cold_batch: bool = False
+
+    def cold_batch(self, body: bytes, n: int, on_sample: Callable[[str], None],
+                   cancel: threading.Event) -> ColdBatch:
+        """Run ``n`` cold starts as one series; stop early (cleaning up) once ``cancel`` is set."""
         raise NotImplementedError
 
     def before_burst(self) -> str | None:
@@ -123,13 +171,25 @@ class ContainerTarget(Target):
         self._description: dict[str, object] = {}
         self._cold_count = 0
 
-    def _new_server(self, tag: str):
+    def _new_server(self, tag: str, stop_timeout_s: int = 30):
         log = self.log_dir / f"container-{tag}.log" if self.log_dir else None
         if self.runtime == "podman":
-            from twinbench.podman_container import PodmanContainer  # another module; optional
-
-            return PodmanContainer(port=0, cpus=self.cpus, memory_mb=self.memory_mb)
+            try:
+                from twinbench.podman_container import PodmanContainer
+            except ImportError as exc:
+                raise RuntimeError("--container-runtime podman: twinbench.podman_container is not available in "
+                                   f"this checkout ({exc})") from exc
+            return PodmanContainer(port=free_port(), cpus=self.cpus, memory_mb=self.memory_mb,
+                                   stop_timeout_s=stop_timeout_s)
         return LocalContainer(cpus=self.cpus, memory_mb=self.memory_mb, log_path=log)
+
+    def _podman_description(self, server) -> dict[str, object]:
+        pod = pod_settings()
+        return {"runtime": "podman", "image": server.image, "cpus": self.cpus, "memory_mb": self.memory_mb,
+                "limits_source": pod.get("source"), "server_env": dict(pod.get("env") or {}),
+                # podman --cpus/--memory put the container in its own cgroup with those limits.
+                "cpu_quota_applied": True, "memory_limit_applied": True,
+                "start_to_ready_ms": server.timings.get("start_to_ready_ms")}
 
     def describe(self) -> dict[str, object]:
         return {"name": self.name, "kind": self.kind, "mode": self.mode, "runtime": self.runtime,
@@ -139,8 +199,12 @@ class ContainerTarget(Target):
         self._server = self._new_server("serving")
         self._server.__enter__()
         self.url = self._server.url
-        if hasattr(self._server, "describe"):
+        if isinstance(self._server, LocalContainer):
             self._description = self._server.describe()
+        else:
+            self._description = self._podman_description(self._server)
+            self.notes.append(f"real image {self._server.image} under podman (host network on 127.0.0.1, "
+                              "read-only root, pod limits via --cpus/--memory)")
         applied = self._description.get("cpu_quota_applied")
         if applied is False:
             self.notes.append("pod CPU limit NOT applied (no writable cgroup): the container could use every core")
@@ -152,25 +216,25 @@ class ContainerTarget(Target):
             server.__exit__(None, None, None)
 
     def cold_sample(self, body: bytes) -> ColdSample:
-        """A new server process: spawn -> ready -> first answer; the serving one is untouched."""
+        """A new server (process or container): start -> ready -> first answer; the serving one is untouched."""
         self._cold_count += 1
-        server = self._new_server(f"cold-{self._cold_count}")
-        server.start() if hasattr(server, "start") else None
+        server = self._new_server(f"cold-{self._cold_count}", stop_timeout_s=2)
         try:
-            if hasattr(server, "wait_ready"):
+            if isinstance(server, LocalContainer):
+                server.start()
                 ready_ms = server.wait_ready()
                 spawned_at = server.spawned_at
-            else:  # a runtime that only offers the context manager: time it from here
+            else:  # podman: `podman run` -> /ready 200 is timed inside start()
                 spawned_at = time.perf_counter()
-                server.__enter__()
-                ready_ms = (time.perf_counter() - spawned_at) * 1000.0
+                server.start()
+                ready_ms = server.timings.get("start_to_ready_ms", (time.perf_counter() - spawned_at) * 1000.0)
             status, _, request_ms = _post(server.url + "/predict", body)
             first_ms = (time.perf_counter() - spawned_at) * 1000.0
         finally:
-            if hasattr(server, "stop"):
+            if isinstance(server, LocalContainer):
                 server.stop(graceful_s=1.0)  # gunicorn 27 can hang on SIGTERM while a worker boots
             else:
-                server.__exit__(None, None, None)
+                server.stop()
         return ColdSample(first_response_ms=first_ms, init_ms=ready_ms, request_ms=request_ms,
                           verified_cold=True, status=status)
 
@@ -186,8 +250,10 @@ class LambdaTarget(Target):
                  idle_s: float | None = None, timeout_s: float | None = None, log_dir: Path | None = None) -> None:
         self.name = "lambda"
         self.log_dir = log_dir
+        if runtime != "awslambdaric":
+            raise ValueError(f"LambdaTarget runs awslambdaric; use OfflineLambdaTarget for {runtime!r}")
         self.runtime = runtime
-        self.notes = [OFFLINE_LABEL] if runtime == "offline" else []
+        self.notes = []
         self.package_dir = Path(package_dir or REPO / "build" / "lambda" / "pkg")
         self.memory_mb = memory_mb
         self.reserved_concurrency = reserved_concurrency
@@ -195,9 +261,6 @@ class LambdaTarget(Target):
         self.timeout_s = timeout_s
         self._lam = None
         self._config: dict[str, object] = {}
-        if runtime == "offline":
-            self.cold_supported = False
-            self.cold_unsupported_reason = "serverless-offline cannot force or report a cold start"
 
     def describe(self) -> dict[str, object]:
         if self._lam is not None:
@@ -206,8 +269,6 @@ class LambdaTarget(Target):
                 "url": self.url, "notes": self.notes, "config": self._config}
 
     def __enter__(self) -> LambdaTarget:
-        if self.runtime == "offline":
-            raise RuntimeError("--lambda-runtime offline: no serverless-offline wrapper in this checkout yet")
         from twinbench.lambda_process import LambdaProcess
 
         log = self.log_dir / "lambda-emulator.log" if self.log_dir else None
@@ -315,3 +376,192 @@ class RemoteTarget(Target):
     def describe(self) -> dict[str, object]:
         return {"name": self.name, "kind": self.kind, "mode": self.mode, "runtime": self.runtime,
                 "url": self.url, "notes": self.notes, "config": {}}
+
+
+class OfflineLambdaTarget(Target):
+    """The Lambda under serverless-offline 14.8.2 (osls), serving the shipped package; see :mod:`twinbench.offline_lambda`.
+
+    Labelled :data:`OFFLINE_LABEL` everywhere: no Init Duration (cold start inside Duration), no
+    throttling (``reservedConcurrency`` ignored), no per-environment CPU share, no reaping on demand.
+    """
+
+    kind = "lambda"
+    mode = "local"
+    runtime = "offline"
+
+    def __init__(self, package_dir: Path | None = None, service_dir: Path | None = None, venv: Path | None = None,
+                 memory_mb: int | None = None, idle_s: float | None = None, log_dir: Path | None = None) -> None:
+        self.name = "lambda"
+        self.package_dir = Path(package_dir or REPO / "build" / "lambda" / "pkg")
+        self.service_dir = Path(service_dir or self.package_dir.parent / "service")
+        self.venv = Path(venv or os.environ.get("LAMBDA_VENV") or REPO / ".venv-lambda")
+        self.idle_s = idle_s
+        self.log_dir = log_dir
+        self.notes = [OFFLINE_LABEL]
+        self._memory_mb = memory_mb
+        self._server: OfflineLambda | None = None
+        self._config: dict[str, object] = {}
+        self._cold_count = 0
+
+    def _new(self, tag: str) -> OfflineLambda:
+        log = self.log_dir / f"lambda-offline-{tag}.log" if self.log_dir else None
+        return OfflineLambda(self.service_dir, self.package_dir, self.venv, idle_s=self.idle_s, log_path=log)
+
+    def _memory(self) -> int:
+        from twinbench.local_lambda.settings import FALLBACK_MEMORY_MB, memory_mb_from_serverless_yml
+
+        return self._memory_mb or memory_mb_from_serverless_yml() or FALLBACK_MEMORY_MB
+
+    def __enter__(self) -> OfflineLambdaTarget:
+        server = self._new("serving")
+        server.__enter__()  # raises OfflineLambdaError with the reason (and leaves nothing running)
+        self._server = server
+        self.url = server.url
+        self.cpus_effective = float(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                                    else os.cpu_count() or 1)
+        self.notes.append("Lambda CPU share (memory/1769 vCPU) NOT applied: serverless-offline runs each handler "
+                          "process unconstrained on this machine's cores")
+        self.notes.append("reservedConcurrency is ignored (never a 429: each concurrent request may start another "
+                          "Python process, a cold start); idle environments are kept until terminateIdleLambdaTime")
+        self._config = self._describe_config()
+        return self
+
+    def _describe_config(self) -> dict[str, object]:
+        from twinbench.stats import summarize
+
+        server = self._server
+        config: dict[str, object] = dict(server.describe()) if server else dict(self._config)
+        config.update({"memory_mb": self._memory(), "memory_applied": False, "vcpu": None,
+                       "cpu_quota_applied": False, "concurrency_limit": None, "reserved_concurrency": None,
+                       "idle_s": self.idle_s if self.idle_s is not None else 60})
+        if server is not None:
+            durations = server.durations()
+            config["offline_durations"] = {
+                "what": "serverless-offline's own Duration lines for predict; cold starts are inside Duration",
+                "duration": summarize([d["duration_ms"] for d in durations]),
+                "billed_duration": summarize([float(d["billed_duration_ms"]) for d in durations]),
+            }
+        return config
+
+    def describe(self) -> dict[str, object]:
+        if self._server is not None:
+            self._config = self._describe_config()
+        return {"name": self.name, "kind": self.kind, "mode": self.mode, "runtime": self.runtime,
+                "url": self.url, "notes": self.notes, "config": self._config}
+
+    def __exit__(self, *exc: object) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            with contextlib.suppress(OSError):
+                self._config = {**self._config, **server.describe()}
+            server.__exit__(None, None, None)
+
+    def cold_sample(self, body: bytes) -> ColdSample:
+        """A new ``osls offline`` (its start is not timed: Node's, not Lambda's), then the first request.
+
+        That request contains the Python process start, the imports and the handler's init —
+        serverless-offline's cold start, with no init split; ``init_ms`` is the handler's own
+        measurement of its init (the init header), not a platform Init Duration.
+        """
+        self._cold_count += 1
+        server = self._new(f"cold-{self._cold_count}")
+        try:
+            server.start()
+            status, headers, request_ms = _post(server.url + "/predict", body)
+        finally:
+            server.stop()
+        return ColdSample(first_response_ms=request_ms, init_ms=_init_header_ms(headers), request_ms=request_ms,
+                          verified_cold=_cold_flag(headers), status=status,
+                          extra={"server_start_ms": server.timings.get("spawn_to_listening_ms")})
+
+    def before_burst(self) -> str | None:
+        return ("none possible: serverless-offline cannot reap environments on demand, so the burst starts with "
+                "the environments the earlier scenarios left warm")
+
+
+class RemoteLambdaTarget(RemoteTarget):
+    """A deployed Lambda (HTTP API / Function URL); with its function name and region, forced cold starts.
+
+    The cold starts are SeBS's: :class:`twinbench.lambda_cold.ForcedColdStarts` bumps an
+    environment variable through ``UpdateFunctionConfiguration`` and waits for ``Successful``
+    before each request; each sample is classified by the handler's ``x-twinserve-cold`` header
+    (misclassified ones dropped and counted) and the original configuration is restored when the
+    series ends — also after a failure or Ctrl-C. ``client_factory`` returns a boto3 ``lambda``
+    client (default: ``boto3.client("lambda", region_name=region)``, which honours
+    ``AWS_ENDPOINT_URL`` and the normal credential chain).
+    """
+
+    has_cold_batch = True
+
+    def __init__(self, url: str, function_name: str | None = None, region: str | None = None,
+                 client_factory: Callable[[], object] | None = None) -> None:
+        super().__init__("lambda", url)
+        self.function_name = function_name or None
+        self.region = region or None
+        self._client_factory = client_factory
+        if self.function_name and self.region:
+            self.cold_supported = True
+            self.cold_unsupported_reason = None
+            self.notes.append(f"cold starts forced on {self.function_name} ({self.region}) through "
+                              "UpdateFunctionConfiguration; the function's configuration is restored afterwards")
+        else:
+            self.cold_supported = False
+            self.cold_unsupported_reason = (
+                "forcing cold starts on the deployed Lambda needs its function name and region: set LAMBDA_FUNCTION "
+                "and AWS_REGION (or --lambda-function / --aws-region); the caller needs "
+                "lambda:GetFunctionConfiguration and lambda:UpdateFunctionConfiguration")
+
+    def describe(self) -> dict[str, object]:
+        doc = super().describe()
+        doc["config"] = {"function_name": self.function_name, "region": self.region,
+                         "endpoint_url": os.environ.get("AWS_ENDPOINT_URL") or None}
+        return doc
+
+    def _client(self) -> object:
+        if self._client_factory is not None:
+            return self._client_factory()
+        import boto3  # only for remote cold starts
+
+        return boto3.client("lambda", region_name=self.region)
+
+    def cold_batch(self, body: bytes, n: int, on_sample: Callable[[str], None],
+                   cancel: threading.Event) -> ColdBatch:
+        """``n`` forced cold starts; raises ``ColdStartError`` (permissions, unknown function) before any change."""
+        from twinbench.lambda_cold import ForcedColdStarts, run_forced_cold_starts
+        from twinbench.stats import summarize
+
+        statuses: list[int] = []
+
+        def invoke() -> tuple[int, dict[str, str], float]:
+            status, headers, ms = _post(self.url + "/predict", body)
+            statuses.append(status)
+            return status, headers, ms
+
+        def is_cold(sample: tuple[int, dict[str, str], float]) -> bool | None:
+            status, headers, _ = sample
+            return _cold_flag(headers) if 200 <= status < 300 else None
+
+        def progress(i: int, total: int) -> None:
+            on_sample(f"lambda {i}/{total}: forced cold start (status {statuses[-1] if statuses else '?'})")
+            if cancel.is_set():
+                raise _Cancelled("cold-start series cancelled")
+
+        assert self.function_name is not None
+        with ForcedColdStarts(self._client(), self.function_name) as forcer:
+            result = run_forced_cold_starts(forcer, n, invoke, is_cold, progress)
+        failures = [s for s in statuses if not 200 <= s < 300]
+        samples = [ColdSample(first_response_ms=ms, init_ms=_init_header_ms(headers), request_ms=ms,
+                              verified_cold=True, status=status) for status, headers, ms in result.samples]
+        return ColdBatch(
+            samples=samples, misclassified=result.misclassified_count,
+            unknown=max(0, result.unknown_count - len(failures)), failure_statuses=failures,
+            extra={"method": "UpdateFunctionConfiguration env-var bump, then one request (SeBS)",
+                   "function_name": self.function_name, "region": self.region,
+                   "config_restored": forcer.restored,
+                   "config_update_wait_ms": summarize([w * 1000.0 for w in result.update_wait_s]),
+                   "init_source": "the handler's init header (the platform's Init Duration is in CloudWatch: "
+                                  "make collect-cloudwatch)"})
+
+
+class _Cancelled(Exception):
+    """The bench was interrupted: stop the series (the ``with`` restores the configuration)."""
