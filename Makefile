@@ -56,7 +56,8 @@ model-import: $(VENV)/.stamp ## Register your own fitted estimator: make model-i
 	@test -n "$(SRC)" || { echo "usage: make model-import SRC=path/to/model.joblib"; exit 2; }
 	$(PY) -m twinserve.cli import --src "$(SRC)" --out $(MODEL_DIR)
 
-test-unit: $(VENV)/.stamp $(MODEL_DIR)/metadata.json ## Run the pytest suite (unit, wrappers, real gunicorn, property tests)
+# The pinned tools and the Lambda package are built first so that no test skips for want of them.
+test-unit: $(VENV)/.stamp $(TOOLS_VENV)/.stamp $(MODEL_DIR)/metadata.json package-lambda ## Run the pytest suite (unit, wrappers, real gunicorn, property tests)
 	$(PY) -m pytest -q
 
 test: setup test-unit $(TEST_TARGETS) ## Set up everything and run every test and check that CI runs

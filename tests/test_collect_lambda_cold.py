@@ -81,15 +81,21 @@ def test_restored_after_an_exception(lam):
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_restored_after_ctrl_c_or_sigterm(lam, sig):
+    # A process started in the background by a non-interactive shell inherits SIGINT ignored;
+    # a user's terminal gives Python its default Ctrl-C handler, which is what this test is about.
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     before = signal.getsignal(signal.SIGTERM)
-    with pytest.raises(KeyboardInterrupt), ForcedColdStarts(lam, FN, delay_s=0) as forcer:
-        forcer.force()
-        assert NONCE_ENV_VAR in env_of(lam)
-        os.kill(os.getpid(), sig)
-        # Python runs the handler between bytecodes: this line must never complete.
-        for _ in range(10_000_000):
-            pass
-        pytest.fail("signal did not interrupt")
+    try:
+        with pytest.raises(KeyboardInterrupt), ForcedColdStarts(lam, FN, delay_s=0) as forcer:
+            forcer.force()
+            assert NONCE_ENV_VAR in env_of(lam)
+            os.kill(os.getpid(), sig)
+            # Python runs the handler between bytecodes: this line must never complete.
+            for _ in range(10_000_000):
+                pass
+            pytest.fail("signal did not interrupt")
+    finally:
+        signal.signal(signal.SIGINT, previous_int)
     assert env_of(lam) == ORIGINAL_ENV
     assert signal.getsignal(signal.SIGTERM) is before  # our SIGTERM handler is gone again
 

@@ -53,11 +53,11 @@ def test_stop_without_start_is_a_no_op():
 
 
 def test_image_scripts_pass_shellcheck():
-    shellcheck = REPO / ".venv-tools" / "bin" / "shellcheck"
-    if not shellcheck.exists():
-        shellcheck = Path(shutil.which("shellcheck") or "/nonexistent")
-    if not shellcheck.exists():
+    pinned = REPO / ".venv-tools" / "bin" / "shellcheck"
+    found = str(pinned) if pinned.exists() else shutil.which("shellcheck")
+    if found is None:
         pytest.skip("shellcheck not installed (make setup-tools)")
+    shellcheck = Path(found)
     proc = subprocess.run([str(shellcheck), str(REPO / "infra" / "podman" / "standin-base.sh")],
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout
