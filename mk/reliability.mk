@@ -1,0 +1,44 @@
+# Reliability (issue 6): hostile input (make fuzz), long runs (make soak), no secrets in the repo
+# (make secrets-scan, part of make test). schemathesis lives in its own venv (.venv-fuzz) and runs
+# as a separate process against the servers the fuzz driver starts; traffic stays on 127.0.0.1.
+
+FUZZ_VENV := .venv-fuzz
+FUZZ_N ?= 10000
+SOAK_S ?= 600
+# Literal path: mk/lambda-local.mk names it LAMBDA_VENV.
+RELIABILITY_LAMBDA_VENV_STAMP := .venv-lambda/.stamp
+# What the secrets scan skips: installed environments and generated, git-ignored output, never our sources.
+SECRETS_SKIP := \.venv.* node_modules build results model \.serverless \.git \.pytest_cache \.hypothesis \.ruff_cache __pycache__
+# Without --enable-secret-scan-all-files checkov's directory mode reads only IaC file types (no .py, .sh, ...).
+SECRETS_FLAGS := --framework secrets --enable-secret-scan-all-files --skip-download --compact --quiet
+SECRETS_CANARY := build/secrets-canary
+
+$(FUZZ_VENV)/.stamp: requirements/fuzz.lock
+	test -x $(FUZZ_VENV)/bin/python || $(PYTHON) -m venv $(FUZZ_VENV)
+	$(FUZZ_VENV)/bin/python -m pip install -q --upgrade pip==24.3.1
+	$(FUZZ_VENV)/bin/python -m pip install -q -r requirements/fuzz.lock
+	touch $@
+
+.PHONY: fuzz soak secrets-scan
+
+fuzz: $(VENV)/.stamp $(FUZZ_VENV)/.stamp $(MODEL_DIR)/metadata.json package-lambda $(RELIABILITY_LAMBDA_VENV_STAMP) ## Hostile input: schemathesis on gunicorn + WSGI Lambda, hypothesis events on the native handler, edge cases, slow clients (FUZZ_N=10000 per wrapper)
+	$(PY) -m twinbench fuzz -n $(FUZZ_N)
+
+soak: $(VENV)/.stamp $(MODEL_DIR)/metadata.json package-lambda $(RELIABILITY_LAMBDA_VENV_STAMP) ## Open loop at 70% of saturation on container + local Lambda: errors, p99 drift, RSS growth < 5% (SOAK_S=600 per target)
+	$(PY) -m twinbench soak --duration-s $(SOAK_S)
+
+# A scan that finds nothing must first show it can find something: a canary key, made up at run
+# time (a committed one would itself be a finding), has to fail the same scan.
+secrets-scan: $(TOOLS_VENV)/.stamp ## checkov secrets scan of the repo, all file types (venvs, node_modules, build, results skipped): 0 failed
+	@rm -rf $(SECRETS_CANARY) && mkdir -p $(SECRETS_CANARY)
+	@$(PY) -c 'import secrets, string; a = string.ascii_uppercase + "234567"; b = string.ascii_letters + string.digits; print("aws_access_key_id = \"AKIA" + "".join(secrets.choice(a) for _ in range(16)) + "\"\naws_secret_access_key = \"" + "".join(secrets.choice(b) for _ in range(40)) + "\"")' > $(SECRETS_CANARY)/canary.py
+	@if $(TOOLS_BIN)/checkov $(SECRETS_FLAGS) --directory $(SECRETS_CANARY) >/dev/null 2>&1; then \
+	  echo "secrets-scan: checkov did not flag the canary key; the scan below would prove nothing"; exit 1; fi
+	@rm -rf $(SECRETS_CANARY)
+	$(TOOLS_BIN)/checkov $(SECRETS_FLAGS) --directory . $(foreach p,$(SECRETS_SKIP),--skip-path '$(p)')
+	@echo "secrets-scan: 0 failed (canary detected, repo clean)"
+
+# The fast fuzz tests (tests/test_reliability_*.py) drive schemathesis from .venv-fuzz.
+test-unit: $(FUZZ_VENV)/.stamp
+
+TEST_TARGETS += secrets-scan

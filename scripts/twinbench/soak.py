@@ -1,0 +1,338 @@
+"""Soak (issue 6, point 4): ``python -m twinbench soak`` / ``make soak``.
+
+For each target (the local container under the pod's limits, the local Lambda emulator with the
+native handler — the same targets ``make bench`` measures, :mod:`twinbench.targets`):
+
+1. **Saturation**: ``max_achieved_rps`` of that target in the newest ``results/*/results.json``
+   (``make bench``), else measured here: closed-loop steps for an estimate, then open-loop steps at
+   fractions of it; the highest rate held (no error, >= 95 % achieved, generator not the bottleneck).
+2. **Soak**: open loop (coordinated-omission corrected, :class:`~twinbench.load.LoadGenerator`) at
+   ``load_fraction`` (70 %) of it for ``duration_s``; every few seconds the RSS of the serving
+   processes is sampled (gunicorn workers; Lambda execution environments).
+3. **Figures**: errors (must be 0), p99 of the first and of the last window and their ratio
+   (drift, reported), RSS growth from the end of the first window (warm) to the end (must be
+   < ``rss_growth_max_pct``).
+
+Targets run one after the other (each gets the machine's two cores to itself), so the wall time
+is about ``len(targets) x duration_s`` plus the saturation probes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from twinbench.load import LoadGenerator, Outcome
+from twinbench.progress import Progress
+from twinbench.stats import summarize
+
+REPO = Path(__file__).resolve().parents[2]
+RESULTS = REPO / "results"
+SCHEMA_VERSION = 1
+SATURATION_LEVELS = (2, 4, 8, 16)
+SATURATION_STEP_S = 5.0
+SATURATION_OPEN_FRACTIONS = (0.3, 0.5, 0.7, 0.85, 1.0)
+RSS_SAMPLE_S = 5.0
+BOOT = re.compile(r"Booting worker with pid: (\d+)")
+
+__all__ = ["SoakSettings", "run", "summary_lines", "rss_kb", "windows", "saturation_from_results"]
+
+
+@dataclass(frozen=True)
+class SoakSettings:
+    """What ``make soak`` runs; durations in seconds, rates in requests/s."""
+
+    duration_s: float = 600.0
+    targets: tuple[str, ...] = ("container", "lambda")
+    load_fraction: float = 0.7
+    saturation_rps: float | None = None
+    """Given: skip the measurement and use it for every target."""
+    window_s: float | None = None
+    """p99 drift compares the first and last window of this length (default max(10, duration/10))."""
+    rss_growth_max_pct: float = 5.0
+    out_dir: Path | None = None
+
+    @property
+    def window(self) -> float:
+        return self.window_s or max(10.0, self.duration_s / 10.0)
+
+
+def rss_kb(pid: int) -> int | None:
+    """Resident set size of ``pid`` in KiB (``VmRSS``), ``None`` when it is gone."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return None
+
+
+def saturation_from_results(target: str, results_dir: Path = RESULTS) -> tuple[float, str] | None:
+    """``(max_achieved_rps, path)`` of ``target`` in the newest results.json that has it, else ``None``."""
+    for path in sorted(results_dir.glob("*/results.json"), reverse=True):
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError, AttributeError):
+            doc = json.loads(path.read_text())
+            value = doc["scenarios"]["scalability"][target]["max_achieved_rps"]
+            if value and float(value) > 0:
+                return float(value), str(path.relative_to(REPO) if path.is_relative_to(REPO) else path)
+    return None
+
+
+def windows(outcomes: list[Outcome], window_s: float) -> list[dict]:
+    """Consecutive windows by completion time: count, errors, p50/p99 of the OK latencies (ms)."""
+    if not outcomes:
+        return []
+    span = max(o.done_s for o in outcomes)
+    # A trailing sliver (the last answers arrive just after the step's end) joins the last window:
+    # a p99 of a handful of requests is no figure to compare.
+    count = max(1, round(span / window_s))
+    buckets: list[list[Outcome]] = [[] for _ in range(count)]
+    for o in outcomes:
+        buckets[min(count - 1, int(o.done_s // window_s))].append(o)
+    result = []
+    for i, bucket in enumerate(buckets):
+        ok = [o.latency_ms for o in bucket if o.ok]
+        stats = summarize(ok)
+        result.append({"start_s": round(i * window_s, 1), "n": len(bucket), "errors": len(bucket) - len(ok),
+                       "p50_ms": stats.get("p50_ms"), "p99_ms": stats.get("p99_ms")})
+    return result
+
+
+# -- processes whose RSS is watched ------------------------------------------------------------
+
+def _container_pids(target) -> list[int]:
+    log = target.log_dir / "container-serving.log" if target.log_dir else None
+    if log is None or not log.exists():
+        return []
+    pids = [int(p) for p in BOOT.findall(log.read_text(errors="replace"))]
+    return [p for p in pids if rss_kb(p) is not None]
+
+
+def _lambda_pids(target) -> list[int]:
+    with contextlib.suppress(OSError, ValueError), urllib.request.urlopen(
+            target.url + "/_local_lambda/stats", timeout=10) as resp:
+        return [int(p) for p in json.loads(resp.read()).get("environment_pids", [])]
+    return []
+
+
+def _sample(pids: list[int]) -> dict:
+    values = {pid: rss_kb(pid) for pid in pids}
+    alive = {pid: v for pid, v in values.items() if v is not None}
+    return {"pids": sorted(alive), "rss_kb": sum(alive.values())}
+
+
+# -- one target --------------------------------------------------------------------------------
+
+async def _measure_saturation(url: str, body: bytes, progress: Progress) -> tuple[float, list[dict]]:
+    """Closed-loop steps give a first estimate; open-loop steps at fractions of it give the answer:
+    the highest offered rate served with no error, >= 95 % achieved, and the generator not the
+    bottleneck. (A closed-loop peak alone overstates what an open-loop stream can hold on a machine
+    whose cores the generator shares.)"""
+    steps = []
+    async with LoadGenerator(url, body, timeout_s=10.0) as gen:
+        await gen.sequential(50)  # warm-up, discarded
+        for level in SATURATION_LEVELS:
+            outcomes, generator = await gen.closed_loop(level, SATURATION_STEP_S)
+            ok = [o for o in outcomes if o.ok]
+            span = max((o.done_s for o in outcomes), default=0.0)
+            rps = len(ok) / span if span else 0.0
+            steps.append({"loop": "closed", "concurrency": level, "achieved_rps": round(rps, 1),
+                          "errors": len(outcomes) - len(ok), "generator_bound": generator["bottleneck"]})
+            progress.update(f"concurrency {level}: {rps:.0f} rps, errors {len(outcomes) - len(ok)}")
+        estimate = max((s["achieved_rps"] for s in steps if s["errors"] == 0), default=0.0) or \
+            max(s["achieved_rps"] for s in steps) / 2
+        best = 0.0
+        for fraction in SATURATION_OPEN_FRACTIONS:
+            rate = max(1.0, round(estimate * fraction, 1))
+            outcomes, generator = await gen.open_loop(rate, SATURATION_STEP_S)
+            ok = [o for o in outcomes if o.ok]
+            span = max((o.done_s for o in outcomes), default=0.0)
+            rps = len(ok) / span if span else 0.0
+            held = not (len(outcomes) - len(ok)) and rps >= 0.95 * rate and not generator["bottleneck"]
+            steps.append({"loop": "open", "offered_rps": rate, "achieved_rps": round(rps, 1),
+                          "errors": len(outcomes) - len(ok), "generator_bound": generator["bottleneck"], "held": held})
+            progress.update(f"open loop {rate:.0f} rps: achieved {rps:.0f}, held {held}")
+            if not held:
+                break
+            best = rate
+    return (best or estimate * SATURATION_OPEN_FRACTIONS[0]), steps
+
+
+async def _soak_one(url: str, body: bytes, rate: float, duration_s: float, pid_fn, progress: Progress) -> tuple:
+    samples: list[dict] = []
+    stop = asyncio.Event()
+    t0 = time.perf_counter()
+
+    async def sampler() -> None:
+        while not stop.is_set():
+            pids = await asyncio.to_thread(pid_fn)
+            samples.append({"t_s": round(time.perf_counter() - t0, 1), **_sample(pids)})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), RSS_SAMPLE_S)
+
+    def tick(info: dict) -> None:
+        progress.update(f"{info['elapsed_s']:.0f}/{duration_s:.0f} s, {info['sent']} sent at {rate:.0f} rps")
+
+    async with LoadGenerator(url, body, timeout_s=10.0) as gen:
+        await gen.sequential(50)  # warm-up, discarded
+        task = asyncio.create_task(sampler())
+        try:
+            outcomes, generator = await gen.open_loop(rate, duration_s, progress=tick)
+        finally:
+            stop.set()
+            await task
+        samples.append({"t_s": round(time.perf_counter() - t0, 1), **_sample(pid_fn())})
+    return outcomes, generator, samples
+
+
+def _rss_growth(samples: list[dict], warm_s: float) -> dict:
+    """Growth from the first sample after ``warm_s`` (the first window) to the last; same PIDs only."""
+    usable = [s for s in samples if s["rss_kb"]]
+    if len(usable) < 2:
+        return {"baseline_kb": None, "end_kb": None, "growth_pct": None, "note": "fewer than two RSS samples"}
+    baseline = next((s for s in usable if s["t_s"] >= warm_s), usable[0])
+    end = usable[-1]
+    note = None
+    if baseline["pids"] != end["pids"]:
+        note = f"process set changed during the soak: {baseline['pids']} -> {end['pids']}"
+    growth = (end["rss_kb"] - baseline["rss_kb"]) / baseline["rss_kb"] * 100.0
+    return {"baseline_t_s": baseline["t_s"], "baseline_kb": baseline["rss_kb"], "end_kb": end["rss_kb"],
+            "growth_pct": round(growth, 2), "note": note}
+
+
+def soak_target(name: str, settings: SoakSettings, out_dir: Path, body: bytes, progress: Progress) -> dict:
+    from twinbench.targets import ContainerTarget, LambdaTarget
+
+    target = ContainerTarget(log_dir=out_dir) if name == "container" else LambdaTarget(log_dir=out_dir)
+    pid_fn = (lambda: _container_pids(target)) if name == "container" else (lambda: _lambda_pids(target))
+    progress.phase(f"{name}: starting")
+    with target:
+        progress.done(target.url)
+        saturation_steps: list[dict] = []
+        if settings.saturation_rps:
+            saturation, source = settings.saturation_rps, "--saturation-rps"
+        elif (found := saturation_from_results(name)) is not None:
+            saturation, source = found[0], found[1]
+        else:
+            progress.phase(f"{name}: measuring saturation (closed then open loop, {SATURATION_STEP_S:.0f} s steps)")
+            saturation, saturation_steps = asyncio.run(_measure_saturation(target.url, body, progress))
+            source = "measured here (highest open-loop rate held: 0 errors, >= 95 % achieved, generator not bound)"
+            progress.done(f"{saturation:.0f} rps")
+        rate = max(1.0, round(saturation * settings.load_fraction, 1))
+        progress.phase(f"{name}: soak at {rate:.0f} rps ({settings.load_fraction:.0%} of {saturation:.0f}) "
+                       f"for {settings.duration_s:.0f} s")
+        outcomes, generator, samples = asyncio.run(
+            _soak_one(target.url, body, rate, settings.duration_s, pid_fn, progress))
+        described = target.describe()
+    ok = [o for o in outcomes if o.ok]
+    status_counts: dict[str, int] = {}
+    for o in outcomes:
+        key = str(o.status) if o.status else (o.error or "error")
+        status_counts[key] = status_counts.get(key, 0) + 1
+    wins = windows(outcomes, settings.window)
+    first_p99, last_p99 = (wins[0]["p99_ms"], wins[-1]["p99_ms"]) if wins else (None, None)
+    drift = round(last_p99 / first_p99, 3) if first_p99 and last_p99 else None
+    rss = _rss_growth(samples, settings.window)
+    errors = len(outcomes) - len(ok)
+    problems = []
+    if errors:
+        problems.append(f"{errors} errors: {status_counts}")
+    if rss["growth_pct"] is None:
+        problems.append(f"RSS growth not measured ({rss.get('note')})")
+    elif rss["growth_pct"] >= settings.rss_growth_max_pct:
+        problems.append(f"RSS grew {rss['growth_pct']:.2f} % (limit {settings.rss_growth_max_pct} %)")
+    warnings = []
+    if generator.get("bottleneck"):
+        warnings.append(f"load generator was the bottleneck: {generator.get('bottleneck_reason')}")
+    if drift is not None and drift > 1.5:
+        warnings.append(f"p99 drifted x{drift} from the first to the last window")
+    progress.done(f"{len(outcomes)} sent, {errors} errors, p99 {first_p99} -> {last_p99} ms, "
+                  f"RSS {rss['growth_pct']} %")
+    return {
+        "target": name,
+        "target_description": described,
+        "saturation_rps": round(saturation, 1),
+        "saturation_source": source,
+        "saturation_steps": saturation_steps,
+        "offered_rps": rate,
+        "duration_s": settings.duration_s,
+        "sent": len(outcomes),
+        "ok": len(ok),
+        "errors": errors,
+        "status_counts": status_counts,
+        "achieved_rps": round(len(ok) / max(o.done_s for o in outcomes), 1) if outcomes else 0.0,
+        "latency": summarize([o.latency_ms for o in ok]),
+        "window_s": settings.window,
+        "windows": wins,
+        "p99_first_window_ms": first_p99,
+        "p99_last_window_ms": last_p99,
+        "p99_drift_ratio": drift,
+        "rss_samples": samples,
+        "rss": rss,
+        "generator": generator,
+        "warnings": warnings,
+        "problems": problems,
+        "ok_overall": not problems,
+    }
+
+
+def run(settings: SoakSettings, progress: Progress | None = None) -> dict:
+    """Soak every target; returns the document also written to ``<out_dir>/soak.json``."""
+    from twinbench.envinfo import collect
+    from twinbench.targets import request_body
+
+    progress = progress or Progress()
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    out_dir = settings.out_dir or RESULTS / f"soak-{stamp}"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    body = request_body(Path(os.environ.get("MODEL_PATH") or REPO / "model"))
+    started = time.perf_counter()
+    results = []
+    for name in settings.targets:
+        if name not in ("container", "lambda"):
+            raise ValueError(f"unknown soak target {name!r} (container|lambda)")
+        results.append(soak_target(name, settings, out_dir, body, progress))
+    document = {
+        "schema_version": SCHEMA_VERSION,
+        "kind": "twinbench-soak",
+        "started_utc": stamp,
+        "wall_s": round(time.perf_counter() - started, 1),
+        "settings": {"duration_s": settings.duration_s, "load_fraction": settings.load_fraction,
+                     "window_s": settings.window, "rss_growth_max_pct": settings.rss_growth_max_pct,
+                     "targets": list(settings.targets)},
+        "environment": collect(),
+        "targets": results,
+        "ok": all(r["ok_overall"] for r in results),
+        "path": str(out_dir / "soak.json"),
+    }
+    (out_dir / "soak.json").write_text(json.dumps(document, indent=2) + "\n")
+    return document
+
+
+def summary_lines(document: dict) -> list[str]:
+    """The figures printed at the end of ``make soak``."""
+    lines = [f"{'target':10s} {'satur.':>7s} {'offered':>7s} {'sent':>8s} {'errors':>6s} {'p50':>7s} "
+             f"{'p99 first':>9s} {'p99 last':>9s} {'drift':>6s} {'RSS start':>10s} {'RSS end':>10s} {'growth':>7s}"]
+    for r in document["targets"]:
+        rss = r["rss"]
+        lines.append(
+            f"{r['target']:10s} {r['saturation_rps']:7.0f} {r['offered_rps']:7.0f} {r['sent']:8d} {r['errors']:6d} "
+            f"{r['latency'].get('p50_ms') or float('nan'):6.1f}ms {r['p99_first_window_ms'] or float('nan'):7.1f}ms "
+            f"{r['p99_last_window_ms'] or float('nan'):7.1f}ms {r['p99_drift_ratio'] or float('nan'):6.2f} "
+            f"{(rss['baseline_kb'] or 0) / 1024:8.1f}MB {(rss['end_kb'] or 0) / 1024:8.1f}MB "
+            f"{rss['growth_pct'] if rss['growth_pct'] is not None else float('nan'):6.2f}%")
+        lines.append(f"  saturation from {r['saturation_source']}; windows of {r['window_s']:.0f} s")
+        for warning in r["warnings"]:
+            lines.append(f"  WARNING {r['target']}: {warning}")
+        if rss.get("note"):
+            lines.append(f"  note {r['target']}: {rss['note']}")
+        for problem in r["problems"]:
+            lines.append(f"  FAIL {r['target']}: {problem}")
+    lines.append(f"soak: {'PASS' if document['ok'] else 'FAIL'} in {document['wall_s']:.0f} s -> {document['path']}")
+    return lines

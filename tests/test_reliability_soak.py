@@ -1,0 +1,62 @@
+"""``make soak`` (issue 6, point 4): its arithmetic, and a few seconds of the real thing on gunicorn."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from twinbench import soak
+from twinbench.load import Outcome
+from twinbench.progress import Progress
+
+
+def _outcome(done_s: float, latency_ms: float, status: int = 200) -> Outcome:
+    return Outcome(status=status, latency_ms=latency_ms, service_ms=latency_ms, send_lag_ms=0.0, done_s=done_s)
+
+
+def test_windows_split_by_completion_time_and_count_errors():
+    outcomes = [_outcome(t / 10, 5.0) for t in range(100)] + [_outcome(9.5, 50.0, status=503)]
+    wins = soak.windows(outcomes, 5.0)
+    assert [w["n"] for w in wins] == [50, 51]
+    assert [w["errors"] for w in wins] == [0, 1]
+    assert wins[0]["p99_ms"] == pytest.approx(5.0, abs=0.01)  # hdrhistogram precision
+
+
+def test_rss_of_this_process_and_of_a_gone_pid():
+    assert soak.rss_kb(os.getpid()) > 1000
+    assert soak.rss_kb(2**22 + 12345) is None
+
+
+def test_rss_growth_from_the_first_warm_sample():
+    samples = [{"t_s": 0.0, "pids": [1], "rss_kb": 500}, {"t_s": 10.0, "pids": [1], "rss_kb": 1000},
+               {"t_s": 60.0, "pids": [1], "rss_kb": 1030}]
+    growth = soak._rss_growth(samples, warm_s=10.0)
+    assert growth["baseline_kb"] == 1000 and growth["growth_pct"] == pytest.approx(3.0)
+    assert growth["note"] is None
+
+
+def test_saturation_comes_from_the_newest_results_file(tmp_path: Path):
+    for stamp, rps in (("20260101T000000Z", 100.0), ("20260202T000000Z", 250.0)):
+        (tmp_path / stamp).mkdir()
+        doc = {"scenarios": {"scalability": {"container": {"max_achieved_rps": rps}}}}
+        (tmp_path / stamp / "results.json").write_text(json.dumps(doc))
+    rps, path = soak.saturation_from_results("container", tmp_path)
+    assert rps == 250.0 and "20260202" in path
+    assert soak.saturation_from_results("lambda", tmp_path) is None
+
+
+@pytest.mark.slow
+def test_short_soak_on_gunicorn_writes_its_figures(rf_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("MODEL_PATH", str(rf_dir))
+    settings = soak.SoakSettings(duration_s=6.0, targets=("container",), saturation_rps=60.0, window_s=2.0,
+                                 out_dir=tmp_path)
+    document = soak.run(settings, Progress(quiet=True))
+    result = document["targets"][0]
+    assert result["offered_rps"] == pytest.approx(42.0)
+    assert result["errors"] == 0 and result["sent"] >= 200
+    assert result["rss"]["baseline_kb"] and result["rss"]["end_kb"]
+    assert len(result["rss_samples"][0]["pids"]) >= 1
+    assert json.loads((tmp_path / "soak.json").read_text())["kind"] == "twinbench-soak"
+    assert any(line.startswith("soak: ") for line in soak.summary_lines(document))
