@@ -155,7 +155,10 @@ def gunicorn_url(rf_dir: Path) -> Iterator[str]:
             proc.wait()
 
 
-WRAPPERS = ("native-rest-v1", "native-http-v2", "native-function-url", "native-http-v2-base64", "wsgi-http-v2", "wsgi-rest-v1", "gunicorn")
+# "flask-without-fastpath" is the Flask app alone, without the /predict fast path in front of it:
+# the table proves the fast path changes nothing a client can see.
+WRAPPERS = ("native-rest-v1", "native-http-v2", "native-function-url", "native-http-v2-base64", "wsgi-http-v2",
+            "wsgi-rest-v1", "gunicorn", "flask-without-fastpath")
 
 
 @pytest.fixture(scope="session")
@@ -180,7 +183,17 @@ def callers(lambda_modules, gunicorn_url: str) -> dict[str, Caller]:
         response = session.request(method, gunicorn_url + path, data=body, headers=headers, timeout=30)
         return Answer(response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.content)
 
+    from werkzeug.test import Client
+
+    flask_only = Client(wsgi.app.flask_app)
+
+    def flask_call(method: str, path: str, body: bytes, content_type: str | None) -> Answer:
+        headers = {"Content-Type": content_type} if content_type else {}
+        response = flask_only.open(path, method=method, data=body, headers=headers)
+        return Answer(response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.get_data())
+
     return {
+        "flask-without-fastpath": flask_call,
         "native-rest-v1": native_call("apigw_rest_v1.json"),
         "native-http-v2": native_call("http_api_v2.json"),
         "native-function-url": native_call("function_url.json"),

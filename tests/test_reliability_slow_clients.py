@@ -20,11 +20,11 @@ TRICKLE_S = 4.0
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "KNOWN FAILURE (issue 6): the pod runs gunicorn gthread with WEB_CONCURRENCY=2 x GUNICORN_THREADS=1; "
-    "a thread stays blocked in the request parser while its client trickles bytes, so 2 slow sockets stall "
-    "the whole pod until they finish (gunicorn's 5 s data wait only covers connections that sent nothing). "
-    "Fix in the service/deployment (more threads, a buffering proxy, or an async worker), then drop this "
-    "marker: strict=True turns the fix into a failure here until it is dropped."))
+    "KNOWN LIMITATION (issue 6), chosen for tail latency: the pod runs gunicorn sync workers "
+    "(WEB_CONCURRENCY=2); a worker stays blocked while its client trickles bytes, so as many slow sockets as "
+    "workers stall the pod until they finish or gunicorn's 30 s timeout recycles the worker. gthread workers "
+    "cost 2-4x in p99 (gunicorn.conf.py). In production a buffering ingress absorbs slow clients. "
+    "strict=True: if the deployment changes so this passes, drop the marker."))
 def test_gunicorn_keeps_serving_while_slow_clients_trickle(rf_dir: Path, rf_metadata: dict):
     body = json.dumps({"features": rf_metadata["example_row"]}).encode()
     with LocalContainer(model_path=rf_dir, env={"GUNICORN_ACCESS_LOG": ""}) as server:

@@ -21,7 +21,7 @@ LOAD_S = 2.0
 def test_sigterm_completes_in_flight_requests(rf_dir, rf_metadata):
     port = free_port()
     env = {**os.environ, "MODEL_PATH": str(rf_dir), "PORT": str(port), "PYTHONPATH": SERVICE_PYTHONPATH,
-           "WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "2", "GUNICORN_ACCESS_LOG": ""}
+           "WEB_CONCURRENCY": "2", "GUNICORN_ACCESS_LOG": ""}  # the shipped worker class (sync)
     proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "twinserve_flask.wsgi:app"],
                             cwd=REPO / "services" / "predict-container", env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

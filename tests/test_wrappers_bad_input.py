@@ -92,3 +92,36 @@ def test_native_handler_survives_misshapen_events(lambda_modules):
         result = native.handler(event, None)
         assert result["statusCode"] == 400, event
         assert json.loads(result["body"])["error"]["code"] in {"unsupported_event", "malformed_body"}
+
+
+def test_native_handler_rejects_non_string_paths(lambda_modules):
+    native, _ = lambda_modules
+    for event in (
+        {"version": "2.0", "requestContext": {"http": {"method": "POST"}}, "rawPath": {"a": 1}},
+        {"httpMethod": "POST", "path": ["/predict"]},
+        {"httpMethod": "POST", "path": "/predict", "headers": {"content-type": 5}, "body": "{}"},
+    ):
+        result = native.handler(event, None)
+        assert result["statusCode"] == 400, event
+        assert json.loads(result["body"])["error"]["code"] == "unsupported_event"
+
+
+def test_chunked_upload_over_the_limit_is_413(gunicorn_url):
+    import requests
+
+    def chunks():
+        for _ in range(20):
+            yield b" " * 65_536
+        yield b'{"features": [1]}'
+
+    response = requests.post(gunicorn_url + "/predict", data=chunks(), headers={"Content-Type": "application/json"}, timeout=30)
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "payload_too_large"
+
+
+def test_small_chunked_upload_is_read_whole(gunicorn_url, good_body):
+    import requests
+
+    response = requests.post(gunicorn_url + "/predict", data=iter([good_body[:10], good_body[10:]]),
+                             headers={"Content-Type": "application/json"}, timeout=30)
+    assert response.status_code == 200, response.text

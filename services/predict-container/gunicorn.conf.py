@@ -27,13 +27,17 @@ def _available_cpus() -> int:
 
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{_int('PORT', 8080)}"
-# One process per usable CPU (at least 2, so one slow request never blocks the pod): a
-# prediction is CPU-bound and holds the GIL.
-workers = _int("WEB_CONCURRENCY", max(2, _available_cpus()))
-# gthread keeps connections alive (sync workers close after every response) and lets a
-# worker accept the next request while the previous response is still being written.
-worker_class = "gthread"
-threads = _int("GUNICORN_THREADS", 4)
+# Sync workers, two per usable CPU. Measured with `make bench-peers`-style interleaved wrk runs
+# (c=32, LogisticRegression, 2 cores): 4 sync workers ~4,400-5,500 req/s with p99 9-10 ms;
+# gthread (2-4 workers x 2-8 threads, with or without keep-alive) ~3,300-6,200 req/s but p99
+# 21-46 ms, because keep-alive connections and threads queue unevenly inside a worker, while
+# sync workers take each request from the kernel's accept queue in order. A prediction is
+# CPU-bound and short, so nothing is gained from threads. The price: a sync worker is held by
+# a slow client until `timeout`; in production put a buffering proxy (an ingress) in front, as
+# gunicorn's docs advise, or set GUNICORN_WORKER_CLASS=gthread with GUNICORN_THREADS.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
+workers = _int("WEB_CONCURRENCY", max(2, 2 * _available_cpus()))
+threads = _int("GUNICORN_THREADS", 1)
 keepalive = _int("GUNICORN_KEEPALIVE", 5)
 # Load (and verify) the model once in the master, before fork.
 preload_app = True

@@ -67,7 +67,19 @@ def parse_event(event: Any) -> HttpRequest:
         raise UnsupportedEvent(f"event does not have the shape of its declared kind: {type(exc).__name__}: {exc}") from None
 
 
+def _checked(request: HttpRequest) -> HttpRequest:
+    if not isinstance(request.method, str) or not isinstance(request.path, str):
+        raise UnsupportedEvent("event method and path must be strings")
+    if request.content_type is not None and not isinstance(request.content_type, str):
+        raise UnsupportedEvent("event content-type header must be a string")
+    return request
+
+
 def _parse(event: Any) -> HttpRequest:
+    return _checked(_parse_shape(event))
+
+
+def _parse_shape(event: Any) -> HttpRequest:
     if not isinstance(event, dict):
         raise UnsupportedEvent("event must be a JSON object")
     if event.get("version") == "2.0" and "requestContext" in event:

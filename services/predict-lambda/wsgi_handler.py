@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 import serverless_wsgi
-from twinserve_flask.factory import create_app
+from twinserve_flask.fastpath import create_wsgi_app
 
-app = create_app()
+# The same WSGI entry gunicorn serves: the Flask app behind the /predict fast path.
+app = create_wsgi_app()
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

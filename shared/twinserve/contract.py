@@ -5,6 +5,7 @@ Accepted bodies:
   {"features": {"mean radius": x1, ...}}      one row, by feature name (all N names)
   {"instances": [[...], [...]]}               a batch (rows by position or by name)
 Values must be JSON numbers (not bool, null or strings) and finite in the model's input dtype.
+Other top-level keys (a client's request id, say) are ignored.
 
 This is the hot path: one orjson parse, a type check per value, one numpy conversion.
 """

@@ -25,9 +25,14 @@ def _error_response(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
 
-def build_openapi(metadata: ModelMetadata, max_rows: int) -> dict[str, Any]:
+FLOAT32_MAX = 3.4028234663852886e38
+
+
+def build_openapi(metadata: ModelMetadata, max_rows: int, float32_inputs: bool = False) -> dict[str, Any]:
     n = metadata.n_features
-    number = {"type": "number"}
+    number: dict[str, Any] = {"type": "number"}
+    if float32_inputs:  # the model rounds inputs to float32: larger magnitudes are refused (422)
+        number = {"type": "number", "minimum": -FLOAT32_MAX, "maximum": FLOAT32_MAX}
     row = {"type": "array", "items": number, "minItems": n, "maxItems": n}
     named = {
         "type": "object",
@@ -59,12 +64,12 @@ def build_openapi(metadata: ModelMetadata, max_rows: int) -> dict[str, Any]:
                             "application/json": {
                                 "schema": {
                                     "oneOf": [
-                                        {"type": "object", "required": ["features"], "properties": {"features": any_row}, "additionalProperties": False},
+                                        {"type": "object", "required": ["features"], "not": {"required": ["instances"]}, "properties": {"features": any_row}},
                                         {
                                             "type": "object",
                                             "required": ["instances"],
+                                            "not": {"required": ["features"]},
                                             "properties": {"instances": {"type": "array", "items": any_row, "minItems": 1, "maxItems": max_rows}},
-                                            "additionalProperties": False,
                                         },
                                     ]
                                 }

@@ -57,6 +57,11 @@ def _is_text(content_type: str) -> bool:
     return any(marker in content_type for marker in _TEXT_TYPES)
 
 
+HOP_BY_HOP_HEADERS = frozenset(
+    {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"}
+)
+
+
 def _joined(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, value in pairs:
@@ -67,7 +72,10 @@ def _joined(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
 def build_event(request: HttpRequest, *, request_id: str | None = None, now_s: float | None = None) -> dict:
     """The HTTP API payload 2.0 event for ``request`` (route ``$default``, stage ``$default``)."""
     now_s = time.time() if now_s is None else now_s
-    headers = _joined((k.lower(), v) for k, v in request.headers)
+    # Hop-by-hop headers end at API Gateway (RFC 9110 §7.6.1): the function gets the whole body.
+    headers = _joined((k.lower(), v) for k, v in request.headers if k.lower() not in HOP_BY_HOP_HEADERS)
+    if request.body:
+        headers["content-length"] = str(len(request.body))
     # What API Gateway adds in front of the function.
     headers.setdefault("x-amzn-trace-id", f"Root=1-{int(now_s):08x}-{uuid.uuid4().hex[:24]}")
     headers["x-forwarded-for"] = (f"{headers['x-forwarded-for']}, {request.source_ip}"

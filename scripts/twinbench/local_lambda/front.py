@@ -19,6 +19,9 @@ from .service import LambdaService
 
 ADMIN = "/_local_lambda"
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # HTTP API's payload limit
+# Lambda's synchronous invocation payload limit: 6 MB for the whole event. API Gateway answers
+# a larger one with 413 without running the function.
+MAX_INVOKE_PAYLOAD_BYTES = 6 * 1024 * 1024
 
 
 def error_response(exc: InvokeError, apigw_request_id: str) -> web.Response:
@@ -58,8 +61,12 @@ def create_front(service: LambdaService, on_reap: Callable[[], Awaitable[int]] |
             server_port=sockname[1] if sockname else None,
         )
         event = build_event(http_request, request_id=apigw_request_id)
+        payload = json.dumps(event).encode()
+        if len(payload) > MAX_INVOKE_PAYLOAD_BYTES:
+            return web.Response(status=413, body=b'{"message":"Request Entity Too Large"}', content_type="application/json",
+                                headers={"apigw-requestid": apigw_request_id})
         try:
-            result = await service.invoke(json.dumps(event).encode())
+            result = await service.invoke(payload)
             http = parse_result(result.payload)
         except InvokeError as exc:
             return error_response(exc, apigw_request_id)

@@ -54,9 +54,19 @@ def create_app(service: Service | None = None, settings: Settings | None = None)
     app.config["MAX_CONTENT_LENGTH"] = service.predictor.spec.max_body_bytes
     app.extensions["twinserve"] = service
 
+    body_limit = service.predictor.spec.max_body_bytes
+
     @app.post("/predict")
     def predict() -> Response:
-        return _to_response(service.predict(request.content_type, request.get_data(cache=False)))
+        if request.content_length is None:
+            # Chunked upload: werkzeug would silently cut it at the limit (a confusing 400). Read one
+            # byte past the limit instead, so the core answers 413 with the real reason.
+            # The server's own stream (it de-chunks and terminates it), not werkzeug's capped wrapper.
+            environ = request.environ
+            body = environ["wsgi.input"].read(body_limit + 1) if environ.get("wsgi.input_terminated") else b""
+        else:
+            body = request.get_data(cache=False)
+        return _to_response(service.predict(request.content_type, body))
 
     @app.get("/health")
     def health() -> Response:

@@ -4,6 +4,6 @@ Building the app here loads the model; with ``preload_app`` gunicorn does it onc
 master before forking, and a model that fails its integrity check stops the master.
 """
 
-from twinserve_flask.factory import create_app
+from twinserve_flask.fastpath import create_wsgi_app
 
-app = create_app()
+app = create_wsgi_app()
