@@ -57,7 +57,7 @@ def test_naive_app_under_gunicorn_predicts_and_closes_connections(naive_server: 
 
 
 def test_naive_app_rejects_what_the_blog_never_checked(naive_server: peers.ServerProcess) -> None:
-    status = peers._http_status(naive_server.spec.port, "POST", "/predict", json.dumps({"x": 1}).encode())
+    status = peers.http_status(naive_server.spec.port, "/predict", "POST", json.dumps({"x": 1}).encode())
     assert status == 500  # KeyError in the blog's code: the baseline is kept as written
 
 

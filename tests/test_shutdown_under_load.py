@@ -16,7 +16,6 @@ import threading
 import time
 
 import requests
-
 from conftest import REPO, SERVICE_PYTHONPATH, free_port
 
 STREAMS = 6

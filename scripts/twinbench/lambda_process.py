@@ -20,7 +20,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from twinbench.local_container import REPO, free_port
+from twinbench.local_container import REPO
+from twinbench.netutil import free_port
 
 __all__ = ["LambdaProcess", "LambdaStartError"]
 

@@ -19,7 +19,6 @@ import contextlib
 import http.client
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,8 +28,9 @@ from pathlib import Path
 import yaml
 
 from twinbench.cgroups import CgroupLimit
+from twinbench.netutil import free_port
 
-__all__ = ["LocalContainer", "ContainerStartError", "pod_settings", "free_port"]
+__all__ = ["LocalContainer", "ContainerStartError", "pod_settings"]
 
 REPO = Path(__file__).resolve().parents[2]
 APP_DIR = REPO / "services" / "predict-container"
@@ -40,13 +40,6 @@ DEFAULT_MEMORY_MB = 1024
 
 class ContainerStartError(RuntimeError):
     """gunicorn exited or did not become ready in time; the message ends with its last log lines."""
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now (the OS picks it)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _quantity(value: object) -> float:

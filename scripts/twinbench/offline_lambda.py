@@ -26,7 +26,6 @@ SIGKILL after a timeout, so no node or python process outlives it (success, fail
 from __future__ import annotations
 
 import contextlib
-import http.client
 import os
 import re
 import shutil
@@ -35,7 +34,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from twinbench.local_container import REPO, free_port
+from twinbench.local_container import REPO
+from twinbench.netutil import free_port, http_status
 
 __all__ = ["OFFLINE_LABEL", "OfflineLambda", "OfflineLambdaError", "parse_offline_durations"]
 
@@ -68,17 +68,6 @@ def parse_offline_durations(text: str, function: str | None = "predict") -> list
             rows.append({"request_id": m["rid"], "function": m["fn"], "duration_ms": float(m["d"]),
                          "billed_duration_ms": int(m["b"])})
     return rows
-
-
-def _http_status(port: int, path: str, timeout_s: float = 1.0) -> int | None:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout_s)
-    try:
-        conn.request("GET", path)
-        return conn.getresponse().status
-    except OSError:
-        return None
-    finally:
-        conn.close()
 
 
 class OfflineLambda:
@@ -177,7 +166,7 @@ class OfflineLambda:
         """Spawn ``osls offline`` and wait until its HTTP server listens (no handler is invoked)."""
         self.preflight()
         for port in (self.http_port, self.lambda_port):
-            if _http_status(port, "/", timeout_s=0.2) is not None:
+            if http_status(port, "/", timeout_s=0.2) is not None:
                 raise OfflineLambdaError(f"something already answers on 127.0.0.1:{port}")
         if self.log_path:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -195,7 +184,7 @@ class OfflineLambda:
             if self._proc.poll() is not None:
                 raise OfflineLambdaError(f"osls offline exited with {self._proc.returncode} before listening"
                                          f"{self._tail()}")
-            if _http_status(self.http_port, PROBE_PATH, timeout_s=1.0) is not None:
+            if http_status(self.http_port, PROBE_PATH, timeout_s=1.0) is not None:
                 self.timings["spawn_to_listening_ms"] = (time.perf_counter() - self.spawned_at) * 1e3
                 return
             if time.perf_counter() > deadline:

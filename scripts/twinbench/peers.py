@@ -35,7 +35,6 @@ import re
 import resource
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -44,6 +43,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from twinbench.netutil import free_port, http_status
 
 __all__ = [
     "CONCURRENCIES",
@@ -250,12 +251,6 @@ def run_wrk(wrk: str, url: str, script: Path, concurrency: int, duration_s: floa
 # ----------------------------------------------------------------------------------- servers
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @dataclass
 class ServerSpec:
     """How to start one server and talk to it. ``body`` is the POST body for one row."""
@@ -327,9 +322,9 @@ class ServerProcess:
             if self._proc.poll() is not None:
                 raise PeersError(f"{self.spec.name} exited with {self._proc.returncode}{self._tail()}")
             if self.spec.ready_path is not None:
-                status = _http_status(self.spec.port, "GET", self.spec.ready_path)
+                status = http_status(self.spec.port, self.spec.ready_path, timeout_s=2.0)
             else:
-                status = _http_status(self.spec.port, "POST", self.spec.predict_path, self.spec.body)
+                status = http_status(self.spec.port, self.spec.predict_path, "POST", self.spec.body, timeout_s=2.0)
             if status == 200:
                 break
             if time.perf_counter() > deadline:
@@ -380,19 +375,6 @@ class ServerProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def _http_status(port: int, method: str, path: str, body: bytes | None = None, timeout_s: float = 2.0) -> int:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout_s)
-    try:
-        conn.request(method, path, body=body, headers={"Content-Type": "application/json"} if body else {})
-        resp = conn.getresponse()
-        resp.read()
-        return resp.status
-    except OSError:
-        return 0
-    finally:
-        conn.close()
 
 
 def probe(spec: ServerSpec) -> dict[str, object]:

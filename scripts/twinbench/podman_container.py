@@ -20,13 +20,14 @@ failure and Ctrl-C alike.
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+from twinbench.netutil import http_status
 
 __all__ = ["PodmanContainer", "ContainerStartError", "PodmanError", "podman_env", "DEFAULT_IMAGE"]
 
@@ -71,17 +72,6 @@ def podman(*args: str, check: bool = True, timeout_s: float = 120.0) -> subproce
     if check and proc.returncode != 0:
         raise PodmanError(f"podman {' '.join(args[:2])} failed ({proc.returncode}): {proc.stderr.strip()}")
     return proc
-
-
-def _http_status(port: int, path: str, timeout_s: float = 1.0) -> int | None:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout_s)
-    try:
-        conn.request("GET", path)
-        return conn.getresponse().status
-    except OSError:
-        return None
-    finally:
-        conn.close()
 
 
 class PodmanContainer:
@@ -153,14 +143,14 @@ class PodmanContainer:
 
         Raises ContainerStartError (the container is removed) when it exits or times out.
         """
-        if _http_status(self.port, "/health", timeout_s=0.2) is not None:
+        if http_status(self.port, "/health", timeout_s=0.2) is not None:
             raise ContainerStartError(f"something already answers on 127.0.0.1:{self.port}")
         started = time.perf_counter()
         self.container_id = podman(*self.run_args()).stdout.strip()
         deadline = started + self.ready_timeout_s
         next_state_check = 0.0
         while True:
-            if _http_status(self.port, "/ready", timeout_s=1.0) == 200:
+            if http_status(self.port, "/ready", timeout_s=1.0) == 200:
                 self.timings["start_to_ready_ms"] = (time.perf_counter() - started) * 1e3
                 return
             now = time.perf_counter()

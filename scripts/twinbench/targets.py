@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from twinbench.load import COLD_HEADER, INIT_HEADER
-from twinbench.local_container import REPO, LocalContainer, free_port, pod_settings
+from twinbench.local_container import REPO, LocalContainer, pod_settings
+from twinbench.netutil import free_port
 from twinbench.offline_lambda import OFFLINE_LABEL, OfflineLambda, OfflineLambdaError
 
 __all__ = ["ColdBatch", "ColdSample", "ContainerTarget", "LambdaTarget", "OFFLINE_LABEL", "OfflineLambdaError",
