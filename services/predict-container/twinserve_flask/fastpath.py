@@ -55,6 +55,7 @@ class PredictFastPath:
 def create_wsgi_app(service: Service | None = None) -> PredictFastPath:
     """The WSGI entry both gunicorn and serverless-wsgi serve: the Flask app behind the fast path."""
     from twinserve.settings import Settings
+
     from twinserve_flask.factory import create_app
 
     service = service or Service.start(Settings.from_env())
