@@ -218,8 +218,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"bench-peers {folder.name}: {env.get('cpu_model')}, {env.get('cpu_count')} cores, "
           f"load average before {env.get('load_average_1_5_15')} after {doc['run']['load_average_after']}, "
           f"wrk {env.get('wrk_version')}, {doc['run']['duration_s']:.0f} s")
-    print("keep-alive: twinserve (gthread) and MLServer (uvicorn) keep connections open; gunicorn sync "
-          "workers (naive) close them after every response -- as probed, column 'keep-alive'")
+    print("keep-alive: MLServer (uvicorn) keeps connections open; gunicorn sync workers (twinserve and the "
+          "naive template) close them after every response -- as probed, column 'keep-alive'")
     for table in tables:
         print()
         print(table)
