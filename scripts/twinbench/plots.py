@@ -120,12 +120,15 @@ def cost(doc: dict, folder: Path) -> str | None:
     ax.plot(x, curve["lambda_monthly_usd"], color=COLORS["lambda"], label="Lambda (+ HTTP API)")
     ax.plot(x, curve["eks_monthly_usd"], color=COLORS["container"], label="EKS (control plane + nodes + ALB)")
     ax.plot(x, curve["fargate_monthly_usd"], color="#7570b3", label="EKS on Fargate")
-    for key, label in (("break_even_eks_rps", "break-even vs EKS"), ("break_even_fargate_rps", "vs Fargate")):
+    # The two break-evens are often close: stagger their labels so they never overlap.
+    marks = (("break_even_eks_rps", "break-even vs EKS", 0.95), ("break_even_fargate_rps", "break-even vs Fargate", 0.72))
+    for key, label, height in marks:
         value = curve.get(key)
         if value:
             ax.axvline(value, color="black", linestyle=":", linewidth=1)
-            ax.annotate(f"{label}\n{value:.1f} req/s", (value, ax.get_ylim()[1] * 0.9), fontsize=8,
-                        xytext=(4, 0), textcoords="offset points", va="top")
+            ax.annotate(f"{label}\n{value:.1f} req/s", (value, ax.get_ylim()[1] * height), fontsize=8,
+                        xytext=(4, 0), textcoords="offset points", va="top",
+                        bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
     ax.set_xlabel(f"mean request rate (req/s, {section['traffic_shape']} traffic)")
     ax.set_ylabel("USD per month (us-east-1 list prices)")
     ax.set_title("Monthly cost vs request rate")

@@ -86,7 +86,11 @@ def summary_rows(doc: dict) -> list[tuple[str, dict[str, str]]]:
             if not res:
                 return "—"
             value = res["knee_rps"]
-            return f"{value:g} req/s" if value else f"none (even the lowest step missed p99 <= {slo:g} ms)"
+            if not value:
+                return f"none (even the lowest step missed p99 <= {slo:g} ms)"
+            if res.get("knee_is_lower_bound"):
+                return f">= {value:g} req/s (the highest step offered; not saturated)"
+            return f"{value:g} req/s"
 
         row(f"knee (p99 <= {slo:g} ms)", knee)
         row("max throughput seen", lambda t: f"{_get(sc, 'scalability', t, 'max_achieved_rps')} req/s")

@@ -232,6 +232,8 @@ async def scalability(
             "slo_ms": slo_ms,
             "knee_rps": knee,
             "knee_definition": "highest offered rate with p99 <= SLO, errors <= 1 %, achieved >= 90 % of offered",
+            # The knee is only a lower bound when the highest step offered still met the SLO.
+            "knee_is_lower_bound": bool(knee) and knee >= max((s["offered_rps"] for s in rate_steps[name]), default=0.0),
             "max_achieved_rps": max((s["achieved_rps"] for s in rate_steps[name] + conc_steps[name]), default=0.0),
             "prewarm": prewarmed.get(name),
             "rate_steps": rate_steps[name],
