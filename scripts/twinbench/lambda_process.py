@@ -21,6 +21,7 @@ import urllib.request
 from pathlib import Path
 
 from twinbench.local_container import REPO
+from twinbench.logtail import log_tail
 from twinbench.netutil import free_port
 
 __all__ = ["LambdaProcess", "LambdaStartError"]
@@ -102,12 +103,7 @@ class LambdaProcess:
             time.sleep(0.05)
 
     def _tail(self, lines: int = 15) -> str:
-        if not self.log_path:
-            return ""
-        with contextlib.suppress(OSError):
-            text = Path(self.log_path).read_text(errors="replace").splitlines()[-lines:]
-            return "\n--- serve-lambda log (last lines) ---\n" + "\n".join(text)
-        return ""
+        return log_tail(self.log_path, "serve-lambda log", lines)
 
     def stop(self, timeout_s: float = 30.0) -> None:
         """SIGTERM (the emulator stops its environments), SIGKILL the whole group after ``timeout_s``."""

@@ -28,6 +28,7 @@ from pathlib import Path
 import yaml
 
 from twinbench.cgroups import CgroupLimit
+from twinbench.logtail import log_tail
 from twinbench.netutil import free_port
 
 __all__ = ["LocalContainer", "ContainerStartError", "pod_settings"]
@@ -199,12 +200,7 @@ class LocalContainer:
         return self._cgroup.memory_peak_mb() if self._cgroup else None
 
     def _tail(self, lines: int = 15) -> str:
-        if not self.log_path:
-            return ""
-        with contextlib.suppress(OSError):
-            text = Path(self.log_path).read_text(errors="replace").splitlines()[-lines:]
-            return "\n--- gunicorn log (last lines) ---\n" + "\n".join(text)
-        return ""
+        return log_tail(self.log_path, "gunicorn log", lines)
 
     def stop(self, graceful_s: float = 10.0) -> None:
         """SIGTERM the process group, SIGKILL after ``graceful_s``, then empty and remove the cgroup."""

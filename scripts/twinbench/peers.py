@@ -44,6 +44,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from twinbench.logtail import log_tail
 from twinbench.netutil import free_port, http_status
 
 __all__ = [
@@ -333,10 +334,7 @@ class ServerProcess:
         self.ready_ms = (time.perf_counter() - t0) * 1000.0
 
     def _tail(self, lines: int = 20) -> str:
-        with contextlib.suppress(OSError):
-            text = self.log_path.read_text(errors="replace").splitlines()[-lines:]
-            return f"\n--- {self.log_path} (last lines) ---\n" + "\n".join(text)
-        return ""
+        return log_tail(self.log_path, str(self.log_path), lines)
 
     def stop(self, graceful_s: float = 10.0) -> None:
         proc, self._proc = self._proc, None
