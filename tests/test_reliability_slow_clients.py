@@ -19,12 +19,6 @@ SLOW_SOCKETS = 4
 TRICKLE_S = 4.0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "KNOWN LIMITATION (issue 6), chosen for tail latency: the pod runs gunicorn sync workers "
-    "(WEB_CONCURRENCY=2); a worker stays blocked while its client trickles bytes, so as many slow sockets as "
-    "workers stall the pod until they finish or gunicorn's 30 s timeout recycles the worker. gthread workers "
-    "cost 2-4x in p99 (gunicorn.conf.py). In production a buffering ingress absorbs slow clients. "
-    "strict=True: if the deployment changes so this passes, drop the marker."))
 def test_gunicorn_keeps_serving_while_slow_clients_trickle(rf_dir: Path, rf_metadata: dict):
     body = json.dumps({"features": rf_metadata["example_row"]}).encode()
     with LocalContainer(model_path=rf_dir, env={"GUNICORN_ACCESS_LOG": ""}) as server:

@@ -27,15 +27,16 @@ def _available_cpus() -> int:
 
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{_int('PORT', 8080)}"
-# Sync workers, two per usable CPU. Measured with `make bench-peers`-style interleaved wrk runs
-# (c=32, LogisticRegression, 2 cores): 4 sync workers ~4,400-5,500 req/s with p99 9-10 ms;
-# gthread (2-4 workers x 2-8 threads, with or without keep-alive) ~3,300-6,200 req/s but p99
-# 21-46 ms, because keep-alive connections and threads queue unevenly inside a worker, while
-# sync workers take each request from the kernel's accept queue in order. A prediction is
-# CPU-bound and short, so nothing is gained from threads. The price: a sync worker is held by
-# a slow client until `timeout`; in production put a buffering proxy (an ingress) in front, as
-# gunicorn's docs advise, or set GUNICORN_WORKER_CLASS=gthread with GUNICORN_THREADS.
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
+# Sync workers, two per usable CPU, each behind its own request buffer. Measured with
+# `make bench-peers`-style interleaved wrk runs (c=32, LogisticRegression, 2 cores): 4 sync
+# workers ~4,400-5,500 req/s with p99 9-10 ms; gthread (2-4 workers x 2-8 threads, with or
+# without keep-alive) ~3,300-6,200 req/s but p99 21-46 ms, because keep-alive connections and
+# threads queue unevenly inside a worker. A prediction is CPU-bound and short, so nothing is
+# gained from threads. A plain sync worker, though, is held by a slow client until `timeout`;
+# BufferedSyncWorker (twinserve_flask/buffered_worker.py) reads each request in full with a
+# selector before it takes the worker, and answers 408 to a client that has not finished
+# within REQUEST_READ_TIMEOUT_S (default 10 s). GUNICORN_WORKER_CLASS=sync gives the stock worker.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "twinserve_flask.buffered_worker.BufferedSyncWorker")
 workers = _int("WEB_CONCURRENCY", max(2, 2 * _available_cpus()))
 threads = _int("GUNICORN_THREADS", 1)
 keepalive = _int("GUNICORN_KEEPALIVE", 5)

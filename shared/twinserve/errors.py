@@ -72,6 +72,13 @@ class PayloadTooLarge(ClientError):
     code = "payload_too_large"
 
 
+class RequestTimeout(ClientError):
+    """The client did not finish sending its request in time (a slow or stalled connection)."""
+
+    status = 408
+    code = "request_timeout"
+
+
 class TooManyRows(ClientError):
     status = 413
     code = "too_many_rows"

@@ -1,0 +1,297 @@
+"""A gunicorn sync worker that takes a request only once the client has sent all of it.
+
+gunicorn's sync worker reads a request with blocking ``recv()`` calls, so a client that trickles
+its headers or body holds the whole worker until gunicorn's ``timeout`` kills it; gunicorn's docs
+ask for a buffering proxy in front. With two workers in a pod, two slow sockets stopped the
+service (issue 6). gthread workers avoid that but measured 2-4x the p99 latency
+(``gunicorn.conf.py``), because requests then queue unevenly inside each worker.
+
+This worker keeps the sync model for the part that costs CPU (one request at a time, taken in
+the order it became complete) and does itself what a buffering proxy does for the part that
+costs only waiting: it accepts connections, collects their bytes with a selector until
+:class:`twinserve_flask.request_framing.RequestFramer` says the request is whole, and only then runs the
+stock :meth:`SyncWorker.handle` on it, with the bytes already read served first. Waiting
+clients cost a file descriptor and their buffer, never the worker:
+
+* a request not complete ``REQUEST_READ_TIMEOUT_S`` (default 10 s) after its connection was
+  accepted gets a 408 JSON error and is closed;
+* a worker holds at most ``MAX_PENDING`` unfinished requests and ``MAX_PENDING_BYTES`` (or two
+  largest allowed requests, if more); beyond that the oldest gets the 408;
+* on SIGTERM it stops accepting, serves what completes within the graceful window, then exits.
+
+Most requests arrive whole in the first read after ``accept()``; they are handled at once, and
+the worker takes the next queued connection before it looks at its selector, exactly as the stock
+sync worker does, so the common path costs one non-blocking ``recv`` and a header scan more.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import selectors
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from gunicorn.workers.sync import SyncWorker
+from twinserve.errors import RequestTimeout
+from twinserve.responses import JSON_CONTENT_TYPE, error_reply
+
+from twinserve_flask.request_framing import CONTINUE_RESPONSE, RequestFramer, header_limit
+
+READ_CHUNK = 65536
+LARGE_RESPONSE = 65536  # responses past this are sent with a timeout (a client that never reads)
+MAX_READ_CHUNK = 1024 * 1024  # a large body of known length is read in bigger pieces
+MAX_PENDING = 128
+MAX_PENDING_BYTES = 16 * 1024 * 1024
+_LISTENER = "listener"
+_WAKEUP = "wakeup"
+
+
+def read_timeout_s() -> float:
+    return float(os.environ.get("REQUEST_READ_TIMEOUT_S", "10"))
+
+
+@dataclass
+class PendingRequest:
+    """A connection whose request has not fully arrived yet."""
+
+    sock: socket.socket
+    addr: Any
+    listener: socket.socket
+    deadline: float
+    framer: RequestFramer
+    buffer: bytearray = field(default_factory=bytearray)
+    wanted: int = 0
+    continue_sent: bool = False
+
+
+class PrefilledSocket:
+    """The client socket as gunicorn's parser sees it: the bytes already read come first.
+
+    Anything gunicorn still reads from the real socket is bounded by the request's deadline
+    (normally nothing is left to read); a large response is sent with a timeout; a
+    ``100 Continue`` this worker already sent is not sent twice.
+    """
+
+    def __init__(self, sock: socket.socket, data: bytes, deadline: float, send_timeout_s: float,
+                 continue_sent: bool = False) -> None:
+        self._sock = sock
+        self._data = data
+        self._offset = 0
+        self._deadline = deadline
+        self._send_timeout_s = send_timeout_s
+        self._continue_sent = continue_sent
+        self._caller_sets_timeout = False
+
+    def recv(self, size: int, *flags: int) -> bytes:
+        if self._offset < len(self._data):
+            chunk = self._data[self._offset:self._offset + size]
+            self._offset += len(chunk)
+            return chunk
+        if not self._caller_sets_timeout:
+            remaining = self._deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError("the client did not finish its request before the read deadline")
+            self._sock.settimeout(remaining)
+        return self._sock.recv(size, *flags)
+
+    def send(self, data: bytes, *flags: int) -> int:
+        if self._continue_sent and bytes(data) == CONTINUE_RESPONSE:
+            self._continue_sent = False
+            return len(data)
+        return self._sock.send(data, *flags)
+
+    def sendall(self, data: bytes, *flags: int) -> None:
+        if len(data) > LARGE_RESPONSE and not self._caller_sets_timeout:
+            self._sock.settimeout(self._send_timeout_s)
+        self._sock.sendall(data, *flags)
+
+    def settimeout(self, value: float | None) -> None:
+        # gunicorn's close_graceful() lingers with its own timeout; let it.
+        self._caller_sets_timeout = True
+        self._sock.settimeout(value)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+def _timeout_response(message: str) -> bytes:
+    reply = error_reply(RequestTimeout(message))
+    head = (f"HTTP/1.1 408 Request Timeout\r\nContent-Type: {JSON_CONTENT_TYPE}\r\n"
+            f"Content-Length: {len(reply.body)}\r\nConnection: close\r\n\r\n")
+    return head.encode("ascii") + reply.body
+
+
+class BufferedSyncWorker(SyncWorker):
+    """gunicorn's sync worker behind a built-in request buffer (see the module docstring)."""
+
+    def init_process(self) -> None:
+        from twinserve.settings import Settings
+
+        self.body_limit = Settings.from_env().max_body_bytes
+        self.max_header_bytes = header_limit(self.cfg.limit_request_line, self.cfg.limit_request_fields,
+                                             self.cfg.limit_request_field_size)
+        self.read_timeout_s = read_timeout_s()
+        self.max_pending_bytes = max(MAX_PENDING_BYTES, 2 * (self.body_limit + self.max_header_bytes))
+        self.pending: dict[int, PendingRequest] = {}  # insertion order = oldest first
+        self.pending_bytes = 0
+        self.selector = selectors.DefaultSelector()
+        super().init_process()  # ends in run()
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def run(self) -> None:
+        for listener in self.sockets:
+            listener.setblocking(False)
+            self.selector.register(listener, selectors.EVENT_READ, _LISTENER)
+        self.selector.register(self.PIPE[0], selectors.EVENT_READ, _WAKEUP)
+        accepting = True
+        drain_until = 0.0
+        try:
+            while True:
+                self.notify()
+                if not self.alive:
+                    if accepting:
+                        accepting = False
+                        for listener in self.sockets:
+                            self.selector.unregister(listener)
+                        drain_until = time.monotonic() + min(self.cfg.graceful_timeout, self.read_timeout_s)
+                    if not self.pending or time.monotonic() >= drain_until:
+                        return
+                took = accepting and self._take_connections()
+                if took and not self.pending:
+                    continue  # more may be queued: take them before any select, as SyncWorker does
+                if not took and not self.is_parent_alive():
+                    return
+                for key, _ in self.selector.select(0.0 if took else self._select_timeout()):
+                    if key.data is _WAKEUP:
+                        with contextlib.suppress(OSError):
+                            os.read(self.PIPE[0], 64)
+                    elif key.data is not _LISTENER:  # listeners are served by _take_connections
+                        self._on_readable(key.data)
+                self._expire(time.monotonic())
+        finally:
+            for pending in list(self.pending.values()):
+                self._reject(pending, "the server is shutting down and this request had not fully arrived")
+            self.selector.close()
+
+    def _select_timeout(self) -> float:
+        timeout = self.timeout or 0.5
+        if self.pending:
+            oldest = next(iter(self.pending.values()))
+            timeout = min(timeout, max(0.0, oldest.deadline - time.monotonic()))
+        return timeout
+
+    # -- connections -----------------------------------------------------------------------
+
+    def _take_connections(self) -> bool:
+        """Accept at most one connection per listener; True if any was accepted."""
+        took = False
+        for listener in self.sockets:
+            try:
+                client, addr = listener.accept()
+            except OSError as error:
+                if error.errno in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+                    continue
+                raise
+            took = True
+            self._first_read(listener, client, addr)
+        return took
+
+    def _first_read(self, listener: socket.socket, client: socket.socket, addr: Any) -> None:
+        """The common path: the whole request is already here, handle it now."""
+        deadline = time.monotonic() + self.read_timeout_s
+        framer = RequestFramer(self.body_limit, self.max_header_bytes)
+        try:
+            data = client.recv(READ_CHUNK, socket.MSG_DONTWAIT)  # accepted sockets are blocking
+        except BlockingIOError:
+            data = b""
+        except OSError:
+            self._close(client)
+            return
+        else:
+            if not data:  # closed before sending anything
+                self._close(client)
+                return
+            if framer.feed(data).ready:
+                self.handle(listener, PrefilledSocket(client, data, deadline, self.read_timeout_s), addr)
+                return
+        client.setblocking(False)
+        pending = PendingRequest(client, addr, listener, deadline, framer)
+        self.pending[client.fileno()] = pending
+        self.selector.register(client, selectors.EVENT_READ, pending)
+        if data:
+            self._add(pending, data)
+        else:
+            self._shed_if_full()
+
+    def _on_readable(self, pending: PendingRequest) -> None:
+        try:
+            data = pending.sock.recv(min(max(pending.wanted, READ_CHUNK), MAX_READ_CHUNK))
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:  # the client gave up before finishing
+            self._forget(pending)
+            self._close(pending.sock)
+            return
+        self._add(pending, data)
+
+    def _add(self, pending: PendingRequest, data: bytes) -> None:
+        pending.buffer += data
+        self.pending_bytes += len(data)
+        framing = pending.framer.feed(pending.buffer)
+        pending.wanted = framing.wanted
+        if framing.ready:
+            self._forget(pending)
+            pending.sock.setblocking(True)
+            self.handle(pending.listener, PrefilledSocket(pending.sock, bytes(pending.buffer), pending.deadline,
+                                                          self.read_timeout_s, pending.continue_sent), pending.addr)
+            return
+        if framing.expects_continue and not pending.continue_sent:
+            with contextlib.suppress(OSError):
+                pending.sock.send(CONTINUE_RESPONSE)
+            pending.continue_sent = True
+        self._shed_if_full()
+
+    def _forget(self, pending: PendingRequest) -> None:
+        self.pending.pop(pending.sock.fileno(), None)
+        self.pending_bytes -= len(pending.buffer)
+        with contextlib.suppress(KeyError, ValueError):
+            self.selector.unregister(pending.sock)
+
+    def _expire(self, now: float) -> None:
+        while self.pending:
+            oldest = next(iter(self.pending.values()))
+            if oldest.deadline > now:
+                return
+            self._forget(oldest)
+            self._reject(oldest, f"the request was not complete {self.read_timeout_s:g} s after the connection opened")
+
+    def _shed_if_full(self) -> None:
+        while len(self.pending) > MAX_PENDING or self.pending_bytes > self.max_pending_bytes:
+            oldest = next(iter(self.pending.values()))
+            self._forget(oldest)
+            self._reject(oldest, "the server holds too many unfinished requests; the oldest is dropped")
+
+    def _reject(self, pending: PendingRequest, message: str) -> None:
+        """408 and close, without blocking: a stalled client is not worth waiting for."""
+        self.log.info("408 %s from %s (%d bytes received)", message, pending.addr, len(pending.buffer))
+        with contextlib.suppress(OSError):
+            pending.sock.send(_timeout_response(message))
+        self._close(pending.sock)
+
+    @staticmethod
+    def _close(sock: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_WR)
+        with contextlib.suppress(OSError):
+            for _ in range(16):  # drain what is queued (bounded), so close() sends FIN, not RST
+                if not sock.recv(READ_CHUNK, socket.MSG_DONTWAIT):
+                    break
+        with contextlib.suppress(OSError):
+            sock.close()
