@@ -4,7 +4,7 @@ Servers, all on 127.0.0.1, all loading the *same* fitted estimator (the twinserv
 ``model.skops``; the peers get a joblib dump of it):
 
 * ``twinserve``       the container app exactly as ``make serve-container`` runs it
-                      (gunicorn.conf.py: sync workers, two per CPU, ONNX Runtime, /predict fast path);
+                      (gunicorn.conf.py: buffered sync workers, two per CPU, ONNX Runtime, /predict fast path);
 * ``naive``           the blog's Flask template (``baselines/naive-container/app.py``) under
                       gunicorn with 2 sync workers -- the labelled baseline;
 * ``mlserver``        MLServer 1.7.1 + mlserver-sklearn, adaptive batching off (its default);
@@ -469,7 +469,7 @@ def dump_joblib(skops_path: Path, joblib_path: Path, python: str, env: dict[str,
 
 SERVER_ORDER = ("twinserve", "naive", "mlserver", "mlserver-batch")
 SERVER_LABELS = {
-    "twinserve": "twinserve container (gunicorn sync workers, ONNX Runtime)",
+    "twinserve": "twinserve container (gunicorn buffered sync workers, ONNX Runtime)",
     "naive": "naive blog template (Flask + joblib, gunicorn 2 sync) [BASELINE]",
     "mlserver": "MLServer 1.7.1 sklearn, adaptive batching off",
     "mlserver-batch": "MLServer 1.7.1 sklearn, adaptive batching on (32 rows / 5 ms)",

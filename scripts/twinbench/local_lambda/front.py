@@ -48,6 +48,10 @@ def create_front(service: LambdaService, on_reap: Callable[[], Awaitable[int]] |
 
     async def invoke(request: web.Request) -> web.Response:
         apigw_request_id = new_apigw_request_id()
+        try:
+            body = await request.read()
+        except ConnectionResetError:  # the client left mid-body (a slow client giving up): no one to answer
+            return web.Response(status=400, body=b'{"message":"Bad Request"}', content_type="application/json")
         peer = request.transport.get_extra_info("peername") if request.transport else None
         sockname = request.transport.get_extra_info("sockname") if request.transport else None
         http_request = HttpRequest(
@@ -55,7 +59,7 @@ def create_front(service: LambdaService, on_reap: Callable[[], Awaitable[int]] |
             path=request.path,
             raw_query_string=request.query_string,
             headers=list(request.headers.items()),
-            body=await request.read(),
+            body=body,
             source_ip=peer[0] if peer else "127.0.0.1",
             protocol=f"HTTP/{request.version.major}.{request.version.minor}",
             server_port=sockname[1] if sockname else None,
