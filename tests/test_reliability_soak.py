@@ -37,6 +37,21 @@ def test_rss_growth_from_the_first_warm_sample():
     assert growth["note"] is None
 
 
+def test_rss_growth_counts_only_processes_alive_throughout():
+    # A Lambda environment started mid-soak (pid 3) is scale-out, not growth of the others.
+    samples = [{"t_s": 10.0, "pids": [1, 2], "rss_kb": 2000, "rss_kb_by_pid": {"1": 1000, "2": 1000}},
+               {"t_s": 60.0, "pids": [1, 2, 3], "rss_kb": 3040, "rss_kb_by_pid": {"1": 1020, "2": 1020, "3": 1000}}]
+    growth = soak._rss_growth(samples, warm_s=10.0)
+    assert growth["baseline_kb"] == 2000 and growth["end_kb"] == 2040 and growth["growth_pct"] == pytest.approx(2.0)
+    assert growth["pids"] == [1, 2] and "changed" in growth["note"]
+
+
+def test_rss_growth_without_a_surviving_process_is_not_a_figure():
+    samples = [{"t_s": 10.0, "pids": [1], "rss_kb": 1000, "rss_kb_by_pid": {"1": 1000}},
+               {"t_s": 60.0, "pids": [2], "rss_kb": 900, "rss_kb_by_pid": {"2": 900}}]
+    assert soak._rss_growth(samples, warm_s=10.0)["growth_pct"] is None
+
+
 def test_saturation_comes_from_the_newest_results_file(tmp_path: Path):
     for stamp, rps in (("20260101T000000Z", 100.0), ("20260202T000000Z", 250.0)):
         (tmp_path / stamp).mkdir()

@@ -146,6 +146,7 @@ class BufferedSyncWorker(SyncWorker):
     def run(self) -> None:
         for listener in self.sockets:
             listener.setblocking(False)
+            self._defer_accept(listener)
             self.selector.register(listener, selectors.EVENT_READ, _LISTENER)
         self.selector.register(self.PIPE[0], selectors.EVENT_READ, _WAKEUP)
         accepting = True
@@ -161,22 +162,35 @@ class BufferedSyncWorker(SyncWorker):
                         drain_until = time.monotonic() + min(self.cfg.graceful_timeout, self.read_timeout_s)
                     if not self.pending or time.monotonic() >= drain_until:
                         return
-                took = accepting and self._take_connections()
-                if took and not self.pending:
-                    continue  # more may be queued: take them before any select, as SyncWorker does
-                if not took and not self.is_parent_alive():
+                if self.pending:  # clients already waiting come before new connections
+                    self._expire(time.monotonic())
+                    self._serve_readable(0.0)
+                if accepting and self._take_connections():
+                    continue  # more may be queued: take them before waiting, as SyncWorker does
+                if not self.is_parent_alive():
                     return
-                for key, _ in self.selector.select(0.0 if took else self._select_timeout()):
-                    if key.data is _WAKEUP:
-                        with contextlib.suppress(OSError):
-                            os.read(self.PIPE[0], 64)
-                    elif key.data is not _LISTENER:  # listeners are served by _take_connections
-                        self._on_readable(key.data)
-                self._expire(time.monotonic())
+                self._serve_readable(self._select_timeout())
         finally:
             for pending in list(self.pending.values()):
                 self._reject(pending, "the server is shutting down and this request had not fully arrived")
             self.selector.close()
+
+    def _serve_readable(self, timeout: float) -> None:
+        """Wait up to ``timeout`` for a connection, a pending client's bytes or a signal; read what came."""
+        for key, _ in self.selector.select(timeout):
+            if key.data is _WAKEUP:
+                with contextlib.suppress(OSError):
+                    os.read(self.PIPE[0], 64)
+            elif key.data is not _LISTENER:  # listeners are served by _take_connections
+                self._on_readable(key.data)
+
+    def _defer_accept(self, listener: socket.socket) -> None:
+        """Linux TCP_DEFER_ACCEPT: accept() returns a connection once its first bytes are there
+        (nginx's ``deferred``). Without it, a client that is slow to write after connecting (a
+        loaded client machine, say) lands in the pending set instead of the fast path."""
+        if listener.family in (socket.AF_INET, socket.AF_INET6) and hasattr(socket, "TCP_DEFER_ACCEPT"):
+            with contextlib.suppress(OSError):
+                listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, max(1, round(self.read_timeout_s)))
 
     def _select_timeout(self) -> float:
         timeout = self.timeout or 0.5
