@@ -101,5 +101,7 @@ def test_sigterm_after_prestop_completes_everything(rf_dir, rf_metadata):
     failures = [o for o in outcomes if o[3] != 200]
     in_flight = [o for o in outcomes if o[1] < signalled_at < o[2]]
     assert sum(1 for o in outcomes if o[0] == "short") > STREAMS * 2
-    assert [o[0] for o in in_flight] == ["long"], "the long request must be running at SIGTERM, or the test proves nothing"
+    # A short request can be in flight too (taken by the worker that was reading the long body);
+    # it must complete like the rest.
+    assert "long" in [o[0] for o in in_flight], "the long request must be running at SIGTERM, or the test proves nothing"
     assert failures == []
