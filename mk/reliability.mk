@@ -23,7 +23,7 @@ $(FUZZ_VENV)/.stamp: requirements/fuzz.lock
 # steal the warm ones' CPU; at that cap, short latency spikes under a steady 70 % load turn into 429s
 # that real Lambda (which would start another environment) never gives. The soak is about errors,
 # drift and leaks, so it lets the local Lambda scale out as Lambda does.
-SOAK_LAMBDA_ENVIRONMENTS ?= 32
+SOAK_LAMBDA_ENVIRONMENTS ?= 16
 
 .PHONY: fuzz soak secrets-scan
 
