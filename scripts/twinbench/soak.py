@@ -57,8 +57,8 @@ class SoakSettings:
     saturation_from_results: bool = False
     """Reuse the newest bench's closed-loop peak instead of measuring open-loop here. Faster, but a
     closed-loop peak overstates what an open-loop stream holds when the generator shares the cores
-    (measured: 70 % of the bench's 1,779 req/s overloaded the container; the in-place measurement
-    gave about 1,100)."""
+    (measured: 70 % of the bench's 1,779 req/s overloaded the container; two in-place measurements
+    gave 840 and 1,096)."""
     window_s: float | None = None
     """p99 drift compares the first and last window of this length (default max(10, duration/10))."""
     rss_growth_max_pct: float = 5.0
