@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 
 import pytest
 from aiohttp import web
@@ -98,6 +99,41 @@ def test_closed_loop_and_sequential_record_service_time():
     assert len(seq) == 5 and all(o.ok and o.cold is False for o in seq)
     assert len(closed) > 10
     assert all(o.latency_ms == o.service_ms for o in closed)
+
+
+def test_a_long_step_keeps_its_outcomes_out_of_the_collectors_walk_and_gives_them_back():
+    """Why: a soak's outcomes pile up for 10 minutes and a full collection over them stalled the
+    generator for hundreds of ms, which then sent its backlog as one burst."""
+    seen: list[int] = []
+
+    async def main():
+        async def predict(request: web.Request) -> web.Response:
+            seen.append(gc.get_freeze_count())
+            return web.json_response({"predictions": [1]})
+
+        app = web.Application()
+        app.router.add_post("/predict", predict)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        try:
+            async with LoadGenerator(url, b"{}") as gen:
+                opened, _ = await gen.open_loop(100, 1.6)
+                during_open = list(seen)
+                seen.clear()
+                closed, _ = await gen.closed_loop(1, 1.6)
+        finally:
+            await runner.cleanup()
+        return opened, during_open, closed
+
+    opened, during_open, closed = asyncio.run(main())
+    assert len(opened) == 160 and all(o.ok for o in opened)
+    assert sorted(o.done_s for o in opened)[-1] > 1.5 and closed and all(o.ok for o in closed)
+    # Frozen while the step ran (the count rises after each second), released after it.
+    assert max(during_open) > 0 and max(seen) > 0
+    assert gc.get_freeze_count() == 0
 
 
 def test_errors_are_outcomes_not_exceptions():

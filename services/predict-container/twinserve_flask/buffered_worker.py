@@ -33,6 +33,7 @@ import selectors
 import socket
 import time
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 
 from gunicorn.workers.sync import SyncWorker
@@ -120,7 +121,8 @@ class PrefilledSocket:
 
 def _timeout_response(message: str) -> bytes:
     reply = error_reply(RequestTimeout(message))
-    head = (f"HTTP/1.1 408 Request Timeout\r\nContent-Type: {JSON_CONTENT_TYPE}\r\n"
+    status = HTTPStatus(reply.status)  # the status is the error type's, as on every other path
+    head = (f"HTTP/1.1 {status.value} {status.phrase}\r\nContent-Type: {JSON_CONTENT_TYPE}\r\n"
             f"Content-Length: {len(reply.body)}\r\nConnection: close\r\n\r\n")
     return head.encode("ascii") + reply.body
 
