@@ -51,6 +51,11 @@ async def _serve(stall_s: float, stall_at: int):
                 pass
         return web.json_response({"predictions": [1]}, headers={"x-twinserve-cold": "false"})
 
+    return await _serve_predict(predict)
+
+
+async def _serve_predict(predict):
+    """``predict`` as POST /predict on 127.0.0.1; returns the runner (to clean up) and the base URL."""
     app = web.Application()
     app.router.add_post("/predict", predict)
     runner = web.AppRunner(app)
@@ -111,13 +116,7 @@ def test_a_long_step_keeps_its_outcomes_out_of_the_collectors_walk_and_gives_the
             seen.append(gc.get_freeze_count())
             return web.json_response({"predictions": [1]})
 
-        app = web.Application()
-        app.router.add_post("/predict", predict)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        runner, url = await _serve_predict(predict)
         try:
             async with LoadGenerator(url, b"{}") as gen:
                 opened, _ = await gen.open_loop(100, 1.6)
