@@ -52,6 +52,33 @@ def test_rss_growth_without_a_surviving_process_is_not_a_figure():
     assert soak._rss_growth(samples, warm_s=10.0)["growth_pct"] is None
 
 
+def test_a_step_whose_latency_climbs_is_not_held():
+    steady = [_outcome(t / 10, 5.0 + (t % 7)) for t in range(300)]
+    stable, first, last = soak.latency_stable(steady)
+    assert stable and first == pytest.approx(last, rel=0.05)
+    # a queue that grows by a little each second: nothing failed yet, but p99 climbs through the step
+    climbing = [_outcome(t / 10, 5.0 + t) for t in range(300)]
+    stable, first, last = soak.latency_stable(climbing)
+    assert not stable and last > 2 * first + 10
+    # order is by completion time, not by list position
+    assert not soak.latency_stable(list(reversed(climbing)))[0]
+
+
+def test_worker_pids_come_from_boot_lines_read_once(tmp_path: Path):
+    log = tmp_path / "container-serving.log"
+    watch = soak._WorkerPids(log)
+    assert watch() == []  # no log yet
+    me = os.getpid()
+    gone = 2**22 + 12345
+    log.write_text(f"[INFO] Booting worker with pid: {me}\n[INFO] Booting worker with pid: {gone}\n"
+                   f"127.0.0.1 \"POST /predict HTTP/1.1\" 200 31 2ms\n[INFO] Booting worker with pi")
+    assert watch() == [me]  # the gone pid is not alive; the half-written line waits
+    with log.open("a") as f:
+        f.write(f"d: {os.getppid()}\n")
+    assert watch() == [me, os.getppid()]
+    assert watch._offset == log.stat().st_size  # nothing is read twice
+
+
 def test_saturation_comes_from_the_newest_results_file(tmp_path: Path):
     for stamp, rps in (("20260101T000000Z", 100.0), ("20260202T000000Z", 250.0)):
         (tmp_path / stamp).mkdir()
@@ -66,11 +93,13 @@ def test_saturation_comes_from_the_newest_results_file(tmp_path: Path):
 def test_short_soak_on_gunicorn_writes_its_figures(rf_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("MODEL_PATH", str(rf_dir))
     settings = soak.SoakSettings(duration_s=6.0, targets=("container",), saturation_rps=60.0, window_s=2.0,
-                                 out_dir=tmp_path)
+                                 ramp_step_s=1.0, out_dir=tmp_path)
     document = soak.run(settings, Progress(quiet=True))
     result = document["targets"][0]
     assert result["offered_rps"] == pytest.approx(42.0)
     assert result["errors"] == 0 and result["sent"] >= 200
+    assert [step["offered_rps"] for step in result["ramp"]] == [10.5, 21.0, 31.5]
+    assert result["ramp_errors"] == 0 and all(step["sent"] >= 9 for step in result["ramp"])
     assert result["rss"]["baseline_kb"] and result["rss"]["end_kb"]
     assert len(result["rss_samples"][0]["pids"]) >= 1
     assert json.loads((tmp_path / "soak.json").read_text())["kind"] == "twinbench-soak"

@@ -66,7 +66,7 @@ def run_soak(args: argparse.Namespace) -> int:
     settings = SoakSettings(
         duration_s=args.duration_s, targets=targets, load_fraction=args.fraction,
         saturation_rps=args.saturation_rps, saturation_from_results=args.saturation_from_results,
-        window_s=args.window_s,
+        window_s=args.window_s, ramp_step_s=args.ramp_step_s,
         rss_growth_max_pct=args.rss_growth_max_pct, out_dir=Path(args.out) if args.out else None,
     )
     _sigterm_stops_cleanly()
@@ -102,9 +102,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     soak = subparsers.add_parser(
         "soak", help="long open-loop run at 70%% of saturation: errors, p99 drift, RSS growth",
         description="Measures each target's saturation rate in place (closed-loop steps for an estimate, then "
-        "open-loop steps: the highest rate held with no error and the generator not the bottleneck), "
-        "then drives it open-loop at a fraction of it for --duration-s, sampling the RSS of the gunicorn "
-        "workers / Lambda environment processes. Fails on any error or RSS growth >= the limit.",
+        "20-s open-loop steps: the highest rate held with no error, the generator not the bottleneck and p99 "
+        "not climbing through the step), ramps up (25/50/75 %% of the soak rate) so the local Lambda scales "
+        "out, then drives it open-loop at a fraction of saturation for --duration-s, sampling the RSS of the "
+        "gunicorn workers / Lambda environment processes. Fails on any error (ramp included) or RSS growth "
+        ">= the limit.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     soak.add_argument("--duration-s", type=float, default=_env_float("SOAK_S", 600.0),
                       help="soak length per target, s (env SOAK_S)")
@@ -116,6 +118,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     soak.add_argument("--saturation-from-results", action="store_true",
                       help="reuse the newest results/*/results.json peak (closed loop; overstates what an "
                       "open-loop stream holds when the generator shares the cores) instead of measuring")
+    soak.add_argument("--ramp-step-s", type=float, default=10.0,
+                      help="length of each ramp step before the soak, s (0 = no ramp)")
     soak.add_argument("--window-s", type=float, default=None,
                       help="window for p99 drift, s (default: a tenth of the duration, at least 10 s)")
     soak.add_argument("--rss-growth-max-pct", type=float, default=5.0, help="RSS growth that fails the soak, %%")

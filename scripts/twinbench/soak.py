@@ -3,13 +3,18 @@
 For each target (the local container under the pod's limits, the local Lambda emulator with the
 native handler — the same targets ``make bench`` measures, :mod:`twinbench.targets`):
 
-1. **Saturation**: ``max_achieved_rps`` of that target in the newest ``results/*/results.json``
-   (``make bench``), else measured here: closed-loop steps for an estimate, then open-loop steps at
-   fractions of it; the highest rate held (no error, >= 95 % achieved, generator not the bottleneck).
-2. **Soak**: open loop (coordinated-omission corrected, :class:`~twinbench.load.LoadGenerator`) at
-   ``load_fraction`` (70 %) of it for ``duration_s``; every few seconds the RSS of the serving
-   processes is sampled (gunicorn workers; Lambda execution environments).
-3. **Figures**: errors (must be 0), p99 of the first and of the last window and their ratio
+1. **Saturation**: measured here: closed-loop steps for an estimate, then 20-s open-loop steps at
+   fractions of it; the highest rate held (no error, >= 95 % achieved, generator not the
+   bottleneck, and latency not climbing: the last third's p99 within 2x + 10 ms of the first
+   third's — a queue that grows by a little each second passes a 5-s step and collapses in a
+   10-minute one, as it did here). ``--saturation-rps`` or the newest bench's peak skip this.
+2. **Ramp**: 25, 50 and 75 % of the soak rate for ``ramp_step_s`` each, so the local Lambda
+   scales out the way a real traffic ramp lets it (one environment per concurrent request, each
+   with a cold start). Its requests and errors count in the totals; it is reported on its own.
+3. **Soak**: open loop (coordinated-omission corrected, :class:`~twinbench.load.LoadGenerator`) at
+   ``load_fraction`` (70 %) of saturation for ``duration_s``; every few seconds the RSS of the
+   serving processes is sampled (gunicorn workers; Lambda execution environments).
+4. **Figures**: errors (must be 0), p99 of the first and of the last window and their ratio
    (drift, reported), RSS growth from the end of the first window (warm) to the end (must be
    < ``rss_growth_max_pct``).
 
@@ -38,7 +43,11 @@ RESULTS = REPO / "results"
 SCHEMA_VERSION = 1
 SATURATION_LEVELS = (2, 4, 8, 16)
 SATURATION_STEP_S = 5.0
-SATURATION_OPEN_FRACTIONS = (0.3, 0.5, 0.7, 0.85, 1.0)
+SATURATION_OPEN_STEP_S = 20.0
+SATURATION_OPEN_FRACTIONS = (0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+STABLE_P99_FACTOR = 2.0
+STABLE_P99_SLACK_MS = 10.0
+RAMP_FRACTIONS = (0.25, 0.5, 0.75)
 RSS_SAMPLE_S = 5.0
 BOOT = re.compile(r"Booting worker with pid: (\d+)")
 
@@ -59,6 +68,8 @@ class SoakSettings:
     closed-loop peak overstates what an open-loop stream holds when the generator shares the cores
     (measured: 70 % of the bench's 1,779 req/s overloaded the container; two in-place measurements
     gave 840 and 1,096)."""
+    ramp_step_s: float = 10.0
+    """Length of each ramp step (25/50/75 % of the soak rate) before the soak proper; 0 skips it."""
     window_s: float | None = None
     """p99 drift compares the first and last window of this length (default max(10, duration/10))."""
     rss_growth_max_pct: float = 5.0
@@ -109,14 +120,47 @@ def windows(outcomes: list[Outcome], window_s: float) -> list[dict]:
     return result
 
 
+def latency_stable(outcomes: list[Outcome]) -> tuple[bool, float | None, float | None]:
+    """``(stable, p99 first third, p99 last third)`` of a step's OK latencies, by completion time.
+
+    Open-loop latency counts from the intended send, so a server that falls behind by a little
+    each second shows it as a p99 that climbs through the step even while nothing has failed yet.
+    """
+    ok = sorted((o for o in outcomes if o.ok), key=lambda o: o.done_s)
+    if len(ok) < 30:
+        return bool(ok), None, None
+    third = len(ok) // 3
+    first = summarize([o.latency_ms for o in ok[:third]])["p99_ms"]
+    last = summarize([o.latency_ms for o in ok[-third:]])["p99_ms"]
+    return last <= STABLE_P99_FACTOR * first + STABLE_P99_SLACK_MS, first, last
+
+
 # -- processes whose RSS is watched ------------------------------------------------------------
 
-def _container_pids(target) -> list[int]:
-    log = target.log_dir / "container-serving.log" if target.log_dir else None
-    if log is None or not log.exists():
-        return []
-    pids = [int(p) for p in BOOT.findall(log.read_text(errors="replace"))]
-    return [p for p in pids if rss_kb(p) is not None]
+class _WorkerPids:
+    """gunicorn's worker pids, from the ``Booting worker`` lines of its log.
+
+    The log also holds one access line per request (hundreds of thousands in a soak), so only the
+    bytes appended since the last look are read: re-reading the whole file every few seconds cost
+    the load generator's process more each time.
+    """
+
+    def __init__(self, log: Path | None) -> None:
+        self.log = log
+        self._offset = 0
+        self._tail = ""
+        self._pids: list[int] = []
+
+    def __call__(self) -> list[int]:
+        if self.log is not None and self.log.exists():
+            with self.log.open("rb") as f:
+                f.seek(self._offset)
+                chunk = f.read()
+            self._offset += len(chunk)
+            text = self._tail + chunk.decode(errors="replace")
+            complete, _, self._tail = text.rpartition("\n")
+            self._pids += [int(p) for p in BOOT.findall(complete)]
+        return [p for p in self._pids if rss_kb(p) is not None]
 
 
 def _lambda_pids(target) -> list[int]:
@@ -137,9 +181,9 @@ def _sample(pids: list[int]) -> dict:
 
 async def _measure_saturation(url: str, body: bytes, progress: Progress) -> tuple[float, list[dict]]:
     """Closed-loop steps give a first estimate; open-loop steps at fractions of it give the answer:
-    the highest offered rate served with no error, >= 95 % achieved, and the generator not the
-    bottleneck. (A closed-loop peak alone overstates what an open-loop stream can hold on a machine
-    whose cores the generator shares.)"""
+    the highest offered rate served with no error, >= 95 % achieved, the generator not the
+    bottleneck and latency not climbing (:func:`latency_stable`). (A closed-loop peak alone
+    overstates what an open-loop stream can hold on a machine whose cores the generator shares.)"""
     steps = []
     async with LoadGenerator(url, body, timeout_s=10.0) as gen:
         await gen.sequential(50)  # warm-up, discarded
@@ -156,22 +200,30 @@ async def _measure_saturation(url: str, body: bytes, progress: Progress) -> tupl
         best = 0.0
         for fraction in SATURATION_OPEN_FRACTIONS:
             rate = max(1.0, round(estimate * fraction, 1))
-            outcomes, generator = await gen.open_loop(rate, SATURATION_STEP_S)
+            outcomes, generator = await gen.open_loop(rate, SATURATION_OPEN_STEP_S)
             ok = [o for o in outcomes if o.ok]
             span = max((o.done_s for o in outcomes), default=0.0)
             rps = len(ok) / span if span else 0.0
-            held = not (len(outcomes) - len(ok)) and rps >= 0.95 * rate and not generator["bottleneck"]
+            stable, p99_first, p99_last = latency_stable(outcomes)
+            held = (not (len(outcomes) - len(ok)) and rps >= 0.95 * rate and not generator["bottleneck"]
+                    and stable)
             steps.append({"loop": "open", "offered_rps": rate, "achieved_rps": round(rps, 1),
-                          "errors": len(outcomes) - len(ok), "generator_bound": generator["bottleneck"], "held": held})
-            progress.update(f"open loop {rate:.0f} rps: achieved {rps:.0f}, held {held}")
+                          "errors": len(outcomes) - len(ok), "generator_bound": generator["bottleneck"],
+                          "p99_first_third_ms": p99_first, "p99_last_third_ms": p99_last,
+                          "latency_stable": stable, "held": held})
+            progress.update(f"open loop {rate:.0f} rps: achieved {rps:.0f}, p99 {p99_first} -> {p99_last} ms, "
+                            f"held {held}")
             if not held:
                 break
             best = rate
     return (best or estimate * SATURATION_OPEN_FRACTIONS[0]), steps
 
 
-async def _soak_one(url: str, body: bytes, rate: float, duration_s: float, pid_fn, progress: Progress) -> tuple:
+async def _soak_one(url: str, body: bytes, rate: float, settings: SoakSettings, pid_fn,
+                    progress: Progress) -> tuple:
+    duration_s = settings.duration_s
     samples: list[dict] = []
+    ramp: list[dict] = []
     stop = asyncio.Event()
     t0 = time.perf_counter()
 
@@ -187,6 +239,15 @@ async def _soak_one(url: str, body: bytes, rate: float, duration_s: float, pid_f
 
     async with LoadGenerator(url, body, timeout_s=10.0) as gen:
         await gen.sequential(50)  # warm-up, discarded
+        if settings.ramp_step_s > 0:
+            for fraction in RAMP_FRACTIONS:
+                step_rate = max(1.0, round(rate * fraction, 1))
+                ramp_outcomes, _ = await gen.open_loop(step_rate, settings.ramp_step_s)
+                counts = _status_counts(ramp_outcomes)
+                errors = sum(1 for o in ramp_outcomes if not o.ok)
+                ramp.append({"offered_rps": step_rate, "duration_s": settings.ramp_step_s, "sent": len(ramp_outcomes),
+                             "errors": errors, "status_counts": counts})
+                progress.update(f"ramp {step_rate:.0f} rps: {len(ramp_outcomes)} sent, {errors} errors")
         task = asyncio.create_task(sampler())
         try:
             outcomes, generator = await gen.open_loop(rate, duration_s, progress=tick)
@@ -194,7 +255,15 @@ async def _soak_one(url: str, body: bytes, rate: float, duration_s: float, pid_f
             stop.set()
             await task
         samples.append({"t_s": round(time.perf_counter() - t0, 1), **_sample(pid_fn())})
-    return outcomes, generator, samples
+    return outcomes, generator, samples, ramp
+
+
+def _status_counts(outcomes: list[Outcome]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for o in outcomes:
+        key = str(o.status) if o.status else (o.error or "error")
+        counts[key] = counts.get(key, 0) + 1
+    return counts
 
 
 def _rss_growth(samples: list[dict], warm_s: float) -> dict:
@@ -226,7 +295,8 @@ def soak_target(name: str, settings: SoakSettings, out_dir: Path, body: bytes, p
     from twinbench.targets import ContainerTarget, LambdaTarget
 
     target = ContainerTarget(log_dir=out_dir) if name == "container" else LambdaTarget(log_dir=out_dir)
-    pid_fn = (lambda: _container_pids(target)) if name == "container" else (lambda: _lambda_pids(target))
+    pid_fn = (_WorkerPids(target.log_dir / "container-serving.log" if target.log_dir else None)
+              if name == "container" else (lambda: _lambda_pids(target)))
     progress.phase(f"{name}: starting")
     with target:
         progress.done(target.url)
@@ -236,29 +306,31 @@ def soak_target(name: str, settings: SoakSettings, out_dir: Path, body: bytes, p
         elif settings.saturation_from_results and (found := saturation_from_results(name)) is not None:
             saturation, source = found[0], found[1]
         else:
-            progress.phase(f"{name}: measuring saturation (closed then open loop, {SATURATION_STEP_S:.0f} s steps)")
+            progress.phase(f"{name}: measuring saturation (closed loop {SATURATION_STEP_S:.0f} s steps, "
+                           f"then open loop {SATURATION_OPEN_STEP_S:.0f} s steps)")
             saturation, saturation_steps = asyncio.run(_measure_saturation(target.url, body, progress))
-            source = "measured here (highest open-loop rate held: 0 errors, >= 95 % achieved, generator not bound)"
+            source = ("measured here (highest open-loop rate held for 20 s: 0 errors, >= 95 % achieved, "
+                      "generator not bound, p99 not climbing)")
             progress.done(f"{saturation:.0f} rps")
         rate = max(1.0, round(saturation * settings.load_fraction, 1))
         progress.phase(f"{name}: soak at {rate:.0f} rps ({settings.load_fraction:.0%} of {saturation:.0f}) "
                        f"for {settings.duration_s:.0f} s")
-        outcomes, generator, samples = asyncio.run(
-            _soak_one(target.url, body, rate, settings.duration_s, pid_fn, progress))
+        outcomes, generator, samples, ramp = asyncio.run(
+            _soak_one(target.url, body, rate, settings, pid_fn, progress))
         described = target.describe()
     ok = [o for o in outcomes if o.ok]
-    status_counts: dict[str, int] = {}
-    for o in outcomes:
-        key = str(o.status) if o.status else (o.error or "error")
-        status_counts[key] = status_counts.get(key, 0) + 1
+    status_counts = _status_counts(outcomes)
     wins = windows(outcomes, settings.window)
     first_p99, last_p99 = (wins[0]["p99_ms"], wins[-1]["p99_ms"]) if wins else (None, None)
     drift = round(last_p99 / first_p99, 3) if first_p99 and last_p99 else None
     rss = _rss_growth(samples, settings.window)
     errors = len(outcomes) - len(ok)
+    ramp_errors = sum(step["errors"] for step in ramp)
     problems = []
     if errors:
         problems.append(f"{errors} errors: {status_counts}")
+    if ramp_errors:
+        problems.append(f"{ramp_errors} errors in the ramp: {[step['status_counts'] for step in ramp]}")
     if rss["growth_pct"] is None:
         problems.append(f"RSS growth not measured ({rss.get('note')})")
     elif rss["growth_pct"] >= settings.rss_growth_max_pct:
@@ -268,7 +340,7 @@ def soak_target(name: str, settings: SoakSettings, out_dir: Path, body: bytes, p
         warnings.append(f"load generator was the bottleneck: {generator.get('bottleneck_reason')}")
     if drift is not None and drift > 1.5:
         warnings.append(f"p99 drifted x{drift} from the first to the last window")
-    progress.done(f"{len(outcomes)} sent, {errors} errors, p99 {first_p99} -> {last_p99} ms, "
+    progress.done(f"{len(outcomes)} sent, {errors} errors (ramp {ramp_errors}), p99 {first_p99} -> {last_p99} ms, "
                   f"RSS {rss['growth_pct']} %")
     return {
         "target": name,
@@ -277,6 +349,8 @@ def soak_target(name: str, settings: SoakSettings, out_dir: Path, body: bytes, p
         "saturation_source": source,
         "saturation_steps": saturation_steps,
         "offered_rps": rate,
+        "ramp": ramp,
+        "ramp_errors": ramp_errors,
         "duration_s": settings.duration_s,
         "sent": len(outcomes),
         "ok": len(ok),
@@ -320,6 +394,7 @@ def run(settings: SoakSettings, progress: Progress | None = None) -> dict:
         "started_utc": stamp,
         "wall_s": round(time.perf_counter() - started, 1),
         "settings": {"duration_s": settings.duration_s, "load_fraction": settings.load_fraction,
+                     "ramp_step_s": settings.ramp_step_s,
                      "window_s": settings.window, "rss_growth_max_pct": settings.rss_growth_max_pct,
                      "targets": list(settings.targets)},
         "environment": collect(),
@@ -344,6 +419,9 @@ def summary_lines(document: dict) -> list[str]:
             f"{(rss['baseline_kb'] or 0) / 1024:8.1f}MB {(rss['end_kb'] or 0) / 1024:8.1f}MB "
             f"{rss['growth_pct'] if rss['growth_pct'] is not None else float('nan'):6.2f}%")
         lines.append(f"  saturation from {r['saturation_source']}; windows of {r['window_s']:.0f} s")
+        if r.get("ramp"):
+            steps = ", ".join(f"{s['offered_rps']:.0f} rps {s['errors']} errors" for s in r["ramp"])
+            lines.append(f"  ramp before the soak: {steps}")
         for warning in r["warnings"]:
             lines.append(f"  WARNING {r['target']}: {warning}")
         if rss.get("note"):
