@@ -23,7 +23,7 @@ TEST_TARGETS :=
 
 -include mk/*.mk
 
-.PHONY: help setup setup-tools model model-import test test-unit serve-container lint bench-core clean
+.PHONY: help setup setup-tools model model-import test test-unit serve-container lint bench-core bench-load clean
 
 help: ## List every target with one line each
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sort -u | \
@@ -70,6 +70,9 @@ lint: $(VENV)/.stamp ## ruff on all Python code
 
 bench-core: $(VENV)/.stamp ## Per-row latency of the core's predict path vs raw estimator.predict, both default models
 	$(PY) -m twinserve.cli bench-core
+
+bench-load: $(VENV)/.stamp ## Cold-start cost of loading the model, ONNX vs skops vs joblib, in fresh processes (both default models)
+	$(PY) -m twinserve.cli bench-load
 
 clean: ## Remove build outputs and results (keeps venvs and the model)
 	rm -rf build .serverless results .pytest_cache
