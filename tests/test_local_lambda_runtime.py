@@ -7,6 +7,7 @@ tests do not depend on packaging. Each test starts and stops its own LocalLambda
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import math
 import os
@@ -154,6 +155,19 @@ def test_report_lines_exact_format_and_init_only_on_cold(package: Path):
     assert any(line.startswith("END RequestId: ") for line in logs)
     # Init Duration covers the handler module's own init
     assert cold.init_duration_ms >= float(responses[0].headers["x-twinserve-init-ms"])
+
+
+def test_report_records_are_kept_out_of_the_collectors_walk(package: Path):
+    # A soak keeps hundreds of thousands of records; gc walking them stalled the event loop.
+    with LocalLambda(package) as fn:
+        for _ in range(3):
+            requests.get(fn.url + "/")
+        rows = list(fn._service._report_rows)
+        reports = fn.reports
+    gc.collect()
+    assert len(rows) == 3 and not any(gc.is_tracked(row) for row in rows)
+    assert [r.request_id for r in reports] == [row[0] for row in rows]
+    assert reports[0].cold_start and not reports[-1].cold_start
 
 
 def test_timeout_answers_504_and_replaces_the_environment(package: Path):

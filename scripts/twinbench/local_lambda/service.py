@@ -18,13 +18,14 @@ import math
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from twinbench.lambda_report import LambdaReport, format_report_line, parse_report_line
 
 from .cgroup import CpuQuota
 from .environments import REGION, EnvironmentPool, ExecutionEnvironment, Invocation
 from .errors import FunctionError, FunctionTimeout, InvokeError, RuntimeExited
+from .gc_pauses import GcPauses
 from .runtime_api import RuntimeApiServer
 from .settings import LambdaSettings
 
@@ -42,6 +43,9 @@ class InvokeResult:
     report: LambdaReport
 
 
+_REPORT_FIELDS = tuple(f.name for f in fields(LambdaReport))
+
+
 class LambdaService:
     """Async core of the local Lambda. ``await start()``, ``await invoke(...)``, ``await stop()``."""
 
@@ -52,12 +56,17 @@ class LambdaService:
         self.runtime_api = RuntimeApiServer(settings.host, function_arn=arn)
         self.quota = CpuQuota(settings.vcpu, enabled=settings.cpu_quota)
         self.pool = EnvironmentPool(settings, self._spawn, log)
-        self.reports: list[LambdaReport] = []
+        # One record per invocation, kept for the whole run (the bench reads them back). As plain
+        # tuples of str/float/int/None, which Python's gc stops tracking: as LambdaReport objects,
+        # hundreds of thousands of them made each full collection stall the event loop long enough
+        # for requests to pile up past the concurrency cap (bursts of 429s in a 10-minute soak).
+        self._report_rows: list[tuple] = []
         self.counts = {"invocations": 0, "cold_starts": 0, "throttles": 0, "timeouts": 0,
                        "function_errors": 0, "runtime_exits": 0, "reaped": 0, "quota_attach_failures": 0}
         self._tasks: set[asyncio.Task] = set()
         self._reaper: asyncio.Task | None = None
         self._stopping = False
+        self.gc_pauses = GcPauses()
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -68,11 +77,13 @@ class LambdaService:
         if not (self.settings.package_dir / (self.settings.handler.rsplit(".", 1)[0].replace(".", "/") + ".py")).exists():
             self._log(f"warning: handler module for {self.settings.handler!r} not found in {self.settings.package_dir}")
         await self.runtime_api.start()
+        self.gc_pauses.install()
         self._reaper = asyncio.create_task(self._reap_loop(), name="local-lambda-reaper")
 
     async def stop(self) -> None:
         """Stop every environment and the Runtime API; waits for each process to exit."""
         self._stopping = True
+        self.gc_pauses.remove()
         if self._reaper is not None:
             self._reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -204,8 +215,13 @@ class LambdaService:
         self._log(line)
         report = parse_report_line(line)
         assert report is not None, line
-        self.reports.append(report)
+        self._report_rows.append(tuple(getattr(report, name) for name in _REPORT_FIELDS))
         return report
+
+    @property
+    def reports(self) -> list[LambdaReport]:
+        """Every REPORT record so far, oldest first (built anew on each call)."""
+        return [LambdaReport(*row) for row in self._report_rows]
 
     # -- observation ----------------------------------------------------------------------------
 
@@ -230,7 +246,8 @@ class LambdaService:
             "peak_environments": self.pool.peak_environments,
             "environment_pids": [env.pid for env in envs if env.pid],
             **self.counts,
-            "reports": len(self.reports),
+            "reports": len(self._report_rows),
+            **self.gc_pauses.figures(),
             "cpu_quota": {**self.quota.describe(), "cpu_quota_applied": self.cpu_quota_applied},
             "runtime_api_tcp_nodelay": self.runtime_api.tcp_nodelay,
             "init_phase_billed": INIT_PHASE_BILLED,
