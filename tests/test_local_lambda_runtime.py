@@ -164,6 +164,8 @@ def test_report_records_are_kept_out_of_the_collectors_walk(package: Path):
             requests.get(fn.url + "/")
         rows = list(fn._service._report_rows)
         reports = fn.reports
+        served = fn.stats()["environment_invocations"]
+    assert list(served.values()) == [3]  # one environment served all three (the soak's RSS needs it)
     gc.collect()
     assert len(rows) == 3 and not any(gc.is_tracked(row) for row in rows)
     assert [r.request_id for r in reports] == [row[0] for row in rows]

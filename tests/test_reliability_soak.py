@@ -52,6 +52,30 @@ def test_rss_growth_without_a_surviving_process_is_not_a_figure():
     assert soak._rss_growth(samples, warm_s=10.0)["growth_pct"] is None
 
 
+def test_rss_growth_net_of_the_runtime_clients_setenv_retention():
+    samples = [{"t_s": 10.0, "pids": [1, 2], "rss_kb": 2000, "rss_kb_by_pid": {"1": 1000, "2": 1000},
+                "invocations_by_pid": {"1": 100, "2": 50}},
+               {"t_s": 60.0, "pids": [1, 2], "rss_kb": 2100, "rss_kb_by_pid": {"1": 1080, "2": 1020},
+                "invocations_by_pid": {"1": 10_100, "2": 2_050}}]
+    growth = soak._rss_growth(samples, warm_s=10.0, retention_bytes=102.4)
+    assert growth["growth_pct"] == pytest.approx(5.0)
+    assert growth["invocations_served"] == 12_000 and growth["setenv_retained_kb"] == pytest.approx(1200.0)
+    assert growth["net_growth_pct"] == pytest.approx(5.0 - 60.0)  # retention explains more than all of it
+    # without per-process invocation counts (the container) there is no net figure
+    assert "net_growth_pct" not in soak._rss_growth([{k: v for k, v in x.items() if k != "invocations_by_pid"}
+                                                     for x in samples], warm_s=10.0, retention_bytes=102.4)
+
+
+def test_the_lambda_runtimes_setenv_keeps_every_trace_id():
+    from twinbench.local_lambda.settings import DEFAULT_PYTHON
+
+    if not DEFAULT_PYTHON.exists():
+        pytest.skip("the Lambda runtime venv is not built (make lambda-runtime)")
+    retained = soak.setenv_retention_bytes(DEFAULT_PYTHON, count=20_000)
+    # "_X_AMZN_TRACE_ID=Root=1-...;Sampled=0" is ~70 bytes; glibc keeps a copy of each
+    assert retained is not None and 50 < retained < 400
+
+
 def test_a_step_whose_latency_climbs_is_not_held():
     steady = [_outcome(t / 10, 5.0 + (t % 7)) for t in range(300)]
     stable, first, last = soak.latency_stable(steady)

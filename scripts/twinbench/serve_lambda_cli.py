@@ -10,6 +10,7 @@ START, the function's output, END, REPORT) to stdout; Ctrl-C or SIGTERM stops ev
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import signal
 import sys
@@ -134,6 +135,10 @@ def serve(settings: LambdaSettings, *, quiet: bool = False) -> int:
         except (OSError, RuntimeError) as exc:
             print(f"serve-lambda: cannot start: {exc}", file=sys.stderr)
             return 1
+        # Every request crosses this one process, so a long collection here queues requests that
+        # then reach the environments at once (429s above the cap). What start-up built lives as
+        # long as the process: freezing it keeps full collections down to what requests allocate.
+        gc.freeze()
         quota = lam.stats()["cpu_quota"]
         cap = settings.reserved_concurrency if settings.reserved_concurrency is not None else \
             f"none (account cap {settings.account_concurrency})"

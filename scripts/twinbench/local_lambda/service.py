@@ -245,6 +245,7 @@ class LambdaService:
             "environments_by_state": by_state,
             "peak_environments": self.pool.peak_environments,
             "environment_pids": [env.pid for env in envs if env.pid],
+            "environment_invocations": {str(env.pid): env.invocations for env in envs if env.pid},
             **self.counts,
             "reports": len(self._report_rows),
             **self.gc_pauses.figures(),
