@@ -103,10 +103,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "soak", help="long open-loop run at 70%% of saturation: errors, p99 drift, RSS growth",
         description="Measures each target's saturation rate in place (closed-loop steps for an estimate, then "
         "20-s open-loop steps: the highest rate held with no error, the generator not the bottleneck and p99 "
-        "not climbing through the step), ramps up (25/50/75 %% of the soak rate) so the local Lambda scales "
+        "not climbing through the step), ramps up (25/50/75 % of the soak rate) so the local Lambda scales "
         "out, then drives it open-loop at a fraction of saturation for --duration-s, sampling the RSS of the "
         "gunicorn workers / Lambda environment processes. Fails on any error (ramp included) or RSS growth "
-        ">= the limit.",
+        ">= the limit; the Lambda side is judged net of awslambdaric's per-invocation setenv retention, "
+        "which is measured and printed beside it.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     soak.add_argument("--duration-s", type=float, default=_env_float("SOAK_S", 600.0),
                       help="soak length per target, s (env SOAK_S)")
