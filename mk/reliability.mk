@@ -27,8 +27,8 @@ SOAK_LAMBDA_ENVIRONMENTS ?= 16
 # For the same reason the soak keeps the environments it scaled out to (idle reaping after an
 # hour, not 5 min). With reaping, the environments only the saturation probe needed go after
 # 5 min; the next latency spike then starts several cold at once, their inits take the two
-# cores from the warm ones, and the cascade hits the cap (measured: 387 429s within seconds,
-# 0 cold starts and 57 429s in the rest of that soak). It also keeps RSS growth measured over
+# cores from the warm ones, and the cascade hits the cap (measured: 387 429s within one minute,
+# then 24 more and no cold start in the rest of that soak). It also keeps RSS growth measured over
 # the same processes from start to end. `make bench` keeps Lambda's 5-min reaping.
 SOAK_LAMBDA_IDLE_S ?= 3600
 

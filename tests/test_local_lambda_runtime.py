@@ -164,12 +164,14 @@ def test_report_records_are_kept_out_of_the_collectors_walk(package: Path):
             requests.get(fn.url + "/")
         rows = list(fn._service._report_rows)
         reports = fn.reports
+        last = fn.last_report
         served = fn.stats()["environment_invocations"]
     assert list(served.values()) == [3]  # one environment served all three (the soak's RSS needs it)
     gc.collect()
     assert len(rows) == 3 and not any(gc.is_tracked(row) for row in rows)
     assert [r.request_id for r in reports] == [row[0] for row in rows]
     assert reports[0].cold_start and not reports[-1].cold_start
+    assert last == reports[-1]
 
 
 def test_timeout_answers_504_and_replaces_the_environment(package: Path):

@@ -34,6 +34,7 @@ __all__ = [
     "LoadGenerator",
     "Outcome",
     "arrival_offsets",
+    "status_counts",
     "step_result",
 ]
 
@@ -306,13 +307,18 @@ class LoadGenerator:
         }
 
 
+def status_counts(outcomes: list[Outcome]) -> dict[str, int]:
+    """How many outcomes had each HTTP status, or each client error (``timeout``, ...)."""
+    counts: dict[str, int] = {}
+    for o in outcomes:
+        key = str(o.status) if o.status else (o.error or "error")
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
 def step_result(outcomes: list[Outcome], generator: dict, **labels: object) -> dict:
     """Aggregate one step's outcomes into the results.json step record (raw samples included)."""
     ok = [o for o in outcomes if o.ok]
-    statuses: dict[str, int] = {}
-    for o in outcomes:
-        key = str(o.status) if o.status else (o.error or "error")
-        statuses[key] = statuses.get(key, 0) + 1
     span_s = max((o.done_s for o in outcomes), default=0.0)
     errors = len(outcomes) - len(ok)
     return {
@@ -323,7 +329,7 @@ def step_result(outcomes: list[Outcome], generator: dict, **labels: object) -> d
         "throttled_429": sum(1 for o in outcomes if o.status == 429),
         "timeouts": sum(1 for o in outcomes if o.error == "timeout"),
         "error_rate": round(errors / len(outcomes), 4) if outcomes else 0.0,
-        "status_counts": statuses,
+        "status_counts": status_counts(outcomes),
         "achieved_rps": round(len(ok) / span_s, 2) if span_s > 0 else 0.0,
         "cold_starts": sum(1 for o in outcomes if o.cold),
         "latency": summarize([o.latency_ms for o in ok]),

@@ -933,7 +933,7 @@ def run_lambda_part(cfg: PeersConfig, note: Callable[[str], None]) -> dict[str, 
                     t0 = time.perf_counter()
                     status, payload = _post(fn.url + "/predict", body, timeout_s=60)
                     client_ms = (time.perf_counter() - t0) * 1000.0
-                    report = fn.reports[-1] if fn.reports else None
+                    report = fn.last_report
                     sample = {"status": status, "client_first_answer_ms": round(client_ms, 1),
                               "init_duration_ms": report.init_duration_ms if report else None,
                               "duration_ms": report.duration_ms if report else None,
@@ -944,8 +944,8 @@ def run_lambda_part(cfg: PeersConfig, note: Callable[[str], None]) -> dict[str, 
             for _ in range(cfg.lambda_warm_samples):
                 for name, fn in fns.items():
                     _post(fn.url + "/predict", body, timeout_s=30)
-                    if fn.reports:
-                        out[name]["warm_duration_ms"].append(fn.reports[-1].duration_ms)  # type: ignore[union-attr]
+                    if (report := fn.last_report) is not None:
+                        out[name]["warm_duration_ms"].append(report.duration_ms)
     finally:
         shutil.rmtree(empty_prefix, ignore_errors=True)
     for data in out.values():

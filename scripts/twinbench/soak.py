@@ -34,7 +34,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from twinbench.load import LoadGenerator, Outcome
+from twinbench.load import LoadGenerator, Outcome, status_counts
 from twinbench.progress import Progress
 from twinbench.stats import summarize
 
@@ -162,21 +162,23 @@ class _WorkerPids:
             self._pids += [int(p) for p in BOOT.findall(complete)]
         return [p for p in self._pids if rss_kb(p) is not None]
 
+    def sample(self) -> dict:
+        return _sample(self())
+
 
 class _LambdaPids:
     """The execution environments' pids, and how many invocations each has served so far."""
 
     def __init__(self, target) -> None:
         self.target = target
-        self.invocations: dict[str, int] = {}
 
-    def __call__(self) -> list[int]:
+    def sample(self) -> dict:
+        stats: dict = {}
         with contextlib.suppress(OSError, ValueError), urllib.request.urlopen(
                 self.target.url + "/_local_lambda/stats", timeout=10) as resp:
             stats = json.loads(resp.read())
-            self.invocations = {str(k): int(v) for k, v in stats.get("environment_invocations", {}).items()}
-            return [int(p) for p in stats.get("environment_pids", [])]
-        return []
+        return {**_sample([int(p) for p in stats.get("environment_pids", [])]),
+                "invocations_by_pid": {str(k): int(v) for k, v in stats.get("environment_invocations", {}).items()}}
 
 
 # Run by the Lambda runtime's interpreter: RSS kept per distinct value given to setenv.
@@ -264,7 +266,7 @@ async def _measure_saturation(url: str, body: bytes, progress: Progress) -> tupl
     return (best or estimate * SATURATION_OPEN_FRACTIONS[0]), steps
 
 
-async def _soak_one(url: str, body: bytes, rate: float, settings: SoakSettings, pid_fn,
+async def _soak_one(url: str, body: bytes, rate: float, settings: SoakSettings, watch,
                     progress: Progress) -> tuple:
     duration_s = settings.duration_s
     samples: list[dict] = []
@@ -274,8 +276,8 @@ async def _soak_one(url: str, body: bytes, rate: float, settings: SoakSettings, 
 
     async def sampler() -> None:
         while not stop.is_set():
-            pids = await asyncio.to_thread(pid_fn)
-            samples.append({"t_s": round(time.perf_counter() - t0, 1), **_sample(pids), **_invocations(pid_fn)})
+            sample = await asyncio.to_thread(watch.sample)
+            samples.append({"t_s": round(time.perf_counter() - t0, 1), **sample})
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), RSS_SAMPLE_S)
 
@@ -288,7 +290,7 @@ async def _soak_one(url: str, body: bytes, rate: float, settings: SoakSettings, 
             for fraction in RAMP_FRACTIONS:
                 step_rate = max(1.0, round(rate * fraction, 1))
                 ramp_outcomes, _ = await gen.open_loop(step_rate, settings.ramp_step_s)
-                counts = _status_counts(ramp_outcomes)
+                counts = status_counts(ramp_outcomes)
                 errors = sum(1 for o in ramp_outcomes if not o.ok)
                 ramp.append({"offered_rps": step_rate, "duration_s": settings.ramp_step_s, "sent": len(ramp_outcomes),
                              "errors": errors, "status_counts": counts})
@@ -299,21 +301,8 @@ async def _soak_one(url: str, body: bytes, rate: float, settings: SoakSettings, 
         finally:
             stop.set()
             await task
-        samples.append({"t_s": round(time.perf_counter() - t0, 1), **_sample(pid_fn()), **_invocations(pid_fn)})
+        samples.append({"t_s": round(time.perf_counter() - t0, 1), **watch.sample()})
     return outcomes, generator, samples, ramp
-
-
-def _invocations(pid_fn) -> dict:
-    counts = getattr(pid_fn, "invocations", None)
-    return {"invocations_by_pid": dict(counts)} if counts is not None else {}
-
-
-def _status_counts(outcomes: list[Outcome]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for o in outcomes:
-        key = str(o.status) if o.status else (o.error or "error")
-        counts[key] = counts.get(key, 0) + 1
-    return counts
 
 
 def _rss_growth(samples: list[dict], warm_s: float, retention_bytes: float | None = None) -> dict:
@@ -357,8 +346,8 @@ def soak_target(name: str, settings: SoakSettings, out_dir: Path, body: bytes, p
     from twinbench.targets import ContainerTarget, LambdaTarget
 
     target = ContainerTarget(log_dir=out_dir) if name == "container" else LambdaTarget(log_dir=out_dir)
-    pid_fn = (_WorkerPids(target.log_dir / "container-serving.log" if target.log_dir else None)
-              if name == "container" else _LambdaPids(target))
+    watch = (_WorkerPids(target.log_dir / "container-serving.log" if target.log_dir else None)
+             if name == "container" else _LambdaPids(target))
     progress.phase(f"{name}: starting")
     with target:
         progress.done(target.url)
@@ -378,14 +367,14 @@ def soak_target(name: str, settings: SoakSettings, out_dir: Path, body: bytes, p
         progress.phase(f"{name}: soak at {rate:.0f} rps ({settings.load_fraction:.0%} of {saturation:.0f}) "
                        f"for {settings.duration_s:.0f} s")
         outcomes, generator, samples, ramp = asyncio.run(
-            _soak_one(target.url, body, rate, settings, pid_fn, progress))
+            _soak_one(target.url, body, rate, settings, watch, progress))
         described = target.describe()
     retention = None
     if name == "lambda":
         python = (described.get("config") or {}).get("python")
         retention = setenv_retention_bytes(Path(python)) if python else None
     ok = [o for o in outcomes if o.ok]
-    status_counts = _status_counts(outcomes)
+    counts = status_counts(outcomes)
     wins = windows(outcomes, settings.window)
     first_p99, last_p99 = (wins[0]["p99_ms"], wins[-1]["p99_ms"]) if wins else (None, None)
     drift = round(last_p99 / first_p99, 3) if first_p99 and last_p99 else None
@@ -397,13 +386,13 @@ def soak_target(name: str, settings: SoakSettings, out_dir: Path, body: bytes, p
     ramp_errors = sum(step["errors"] for step in ramp)
     problems = []
     if errors:
-        problems.append(f"{errors} errors: {status_counts}")
+        problems.append(f"{errors} errors: {counts}")
     if ramp_errors:
         problems.append(f"{ramp_errors} errors in the ramp: {[step['status_counts'] for step in ramp]}")
     if rss["growth_pct"] is None:
         problems.append(f"RSS growth not measured ({rss.get('note')})")
     elif judged >= settings.rss_growth_max_pct:
-        what = "net of the runtime client's setenv retention" if "net_growth_pct" in rss else ""
+        what = "net of the runtime client's setenv retention " if "net_growth_pct" in rss else ""
         problems.append(f"RSS grew {judged:.2f} % {what}(limit {settings.rss_growth_max_pct} %)")
     warnings = []
     if generator.get("bottleneck"):
@@ -425,7 +414,7 @@ def soak_target(name: str, settings: SoakSettings, out_dir: Path, body: bytes, p
         "sent": len(outcomes),
         "ok": len(ok),
         "errors": errors,
-        "status_counts": status_counts,
+        "status_counts": counts,
         "achieved_rps": round(len(ok) / max(o.done_s for o in outcomes), 1) if outcomes else 0.0,
         "latency": summarize([o.latency_ms for o in ok]),
         "window_s": settings.window,

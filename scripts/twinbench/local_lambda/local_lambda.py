@@ -165,7 +165,12 @@ class LocalLambda:
     @property
     def reports(self) -> list[LambdaReport]:
         """Parsed REPORT records so far, oldest first (``init_duration_ms`` set on cold starts)."""
-        return list(self._service.reports) if self._service else []
+        return self._service.reports if self._service else []
+
+    @property
+    def last_report(self) -> LambdaReport | None:
+        """The newest REPORT record (``None`` before the first invocation)."""
+        return self._service.last_report if self._service else None
 
     @property
     def cpu_quota_applied(self) -> bool:

@@ -24,7 +24,6 @@ ERROR_TYPE_HEADER = "Lambda-Runtime-Function-Error-Type"
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024  # Lambda's synchronous response payload limit
 
 
-
 def trace_header(request_id: str) -> str:
     """The X-Ray header Lambda sends with every invocation, traced or not (``Sampled=0``).
 

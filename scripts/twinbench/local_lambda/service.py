@@ -223,6 +223,11 @@ class LambdaService:
         """Every REPORT record so far, oldest first (built anew on each call)."""
         return [LambdaReport(*row) for row in self._report_rows]
 
+    @property
+    def last_report(self) -> LambdaReport | None:
+        """The newest REPORT record, without building the others."""
+        return LambdaReport(*self._report_rows[-1]) if self._report_rows else None
+
     # -- observation ----------------------------------------------------------------------------
 
     @property
