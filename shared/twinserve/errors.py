@@ -131,6 +131,23 @@ class ModelIntegrityError(ModelError):
         self.actual_sha256 = actual_sha256
 
 
+class ModelPinMismatch(ModelIntegrityError):
+    """The artefact's SHA-256 differs from the one the deployment pins (MODEL_SHA256).
+
+    A subclass of ModelIntegrityError (same code, same start-up refusal); only the message
+    differs, because the pin came from the deployment's configuration, not metadata.json.
+    """
+
+    def __init__(self, path: str, expected_sha256: str, actual_sha256: str) -> None:
+        ModelError.__init__(
+            self,
+            f"refusing to load {path}: its SHA-256 is {actual_sha256} but the deployment pins "
+            f"{expected_sha256} (MODEL_SHA256); this is not the model the deployment expects",
+        )
+        self.expected_sha256 = expected_sha256
+        self.actual_sha256 = actual_sha256
+
+
 class UntrustedModel(ModelError):
     """A skops artefact holds types outside the reviewed trust list."""
 

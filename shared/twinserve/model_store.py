@@ -8,9 +8,9 @@ from pathlib import Path
 
 from twinserve.backends import Backend, build_backend
 from twinserve.errors import ModelLoadError
-from twinserve.integrity import read_verified
+from twinserve.integrity import parse_sha256, read_verified
 from twinserve.metadata import Artefact, ModelMetadata, read_metadata
-from twinserve.settings import Settings
+from twinserve.settings import ENV_MODEL_SHA256, Settings
 
 
 @dataclass(frozen=True)
@@ -44,11 +44,19 @@ def choose_artefact(metadata: ModelMetadata, settings: Settings) -> Artefact:
 
 
 def load_model(settings: Settings) -> LoadedModel:
-    """Raises ModelNotFound, ModelIntegrityError, UntrustedModel or ModelLoadError."""
+    """Raises ModelNotFound, ModelIntegrityError (ModelPinMismatch when the deployment's
+    MODEL_SHA256 does not match), UntrustedModel or ModelLoadError (also for a malformed pin).
+
+    The deployment's pin, when set, replaces metadata.json's for the chosen artefact: both
+    files of the model folder can be replaced together, the deployment's configuration cannot.
+    """
     started = time.perf_counter()
     model_dir = Path(settings.model_path)
+    # A malformed pin is refused before any file is read.
+    pinned = parse_sha256(settings.model_sha256, ENV_MODEL_SHA256) if settings.model_sha256 else None
     metadata = read_metadata(model_dir)
     artefact = choose_artefact(metadata, settings)
-    data = read_verified(model_dir / artefact.path, artefact.sha256)
+    data = read_verified(model_dir / artefact.path, pinned or artefact.sha256,
+                         pinned_by_deployment=pinned is not None)
     backend = build_backend(data, artefact, metadata)
     return LoadedModel(metadata, backend, artefact, (time.perf_counter() - started) * 1000.0)

@@ -17,6 +17,8 @@ ENV_MAX_ROWS = "MAX_ROWS"
 ENV_MAX_BODY_BYTES = "MAX_BODY_BYTES"
 ENV_SERVING_BACKEND = "SERVING_BACKEND"
 ENV_MODEL_FORMAT = "MODEL_FORMAT"
+# The deployment's own pin of the artefact the service loads (see Settings.model_sha256).
+ENV_MODEL_SHA256 = "MODEL_SHA256"
 
 DEFAULT_MAX_ROWS = 1_000
 # 1,000 rows x 30 features of full-precision floats is ~750 KB of JSON; 1 MiB leaves room
@@ -44,6 +46,11 @@ class Settings:
     model_format: source artefact format the sklearn backend accepts: ``skops`` (default;
         loaded with an explicit trust list) or ``joblib`` (opt-in: pickle runs code on load,
         accepted only because its SHA-256 is pinned in metadata).
+    model_sha256: expected SHA-256 (64 hex digits) of the artefact the service loads, set by
+        the deployment (serverless.yml param, Kubernetes ConfigMap). When set it replaces the
+        pin in ``metadata.json``: whoever can replace the model folder can rewrite that file
+        too, while the deployment's configuration sits behind a separate trust boundary.
+        ``None`` (unset or empty) keeps the pin in ``metadata.json``.
     """
 
     model_path: Path
@@ -51,6 +58,7 @@ class Settings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     serving_backend: str = "auto"
     model_format: str = "skops"
+    model_sha256: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -62,4 +70,6 @@ class Settings:
             max_body_bytes=int(env.get(ENV_MAX_BODY_BYTES, DEFAULT_MAX_BODY_BYTES)),
             serving_backend=env.get(ENV_SERVING_BACKEND, "auto"),
             model_format=env.get(ENV_MODEL_FORMAT, "skops"),
+            # Empty means unset: a ConfigMap or a CloudFormation parameter cannot omit a key.
+            model_sha256=env.get(ENV_MODEL_SHA256, "").strip() or None,
         )

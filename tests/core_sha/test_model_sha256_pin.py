@@ -1,0 +1,186 @@
+"""MODEL_SHA256: the deployment's pin of the served artefact overrides metadata.json's.
+
+Whoever can replace the model folder can rewrite metadata.json with it; the pin set by the
+deployment's configuration (Kubernetes ConfigMap, serverless.yml param) cannot be changed
+from there. A mismatch must stop the start with one line naming both hashes; a match serves.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from conftest import REPO, SERVICE_PYTHONPATH, free_port
+from twinserve.errors import ModelIntegrityError, ModelLoadError, ModelPinMismatch
+from twinserve.integrity import sha256_file
+from twinserve.model_store import load_model
+from twinserve.settings import ENV_MODEL_SHA256, Settings
+
+WRONG = "0123456789abcdef" * 4
+START_TIMEOUT_S = 60.0
+
+
+@pytest.fixture()
+def model_copy(rf_dir: Path, tmp_path: Path) -> Path:
+    """A private copy of the session's trained model, safe to tamper with."""
+    return Path(shutil.copytree(rf_dir, tmp_path / "model"))
+
+
+def serving_sha256(model_dir: Path) -> str:
+    return json.loads((model_dir / "metadata.json").read_text())["artefacts"]["serving"]["sha256"]
+
+
+# ------------------------------------------------------------------------ settings
+@pytest.mark.parametrize(("environ", "expected"), [
+    ({}, None),
+    ({ENV_MODEL_SHA256: ""}, None),  # a ConfigMap key that is present but empty
+    ({ENV_MODEL_SHA256: "  "}, None),
+    ({ENV_MODEL_SHA256: WRONG}, WRONG),
+])
+def test_settings_read_the_pin_from_the_environment(environ, expected):
+    assert ENV_MODEL_SHA256 == "MODEL_SHA256"
+    assert Settings.from_env({"MODEL_PATH": "/m", **environ}).model_sha256 == expected
+
+
+# ------------------------------------------------------------------------ the core
+def test_a_matching_pin_loads(model_copy):
+    pin = sha256_file(model_copy / "model.onnx")
+    loaded = load_model(Settings(model_path=model_copy, model_sha256=pin))
+    assert loaded.artefact.path == "model.onnx"
+
+
+def test_upper_case_pin_is_accepted(model_copy):
+    pin = sha256_file(model_copy / "model.onnx").upper()
+    assert load_model(Settings(model_path=model_copy, model_sha256=pin)).artefact.path == "model.onnx"
+
+
+def test_a_mismatching_pin_refuses_with_both_hashes_on_one_line(model_copy):
+    actual = sha256_file(model_copy / "model.onnx")
+    with pytest.raises(ModelPinMismatch) as info:
+        load_model(Settings(model_path=model_copy, model_sha256=WRONG))
+    error = info.value
+    assert isinstance(error, ModelIntegrityError), "the existing integrity path must catch it"
+    assert error.code == "model_integrity" and error.status == 503
+    assert (error.expected_sha256, error.actual_sha256) == (WRONG, actual)
+    assert WRONG in error.message and actual in error.message and "MODEL_SHA256" in error.message
+    assert "\n" not in error.message
+
+
+def test_the_pin_overrides_a_rewritten_metadata_json(model_copy):
+    """The attack the pin exists for: artefact and metadata.json replaced together."""
+    original = sha256_file(model_copy / "model.onnx")
+    onnx = model_copy / "model.onnx"
+    data = bytearray(onnx.read_bytes())
+    data[len(data) // 3] ^= 0x01
+    onnx.write_bytes(bytes(data))
+    metadata = json.loads((model_copy / "metadata.json").read_text())
+    metadata["artefacts"]["serving"]["sha256"] = sha256_file(onnx)  # consistent again
+    (model_copy / "metadata.json").write_text(json.dumps(metadata))
+    load_model(Settings(model_path=model_copy))  # metadata.json alone is fooled
+    with pytest.raises(ModelPinMismatch):
+        load_model(Settings(model_path=model_copy, model_sha256=original))
+
+
+def test_a_matching_pin_wins_over_a_stale_metadata_pin(model_copy):
+    pin = sha256_file(model_copy / "model.onnx")
+    metadata = json.loads((model_copy / "metadata.json").read_text())
+    metadata["artefacts"]["serving"]["sha256"] = WRONG
+    (model_copy / "metadata.json").write_text(json.dumps(metadata))
+    with pytest.raises(ModelIntegrityError) as info:
+        load_model(Settings(model_path=model_copy))
+    assert not isinstance(info.value, ModelPinMismatch) and "metadata.json pins" in info.value.message
+    assert load_model(Settings(model_path=model_copy, model_sha256=pin)).artefact.path == "model.onnx"
+
+
+def test_the_pin_applies_to_the_artefact_actually_served(model_copy):
+    source_pin = sha256_file(model_copy / "model.skops")
+    loaded = load_model(Settings(model_path=model_copy, serving_backend="sklearn", model_sha256=source_pin))
+    assert loaded.artefact.path == "model.skops"
+    # The ONNX hash does not pin the skops file.
+    with pytest.raises(ModelPinMismatch):
+        load_model(Settings(model_path=model_copy, serving_backend="sklearn",
+                            model_sha256=serving_sha256(model_copy)))
+
+
+@pytest.mark.parametrize("bad", ["abc", "sha256:" + "a" * 64, "g" * 64, "a" * 63, "a" * 65])
+def test_a_malformed_pin_is_a_load_error_naming_the_variable(model_copy, bad):
+    with pytest.raises(ModelLoadError) as info:
+        load_model(Settings(model_path=model_copy, model_sha256=bad))
+    assert not isinstance(info.value, ModelIntegrityError)
+    assert "MODEL_SHA256 must be a SHA-256 as 64 hexadecimal digits" in info.value.message
+
+
+# ------------------------------------------------------------ real entry points
+def gunicorn(model_dir: Path, pin: str, port: int) -> subprocess.Popen[str]:
+    env = {**os.environ, "MODEL_PATH": str(model_dir), "MODEL_SHA256": pin, "PORT": str(port),
+           "HOST": "127.0.0.1", "WEB_CONCURRENCY": "1", "GUNICORN_ACCESS_LOG": "",
+           "PYTHONPATH": SERVICE_PYTHONPATH}
+    return subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "twinserve_flask.wsgi:app"],
+        cwd=REPO / "services" / "predict-container", env=env, text=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+@pytest.fixture()
+def stopped() -> Iterator[list[subprocess.Popen[str]]]:
+    """Every gunicorn a test starts is stopped (SIGTERM, then SIGKILL after 20 s)."""
+    procs: list[subprocess.Popen[str]] = []
+    yield procs
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+
+
+@pytest.mark.slow
+def test_gunicorn_refuses_to_start_on_a_mismatching_pin(model_copy, stopped):
+    actual = sha256_file(model_copy / "model.onnx")
+    proc = gunicorn(model_copy, WRONG, free_port())
+    stopped.append(proc)
+    _, stderr = proc.communicate(timeout=START_TIMEOUT_S)
+    assert proc.returncode != 0
+    last = [line for line in stderr.splitlines() if line.strip()][-1]
+    assert "ModelPinMismatch" in last and WRONG in last and actual in last, last
+
+
+@pytest.mark.slow
+def test_gunicorn_serves_with_a_matching_pin(model_copy, stopped, good_body):
+    port = free_port()
+    proc = gunicorn(model_copy, sha256_file(model_copy / "model.onnx"), port)
+    stopped.append(proc)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else "gunicorn exited"
+        try:
+            if requests.get(f"{url}/ready", timeout=2).status_code == 200:
+                break
+        except requests.ConnectionError:
+            pass
+        assert time.monotonic() < deadline, "gunicorn did not become ready"
+        time.sleep(0.2)
+    answer = requests.post(f"{url}/predict", data=good_body, timeout=5,
+                           headers={"Content-Type": "application/json"})
+    assert answer.status_code == 200, answer.text
+
+
+@pytest.mark.slow
+def test_lambda_init_refuses_a_mismatching_pin(model_copy):
+    env = {"MODEL_PATH": str(model_copy), "MODEL_SHA256": WRONG,
+           "PYTHONPATH": f"{SERVICE_PYTHONPATH}:{REPO / 'services' / 'predict-lambda'}"}
+    proc = subprocess.run([sys.executable, "-c", "import handler"], env=env, capture_output=True,
+                          text=True, timeout=START_TIMEOUT_S)
+    assert proc.returncode != 0
+    assert "ModelPinMismatch" in proc.stderr and WRONG in proc.stderr
