@@ -10,7 +10,6 @@ VENV := .venv
 PY := $(VENV)/bin/python
 TOOLS_VENV := .venv-tools
 TOOLS_BIN := $(abspath $(TOOLS_VENV))/bin
-export PYTHONPATH := $(abspath shared):$(abspath services/predict-container):$(abspath services/predict-lambda):$(abspath scripts)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 MODEL ?= rf
@@ -29,11 +28,14 @@ help: ## List every target with one line each
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sort -u | \
 	  awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
 
-$(VENV)/.stamp: requirements/dev.lock
+$(VENV)/.stamp: requirements/dev.lock pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "twinserve needs Python >= 3.11"'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip==24.3.1
 	$(PY) -m pip install -q --no-deps -r requirements/dev.lock
+	@# The core, the Flask wrapper and the bench, editable: console scripts `twinserve` and
+	@# `twinbench`, and no PYTHONPATH anywhere. Its build backend is pinned in pyproject.toml.
+	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
 $(TOOLS_VENV)/.stamp: requirements/tools.lock

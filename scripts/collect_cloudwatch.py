@@ -6,7 +6,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # make `twinbench` importable when run as a file
 
-from twinbench.collect_cli import main_cloudwatch  # noqa: E402
+from twinbench.cli.collect import main_cloudwatch  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main_cloudwatch())

@@ -29,7 +29,7 @@ import sys
 import time
 from typing import Any
 
-from twinbench.podman_container import (
+from twinbench.targets.container_podman import (
     DEFAULT_IMAGE,
     REPO,
     ContainerStartError,

@@ -1,4 +1,4 @@
-"""twinbench.load: open-loop schedule, coordinated-omission correction, step aggregation."""
+"""twinbench.measure.loadgen: open-loop schedule, coordinated-omission correction, step aggregation."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import gc
 
 import pytest
 from aiohttp import web
-from twinbench.load import LoadGenerator, arrival_offsets, step_result
-from twinbench.scenarios import burst_timeline, rate_ladder
+from twinbench.measure.loadgen import LoadGenerator, arrival_offsets, step_result
+from twinbench.measure.scenarios import burst_timeline, rate_ladder
 
 
 def test_constant_arrivals_are_evenly_spaced():
@@ -148,7 +148,7 @@ def test_errors_are_outcomes_not_exceptions():
 
 
 def test_burst_steady_state_is_after_the_last_bad_window():
-    from twinbench.load import Outcome
+    from twinbench.measure.loadgen import Outcome
 
     def o(latency, status=200):
         return Outcome(status=status, latency_ms=latency, service_ms=latency, send_lag_ms=0, done_s=0)

@@ -13,13 +13,13 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from twinbench.offline_lambda import (
+from twinbench.targets.base import OfflineLambdaTarget
+from twinbench.targets.lambda_offline import (
     OFFLINE_LABEL,
     OfflineLambda,
     OfflineLambdaError,
     parse_offline_durations,
 )
-from twinbench.targets import OfflineLambdaTarget
 
 REPO = Path(__file__).resolve().parents[1]
 SERVICE = REPO / "build" / "lambda" / "service"
@@ -108,7 +108,7 @@ def _ready_to_run() -> str | None:
 @pytest.mark.slow
 @pytest.mark.skipif(_ready_to_run() is not None, reason=str(_ready_to_run()))
 def test_real_serverless_offline_cold_then_warm_and_nothing_left(tmp_path):
-    from twinbench.targets import request_body
+    from twinbench.targets.base import request_body
 
     body = request_body(REPO / "model")
     log = tmp_path / "offline.log"

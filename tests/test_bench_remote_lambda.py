@@ -25,9 +25,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import boto3
 import pytest
 from moto import mock_aws
-from twinbench.lambda_cold import NONCE_ENV_VAR
-from twinbench.scenarios import cold_start
-from twinbench.targets import RemoteLambdaTarget
+from twinbench.aws.forced_cold import NONCE_ENV_VAR
+from twinbench.measure.scenarios import cold_start
+from twinbench.targets.base import RemoteLambdaTarget
 
 REGION = "eu-west-1"
 FN = "twinserve-dev-predict"
@@ -206,8 +206,8 @@ def moto_server():
 
 @pytest.mark.slow
 def test_bench_cli_remote_cold_start_end_to_end(moto_server, tmp_path, monkeypatch, capsys):
-    from twinbench import results
     from twinbench.__main__ import main
+    from twinbench.results import document as results
 
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
     session = boto3.session.Session(region_name=REGION)

@@ -6,11 +6,12 @@ import copy
 import json
 
 import pytest
-from twinbench import envinfo, results
 from twinbench.__main__ import main
-from twinbench.load import Outcome, step_result
-from twinbench.scenarios import PROFILES, burst_timeline, profile_dict
-from twinbench.stats import summarize
+from twinbench.measure.loadgen import Outcome, step_result
+from twinbench.measure.scenarios import PROFILES, burst_timeline, profile_dict
+from twinbench.measure.stats import summarize
+from twinbench.results import document as results
+from twinbench.results import envinfo
 
 GEN = {"cpu_fraction": 0.2, "send_lag_p99_ms": 0.5, "send_lag_max_ms": 1.0, "bottleneck": False}
 
@@ -114,8 +115,8 @@ def test_write_load_round_trip_and_version_check(tmp_path):
 
 
 def test_report_renders_every_section_and_plot(tmp_path):
-    from twinbench.costing import cost_section
-    from twinbench.report import render_folder, summary_table
+    from twinbench.cost.from_results import cost_section
+    from twinbench.report.markdown import render_folder, summary_table
 
     doc = _doc()
     doc["cost"] = cost_section(doc, traffic_rps=10.0)
@@ -177,8 +178,8 @@ def _kubectl_doc() -> dict:
 
 
 def test_provider_sections_appear_only_with_collector_output(tmp_path):
-    from twinbench.costing import cost_section
-    from twinbench.report import render_folder
+    from twinbench.cost.from_results import cost_section
+    from twinbench.report.markdown import render_folder
 
     doc = _doc()
     doc["cost"] = cost_section(doc, traffic_rps=10.0)
@@ -193,7 +194,7 @@ def test_provider_sections_appear_only_with_collector_output(tmp_path):
 
 
 def test_hpa_reaction_needs_a_completed_scale_up():
-    from twinbench.provider_sections import hpa_reaction_s
+    from twinbench.report.sections import hpa_reaction_s
 
     assert hpa_reaction_s(_kubectl_doc()["timeline"]) == 20
     assert hpa_reaction_s(None) is None

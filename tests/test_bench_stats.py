@@ -1,11 +1,11 @@
-"""twinbench.stats: HDR percentiles, order-statistic CIs, the knee."""
+"""twinbench.measure.stats: HDR percentiles, order-statistic CIs, the knee."""
 
 from __future__ import annotations
 
 import random
 
 import pytest
-from twinbench.stats import Step, find_knee, quantile_ci, relative_ci_width, summarize
+from twinbench.measure.stats import Step, find_knee, quantile_ci, relative_ci_width, summarize
 
 
 def test_summary_percentiles_match_the_samples_within_hdr_precision():

@@ -9,12 +9,12 @@ import sys
 import types
 
 import pytest
-from twinbench.lambda_package import package_info
-from twinbench.targets import ContainerTarget
+from twinbench.aws.package_info import package_info
+from twinbench.targets.base import ContainerTarget
 
 
 class FakePodman:
-    """Stands in for twinbench.podman_container.PodmanContainer (same constructor, .url, start/stop)."""
+    """Stands in for twinbench.targets.container_podman.PodmanContainer (same constructor, .url, start/stop)."""
 
     made: list[FakePodman] = []
 
@@ -49,14 +49,14 @@ class FakePodman:
 @pytest.fixture
 def fake_podman(monkeypatch):
     FakePodman.made = []
-    module = types.ModuleType("twinbench.podman_container")
+    module = types.ModuleType("twinbench.targets.container_podman")
     module.PodmanContainer = FakePodman
-    monkeypatch.setitem(sys.modules, "twinbench.podman_container", module)
+    monkeypatch.setitem(sys.modules, "twinbench.targets.container_podman", module)
     return FakePodman
 
 
 def test_podman_runtime_gets_a_real_port_the_pod_limits_and_is_stopped(fake_podman, monkeypatch):
-    import twinbench.targets as targets
+    import twinbench.targets.base as targets
 
     monkeypatch.setattr(targets, "_post", lambda url, body, timeout_s=60.0: (200, {}, 7.0))
     with ContainerTarget(runtime="podman") as target:
@@ -73,7 +73,7 @@ def test_podman_runtime_gets_a_real_port_the_pod_limits_and_is_stopped(fake_podm
 
 
 def test_podman_cold_container_is_removed_even_when_the_request_blows_up(fake_podman, monkeypatch):
-    import twinbench.targets as targets
+    import twinbench.targets.base as targets
 
     def boom(*a, **k):
         raise KeyboardInterrupt
@@ -109,8 +109,8 @@ def _doc() -> dict:
 
 
 def test_report_shows_package_size_and_shipped_init_and_old_documents_still_render(tmp_path):
-    from twinbench import results
-    from twinbench.report import render_markdown, summary_table
+    from twinbench.report.markdown import render_markdown, summary_table
+    from twinbench.results import document as results
 
     old = _doc()  # no environment.lambda_package: a document from before the field existed
     results.validate(old)
@@ -133,8 +133,8 @@ def test_report_shows_package_size_and_shipped_init_and_old_documents_still_rend
 
 
 def test_every_output_labels_serverless_offline(tmp_path):
-    from twinbench.offline_lambda import OFFLINE_LABEL
-    from twinbench.report import render_markdown, summary_table
+    from twinbench.report.markdown import render_markdown, summary_table
+    from twinbench.targets.lambda_offline import OFFLINE_LABEL
 
     doc = _doc()
     doc["targets"]["lambda"]["runtime"] = "offline"

@@ -18,16 +18,16 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
-from twinbench import cloudwatch as cw
-from twinbench.collect_cli import main_cloudwatch
-from twinbench.lambda_report import format_report_line
+from twinbench.aws.report_line import format_report_line
+from twinbench.cli.collect import main_cloudwatch
+from twinbench.collect import cloudwatch as cw
 
 REGION = "eu-west-1"
 FN = "twinserve-dev-predict"
 LOG_GROUP = f"/aws/lambda/{FN}"
 API_ID = "a1b2c3d4e5"
 REPO = Path(__file__).resolve().parents[1]
-NO_PRICES = Path("/nonexistent/prices.json")
+PINNED_PRICES = None  # the cost model's pinned prices.json, read by the one price loader
 
 # moto computes Sum/Average/Minimum/Maximum/SampleCount but not percentiles (pNN); it returns None
 # and then fails to serialise. Real CloudWatch answers them, so give moto the same ability: the
@@ -150,7 +150,7 @@ def test_collect_whole_document(aws):
     doc = cw.collect(
         cloudwatch=aws["cloudwatch"], logs=aws["logs"], lambda_client=aws["lambda"], function_name=FN, region=REGION,
         start=t - timedelta(minutes=5), end=t + timedelta(minutes=5), api_id=API_ID, page_limit=5,
-        prices_path=NO_PRICES,
+        prices_path=PINNED_PRICES,
     )
     assert doc["schema"] == "twinbench.cloudwatch/1"
     m = doc["lambda_metrics"]
@@ -174,7 +174,7 @@ def test_collect_whole_document(aws):
     assert r["warm_duration_ms"]["max"] == 4.5
 
     c = doc["cost"]
-    assert c["architecture"] == "x86_64" and c["price_source"].startswith("builtin-fallback")
+    assert c["architecture"] == "x86_64" and c["price_source"].endswith("cost/prices.json")
     assert c["compute_usd"] == pytest.approx(r["billed_gb_s_total"] * 0.0000166667)
     assert c["requests_usd"] == pytest.approx(12 * 0.20 / 1e6)
     assert doc["warnings"] == []
@@ -187,7 +187,7 @@ def test_empty_window_is_a_result_with_warnings(aws):
     put_reports(aws["logs"], t)
     doc = cw.collect(
         cloudwatch=aws["cloudwatch"], logs=aws["logs"], lambda_client=None, function_name=FN, region=REGION,
-        start=t + timedelta(minutes=30), end=t + timedelta(minutes=40), prices_path=NO_PRICES,
+        start=t + timedelta(minutes=30), end=t + timedelta(minutes=40), prices_path=PINNED_PRICES,
     )
     assert doc["reports"]["count"] == 0 and doc["reports"]["init_duration_ms"]["p50"] is None
     assert doc["lambda_metrics"]["invocations_count"] == 0 and doc["lambda_metrics"]["duration_p99_ms"] is None
@@ -207,7 +207,7 @@ def test_missing_function_configuration_only_warns(aws):
     t = now_minute() - timedelta(minutes=2)
     put_reports(aws["logs"], t)
     doc = cw.collect(cloudwatch=aws["cloudwatch"], logs=aws["logs"], lambda_client=aws["lambda"], function_name=FN,
-                     region=REGION, start=t - timedelta(minutes=1), end=t + timedelta(minutes=1), prices_path=NO_PRICES)
+                     region=REGION, start=t - timedelta(minutes=1), end=t + timedelta(minutes=1), prices_path=PINNED_PRICES)
     assert doc["reports"]["count"] == 12
     assert any("function configuration unavailable" in w for w in doc["warnings"])
     assert doc["target"]["memory_size_mb"] == 512  # from the REPORT lines
@@ -283,11 +283,16 @@ def test_json_log_format_and_custom_log_group_from_function_config(aws):
                               "SystemLogLevel": "INFO"}}, {"FunctionName": FN})
         doc = cw.collect(cloudwatch=aws["cloudwatch"], logs=aws["logs"], lambda_client=lam, function_name=FN,
                          region=REGION, start=t - timedelta(minutes=1), end=t + timedelta(minutes=1),
-                         prices_path=NO_PRICES)
+                         prices_path=PINNED_PRICES)
     assert doc["target"]["log_group"] == "/custom/predict" and doc["target"]["log_format"] == "JSON"
     assert doc["reports"]["count"] == 1 and doc["reports"]["init_duration_ms"]["p50"] == 301.2
     assert doc["cost"]["architecture"] == "arm64"
     assert doc["cost"]["compute_usd"] == pytest.approx(0.004 * 1.0 * 0.0000133334)
+
+
+def test_unreadable_price_table_is_a_user_error_not_a_silent_fallback(tmp_path):
+    with pytest.raises(cw.CloudWatchCollectorError, match="cannot read price table"):
+        cw.load_lambda_prices(tmp_path / "missing.json")
 
 
 def test_pinned_prices_json_is_the_default():
@@ -298,20 +303,24 @@ def test_pinned_prices_json_is_the_default():
 
 
 def test_prices_from_another_table(tmp_path):
+    """A --prices table is read by the cost model's loader: the same table prices measured and predicted cost."""
+    from twinbench.cost.prices import DEFAULT_PRICES_PATH
+
     path = tmp_path / "prices.json"
-    path.write_text(json.dumps({"prices": {
-        "lambda_x86_64_usd_per_gb_s": {"usd": 0.00002, "unit": "GB-second"},
-        "lambda_arm64_usd_per_gb_s": {"usd": 0.00001, "unit": "GB-second"},
-        "lambda_usd_per_million_requests": {"usd": 0.25, "unit": "1 million invocations"}}}))
-    assert cw.load_lambda_prices(path) == (
-        {"x86_64_usd_per_gb_s": 0.00002, "arm64_usd_per_gb_s": 0.00001, "requests_usd_per_million": 0.25}, str(path))
+    raw = json.loads(DEFAULT_PRICES_PATH.read_text())
+    raw["prices"]["lambda_x86_64_usd_per_gb_s"]["usd"] = 0.00002
+    raw["prices"]["lambda_usd_per_million_requests"]["usd"] = 0.25
+    path.write_text(json.dumps(raw))
+    found, source = cw.load_lambda_prices(path)
+    assert found["x86_64_usd_per_gb_s"] == 0.00002 and found["requests_usd_per_million"] == 0.25
+    assert found["arm64_usd_per_gb_s"] == raw["prices"]["lambda_arm64_usd_per_gb_s"]["usd"] and source == str(path)
 
 
-def test_prices_fall_back_when_file_lacks_lambda(tmp_path):
+def test_table_without_lambda_prices_is_an_error_not_a_fallback(tmp_path):
     path = tmp_path / "prices.json"
     path.write_text('{"prices": {"eks_cluster_usd_per_hour": {"usd": 0.1}}}')
-    found, source = cw.load_lambda_prices(path)
-    assert found == cw.FALLBACK_LAMBDA_PRICES and source.startswith("builtin-fallback")
+    with pytest.raises(cw.CloudWatchCollectorError, match="malformed"):
+        cw.load_lambda_prices(path)
 
 
 @pytest.mark.parametrize(

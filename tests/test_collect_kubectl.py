@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from twinbench import kubectl_metrics as km
-from twinbench.collect_cli import main_kubectl, parse_since
+from twinbench.cli.collect import main_kubectl, parse_since
+from twinbench.collect import kubectl as km
 
 DATA = Path(__file__).parent / "data" / "k8s"
 REPO = Path(__file__).resolve().parents[1]

@@ -13,7 +13,7 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
-from twinbench.lambda_cold import (
+from twinbench.aws.forced_cold import (
     NONCE_ENV_VAR,
     ColdStartError,
     ForcedColdStarts,

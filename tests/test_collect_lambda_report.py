@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from twinbench.lambda_report import (
+from twinbench.aws.report_line import (
     billed_gb_s,
     format_report_line,
     parse_platform_report_json,

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from twinbench.local_container import LocalContainer
+from twinbench.targets.container_local import LocalContainer
 
 pytestmark = pytest.mark.slow
 

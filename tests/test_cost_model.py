@@ -6,8 +6,9 @@ import math
 
 import numpy as np
 import pytest
-from twinbench import cost, traffic
-from twinbench.cost import (
+from twinbench.cost import model as cost
+from twinbench.cost import traffic
+from twinbench.cost.model import (
     AlbAssumptions,
     ContainerConfig,
     LambdaConfig,

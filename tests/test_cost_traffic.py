@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from twinbench import cost, traffic
-from twinbench.traffic import TraceFormatError, TrafficError
+from twinbench.cost import model as cost
+from twinbench.cost import traffic
+from twinbench.cost.traffic import TraceFormatError, TrafficError
 
 
 def test_constant_profile_month_is_730_hours():

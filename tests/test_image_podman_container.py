@@ -9,8 +9,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from twinbench import podman_container
-from twinbench.podman_container import PodmanContainer, PodmanError
+from twinbench.targets import container_podman as podman_container
+from twinbench.targets.container_podman import PodmanContainer, PodmanError
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from twinbench.lambda_report import parse_report_line
+from twinbench.aws.report_line import parse_report_line
 from twinbench.local_lambda.cgroup import CpuQuota
 from twinbench.local_lambda.settings import DEFAULT_PYTHON
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 import requests
-from twinbench.lambda_report import parse_report_line
+from twinbench.aws.report_line import parse_report_line
 from twinbench.local_lambda import LocalLambda
 from twinbench.local_lambda.settings import DEFAULT_PYTHON
 

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from twinbench import peers
+from twinbench.peers import servers as peers
 
 pytestmark = pytest.mark.slow
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from twinbench import peers
+from twinbench.peers import servers as peers
 
 WRK_TEXT = """Running 10s test @ http://127.0.0.1:8080/predict
   2 threads and 32 connections
@@ -153,7 +153,7 @@ def test_cli_registers_bench_peers_with_a_run_function() -> None:
     from twinbench.__main__ import build_parser
 
     args = build_parser().parse_args(["bench-peers", "--fast", "--models", "rf", "--servers", "twinserve,naive"])
-    assert args.func.__module__ == "twinbench.peers_cli"
+    assert args.func.__module__ == "twinbench.cli.peers"
     assert args.models == ("rf",) and args.servers == ("twinserve", "naive") and args.fast
     with pytest.raises(SystemExit):
         build_parser().parse_args(["bench-peers", "--servers", "bentoml"])

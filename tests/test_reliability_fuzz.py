@@ -10,9 +10,9 @@ import json
 from pathlib import Path
 
 import pytest
-from twinbench import fuzz
 from twinbench.local_lambda.settings import DEFAULT_PYTHON
-from twinbench.progress import Progress
+from twinbench.measure.progress import Progress
+from twinbench.reliability import fuzz
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "build" / "lambda" / "pkg"

@@ -8,9 +8,9 @@ import json
 from pathlib import Path
 
 import pytest
-from twinbench import fuzz
-from twinbench.local_container import LocalContainer
 from twinbench.local_lambda.settings import DEFAULT_PYTHON
+from twinbench.reliability import fuzz
+from twinbench.targets.container_local import LocalContainer
 
 pytestmark = pytest.mark.slow
 

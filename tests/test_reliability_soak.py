@@ -7,9 +7,9 @@ import os
 from pathlib import Path
 
 import pytest
-from twinbench import soak
-from twinbench.load import Outcome
-from twinbench.progress import Progress
+from twinbench.measure.loadgen import Outcome
+from twinbench.measure.progress import Progress
+from twinbench.reliability import soak
 
 
 def _outcome(done_s: float, latency_ms: float, status: int = 200) -> Outcome:

@@ -12,13 +12,13 @@ import importlib
 import sys
 
 COMMAND_MODULES: tuple[str, ...] = (
-    "twinbench.bench_cli",
-    "twinbench.serve_lambda_cli",
-    "twinbench.cost_cli",
-    "twinbench.collect_cli",
-    "twinbench.report_cli",
-    "twinbench.peers_cli",
-    "twinbench.reliability_cli",
+    "twinbench.cli.bench",
+    "twinbench.cli.serve_lambda",
+    "twinbench.cli.cost",
+    "twinbench.cli.collect",
+    "twinbench.cli.report",
+    "twinbench.cli.peers",
+    "twinbench.cli.reliability",
 )
 
 

@@ -27,7 +27,7 @@ from typing import TextIO
 
 from aiohttp import web
 
-from twinbench.lambda_report import LambdaReport
+from twinbench.aws.report_line import LambdaReport
 
 from .front import create_front
 from .service import LambdaService

@@ -2,7 +2,7 @@
 
 :class:`LambdaService` ties the pieces together on one event loop: the environment pool, the
 Runtime API, the CPU quota, the idle reaper, and the log (``START`` / function output / ``END`` /
-``REPORT`` lines, REPORT in Lambda's exact format via :mod:`twinbench.lambda_report`).
+``REPORT`` lines, REPORT in Lambda's exact format via :mod:`twinbench.aws.report_line`).
 
 Timing (``time.perf_counter``): *Init Duration* = runtime process spawn -> its first ``GET /next``;
 *Duration* = invocation handed over by ``/next`` -> ``/response`` (or ``/error``) received;
@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 
-from twinbench.lambda_report import LambdaReport, format_report_line, parse_report_line
+from twinbench.aws.report_line import LambdaReport, format_report_line, parse_report_line
 
 from .cgroup import CpuQuota
 from .environments import REGION, EnvironmentPool, ExecutionEnvironment, Invocation

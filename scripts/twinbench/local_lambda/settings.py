@@ -20,7 +20,8 @@ ENV_IDLE_S = "LAMBDA_IDLE_S"
 ENV_TIMEOUT_S = "LAMBDA_TIMEOUT_S"
 ENV_ACCOUNT_CONCURRENCY = "LAMBDA_ACCOUNT_CONCURRENCY"
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
+from twinbench.project.paths import REPO as REPO_ROOT  # noqa: E402
+
 DEFAULT_PYTHON = REPO_ROOT / ".venv-lambda" / "bin" / "python"
 DEFAULT_PACKAGE_DIR = REPO_ROOT / "build" / "lambda" / "pkg"
 # Where the function's serverless.yml may live; the first one that names a memorySize wins.

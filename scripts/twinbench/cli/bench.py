@@ -1,0 +1,401 @@
+"""``twinbench bench``: run the scenarios against both targets, write results/<ts>/, render the report.
+
+Local by default (the emulated Lambda from the unzipped package, gunicorn under the pod's limits);
+``--lambda-url`` / ``--container-url`` (or ``LAMBDA_URL`` / ``CONTAINER_URL``) measure deployed
+endpoints instead; with ``--lambda-function`` and ``--aws-region`` (``LAMBDA_FUNCTION``, ``AWS_REGION``)
+the cold-start scenario forces cold starts on the deployed function and restores its configuration.
+``--lambda-runtime offline`` runs serverless-offline instead of the awslambdaric emulator, labelled
+"serverless-offline: no init split, no throttling" in every output. Everything it starts is stopped when it returns — also on failure, Ctrl-C and
+SIGTERM. Exit codes: 0 done, 1 a scenario failed, 2 bad usage/setup, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import time
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
+
+from twinbench.measure.loadgen import LoadGenerator
+from twinbench.measure.progress import Progress
+from twinbench.measure.scenarios import (
+    PROFILES,
+    SCENARIOS,
+    burst,
+    capacity_estimate_rps,
+    cold_start,
+    profile_dict,
+    rate_ladder,
+    scalability,
+    warm,
+)
+from twinbench.results import document as results
+from twinbench.results import envinfo
+from twinbench.targets.base import (
+    REPO,
+    ContainerTarget,
+    LambdaTarget,
+    OfflineLambdaError,
+    OfflineLambdaTarget,
+    RemoteLambdaTarget,
+    RemoteTarget,
+    Target,
+    request_body,
+)
+
+__all__ = ["register", "run"]
+
+TARGET_NAMES = ("lambda", "container")
+MAX_RAW_REPORTS = 2000
+
+
+def _env_int(name: str) -> int | None:
+    raw = os.environ.get(name, "").strip()
+    return int(raw) if raw and raw.lower() not in {"none", "unlimited"} else None
+
+
+def _env_float(name: str) -> float | None:
+    raw = os.environ.get(name, "").strip()
+    return float(raw) if raw else None
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "bench",
+        help="Compare the Lambda and the container: cold start, warm latency, scalability, burst, cost",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+        "  twinbench bench --profile smoke                 # CI-sized, both local targets, <= 3 min\n"
+        "  twinbench bench --scenarios warm,scalability    # skip cold start and burst\n"
+        "  twinbench bench --lambda-url https://abc.execute-api.us-east-1.amazonaws.com \\\n"
+        "                  --container-url http://a1b2.elb.amazonaws.com \\\n"
+        "                  --lambda-function twinserve-dev-predict --aws-region eu-west-1  # + forced cold starts\n"
+        "  twinbench bench --lambda-runtime offline --targets lambda   # serverless-offline instead of awslambdaric\n",
+    )
+    p.add_argument("--profile", choices=sorted(PROFILES), default=os.environ.get("PROFILE") or "quick",
+                   help="how long: smoke <= 3 min, quick ~5 min (default), full longer  [env PROFILE]")
+    p.add_argument("--slo-ms", type=float, default=float(os.environ.get("SLO_MS") or 100),
+                   help="latency objective for the knee: p99 must stay under it (default 100)  [env SLO_MS]")
+    p.add_argument("--targets", default="lambda,container", help="comma list of lambda,container")
+    p.add_argument("--scenarios", default=",".join(SCENARIOS), help=f"comma list of {','.join(SCENARIOS)}")
+    p.add_argument("--lambda-url", default=os.environ.get("LAMBDA_URL") or None,
+                   help="measure a deployed Lambda (HTTP API / Function URL base) instead of the local one")
+    p.add_argument("--container-url", default=os.environ.get("CONTAINER_URL") or None,
+                   help="measure a deployed container service instead of the local one")
+    p.add_argument("--lambda-function", default=os.environ.get("LAMBDA_FUNCTION") or None,
+                   help="with --lambda-url: the deployed function's name; with --aws-region, the cold-start scenario "
+                   "forces cold starts through UpdateFunctionConfiguration and restores the config  [env LAMBDA_FUNCTION]")
+    p.add_argument("--aws-region", default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None,
+                   help="region of --lambda-function  [env AWS_REGION, AWS_DEFAULT_REGION]; AWS_ENDPOINT_URL is honoured")
+    p.add_argument("--lambda-runtime", choices=("awslambdaric", "offline"), default="awslambdaric",
+                   help="local Lambda: the project's Runtime API + awslambdaric (default) or serverless-offline 14.8.2 "
+                   "via osls (labelled: no init split, no throttling)")
+    p.add_argument("--container-runtime", choices=("gunicorn", "podman"), default="gunicorn",
+                   help="local container: gunicorn as in the image (default) or the real image under podman")
+    p.add_argument("--lambda-package", type=Path, default=REPO / "build" / "lambda" / "pkg",
+                   help="unzipped `sls package` output (default build/lambda/pkg)")
+    p.add_argument("--model-dir", type=Path, default=Path(os.environ.get("MODEL_PATH") or REPO / "model"),
+                   help="model folder whose metadata gives the request row (default $MODEL_PATH or model/)")
+    p.add_argument("--out", type=Path, default=REPO / "results", help="parent folder of results/<timestamp>/")
+    p.add_argument("--request-timeout-s", type=float, default=10.0, help="per-request client timeout")
+    p.add_argument("--max-connections", type=int, default=256, help="client connection pool size per target")
+    p.add_argument("--cost-rps", type=float, default=float(os.environ.get("COST_RPS") or 10),
+                   help="mean request rate the monthly cost is quoted at (default 10)  [env COST_RPS]")
+    p.add_argument("--cost-shape", choices=("constant", "diurnal"), default=os.environ.get("COST_SHAPE") or "constant",
+                   help="traffic shape for the cost model (default constant)  [env COST_SHAPE]")
+    p.add_argument("--no-report", action="store_true", help="write results.json only")
+    p.add_argument("--quiet", action="store_true", help="no progress display")
+    p.set_defaults(func=run)
+
+
+def _split(raw: str, allowed: tuple[str, ...], what: str) -> list[str]:
+    items = [s.strip() for s in raw.split(",") if s.strip()]
+    bad = [s for s in items if s not in allowed]
+    if bad or not items:
+        raise SystemExit(f"twinbench bench: unknown {what} {bad or raw!r}; choose from {','.join(allowed)}")
+    return items
+
+
+def _build_targets(args: argparse.Namespace, names: list[str], log_dir: Path) -> list[Target]:
+    targets: list[Target] = []
+    for name in names:
+        if name == "lambda":
+            if args.lambda_url:
+                targets.append(RemoteLambdaTarget(args.lambda_url, function_name=args.lambda_function,
+                                                  region=args.aws_region))
+            elif args.lambda_runtime == "offline":
+                targets.append(OfflineLambdaTarget(package_dir=args.lambda_package,
+                                                   memory_mb=_env_int("LAMBDA_MEMORY_MB"),
+                                                   idle_s=_env_float("LAMBDA_IDLE_S"), log_dir=log_dir))
+            else:
+                targets.append(LambdaTarget(
+                    runtime=args.lambda_runtime, package_dir=args.lambda_package,
+                    memory_mb=_env_int("LAMBDA_MEMORY_MB"), reserved_concurrency=_env_int("LAMBDA_RESERVED_CONCURRENCY"),
+                    log_dir=log_dir))
+        elif args.container_url:
+            targets.append(RemoteTarget("container", args.container_url))
+        else:
+            targets.append(ContainerTarget(runtime=args.container_runtime, log_dir=log_dir))
+    return targets
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C so every ``finally`` runs."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise _Terminated()
+
+
+def _summarize_reports(reports: list[dict]) -> dict:
+    from twinbench.measure.stats import summarize
+
+    warm = [r for r in reports if r.get("init_duration_ms") is None]
+    cold = [r for r in reports if r.get("init_duration_ms") is not None]
+    memory = sorted({int(r["memory_size_mb"]) for r in reports if r.get("memory_size_mb")})
+    return {
+        "n": len(reports),
+        "n_cold": len(cold),
+        "memory_size_mb": memory[0] if memory else None,
+        "billed_duration_warm": summarize([float(r["billed_duration_ms"]) for r in warm]),
+        "duration_warm": summarize([float(r["duration_ms"]) for r in warm]),
+        "init_duration": summarize([float(r["init_duration_ms"]) for r in cold]),
+        "max_memory_used_mb": max((int(r.get("max_memory_used_mb") or 0) for r in reports), default=None),
+        "raw": reports[:MAX_RAW_REPORTS],
+        "raw_truncated": len(reports) > MAX_RAW_REPORTS,
+    }
+
+
+async def _scenarios(doc: dict, targets: list[Target], args: argparse.Namespace, chosen: list[str],
+                     body: bytes, progress: Progress) -> None:
+    profile = PROFILES[args.profile]
+    slo = args.slo_ms
+    out = doc["scenarios"]
+    async with contextlib.AsyncExitStack() as stack:
+        gens = {t.name: await stack.enter_async_context(
+            LoadGenerator(t.url, body, timeout_s=args.request_timeout_s, max_connections=args.max_connections))
+            for t in targets}
+
+        def tick(info: dict) -> None:
+            progress.update(f"{info['elapsed_s']:.1f}/{info['duration_s']:.0f} s, {info['sent']} sent")
+
+        if "cold" in chosen:
+            progress.phase(f"cold start x{profile.cold_n}")
+            out["cold_start"] = await cold_start(targets, body, profile.cold_n, progress.update)
+            progress.done(", ".join(
+                f"{n} median {r['first_response']['median_ms']} ms" if not r.get("skipped") else f"{n} skipped"
+                for n, r in out["cold_start"].items()))
+
+        progress.phase(f"warm latency ({profile.warm_n} sequential)")
+        warm_n = profile.warm_n if "warm" in chosen else 20
+        warm_result = await warm(gens, profile.warmup_n, warm_n, progress.update)
+        if "warm" in chosen:
+            out["warm"] = warm_result
+        progress.done(", ".join(f"{n} median {r['latency']['median_ms']} ms" for n, r in warm_result.items()))
+
+        estimates = {t.name: capacity_estimate_rps(warm_result[t.name]["latency"]["median_ms"],
+                                                   t.cpus_effective or 1.0) for t in targets}
+        capacity = max((v for v in estimates.values() if v), default=50.0)
+        doc["run"]["capacity_estimate_rps"] = {k: (round(v, 1) if v else None) for k, v in estimates.items()}
+
+        if "scalability" in chosen:
+            rates = rate_ladder(capacity, profile.rate_fractions, profile.max_rate_rps)
+            doc["run"]["rate_ladder_rps"] = rates
+            progress.phase("scalability")
+            prewarm = {t.name: int(t.describe()["config"].get("concurrency_limit") or 4) for t in targets
+                       if t.kind == "lambda" and t.mode == "local"}
+            out["scalability"] = await scalability(
+                gens, rates, profile.rate_step_s, profile.concurrency_levels, profile.concurrency_step_s,
+                profile.pause_s, slo, progress.note, tick, prewarm=prewarm)
+            progress.done(", ".join(f"{n} knee {r['knee_rps']} rps" for n, r in out["scalability"].items()))
+
+        if "burst" in chosen:
+            rate = round(min(profile.max_rate_rps, capacity * profile.burst_fraction), 1)
+            progress.phase(f"burst to {rate:g} rps")
+            out["burst"] = await burst(targets, gens, rate, profile.burst_idle_s, profile.burst_s, slo,
+                                       progress.note, tick)
+            progress.done()
+
+
+def _package_info(args: argparse.Namespace, chosen_targets: list[str]) -> dict | None:
+    """Size of the Lambda package this run measured (local Lambda) or last built (remote: may differ)."""
+    if "lambda" not in chosen_targets:
+        return None
+    from twinbench.aws.package_info import package_info
+
+    info = package_info(args.lambda_package)
+    if info is not None:
+        info["measured"] = not args.lambda_url
+        if args.lambda_url:
+            info["note"] = "the local build; the deployed function's package may differ"
+    return info
+
+
+def _collect_warnings(doc: dict) -> list[str]:
+    warnings: list[str] = []
+    scal = doc["scenarios"].get("scalability", {})
+    for name, res in scal.items():
+        bound = [s for s in res["rate_steps"] + res["concurrency_steps"] if s["generator"]["bottleneck"]]
+        if bound:
+            labels = [f"{s.get('offered_rps', '')}{' rps' if 'offered_rps' in s else 'c=' + str(s.get('concurrency'))}"
+                      for s in bound]
+            worst_lag = max(s["generator"]["send_lag_p99_ms"] for s in bound)
+            worst_cpu = max(s["generator"]["cpu_fraction"] for s in bound)
+            warnings.append(f"{name}: the load generator, not the target, limited {len(bound)} step(s) "
+                            f"({', '.join(labels)}): p99 send lag up to {worst_lag:.0f} ms, generator CPU up to "
+                            f"{worst_cpu:.0%} of a core; latency there includes the generator's delay")
+    for name, res in doc["scenarios"].get("burst", {}).items():
+        if res["generator"]["bottleneck"]:
+            warnings.append(f"{name}: the load generator was the bottleneck during the burst")
+    for name, res in doc["scenarios"].get("cold_start", {}).items():
+        if res.get("error"):
+            warnings.append(f"{name}: {res['reason']}")
+        if not res.get("skipped") and res.get("n_unknown_cold_flag"):
+            warnings.append(f"{name}: {res['n_unknown_cold_flag']} cold-start sample(s) dropped: no cold header")
+        if not res.get("skipped") and res.get("config_restored") is False:
+            warnings.append(f"{name}: the function's configuration may NOT have been restored; check it")
+        if not res.get("skipped") and res["n_dropped_misclassified"]:
+            warnings.append(f"{name}: {res['n_dropped_misclassified']} cold-start sample(s) dropped: "
+                            "the handler said the environment was warm")
+        if not res.get("skipped") and res["n_failed"]:
+            warnings.append(f"{name}: {res['n_failed']} cold-start sample(s) failed")
+    for name, res in doc["scenarios"].get("warm", {}).items():
+        from twinbench.measure.stats import relative_ci_width
+
+        width = relative_ci_width(res["latency"])
+        if width is not None and width > 0.2:
+            warnings.append(f"{name}: warm median unstable (95 % CI spans {width:.0%} of it)")
+    load = doc["environment"].get("load_average_1_5_15")
+    cores = doc["environment"].get("cpu_count") or 1
+    if load and load[0] > 0.5 * cores:
+        warnings.append(f"machine was busy before the run (1-min load average {load[0]} on {cores} cores)")
+    for target in doc["targets"].values():
+        for note in target.get("notes", []):
+            if "NOT applied" in note:
+                warnings.append(f"{target['name']}: {note}")
+    return warnings
+
+
+def run(args: argparse.Namespace) -> int:
+    chosen_targets = _split(args.targets, TARGET_NAMES, "target")
+    chosen = _split(args.scenarios, SCENARIOS, "scenario")
+    progress = Progress(quiet=args.quiet)
+    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    folder = args.out / run_id
+    n = 1
+    while folder.exists():
+        n += 1
+        folder = args.out / f"{run_id}-{n}"
+    folder.mkdir(parents=True)
+    logs = folder / "logs"
+    logs.mkdir()
+    try:
+        body = request_body(args.model_dir)
+    except FileNotFoundError as exc:
+        print(f"twinbench bench: {exc}", file=sys.stderr)
+        return 2
+    doc: dict = {
+        "schema_version": results.SCHEMA_VERSION,
+        "run": {
+            "id": folder.name,
+            "status": "running",
+            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "argv": sys.argv,
+            "profile": profile_dict(PROFILES[args.profile]),
+            "settings": {
+                "profile": args.profile, "slo_ms": args.slo_ms, "targets": chosen_targets, "scenarios": chosen,
+                "lambda_url": args.lambda_url, "container_url": args.container_url,
+                "lambda_function": args.lambda_function, "aws_region": args.aws_region,
+                "aws_endpoint_url": os.environ.get("AWS_ENDPOINT_URL") or None,
+                "lambda_runtime": args.lambda_runtime, "container_runtime": args.container_runtime,
+                "lambda_package": str(args.lambda_package), "model_dir": str(args.model_dir),
+                "request_timeout_s": args.request_timeout_s, "cost_rps": args.cost_rps, "cost_shape": args.cost_shape, "max_connections": args.max_connections,
+                "request_body_bytes": len(body),
+                "env": {k: os.environ[k] for k in sorted(os.environ)
+                        if k.startswith(("LAMBDA_", "WEB_CONCURRENCY", "GUNICORN_", "MODEL_PATH", "SLO_MS", "PROFILE"))},
+            },
+        },
+        "environment": {**envinfo.collect(), "lambda_package": _package_info(args, chosen_targets)},
+        "targets": {},
+        "scenarios": {},
+        "lambda_reports": {},
+        "warnings": [],
+    }
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    t0 = time.perf_counter()
+    exit_code = 0
+    try:
+        targets = _build_targets(args, chosen_targets, logs)
+        with contextlib.ExitStack() as stack:
+            for target in targets:
+                progress.phase(f"starting {target.name} ({target.mode}, {target.runtime})")
+                stack.enter_context(target)
+                progress.done(target.url)
+            for target in targets:
+                doc["targets"][target.name] = target.describe()
+            try:
+                asyncio.run(_scenarios(doc, targets, args, chosen, body, progress))
+            finally:
+                for target in targets:
+                    reports = target.lambda_reports()
+                    if reports:
+                        doc["lambda_reports"][target.name] = _summarize_reports(reports)
+                    doc["targets"][target.name] = target.describe()
+            progress.phase("stopping targets")
+        progress.done()
+        doc["run"]["status"] = "ok"
+        if any(r.get("error") for r in doc["scenarios"].get("cold_start", {}).values()):
+            exit_code = 1  # the other scenarios ran; the failed one is in results.json and the warnings
+    except KeyboardInterrupt:
+        doc["run"]["status"] = "interrupted"
+        progress.note("interrupted: everything started was stopped; partial results kept")
+        exit_code = 130
+    except OfflineLambdaError as exc:  # a missing prerequisite: say which and how to fix it, no traceback
+        doc["run"]["status"] = "failed"
+        doc["run"]["error"] = f"--lambda-runtime offline: {exc}"
+        progress.note(f"FAILED: {doc['run']['error']}")
+        exit_code = 2
+    except Exception as exc:  # a failed run still leaves its partial results and says why
+        doc["run"]["status"] = "failed"
+        doc["run"]["error"] = f"{type(exc).__name__}: {exc}"
+        progress.note(f"FAILED: {type(exc).__name__}: {exc}")
+        traceback.print_exc(file=sys.stderr)
+        exit_code = 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    doc["run"]["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    doc["run"]["duration_s"] = round(time.perf_counter() - t0, 1)
+    try:
+        from twinbench.cost.from_results import cost_section
+
+        doc["cost"] = cost_section(doc, args.cost_rps, args.cost_shape)
+    except Exception as exc:  # the cost model must not lose the measurements
+        doc["cost"] = {"skipped": True, "reason": f"cost model failed: {type(exc).__name__}: {exc}"}
+    doc["warnings"] = _collect_warnings(doc)
+    path = results.write(doc, folder)
+    try:
+        results.validate(doc)
+    except results.ResultsError as exc:
+        print(f"twinbench bench: {exc}", file=sys.stderr)
+        exit_code = exit_code or 1
+    if not args.no_report:
+        from twinbench.report.markdown import render_folder, summary_table
+
+        try:
+            render_folder(folder, doc)
+        except Exception as exc:  # the data is safe on disk; say what failed
+            print(f"twinbench bench: report rendering failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+            traceback.print_exc(file=sys.stderr)
+            exit_code = exit_code or 1
+        print(summary_table(doc))
+    for warning in doc["warnings"]:
+        print(f"WARNING: {warning}", file=sys.stderr)
+    print(f"results: {path}" + ("" if args.no_report else f"\nreport:  {folder / 'report.md'}"))
+    return exit_code

@@ -1,0 +1,232 @@
+"""``twinbench bench-peers``: twinserve vs the naive blog template and MLServer, same machine, same model.
+
+Runs :mod:`twinbench.peers.servers` and writes ``results/peers-<timestamp>/results.json``; prints one
+table per model with PASS/FAIL for each issue-7 target. Exit codes: 0 every target met,
+3 a target FAILED or could not be measured, 1 the run failed, 2 bad usage/setup, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import signal
+import sys
+import time
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
+
+from twinbench.measure.progress import Progress
+from twinbench.peers import servers as peers
+
+__all__ = ["register", "run"]
+
+EXIT_TARGET_FAILED = 3
+
+
+def _csv(kind: type, allowed: tuple | None = None):
+    def parse(text: str) -> tuple:
+        values = tuple(kind(v) for v in text.split(",") if v.strip())
+        if allowed is not None:
+            bad = [v for v in values if v not in allowed]
+            if bad:
+                raise argparse.ArgumentTypeError(f"unknown {bad}; choose from {', '.join(map(str, allowed))}")
+        return values
+    return parse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "bench-peers",
+        help="twinserve vs the naive blog template and MLServer (issue 7), interleaved, PASS/FAIL per target",
+        description=__doc__ + "\n" + (peers.__doc__ or ""),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--models", type=_csv(str, peers.MODEL_KINDS), default=peers.MODEL_KINDS,
+                   help="comma-separated default models (default: rf,logreg)")
+    p.add_argument("--servers", type=_csv(str, peers.SERVER_ORDER), default=peers.SERVER_ORDER,
+                   help="comma-separated servers, in interleaving order (default: %(default)s)")
+    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds; tables show medians (default: 3)")
+    p.add_argument("--duration-s", type=float, default=10.0, help="seconds per wrk run (default: 10)")
+    p.add_argument("--warmup-s", type=float, default=2.0, help="discarded wrk warm-up per server (default: 2)")
+    p.add_argument("--concurrency", type=_csv(int), default=peers.CONCURRENCIES,
+                   help="wrk connections, comma-separated (default: 1,8,32; targets read c=32)")
+    p.add_argument("--sweep-rates", type=_csv(float), default=(100.0, 300.0, 900.0),
+                   help="open-loop rates in rps, ascending; stops at the first saturated step; "
+                        "empty string skips the sweep (default: 100,300,900)")
+    p.add_argument("--sweep-step-s", type=float, default=3.0, help="seconds per open-loop step (default: 3)")
+    p.add_argument("--fast", action="store_true",
+                   help="smoke run: 1 round, 2 s per wrk run, 1 s warm-up, one 1 s open-loop step at 50 rps")
+    p.add_argument("--lambda", dest="run_lambda", action="store_true",
+                   help="also measure Lambda cold init and warm duration: the shipped package "
+                        "(build/lambda/pkg) vs the blog's handler in a scikit-learn package, local emulator")
+    p.add_argument("--lambda-only", action="store_true", help="only the Lambda part")
+    p.add_argument("--lambda-package", type=Path, default=peers.PeersConfig.lambda_package,
+                   help="unzipped shipped package (default: build/lambda/pkg)")
+    p.add_argument("--lambda-handler", default="handler.handler", help="its handler (default: handler.handler)")
+    p.add_argument("--lambda-cold-samples", type=int, default=5, help="cold starts per variant (default: 5)")
+    p.add_argument("--work-dir", type=Path, default=peers.PeersConfig.work_dir,
+                   help="models, rendered MLServer settings, wrk scripts (default: build/peers)")
+    p.add_argument("--out", type=Path, default=peers.PeersConfig.results_dir,
+                   help="results root; the run goes to <out>/peers-<timestamp>/ (default: results)")
+    p.add_argument("--wrk", default="wrk", help="wrk binary (default: wrk on PATH)")
+    p.add_argument("--mlserver", type=Path, default=peers.PeersConfig.mlserver_bin,
+                   help="mlserver executable (default: .venv-mlserver/bin/mlserver)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=run)
+
+
+def _config(args: argparse.Namespace) -> peers.PeersConfig:
+    cfg = peers.PeersConfig(
+        models=tuple(args.models), servers=tuple(args.servers), rounds=args.rounds,
+        duration_s=args.duration_s, warmup_s=args.warmup_s, concurrencies=tuple(args.concurrency),
+        sweep_rates=tuple(args.sweep_rates), sweep_step_s=args.sweep_step_s, work_dir=args.work_dir,
+        results_dir=args.out, wrk=args.wrk, mlserver_bin=args.mlserver,
+        run_lambda=args.run_lambda or args.lambda_only, lambda_package=args.lambda_package,
+        lambda_handler=args.lambda_handler, lambda_cold_samples=args.lambda_cold_samples,
+    )
+    if args.fast:
+        cfg.rounds, cfg.duration_s, cfg.warmup_s = 1, 2.0, 1.0
+        cfg.sweep_rates, cfg.sweep_step_s = (50.0,), 1.0
+        cfg.lambda_cold_samples, cfg.lambda_warm_samples = 2, 10
+    if args.lambda_only:
+        cfg.models = ()
+    return cfg
+
+
+def _preflight(cfg: peers.PeersConfig) -> str | None:
+    if cfg.models and shutil.which(cfg.wrk) is None:
+        return f"wrk not found ({cfg.wrk}); `make bench-peers` installs it (apt-get install wrk)"
+    if any(s.startswith("mlserver") for s in cfg.servers) and cfg.models and not cfg.mlserver_bin.exists():
+        return f"{cfg.mlserver_bin} missing; `make bench-peers` creates .venv-mlserver"
+    if cfg.rounds < 1 or cfg.duration_s <= 0:
+        return "--rounds must be >= 1 and --duration-s > 0"
+    return None
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _warnings(doc: dict) -> list[str]:
+    out = []
+    env = doc["environment"]
+    load, cores = env.get("load_average_1_5_15"), env.get("cpu_count") or 1
+    if load and load[0] > 0.5 * cores:
+        out.append(f"machine was busy before the run (1-min load average {load[0]} on {cores} cores): "
+                   "servers were interleaved so drift hits all alike, but absolute numbers are low")
+    for kind, model in doc["models"].items():
+        if not model.get("labels_agree", True):
+            out.append(f"{kind}: servers disagree on the example row's predicted class")
+        for name, server in model.get("servers", {}).items():
+            for rnd in server.get("rounds", []):
+                for step in rnd["steps"]:
+                    threads = step.get("wrk_threads") or 1
+                    if (step.get("wrk_cpu_fraction") or 0) > 0.85 * threads:
+                        out.append(f"{kind}/{name} c={step['concurrency']} round {rnd['round']}: wrk used "
+                                   f"{step['wrk_cpu_fraction']} cores of its {threads} threads: it may have been the limit")
+                    if sum(step["errors"].values()):
+                        out.append(f"{kind}/{name} c={step['concurrency']} round {rnd['round']}: errors {step['errors']}")
+        unstable = [f"{name} c={','.join(c for c, cell in cells.items() if cell.get('unstable'))}"
+                    for name, cells in model.get("summary", {}).items()
+                    if any(cell.get("unstable") for cell in cells.values())]
+        if unstable:
+            out.append(f"{kind}: rounds differ by more than 20 % (rps or p99) for {'; '.join(unstable)}: "
+                       "read the medians as rough; the per-round numbers are in results.json")
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = _config(args)
+    problem = _preflight(cfg)
+    if problem:
+        print(f"twinbench bench-peers: {problem}", file=sys.stderr)
+        return 2
+    progress = Progress(quiet=args.quiet)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    folder = cfg.results_dir / f"peers-{stamp}"
+    n = 1
+    while folder.exists():
+        n += 1
+        folder = cfg.results_dir / f"peers-{stamp}-{n}"
+    logs = folder / "logs"
+    logs.mkdir(parents=True)
+    from twinbench.results import document as results
+
+    doc: dict = {
+        "schema": peers.SCHEMA,
+        "schema_version": results.SCHEMA_VERSION,
+        "kind": "peers",
+        "run": {"id": folder.name, "status": "running", "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "argv": sys.argv,
+                "settings": {"models": list(cfg.models), "servers": list(cfg.servers), "rounds": cfg.rounds,
+                             "wrk_duration_s": cfg.duration_s, "warmup_s": cfg.warmup_s,
+                             "concurrencies": list(cfg.concurrencies), "sweep_rates_rps": list(cfg.sweep_rates),
+                             "sweep_step_s": cfg.sweep_step_s, "sweep_slo_ms": peers.SWEEP_SLO_MS,
+                             "target_concurrency": peers.TARGET_CONCURRENCY, "fast": args.fast,
+                             "lambda": cfg.run_lambda}},
+        "environment": peers.environment(cfg),
+        "models": {},
+        "lambda": None,
+        "warnings": [],
+    }
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    t0 = time.perf_counter()
+    exit_code = 0
+    tables: list[str] = []
+    try:
+        for kind in cfg.models:
+            progress.phase(f"{kind}: preparing the model (train if absent, joblib copy)")
+            model = peers.prepare_model(kind, cfg.work_dir, cfg.python, progress.note)
+            progress.done(str(model.model_dir))
+            record = peers.run_model(model, cfg, progress.note, logs)
+            summary = record.pop("_summary_int")
+            doc["models"][kind] = record
+            keep_alive = {name: s["keep_alive"] for name, s in record["servers"].items()}
+            tables.append(peers.render_table(kind, summary, list(cfg.servers), keep_alive, record["targets"]))
+            if cfg.sweep_rates:
+                tables.append(peers.render_sweep(kind, {name: s["sweeps"] for name, s in record["servers"].items()}))
+        if cfg.run_lambda:
+            progress.phase("lambda: cold init and warm duration (local emulator)")
+            doc["lambda"] = peers.run_lambda_part(cfg, progress.note)
+            progress.done(doc["lambda"].get("status", "?"))
+            tables.append(peers.render_lambda(doc["lambda"]))
+        doc["run"]["status"] = "ok"
+    except KeyboardInterrupt:
+        doc["run"]["status"] = "interrupted"
+        progress.note("interrupted: every server started was stopped; partial results kept")
+        exit_code = 130
+    except Exception as exc:  # partial results are kept and the failure is said, never exit 0
+        doc["run"]["status"] = "failed"
+        doc["run"]["error"] = f"{type(exc).__name__}: {exc}"
+        progress.note(f"FAILED: {type(exc).__name__}: {exc}")
+        traceback.print_exc(file=sys.stderr)
+        exit_code = 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    doc["run"]["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    doc["run"]["duration_s"] = round(time.perf_counter() - t0, 1)
+    doc["run"]["load_average_after"] = peers._load_average()
+    doc["warnings"] = _warnings(doc)
+    verdicts = [t["verdict"] for m in doc["models"].values() for t in m.get("targets", [])]
+    if isinstance(doc["lambda"], dict):
+        verdicts += [t["verdict"] for t in doc["lambda"].get("targets", [])]
+    doc["run"]["targets_met"] = bool(verdicts) and all(v == "PASS" for v in verdicts)
+    path = results.write(doc, folder)
+    env = doc["environment"]
+    print()
+    print(f"bench-peers {folder.name}: {env.get('cpu_model')}, {env.get('cpu_count')} cores, "
+          f"load average before {env.get('load_average_1_5_15')} after {doc['run']['load_average_after']}, "
+          f"wrk {env.get('wrk_version')}, {doc['run']['duration_s']:.0f} s")
+    print("keep-alive: MLServer (uvicorn) keeps connections open; gunicorn sync workers (twinserve and the "
+          "naive template) close them after every response -- as probed, column 'keep-alive'")
+    for table in tables:
+        print()
+        print(table)
+    for warning in doc["warnings"]:
+        print(f"WARNING: {warning}")
+    print(f"\nresults: {path}")
+    if exit_code == 0 and verdicts and not doc["run"]["targets_met"]:
+        print("bench-peers: some targets are not met (FAIL/MISSING above)")
+        exit_code = EXIT_TARGET_FAILED
+    return exit_code

@@ -1,0 +1,129 @@
+"""``python -m twinbench fuzz`` and ``python -m twinbench soak``: hostile input and long runs (issue 6).
+
+Both exit 0 only when every figure they gate on is at zero (fuzz: 5xx, unanswered requests, crashed
+workers, 4xx without the JSON error body, edge cases, slow clients; soak: errors, RSS growth), and
+print their figures at the end. Results go to ``results/fuzz-<ts>/fuzz.json`` and
+``results/soak-<ts>/soak.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from twinbench.measure.progress import Progress
+
+__all__ = ["register"]
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name, "").strip()
+    return float(value) if value else default
+
+
+def _sigterm_stops_cleanly() -> None:
+    """SIGTERM (``timeout``, CI) unwinds like Ctrl-C, so every ``with`` block stops its servers."""
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def run_fuzz(args: argparse.Namespace) -> int:
+    from twinbench.reliability.fuzz import WRAPPERS, FuzzSettings, run, summary_lines
+
+    wrappers = tuple(w.strip() for w in args.wrappers.split(",") if w.strip())
+    unknown = set(wrappers) - set(WRAPPERS)
+    if unknown:
+        print(f"fuzz: unknown wrapper(s) {sorted(unknown)}; choose from {', '.join(WRAPPERS)}", file=sys.stderr)
+        return 2
+    settings = FuzzSettings(
+        n=args.n, seed=args.seed, wrappers=wrappers, max_s_per_wrapper=args.max_s,
+        slow_clients=args.slow_clients, slow_s=args.slow_s, edge=not args.no_edge,
+        package_dir=Path(args.package), out_dir=Path(args.out) if args.out else None,
+    )
+    _sigterm_stops_cleanly()
+    started = time.perf_counter()
+    reports = run(settings, Progress(quiet=args.quiet))
+    for line in summary_lines(reports, time.perf_counter() - started):
+        print(line)
+    return 0 if all(r.ok for r in reports) else 1
+
+
+def run_soak(args: argparse.Namespace) -> int:
+    from twinbench.reliability.soak import SoakSettings, run, summary_lines
+
+    targets = tuple(t.strip() for t in args.targets.split(",") if t.strip())
+    settings = SoakSettings(
+        duration_s=args.duration_s, targets=targets, load_fraction=args.fraction,
+        saturation_rps=args.saturation_rps, saturation_from_results=args.saturation_from_results,
+        window_s=args.window_s, ramp_step_s=args.ramp_step_s,
+        rss_growth_max_pct=args.rss_growth_max_pct, out_dir=Path(args.out) if args.out else None,
+    )
+    _sigterm_stops_cleanly()
+    document = run(settings, Progress(quiet=args.quiet))
+    for line in summary_lines(document):
+        print(line)
+    return 0 if document["ok"] else 1
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    fuzz = subparsers.add_parser(
+        "fuzz", help="hostile input against the container, the WSGI Lambda and the native handler",
+        description="schemathesis (from /openapi.json) against the real gunicorn and against the WSGI Lambda "
+        "over real HTTP (local emulator, unzipped package), hypothesis events against the native handler, "
+        "then edge cases (size limits, deep nesting, huge numbers, unicode, duplicate keys) and slow clients. "
+        "Fails on any response >= 500, unanswered request, crashed worker or 4xx without the JSON error body.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    fuzz.add_argument("-n", type=int, default=_env_int("FUZZ_N", 10_000),
+                      help="generated requests per wrapper (env FUZZ_N)")
+    fuzz.add_argument("--seed", type=int, default=_env_int("FUZZ_SEED", 20261128), help="seed (env FUZZ_SEED)")
+    fuzz.add_argument("--wrappers", default=os.environ.get("FUZZ_WRAPPERS", "container,wsgi-lambda,native-lambda"),
+                      help="comma-separated subset (env FUZZ_WRAPPERS)")
+    fuzz.add_argument("--max-s", type=float, default=900.0, help="time cap per wrapper for the generated requests, s")
+    fuzz.add_argument("--slow-clients", type=int, default=4, help="slow sockets trickling bytes (0 = skip)")
+    fuzz.add_argument("--slow-s", type=float, default=_env_float("FUZZ_SLOW_S", 40.0),
+                      help="how long they trickle, s; the default outlasts gunicorn's 30 s timeout (env FUZZ_SLOW_S)")
+    fuzz.add_argument("--no-edge", action="store_true", help="skip the hand-written edge cases")
+    fuzz.add_argument("--package", default="build/lambda/pkg", help="unzipped Lambda package (make package-lambda)")
+    fuzz.add_argument("--out", default=None, help="results folder (default results/fuzz-<utc timestamp>)")
+    fuzz.add_argument("--quiet", action="store_true", help="no progress lines")
+    fuzz.set_defaults(func=run_fuzz)
+
+    soak = subparsers.add_parser(
+        "soak", help="long open-loop run at 70%% of saturation: errors, p99 drift, RSS growth",
+        description="Measures each target's saturation rate in place (closed-loop steps for an estimate, then "
+        "20-s open-loop steps: the highest rate held with no error, the generator not the bottleneck and p99 "
+        "not climbing through the step), ramps up (25/50/75 % of the soak rate) so the local Lambda scales "
+        "out, then drives it open-loop at a fraction of saturation for --duration-s, sampling the RSS of the "
+        "gunicorn workers / Lambda environment processes. Fails on any error (ramp included) or RSS growth "
+        ">= the limit; the Lambda side is judged net of awslambdaric's per-invocation setenv retention, "
+        "which is measured and printed beside it.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    soak.add_argument("--duration-s", type=float, default=_env_float("SOAK_S", 600.0),
+                      help="soak length per target, s (env SOAK_S)")
+    soak.add_argument("--targets", default=os.environ.get("SOAK_TARGETS", "container,lambda"),
+                      help="comma-separated: container, lambda (env SOAK_TARGETS)")
+    soak.add_argument("--fraction", type=float, default=0.7, help="offered rate as a fraction of saturation")
+    soak.add_argument("--saturation-rps", type=float, default=None,
+                      help="use this saturation rate for every target instead of measuring it")
+    soak.add_argument("--saturation-from-results", action="store_true",
+                      help="reuse the newest results/*/results.json peak (closed loop; overstates what an "
+                      "open-loop stream holds when the generator shares the cores) instead of measuring")
+    soak.add_argument("--ramp-step-s", type=float, default=10.0,
+                      help="length of each ramp step before the soak, s (0 = no ramp)")
+    soak.add_argument("--window-s", type=float, default=None,
+                      help="window for p99 drift, s (default: a tenth of the duration, at least 10 s)")
+    soak.add_argument("--rss-growth-max-pct", type=float, default=5.0, help="RSS growth that fails the soak, %%")
+    soak.add_argument("--out", default=None, help="results folder (default results/soak-<utc timestamp>)")
+    soak.add_argument("--quiet", action="store_true", help="no progress lines")
+    soak.set_defaults(func=run_soak)

@@ -1,0 +1,589 @@
+"""CloudWatch collector: what AWS itself measured for one Lambda function (and its HTTP API) in a window.
+
+Two sources, both read-only:
+
+* **CloudWatch metrics** (``GetMetricData``, paginated, batches of <= 500 queries): Lambda
+  Invocations / Errors / Throttles (Sum), ConcurrentExecutions (Maximum), Duration (p50/p90/p99,
+  Average); and, with ``api_id``, the HTTP API's Count / 4xx / 5xx (Sum) and Latency /
+  IntegrationLatency (p50/p90/p99).
+* **CloudWatch Logs** (``FilterLogEvents``, paginated) on the function's log group: every
+  ``REPORT`` line (text or JSON log format) parsed by :mod:`twinbench.aws.report_line`, giving
+  cold-start counts, the Init Duration distribution, billed GB-seconds and the cost they imply.
+
+Output document (``schema`` = ``"twinbench.cloudwatch/1"``); all durations in ms, memory in MB,
+money in USD, times ISO 8601 UTC::
+
+    {
+      "schema": "twinbench.cloudwatch/1",
+      "collected_at": "2026-01-01T12:00:00Z",
+      "environment": {"python": "3.11.2", "boto3": "1.44.8", "endpoint_url": null},
+      "target": {"function_name", "region", "log_group", "log_format": "Text"|"JSON",
+                 "architecture": "x86_64"|"arm64", "memory_size_mb", "runtime", "api_id", "api_stage"},
+      "window": {"start", "end", "duration_s"},
+      "lambda_metrics": {
+        "period_s": 60,
+        "invocations_count", "errors_count", "throttles_count",         # sums over the window
+        "concurrent_executions_max",                                      # max over the window
+        "duration_p50_ms", "duration_p90_ms", "duration_p99_ms",          # whole-window percentiles
+        "duration_avg_ms",
+        "series": {"invocations_count": [{"timestamp", "value"}], ...}   # one point per period_s
+      },
+      "api_metrics": null | {same layout: "count", "errors_4xx_count", "errors_5xx_count",
+                              "latency_p50_ms".. "latency_p99_ms", "integration_latency_p50_ms".., "series"},
+      "reports": {
+        "count", "cold_start_count", "warm_count", "snapstart_restore_count",
+        "timeout_count", "error_count", "log_events_scanned", "log_pages",
+        "duration_ms", "warm_duration_ms", "cold_duration_ms", "init_duration_ms",
+        "restore_duration_ms", "max_memory_used_mb":
+            {"n", "min", "p50", "p90", "p99", "max", "mean"}   (null members when n = 0),
+        "billed_duration_ms_total", "billed_restore_duration_ms_total", "billed_gb_s_total",
+        "samples": [{"timestamp", "log_stream", "request_id", "duration_ms", "billed_duration_ms",
+                     "memory_size_mb", "max_memory_used_mb", "init_duration_ms", "restore_duration_ms",
+                     "billed_restore_duration_ms", "status", "error_type", "xray_trace_id",
+                     "cold_start", "billed_gb_s"}, ...]    # raw, one per REPORT line, time order
+      },
+      "cost": {"architecture", "price_source", "compute_usd_per_gb_s", "requests_usd_per_million",
+               "requests_count", "billed_gb_s", "compute_usd", "requests_usd", "total_usd", "notes": [...]},
+      "warnings": ["..."]        # empty window, missing metrics, inaccessible function config...
+    }
+
+Semantics worth knowing when reading it:
+
+* ``reports.count`` counts REPORT lines; it can differ from ``lambda_metrics.invocations_count``
+  by in-flight invocations at the window edges and by log delivery delay (a few seconds).
+* Since August 2025 Lambda bills the INIT phase too; the REPORT line's Billed Duration already
+  includes it, so ``billed_gb_s_total`` is what was billed. SnapStart's restore is billed at its
+  own rate and is only reported (``billed_restore_duration_ms_total``), not priced.
+* Free tier is ignored: the cost is the list price of the window.
+
+boto3 is never imported here: callers pass clients (:func:`collect`), so tests use moto or a
+botocore Stubber and the CLI builds clients from the normal credential chain.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from twinbench.aws.report_line import LambdaReport, parse_report_message
+from twinbench.cost.prices import load_prices
+from twinbench.cost.traffic import CostModelError
+from twinbench.measure.stats import distribution
+
+SCHEMA = "twinbench.cloudwatch/1"
+
+MAX_QUERIES_PER_CALL = 500  # GetMetricData limit
+TEXT_REPORT_FILTER = '"REPORT RequestId"'
+JSON_REPORT_FILTER = '{ $.type = "platform.report" }'
+
+
+
+class CloudWatchCollectorError(Exception):
+    """A failure the user can fix (permissions, names, region); ``str()`` says how. Not a bug."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSpec:
+    """One metric query: ``key`` is the output name (units included), ``id`` the GetMetricData Id."""
+
+    key: str
+    namespace: str
+    metric_name: str
+    stat: str  # Sum | Maximum | Average | pNN
+    dimensions: tuple[tuple[str, str], ...]
+
+    @property
+    def id(self) -> str:
+        return "m_" + self.key  # Ids must start with a lower-case letter
+
+    @property
+    def aggregate(self) -> str:
+        """How per-period points combine into one window figure."""
+        if self.stat == "Sum":
+            return "sum"
+        if self.stat == "Maximum":
+            return "max"
+        return "window"  # percentiles and averages cannot be combined: asked for the window itself
+
+
+# ----------------------------------------------------------------------------------------------
+# Window
+
+
+def resolve_window(
+    start: str | None, end: str | None, since_minutes: float | None, now: datetime | None = None
+) -> tuple[datetime, datetime]:
+    """Return the ``(start, end)`` window as aware UTC datetimes.
+
+    Either ``since_minutes`` (ending ``end`` or now), or ``start`` (ISO 8601, naive = UTC) with an
+    optional ``end``. Raises :class:`CloudWatchCollectorError` for an empty/inverted window.
+    """
+    now = now or datetime.now(UTC)
+    end_dt = _parse_iso(end) if end else now
+    if since_minutes is not None:
+        if start:
+            raise CloudWatchCollectorError("give either --start or --since-minutes, not both")
+        if since_minutes <= 0:
+            raise CloudWatchCollectorError("--since-minutes must be > 0")
+        start_dt = end_dt - timedelta(minutes=since_minutes)
+    elif start:
+        start_dt = _parse_iso(start)
+    else:
+        raise CloudWatchCollectorError("give a window: --start [--end] or --since-minutes")
+    if start_dt >= end_dt:
+        raise CloudWatchCollectorError(f"empty window: start {_iso(start_dt)} is not before end {_iso(end_dt)}")
+    return start_dt, end_dt
+
+
+def _parse_iso(text: str) -> datetime:
+    try:
+        dt = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise CloudWatchCollectorError(f"not an ISO 8601 time: {text!r} (e.g. 2026-01-31T14:05:00Z)") from exc
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _ms(dt: datetime) -> int:
+    return int(dt.timestamp() * 1000)
+
+
+# ----------------------------------------------------------------------------------------------
+# Metrics
+
+
+def lambda_metric_specs(function_name: str) -> list[MetricSpec]:
+    dims = (("FunctionName", function_name),)
+    ns = "AWS/Lambda"
+    specs = [
+        MetricSpec("invocations_count", ns, "Invocations", "Sum", dims),
+        MetricSpec("errors_count", ns, "Errors", "Sum", dims),
+        MetricSpec("throttles_count", ns, "Throttles", "Sum", dims),
+        MetricSpec("concurrent_executions_max", ns, "ConcurrentExecutions", "Maximum", dims),
+        MetricSpec("duration_avg_ms", ns, "Duration", "Average", dims),
+    ]
+    specs += [MetricSpec(f"duration_{p}_ms", ns, "Duration", p, dims) for p in ("p50", "p90", "p99")]
+    return specs
+
+
+def api_metric_specs(api_id: str, stage: str | None) -> list[MetricSpec]:
+    """HTTP API (API Gateway v2) metrics; ``stage`` adds the Stage dimension (e.g. ``$default``)."""
+    dims: tuple[tuple[str, str], ...] = (("ApiId", api_id),)
+    if stage:
+        dims += (("Stage", stage),)
+    ns = "AWS/ApiGateway"
+    specs = [
+        MetricSpec("count", ns, "Count", "Sum", dims),
+        MetricSpec("errors_4xx_count", ns, "4xx", "Sum", dims),
+        MetricSpec("errors_5xx_count", ns, "5xx", "Sum", dims),
+    ]
+    for name, key in (("Latency", "latency"), ("IntegrationLatency", "integration_latency")):
+        specs += [MetricSpec(f"{key}_{p}_ms", ns, name, p, dims) for p in ("p50", "p90", "p99")]
+    return specs
+
+
+def build_metric_queries(specs: Sequence[MetricSpec], period_s: int, window_period_s: int) -> list[dict]:
+    """GetMetricData queries: a ``period_s`` series for every spec, plus one whole-window point
+    (Id suffix ``_w``) for the specs that cannot be summed (percentiles, averages)."""
+    queries = []
+    for spec in specs:
+        metric = {
+            "Namespace": spec.namespace,
+            "MetricName": spec.metric_name,
+            "Dimensions": [{"Name": n, "Value": v} for n, v in spec.dimensions],
+        }
+        queries.append({"Id": spec.id, "MetricStat": {"Metric": metric, "Period": period_s, "Stat": spec.stat}})
+        if spec.aggregate == "window":
+            queries.append(
+                {"Id": spec.id + "_w", "MetricStat": {"Metric": metric, "Period": window_period_s, "Stat": spec.stat}}
+            )
+    return queries
+
+
+def fetch_metric_data(
+    cloudwatch: Any, queries: Sequence[dict], start: datetime, end: datetime
+) -> dict[str, list[tuple[datetime, float]]]:
+    """Run the queries (<= 500 per call, following NextToken) and merge pages by Id.
+
+    Returns ``{query_id: [(timestamp, value), ...]}`` in ascending time order; a query with no data
+    maps to ``[]``. Raises :class:`CloudWatchCollectorError` for permission/validation failures.
+    """
+    series: dict[str, list[tuple[datetime, float]]] = {q["Id"]: [] for q in queries}
+    for i in range(0, len(queries), MAX_QUERIES_PER_CALL):
+        batch = list(queries[i : i + MAX_QUERIES_PER_CALL])
+        kwargs: dict[str, Any] = {
+            "MetricDataQueries": batch,
+            "StartTime": start,
+            "EndTime": end,
+            "ScanBy": "TimestampAscending",
+        }
+        while True:
+            try:
+                page = cloudwatch.get_metric_data(**kwargs)
+            except Exception as exc:  # botocore ClientError and friends, mapped in one place
+                raise map_aws_error(exc, "cloudwatch:GetMetricData", "CloudWatch metrics") from exc
+            for result in page.get("MetricDataResults", []):
+                points = zip(result.get("Timestamps", []), result.get("Values", []), strict=False)
+                series.setdefault(result["Id"], []).extend(
+                    (ts, float(v)) for ts, v in points if v is not None and not math.isnan(float(v))
+                )
+            token = page.get("NextToken")
+            if not token:
+                break
+            kwargs["NextToken"] = token
+    for points in series.values():
+        points.sort(key=lambda p: p[0])
+    return series
+
+
+def summarize_metrics(
+    specs: Sequence[MetricSpec], series: Mapping[str, list[tuple[datetime, float]]], period_s: int
+) -> tuple[dict[str, Any], list[str]]:
+    """Window figures + per-period series for one group of specs; returns ``(section, warnings)``."""
+    section: dict[str, Any] = {"period_s": period_s}
+    out_series: dict[str, list[dict[str, Any]]] = {}
+    warnings: list[str] = []
+    for spec in specs:
+        points = series.get(spec.id, [])
+        out_series[spec.key] = [{"timestamp": _iso(ts), "value": v} for ts, v in points]
+        if spec.aggregate == "sum":
+            section[spec.key] = sum(v for _, v in points) if points else 0.0
+        elif spec.aggregate == "max":
+            section[spec.key] = max((v for _, v in points), default=None)
+        else:
+            window_points = series.get(spec.id + "_w", [])
+            if len(window_points) > 1:
+                # CloudWatch aligned the window period on its own boundaries and split it in two:
+                # the larger value is the conservative figure for a latency percentile.
+                warnings.append(
+                    f"{spec.metric_name} {spec.stat}: window split into {len(window_points)} periods "
+                    f"by CloudWatch; reporting the largest"
+                )
+            section[spec.key] = max((v for _, v in window_points), default=None)
+    section["series"] = out_series
+    return section, warnings
+
+
+# ----------------------------------------------------------------------------------------------
+# Logs
+
+
+def fetch_report_events(
+    logs: Any,
+    log_group: str,
+    start: datetime,
+    end: datetime,
+    filter_pattern: str = TEXT_REPORT_FILTER,
+    page_limit: int | None = None,
+) -> tuple[list[dict[str, Any]], int]:
+    """All events of ``log_group`` in the window matching ``filter_pattern``, following nextToken.
+
+    ``page_limit`` sets FilterLogEvents' ``limit`` (events per page; None = service default).
+    Returns ``(events, pages)``. Raises :class:`CloudWatchCollectorError` for a missing log group
+    or missing ``logs:FilterLogEvents`` permission.
+    """
+    kwargs: dict[str, Any] = {
+        "logGroupName": log_group,
+        "startTime": _ms(start),
+        "endTime": _ms(end),
+        "filterPattern": filter_pattern,
+    }
+    if page_limit:
+        kwargs["limit"] = page_limit
+    events: list[dict[str, Any]] = []
+    pages = 0
+    while True:
+        try:
+            page = logs.filter_log_events(**kwargs)
+        except Exception as exc:
+            raise map_aws_error(exc, "logs:FilterLogEvents", f"log group {log_group}") from exc
+        pages += 1
+        events.extend(page.get("events", []))
+        token = page.get("nextToken")
+        # The service may hand back the same token when there is nothing more: stop there too.
+        if not token or token == kwargs.get("nextToken"):
+            break
+        kwargs["nextToken"] = token
+    events.sort(key=lambda e: (e.get("timestamp", 0), e.get("eventId", "")))
+    return events, pages
+
+
+def parse_report_events(events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One sample dict per REPORT event (see the module docstring), duplicates by request id dropped."""
+    samples: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for event in events:
+        report = parse_report_message(str(event.get("message", "")))
+        if report is None or report.request_id in seen:
+            continue
+        seen.add(report.request_id)
+        ts = datetime.fromtimestamp(event.get("timestamp", 0) / 1000, UTC)
+        samples.append({"timestamp": _iso(ts), "log_stream": event.get("logStreamName"), **report.to_dict()})
+    return samples
+
+
+def summarize_reports(samples: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The ``reports`` section from parsed samples (raw samples included)."""
+    cold = [s for s in samples if s["cold_start"]]
+    warm = [s for s in samples if not s["cold_start"]]
+
+    def values(rows: Iterable[Mapping[str, Any]], key: str) -> list[float]:
+        return [r[key] for r in rows if r.get(key) is not None]
+
+    return {
+        "count": len(samples),
+        "cold_start_count": len(cold),
+        "warm_count": len(warm),
+        "snapstart_restore_count": sum(1 for s in samples if s["restore_duration_ms"] is not None),
+        "timeout_count": sum(1 for s in samples if s["status"] == "timeout"),
+        "error_count": sum(1 for s in samples if s["status"] not in (None, "timeout")),
+        "duration_ms": distribution(values(samples, "duration_ms")),
+        "warm_duration_ms": distribution(values(warm, "duration_ms")),
+        "cold_duration_ms": distribution(values(cold, "duration_ms")),
+        "init_duration_ms": distribution(values(samples, "init_duration_ms")),
+        "restore_duration_ms": distribution(values(samples, "restore_duration_ms")),
+        "max_memory_used_mb": distribution(values(samples, "max_memory_used_mb")),
+        "billed_duration_ms_total": sum(s["billed_duration_ms"] for s in samples),
+        "billed_restore_duration_ms_total": sum(values(samples, "billed_restore_duration_ms")),
+        "billed_gb_s_total": sum(s["billed_gb_s"] for s in samples),
+        "samples": list(samples),
+    }
+
+
+# ----------------------------------------------------------------------------------------------
+# Cost
+
+
+PRICE_KEYS = {  # our key -> key under "prices" in prices.json (the cost model's pinned table)
+    "x86_64_usd_per_gb_s": "lambda_x86_64_usd_per_gb_s",
+    "arm64_usd_per_gb_s": "lambda_arm64_usd_per_gb_s",
+    "requests_usd_per_million": "lambda_usd_per_million_requests",
+}
+
+
+def load_lambda_prices(path: Path | None = None) -> tuple[dict[str, float], str]:
+    """Lambda list prices from the cost model's pinned table, and the file they came from.
+
+    One loader (:func:`twinbench.cost.prices.load_prices`) reads prices for the cost model,
+    the simulation and this collector, so measured and predicted cost use the same figures.
+    Raises :class:`CloudWatchCollectorError` when the table cannot be read.
+    """
+    try:
+        table = load_prices(path)
+        found = {ours: table.usd(theirs) for ours, theirs in PRICE_KEYS.items()}
+    except CostModelError as exc:
+        raise CloudWatchCollectorError(str(exc)) from exc
+    return found, table.path
+
+
+def compute_cost(
+    billed_gb_s_total: float, requests_count: int, architecture: str, prices: Mapping[str, float], source: str
+) -> dict[str, Any]:
+    """Cost of the window at list price (free tier ignored)."""
+    arch = "arm64" if architecture == "arm64" else "x86_64"
+    per_gb_s = prices[f"{arch}_usd_per_gb_s"]
+    per_million = prices["requests_usd_per_million"]
+    compute = billed_gb_s_total * per_gb_s
+    requests = requests_count * per_million / 1_000_000
+    return {
+        "architecture": arch,
+        "price_source": source,
+        "compute_usd_per_gb_s": per_gb_s,
+        "requests_usd_per_million": per_million,
+        "requests_count": requests_count,
+        "billed_gb_s": billed_gb_s_total,
+        "compute_usd": compute,
+        "requests_usd": requests,
+        "total_usd": compute + requests,
+        "notes": [
+            "list price, free tier ignored",
+            "requests_count = REPORT lines in the window",
+            "SnapStart restore/cache charges not priced",
+        ],
+    }
+
+
+# ----------------------------------------------------------------------------------------------
+# Errors
+
+
+_ACCESS_DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedException"}
+_BAD_CREDENTIALS = {"UnrecognizedClientException", "InvalidClientTokenId", "ExpiredToken", "ExpiredTokenException"}
+
+
+def map_aws_error(exc: Exception, action: str, resource: str) -> Exception:
+    """Turn a botocore exception into a :class:`CloudWatchCollectorError` with a fix-it message.
+
+    Unknown exceptions are returned unchanged (callers ``raise`` the result): a bug stays a bug.
+    """
+    name = type(exc).__name__
+    code = getattr(exc, "response", {}).get("Error", {}).get("Code", "") if hasattr(exc, "response") else ""
+    if code in _ACCESS_DENIED:
+        return CloudWatchCollectorError(
+            f"permission denied reading {resource}: the caller needs IAM permission {action} ({exc})"
+        )
+    if code == "ResourceNotFoundException":
+        return CloudWatchCollectorError(
+            f"{resource} not found: check --function-name and --region; a log group exists only "
+            f"after the function has been invoked at least once ({exc})"
+        )
+    if code in _BAD_CREDENTIALS:
+        return CloudWatchCollectorError(f"AWS rejected the credentials ({code}): refresh them / check AWS_PROFILE")
+    if code in {"InvalidParameterValue", "InvalidParameterCombination", "ValidationError", "InvalidParameterException"}:
+        return CloudWatchCollectorError(f"AWS rejected the request for {resource}: {exc}")
+    if name in {"NoCredentialsError", "PartialCredentialsError"}:
+        return CloudWatchCollectorError(
+            "no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
+        )
+    if name == "NoRegionError":
+        return CloudWatchCollectorError("no AWS region: pass --region or set AWS_REGION")
+    if name in {"EndpointConnectionError", "ConnectTimeoutError", "ConnectionClosedError"}:
+        return CloudWatchCollectorError(f"cannot reach AWS for {resource}: {exc}")
+    return exc
+
+
+# ----------------------------------------------------------------------------------------------
+# Orchestration
+
+
+def describe_function(lambda_client: Any, function_name: str) -> tuple[dict[str, Any], list[str]]:
+    """Memory, architecture, runtime and logging config of the function, best effort.
+
+    Missing ``lambda:GetFunctionConfiguration`` permission or a deleted function only produce a
+    warning: the logs and metrics are still worth collecting.
+    """
+    info: dict[str, Any] = {}
+    try:
+        conf = lambda_client.get_function_configuration(FunctionName=function_name)
+    except Exception as exc:
+        mapped = map_aws_error(exc, "lambda:GetFunctionConfiguration", f"function {function_name}")
+        if not isinstance(mapped, CloudWatchCollectorError):
+            raise mapped from exc
+        return info, [f"function configuration unavailable, using defaults: {mapped}"]
+    logging_config = conf.get("LoggingConfig") or {}
+    info["memory_size_mb"] = conf.get("MemorySize")
+    info["runtime"] = conf.get("Runtime")
+    archs = conf.get("Architectures") or ["x86_64"]
+    info["architecture"] = archs[0]
+    if logging_config.get("LogGroup"):
+        info["log_group"] = logging_config["LogGroup"]
+    if logging_config.get("LogFormat"):
+        info["log_format"] = logging_config["LogFormat"]
+    return info, []
+
+
+def collect(
+    *,
+    cloudwatch: Any,
+    logs: Any,
+    lambda_client: Any | None,
+    function_name: str,
+    region: str,
+    start: datetime,
+    end: datetime,
+    api_id: str | None = None,
+    api_stage: str | None = None,
+    architecture: str | None = None,
+    log_group: str | None = None,
+    period_s: int = 60,
+    page_limit: int | None = None,
+    prices_path: Path | None = None,
+    endpoint_url: str | None = None,
+    boto3_version: str | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Collect the whole document (see the module docstring).
+
+    Explicit ``architecture`` / ``log_group`` override what the function configuration says.
+    Raises :class:`CloudWatchCollectorError` for anything the user must fix (missing log group,
+    permissions, credentials); an empty window is a result, reported in ``warnings``.
+    """
+    if period_s < 60 and period_s not in (1, 5, 10, 30) or period_s >= 60 and period_s % 60:
+        raise CloudWatchCollectorError("--period-s must be 1, 5, 10, 30 or a multiple of 60")
+    warnings: list[str] = []
+    info: dict[str, Any] = {}
+    if lambda_client is not None:
+        info, w = describe_function(lambda_client, function_name)
+        warnings += w
+    log_group = log_group or info.get("log_group") or f"/aws/lambda/{function_name}"
+    log_format = info.get("log_format", "Text")
+    architecture = architecture or info.get("architecture") or "x86_64"
+
+    window_s = (end - start).total_seconds()
+    window_period_s = max(60, math.ceil(window_s / 60) * 60)
+
+    lambda_specs = lambda_metric_specs(function_name)
+    api_specs = api_metric_specs(api_id, api_stage) if api_id else []
+    series = fetch_metric_data(
+        cloudwatch, build_metric_queries([*lambda_specs, *api_specs], period_s, window_period_s), start, end
+    )
+    lambda_section, w = summarize_metrics(lambda_specs, series, period_s)
+    warnings += w
+    api_section = None
+    if api_specs:
+        api_section, w = summarize_metrics(api_specs, series, period_s)
+        warnings += w
+        if api_section["count"] == 0:
+            warnings.append(f"no HTTP API requests for ApiId {api_id} in the window: check --api-id/--api-stage")
+
+    pattern = JSON_REPORT_FILTER if log_format.upper() == "JSON" else TEXT_REPORT_FILTER
+    events, pages = fetch_report_events(logs, log_group, start, end, pattern, page_limit)
+    samples = parse_report_events(events)
+    reports = summarize_reports(samples)
+    reports["log_events_scanned"] = len(events)
+    reports["log_pages"] = pages
+    if not samples:
+        warnings.append(
+            f"no REPORT lines in {log_group} between {_iso(start)} and {_iso(end)}: "
+            "was the function invoked in this window? (log delivery can lag by a few seconds)"
+        )
+    if lambda_section["invocations_count"] == 0:
+        warnings.append(f"CloudWatch has no Invocations for {function_name} in the window")
+
+    prices, source = load_lambda_prices(prices_path)
+    memory_sizes = {s["memory_size_mb"] for s in samples}
+    if len(memory_sizes) > 1:
+        warnings.append(f"memory size changed during the window: {sorted(memory_sizes)} MB")
+
+    return {
+        "schema": SCHEMA,
+        "collected_at": _iso(now or datetime.now(UTC)),
+        "environment": {
+            "python": platform.python_version(),
+            "boto3": boto3_version,
+            "endpoint_url": endpoint_url,
+        },
+        "target": {
+            "function_name": function_name,
+            "region": region,
+            "log_group": log_group,
+            "log_format": log_format,
+            "architecture": architecture,
+            "memory_size_mb": info.get("memory_size_mb") or (max(memory_sizes) if memory_sizes else None),
+            "runtime": info.get("runtime"),
+            "api_id": api_id,
+            "api_stage": api_stage,
+        },
+        "window": {"start": _iso(start), "end": _iso(end), "duration_s": window_s},
+        "lambda_metrics": lambda_section,
+        "api_metrics": api_section,
+        "reports": reports,
+        "cost": compute_cost(reports["billed_gb_s_total"], reports["count"], architecture, prices, source),
+        "warnings": warnings,
+    }
+
+
+def report_from_sample(sample: Mapping[str, Any]) -> LambdaReport:
+    """Rebuild a :class:`LambdaReport` from one ``reports.samples`` entry (for report writers)."""
+    fields = LambdaReport.__dataclass_fields__
+    return LambdaReport(**{k: sample[k] for k in fields if k in sample})

@@ -1,0 +1,238 @@
+"""The container target for real: the image built by ``make image``, run by podman like the pod.
+
+What is the same as the Kubernetes pod (k8s/base/deployment.yaml): the image, its CMD
+(gunicorn with ``gunicorn.conf.py``) and its server defaults, UID/GID 10001, a read-only root
+filesystem with only ``/tmp`` writable (a 64 MiB tmpfs, as the pod's memory-backed emptyDir),
+every capability dropped, no privilege escalation, and the CPU and memory limits given here
+(callers pass the Deployment's limits; no swap). What is not: host networking instead of a
+pod network (the server binds 127.0.0.1 only, never a bridge), no kubelet probes.
+
+Podman is always called with the project's own configuration (``build/podman/*.conf`` rendered
+by ``make image``, selected through ``CONTAINERS_CONF`` / ``CONTAINERS_STORAGE_CONF``), so it
+uses the storage where ``make image`` put the image and never touches /etc/containers.
+
+``with PodmanContainer(port=8080, cpus=1.0, memory_mb=1024) as c:`` starts the container and
+waits until ``GET /ready`` answers 200; ``c.url`` is the base URL, ``c.timings`` holds
+``start_to_ready_ms`` and, after the block, ``stop_ms``. Leaving the block stops the container
+by its ID (SIGTERM, then podman kills it after ``stop_timeout_s``) and removes it, on success,
+failure and Ctrl-C alike.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from twinbench.process.net import http_status
+
+__all__ = ["PodmanContainer", "ContainerStartError", "PodmanError", "podman_env", "DEFAULT_IMAGE"]
+
+from twinbench.project.paths import REPO  # noqa: E402
+
+PODMAN_ROOT = REPO / "build" / "podman"
+DEFAULT_IMAGE = os.environ.get("TWINSERVE_IMAGE", "localhost/twinserve-predict:0.1.0")
+UID_GID = "10001:10001"
+# The pod's emptyDir on /tmp (medium: Memory, sizeLimit: 64Mi).
+TMP_TMPFS = "/tmp:rw,nosuid,nodev,size=64m,mode=1777"
+
+
+class PodmanError(RuntimeError):
+    """A podman command failed; the message carries its stderr."""
+
+
+class ContainerStartError(RuntimeError):
+    """The container exited or did not become ready in time; the message ends with its log tail."""
+
+
+def podman_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for every podman call: the project's containers/storage/registries config.
+
+    Raises PodmanError when ``make image`` has not rendered the configuration yet.
+    """
+    env = dict(os.environ if base is None else base)
+    conf = {
+        "CONTAINERS_CONF": PODMAN_ROOT / "containers.conf",
+        "CONTAINERS_STORAGE_CONF": PODMAN_ROOT / "storage.conf",
+        "CONTAINERS_REGISTRIES_CONF": REPO / "infra" / "podman" / "registries.conf",
+    }
+    for name, path in conf.items():
+        if not path.is_file():
+            raise PodmanError(f"{path} is missing: run `make image` first")
+        env[name] = str(path)
+    return env
+
+
+def podman(*args: str, check: bool = True, timeout_s: float = 120.0) -> subprocess.CompletedProcess[str]:
+    """Run ``podman ARGS`` with the project's configuration; raises PodmanError on a non-zero exit."""
+    proc = subprocess.run(["podman", *args], env=podman_env(), capture_output=True, text=True,
+                          timeout=timeout_s, check=False)
+    if check and proc.returncode != 0:
+        raise PodmanError(f"podman {' '.join(args[:2])} failed ({proc.returncode}): {proc.stderr.strip()}")
+    return proc
+
+
+class PodmanContainer:
+    """One container of the predictor image on ``127.0.0.1:port`` with pod-like limits.
+
+    ``cpus`` is in cores (podman --cpus), ``memory_mb`` in MiB (podman --memory, swap off).
+    ``env`` adds or overrides environment variables (e.g. WEB_CONCURRENCY); HOST is always
+    127.0.0.1 and PORT is ``port``. ``ready_timeout_s`` bounds the wait for ``GET /ready``;
+    ``stop_timeout_s`` is how long podman waits after SIGTERM before SIGKILL.
+    """
+
+    def __init__(
+        self,
+        port: int,
+        cpus: float,
+        memory_mb: int,
+        *,
+        image: str = DEFAULT_IMAGE,
+        env: Mapping[str, str] | None = None,
+        ready_timeout_s: float = 60.0,
+        stop_timeout_s: int = 30,
+        extra_args: Sequence[str] = (),
+    ) -> None:
+        if not 0 < port < 65536:
+            raise ValueError(f"port must be 1..65535, got {port}")
+        if cpus <= 0 or memory_mb <= 0:
+            raise ValueError(f"cpus and memory_mb must be positive, got {cpus}, {memory_mb}")
+        self.port = port
+        self.cpus = cpus
+        self.memory_mb = memory_mb
+        self.image = image
+        self.env = dict(env or {})
+        self.ready_timeout_s = ready_timeout_s
+        self.stop_timeout_s = stop_timeout_s
+        self.extra_args = list(extra_args)
+        self.container_id: str | None = None
+        self.exit_code: int | None = None
+        self.logs: str = ""
+        self.timings: dict[str, float] = {}
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def run_args(self) -> list[str]:
+        """The full ``podman run`` argument list (without the leading ``podman``)."""
+        env = {**self.env, "HOST": "127.0.0.1", "PORT": str(self.port)}
+        args = [
+            "run", "--detach", "--pull=never",
+            # Never a bridge network: host networking, bound to loopback by HOST above.
+            "--network=host",
+            f"--cpus={self.cpus:g}", f"--memory={self.memory_mb}m", f"--memory-swap={self.memory_mb}m",
+            f"--user={UID_GID}",
+            "--read-only", "--read-only-tmpfs=false", f"--tmpfs={TMP_TMPFS}",
+            "--cap-drop=ALL", "--security-opt=no-new-privileges",
+            # Podman schedules HEALTHCHECK with systemd timers, absent here; the smoke test runs
+            # the image's HEALTHCHECK command itself (see healthcheck()).
+            "--no-healthcheck",
+            "--label=org.twinserve.owner=podman_container",
+            *self.extra_args,
+        ]
+        for key, value in sorted(env.items()):
+            args.append(f"--env={key}={value}")
+        args.append(self.image)
+        return args
+
+    def start(self) -> None:
+        """Start the container and wait until /ready is 200.
+
+        Raises ContainerStartError (the container is removed) when it exits or times out.
+        """
+        if http_status(self.port, "/health", timeout_s=0.2) is not None:
+            raise ContainerStartError(f"something already answers on 127.0.0.1:{self.port}")
+        started = time.perf_counter()
+        self.container_id = podman(*self.run_args()).stdout.strip()
+        deadline = started + self.ready_timeout_s
+        next_state_check = 0.0
+        while True:
+            if http_status(self.port, "/ready", timeout_s=1.0) == 200:
+                self.timings["start_to_ready_ms"] = (time.perf_counter() - started) * 1e3
+                return
+            now = time.perf_counter()
+            if now >= next_state_check:
+                if not self.running():
+                    self._fail("exited before it was ready")
+                next_state_check = now + 1.0
+            if now > deadline:
+                self._fail(f"not ready after {self.ready_timeout_s:g} s")
+            time.sleep(0.05)
+
+    def _fail(self, why: str) -> None:
+        tail = self.log_tail()
+        self.remove()
+        raise ContainerStartError(f"container {self.image} on port {self.port} {why}; log tail:\n{tail}")
+
+    def running(self) -> bool:
+        if self.container_id is None:
+            return False
+        proc = podman("inspect", "--format", "{{.State.Running}}", self.container_id, check=False)
+        return proc.returncode == 0 and proc.stdout.strip() == "true"
+
+    def log_tail(self, lines: int = 30) -> str:
+        if self.container_id is None:
+            return ""
+        proc = podman("logs", "--tail", str(lines), self.container_id, check=False)
+        return (proc.stdout + proc.stderr).strip()
+
+    def exec(self, *cmd: str, timeout_s: float = 30.0) -> subprocess.CompletedProcess[str]:
+        """Run a command inside the running container (as its user); never raises on exit status."""
+        if self.container_id is None:
+            raise PodmanError("container is not running")
+        return podman("exec", self.container_id, *cmd, check=False, timeout_s=timeout_s)
+
+    def healthcheck(self) -> subprocess.CompletedProcess[str]:
+        """Run the image's own HEALTHCHECK command in the container (what podman/docker would)."""
+        test = podman("image", "inspect", "--format", "{{json .HealthCheck.Test}}", self.image).stdout
+        argv = json.loads(test or "null")
+        if not argv or argv[0] not in ("CMD", "CMD-SHELL"):
+            raise PodmanError(f"image {self.image} has no HEALTHCHECK (got {argv!r}); build with --format docker")
+        cmd = argv[1:] if argv[0] == "CMD" else ["/bin/sh", "-c", argv[1]]
+        return self.exec(*cmd)
+
+    def memory_peak_mb(self) -> float | None:
+        """Peak memory of the container's cgroup in MiB (cgroup v1 or v2), or None if unreadable."""
+        if self.container_id is None:
+            return None
+        proc = podman("inspect", "--format", "{{.State.CgroupPath}}", self.container_id, check=False)
+        rel = proc.stdout.strip().lstrip("/")
+        for path in (Path("/sys/fs/cgroup/memory") / rel / "memory.max_usage_in_bytes",
+                     Path("/sys/fs/cgroup") / rel / "memory.peak"):
+            try:
+                return int(path.read_text()) / 2**20
+            except (OSError, ValueError):
+                continue
+        return None
+
+    def stop(self) -> None:
+        """SIGTERM by container ID, wait for the exit (SIGKILL after stop_timeout_s), keep logs, remove."""
+        if self.container_id is None:
+            return
+        started = time.perf_counter()
+        try:
+            podman("stop", f"--time={self.stop_timeout_s}", self.container_id, check=False,
+                   timeout_s=self.stop_timeout_s + 30)
+            self.timings["stop_ms"] = (time.perf_counter() - started) * 1e3
+            code = podman("inspect", "--format", "{{.State.ExitCode}}", self.container_id, check=False)
+            self.exit_code = int(code.stdout.strip()) if code.stdout.strip().lstrip("-").isdigit() else None
+            proc = podman("logs", self.container_id, check=False)
+            self.logs = proc.stdout + proc.stderr
+        finally:
+            self.remove()
+
+    def remove(self) -> None:
+        if self.container_id is not None:
+            podman("rm", "--force", "--time=0", self.container_id, check=False)
+            self.container_id = None
+
+    def __enter__(self) -> PodmanContainer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,268 @@
+"""``--lambda-runtime offline``: the Lambda served by serverless-offline 14.8.2 through osls.
+
+The alternative to the default local Lambda (:mod:`twinbench.local_lambda`), for users who know
+serverless-offline. It runs ``osls offline`` in the staged service (``build/lambda/service``, made
+by ``make package-lambda``) with the options of serverless-offline 14.8.2 (its README /
+``src/config/commandOptions.js``): ``--host 127.0.0.1 --httpPort P --lambdaPort Q
+--noPrependStageInUrl --noSponsor --terminateIdleLambdaTime S``.
+
+What serverless-offline does with a Python handler (measured, and read in its ``PythonRunner.js``):
+it spawns ``python3`` from ``PATH`` — with ``$VIRTUAL_ENV/bin`` put first when ``VIRTUAL_ENV`` is
+set — once per concurrently busy function instance, in the service folder, and imports the handler
+module after ``sys.path.append('.')``. So this module sets ``VIRTUAL_ENV`` to a Python 3.12 venv
+(the Lambda runtime's version: the package holds cp312 wheels) and ``PYTHONPATH`` to the unzipped
+package (``build/lambda/pkg``). ``PYTHONPATH`` comes before ``.`` on ``sys.path``, so the handler,
+the core and every library are imported from the package that ships — what is measured is what ships.
+
+What it does not do, and why every output carries :data:`OFFLINE_LABEL`: it reports no Init
+Duration (the cold start is inside the first Duration), ignores ``reservedConcurrency`` (never a
+429: it starts another Python process instead), applies no memory/1769 vCPU share, and cannot reap
+an idle environment on demand (only after ``terminateIdleLambdaTime``).
+
+Everything runs in its own process group; leaving the ``with`` block sends SIGTERM to the group,
+SIGKILL after a timeout, so no node or python process outlives it (success, failure, Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from twinbench.process.net import free_port, http_status
+from twinbench.targets.container_local import REPO
+
+__all__ = ["OFFLINE_LABEL", "OfflineLambda", "OfflineLambdaError", "parse_offline_durations"]
+
+OFFLINE_LABEL = "serverless-offline: no init split, no throttling"
+SERVERLESS_OFFLINE_VERSION = "14.8.2"
+DEFAULT_SERVICE_DIR = REPO / "build" / "lambda" / "service"
+DEFAULT_PACKAGE_DIR = REPO / "build" / "lambda" / "pkg"
+DEFAULT_VENV = REPO / ".venv-lambda"
+# A path hapi has no route for: a 404 from it means "listening" without invoking the handler
+# (a GET /health would start a Python process and spoil the first cold start).
+PROBE_PATH = "/_twinbench_offline_probe"
+# serverless-offline's per-invocation log line (src/lambda/LambdaFunction.js).
+_DURATION = re.compile(r"\(λ: (?P<fn>[\w-]+)\) RequestId: (?P<rid>\S+)\s+Duration: (?P<d>[\d.]+) ms\s+"
+                       r"Billed Duration: (?P<b>\d+) ms")
+
+
+class OfflineLambdaError(RuntimeError):
+    """serverless-offline cannot run here, exited, or did not listen in time; the message says why."""
+
+
+def parse_offline_durations(text: str, function: str | None = "predict") -> list[dict]:
+    """serverless-offline's ``(λ: fn) RequestId: … Duration: X ms  Billed Duration: Y ms`` lines as dicts.
+
+    Keys ``request_id``, ``function``, ``duration_ms``, ``billed_duration_ms``. Cold starts are
+    inside Duration here (there is no Init Duration), so these are not Lambda REPORT lines.
+    """
+    rows = []
+    for m in _DURATION.finditer(text):
+        if function is None or m["fn"] == function:
+            rows.append({"request_id": m["rid"], "function": m["fn"], "duration_ms": float(m["d"]),
+                         "billed_duration_ms": int(m["b"])})
+    return rows
+
+
+class OfflineLambda:
+    """``osls offline`` on ``127.0.0.1:http_port`` serving the staged service, handlers from ``package_dir``.
+
+    ``venv`` must be a Python 3.12 virtualenv (its ``bin/python3`` runs the handler). ``idle_s``
+    becomes ``--terminateIdleLambdaTime`` (seconds; serverless-offline's default is 60).
+    ``start_timeout_s`` bounds the wait until the HTTP server listens. Raises
+    :class:`OfflineLambdaError` with the exact reason when a prerequisite is missing or it fails.
+    """
+
+    def __init__(self, service_dir: Path = DEFAULT_SERVICE_DIR, package_dir: Path = DEFAULT_PACKAGE_DIR,
+                 venv: Path = DEFAULT_VENV, *, stage: str = "dev", region: str = "eu-west-1",
+                 http_port: int = 0, lambda_port: int = 0, idle_s: float | None = None,
+                 log_path: Path | None = None, start_timeout_s: float = 90.0) -> None:
+        self.service_dir = Path(service_dir)
+        self.package_dir = Path(package_dir)
+        self.venv = Path(venv)
+        self.stage = stage
+        self.region = region
+        self.http_port = http_port or free_port()
+        self.lambda_port = lambda_port or free_port()
+        while self.lambda_port == self.http_port:
+            self.lambda_port = free_port()
+        self.idle_s = idle_s
+        self.log_path = log_path
+        self.start_timeout_s = start_timeout_s
+        self.url = f"http://127.0.0.1:{self.http_port}"
+        self.spawned_at: float | None = None
+        self.timings: dict[str, float] = {}
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log = None
+
+    # -- what it runs
+    @property
+    def osls_bin(self) -> Path:
+        return self.service_dir / "node_modules" / ".bin" / "osls"
+
+    def argv(self) -> list[str]:
+        node = shutil.which("node") or "node"
+        argv = [node, str(self.osls_bin), "offline", "--stage", self.stage, "--region", self.region,
+                "--host", "127.0.0.1", "--httpPort", str(self.http_port), "--lambdaPort", str(self.lambda_port),
+                "--noPrependStageInUrl", "--noSponsor"]
+        if self.idle_s is not None:
+            argv += ["--terminateIdleLambdaTime", str(max(1, round(self.idle_s)))]
+        return argv
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k not in {"PYTHONHOME", "PYTHONSTARTUP", "PYTHONSAFEPATH"}}
+        env.update({
+            # PythonRunner.js puts $VIRTUAL_ENV/bin first on PATH, then spawns `python3`.
+            "VIRTUAL_ENV": str(self.venv),
+            # Before '.' (the service folder) on sys.path: the shipped package wins.
+            "PYTHONPATH": str(self.package_dir),
+            "PYTHONDONTWRITEBYTECODE": "1",  # never add .pyc to the package the next run measures
+            "SLS_TELEMETRY_DISABLED": "1",
+            "SLS_TRACKING_DISABLED": "1",
+            "SLS_NOTIFICATIONS_MODE": "off",
+        })
+        return env
+
+    def preflight(self) -> None:
+        """Raise :class:`OfflineLambdaError` naming the first missing prerequisite and its fix."""
+        if shutil.which("node") is None:
+            raise OfflineLambdaError("--lambda-runtime offline needs Node.js (`node` on PATH, >= 20.19); none found")
+        if not (self.service_dir / "serverless.yml").is_file():
+            raise OfflineLambdaError(f"no staged service at {self.service_dir} (serverless.yml missing): "
+                                     "run `make package-lambda`")
+        if not self.osls_bin.exists():
+            raise OfflineLambdaError(f"{self.osls_bin} missing: the pinned osls is not installed; run `npm ci` "
+                                     "(or `make package-lambda`, which does)")
+        plugin = self.service_dir / "node_modules" / "serverless-offline" / "package.json"
+        if not plugin.is_file():
+            raise OfflineLambdaError(f"serverless-offline is not installed under {plugin.parent.parent}: run `npm ci`")
+        version = _json_field(plugin, "version")
+        if version != SERVERLESS_OFFLINE_VERSION:
+            raise OfflineLambdaError(f"serverless-offline {version} installed, {SERVERLESS_OFFLINE_VERSION} pinned: "
+                                     "run `npm ci`")
+        if not (self.package_dir / "handler.py").is_file():
+            raise OfflineLambdaError(f"no unzipped Lambda package at {self.package_dir}: run `make package-lambda`")
+        python3 = self.venv / "bin" / "python3"
+        if not python3.exists():
+            raise OfflineLambdaError(f"no Python venv at {self.venv} (VIRTUAL_ENV for serverless-offline): "
+                                     "run `make lambda-runtime`")
+        try:
+            out = subprocess.run([str(python3), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                                 capture_output=True, text=True, timeout=30, check=True).stdout.strip()
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise OfflineLambdaError(f"{python3} does not run: {exc}") from exc
+        if out != "3.12":
+            raise OfflineLambdaError(f"{python3} is Python {out}; the package holds cp312 wheels, so serverless-"
+                                     "offline needs a Python 3.12 venv (make lambda-runtime)")
+
+    # -- lifecycle
+    def start(self) -> None:
+        """Spawn ``osls offline`` and wait until its HTTP server listens (no handler is invoked)."""
+        self.preflight()
+        for port in (self.http_port, self.lambda_port):
+            if http_status(port, "/", timeout_s=0.2) is not None:
+                raise OfflineLambdaError(f"something already answers on 127.0.0.1:{port}")
+        if self.log_path:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        else:
+            self._log = subprocess.DEVNULL
+        self.spawned_at = time.perf_counter()
+        try:
+            self._proc = subprocess.Popen(self.argv(), cwd=self.service_dir, env=self.env(), stdin=subprocess.DEVNULL,
+                                          stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        except OSError as exc:
+            raise OfflineLambdaError(f"cannot start osls offline: {exc}") from exc
+        deadline = self.spawned_at + self.start_timeout_s
+        while True:
+            if self._proc.poll() is not None:
+                raise OfflineLambdaError(f"osls offline exited with {self._proc.returncode} before listening"
+                                         f"{self._tail()}")
+            if http_status(self.http_port, PROBE_PATH, timeout_s=1.0) is not None:
+                self.timings["spawn_to_listening_ms"] = (time.perf_counter() - self.spawned_at) * 1e3
+                return
+            if time.perf_counter() > deadline:
+                raise OfflineLambdaError(f"osls offline not listening on {self.url} after {self.start_timeout_s:g} s"
+                                         f"{self._tail()}")
+            time.sleep(0.05)
+
+    def log_text(self) -> str:
+        if not self.log_path:
+            return ""
+        with contextlib.suppress(OSError):
+            return Path(self.log_path).read_text(errors="replace")
+        return ""
+
+    def _tail(self, lines: int = 20) -> str:
+        text = self.log_text().splitlines()[-lines:]
+        if not text:
+            return "" if self.log_path else " (no log: pass log_path to see its output)"
+        return "\n--- osls offline log (last lines) ---\n" + "\n".join(text)
+
+    def durations(self) -> list[dict]:
+        """The ``predict`` function's Duration lines logged so far (see :func:`parse_offline_durations`)."""
+        return parse_offline_durations(self.log_text())
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """SIGTERM to the process group (node and its python3 children), SIGKILL after ``timeout_s``."""
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=timeout_s)
+            # The handler processes are in the same group even when node has already gone.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=5)
+            _wait_group_gone(proc.pid, timeout_s=5.0)
+        if self._log not in (None, subprocess.DEVNULL):
+            self._log.close()  # type: ignore[union-attr]
+        self._log = None
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "runtime": f"serverless-offline {SERVERLESS_OFFLINE_VERSION} via osls", "label": OFFLINE_LABEL,
+            "service_dir": str(self.service_dir), "package_dir": str(self.package_dir),
+            "virtual_env": str(self.venv), "argv": self.argv()[1:], "timings": dict(self.timings),
+        }
+
+    def __enter__(self) -> OfflineLambda:
+        try:
+            self.start()
+        except BaseException:
+            self.stop(timeout_s=5.0)
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _wait_group_gone(pgid: int, timeout_s: float) -> bool:
+    """Wait (bounded) until no process of group ``pgid`` exists; orphaned children are reaped by init."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        time.sleep(0.05)
+    return False
+
+
+def _json_field(path: Path, key: str) -> object:
+    import json
+
+    with contextlib.suppress(OSError, ValueError):
+        return json.loads(path.read_text()).get(key)
+    return None
