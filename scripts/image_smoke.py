@@ -32,9 +32,9 @@ from typing import Any
 from twinbench.targets.container_podman import (
     DEFAULT_IMAGE,
     REPO,
-    ContainerStartError,
     PodmanContainer,
     PodmanError,
+    PodmanStartError,
     podman,
 )
 
@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     args.port = args.port or free_port()
     try:
         summary = run(args)
-    except (SmokeFailure, ContainerStartError, PodmanError) as exc:
+    except (SmokeFailure, PodmanStartError, PodmanError) as exc:
         print(f"FAIL {exc}", file=sys.stderr)
         return 1
     print(json.dumps(summary, sort_keys=True))

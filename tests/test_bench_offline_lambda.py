@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from twinbench.targets.base import OfflineLambdaTarget
+from twinbench.targets import OfflineLambdaTarget
 from twinbench.targets.lambda_offline import (
     OFFLINE_LABEL,
     OfflineLambda,
@@ -108,7 +108,7 @@ def _ready_to_run() -> str | None:
 @pytest.mark.slow
 @pytest.mark.skipif(_ready_to_run() is not None, reason=str(_ready_to_run()))
 def test_real_serverless_offline_cold_then_warm_and_nothing_left(tmp_path):
-    from twinbench.targets.base import request_body
+    from twinbench.targets import request_body
 
     body = request_body(REPO / "model")
     log = tmp_path / "offline.log"

@@ -27,7 +27,7 @@ import pytest
 from moto import mock_aws
 from twinbench.aws.forced_cold import NONCE_ENV_VAR
 from twinbench.measure.scenarios import cold_start
-from twinbench.targets.base import RemoteLambdaTarget
+from twinbench.targets import RemoteLambdaTarget
 
 REGION = "eu-west-1"
 FN = "twinserve-dev-predict"

@@ -10,7 +10,7 @@ import types
 
 import pytest
 from twinbench.aws.package_info import package_info
-from twinbench.targets.base import ContainerTarget
+from twinbench.targets import ContainerTarget
 
 
 class FakePodman:
@@ -56,7 +56,7 @@ def fake_podman(monkeypatch):
 
 
 def test_podman_runtime_gets_a_real_port_the_pod_limits_and_is_stopped(fake_podman, monkeypatch):
-    import twinbench.targets.base as targets
+    import twinbench.targets.container as targets
 
     monkeypatch.setattr(targets, "_post", lambda url, body, timeout_s=60.0: (200, {}, 7.0))
     with ContainerTarget(runtime="podman") as target:
@@ -73,7 +73,7 @@ def test_podman_runtime_gets_a_real_port_the_pod_limits_and_is_stopped(fake_podm
 
 
 def test_podman_cold_container_is_removed_even_when_the_request_blows_up(fake_podman, monkeypatch):
-    import twinbench.targets.base as targets
+    import twinbench.targets.container as targets
 
     def boom(*a, **k):
         raise KeyboardInterrupt

@@ -385,7 +385,7 @@ def test_cli_end_to_end_against_moto_server(moto_server, tmp_path, monkeypatch):
     proc = subprocess.run(
         [sys.executable, str(REPO / "scripts" / "collect_cloudwatch.py"), "--function-name", FN, "--region", REGION,
          "--start", (t - timedelta(minutes=2)).isoformat(), "--end", (t + timedelta(minutes=2)).isoformat(),
-         "--api-id", API_ID, "--page-limit", "4", "--prices", str(NO_PRICES), "--output", str(out)],
+         "--api-id", API_ID, "--page-limit", "4", "--output", str(out)],
         env=env, capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 0, proc.stderr

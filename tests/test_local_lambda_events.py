@@ -8,17 +8,17 @@ from pathlib import Path
 
 import pytest
 from twinbench.local_lambda.errors import BadFunctionResponse, FunctionTimeout, Throttled
-from twinbench.local_lambda.events import HttpRequest, build_event, parse_result
+from twinbench.local_lambda.events import FrontRequest, build_event, parse_result
 
 REAL_V2_EVENT = json.loads((Path(__file__).parent / "events" / "http_api_v2.json").read_text())
 
 
-def _request(**overrides) -> HttpRequest:
+def _request(**overrides) -> FrontRequest:
     values = dict(method="post", path="/predict", raw_query_string="", body=b'{"x": 1}',
                   headers=[("Host", "127.0.0.1:9000"), ("Content-Type", "application/json"),
                            ("User-Agent", "pytest")], source_ip="127.0.0.9", server_port=9000)
     values.update(overrides)
-    return HttpRequest(**values)
+    return FrontRequest(**values)
 
 
 def test_event_has_every_key_of_a_real_http_api_event():

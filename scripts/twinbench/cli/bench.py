@@ -35,10 +35,10 @@ from twinbench.measure.scenarios import (
     scalability,
     warm,
 )
+from twinbench.project.paths import REPO
 from twinbench.results import document as results
 from twinbench.results import envinfo
-from twinbench.targets.base import (
-    REPO,
+from twinbench.targets import (
     ContainerTarget,
     LambdaTarget,
     OfflineLambdaError,

@@ -1,6 +1,6 @@
 """HTTP request -> API Gateway HTTP API (payload format 2.0) event, and function result -> HTTP response.
 
-Pure functions (no aiohttp): the front parses its request into :class:`HttpRequest`, calls
+Pure functions (no aiohttp): the front parses its request into :class:`FrontRequest`, calls
 :func:`build_event`, and renders the :class:`HttpResponse` from :func:`parse_result`.
 Shapes follow AWS's "Working with AWS Lambda proxy integrations for HTTP APIs" (format 2.0):
 duplicate headers and query parameters joined with commas, ``Cookie`` moved into ``cookies``,
@@ -28,7 +28,7 @@ _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"
 
 
 @dataclass(frozen=True, slots=True)
-class HttpRequest:
+class FrontRequest:
     method: str
     path: str
     raw_query_string: str
@@ -69,7 +69,7 @@ def _joined(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
     return out
 
 
-def build_event(request: HttpRequest, *, request_id: str | None = None, now_s: float | None = None) -> dict:
+def build_event(request: FrontRequest, *, request_id: str | None = None, now_s: float | None = None) -> dict:
     """The HTTP API payload 2.0 event for ``request`` (route ``$default``, stage ``$default``)."""
     now_s = time.time() if now_s is None else now_s
     # Hop-by-hop headers end at API Gateway (RFC 9110 §7.6.1): the function gets the whole body.

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from .errors import InvokeError
-from .events import HttpRequest, build_event, new_apigw_request_id, parse_result
+from .events import FrontRequest, build_event, new_apigw_request_id, parse_result
 from .service import LambdaService
 
 ADMIN = "/_local_lambda"
@@ -54,7 +54,7 @@ def create_front(service: LambdaService, on_reap: Callable[[], Awaitable[int]] |
             return web.Response(status=400, body=b'{"message":"Bad Request"}', content_type="application/json")
         peer = request.transport.get_extra_info("peername") if request.transport else None
         sockname = request.transport.get_extra_info("sockname") if request.transport else None
-        http_request = HttpRequest(
+        http_request = FrontRequest(
             method=request.method,
             path=request.path,
             raw_query_string=request.query_string,

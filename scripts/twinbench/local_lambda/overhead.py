@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 from twinbench.local_lambda import LocalLambda
 from twinbench.local_lambda.environments import runtime_environment
-from twinbench.local_lambda.events import HttpRequest, build_event
+from twinbench.local_lambda.events import FrontRequest, build_event
 from twinbench.local_lambda.settings import DEFAULT_PYTHON, LambdaSettings
 from twinbench.measure.stats import summarize
 
@@ -113,7 +113,7 @@ def measure(package_dir: Path, handler: str, *, n: int, warmup: int, python: Pat
                                + "\n".join(list(lam.logs)[-20:]))
         reports = [r for r in lam.reports[warmup + 1:]]
         stats = lam.stats()
-    request = HttpRequest(method, path, "", [("host", host), *headers.items()], body)
+    request = FrontRequest(method, path, "", [("host", host), *headers.items()], body)
     direct = in_process_samples(LambdaSettings(package_dir=package_dir, handler=handler, python=python,
                                                memory_mb=memory_mb, env=env or {}),
                                 build_event(request), n, warmup)

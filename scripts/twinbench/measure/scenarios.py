@@ -3,7 +3,7 @@
 Each runner takes the targets (interleaved step by step, so drift in the machine's load hits both
 alike) and returns plain dicts for results.json. Latencies in ms, rates in requests/s.
 
-1. cold start   — N forced cold starts per target (see :mod:`twinbench.targets.base`); Lambda samples
+1. cold start   — N forced cold starts per target (see :mod:`twinbench.targets`); Lambda samples
                   whose cold header disagrees are dropped and counted.
 2. warm latency — sequential requests on one kept-alive connection after discarded warm-ups.
 3. scalability  — open-loop arrival-rate steps (coordinated-omission corrected) and closed-loop

@@ -53,7 +53,7 @@ __all__ = [
     "TARGETS",
     "PeersError",
     "ServerSpec",
-    "Target",
+    "RatioTarget",
     "evaluate_targets",
     "median_summary",
     "parse_wrk_done_line",
@@ -578,7 +578,7 @@ def median_summary(rounds: Sequence[dict[str, object]]) -> dict[str, object]:
 
 
 @dataclass(frozen=True)
-class Target:
+class RatioTarget:
     """``twinserve metric / peer metric`` compared with ``limit`` (``>=`` for rps, ``<=`` for p99)."""
 
     model: str
@@ -593,12 +593,12 @@ class Target:
         return f"{what} c={TARGET_CONCURRENCY} twinserve/{self.peer} {self.op} {self.limit:g}x"
 
 
-TARGETS: tuple[Target, ...] = (
-    Target("rf", "naive", "rps", ">=", 3.0),
-    Target("rf", "mlserver-batch", "rps", ">=", 3.0),
-    Target("rf", "naive", "p99_ms", "<=", 0.5),
-    Target("logreg", "naive", "rps", ">=", 1.5),
-    Target("logreg", "naive", "p99_ms", "<=", 0.5),
+TARGETS: tuple[RatioTarget, ...] = (
+    RatioTarget("rf", "naive", "rps", ">=", 3.0),
+    RatioTarget("rf", "mlserver-batch", "rps", ">=", 3.0),
+    RatioTarget("rf", "naive", "p99_ms", "<=", 0.5),
+    RatioTarget("logreg", "naive", "rps", ">=", 1.5),
+    RatioTarget("logreg", "naive", "p99_ms", "<=", 0.5),
 )
 
 
@@ -609,7 +609,7 @@ def ratio(ours: float | None, theirs: float | None) -> float | None:
 
 
 def evaluate_targets(model: str, summary: dict[str, dict[int, dict[str, object]]],
-                     targets: Sequence[Target] = TARGETS) -> list[dict[str, object]]:
+                     targets: Sequence[RatioTarget] = TARGETS) -> list[dict[str, object]]:
     """PASS/FAIL of each target for ``model``; ``summary[server][concurrency]`` from :func:`median_summary`.
 
     A target whose peer was not measured (or whose number is missing) is ``MISSING``, never PASS.

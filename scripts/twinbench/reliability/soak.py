@@ -1,7 +1,7 @@
 """Soak (issue 6, point 4): ``python -m twinbench soak`` / ``make soak``.
 
 For each target (the local container under the pod's limits, the local Lambda emulator with the
-native handler — the same targets ``make bench`` measures, :mod:`twinbench.targets.base`):
+native handler — the same targets ``make bench`` measures, :mod:`twinbench.targets`):
 
 1. **Saturation**: measured here: closed-loop steps for an estimate, then 20-s open-loop steps at
    fractions of it; the highest rate held (no error, >= 95 % achieved, generator not the
@@ -343,7 +343,7 @@ def _rss_growth(samples: list[dict], warm_s: float, retention_bytes: float | Non
 
 
 def soak_target(name: str, settings: SoakSettings, out_dir: Path, body: bytes, progress: Progress) -> dict:
-    from twinbench.targets.base import ContainerTarget, LambdaTarget
+    from twinbench.targets import ContainerTarget, LambdaTarget
 
     target = ContainerTarget(log_dir=out_dir) if name == "container" else LambdaTarget(log_dir=out_dir)
     watch = (_WorkerPids(target.log_dir / "container-serving.log" if target.log_dir else None)
@@ -434,7 +434,7 @@ def soak_target(name: str, settings: SoakSettings, out_dir: Path, body: bytes, p
 def run(settings: SoakSettings, progress: Progress | None = None) -> dict:
     """Soak every target; returns the document also written to ``<out_dir>/soak.json``."""
     from twinbench.results.envinfo import collect
-    from twinbench.targets.base import request_body
+    from twinbench.targets import request_body
 
     progress = progress or Progress()
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from twinbench.process.net import http_status
 
-__all__ = ["PodmanContainer", "ContainerStartError", "PodmanError", "podman_env", "DEFAULT_IMAGE"]
+__all__ = ["PodmanContainer", "PodmanStartError", "PodmanError", "podman_env", "DEFAULT_IMAGE"]
 
 from twinbench.project.paths import REPO  # noqa: E402
 
@@ -44,7 +44,7 @@ class PodmanError(RuntimeError):
     """A podman command failed; the message carries its stderr."""
 
 
-class ContainerStartError(RuntimeError):
+class PodmanStartError(RuntimeError):
     """The container exited or did not become ready in time; the message ends with its log tail."""
 
 
@@ -142,10 +142,10 @@ class PodmanContainer:
     def start(self) -> None:
         """Start the container and wait until /ready is 200.
 
-        Raises ContainerStartError (the container is removed) when it exits or times out.
+        Raises PodmanStartError (the container is removed) when it exits or times out.
         """
         if http_status(self.port, "/health", timeout_s=0.2) is not None:
-            raise ContainerStartError(f"something already answers on 127.0.0.1:{self.port}")
+            raise PodmanStartError(f"something already answers on 127.0.0.1:{self.port}")
         started = time.perf_counter()
         self.container_id = podman(*self.run_args()).stdout.strip()
         deadline = started + self.ready_timeout_s
@@ -166,7 +166,7 @@ class PodmanContainer:
     def _fail(self, why: str) -> None:
         tail = self.log_tail()
         self.remove()
-        raise ContainerStartError(f"container {self.image} on port {self.port} {why}; log tail:\n{tail}")
+        raise PodmanStartError(f"container {self.image} on port {self.port} {why}; log tail:\n{tail}")
 
     def running(self) -> bool:
         if self.container_id is None:

@@ -1,0 +1,133 @@
+"""The local Lambda target: the emulator from the unzipped package; cold = reap every environment, invoke."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+from twinbench.measure.loadgen import COLD_HEADER, INIT_HEADER
+from twinbench.targets.base import (
+    ColdSample,
+    Target,
+    _post,
+)
+from twinbench.targets.container_local import REPO
+
+
+class LambdaTarget(Target):
+    """The local Lambda emulator serving the unzipped ``sls package`` output."""
+
+    kind = "lambda"
+    mode = "local"
+
+    def __init__(self, runtime: str = "awslambdaric", package_dir: Path | None = None,
+                 memory_mb: int | None = None, reserved_concurrency: int | None = None,
+                 idle_s: float | None = None, timeout_s: float | None = None, log_dir: Path | None = None) -> None:
+        self.name = "lambda"
+        self.log_dir = log_dir
+        if runtime != "awslambdaric":
+            raise ValueError(f"LambdaTarget runs awslambdaric; use OfflineLambdaTarget for {runtime!r}")
+        self.runtime = runtime
+        self.notes = []
+        self.package_dir = Path(package_dir or REPO / "build" / "lambda" / "pkg")
+        self.memory_mb = memory_mb
+        self.reserved_concurrency = reserved_concurrency
+        self.idle_s = idle_s
+        self.timeout_s = timeout_s
+        self._lam = None
+        self._config: dict[str, object] = {}
+
+    def describe(self) -> dict[str, object]:
+        if self._lam is not None:
+            self._config = self._lam_config()  # refresh the emulator's counters
+        return {"name": self.name, "kind": self.kind, "mode": self.mode, "runtime": self.runtime,
+                "url": self.url, "notes": self.notes, "config": self._config}
+
+    def __enter__(self) -> LambdaTarget:
+        from twinbench.targets.lambda_process import LambdaProcess
+
+        log = self.log_dir / "lambda-emulator.log" if self.log_dir else None
+        env = {}
+        if not os.environ.get("LAMBDA_ACCOUNT_CONCURRENCY"):
+            # Lambda gives every environment its full CPU share on its own hardware; here they share
+            # this machine's cores. Beyond cores / vCPU-per-environment, new environments would only
+            # steal CPU from the warm ones (a cold start storm Lambda never has), so cap there.
+            from twinbench.local_lambda.settings import (
+                FALLBACK_MEMORY_MB,
+                MB_PER_VCPU,
+                memory_mb_from_serverless_yml,
+            )
+
+            memory = self.memory_mb or memory_mb_from_serverless_yml() or FALLBACK_MEMORY_MB
+            cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+            cap = max(1, int(cores / (memory / MB_PER_VCPU)))
+            env["LAMBDA_ACCOUNT_CONCURRENCY"] = str(cap)
+            self.notes.append(
+                f"local capacity cap: at most {cap} execution environments ({cores} cores / {memory / MB_PER_VCPU:.2f} "
+                "vCPU each; set LAMBDA_ACCOUNT_CONCURRENCY to change). Requests beyond it get 429 here; real Lambda "
+                "would start more environments (each a cold start) up to the account limit")
+        self._lam = LambdaProcess(self.package_dir, memory_mb=self.memory_mb,
+                                  reserved_concurrency=self.reserved_concurrency, idle_s=self.idle_s,
+                                  timeout_s=self.timeout_s, log_path=log, env=env)
+        self._lam.__enter__()
+        self.url = self._lam.url
+        self._config = self._lam_config()
+        if self._config.get("cpu_quota_applied") is False:
+            self.notes.append("Lambda CPU quota (memory/1769 vCPU) NOT applied: environments could use every core")
+        vcpu = self._config.get("vcpu")
+        limit = self._config.get("concurrency_limit")
+        if isinstance(vcpu, float) and isinstance(limit, int):
+            self.cpus_effective = min(float(os.cpu_count() or 1), vcpu * limit)
+        return self
+
+    def _lam_config(self) -> dict[str, object]:
+        stats = self._lam.describe() if self._lam is not None else {}
+        settings = dict(stats.get("settings", {}))
+        quota = stats.get("cpu_quota", {})
+        memory = settings.get("memory_mb")
+        return {
+            **settings,
+            "vcpu": round(memory / 1769, 4) if isinstance(memory, int) else None,
+            "cpu_quota_applied": quota.get("cpu_quota_applied"),
+            "cpu_quota": quota,
+            "counters": {k: v for k, v in stats.items() if isinstance(v, int | float) and not isinstance(v, bool)},
+        }
+
+    def __exit__(self, *exc: object) -> None:
+        lam, self._lam = self._lam, None
+        if lam is not None:
+            lam.__exit__(None, None, None)
+
+    def cold_sample(self, body: bytes) -> ColdSample:
+        """Reap every environment, invoke once; the handler's header says whether it really was cold."""
+        assert self._lam is not None
+        self._lam.reap_all()
+        status, headers, request_ms = _post(self.url + "/predict", body)
+        cold_raw = headers.get(COLD_HEADER)
+        cold = None if cold_raw is None else cold_raw.strip().lower() == "true"
+        init_ms = None
+        request_id = headers.get("x-local-lambda-request-id")
+        for report in reversed(self._lam.reports):
+            if report.get("request_id") == request_id:
+                init_ms = report.get("init_duration_ms")
+                break
+        if init_ms is None and headers.get(INIT_HEADER):
+            with contextlib.suppress(ValueError):
+                init_ms = float(headers[INIT_HEADER])
+        return ColdSample(first_response_ms=request_ms, init_ms=init_ms, request_ms=request_ms,
+                          verified_cold=cold, status=status)
+
+    def before_burst(self) -> str | None:
+        if self._lam is not None and hasattr(self._lam, "reap_all"):
+            self._lam.reap_all()
+            return "all execution environments reaped (as after an idle period longer than the keep-alive)"
+        return None
+
+    def lambda_reports(self) -> list[dict]:
+        if self._lam is None:
+            return []
+        try:
+            return list(self._lam.reports)
+        except OSError:
+            return []
