@@ -1,0 +1,256 @@
+"""Run one traffic profile through both platforms, chunk by chunk, and price what happened.
+
+``simulate(config)`` is the whole API the CLI, the bench report and a calibration test
+need: it takes a ``SimulationConfig`` (profile, both platforms' parameters, the measured
+service times, the HPA spec) and returns a ``SimulationResult`` whose ``to_document()`` is
+the versioned JSON described by ``schema.json``.
+
+Both platforms see the same arrival times and the same uniform draw per request (mapped
+through each platform's measured service-time distribution): common random numbers, so a
+difference between them is the platforms', not the dice's. Arrivals are generated in chunks
+of whole minutes (``chunk_requests`` at most), so memory stays bounded however long the
+trace; the Lambda kernel runs in a second thread while the Kubernetes one runs (numba
+releases the GIL), which is what the two cores here are for.
+
+Monthly cost = the simulated quantities x (730 h / simulated span), priced with the pinned
+price table (``external.load_price_table``):
+* Lambda: requests x (invocation + front-door price) + billed GB-s x GB-s price
+  (+ provisioned: configured GB-s at the idle rate, their duration at the provisioned rate).
+* EKS: control plane + node-hours x instance price + ALB (the cost model's ALB pricing).
+* Fargate: pod-hours x the smallest Fargate size holding the pod (+ control plane and ALB).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from twinbench.simulate import external
+from twinbench.simulate.hpa import HpaSpec
+from twinbench.simulate.kernels import HAVE_NUMBA, minute_offsets
+from twinbench.simulate.kube_sim import KubeSim
+from twinbench.simulate.lambda_sim import LambdaSim
+from twinbench.simulate.params import KubeParams, LambdaParams, ServiceTime
+from twinbench.simulate.profiles import MinuteCounts, arrival_chunks
+
+__all__ = ["FORMAT", "VERSION", "SimulationConfig", "SimulationResult", "simulate"]
+
+FORMAT = "twinbench.simulation"
+VERSION = 1
+FRONT_DOOR_PRICE_KEYS = {"http-api": "apigw_http_api_usd_per_million_requests",
+                         "rest": "apigw_rest_api_usd_per_million_requests",
+                         "function-url": "lambda_function_url_usd_per_million_requests"}
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    """Everything one run needs; ``inputs`` records where the measured figures came from."""
+
+    profile: MinuteCounts
+    lambda_params: LambdaParams
+    kube_params: KubeParams
+    hpa: HpaSpec
+    lambda_duration: ServiceTime
+    lambda_init: ServiceTime
+    container_service: ServiceTime
+    seed: int = 0
+    chunk_requests: int = 2_000_000
+    prices_path: str | None = None
+    inputs: dict[str, Any] = field(default_factory=dict)
+    platforms: tuple[str, ...] = ("lambda", "kubernetes")
+
+
+@dataclass
+class SimulationResult:
+    config: SimulationConfig
+    lambda_: dict[str, Any] | None
+    kube: dict[str, Any] | None
+    elapsed_s: float
+    warnings: list[str]
+
+    def to_document(self, per_minute: bool = True) -> dict[str, Any]:
+        """The versioned JSON document (schema.json); per-minute series optional (they are long)."""
+        cfg = self.config
+        platforms: dict[str, Any] = {}
+        for name, res in (("lambda", self.lambda_), ("kubernetes", self.kube)):
+            if res is None:
+                continue
+            out = {k: v for k, v in res.items() if k != "per_minute"}
+            out.setdefault("max_environments", 0)
+            out.setdefault("max_replicas", 0)
+            out.setdefault("max_nodes", 0)
+            if per_minute:
+                out["per_minute"] = {k: _series(v) for k, v in res["per_minute"].items()}
+            platforms[name] = out
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "profile": cfg.profile.summary(),
+            "seed": cfg.seed,
+            "engine": {"numba": HAVE_NUMBA, "elapsed_s": round(self.elapsed_s, 3),
+                       "percentiles": "overall: log histogram, 0.1 % buckets (HdrHistogram-equivalent, 3 digits); "
+                                      "per minute: exact (numpy linear)"},
+            "inputs": cfg.inputs,
+            "parameters": {
+                "lambda": {**_plain(cfg.lambda_params.__dict__), "duration": cfg.lambda_duration.describe(),
+                           "init": cfg.lambda_init.describe()},
+                "kubernetes": {**_plain(cfg.kube_params.__dict__), "service": cfg.container_service.describe(),
+                               "node_provisioning_s": cfg.kube_params.node_delay_s,
+                               "node_idle_removal_s": cfg.kube_params.node_idle_s, "hpa": cfg.hpa.to_dict()},
+            },
+            "platforms": platforms,
+            "warnings": list(self.warnings),
+        }
+
+
+def _plain(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if isinstance(v, (int, float, str, type(None)))}
+
+
+def _series(v: Any) -> Any:
+    arr = np.asarray(v)
+    if arr.ndim == 2:  # per-minute latency quantiles: columns p50, p99, p999
+        return {name: [None if math.isnan(x) else round(float(x), 3) for x in arr[:, i]]
+                for i, name in enumerate(("p50", "p99", "p999"))}
+    return [int(x) for x in arr]
+
+
+def service_stretch(params: KubeParams, service: ServiceTime) -> float:
+    """Factor on service times so ``workers`` servers saturate at the measured pod capacity."""
+    return max(1.0, params.workers / (params.pod_capacity_rps * service.mean_ms / 1000.0))
+
+
+def simulate(config: SimulationConfig, progress: Callable[[float, float], None] | None = None) -> SimulationResult:
+    """Run the profile through the selected platforms; ``progress(fraction, elapsed_s)`` per chunk.
+
+    Raises SimulationError subclasses for bad inputs (prices, instance sizes).
+    """
+    started = time.perf_counter()
+    prices = external.load_price_table(config.prices_path)
+    profile = config.profile
+    minutes = profile.minutes
+    rng = np.random.default_rng(config.seed)
+    do_lambda = "lambda" in config.platforms
+    do_kube = "kubernetes" in config.platforms
+    lam = LambdaSim(config.lambda_params, config.lambda_init, minutes, np.random.default_rng(config.seed + 1)) \
+        if do_lambda else None
+    kube = None
+    stretch = service_stretch(config.kube_params, config.container_service)
+    if do_kube:
+        kp = config.kube_params
+        ppn = external.node_pods_capacity(prices, kp.instance_type, kp.pod_cpu_m, kp.pod_memory_mib)
+        kube = KubeSim(kp, config.hpa, ppn, minutes, config.seed)
+    total = max(1, profile.total)
+    done = 0
+    pool = ThreadPoolExecutor(max_workers=1) if (lam and kube) else None
+    try:
+        for first, end, t in arrival_chunks(profile.counts, rng, config.chunk_requests):
+            u = rng.random(t.size)
+            offsets = minute_offsets(t, first, end - first)
+            future = None
+            if lam is not None:
+                dur = config.lambda_duration.sample(u)
+                if pool is not None:
+                    future = pool.submit(lam.run_chunk, t, dur, offsets, first)
+                else:
+                    lam.run_chunk(t, dur, offsets, first)
+            if kube is not None:
+                kube.run_chunk(t, config.container_service.sample(u) * stretch, offsets, first, end)
+            if future is not None:
+                future.result()
+            done += t.size
+            if progress is not None:
+                progress(done / total, time.perf_counter() - started)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    warnings = list(profile.warnings)
+    lam_res = kube_res = None
+    if lam is not None:
+        lam.finish()
+        lam_res = lam.result()
+        lam_res["cost"] = lambda_cost(lam_res, config, prices)
+        lam_res["cost_usd_per_month"] = lam_res["cost"]["total_usd"]
+        if lam_res["throttled"]:
+            warnings.append(f"Lambda throttled {lam_res['throttled']:,} requests (429): concurrency limit or "
+                            "scaling rate reached")
+    if kube is not None:
+        kube.finish()
+        kube_res = kube.result()
+        kube_res["service_stretch"] = round(stretch, 4)
+        kube_res["cost"] = eks_cost(kube_res, config, prices)
+        kube_res["fargate_cost"] = fargate_cost(kube_res, config, prices)
+        kube_res["cost_usd_per_month"] = kube_res["cost"]["total_usd"]
+        if kube_res["rejected"]:
+            warnings.append(f"Kubernetes rejected {kube_res['rejected']:,} requests (503): pod queues full or no "
+                            "ready pod")
+    return SimulationResult(config, lam_res, kube_res, time.perf_counter() - started, warnings)
+
+
+def _months(config: SimulationConfig) -> float:
+    """How many simulated spans make a 730-hour month."""
+    return external.HOURS_PER_MONTH * 3600.0 / config.profile.span_s
+
+
+def _item(name: str, quantity: float, unit: str, unit_usd: float) -> dict[str, Any]:
+    return {"name": name, "quantity": quantity, "unit": unit, "unit_usd": unit_usd, "monthly_usd": quantity * unit_usd}
+
+
+def lambda_cost(res: dict[str, Any], config: SimulationConfig, prices: Any) -> dict[str, Any]:
+    """Monthly Lambda bill from the simulated requests and billed GB-s."""
+    lp = config.lambda_params
+    k = _months(config)
+    items = [
+        _item("invocations", res["requests"] * k / 1e6, "M requests", prices.usd("lambda_usd_per_million_requests")),
+        _item(f"front door ({lp.front_door})", res["requests"] * k / 1e6, "M requests",
+              prices.usd(FRONT_DOOR_PRICE_KEYS[lp.front_door])),
+        _item(f"duration incl. INIT ({lp.architecture})", res["billed_gb_s"] * k, "GB-s",
+              prices.usd(f"lambda_{lp.architecture}_usd_per_gb_s")),
+    ]
+    if lp.provisioned_concurrency:
+        items.append(_item("provisioned concurrency (configured)", res["provisioned_configured_gb_s"] * k, "GB-s",
+                           prices.usd("lambda_provisioned_x86_64_usd_per_gb_s_idle")))
+        items.append(_item("provisioned concurrency (duration)", res["provisioned_billed_gb_s"] * k, "GB-s",
+                           prices.usd("lambda_provisioned_x86_64_usd_per_gb_s_used")))
+    return {"total_usd": sum(i["monthly_usd"] for i in items), "items": items, "months_per_span": 1.0 / k}
+
+
+def eks_cost(res: dict[str, Any], config: SimulationConfig, prices: Any) -> dict[str, Any]:
+    """Monthly EKS bill from the simulated node-hours (autoscaled), plus control plane and ALB."""
+    kp = config.kube_params
+    k = _months(config)
+    instance = prices.instance(kp.instance_type)
+    items = [
+        _item("EKS control plane", external.HOURS_PER_MONTH, "cluster-hours", prices.usd("eks_cluster_usd_per_hour")),
+        _item(f"nodes ({instance.name}, autoscaled)", res["node_seconds"] / 3600.0 * k, "instance-hours",
+              instance.usd_per_hour),
+        _item("ALB (hours + LCUs)", 1.0, "month", external.alb_monthly_usd(config.profile.counts, prices)),
+    ]
+    return {"total_usd": sum(i["monthly_usd"] for i in items), "items": items,
+            "pod_hours_per_month": res["pod_seconds"] / 3600.0 * k, "node_hours_per_month": res["node_seconds"] / 3600.0 * k}
+
+
+def fargate_cost(res: dict[str, Any], config: SimulationConfig, prices: Any) -> dict[str, Any]:
+    """Monthly EKS-on-Fargate bill: each simulated pod-hour at the smallest size holding the pod."""
+    kp = config.kube_params
+    k = _months(config)
+    model = external.cost_model()
+    try:
+        vcpu, mem_gb = model.fargate_pod_size(kp.pod_cpu_m, kp.pod_memory_mib, prices)
+    except (ValueError, TypeError) as exc:
+        return {"total_usd": None, "items": [], "error": str(exc)}
+    pod_hours = res["pod_seconds"] / 3600.0 * k
+    items = [
+        _item("EKS control plane", external.HOURS_PER_MONTH, "cluster-hours", prices.usd("eks_cluster_usd_per_hour")),
+        _item(f"Fargate vCPU ({vcpu:g} per pod)", pod_hours * vcpu, "vCPU-hours",
+              prices.usd("fargate_x86_64_usd_per_vcpu_hour")),
+        _item(f"Fargate memory ({mem_gb:g} GB per pod)", pod_hours * mem_gb, "GB-hours",
+              prices.usd("fargate_x86_64_usd_per_gb_hour")),
+        _item("ALB (hours + LCUs)", 1.0, "month", external.alb_monthly_usd(config.profile.counts, prices)),
+    ]
+    return {"total_usd": sum(i["monthly_usd"] for i in items), "items": items}

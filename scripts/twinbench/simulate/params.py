@@ -1,0 +1,226 @@
+"""The simulated platforms' parameters, with their defaults and where each default comes from.
+
+Every number a user can pass is checked here (finite, and > 0 or >= 0 as the platform needs),
+so a NaN never reaches the engine and the CLI can say which option was wrong.
+
+Lambda defaults
+---------------
+* ``keep_alive_s`` 300: AWS does not publish how long an idle execution environment lives.
+  Measurements disagree and change over time: Yan Cui (theburningmonk.com, 2017-06,
+  "how long does AWS Lambda keep your idle functions around") saw 45-60 min, sometimes far
+  less; Mikhail Shilkov (mikhail.io, 2019-08, "AWS Lambda cold starts after 10 minutes")
+  saw a fixed 10 min after the last request. 300 s is the lower end quoted in community
+  write-ups and the cost model's default, so the two models are compared on the same
+  assumption and cold starts are not understated. Pass your own with ``--keep-alive-s``.
+* ``scale_rate_per_10s`` 1,000 and ``account_concurrency`` 1,000: AWS docs, "Lambda scaling
+  behavior" (each function scales by 1,000 execution environments every 10 s, refilled
+  continuously; default account quota 1,000 concurrent executions per region).
+* Billing: duration rounded up to 1 ms per invocation (AWS blog, 2020-12, "1ms billing
+  granularity"); since 2025-08-01 the INIT phase is billed for on-demand ZIP functions on
+  managed runtimes too (AWS Compute blog, 2025-04, "AWS Lambda standardizes billing for INIT
+  phase"), so a cold invocation bills ceil(init + duration) ms. Provisioned environments
+  are initialised ahead and never bill INIT per request.
+
+Kubernetes defaults
+-------------------
+* HPA: ``k8s/base/hpa.yaml`` is read (see ``hpa.py``); sync 15 s and tolerance 0.1 are the
+  kube-controller-manager defaults (``--horizontal-pod-autoscaler-sync-period``,
+  ``--horizontal-pod-autoscaler-tolerance``); ``metrics_lag_s`` 15 s is metrics-server's
+  default ``--metric-resolution``.
+* Pods: 1 CPU / 1 GiB requests and ``WEB_CONCURRENCY=2`` sync workers as in ``k8s/base``.
+* ``pod_startup_s`` 3: the image's start to ready, measured ~0.5 s here (ONNX model load +
+  gunicorn fork), plus half the 5-s readiness probe period on average. A parameter.
+* ``image_pull_s`` 10 on a node that has not pulled the image yet (not measured: no registry
+  here; a ~100 MB image from ECR in-region is typically seconds to tens of seconds).
+* ``node_provisioning_s``: ``cluster-autoscaler`` 100 (scan interval 10 s, its documented
+  default, plus EC2 launch and node join, typically 60-120 s) or ``karpenter`` 55 (pending
+  pods batched for 1-10 s, its documented ``batchIdleDuration``/``batchMaxDuration``, plus
+  launch and join ~45 s). ``node_idle_removal_s``: cluster-autoscaler's documented
+  ``--scale-down-unneeded-time`` 10 min; Karpenter's consolidation is taken as 60 s.
+* ``queue_limit`` 128 requests waiting per pod before 503: gunicorn's listen backlog is
+  2,048, but a client or the ALB gives up long before that many 5-ms requests drain; a
+  parameter, not a measurement.
+* ``pod_capacity_rps``: the bench's measured knee per pod. Service times are stretched by
+  ``max(1, workers / (capacity x mean service time))`` so the pod's saturation throughput is
+  the measured capacity (two sync workers share the pod's single CPU).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from typing import Literal
+
+import numpy as np
+from twinbench.simulate.errors import ParameterError
+
+__all__ = ["KubeParams", "LambdaParams", "NODE_PROVISIONERS", "ServiceTime", "check_finite"]
+
+NODE_PROVISIONERS: dict[str, tuple[float, float]] = {
+    "cluster-autoscaler": (100.0, 600.0),
+    "karpenter": (55.0, 60.0),
+}
+"""Provisioner -> (node provisioning delay s, idle time before an empty node is removed s)."""
+
+
+def check_finite(name: str, value: float, *, minimum: float = 0.0, strict: bool = False) -> float:
+    """``value`` as float if finite and >= minimum (> minimum when strict); else ParameterError."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ParameterError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(v) or v < minimum or (strict and v == minimum):
+        raise ParameterError(f"{name} must be finite and {'>' if strict else '>='} {minimum:g}, got {value}")
+    return v
+
+
+@dataclass(frozen=True)
+class ServiceTime:
+    """An empirical distribution of times in ms, sampled by its quantile function.
+
+    Built from raw samples (sorted) or from a few quantiles (linear interpolation between
+    them). ``sample(u)`` maps uniform draws to times, so two platforms fed the same ``u``
+    see matched draws (common random numbers make their comparison less noisy).
+    """
+
+    name: str
+    sorted_ms: np.ndarray = field(repr=False)
+    source: str = "default"
+
+    def __post_init__(self) -> None:
+        values = np.sort(np.asarray(self.sorted_ms, dtype=np.float64).reshape(-1))
+        if values.size == 0:
+            raise ParameterError(f"{self.name}: no samples")
+        if not np.all(np.isfinite(values)) or values[0] < 0:
+            raise ParameterError(f"{self.name}: samples must be finite and >= 0")
+        if values[-1] <= 0:
+            raise ParameterError(f"{self.name}: samples must not all be zero")
+        values.setflags(write=False)
+        object.__setattr__(self, "sorted_ms", values)
+
+    @classmethod
+    def constant(cls, name: str, ms: float) -> ServiceTime:
+        return cls(name, np.array([check_finite(name, ms, strict=True)]), f"constant {ms:g} ms")
+
+    @classmethod
+    def from_quantiles(cls, name: str, quantiles: dict[float, float], source: str) -> ServiceTime:
+        """e.g. {0.0: 3.1, 0.5: 4.0, 0.99: 9.5, 1.0: 15}: 1,001 evenly spaced points between."""
+        qs = np.array(sorted(quantiles))
+        if qs[0] != 0.0 or qs[-1] != 1.0:
+            raise ParameterError(f"{name}: quantiles must include 0 and 1")
+        grid = np.linspace(0.0, 1.0, 1001)
+        return cls(name, np.interp(grid, qs, [quantiles[q] for q in qs]), source)
+
+    @property
+    def mean_ms(self) -> float:
+        return float(self.sorted_ms.mean())
+
+    def sample(self, u: np.ndarray) -> np.ndarray:
+        """Times (ms) at uniform draws ``u`` in [0, 1): linear between order statistics."""
+        n = self.sorted_ms.size
+        if n == 1:
+            return np.full(u.shape, self.sorted_ms[0])
+        return np.interp(u * (n - 1), np.arange(n, dtype=np.float64), self.sorted_ms)
+
+    def describe(self) -> dict[str, object]:
+        s = self.sorted_ms
+        return {"source": self.source, "n": int(s.size), "mean_ms": round(self.mean_ms, 4),
+                "p50_ms": round(float(np.quantile(s, 0.5)), 4), "p99_ms": round(float(np.quantile(s, 0.99)), 4)}
+
+
+# Warm service time of one prediction when no bench results are given: the ONNX path's
+# request handling measured here (~5 ms median through gunicorn with a tail), as quantiles.
+DEFAULT_SERVICE_QUANTILES = {0.0: 2.0, 0.5: 5.0, 0.9: 7.0, 0.99: 12.0, 0.999: 25.0, 1.0: 40.0}
+DEFAULT_INIT_QUANTILES = {0.0: 250.0, 0.5: 330.0, 0.99: 600.0, 1.0: 800.0}
+"""Lambda INIT: the sample report's measured 330 ms median cold start (README), with a tail."""
+
+
+@dataclass(frozen=True)
+class LambdaParams:
+    """One Lambda function's configuration and the platform's limits (defaults: module docstring)."""
+
+    memory_mb: int = 1024
+    keep_alive_s: float = 300.0
+    account_concurrency: int = 1000
+    reserved_concurrency: int | None = None
+    provisioned_concurrency: int = 0
+    scale_rate_per_10s: float = 1000.0
+    architecture: Literal["x86_64", "arm64"] = "x86_64"
+    front_door: Literal["http-api", "rest", "function-url"] = "http-api"
+    init_pool_size: int = 65536
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.memory_mb, int) and 128 <= self.memory_mb <= 10240):
+            raise ParameterError(f"Lambda memory must be 128..10240 MB, got {self.memory_mb}")
+        check_finite("keep-alive (s)", self.keep_alive_s)
+        if self.account_concurrency < 1:
+            raise ParameterError(f"account concurrency must be >= 1, got {self.account_concurrency}")
+        if self.reserved_concurrency is not None and not 0 <= self.reserved_concurrency <= self.account_concurrency:
+            raise ParameterError("reserved concurrency must be within 0..account concurrency")
+        if not 0 <= self.provisioned_concurrency <= self.concurrency_limit:
+            raise ParameterError("provisioned concurrency must be within 0..the function's concurrency limit")
+        check_finite("scale rate (environments per 10 s)", self.scale_rate_per_10s, strict=True)
+        if self.provisioned_concurrency and self.architecture != "x86_64":
+            raise ParameterError("provisioned concurrency is priced for x86_64 only in the pinned price table")
+
+    @property
+    def concurrency_limit(self) -> int:
+        """In-flight requests the function may hold: its reserved concurrency, else the account's."""
+        return self.account_concurrency if self.reserved_concurrency is None else self.reserved_concurrency
+
+    @property
+    def memory_gb(self) -> float:
+        return self.memory_mb / 1024.0
+
+
+@dataclass(frozen=True)
+class KubeParams:
+    """The container deployment, the cluster and the HPA timing (defaults: module docstring)."""
+
+    pod_capacity_rps: float = 400.0
+    workers: int = 2
+    queue_limit: int = 128
+    pod_cpu_m: float = 1000.0
+    pod_memory_mib: float = 1024.0
+    instance_type: str = "t3.medium"
+    pod_startup_s: float = 3.0
+    image_pull_s: float = 10.0
+    provisioner: Literal["cluster-autoscaler", "karpenter"] = "cluster-autoscaler"
+    node_provisioning_s: float | None = None
+    node_idle_removal_s: float | None = None
+    min_nodes: int = 2
+    sync_period_s: float = 15.0
+    metrics_lag_s: float = 15.0
+    tolerance: float = 0.1
+    balancing: Literal["round-robin", "random"] = "round-robin"
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in ("provisioner", "balancing", "instance_type") or value is None:
+                continue
+            strict = f.name in ("pod_capacity_rps", "pod_cpu_m", "pod_memory_mib", "sync_period_s", "workers")
+            check_finite(f.name.replace("_", "-"), value, strict=strict)
+        if self.provisioner not in NODE_PROVISIONERS:
+            raise ParameterError(f"provisioner must be one of {sorted(NODE_PROVISIONERS)}")
+        if self.balancing not in ("round-robin", "random"):
+            raise ParameterError("balancing must be round-robin or random")
+        if int(self.workers) != self.workers or int(self.queue_limit) != self.queue_limit:
+            raise ParameterError("workers and queue limit must be whole numbers")
+        if self.workers > 64:
+            raise ParameterError(f"workers must be <= 64, got {self.workers}")
+        if self.tolerance >= 1:
+            raise ParameterError(f"tolerance must be < 1, got {self.tolerance}")
+
+    @property
+    def node_delay_s(self) -> float:
+        return self.node_provisioning_s if self.node_provisioning_s is not None else NODE_PROVISIONERS[self.provisioner][0]
+
+    @property
+    def node_idle_s(self) -> float:
+        return self.node_idle_removal_s if self.node_idle_removal_s is not None else NODE_PROVISIONERS[self.provisioner][1]
+
+    @property
+    def metrics_lag_syncs(self) -> int:
+        """The lag as whole sync periods (the simulator's metric resolution is one period)."""
+        return max(0, round(self.metrics_lag_s / self.sync_period_s))
