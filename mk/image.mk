@@ -30,7 +30,10 @@ IMAGE_APT_PACKAGES := podman=4.3.1+ds1-8+deb12u1+b3 buildah=1.28.2+ds1-3+deb12u1
 
 CHECKOV_FLAGS := --skip-download --compact --quiet
 
-.PHONY: lint-dockerfile image image-smoke image-clean
+# Where `make image-save` writes the image for loading into a local cluster's node.
+IMAGE_ARCHIVE := build/image/twinserve-predict.tar
+
+.PHONY: lint-dockerfile image image-inputs image-save image-smoke image-clean
 
 lint-dockerfile: $(TOOLS_VENV)/.stamp ## hadolint + checkov (0 failed) on the Dockerfile
 	$(TOOLS_BIN)/hadolint --failure-threshold info $(DOCKERFILE)
@@ -69,6 +72,15 @@ image: $(PODMAN_ROOT)/.apt-stamp $(PODMAN_CONF) $(IMAGE_WHEELS)/.stamp $(MODEL_D
 	  --file $(DOCKERFILE) --tag $(IMAGE) .
 	@$(PODMAN) image inspect --format '{{.Size}}' $(IMAGE) | \
 	  awk '{printf "built %s: %.1f MiB (%d bytes) uncompressed\n", "$(IMAGE)", $$1 / 1048576, $$1}'
+
+image-inputs: $(IMAGE_WHEELS)/.stamp $(MODEL_DIR)/metadata.json ## What the Dockerfile copies from the host (model/, wheels), for a build with docker instead of podman
+
+# kind, k3d and minikube load an image from a docker archive into their nodes; the dev
+# overlay (kubectl apply -k k8s/) then runs it with imagePullPolicy IfNotPresent.
+image-save: image ## Save IMAGE to build/image/twinserve-predict.tar (kind load image-archive, k3d image import, minikube image load)
+	rm -f $(IMAGE_ARCHIVE)
+	$(PODMAN) save --format docker-archive --output $(IMAGE_ARCHIVE) $(IMAGE)
+	@echo "saved $(IMAGE) -> $(IMAGE_ARCHIVE)"
 
 image-smoke: image ## Run the image as the pod runs (k8s limits, read-only, 127.0.0.1) and check /health, /ready, /predict, stop
 	$(PY) scripts/image_smoke.py --image $(IMAGE)

@@ -9,7 +9,10 @@ K8S_OVERLAYS := $(notdir $(patsubst %/,%,$(dir $(wildcard k8s/overlays/*/kustomi
 K8S_BUILD := build/k8s
 K8S_ENV ?= dev
 
-.PHONY: k8s-render k8s-check k8s-deploy
+# The k8s tests: the top-level test_k8s_*.py files and any tests/k8s*/ folder.
+K8S_TESTS := $(wildcard tests/test_k8s_*.py) $(wildcard tests/k8s*/)
+
+.PHONY: k8s-render k8s-check k8s-deploy k8s-registry-set k8s-image
 
 k8s-render: $(TOOLS_VENV)/.stamp ## Render k8s/ and every overlay with the pinned kubectl kustomize into build/k8s/
 	@mkdir -p $(K8S_BUILD)
@@ -20,7 +23,8 @@ k8s-render: $(TOOLS_VENV)/.stamp ## Render k8s/ and every overlay with the pinne
 	@$(TOOLS_BIN)/kubectl kustomize k8s > $(K8S_BUILD)/default.yaml
 	@echo "rendered k8s (kubectl apply -k k8s/) -> $(K8S_BUILD)/default.yaml"
 
-k8s-check: k8s-render $(VENV)/.stamp ## Check k8s/: strict schemas, checkov (0 failed), invariants, shellcheck + dry-run of deploy_k8s.sh
+# The model: the deploy script's tests pin MODEL_SHA256 from model/, as a real deploy does.
+k8s-check: k8s-render $(VENV)/.stamp $(MODEL_DIR)/metadata.json ## Check k8s/: strict schemas, checkov (0 failed), invariants, shellcheck + dry-run of deploy_k8s.sh
 	$(TOOLS_BIN)/python scripts/k8s_validate.py schema --kubernetes-version $(K8S_VERSION) \
 	  $(foreach o,$(K8S_OVERLAYS) default,$(K8S_BUILD)/$(o).yaml)
 	@# checkov exits non-zero on any failed check; skips need a checkov.io/skip annotation
@@ -28,9 +32,26 @@ k8s-check: k8s-render $(VENV)/.stamp ## Check k8s/: strict schemas, checkov (0 f
 	$(TOOLS_BIN)/checkov --framework kubernetes --skip-download --compact --quiet \
 	  $(foreach o,$(K8S_OVERLAYS),-f $(K8S_BUILD)/$(o).yaml)
 	$(TOOLS_BIN)/shellcheck scripts/deploy_k8s.sh
-	TOOLS_BIN=$(TOOLS_BIN) TWINSERVE_K8S_STRICT=1 $(PY) -m pytest -q -p no:cacheprovider tests/test_k8s_*.py
+	TOOLS_BIN=$(TOOLS_BIN) TWINSERVE_K8S_STRICT=1 $(PY) -m pytest -q -p no:cacheprovider $(K8S_TESTS)
 
-k8s-deploy: $(TOOLS_VENV)/.stamp ## Build, push to $REGISTRY and deploy k8s/overlays/$K8S_ENV (dev); DRY_RUN=1 renders + validates only
-	PATH="$(TOOLS_BIN):$$PATH" K8S_VERSION=$(K8S_VERSION) bash scripts/deploy_k8s.sh --env $(K8S_ENV) $(if $(DRY_RUN),--dry-run)
+# In order: model (a prerequisite of image), image, then the script pushes, pins the digest
+# and MODEL_SHA256, applies and waits. The podman variables point it at the storage `make
+# image` built into.
+k8s-deploy: $(TOOLS_VENV)/.stamp $(if $(DRY_RUN),,k8s-registry-set image) ## Model, image, push to $REGISTRY, apply k8s/overlays/$K8S_ENV (dev); DRY_RUN=1 renders + validates only
+	PATH="$(TOOLS_BIN):$$PATH" K8S_VERSION=$(K8S_VERSION) $(if $(DRY_RUN),,$(PODMAN_ENV)) \
+	  bash scripts/deploy_k8s.sh --env $(K8S_ENV) $(if $(DRY_RUN),--dry-run,--image $(IMAGE))
+
+# Checked before the image is built, not after.
+k8s-registry-set:
+	@test -n "$(REGISTRY)" || { echo "error: REGISTRY is not set (make k8s-deploy REGISTRY=ghcr.io/you); DRY_RUN=1 renders and validates only" >&2; exit 2; }
+
+# `kustomize edit set image` for the pinned toolset: kubectl has kustomize's build but not
+# its `edit`, and no pinned kustomize installs from PyPI or npm here, so a small script
+# rewrites the overlay's `images:` block (and verifies nothing else changed). It also pins
+# MODEL_SHA256 in the overlay's model.env to the served artefact of $(MODEL_DIR) (the model
+# `make image` bakes); MODEL_SHA256=<hex> names another, MODEL_SHA256=none clears the pin.
+k8s-image: $(VENV)/.stamp ## Point k8s/overlays/$K8S_ENV at IMAGE (default: what make image tags) and pin MODEL_SHA256 to model/
+	$(PY) scripts/k8s_set_image.py k8s/overlays/$(K8S_ENV) --image '$(IMAGE)' \
+	  $(if $(MODEL_SHA256),--model-sha256 '$(MODEL_SHA256)',--model-dir $(MODEL_DIR))
 
 TEST_TARGETS += k8s-check

@@ -2,39 +2,47 @@
 # Build, push and deploy the twinserve container to Kubernetes with kustomize.
 #
 # The committed tree under k8s/ is never edited: the image (pinned by digest after the
-# push) is set in a throwaway overlay under $BUILD_DIR that points at k8s/overlays/<env>,
-# the same `images:` stanza `kustomize edit set image` would write. (kubectl bundles
-# kustomize's build, not its `edit` command, so no extra tool is needed.)
+# push) and MODEL_SHA256 are set in a throwaway overlay under $BUILD_DIR that points at
+# k8s/overlays/<env>, written by scripts/k8s_set_image.py (what `make k8s-image` runs on the
+# committed overlays; kubectl bundles kustomize's build, not its `edit` command).
 set -euo pipefail
 
 usage() {
   cat <<'EOF'
-Usage: scripts/deploy_k8s.sh [--env dev|prod] [--tag TAG] [--image LOCAL_IMAGE] [--dry-run]
+Usage: scripts/deploy_k8s.sh [--env dev|prod] [--tag TAG] [--image LOCAL_IMAGE]
+                             [--model-sha256 HEX|none] [--dry-run]
 
-Deploys the predictor to the current kube context in five steps:
-  1. render k8s/overlays/<env> with the image set, validate every object's schema
-  2. build the image from services/predict-container/Dockerfile (podman or docker)
-  3. push it to $REGISTRY and pin the manifests to the pushed digest
-  4. kubectl apply -k, then kubectl rollout status
-  5. print the Service address
+Deploys the predictor to the current kube context, in this order:
+  1. model   model/ (`make model`) is the model the image bakes; the SHA-256 of its served
+             artefact becomes MODEL_SHA256 in the pods' ConfigMap
+  2. image   `make image` (podman; it trains model/ first when missing), or with docker
+             `make image-inputs` then docker build; skipped with --image
+  3. push    to $REGISTRY/twinserve-predict:TAG; the manifests are then pinned to the
+             pushed digest
+  4. apply   render k8s/overlays/<env> with image and pin, validate every object's schema,
+             kubectl apply -k, kubectl rollout status, print the Service address
 
 Options:
-  --env ENV          overlay under k8s/overlays (default: dev)
-  --tag TAG          image tag (default: git commit, plus -dirty for local changes)
-  --image IMAGE      push this already-built local image (e.g. from `make image`)
-                     instead of building one
-  --dry-run          step 1 only: render and validate; needs no registry, no
-                     container engine and no cluster
-  -h, --help         this text
+  --env ENV             overlay under k8s/overlays (default: dev)
+  --tag TAG             image tag (default: git commit, plus -dirty for local changes)
+  --image IMAGE         push this already-built local image (e.g. the one `make image`
+                        tagged, localhost/twinserve-predict:<version>) instead of building
+  --model-sha256 VALUE  MODEL_SHA256 for the pods: 64 hex digits, or `none` (the pin in
+                        the image's metadata.json applies). Default: the SHA-256 of the
+                        served artefact in model/, which must then exist
+  --dry-run             render and validate only: needs no registry, no container engine,
+                        no cluster and no model
+  -h, --help            this text
 
 Environment:
   REGISTRY           registry and repository prefix, e.g. ghcr.io/acme (required
                      except with --dry-run); the image is $REGISTRY/twinserve-predict
   KUBE_CONTEXT       kube context to use (default: the current context)
-  CONTAINER_ENGINE   podman or docker (default: podman if installed, else docker)
-  KUBECTL            kubectl binary (default: kubectl on PATH)
-  PYTHON             Python that can import kubernetes_validate (default: python3;
-                     `make setup-tools` provides one in .venv-tools/bin)
+  CONTAINER_ENGINE   podman or docker (default: podman if installed, else docker); podman
+                     uses the project's storage in build/podman/ (where `make image` builds)
+  KUBECTL            kubectl binary (default: kubectl on PATH, else .venv-tools/bin/kubectl)
+  PYTHON             Python that imports kubernetes_validate and yaml (default: python3 if
+                     it can, else .venv-tools/bin/python, made by `make setup-tools`)
   K8S_VERSION        Kubernetes version for schema validation (default: 1.37.0)
   ROLLOUT_TIMEOUT    how long to wait for the rollout (default: 300s)
   BUILD_DIR          where the throwaway overlay and renders go (default: build/k8s-deploy)
@@ -51,33 +59,50 @@ readonly REPO_ROOT
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$1" >&2; exit "${2:-1}"; }
 preflight_fail() { die "preflight: $1" 2; }
+# A value for an option, or a usage error (exit 2) naming the option.
+need_value() { [[ $# -ge 2 && -n $2 && $2 != --* ]] || { usage >&2; die "$1 needs a value" 2; }; }
 
 env_name=dev
 tag=""
 local_image=""
+model_sha256=""
 dry_run=false
 while (($#)); do
   case "$1" in
-    --env) env_name=${2:?--env needs a value}; shift 2 ;;
+    --env) need_value "$@"; env_name=$2; shift 2 ;;
     --env=*) env_name=${1#*=}; shift ;;
-    --tag) tag=${2:?--tag needs a value}; shift 2 ;;
+    --tag) need_value "$@"; tag=$2; shift 2 ;;
     --tag=*) tag=${1#*=}; shift ;;
-    --image) local_image=${2:?--image needs a value}; shift 2 ;;
+    --image) need_value "$@"; local_image=$2; shift 2 ;;
     --image=*) local_image=${1#*=}; shift ;;
+    --model-sha256) need_value "$@"; model_sha256=$2; shift 2 ;;
+    --model-sha256=*) model_sha256=${1#*=}; shift ;;
     --dry-run) dry_run=true; shift ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument: $1" 2 ;;
   esac
 done
 
-KUBECTL=${KUBECTL:-kubectl}
-PYTHON=${PYTHON:-python3}
+tools_bin=$REPO_ROOT/.venv-tools/bin
+if [[ -z ${KUBECTL:-} ]]; then
+  KUBECTL=kubectl
+  if ! command -v kubectl >/dev/null && [[ -x $tools_bin/kubectl ]]; then KUBECTL=$tools_bin/kubectl; fi
+fi
+# The schema check needs kubernetes-validate, which the tools venv has (not the system Python).
+if [[ -z ${PYTHON:-} ]]; then
+  PYTHON=python3
+  if ! python3 -c 'import kubernetes_validate, yaml' 2>/dev/null && [[ -x $tools_bin/python ]]; then
+    PYTHON=$tools_bin/python
+  fi
+fi
 K8S_VERSION=${K8S_VERSION:-1.37.0}
 ROLLOUT_TIMEOUT=${ROLLOUT_TIMEOUT:-300s}
 BUILD_DIR=${BUILD_DIR:-$REPO_ROOT/build/k8s-deploy}
 overlay_dir=$REPO_ROOT/k8s/overlays/$env_name
 dockerfile=$REPO_ROOT/services/predict-container/Dockerfile
 validator=$REPO_ROOT/scripts/k8s_validate.py
+set_image=$REPO_ROOT/scripts/k8s_set_image.py
+model_dir=$REPO_ROOT/model
 
 # ---------------------------------------------------------------- preflight (no side effects)
 if ! [[ $env_name =~ ^[a-z0-9-]+$ && -f $overlay_dir/kustomization.yaml ]]; then
@@ -86,9 +111,12 @@ if ! [[ $env_name =~ ^[a-z0-9-]+$ && -f $overlay_dir/kustomization.yaml ]]; then
   preflight_fail "no overlay '$env_name'; choose one of: ${overlays[*]##*/}"
 fi
 command -v "$KUBECTL" >/dev/null ||
-  preflight_fail "kubectl not found (KUBECTL=$KUBECTL); run 'make setup-tools' and put .venv-tools/bin on PATH"
+  preflight_fail "kubectl not found (KUBECTL=$KUBECTL); run 'make setup-tools' (it installs the pinned one in .venv-tools/bin)"
 "$PYTHON" -c 'import kubernetes_validate, yaml' 2>/dev/null ||
-  preflight_fail "$PYTHON cannot import kubernetes_validate; run 'make setup-tools' and set PYTHON=.venv-tools/bin/python"
+  preflight_fail "$PYTHON cannot import kubernetes_validate; run 'make setup-tools' (this script then uses .venv-tools/bin/python)"
+if [[ -n $model_sha256 && $model_sha256 != none && ! ${model_sha256,,} =~ ^[0-9a-f]{64}$ ]]; then
+  preflight_fail "--model-sha256 must be 64 hex digits or none, not '$model_sha256'"
+fi
 
 if [[ -z $tag ]]; then
   tag=$(git -C "$REPO_ROOT" rev-parse --short=12 HEAD 2>/dev/null) ||
@@ -102,6 +130,13 @@ if ! $dry_run; then
   [[ -n ${REGISTRY:-} ]] ||
     preflight_fail "REGISTRY is not set (e.g. REGISTRY=ghcr.io/acme); use --dry-run to only render and validate"
   [[ -n $local_image || -f $dockerfile ]] || preflight_fail "no Dockerfile at ${dockerfile#"$REPO_ROOT"/}"
+  # The pods are pinned to the model in model/ (the one the image bakes). Building trains it
+  # when missing; a pre-built --image needs it, or an explicit --model-sha256.
+  if [[ -n $local_image && -z $model_sha256 && ! -f $model_dir/metadata.json ]]; then
+    preflight_fail "no model/metadata.json to take MODEL_SHA256 from: run 'make model' (the model your image was built from) or pass --model-sha256 HEX|none"
+  fi
+  [[ -n $local_image ]] || command -v make >/dev/null ||
+    preflight_fail "make not found: it builds the image (make image); or pass --image"
   if [[ -z ${CONTAINER_ENGINE:-} ]]; then
     if command -v podman >/dev/null; then CONTAINER_ENGINE=podman
     elif command -v docker >/dev/null; then CONTAINER_ENGINE=docker
@@ -119,15 +154,21 @@ if ! $dry_run; then
     preflight_fail "cluster of context '$KUBE_CONTEXT' is not reachable (kubectl version failed)"
 fi
 
-# ---------------------------------------------------------------- 1. render + validate
 stage=$BUILD_DIR/$env_name
-mkdir -p "$stage"
 rendered=$BUILD_DIR/$env_name.yaml
+# kustomize's `images:` match by name: the throwaway overlay replaces whatever image the
+# overlay itself names (localhost/twinserve-predict in dev, a registry name in prod).
+mkdir -p "$BUILD_DIR"
+"$KUBECTL" kustomize "$overlay_dir" >"$rendered" || die "kubectl kustomize $overlay_dir failed"
+overlay_image=$("$PYTHON" "$validator" describe "$rendered" --get image_name) ||
+  die "cannot read the image of $overlay_dir"
 image_repo=${REGISTRY:-registry.invalid}/$IMAGE_NAME
 
-# $1: the image reference fields for kustomize's images transformer (newTag or digest).
+# $1: the image (name:tag or name@sha256:digest). The throwaway overlay merges its model.env
+# into the ConfigMap; k8s_set_image.py writes its `images:` entry and model.env.
 render() {
-  local overlay_rel
+  local overlay_rel pin_args
+  mkdir -p "$stage"
   overlay_rel=$(realpath --relative-to="$stage" "$overlay_dir")
   cat >"$stage/kustomization.yaml" <<EOF
 # Generated by scripts/deploy_k8s.sh; do not edit or commit.
@@ -135,18 +176,31 @@ apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
 resources:
   - $overlay_rel
-images:
-  - name: $IMAGE_NAME
-    newName: $image_repo
-    $1
+configMapGenerator:
+  - name: twinserve-predict-config
+    behavior: merge
+    envs:
+      - model.env
 EOF
+  if [[ -n $model_sha256 ]]; then
+    pin_args=(--model-sha256 "$model_sha256")
+  elif [[ ! -f $model_dir/metadata.json ]]; then
+    # Only before the image step trains it: the preflight requires model/ for --image.
+    if $dry_run; then log "dry run: no model/metadata.json, so no MODEL_SHA256 pin (a real deploy takes it from model/)"; fi
+    pin_args=(--model-sha256 none)
+  else
+    pin_args=(--model-dir "$model_dir")
+  fi
+  "$PYTHON" "$set_image" "$stage" --image "$1" --match "$overlay_image" "${pin_args[@]}" >&2 ||
+    die "cannot write the image and MODEL_SHA256 into $stage"
   "$KUBECTL" kustomize "$stage" >"$rendered" || die "kubectl kustomize $stage failed"
   "$PYTHON" "$validator" schema --kubernetes-version "$K8S_VERSION" "$rendered" >&2 ||
     die "schema validation of $rendered failed"
 }
 
+# ------------------------------------------------- render + validate first (cheap, no side effects)
 log "render overlay '$env_name' (tag $tag) and validate against Kubernetes $K8S_VERSION"
-render "newTag: \"$tag\""
+render "$image_repo:$tag"
 namespace=$("$PYTHON" "$validator" describe "$rendered" --get namespace)
 
 if $dry_run; then
@@ -156,15 +210,35 @@ if $dry_run; then
   exit 0
 fi
 
-# ---------------------------------------------------------------- 2. build  3. push
+# ---------------------------------------------------------------- 1. model  2. image
 image_ref=$image_repo:$tag
-if [[ -n $local_image ]]; then
-  log "tag local image $local_image as $image_ref"
-  "$CONTAINER_ENGINE" tag "$local_image" "$image_ref" || die "no local image '$local_image'"
-else
-  log "build $image_ref with $CONTAINER_ENGINE"
-  "$CONTAINER_ENGINE" build --file "$dockerfile" --tag "$image_ref" "$REPO_ROOT" || die "image build failed"
+if [[ -z $local_image ]]; then
+  local_image=localhost/$IMAGE_NAME:$tag
+  if [[ $CONTAINER_ENGINE == podman ]]; then
+    log "model + image: make image IMAGE=$local_image (trains model/ first when it is missing)"
+    make -C "$REPO_ROOT" --no-print-directory image IMAGE="$local_image" || die "make image failed"
+  else
+    log "model + build inputs: make image-inputs (model/ and the wheels the Dockerfile installs)"
+    make -C "$REPO_ROOT" --no-print-directory image-inputs || die "make image-inputs failed"
+    log "image: $CONTAINER_ENGINE build $local_image"
+    "$CONTAINER_ENGINE" build --file "$dockerfile" --tag "$local_image" "$REPO_ROOT" || die "image build failed"
+  fi
+  # The image now bakes model/: pin what it bakes (the render above may predate the model).
+  [[ -n $model_sha256 || -f $model_dir/metadata.json ]] ||
+    die "the image was built but model/metadata.json is missing: cannot pin MODEL_SHA256"
+  render "$image_repo:$tag"
 fi
+# `make image` builds into the project's own podman storage: use it unless told otherwise.
+if [[ $CONTAINER_ENGINE == podman && -z ${CONTAINERS_STORAGE_CONF:-} && -f $REPO_ROOT/build/podman/storage.conf ]]; then
+  export CONTAINERS_CONF=$REPO_ROOT/build/podman/containers.conf
+  export CONTAINERS_STORAGE_CONF=$REPO_ROOT/build/podman/storage.conf
+  export CONTAINERS_REGISTRIES_CONF=$REPO_ROOT/infra/podman/registries.conf
+fi
+
+# ---------------------------------------------------------------- 3. push
+log "tag local image $local_image as $image_ref"
+"$CONTAINER_ENGINE" tag "$local_image" "$image_ref" ||
+  die "no local image '$local_image' in $CONTAINER_ENGINE's storage (build it with 'make image', or omit --image)"
 
 log "push $image_ref"
 digest_file=$stage/digest
@@ -180,16 +254,16 @@ fi
 [[ $digest =~ ^sha256:[0-9a-f]{64}$ ]] || die "could not read the pushed digest (got '$digest')"
 
 log "pin manifests to $image_repo@$digest"
-render "digest: $digest"
+render "$image_repo@$digest"
 
 # ---------------------------------------------------------------- 4. apply + rollout
 log "apply to context '$KUBE_CONTEXT', namespace '$namespace'"
 "${kube[@]}" apply -k "$stage" || die "kubectl apply failed"
 log "wait for the rollout (timeout $ROLLOUT_TIMEOUT)"
 "${kube[@]}" --namespace "$namespace" rollout status "deployment/$DEPLOYMENT" --timeout "$ROLLOUT_TIMEOUT" ||
-  die "rollout did not finish; see: kubectl -n $namespace describe deployment/$DEPLOYMENT"
+  die "rollout did not finish; see: kubectl -n $namespace describe deployment/$DEPLOYMENT (a MODEL_SHA256 mismatch shows in the pod log)"
 
-# ---------------------------------------------------------------- 5. address
+# ---------------------------------------------------------------- address
 service=$("$PYTHON" "$validator" describe "$rendered" --get service)
 address=$("${kube[@]}" --namespace "$namespace" get service "$service" \
   -o jsonpath='{.spec.clusterIP}:{.spec.ports[0].port}') || die "cannot read service $service"
@@ -202,4 +276,9 @@ if [[ -n $external ]]; then
 else
   echo "from your machine: ${kube[*]} -n $namespace port-forward service/$service 8080:80" \
     "then curl http://127.0.0.1:8080/ready"
+fi
+if ingress=$("$PYTHON" "$validator" describe "$rendered" --get ingress 2>/dev/null); then
+  echo "load balancer: the AWS Load Balancer Controller provisions it in a minute or two;" \
+    "its address: ${kube[*]} -n $namespace get ingress $ingress" \
+    "-o jsonpath='{.status.loadBalancer.ingress[0].hostname}'"
 fi

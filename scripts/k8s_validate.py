@@ -162,8 +162,16 @@ def cmd_limits(args: argparse.Namespace) -> int:
 
 
 # -------------------------------------------------------------------------- describe
+def image_name(image: str) -> str:
+    """The image reference without its tag and digest: what kustomize's `images:` entries
+    match on (``host:5000/team/app:1.0@sha256:...`` -> ``host:5000/team/app``)."""
+    name = image.split("@", 1)[0]
+    head, sep, tag = name.rpartition(":")
+    return head if sep and "/" not in tag else name
+
+
 def describe(objects: list[dict[str, Any]]) -> dict[str, str]:
-    """Namespace, image and HPA range of the predictor, as strings.
+    """Namespace, image, HPA range, Service and (where the overlay has one) Ingress, as strings.
 
     Raises ManifestError if the Deployment is missing.
     """
@@ -175,13 +183,16 @@ def describe(objects: list[dict[str, Any]]) -> dict[str, str]:
                      if c["name"] == CONTAINER_NAME)
     facts = {"deployment": DEPLOYMENT_NAME,
              "namespace": deployment["metadata"].get("namespace", "default"),
-             "image": container["image"]}
+             "image": container["image"],
+             "image_name": image_name(container["image"])}
     for obj in objects:
         if obj["kind"] == "HorizontalPodAutoscaler":
             facts["min_replicas"] = str(obj["spec"].get("minReplicas", 1))
             facts["max_replicas"] = str(obj["spec"]["maxReplicas"])
         if obj["kind"] == "Service" and obj["metadata"]["name"] == DEPLOYMENT_NAME:
             facts["service"] = obj["metadata"]["name"]
+        if obj["kind"] == "Ingress":
+            facts["ingress"] = obj["metadata"]["name"]
     return facts
 
 
@@ -214,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="json (default) or podman/docker run flags (--cpus=1 --memory=BYTES)")
     limits.set_defaults(func=cmd_limits)
 
-    desc = sub.add_parser("describe", help="namespace, image, HPA range and service as KEY=VALUE lines")
+    desc = sub.add_parser("describe", help="namespace, image, HPA range, service and ingress as KEY=VALUE lines")
     desc.add_argument("file", type=Path, help="a rendered overlay ('-' for stdin)")
     desc.add_argument("--get", metavar="KEY", help="print only this value (e.g. namespace)")
     desc.set_defaults(func=cmd_describe)
