@@ -1,0 +1,299 @@
+"""``twinbench simulate``: replay a traffic profile request by request on Lambda and on Kubernetes.
+
+A thin adapter: parse options, build the profile and parameters, call ``engine.simulate``,
+print. Every SimulationError becomes one line on stderr and exit code 2, here and only here.
+Runnable alone as ``python -m twinbench.simulate.cli`` until the main CLI lists it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from twinbench.simulate import engine, profiles
+from twinbench.simulate.errors import ParameterError, ProfileError, SimulationError
+from twinbench.simulate.hpa import load_hpa_spec
+from twinbench.simulate.inputs import default_inputs, inputs_from_results
+from twinbench.simulate.params import NODE_PROVISIONERS, KubeParams, LambdaParams, check_finite
+
+EXIT_BAD_INPUT = 2
+REPO = Path(__file__).resolve().parents[3]
+DEFAULT_HPA = REPO / "k8s" / "base" / "hpa.yaml"
+
+EPILOG = """\
+what it does:
+  Each request of the profile gets an arrival time (Poisson inside each minute, seeded) and a
+  service time drawn from the measured distribution; the same arrivals then run through
+    Lambda      execution environments kept warm --keep-alive-s after their last request,
+                most-recently-used reuse, 1,000 new environments per 10 s (token bucket),
+                concurrency limit -> 429, provisioned concurrency, INIT billed on cold starts;
+    Kubernetes  the HPA read from k8s/base/hpa.yaml (15-s sync, tolerance 0.1, metrics 15 s
+                late, behaviour policies and stabilisation windows), pod start-up, image pull,
+                node provisioning, round-robin over ready pods, per-pod FIFO queues in front of
+                --workers workers, 503 past --queue-limit waiting requests.
+  It prints requests, cold starts, 429/503s, latency p50/p99/p99.9, peak environments,
+  replicas and nodes, and the monthly cost from the simulated billed GB-s and node-hours.
+
+examples:
+  python -m twinbench.simulate.cli --profile constant --rps 50 --minutes 60
+  python -m twinbench.simulate.cli --trace traffic.csv --from results/20261202T101500Z --plot sim.png
+  python -m twinbench.simulate.cli --azure invocations_per_function_md.anon.d01.csv --function rank:3
+  python -m twinbench.simulate.cli --azure day1.csv --jobs 2 --top 8 --json   # 8 busiest, 2 processes
+  python -m twinbench.simulate.cli --bench     # one day at 1,000 req/s: prints seconds and peak RSS
+
+trace CSV: a header with a time column (minute | timestamp, ISO 8601 with zone) and a volume
+column (requests | count | rps); minutes with no row are idle (a warning says how many); a
+UTF-8 BOM is fine. The trace is simulated as it is: --scale RPS rescales it only when given.
+exit codes: 0 done, 2 bad input (one line on stderr).
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "simulate",
+        help="Per-request simulation of a traffic profile on Lambda and Kubernetes: cold starts, 429/503s, "
+        "latency, scaling and monthly cost",
+        description="Replay a traffic profile (constant, diurnal, per-minute CSV, Azure Functions trace) request "
+        "by request on a model of AWS Lambda and of a Kubernetes deployment autoscaled by its HPA, using the "
+        "service times make bench measured, and price what happened.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    t = parser.add_argument_group("traffic")
+    t.add_argument("--profile", choices=("constant", "diurnal", "csv", "azure"),
+                   help="shape (default: csv with --trace, azure with --azure, else constant)")
+    t.add_argument("--rps", type=float, help="constant/diurnal: mean request rate, req/s")
+    t.add_argument("--minutes", type=int, default=1440, help="constant/diurnal: span in minutes (default 1440)")
+    t.add_argument("--peak-to-mean", type=float, default=2.0, help="diurnal: peak / mean, 1..2 (default 2)")
+    t.add_argument("--trace", metavar="CSV", help="per-minute trace (minute|timestamp, requests|count|rps)")
+    t.add_argument("--span-minutes", type=int, help="csv: simulate this many minutes from the first row "
+                   "(restores idle minutes after the last row)")
+    t.add_argument("--azure", metavar="CSV", help="Azure Functions 2019 trace (HashOwner,...,1..1440)")
+    t.add_argument("--function", default="rank:1",
+                   help="azure: rank:N (N-th busiest) or a HashFunction prefix (default rank:1)")
+    t.add_argument("--scale", type=float, metavar="RPS", help="rescale the profile to this mean rate (only if given)")
+    t.add_argument("--seed", type=int, default=0, help="random seed for arrivals and service times (default 0)")
+
+    i = parser.add_argument_group("measured inputs")
+    i.add_argument("--from", dest="results", metavar="DIR",
+                   help="make bench results folder: warm service times, cold INIT, pod capacity, memory")
+
+    lam = parser.add_argument_group("Lambda")
+    lam.add_argument("--memory", type=int, help="function memory, MB (default: from --from, else 1024)")
+    lam.add_argument("--keep-alive-s", type=float, default=300.0,
+                     help="idle time before an environment is reaped, s (AWS does not publish it; default 300, "
+                     "sources in simulate/params.py)")
+    lam.add_argument("--account-concurrency", type=int, default=1000, help="account concurrency quota (default 1000)")
+    lam.add_argument("--reserved-concurrency", type=int, help="the function's reserved concurrency (default none)")
+    lam.add_argument("--provisioned-concurrency", type=int, default=0, help="provisioned environments (default 0)")
+    lam.add_argument("--arch", choices=("x86_64", "arm64"), default="x86_64", help="architecture (default x86_64)")
+    lam.add_argument("--front-door", choices=tuple(engine.FRONT_DOOR_PRICE_KEYS), default="http-api",
+                     help="API Gateway HTTP API, REST API or Function URL (default http-api)")
+
+    k = parser.add_argument_group("Kubernetes")
+    k.add_argument("--hpa", default=str(DEFAULT_HPA), help="HPA manifest (default k8s/base/hpa.yaml)")
+    k.add_argument("--overlay", help="kustomize overlay whose HPA patches apply, e.g. k8s/overlays/prod")
+    k.add_argument("--pod-capacity-rps", type=float, help="req/s one pod serves at its CPU limit (default: the "
+                   "bench's knee with --from, else 400)")
+    k.add_argument("--workers", type=int, default=2, help="gunicorn workers per pod, WEB_CONCURRENCY (default 2)")
+    k.add_argument("--queue-limit", type=int, default=128, help="requests waiting per pod before 503 (default 128)")
+    k.add_argument("--instance", default="t3.medium", help="node instance type from the price table (default t3.medium)")
+    k.add_argument("--pod-startup-s", type=float, default=3.0, help="pod start to ready, s (default 3)")
+    k.add_argument("--image-pull-s", type=float, default=10.0, help="image pull on a fresh node, s (default 10)")
+    k.add_argument("--provisioner", choices=tuple(NODE_PROVISIONERS), default="cluster-autoscaler",
+                   help="node provisioning: cluster-autoscaler (100 s, empty nodes kept 10 min) or karpenter "
+                   "(55 s, 60 s); default cluster-autoscaler")
+    k.add_argument("--node-provisioning-s", type=float, help="override the provisioner's node delay, s")
+    k.add_argument("--min-nodes", type=int, default=2, help="nodes never removed (default 2)")
+    k.add_argument("--metrics-lag-s", type=float, default=15.0, help="metrics-server lag, s (default 15)")
+    k.add_argument("--balancing", choices=("round-robin", "random"), default="round-robin",
+                   help="round-robin (ALB default) or random (kube-proxy iptables); default round-robin")
+
+    o = parser.add_argument_group("output and running")
+    o.add_argument("--platforms", default="lambda,kubernetes", help="which to simulate (default lambda,kubernetes)")
+    o.add_argument("--json", action="store_true", help="print the JSON document (schema: simulate/schema.json)")
+    o.add_argument("--per-minute", action="store_true", help="include the per-minute series in the JSON")
+    o.add_argument("--out", metavar="JSON", help="also write the full document (with per-minute series) here")
+    o.add_argument("--plot", metavar="PNG", help="write the timeline: traffic, environments vs pods, p99 per minute")
+    o.add_argument("--prices", metavar="JSON", help="price table (default: the pinned one)")
+    o.add_argument("--jobs", type=int, default=1, help="azure: simulate functions in N parallel processes")
+    o.add_argument("--top", type=int, help="azure with --jobs: the N busiest functions (default N = jobs)")
+    o.add_argument("--bench", action="store_true",
+                   help="benchmark: a day at 1,000 req/s on both platforms; prints seconds and peak RSS")
+    o.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    """Every numeric option finite and in range: one line naming the option otherwise."""
+    for name in ("rps", "peak_to_mean", "scale", "keep_alive_s", "pod_capacity_rps", "pod_startup_s",
+                 "image_pull_s", "node_provisioning_s", "metrics_lag_s"):
+        value = getattr(args, name)
+        if value is not None:
+            strict = name in ("scale", "pod_capacity_rps", "peak_to_mean")
+            try:
+                check_finite("--" + name.replace("_", "-"), value, strict=strict)
+            except ParameterError as exc:
+                raise ParameterError(str(exc)) from None
+    for name in ("minutes", "workers", "jobs", "account_concurrency"):
+        if getattr(args, name) < 1:
+            raise ParameterError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    for name in ("queue_limit", "min_nodes", "provisioned_concurrency"):
+        if getattr(args, name) < 0:
+            raise ParameterError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(args, name)}")
+    if args.queue_limit > 100_000:
+        raise ParameterError("--queue-limit must be <= 100000")
+    if args.top is not None and args.top < 1:
+        raise ParameterError("--top must be >= 1")
+
+
+def build_config(args: argparse.Namespace) -> engine.SimulationConfig:
+    """The SimulationConfig the options describe; raises SimulationError."""
+    _check_args(args)
+    if args.bench:
+        profile = profiles.constant(1000.0, 1440, args.seed)
+    else:
+        kind = args.profile or ("csv" if args.trace else "azure" if args.azure else "constant")
+        if kind == "constant" and args.rps is None and not args.trace and not args.azure:
+            raise ProfileError("give a profile: --rps R (constant/diurnal), --trace CSV or --azure CSV")
+        if args.trace and args.azure:
+            raise ProfileError("give --trace or --azure, not both")
+        profile = profiles.load_profile(kind, rps=args.rps, minutes=args.minutes, peak_to_mean=args.peak_to_mean,
+                                        trace=args.trace or args.azure, function=args.function,
+                                        span_minutes=args.span_minutes, seed=args.seed)
+        if args.scale is not None:
+            profile = profile.scaled_to_mean(args.scale)
+    inputs = inputs_from_results(args.results) if args.results else default_inputs()
+    platforms = tuple(p.strip() for p in args.platforms.split(",") if p.strip())
+    if not platforms or any(p not in ("lambda", "kubernetes") for p in platforms):
+        raise ParameterError("--platforms takes lambda, kubernetes or both, comma-separated")
+    lam = LambdaParams(memory_mb=args.memory if args.memory is not None else inputs.memory_mb,
+                       keep_alive_s=args.keep_alive_s, account_concurrency=args.account_concurrency,
+                       reserved_concurrency=args.reserved_concurrency,
+                       provisioned_concurrency=args.provisioned_concurrency, architecture=args.arch,
+                       front_door=args.front_door)
+    kube = KubeParams(pod_capacity_rps=args.pod_capacity_rps or inputs.pod_capacity_rps, workers=args.workers,
+                      queue_limit=args.queue_limit, instance_type=args.instance, pod_startup_s=args.pod_startup_s,
+                      image_pull_s=args.image_pull_s, provisioner=args.provisioner,
+                      node_provisioning_s=args.node_provisioning_s, min_nodes=args.min_nodes,
+                      metrics_lag_s=args.metrics_lag_s, balancing=args.balancing)
+    spec = load_hpa_spec(args.hpa, args.overlay)
+    return engine.SimulationConfig(profile, lam, kube, spec, inputs.lambda_duration, inputs.lambda_init,
+                                   inputs.container_service, seed=args.seed, prices_path=args.prices,
+                                   inputs=inputs.describe(), platforms=platforms)
+
+
+class _Progress:
+    """Progress on stderr at most every 2 s, only for runs long enough to need it."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.last = 0.0
+
+    def __call__(self, fraction: float, elapsed: float) -> None:
+        if self.quiet or elapsed - self.last < 2.0:
+            return
+        self.last = elapsed
+        eta = elapsed / fraction - elapsed if fraction > 0 else math.inf
+        print(f"simulate: {fraction * 100:5.1f}% after {elapsed:.0f} s (about {eta:.0f} s left)", file=sys.stderr)
+
+
+def _one(args: argparse.Namespace) -> dict[str, Any]:
+    config = build_config(args)
+    result = engine.simulate(config, _Progress(args.quiet))
+    doc = result.to_document(per_minute=True)
+    if args.plot:
+        from twinbench.simulate.report import plot_timeline
+
+        plot_timeline(doc, args.plot, config.profile.counts)
+    if args.out:
+        Path(args.out).write_text(json.dumps(doc), encoding="utf-8")
+    return doc
+
+
+def _strip_per_minute(doc: dict[str, Any]) -> dict[str, Any]:
+    for p in doc["platforms"].values():
+        p.pop("per_minute", None)
+    return doc
+
+
+def _job(argv_args: dict[str, Any]) -> dict[str, Any]:
+    """One function of a --jobs run, in a worker process; errors come back as data."""
+    args = argparse.Namespace(**argv_args)
+    try:
+        return _strip_per_minute(_one(args)) if not args.per_minute else _one(args)
+    except SimulationError as exc:
+        return {"error": str(exc), "function": args.function}
+
+
+def run(args: argparse.Namespace) -> int:
+    from twinbench.simulate.report import render_text
+
+    try:
+        if args.jobs > 1 or args.top:
+            if not args.azure:
+                raise ParameterError("--jobs/--top simulate several functions of an Azure trace: give --azure")
+            ranked = profiles.azure_functions(args.azure)
+            top = min(args.top or args.jobs, len(ranked))
+            base = dict(vars(args), jobs=1, top=None, plot=None, out=None, quiet=True)
+            base.pop("func", None)
+            work = [dict(base, function=f"rank:{f.rank}") for f in ranked[:top]]
+            started = time.perf_counter()
+            with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+                docs = []
+                for n, doc in enumerate(pool.map(_job, work), start=1):
+                    docs.append(doc)
+                    if not args.quiet:
+                        print(f"simulate: {n}/{top} functions after {time.perf_counter() - started:.0f} s",
+                              file=sys.stderr)
+            if args.json:
+                print(json.dumps(docs, indent=1))
+            else:
+                print("\n\n".join(d["error"] if "error" in d else render_text(d) for d in docs))
+            return EXIT_BAD_INPUT if any("error" in d for d in docs) else 0
+        started = time.perf_counter()
+        doc = _one(args)
+    except SimulationError as exc:
+        print(f"twinbench simulate: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if not args.per_minute:
+        doc = _strip_per_minute(doc)
+    if args.bench:
+        rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+        print(f"simulate --bench: {doc['profile']['requests']:,} requests (1 day at 1,000 req/s), both platforms: "
+              f"{time.perf_counter() - started:.1f} s wall, peak RSS {rss_mib:,.0f} MiB, "
+              f"{os.cpu_count()} CPUs, numba={doc['engine']['numba']} (target <= 60 s, <= 2048 MiB)")
+    if args.json:
+        print(json.dumps(doc, indent=1))
+    elif not args.bench:
+        print(render_text(doc))
+    elif not args.quiet:
+        print(render_text(doc))
+    for w in doc["warnings"]:
+        if args.json:
+            print(f"twinbench simulate: warning: {w}", file=sys.stderr)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the subcommand alone (``python -m twinbench.simulate.cli``)."""
+    parser = argparse.ArgumentParser(prog="twinbench")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["simulate", *(sys.argv[1:] if argv is None else argv)])
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
