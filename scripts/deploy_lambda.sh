@@ -2,29 +2,39 @@
 # Deploy twinserve's Lambda functions (predict, predict-wsgi) with the pinned Serverless Framework (osls).
 #
 #   scripts/deploy_lambda.sh --stage dev --region eu-west-1 [--arch x86_64|arm64] [--memory-mb 1024]
-#   scripts/deploy_lambda.sh --dry-run ...    preflight + package + every offline check; no AWS call
+#                            [--param key=value ...]
+#   scripts/deploy_lambda.sh --dry-run ...    preflight + `osls package` with every offline check; no AWS call
 #   scripts/deploy_lambda.sh --preflight ...  only the preflight checks
+#   scripts/deploy_lambda.sh --remove --stage dev --region eu-west-1   tear the stack down (`osls remove`)
+#
+# --param passes a serverless.yml param to osls (repeatable; also --param=key=value), e.g.
+# --param="provisionedConcurrency=2", --param reservedConcurrency=10, --param functionUrl=true,
+# --param modelSha256=<SHA-256 of model/model.onnx>. --arch and --memory-mb are short for
+# --param=arch=... and --param=memoryMb=....
 #
 # What it does:
-#   1. preflight: node/npm/make/Python 3.12 present, stage and region well-formed, and (unless
-#      --dry-run/--preflight without credentials) AWS credentials present.
-#   2. `make package-lambda`: offline package, size <= 250 MiB, cfn-lint, checkov, import smoke.
-#   3. `osls deploy --package`: deploys exactly the package that step 2 checked, then prints the
-#      HTTP API endpoints (and Function URLs when enabled).
-# Exit status: 0 deployed (or dry run passed), 1 a step failed, 2 bad usage or failed preflight.
+#   1. preflight: node >= 20, npm, make and CPython 3.12 present; stage well-formed; region in
+#      botocore's list of Lambda regions; every param one that serverless.yml defines, arch and
+#      memory in range; AWS credentials present (not needed for --dry-run and --preflight).
+#   2. `npx osls deploy` at the repository root (`osls package` for --dry-run, `osls remove` for
+#      --remove). Its local plugin (.serverless_plugins/twinserve-package.js) runs
+#      `make package-lambda` (offline package, size <= 250 MiB, cfn-lint, checkov, import smoke;
+#      incremental), ships exactly that zip (SHA-256 checked) and refuses a template that differs
+#      from the checked one. osls prints the HTTP API endpoints (and Function URLs when enabled).
+# Exit status: 0 deployed, removed or dry run passed; 1 a step failed; 2 bad usage or failed preflight.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-service_dir="$repo/build/lambda/service"
+venv_python="$repo/.venv/bin/python"
 
 stage="${LAMBDA_STAGE:-dev}"
 region="${LAMBDA_REGION:-${AWS_REGION:-${AWS_DEFAULT_REGION:-eu-west-1}}}"
-arch=""
-memory_mb=""
+params=()
 mode="deploy"
 
 usage() {
-  sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  # The comment block at the top of this file, up to the first line that is not a comment.
+  awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "${BASH_SOURCE[0]}"
 }
 
 die() {  # die STATUS MESSAGE
@@ -32,16 +42,26 @@ die() {  # die STATUS MESSAGE
   exit "$1"
 }
 
+need_value() {  # need_value OPTION VALUE: a missing value (or the next option) is a usage error
+  [[ -n "$2" && "$2" != --* ]] || die 2 "$1 needs a value (see --help)"
+}
+
 while [[ $# -gt 0 ]]; do
   case "$1" in
-    --stage) stage="${2:?--stage needs a value}"; shift 2 ;;
-    --region) region="${2:?--region needs a value}"; shift 2 ;;
-    --arch) arch="${2:?--arch needs a value}"; shift 2 ;;
-    --memory-mb) memory_mb="${2:?--memory-mb needs a value}"; shift 2 ;;
+    --stage) need_value "$1" "${2:-}"; stage="$2"; shift 2 ;;
+    --region) need_value "$1" "${2:-}"; region="$2"; shift 2 ;;
+    --arch) need_value "$1" "${2:-}"; params+=("arch=$2"); shift 2 ;;
+    --memory-mb) need_value "$1" "${2:-}"; params+=("memoryMb=$2"); shift 2 ;;
+    --param) need_value "$1" "${2:-}"; params+=("$2"); shift 2 ;;
+    --stage=*|--region=*|--arch=*|--memory-mb=*|--param=*)
+      # --option=value is the same as --option value.
+      set -- "${1%%=*}" "${1#*=}" "${@:2}"
+      ;;
     --dry-run) mode="dry-run"; shift ;;
     --preflight) mode="preflight"; shift ;;
+    --remove) mode="remove"; shift ;;
     -h|--help) usage; exit 0 ;;
-    *) usage >&2; die 2 "unknown argument: $1" ;;
+    *) die 2 "unknown argument: $1 (see --help)" ;;
   esac
 done
 
@@ -57,6 +77,36 @@ have_aws_credentials() {
   return 1
 }
 
+# Prints one problem per line: region not in botocore's list of Lambda regions (every partition),
+# a param serverless.yml does not define, or an arch / memory value out of range.
+check_region_and_params() {
+  # The region list is botocore's data: no profile or credentials are read (a profile that only
+  # the deploy's environment defines must not break it).
+  env -u AWS_PROFILE -u AWS_DEFAULT_PROFILE -u AWS_CONFIG_FILE \
+    "$venv_python" - "$repo/serverless.yml" "$region" "$@" <<'PYEOF'
+import sys
+
+import botocore.session
+import yaml
+
+service_yml, region, params = sys.argv[1], sys.argv[2], sys.argv[3:]
+session = botocore.session.get_session()
+regions = sorted({r for p in session.get_available_partitions()
+                  for r in session.get_available_regions("lambda", partition_name=p)})
+if region not in regions:
+    print(f"region '{region}' is not an AWS region with Lambda in botocore's list (e.g. eu-west-1, us-east-1)")
+known = yaml.safe_load(open(service_yml))["params"]["default"]
+for param in params:
+    key, _, value = param.partition("=")
+    if key not in known:
+        print(f"param '{key}' is not defined in serverless.yml (known: {', '.join(sorted(known))})")
+    elif key == "arch" and value not in ("x86_64", "arm64"):
+        print(f"arch '{value}' must be x86_64 or arm64")
+    elif key == "memoryMb" and not (value.isdigit() and 128 <= int(value) <= 10240):
+        print(f"memory '{value}' must be 128..10240 MB")
+PYEOF
+}
+
 preflight() {
   local problems=()
   for tool in node npm make; do
@@ -69,14 +119,33 @@ preflight() {
   fi
   [[ -f "$repo/package-lock.json" ]] || problems+=("package-lock.json missing: osls and plugins are pinned there")
   [[ "$stage" =~ ^[A-Za-z0-9-]{1,16}$ ]] || problems+=("stage '$stage' must be 1-16 letters, digits or '-'")
-  [[ "$region" =~ ^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]+$ ]] || problems+=("region '$region' is not an AWS region name (e.g. eu-west-1)")
-  [[ -z "$arch" || "$arch" == "x86_64" || "$arch" == "arm64" ]] || problems+=("arch '$arch' must be x86_64 or arm64")
-  [[ -z "$memory_mb" || ( "$memory_mb" =~ ^[0-9]+$ && "$memory_mb" -ge 128 && "$memory_mb" -le 10240 ) ]] \
-    || problems+=("memory '$memory_mb' must be 128..10240 MB")
+  local param
+  for param in "${params[@]}"; do
+    [[ "$param" =~ ^[A-Za-z0-9_]+=[^[:space:]\'\"\\]*$ ]] \
+      || problems+=("param '$param' must be key=value without spaces or quotes")
+  done
+  if [[ "$mode" != "remove" ]]; then
+    local python_problem
+    if ! python_problem="$("$repo/scripts/lambda_package_python.sh" --which 2>&1 >/dev/null)"; then
+      problems+=("${python_problem#lambda_package_python.sh: }")
+    fi
+  fi
+  if [[ ! -x "$venv_python" ]] && command -v make >/dev/null 2>&1; then
+    echo "preflight: creating .venv (make setup) to check the region against botocore" >&2
+    make -s -C "$repo" setup >&2 || problems+=("make setup failed: cannot check the region")
+  fi
+  if [[ -x "$venv_python" ]]; then
+    local line
+    while IFS= read -r line; do
+      [[ -n "$line" ]] && problems+=("$line")
+    done < <(check_region_and_params "${params[@]}" || echo "could not read serverless.yml params or botocore's regions")
+  elif ! command -v make >/dev/null 2>&1; then
+    problems+=("no .venv to check the region against botocore's list (needs make to create it)")
+  fi
 
   if have_aws_credentials; then
     echo "preflight: AWS credentials present (not validated until deploy)"
-  elif [[ "$mode" == "deploy" ]]; then
+  elif [[ "$mode" == "deploy" || "$mode" == "remove" ]]; then
     problems+=("no AWS credentials: set AWS_PROFILE, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or configure ~/.aws")
   else
     echo "preflight: no AWS credentials found (fine for --$mode; a real deploy needs them)"
@@ -86,29 +155,40 @@ preflight() {
     printf 'preflight: %s\n' "${problems[@]}" >&2
     die 2 "preflight failed (${#problems[@]} problem(s))"
   fi
-  echo "preflight: ok (stage=$stage region=$region arch=${arch:-default} memory=${memory_mb:-default} mode=$mode)"
+  echo "preflight: ok (stage=$stage region=$region params=${params[*]:-none} mode=$mode)"
 }
-
-osls_params=()
-[[ -n "$arch" ]] && osls_params+=("--param=arch=$arch")
-[[ -n "$memory_mb" ]] && osls_params+=("--param=memoryMb=$memory_mb")
 
 preflight
 [[ "$mode" == "preflight" ]] && exit 0
 
-# Package + size + cfn-lint + checkov + import smoke (incremental: reused while inputs are unchanged).
-make -C "$repo" package-lambda LAMBDA_STAGE="$stage" LAMBDA_REGION="$region" \
-  LAMBDA_ARCH="$arch" LAMBDA_MEMORY_MB="$memory_mb"
+osls_args=(--stage "$stage" --region "$region")
+for param in "${params[@]}"; do
+  osls_args+=("--param=$param")
+done
+# No usage reporting from the CLI; nothing but AWS (or AWS_ENDPOINT_URL) may be called.
+export SLS_TELEMETRY_DISABLED=1 SLS_NOTIFICATIONS_MODE=off
 
-if [[ "$mode" == "dry-run" ]]; then
-  echo "dry run: package and checks passed; nothing deployed. A real run would execute:"
-  echo "  (cd build/lambda/service && npx osls deploy --stage $stage --region $region --package .serverless ${osls_params[*]})"
-  exit 0
-fi
+cd "$repo"
+# The pinned osls and plugins (npm ci from package-lock.json, only when they changed).
+make -s -C "$repo" node_modules/.stamp || die 1 "npm ci failed"
 
-cd "$service_dir"
-npx --no-install osls deploy --stage "$stage" --region "$region" --package .serverless "${osls_params[@]}"
-echo
-echo "Endpoints (stage $stage, region $region):"
-npx --no-install osls info --stage "$stage" --region "$region" "${osls_params[@]}" \
-  | sed -n '/^endpoints:/,/^functions:/p' | grep -v '^functions:' || true
+run_osls() {  # run_osls COMMAND: osls at the repository root; a failure exits 1
+  local status=0
+  npx --no-install osls "$1" "${osls_args[@]}" || status=$?
+  (( status == 0 )) || die 1 "osls $1 failed (exit $status)"
+}
+
+case "$mode" in
+  dry-run)
+    run_osls package
+    echo "dry run: package and checks passed; nothing deployed. A real run executes at the repository root:"
+    echo "  npx osls deploy ${osls_args[*]}"
+    ;;
+  remove)
+    run_osls remove
+    echo "removed: stack twinserve-$stage in $region (functions, log groups, role, HTTP API, deployment bucket)"
+    ;;
+  deploy)
+    run_osls deploy
+    ;;
+esac

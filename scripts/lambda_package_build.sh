@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # Package twinserve's Lambda functions offline and check the result; called by `make package-lambda`.
 #
-# Steps (each timed): stage the code flat -> `osls package` -> unzip into build/lambda/pkg and check
-# the unzipped size -> cfn-lint and checkov on the generated CloudFormation template -> import smoke
-# test in a clean Python 3.12. Any failing step stops the script with a non-zero exit.
+# Steps (each timed): stage the code flat into <build>/service -> `osls package` there -> unzip into
+# <build>/pkg and check the unzipped size -> cfn-lint and checkov on the generated CloudFormation
+# template -> template invariants -> import smoke test in a clean Python 3.12, with each function's
+# environment as the template sets it. Any failing step stops the script with a non-zero exit.
 #
 # Environment (the Makefile sets all of them):
 #   PY              Python of the repo's .venv (runs scripts/lambda_package_tool.py)
 #   TOOLS_BIN       folder with cfn-lint and checkov
-#   LAMBDA_PYTHON   Python 3.12 (Lambda's runtime version)
+#   LAMBDA_PYTHON   CPython 3.12 (Lambda's runtime version)
+#   LAMBDA_BUILD    build folder (default build/lambda)
 #   LAMBDA_STAGE, LAMBDA_REGION   stage and region written into the template
 #   LAMBDA_ARCH, LAMBDA_MEMORY_MB optional; serverless.yml's params hold the defaults
+#   LAMBDA_PARAMS   optional "key=value ..." words, each passed as osls --param=key=value
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,12 +22,23 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 : "${LAMBDA_PYTHON:?set LAMBDA_PYTHON to a Python 3.12 interpreter}"
 stage="${LAMBDA_STAGE:-dev}"
 region="${LAMBDA_REGION:-eu-west-1}"
-build="$repo/build/lambda"
+build="${LAMBDA_BUILD:-$repo/build/lambda}"
+[[ "$build" == /* ]] || build="$repo/$build"
 service="$build/service"
 template="$service/.serverless/cloudformation-template-update-stack.json"
 
 params=()
-[[ -n "${LAMBDA_ARCH:-}" ]] && params+=("--param=arch=$LAMBDA_ARCH")
+arch="x86_64"
+read -r -a extra_params <<< "${LAMBDA_PARAMS:-}"
+for param in "${extra_params[@]}"; do
+  [[ "$param" =~ ^[A-Za-z0-9_]+=[^[:space:]]*$ ]] || { echo "LAMBDA_PARAMS: '$param' is not key=value" >&2; exit 2; }
+  params+=("--param=$param")
+  [[ "$param" == arch=* ]] && arch="${param#arch=}"
+done
+if [[ -n "${LAMBDA_ARCH:-}" ]]; then
+  params+=("--param=arch=$LAMBDA_ARCH")
+  arch="$LAMBDA_ARCH"
+fi
 [[ -n "${LAMBDA_MEMORY_MB:-}" ]] && params+=("--param=memoryMb=$LAMBDA_MEMORY_MB")
 
 declare -a timings=()
@@ -45,6 +59,27 @@ osls_package() {
     "$repo/node_modules/.bin/osls" package --stage "$stage" --region "$region" "${params[@]}")
 }
 
+link_plugins() {
+  # serverless.yml lists the repo's local plugin; in the staged folder it stays idle.
+  ln -sfn "$repo/.serverless_plugins" "$service/.serverless_plugins"
+}
+
+write_smoke_environment() {
+  # The smoke test reads each function's environment from a serverless.yml-shaped file; give it
+  # the values the generated template sets (params resolved), not serverless.yml's ${param:...}.
+  "$PY" - "$template" "$build/smoke-environment.yml" <<'PYEOF'
+import json, sys
+resources = json.load(open(sys.argv[1]))["Resources"]
+names = {"PredictLambdaFunction": "predict", "PredictDashwsgiLambdaFunction": "predict-wsgi"}
+lines = ["# Written by lambda_package_build.sh from the generated template.", "functions:"]
+for logical_id, function in names.items():
+    variables = resources[logical_id]["Properties"].get("Environment", {}).get("Variables", {})
+    lines += [f"  {function}:", "    environment:"]
+    lines += [f"      {key}: {json.dumps(str(value))}" for key, value in sorted(variables.items())]
+open(sys.argv[2], "w").write("\n".join(lines) + "\n")
+PYEOF
+}
+
 run_checkov() {
   # --skip-download: no network here; skips are written as Metadata in serverless.yml.
   # --quiet still prints the "Passed / Failed / Skipped" summary; exit 1 on any failed check.
@@ -55,11 +90,13 @@ run_checkov() {
 run_smoke() {
   local host_arch
   host_arch="$(uname -m)"
-  if [[ "${LAMBDA_ARCH:-x86_64}" == "arm64" && "$host_arch" != "aarch64" ]]; then
+  if [[ "$arch" == "arm64" && "$host_arch" != "aarch64" ]]; then
     echo "SKIPPED: the package holds aarch64 wheels; this $host_arch machine cannot import them." >&2
     return 0
   fi
-  "$PY" "$repo/scripts/lambda_package_tool.py" smoke --python "$LAMBDA_PYTHON" --service-yml "$service/serverless.yml"
+  write_smoke_environment
+  "$PY" "$repo/scripts/lambda_package_tool.py" smoke --python "$LAMBDA_PYTHON" \
+    --pkg "$build/pkg" --service-yml "$build/smoke-environment.yml"
 }
 
 mkdir -p "$build"
@@ -72,6 +109,7 @@ if ! flock -n 9; then
 fi
 total_started=$EPOCHREALTIME
 step "stage" "$PY" "$repo/scripts/lambda_package_tool.py" stage --out "$service" --python "$LAMBDA_PYTHON"
+link_plugins
 step "osls package" osls_package
 step "unzip + size" "$PY" "$repo/scripts/lambda_package_tool.py" size \
   --zip "$service/.serverless/twinserve.zip" --pkg "$build/pkg" --json-out "$build/package-size.json"
@@ -79,7 +117,7 @@ step "unzip + size" "$PY" "$repo/scripts/lambda_package_tool.py" size \
 step "cfn-lint" "$TOOLS_BIN/cfn-lint" --non-zero-exit-code error --ignore-checks W3005 -- "$template"
 step "checkov" run_checkov
 step "template invariants" "$PY" "$repo/scripts/lambda_package_tool.py" check-template \
-  --template "$template" --arch "${LAMBDA_ARCH:-x86_64}"
+  --template "$template" --arch "$arch"
 step "import smoke" run_smoke
 
 printf '\n== timings (stage %s, region %s)\n' "$stage" "$region"
