@@ -22,7 +22,7 @@ TEST_TARGETS :=
 
 -include mk/*.mk
 
-.PHONY: help setup setup-tools model model-import test test-unit serve-container lint bench-core bench-load clean
+.PHONY: help setup setup-tools model model-import test test-fast test-unit serve-container lint bench-core bench-load clean
 
 help: ## List every target with one line each
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sort -u | \
@@ -62,6 +62,9 @@ model-import: $(VENV)/.stamp ## Register your own fitted estimator: make model-i
 test-unit: $(VENV)/.stamp $(TOOLS_VENV)/.stamp $(MODEL_DIR)/metadata.json package-lambda ## Run the pytest suite (unit, wrappers, real gunicorn, property tests)
 	$(PY) -m pytest -q
 
+test-fast: $(VENV)/.stamp $(MODEL_DIR)/metadata.json ## The quick loop: pytest without the tests marked slow (no packaging, no tool venv); stops at the first failure
+	$(PY) -m pytest -q -m "not slow" -x
+
 test: setup test-unit $(TEST_TARGETS) ## Set up everything and run every test and check that CI runs
 
 serve-container: $(VENV)/.stamp $(MODEL_DIR)/metadata.json ## Run the container app under real gunicorn in the foreground (HOST=127.0.0.1 PORT=8080)
@@ -71,10 +74,10 @@ lint: $(VENV)/.stamp ## ruff on all Python code
 	$(VENV)/bin/ruff check shared services scripts tests
 
 bench-core: $(VENV)/.stamp ## Per-row latency of the core's predict path vs raw estimator.predict, both default models
-	$(PY) -m twinserve.cli bench-core
+	$(VENV)/bin/twinbench bench-core
 
 bench-load: $(VENV)/.stamp ## Cold-start cost of loading the model, ONNX vs skops vs joblib, in fresh processes (both default models)
-	$(PY) -m twinserve.cli bench-load
+	$(VENV)/bin/twinbench bench-load
 
 clean: ## Remove build outputs and results (keeps venvs and the model)
 	rm -rf build .serverless results .pytest_cache

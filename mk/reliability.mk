@@ -51,7 +51,7 @@ secrets-scan: $(TOOLS_VENV)/.stamp ## checkov secrets scan of the repo, all file
 	$(TOOLS_BIN)/checkov $(SECRETS_FLAGS) --directory . $(foreach p,$(SECRETS_SKIP),--skip-path '$(p)')
 	@echo "secrets-scan: 0 failed (canary detected, repo clean)"
 
-# The fast fuzz tests (tests/test_reliability_*.py) drive schemathesis from .venv-fuzz.
+# The fast fuzz tests (tests/reliability/) drive schemathesis from .venv-fuzz.
 test-unit: $(FUZZ_VENV)/.stamp
 
 TEST_TARGETS += secrets-scan

@@ -22,7 +22,6 @@ Exit status: 0 when every check passed, 1 when a check failed, 2 on bad usage.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
 import shutil
@@ -32,13 +31,16 @@ import time
 import zipfile
 from pathlib import Path
 
+from twinbench.aws.sample_events import EVENTS_DIR, event_for
+from twinserve.headers import COLD_HEADER, INIT_HEADER
+
 MIB = 1024 * 1024
 # Lambda's quota is "250 MB" and enforced as 262,144,000 bytes (= 250 MiB) unzipped.
 LAMBDA_UNZIPPED_LIMIT_BYTES = 262_144_000
 # Issue 7's target for the shipped package.
 PACKAGE_TARGET_MIB = 120
 
-REPO = Path(__file__).resolve().parent.parent
+from twinbench.project.paths import REPO  # noqa: E402
 
 LAMBDA_SRC = "services/predict-lambda"
 # The handler modules Lambda imports by name (serverless.yml `handler:`); every other top-level
@@ -51,7 +53,10 @@ STAGE_ITEMS: tuple[tuple[str, str], ...] = (
     ("shared/twinserve", "twinserve"),
     ("services/predict-container/twinserve_flask", "twinserve_flask"),
 )
-IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo", ".pytest_cache", "*.joblib")
+# The core's tooling (training, the `twinserve` CLI) is not serving code: it stays out of the zip,
+# as .dockerignore keeps it out of the image.
+TOOLING_MODULES = ("cli.py", "training.py")
+IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo", ".pytest_cache", "*.joblib", *TOOLING_MODULES)
 
 
 def _fail(message: str) -> int:
@@ -277,27 +282,6 @@ print(json.dumps({
 """
 
 
-def _event_from(template: dict, method: str, path: str, body: bytes | None = None) -> dict:
-    """A copy of a committed HTTP API (payload 2.0) event with method, path and body replaced."""
-    event = copy.deepcopy(template)
-    route_key = f"{method} {path}"
-    event["routeKey"] = event["requestContext"]["routeKey"] = route_key
-    event["rawPath"] = event["requestContext"]["http"]["path"] = path
-    event["requestContext"]["http"]["method"] = method
-    headers = event["headers"]
-    if body is None:
-        # A GET through HTTP API carries no body key and no content headers.
-        event.pop("body", None)
-        headers.pop("content-type", None)
-        headers.pop("content-length", None)
-    else:
-        event["body"] = body.decode()
-        event["isBase64Encoded"] = False
-        headers["content-type"] = "application/json"
-        headers["content-length"] = str(len(body))
-    return event
-
-
 def _function_env(service_yml: Path, function: str) -> dict[str, str]:
     """provider.environment + the function's environment, read without a YAML library.
 
@@ -345,7 +329,7 @@ def cmd_smoke(args: argparse.Namespace) -> int:
     template = json.loads(args.event.read_text())
 
     def http_api_v2_event(method: str, path: str, body: bytes | None = None) -> dict:
-        return _event_from(template, method, path, body)
+        return event_for(template, method, path, body, "application/json" if body is not None else None)
 
     checks = {
         "handler": ("predict", [
@@ -406,7 +390,7 @@ def cmd_smoke(args: argparse.Namespace) -> int:
                 body = None
             line = f"  {name:<22} -> {status} in {result['ms']:.2f} ms"
             if module == "handler":
-                line += f"  cold={headers.get('x-twinserve-cold')} init_ms={headers.get('x-twinserve-init-ms')}"
+                line += f"  cold={headers.get(COLD_HEADER)} init_ms={headers.get(INIT_HEADER)}"
             print(line + f"  {body_text[:100]}")
             if status != 200 or not isinstance(body, dict):
                 failures.append(f"{module} {name}: status {status}, body {body_text[:300]!r}")
@@ -418,11 +402,11 @@ def cmd_smoke(args: argparse.Namespace) -> int:
                     failures.append(f"{module} {name}: expected {expected_rows} predictions, got {body_text[:300]!r}")
             if module == "handler":
                 expected_cold = "true" if index == 0 else "false"
-                if headers.get("x-twinserve-cold") != expected_cold:
-                    failures.append(f"handler {name}: x-twinserve-cold={headers.get('x-twinserve-cold')!r}, "
+                if headers.get(COLD_HEADER) != expected_cold:
+                    failures.append(f"handler {name}: x-twinserve-cold={headers.get(COLD_HEADER)!r}, "
                                     f"expected {expected_cold!r}")
                 try:
-                    float(headers.get("x-twinserve-init-ms", ""))
+                    float(headers.get(INIT_HEADER, ""))
                 except ValueError:
                     failures.append(f"handler {name}: x-twinserve-init-ms missing or not a number")
     if failures:
@@ -463,7 +447,7 @@ def build_parser() -> argparse.ArgumentParser:
     smoke = sub.add_parser("smoke", help="import both handlers in a clean Python 3.12 and answer HTTP API events")
     smoke.add_argument("--pkg", type=Path, default=REPO / "build/lambda/pkg")
     smoke.add_argument("--python", required=True, help="the Python 3.12 interpreter (Lambda's runtime version)")
-    smoke.add_argument("--event", type=Path, default=REPO / "tests/events/http_api_v2.json",
+    smoke.add_argument("--event", type=Path, default=EVENTS_DIR / "http_api_v2.json",
                        help="committed HTTP API v2 event; method, path and body are replaced per check")
     smoke.add_argument("--service-yml", type=Path, default=REPO / "serverless.yml",
                        help="read the functions' environment variables from here")

@@ -4,11 +4,9 @@ one calling convention, and a real gunicorn on a free 127.0.0.1 port."""
 from __future__ import annotations
 
 import base64
-import copy
 import importlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,15 +16,15 @@ from pathlib import Path
 
 import pytest
 import requests
+from twinbench.aws.sample_events import event_for
+from twinbench.process.net import free_port
+from twinbench.project.paths import REPO
 
-REPO = Path(__file__).resolve().parent.parent
-EVENTS = Path(__file__).resolve().parent / "events"
-SERVICE_PYTHONPATH = f"{REPO / 'shared'}:{REPO / 'services' / 'predict-container'}"
 WSGI_PREFIX = "wsgi"  # serverless.yml serves the WSGI function under /wsgi
 
 
 @dataclass(frozen=True)
-class Answer:
+class WrapperAnswer:
     status: int
     headers: dict[str, str]
     body: bytes
@@ -35,39 +33,7 @@ class Answer:
         return json.loads(self.body)
 
 
-Caller = Callable[[str, str, bytes, "str | None"], Answer]
-
-
-def load_event(name: str, method: str = "POST", path: str = "/predict", body: bytes = b"",
-               content_type: str | None = "application/json", base64_body: bool = False) -> dict:
-    """A committed, real-shaped event with method/path/body/content-type swapped in."""
-    event = copy.deepcopy(json.loads((EVENTS / name).read_text()))
-    headers_key = "headers"
-    headers = {k: v for k, v in event[headers_key].items() if k.lower() != "content-type"}
-    if content_type is not None:
-        headers["content-type" if event.get("version") == "2.0" else "Content-Type"] = content_type
-    event[headers_key] = headers
-    event.pop("multiValueHeaders", None)
-    if event.get("version") == "2.0":
-        event["rawPath"] = path
-        event["requestContext"]["http"]["method"] = method
-        event["requestContext"]["http"]["path"] = path
-        if event["routeKey"] != "$default":
-            event["routeKey"] = event["requestContext"]["routeKey"] = f"{method} {path}"
-    else:
-        event["httpMethod"] = event["requestContext"]["httpMethod"] = method
-        event["path"] = event["resource"] = path
-    if base64_body:
-        event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode(), True
-    else:
-        event["body"], event["isBase64Encoded"] = (body.decode("utf-8", "surrogateescape") if body else None), False
-    return event
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+Caller = Callable[[str, str, bytes, "str | None"], WrapperAnswer]
 
 
 @pytest.fixture(scope="session")
@@ -115,11 +81,11 @@ def lambda_modules(rf_dir: Path) -> Iterator[tuple[object, object]]:
             os.environ[key] = value
 
 
-def _from_proxy(result: dict) -> Answer:
+def _from_proxy(result: dict) -> WrapperAnswer:
     body = result.get("body") or ""
     raw = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode()
     headers = {k.lower(): v for k, v in (result.get("headers") or {}).items()}
-    return Answer(result["statusCode"], headers, raw)
+    return WrapperAnswer(result["statusCode"], headers, raw)
 
 
 @pytest.fixture(scope="session")
@@ -127,7 +93,7 @@ def gunicorn_url(rf_dir: Path) -> Iterator[str]:
     """Real gunicorn, configured by the repo's gunicorn.conf.py, on a free loopback port."""
     port = free_port()
     env = {**os.environ, "MODEL_PATH": str(rf_dir), "PORT": str(port), "HOST": "127.0.0.1",
-           "WEB_CONCURRENCY": "2", "GUNICORN_ACCESS_LOG": "", "PYTHONPATH": SERVICE_PYTHONPATH}
+           "WEB_CONCURRENCY": "2", "GUNICORN_ACCESS_LOG": ""}
     proc = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "twinserve_flask.wsgi:app"],
         cwd=REPO / "services" / "predict-container", env=env,
@@ -167,30 +133,30 @@ def callers(lambda_modules, gunicorn_url: str) -> dict[str, Caller]:
     session = requests.Session()
 
     def native_call(event_name: str, b64: bool = False) -> Caller:
-        def call(method: str, path: str, body: bytes, content_type: str | None) -> Answer:
-            event = load_event(event_name, method, path, body, content_type, base64_body=b64)
+        def call(method: str, path: str, body: bytes, content_type: str | None) -> WrapperAnswer:
+            event = event_for(event_name, method, path, body, content_type, base64_body=b64)
             return _from_proxy(native.handler(event, None))
         return call
 
     def wsgi_call(event_name: str) -> Caller:
-        def call(method: str, path: str, body: bytes, content_type: str | None) -> Answer:
-            event = load_event(event_name, method, f"/{WSGI_PREFIX}{path}", body, content_type)
+        def call(method: str, path: str, body: bytes, content_type: str | None) -> WrapperAnswer:
+            event = event_for(event_name, method, f"/{WSGI_PREFIX}{path}", body, content_type)
             return _from_proxy(wsgi.handler(event, None))
         return call
 
-    def http_call(method: str, path: str, body: bytes, content_type: str | None) -> Answer:
+    def http_call(method: str, path: str, body: bytes, content_type: str | None) -> WrapperAnswer:
         headers = {"Content-Type": content_type} if content_type else {}
         response = session.request(method, gunicorn_url + path, data=body, headers=headers, timeout=30)
-        return Answer(response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.content)
+        return WrapperAnswer(response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.content)
 
     from werkzeug.test import Client
 
     flask_only = Client(wsgi.app.flask_app)
 
-    def flask_call(method: str, path: str, body: bytes, content_type: str | None) -> Answer:
+    def flask_call(method: str, path: str, body: bytes, content_type: str | None) -> WrapperAnswer:
         headers = {"Content-Type": content_type} if content_type else {}
         response = flask_only.open(path, method=method, data=body, headers=headers)
-        return Answer(response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.get_data())
+        return WrapperAnswer(response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.get_data())
 
     return {
         "flask-without-fastpath": flask_call,
@@ -202,3 +168,9 @@ def callers(lambda_modules, gunicorn_url: str) -> dict[str, Caller]:
         "wsgi-rest-v1": wsgi_call("apigw_rest_v1.json"),
         "gunicorn": http_call,
     }
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test that takes ``wrapper`` runs once per wrapper of the table."""
+    if "wrapper" in metafunc.fixturenames:
+        metafunc.parametrize("wrapper", WRAPPERS)

@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "twinbench.cli.collect",
     "twinbench.cli.report",
     "twinbench.cli.peers",
+    "twinbench.cli.core",
     "twinbench.cli.reliability",
 )
 

@@ -16,6 +16,7 @@ from typing import Any  # noqa: E402
 
 from lambda_events import parse_event  # noqa: E402
 from twinserve.errors import ClientError  # noqa: E402
+from twinserve.headers import COLD_HEADER, INIT_HEADER  # noqa: E402
 from twinserve.responses import JSON_CONTENT_TYPE, Reply, error_reply  # noqa: E402
 from twinserve.service import Service  # noqa: E402
 
@@ -42,8 +43,8 @@ def make_handler(service: Service, init_ms: float) -> LambdaHandler:
 def to_proxy_response(reply: Reply, cold: bool, init_header: str) -> dict[str, Any]:
     headers = {
         "content-type": JSON_CONTENT_TYPE,
-        "x-twinserve-cold": "true" if cold else "false",
-        "x-twinserve-init-ms": init_header,
+        COLD_HEADER: "true" if cold else "false",
+        INIT_HEADER: init_header,
     }
     headers.update(reply.headers)
     return {"statusCode": reply.status, "headers": headers, "body": reply.body.decode(), "isBase64Encoded": False}

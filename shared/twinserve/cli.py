@@ -2,8 +2,8 @@
 
   train       fit a default model on breast_cancer and register it (make model)
   import      register your own fitted estimator from a joblib file (make model-import)
-  bench-core  per-row latency of the core's predict path vs raw estimator.predict (make bench-core)
-  bench-load  cold-start cost of loading the model: ONNX vs skops vs joblib (make bench-load)
+
+Measuring the core (bench-core, bench-load) is the bench's job: ``twinbench bench-core``.
 """
 
 from __future__ import annotations
@@ -34,18 +34,6 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
-def _bench_core(args: argparse.Namespace) -> int:
-    from twinserve.bench_core import run_bench_core
-
-    return run_bench_core(args.models, args.repeats, args.work_dir)
-
-
-def _bench_load(args: argparse.Namespace) -> int:
-    from twinserve.bench_load import run_bench_load
-
-    return run_bench_load(args.models, args.repeats, args.work_dir)
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="twinserve", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -63,19 +51,6 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--name", help="model name (default: the file's stem)")
     imp.set_defaults(func=_import)
 
-    bench = sub.add_parser("bench-core", help="core predict path vs raw estimator.predict, per row")
-    bench.add_argument("--models", nargs="+", choices=("rf", "logreg"), default=["rf", "logreg"])
-    bench.add_argument("--repeats", type=int, default=300, help="timed calls per measurement (after 30 warm-up calls)")
-    bench.add_argument("--work-dir", type=Path, default=Path("build/bench-core"), help="where the models are trained")
-    bench.set_defaults(func=_bench_core)
-
-    load = sub.add_parser("bench-load", help="cold-start cost of loading the model per artefact format (fresh processes)",
-                          description="Trains each model twice (skops and joblib source), then times fresh Python "
-                          "processes loading it as ONNX, skops and joblib: imports, first load, reload.")
-    load.add_argument("--models", nargs="+", choices=("rf", "logreg"), default=["rf", "logreg"])
-    load.add_argument("--repeats", type=int, default=5, help="fresh processes per model and format")
-    load.add_argument("--work-dir", type=Path, default=Path("build/bench-load"), help="where the models are trained")
-    load.set_defaults(func=_bench_load)
     return parser
 
 

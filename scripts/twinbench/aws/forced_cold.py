@@ -252,7 +252,7 @@ def _map(exc: Exception, action: str, function_name: str) -> Exception:
     return exc
 
 
-COLD_HEADER = "x-twinserve-cold"
+from twinserve.headers import COLD_HEADER  # noqa: E402
 
 
 def cold_from_headers(headers: Any) -> bool | None:

@@ -38,8 +38,8 @@ __all__ = [
     "step_result",
 ]
 
-COLD_HEADER = "x-twinserve-cold"
-INIT_HEADER = "x-twinserve-init-ms"
+from twinserve.headers import COLD_HEADER, INIT_HEADER  # noqa: E402  (re-exported for the targets)
+
 # Above this share of one core, or with a p99 send lag above SEND_LAG_BOTTLENECK_MS, the
 # generator itself limited the step (it runs one event loop on one core).
 CPU_BOTTLENECK_FRACTION = 0.85

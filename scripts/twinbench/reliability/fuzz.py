@@ -43,12 +43,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from twinbench.aws.sample_events import EVENT_FILES, event_for, load_template
 from twinbench.measure.progress import Progress
 from twinbench.project.paths import REPO  # noqa: E402
 
 FUZZ_BIN = REPO / ".venv-fuzz" / "bin"
-EVENTS_DIR = REPO / "tests" / "events"
-EVENT_FILES = ("apigw_rest_v1.json", "http_api_v2.json", "function_url.json")
 DEFAULT_PACKAGE = REPO / "build" / "lambda" / "pkg"
 WSGI_PREFIX = "/wsgi"  # serverless.yml: API_GATEWAY_BASE_PATH=wsgi for the WSGI function
 # Lambda's synchronous invocation payload limit (the "6 MB" of the docs: 6,291,456 bytes).
@@ -480,36 +479,11 @@ def run_schemathesis(report: WrapperReport, schema_url: str, base_url: str, sett
 # Native handler, in-process, hypothesis-generated events
 # --------------------------------------------------------------------------------------------
 
-def make_event(template: dict, method: str, path: str, body: bytes | None, content_type: str | None,
-               base64_body: bool) -> dict:
-    """A committed real-shaped event with method, path, body and content type swapped in."""
-    event = copy.deepcopy(template)
-    headers = {k: v for k, v in event.get("headers", {}).items() if k.lower() != "content-type"}
-    if content_type is not None:
-        headers["content-type"] = content_type
-    event["headers"] = headers
-    event.pop("multiValueHeaders", None)
-    if event.get("version") == "2.0":
-        event["rawPath"] = path
-        event["requestContext"]["http"]["method"] = method
-        event["requestContext"]["http"]["path"] = path
-    else:
-        event["httpMethod"] = event["requestContext"]["httpMethod"] = method
-        event["path"] = event["resource"] = path
-    if body is None:
-        event["body"], event["isBase64Encoded"] = None, False
-    elif base64_body:
-        event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode(), True
-    else:
-        event["body"], event["isBase64Encoded"] = body.decode("utf-8", "surrogateescape"), False
-    return event
-
-
 def event_strategy(example_row: list[float], feature_names: list[str]):
     """Hypothesis strategy of Lambda events: valid, subtly wrong and malformed (imports hypothesis)."""
     from hypothesis import strategies as st
 
-    templates = {name: json.loads((EVENTS_DIR / name).read_text()) for name in EVENT_FILES}
+    templates = {name: load_template(name) for name in EVENT_FILES}
     n = len(example_row)
     number = st.floats(allow_nan=True, allow_infinity=True) | st.integers(min_value=-(10**40), max_value=10**40)
     json_value = st.recursive(
@@ -545,7 +519,7 @@ def event_strategy(example_row: list[float], feature_names: list[str]):
     content_type = st.sampled_from(["application/json", "application/json; charset=utf-8", "APPLICATION/JSON",
                                     "text/plain", "application/x-www-form-urlencoded", "", None]) | st.text(max_size=30)
     well_formed = st.builds(
-        make_event, st.sampled_from(list(templates.values())), method, path, body, content_type, st.booleans())
+        event_for, st.sampled_from(list(templates.values())), method, path, body, content_type, st.booleans())
 
     def corrupt(event: dict, key_choice: int, value: Any, mode: int) -> Any:
         event = copy.deepcopy(event)
@@ -648,12 +622,12 @@ def native_edge_cases(report: WrapperReport) -> None:
     handler_module = _import_native_handler()
     metadata = _metadata()
     max_body, max_rows = _limits()
-    template = json.loads((EVENTS_DIR / "http_api_v2.json").read_text())
+    template = load_template("http_api_v2.json")
     for case in edge_cases(metadata["example_row"], metadata["feature_names"], max_body, max_rows, lambda_sizes=False):
         if case.chunked:
             continue  # a transport detail; the event carries the body whole
         for b64 in (False, True):
-            event = make_event(template, "POST", "/predict", case.body, case.content_type, b64)
+            event = event_for(template, "POST", "/predict", case.body, case.content_type, b64)
             try:
                 result = handler_module.handler(event, None)
                 headers = {k.lower(): v for k, v in (result.get("headers") or {}).items()}

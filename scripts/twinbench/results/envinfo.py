@@ -18,6 +18,7 @@ from pathlib import Path
 __all__ = ["collect", "git_info", "load_average"]
 
 from twinbench.project.paths import REPO  # noqa: E402
+
 LIBRARIES = (
     "aiohttp", "hdrhistogram", "numpy", "scipy", "scikit-learn", "onnxruntime", "flask", "gunicorn",
     "serverless-wsgi", "awslambdaric", "matplotlib", "jsonschema",

@@ -9,10 +9,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from twinbench.project.paths import REPO  # noqa: E402
 from twinbench.targets import container_podman as podman_container
 from twinbench.targets.container_podman import PodmanContainer, PodmanError
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def test_run_args_mirror_the_pod_and_stay_on_loopback():

@@ -10,9 +10,9 @@ import json
 import os
 import shutil
 import urllib.request
-from pathlib import Path
 
 import pytest
+from twinbench.project.paths import REPO  # noqa: E402
 from twinbench.targets import OfflineLambdaTarget
 from twinbench.targets.lambda_offline import (
     OFFLINE_LABEL,
@@ -21,7 +21,6 @@ from twinbench.targets.lambda_offline import (
     parse_offline_durations,
 )
 
-REPO = Path(__file__).resolve().parents[1]
 SERVICE = REPO / "build" / "lambda" / "service"
 PKG = REPO / "build" / "lambda" / "pkg"
 VENV = REPO / ".venv-lambda"

@@ -23,8 +23,8 @@ from typing import Any
 import k8s_validate
 import pytest
 import yaml
+from twinbench.project.paths import REPO  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
 K8S = REPO / "k8s"
 OVERLAYS = sorted(p.name for p in (K8S / "overlays").iterdir() if (p / "kustomization.yaml").is_file())
 CONTAINER_DIR = REPO / "services" / "predict-container"

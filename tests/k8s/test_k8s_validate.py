@@ -14,8 +14,8 @@ from pathlib import Path
 import k8s_validate
 import pytest
 import yaml
+from twinbench.project.paths import REPO  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "k8s_validate.py"
 K8S_VERSION = "1.37.0"
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import WRAPPERS
 
 
 def _bodies(rf_metadata: dict) -> list[bytes]:
@@ -21,7 +20,7 @@ def _bodies(rf_metadata: dict) -> list[bytes]:
 @pytest.mark.parametrize("index", range(3), ids=["row", "named-row", "batch"])
 def test_valid_input_gives_identical_bytes(callers, rf_metadata, index):
     body = _bodies(rf_metadata)[index]
-    answers = {w: callers[w]("POST", "/predict", body, "application/json") for w in WRAPPERS}
+    answers = {w: call("POST", "/predict", body, "application/json") for w, call in callers.items()}
     reference = answers["gunicorn"]
     assert reference.status == 200
     for wrapper, answer in answers.items():
@@ -39,7 +38,7 @@ def test_prediction_document(callers, rf_metadata, good_body):
 
 @pytest.mark.parametrize("path", ["/health", "/ready", "/openapi.json"])
 def test_health_and_ready_identical(callers, path):
-    answers = {w: callers[w]("GET", path, b"", None) for w in WRAPPERS}
+    answers = {w: call("GET", path, b"", None) for w, call in callers.items()}
     assert {a.status for a in answers.values()} == {200}
     assert len({a.body for a in answers.values()}) == 1
 
@@ -48,12 +47,12 @@ def test_native_handler_reports_cold_then_warm(rf_dir, monkeypatch, good_body):
     import importlib
     import sys
 
-    from conftest import load_event
+    from twinbench.aws.sample_events import event_for
 
     monkeypatch.setenv("MODEL_PATH", str(rf_dir))
     sys.modules.pop("handler", None)
     fresh = importlib.import_module("handler")
-    event = load_event("http_api_v2.json", body=good_body)
+    event = event_for("http_api_v2.json", body=good_body)
     first, second = fresh.handler(event, None), fresh.handler(event, None)
     assert first["headers"]["x-twinserve-cold"] == "true"
     assert second["headers"]["x-twinserve-cold"] == "false"
@@ -66,9 +65,9 @@ def test_native_handler_does_not_import_flask(rf_dir):
     import subprocess
     import sys
 
-    from conftest import REPO
+    from twinbench.project.paths import REPO
 
     code = "import sys, handler; print('flask' in sys.modules, 'sklearn' in sys.modules)"
-    env = {"MODEL_PATH": str(rf_dir), "PYTHONPATH": f"{REPO}/shared:{REPO}/services/predict-lambda"}
+    env = {"MODEL_PATH": str(rf_dir), "PYTHONPATH": f"{REPO}/services/predict-lambda"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]

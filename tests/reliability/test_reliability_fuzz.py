@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from twinbench.local_lambda.settings import DEFAULT_PYTHON
 from twinbench.measure.progress import Progress
+from twinbench.project.paths import REPO  # noqa: E402
 from twinbench.reliability import fuzz
 
-REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "build" / "lambda" / "pkg"
 FAST_N = 300
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ast
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,12 +17,11 @@ from lambda_package_tool import (
     EXPECTED_FUNCTIONS,
     HANDLER_FILES,
     LAMBDA_SRC,
-    _event_from,
     _function_env,
     template_problems,
 )
+from twinbench.project.paths import REPO  # noqa: E402
 
-REPO = Path(__file__).resolve().parent.parent
 SERVERLESS_YML = REPO / "serverless.yml"
 PINNED = {
     "osls": "4.3.1",
@@ -208,18 +206,6 @@ def test_smoke_reads_function_environment_like_yaml(config):
     expected = dict(config["provider"]["environment"]) | config["functions"]["predict-wsgi"].get("environment", {})
     assert _function_env(SERVERLESS_YML, "predict-wsgi") == {k: str(v) for k, v in expected.items()}
     assert _function_env(SERVERLESS_YML, "predict") == {k: str(v) for k, v in config["provider"]["environment"].items()}
-
-
-def test_smoke_events_keep_the_committed_shape():
-    template = json.loads((REPO / "tests/events/http_api_v2.json").read_text())
-    get = _event_from(template, "GET", "/wsgi/health")
-    assert get["rawPath"] == get["requestContext"]["http"]["path"] == "/wsgi/health"
-    assert get["routeKey"] == get["requestContext"]["routeKey"] == "GET /wsgi/health"
-    assert "body" not in get and "content-type" not in get["headers"]
-    post = _event_from(template, "POST", "/predict", b'{"features": [1]}')
-    assert post["body"] == '{"features": [1]}' and post["headers"]["content-length"] == "17"
-    assert set(post) == set(template)
-    assert template["rawPath"] == "/predict" and template["body"] == "{}"  # the template is not mutated
 
 
 def _template(statements: list[dict], runtime: str = "python3.12") -> dict:

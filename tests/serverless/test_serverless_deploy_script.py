@@ -12,8 +12,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from twinbench.project.paths import REPO  # noqa: E402
 
-REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "scripts" / "deploy_lambda.sh"
 BASH = shutil.which("bash") or "/bin/bash"
 

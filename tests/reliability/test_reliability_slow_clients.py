@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 from twinbench.local_lambda.settings import DEFAULT_PYTHON
+from twinbench.project.paths import LAMBDA_BUILD
 from twinbench.reliability import fuzz
 from twinbench.targets.container_local import LocalContainer
 
 pytestmark = pytest.mark.slow
 
-PACKAGE = Path(__file__).resolve().parent.parent / "build" / "lambda" / "pkg"
+PACKAGE = LAMBDA_BUILD / "pkg"
 SLOW_SOCKETS = 4
 TRICKLE_S = 4.0
 

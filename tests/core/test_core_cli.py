@@ -9,7 +9,6 @@ import sys
 import joblib
 import numpy as np
 import pandas as pd
-from conftest import SERVICE_PYTHONPATH
 from sklearn.ensemble import GradientBoostingClassifier
 from twinserve.service import Service
 from twinserve.settings import Settings
@@ -33,7 +32,7 @@ def test_import_own_estimator_with_feature_names(tmp_path):
     out = tmp_path / "model"
     proc = subprocess.run(
         [sys.executable, "-m", "twinserve.cli", "import", "--src", str(src), "--out", str(out)],
-        env={"PYTHONPATH": SERVICE_PYTHONPATH}, capture_output=True, text=True, timeout=300,
+        capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
     meta = json.loads((out / "metadata.json").read_text())
@@ -45,15 +44,15 @@ def test_import_own_estimator_with_feature_names(tmp_path):
 
 def test_import_refuses_unfitted_and_missing(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "twinserve.cli", "import", "--src", str(tmp_path / "nope.joblib")],
-                          env={"PYTHONPATH": SERVICE_PYTHONPATH}, capture_output=True, text=True)
+                          capture_output=True, text=True)
     assert proc.returncode == 2 and "does not exist" in proc.stderr
 
 
 def test_bench_load_times_each_format_in_its_own_process(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "twinserve.cli", "bench-load", "--models", "logreg", "--repeats", "1",
+        [sys.executable, "-m", "twinbench", "bench-load", "--models", "logreg", "--repeats", "1",
          "--work-dir", str(tmp_path)],
-        env={"PYTHONPATH": SERVICE_PYTHONPATH}, capture_output=True, text=True, timeout=600,
+        capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, proc.stderr
     rows = {line.split()[1]: line.split() for line in proc.stdout.splitlines() if line.startswith("logreg ")}

@@ -1,4 +1,4 @@
-"""``make bench-core``: what the core costs on top of the model, per row.
+"""``make bench-core`` (``twinbench bench-core``): what the core costs on top of the model, per row.
 
 For each default model: median latency of the core's full predict path (JSON bytes in ->
 validated array -> ONNX Runtime -> JSON bytes out) next to the raw ``estimator.predict`` on the
@@ -13,22 +13,22 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from twinserve.model_store import load_model
 from twinserve.predictor import Predictor
 from twinserve.responses import json_bytes
 from twinserve.settings import Settings
 
+from twinbench.measure.stats import nearest_rank
+
 WARMUP_CALLS = 30
 
 
 def _percentile(samples: list[float], q: float) -> float:
-    return float(np.percentile(samples, q))
+    return nearest_rank(sorted(samples), q)
 
 
 def run_bench_core(models: list[str], repeats: int, work_dir: Path) -> int:
     import skops.io as sio
-
     from twinserve.training import train
     from twinserve.trusted_types import TRUSTED_SKOPS_TYPES
 

@@ -12,7 +12,6 @@ import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import boto3
 import pytest
@@ -26,7 +25,8 @@ REGION = "eu-west-1"
 FN = "twinserve-dev-predict"
 LOG_GROUP = f"/aws/lambda/{FN}"
 API_ID = "a1b2c3d4e5"
-REPO = Path(__file__).resolve().parents[1]
+from twinbench.project.paths import REPO  # noqa: E402
+
 PINNED_PRICES = None  # the cost model's pinned prices.json, read by the one price loader
 
 # moto computes Sum/Average/Minimum/Maximum/SampleCount but not percentiles (pNN); it returns None

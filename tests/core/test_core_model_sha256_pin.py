@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import REPO, SERVICE_PYTHONPATH, free_port
+from twinbench.process.net import free_port
+from twinbench.project.paths import REPO
 from twinserve.errors import ModelIntegrityError, ModelLoadError, ModelPinMismatch
 from twinserve.integrity import sha256_file
 from twinserve.model_store import load_model
@@ -121,8 +122,7 @@ def test_a_malformed_pin_is_a_load_error_naming_the_variable(model_copy, bad):
 # ------------------------------------------------------------ real entry points
 def gunicorn(model_dir: Path, pin: str, port: int) -> subprocess.Popen[str]:
     env = {**os.environ, "MODEL_PATH": str(model_dir), "MODEL_SHA256": pin, "PORT": str(port),
-           "HOST": "127.0.0.1", "WEB_CONCURRENCY": "1", "GUNICORN_ACCESS_LOG": "",
-           "PYTHONPATH": SERVICE_PYTHONPATH}
+           "HOST": "127.0.0.1", "WEB_CONCURRENCY": "1", "GUNICORN_ACCESS_LOG": ""}
     return subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "twinserve_flask.wsgi:app"],
         cwd=REPO / "services" / "predict-container", env=env, text=True,
@@ -179,7 +179,7 @@ def test_gunicorn_serves_with_a_matching_pin(model_copy, stopped, good_body):
 @pytest.mark.slow
 def test_lambda_init_refuses_a_mismatching_pin(model_copy):
     env = {"MODEL_PATH": str(model_copy), "MODEL_SHA256": WRONG,
-           "PYTHONPATH": f"{SERVICE_PYTHONPATH}:{REPO / 'services' / 'predict-lambda'}"}
+           "PYTHONPATH": str(REPO / "services" / "predict-lambda")}
     proc = subprocess.run([sys.executable, "-c", "import handler"], env=env, capture_output=True,
                           text=True, timeout=START_TIMEOUT_S)
     assert proc.returncode != 0

@@ -15,8 +15,8 @@ import requests
 from twinbench.aws.report_line import parse_report_line
 from twinbench.local_lambda.cgroup import CpuQuota
 from twinbench.local_lambda.settings import DEFAULT_PYTHON
+from twinbench.project.paths import REPO  # noqa: E402
 
-REPO = Path(__file__).resolve().parent.parent
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not DEFAULT_PYTHON.exists(),

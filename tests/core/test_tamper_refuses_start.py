@@ -9,7 +9,8 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO, SERVICE_PYTHONPATH, free_port
+from twinbench.process.net import free_port
+from twinbench.project.paths import REPO
 
 
 @pytest.fixture()
@@ -25,7 +26,7 @@ def tampered(rf_dir, tmp_path):
 
 def test_gunicorn_master_exits_with_the_integrity_error(tampered):
     model, pinned = tampered
-    env = {**os.environ, "MODEL_PATH": str(model), "PORT": str(free_port()), "PYTHONPATH": SERVICE_PYTHONPATH}
+    env = {**os.environ, "MODEL_PATH": str(model), "PORT": str(free_port())}
     proc = subprocess.run(
         [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "twinserve_flask.wsgi:app"],
         cwd=REPO / "services" / "predict-container", env=env, capture_output=True, text=True, timeout=60,
@@ -37,7 +38,7 @@ def test_gunicorn_master_exits_with_the_integrity_error(tampered):
 @pytest.mark.parametrize("module", ["handler", "wsgi_handler"])
 def test_lambda_init_fails_with_the_integrity_error(tampered, module):
     model, pinned = tampered
-    env = {"MODEL_PATH": str(model), "PYTHONPATH": f"{SERVICE_PYTHONPATH}:{REPO / 'services' / 'predict-lambda'}"}
+    env = {"MODEL_PATH": str(model), "PYTHONPATH": str(REPO / "services" / "predict-lambda")}
     proc = subprocess.run([sys.executable, "-c", f"import {module}"], env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0
     assert "ModelIntegrityError" in proc.stderr and pinned in proc.stderr

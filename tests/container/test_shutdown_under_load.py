@@ -16,7 +16,8 @@ import threading
 import time
 
 import requests
-from conftest import REPO, SERVICE_PYTHONPATH, free_port
+from twinbench.process.net import free_port
+from twinbench.project.paths import REPO
 
 STREAMS = 6
 LOAD_S = 2.0
@@ -25,7 +26,7 @@ LONG_ROWS = 150_000  # about 1 s of parsing + prediction: certain to be running 
 
 
 def _start(rf_dir, port: int) -> subprocess.Popen:
-    env = {**os.environ, "MODEL_PATH": str(rf_dir), "PORT": str(port), "PYTHONPATH": SERVICE_PYTHONPATH,
+    env = {**os.environ, "MODEL_PATH": str(rf_dir), "PORT": str(port),
            "WEB_CONCURRENCY": "2", "GUNICORN_ACCESS_LOG": "",  # the shipped worker class (buffered sync)
            "MAX_ROWS": str(LONG_ROWS), "MAX_BODY_BYTES": str(64 * 1024 * 1024)}
     return subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "twinserve_flask.wsgi:app"],

@@ -6,12 +6,10 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from twinbench.__main__ import main
-
-REPO = Path(__file__).resolve().parents[1]
+from twinbench.project.paths import REPO  # noqa: E402
 
 
 def test_table_for_the_issue_example(capsys):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
-from pathlib import Path
 
 import pytest
+from twinbench.aws.sample_events import load_template
 from twinbench.local_lambda.errors import BadFunctionResponse, FunctionTimeout, Throttled
 from twinbench.local_lambda.events import FrontRequest, build_event, parse_result
 
-REAL_V2_EVENT = json.loads((Path(__file__).parent / "events" / "http_api_v2.json").read_text())
+REAL_V2_EVENT = load_template("http_api_v2.json")
 
 
 def _request(**overrides) -> FrontRequest:

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import re
 import shlex
-from pathlib import Path
 
 import pytest
 import yaml
+from twinbench.project.paths import REPO  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
 DOCKERFILE = REPO / "services" / "predict-container" / "Dockerfile"
 REQUIREMENTS = REPO / "services" / "predict-container" / "requirements.txt"
 DOCKERIGNORE = REPO / ".dockerignore"

@@ -1,6 +1,6 @@
 """``make bench-load``: what loading the model costs a cold start, per artefact format.
 
-Issue 6 asks what the safe format (skops) costs against joblib at start-up. A cold start has
+What does the safe format (skops) cost against joblib at start-up? A cold start has
 nothing imported, so every figure comes from a fresh Python process, which measures:
 
 - ``import``: the core plus the library the artefact needs (ONNX Runtime, skops, joblib);

@@ -17,8 +17,9 @@ import pytest
 from twinbench.cli.collect import main_kubectl, parse_since
 from twinbench.collect import kubectl as km
 
-DATA = Path(__file__).parent / "data" / "k8s"
-REPO = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).resolve().parents[1] / "data" / "k8s"
+from twinbench.project.paths import REPO  # noqa: E402
+
 SCRIPTS = REPO / "scripts"
 NOW = datetime(2026, 1, 31, 10, 10, tzinfo=UTC)
 POD_OK = "twinserve-predict-7d9f8b6c5d-abcde"

@@ -13,8 +13,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from twinbench.project.paths import REPO  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "deploy_k8s.sh"
 DIGEST = "sha256:" + "ab" * 32
 
