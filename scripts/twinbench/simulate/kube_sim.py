@@ -141,12 +141,15 @@ class KubeSim:
     def _sync(self, now: float) -> None:
         j = int(round(now / self.period)) - 1 - self.p.metrics_lag_syncs  # the period the metric describes
         ready_now = int(np.count_nonzero(self.active & (self.ready_at <= now)))
-        unready = int(np.count_nonzero(self.active)) - ready_now
         if j >= 0 and self.ready_per_period[j] > 0 and ready_now > 0:
             cores_per_pod = self.p.pod_cpu_m / 1000.0
             used = self.accepted_per_period[j] * self.cpu_s_per_request / self.period
             util = min(used / (self.ready_per_period[j] * cores_per_pod), 1.0)  # a pod cannot exceed its limit
-            new = self.hpa.sync(now, self.replicas, ready_now, unready, util * ready_now * cores_per_pod,
+            # Pods that became ready after the metric window have no metrics yet: like pods
+            # still starting, the controller counts them as 0 % when scaling up.
+            measured = min(ready_now, int(self.ready_per_period[j]))
+            total = int(np.count_nonzero(self.active))
+            new = self.hpa.sync(now, self.replicas, measured, total - measured, util * measured * cores_per_pod,
                                 cores_per_pod)
             if new != self.replicas:
                 self.scale_events += 1
@@ -160,8 +163,11 @@ class KubeSim:
         self._record(now)
 
     def run_chunk(self, t: np.ndarray, svc_ms: np.ndarray, offsets: np.ndarray, first_minute: int,
-                  end_minute: int) -> None:
-        """Serve one chunk of whole minutes, syncing the HPA at every period boundary inside it."""
+                  end_minute: int) -> np.ndarray:
+        """Serve one chunk of whole minutes, syncing the HPA at every period boundary inside it.
+
+        Returns each request's latency in ms (-1 = rejected, 503).
+        """
         latency = np.empty(t.size, dtype=np.float64)
         chunk_end = end_minute * 60.0
         start_t = first_minute * 60.0
@@ -191,6 +197,7 @@ class KubeSim:
         self.requests += int(t.size)
         self.rejected += int(csum[-1])
         self.latency.add(latency, offsets, first_minute)
+        return latency
 
     def finish(self) -> None:
         """Run the syncs of the idle time after the last chunk; close pod- and node-hour books."""

@@ -58,7 +58,9 @@ class LambdaSim:
         self.latency = LatencyRecorder(minutes)
         self.span_s = minutes * 60.0
 
-    def run_chunk(self, t: np.ndarray, dur_ms: np.ndarray, offsets: np.ndarray, first_minute: int) -> None:
+    def run_chunk(self, t: np.ndarray, dur_ms: np.ndarray, offsets: np.ndarray, first_minute: int,
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        """Serve one chunk; returns (latency ms, -1 = throttled; cold flag) per request."""
         latency = np.empty(t.size, dtype=np.float64)
         cold = np.empty(t.size, dtype=np.int8)
         p = self.p
@@ -67,6 +69,7 @@ class LambdaSim:
                        int(p.provisioned_concurrency), float(p.scale_rate_per_10s), float(p.scale_rate_per_10s) / 10.0,
                        latency, cold, self.env_max, self.cold_pm, self.throttled_pm, self.busy_max)
         self.latency.add(latency, offsets, first_minute)
+        return latency, cold
 
     def finish(self) -> None:
         """Walk the idle minutes after the last arrival; close the environment-seconds books."""
