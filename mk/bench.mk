@@ -1,4 +1,4 @@
-# `make bench`: Lambda vs container on cold start, warm latency, scalability, burst and cost (issue 4).
+# `make bench`: Lambda vs container on cold start, warm latency, scalability, burst and cost.
 # Local by default (emulated Lambda from the unzipped package + gunicorn under the pod's limits);
 # LAMBDA_URL / CONTAINER_URL measure deployed endpoints instead; with LAMBDA_FUNCTION and AWS_REGION
 # the cold-start scenario forces cold starts on the real function (UpdateFunctionConfiguration, then

@@ -1,4 +1,4 @@
-# Provider-side collectors (issue 5): what CloudWatch and Kubernetes measured, as JSON in results/.
+# Provider-side collectors: what CloudWatch and Kubernetes measured, as JSON in results/.
 # Usage: make collect-cloudwatch FUNCTION=twinserve-dev-predict REGION=eu-west-1 SINCE_MINUTES=30 [API_ID=...]
 #        make collect-kubectl NAMESPACE=twinserve SELECTOR=app=predict [CONTEXT=kind-twinserve] [SINCE=1h]
 

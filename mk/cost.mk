@@ -1,4 +1,4 @@
-# Cost model (issue 4 §3): monthly cost of Lambda vs EKS vs Fargate and the break-even rate.
+# Cost model: monthly cost of Lambda vs EKS vs Fargate and the break-even rate.
 # Pure arithmetic over the pinned scripts/twinbench/prices.json; needs no cloud account.
 # Extra options go through COST_ARGS, e.g. COST_ARGS='--duration-ms 9 --pod-rps 350 --json'
 # (`$(PY) -m twinbench cost --help` lists them all).

@@ -1,4 +1,4 @@
-# The container image (issue 3, container side): lint the Dockerfile, build it with podman,
+# The container image: lint the Dockerfile, build it with podman,
 # run it as the pod runs and smoke-test it. No Docker engine and no registry here: podman with
 # the project's own configuration (infra/podman/ -> build/podman/), builds with --pull=never
 # and --network=none (wheels come from build/image/wheels/, downloaded on the host).

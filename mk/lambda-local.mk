@@ -1,4 +1,4 @@
-# The default local Lambda (issue 4, section 1): a Runtime API in this project driving one real
+# The default local Lambda: a Runtime API in this project driving one real
 # awslambdaric process per execution environment, behind an HTTP API (payload 2.0) front.
 
 LAMBDA_VENV := .venv-lambda

@@ -1,4 +1,4 @@
-# Serving peers (issue 7): twinserve vs the naive blog template (baselines/) and MLServer, same
+# Serving peers: twinserve vs the naive blog template (baselines/) and MLServer, same
 # machine, same model file, interleaved rounds. Needs wrk (Debian package, pinned) and
 # .venv-mlserver (MLServer in its own venv: its pins clash with ours).
 #

@@ -1,4 +1,4 @@
-# Reliability (issue 6): hostile input (make fuzz), long runs (make soak), no secrets in the repo
+# Reliability: hostile input (make fuzz), long runs (make soak), no secrets in the repo
 # (make secrets-scan, part of make test). schemathesis lives in its own venv (.venv-fuzz) and runs
 # as a separate process against the servers the fuzz driver starts; traffic stays on 127.0.0.1.
 

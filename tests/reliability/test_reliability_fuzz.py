@@ -1,4 +1,4 @@
-"""The fast version of ``make fuzz`` (issue 6, point 2): every wrapper, a few hundred generated
+"""The fast version of ``make fuzz``: every wrapper, a few hundred generated
 requests each, the edge cases, and slow clients — real gunicorn, real awslambdaric, 127.0.0.1 only.
 
 ``make fuzz`` runs the same code with 10,000 requests per wrapper and the slow clients for 40 s.

@@ -1,4 +1,4 @@
-"""Slow clients (issue 6, point 2): a few sockets trickling a request byte by byte must not stop
+"""Slow clients: a few sockets trickling a request byte by byte must not stop
 other clients being served. Bounded: each check trickles for a few seconds, normal requests time
 out after 5 s, every socket and server is closed at the end."""
 

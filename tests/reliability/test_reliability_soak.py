@@ -1,4 +1,4 @@
-"""``make soak`` (issue 6, point 4): its arithmetic, and a few seconds of the real thing on gunicorn."""
+"""``make soak``: its arithmetic, and a few seconds of the real thing on gunicorn."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The size of the Lambda package the benchmark ran (issue 7 asks the report for it).
+"""The size of the Lambda package the benchmark ran (the report states it beside the cold start it explains).
 
 ``make package-lambda`` writes ``build/lambda/package-size.json`` next to the unzipped package
 (``build/lambda/pkg``); that file is preferred (it also knows the zip size). Without it — another

@@ -38,7 +38,7 @@ def _csv(kind: type, allowed: tuple | None = None):
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "bench-peers",
-        help="twinserve vs the naive blog template and MLServer (issue 7), interleaved, PASS/FAIL per target",
+        help="twinserve vs the naive blog template and MLServer, interleaved, PASS/FAIL per target",
         description=__doc__ + "\n" + (peers.__doc__ or ""),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

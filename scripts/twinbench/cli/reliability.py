@@ -1,4 +1,4 @@
-"""``python -m twinbench fuzz`` and ``python -m twinbench soak``: hostile input and long runs (issue 6).
+"""``python -m twinbench fuzz`` and ``python -m twinbench soak``: hostile input and long runs.
 
 Both exit 0 only when every figure they gate on is at zero (fuzz: 5xx, unanswered requests, crashed
 workers, 4xx without the JSON error body, edge cases, slow clients; soak: errors, RSS growth), and

@@ -1,4 +1,4 @@
-"""``bench-peers``: twinserve against what a user would otherwise write or install (issue 7).
+"""``bench-peers``: twinserve against what a user would otherwise write or install.
 
 Servers, all on 127.0.0.1, all loading the *same* fitted estimator (the twinserve model's
 ``model.skops``; the peers get a joblib dump of it):

@@ -1,4 +1,4 @@
-"""Hostile input against every wrapper (issue 6, point 2): ``python -m twinbench fuzz`` / ``make fuzz``.
+"""Hostile input against every wrapper: ``python -m twinbench fuzz`` / ``make fuzz``.
 
 Three wrappers, each fed at least ``n`` generated requests:
 

@@ -1,4 +1,4 @@
-"""Soak (issue 6, point 4): ``python -m twinbench soak`` / ``make soak``.
+"""Soak: ``python -m twinbench soak`` / ``make soak``.
 
 For each target (the local container under the pod's limits, the local Lambda emulator with the
 native handler — the same targets ``make bench`` measures, :mod:`twinbench.targets`):

@@ -29,7 +29,7 @@ class RemoteTarget(Target):
         self.url = url.rstrip("/")
         self.notes = [f"remote endpoint {self.url}"]
         self.cold_unsupported_reason = (
-            "forcing cold starts on a deployed endpoint needs the cloud-metrics collectors (issue 5)"
+            "forcing cold starts on a deployed endpoint needs the cloud-metrics collectors (collect-cloudwatch, collect-kubectl)"
         )
 
     def describe(self) -> dict[str, object]:

@@ -3,7 +3,7 @@
 gunicorn's sync worker reads a request with blocking ``recv()`` calls, so a client that trickles
 its headers or body holds the whole worker until gunicorn's ``timeout`` kills it; gunicorn's docs
 ask for a buffering proxy in front. With two workers in a pod, two slow sockets stopped the
-service (issue 6). gthread workers avoid that but measured 2-4x the p99 latency
+service. gthread workers avoid that but measured 2-4x the p99 latency
 (``gunicorn.conf.py``), because requests then queue unevenly inside each worker.
 
 This worker keeps the sync model for the part that costs CPU (one request at a time, taken in
