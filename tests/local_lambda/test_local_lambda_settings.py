@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from twinbench.local_lambda import cgroup
-from twinbench.local_lambda.settings import LambdaSettings, memory_mb_from_serverless_yml
+from twinbench.local_lambda.settings import LambdaSettings
 
 
 def test_env_vars_then_explicit_arguments(tmp_path: Path):
@@ -25,11 +25,12 @@ def test_unset_reservation_means_account_cap(tmp_path: Path):
     assert s.reserved_concurrency is None and s.concurrency_limit == s.account_concurrency
 
 
-def test_memory_default_from_serverless_yml(tmp_path: Path):
-    yml = tmp_path / "serverless.yml"
-    yml.write_text("service: x\nprovider:\n  name: aws\n  memorySize: 2048 # MB\n  timeout: 10\n")
-    assert memory_mb_from_serverless_yml((tmp_path / "missing.yml", yml)) == 2048
-    assert memory_mb_from_serverless_yml((tmp_path / "missing.yml",)) is None
+def test_memory_timeout_and_architecture_default_to_what_serverless_yml_deploys(tmp_path: Path):
+    """memorySize is ${param:memoryMb} in serverless.yml: the stage's and --param's value, not a fixed 1024."""
+    s = LambdaSettings.from_env(tmp_path, {"LAMBDA_PARAMS": "memoryMb=512 arch=arm64 timeoutSeconds=7"})
+    assert (s.memory_mb, s.timeout_s, s.architecture) == (512, 7.0, "arm64")
+    s = LambdaSettings.from_env(tmp_path, {"LAMBDA_PARAMS": "memoryMb=512", "LAMBDA_MEMORY_MB": "2048"})
+    assert s.memory_mb == 2048  # the explicit variable still wins
 
 
 @pytest.mark.parametrize("bad", [{"memory_mb": 64}, {"idle_s": 0}, {"handler": "nodot"},

@@ -22,7 +22,9 @@ from twinbench.local_lambda.settings import (
     DEFAULT_PYTHON,
     ENV_IDLE_S,
     ENV_MEMORY_MB,
+    ENV_PARAMS,
     ENV_RESERVED_CONCURRENCY,
+    ENV_STAGE,
     ENV_TIMEOUT_S,
     LambdaSettings,
 )
@@ -45,9 +47,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=(
             "Defaults come from the environment: "
-            f"{ENV_MEMORY_MB} (else memorySize in serverless.yml, else 1024), "
-            f"{ENV_RESERVED_CONCURRENCY} (unset = no cap but the account's), {ENV_IDLE_S} (300), "
-            f"{ENV_TIMEOUT_S} (30). Flags override them.\n\n"
+            f"{ENV_MEMORY_MB} and {ENV_TIMEOUT_S} (else the function's memorySize and timeout as "
+            f"serverless.yml resolves them at ${ENV_STAGE} (dev) with ${ENV_PARAMS}, e.g. 'memoryMb=512 arch=arm64'), "
+            f"{ENV_RESERVED_CONCURRENCY} (unset = no cap but the account's), {ENV_IDLE_S} (300). "
+            "Flags override them.\n\n"
             "Examples:\n"
             "  python -m twinbench serve-lambda --package build/lambda/pkg --port 9000\n"
             "  LAMBDA_RESERVED_CONCURRENCY=2 python -m twinbench serve-lambda\n"

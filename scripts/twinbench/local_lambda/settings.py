@@ -1,14 +1,14 @@
 """Settings of the local Lambda: one typed object, documented defaults, env-var names in one place.
 
-Precedence (lowest to highest): built-in default < ``serverless.yml`` (memory only) < environment
-variable < explicit argument. Nothing is read at import time: :meth:`LambdaSettings.from_env`
+Precedence (lowest to highest): built-in default < ``serverless.yml`` as the Framework resolves it
+(memory, timeout, architecture of the function at ``LAMBDA_STAGE`` with ``LAMBDA_PARAMS``) <
+environment variable < explicit argument. Nothing is read at import time: :meth:`LambdaSettings.from_env`
 reads the environment when it is called.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -19,16 +19,14 @@ ENV_RESERVED_CONCURRENCY = "LAMBDA_RESERVED_CONCURRENCY"
 ENV_IDLE_S = "LAMBDA_IDLE_S"
 ENV_TIMEOUT_S = "LAMBDA_TIMEOUT_S"
 ENV_ACCOUNT_CONCURRENCY = "LAMBDA_ACCOUNT_CONCURRENCY"
+ENV_STAGE = "LAMBDA_STAGE"
+ENV_PARAMS = "LAMBDA_PARAMS"
 
+from twinbench.aws.serverless_config import ResolvedFunction, parse_param_overrides, resolve_function  # noqa: E402
 from twinbench.project.paths import REPO as REPO_ROOT  # noqa: E402
 
 DEFAULT_PYTHON = REPO_ROOT / ".venv-lambda" / "bin" / "python"
 DEFAULT_PACKAGE_DIR = REPO_ROOT / "build" / "lambda" / "pkg"
-# Where the function's serverless.yml may live; the first one that names a memorySize wins.
-SERVERLESS_YML_CANDIDATES = (
-    REPO_ROOT / "services" / "predict-lambda" / "serverless.yml",
-    REPO_ROOT / "serverless.yml",
-)
 FALLBACK_MEMORY_MB = 1024
 
 # Lambda gives a function one full vCPU at 1,769 MB and CPU in proportion to memory below/above it.
@@ -37,20 +35,13 @@ MB_PER_VCPU = 1769
 # phase under the function timeout, so a cold request may wait up to this plus timeout_s.
 INIT_TIMEOUT_S = 10.0
 
-_MEMORY_SIZE = re.compile(r"^\s*memorySize:\s*(\d+)\s*(?:#.*)?$", re.MULTILINE)
+def deployed_function(environ: Mapping[str, str] | None = None, function: str = "predict") -> ResolvedFunction:
+    """The function as serverless.yml deploys it at ``LAMBDA_STAGE`` with ``LAMBDA_PARAMS`` (default: dev, none).
 
-
-def memory_mb_from_serverless_yml(candidates: tuple[Path, ...] = SERVERLESS_YML_CANDIDATES) -> int | None:
-    """The first numeric ``memorySize:`` (provider level comes first by convention) or ``None``."""
-    for path in candidates:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError:
-            continue
-        match = _MEMORY_SIZE.search(text)
-        if match:
-            return int(match.group(1))
-    return None
+    Raises ServerlessConfigError when serverless.yml cannot be resolved.
+    """
+    environ = os.environ if environ is None else environ
+    return resolve_function(function, environ.get(ENV_STAGE) or "dev", parse_param_overrides(environ.get(ENV_PARAMS)))
 
 
 def _optional_int(raw: str | None) -> int | None:
@@ -80,6 +71,8 @@ class LambdaSettings:
     """An environment idle this long is reaped; the next request then starts cold."""
     timeout_s: float = 30.0
     """Function timeout: the invocation fails (HTTP 504) and its environment is destroyed."""
+    architecture: str = "x86_64"
+    """Instruction set serverless.yml deploys (reported; the local machine's own CPU runs the code)."""
     init_timeout_s: float = INIT_TIMEOUT_S
     """Extra time a cold request may spend in INIT before the function timeout starts counting."""
     python: Path = DEFAULT_PYTHON
@@ -119,12 +112,16 @@ class LambdaSettings:
     def from_env(cls, package_dir: Path, environ: Mapping[str, str] | None = None, **overrides) -> LambdaSettings:
         """Settings from ``LAMBDA_*`` variables; keyword arguments that are not ``None`` override them.
 
-        Raises ``ValueError`` for a malformed variable.
+        Raises ``ValueError`` for a malformed variable or a serverless.yml that cannot be resolved
+        (:class:`ServerlessConfigError` is a ValueError).
         """
         environ = os.environ if environ is None else environ
+        deployed = deployed_function(environ)
         memory = environ.get(ENV_MEMORY_MB)
         values: dict[str, object] = {
-            "memory_mb": int(memory) if memory else (memory_mb_from_serverless_yml() or FALLBACK_MEMORY_MB),
+            "memory_mb": int(memory) if memory else deployed.memory_mb,
+            "timeout_s": deployed.timeout_s,
+            "architecture": deployed.architecture,
             "reserved_concurrency": _optional_int(environ.get(ENV_RESERVED_CONCURRENCY)),
         }
         if environ.get(ENV_IDLE_S):

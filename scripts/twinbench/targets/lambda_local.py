@@ -54,12 +54,11 @@ class LambdaTarget(Target):
             # this machine's cores. Beyond cores / vCPU-per-environment, new environments would only
             # steal CPU from the warm ones (a cold start storm Lambda never has), so cap there.
             from twinbench.local_lambda.settings import (
-                FALLBACK_MEMORY_MB,
                 MB_PER_VCPU,
-                memory_mb_from_serverless_yml,
+                deployed_function,
             )
 
-            memory = self.memory_mb or memory_mb_from_serverless_yml() or FALLBACK_MEMORY_MB
+            memory = self.memory_mb or deployed_function().memory_mb
             cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
             cap = max(1, int(cores / (memory / MB_PER_VCPU)))
             env["LAMBDA_ACCOUNT_CONCURRENCY"] = str(cap)

@@ -47,9 +47,9 @@ class OfflineLambdaTarget(Target):
         return OfflineLambda(self.service_dir, self.package_dir, self.venv, idle_s=self.idle_s, log_path=log)
 
     def _memory(self) -> int:
-        from twinbench.local_lambda.settings import FALLBACK_MEMORY_MB, memory_mb_from_serverless_yml
+        from twinbench.local_lambda.settings import deployed_function
 
-        return self._memory_mb or memory_mb_from_serverless_yml() or FALLBACK_MEMORY_MB
+        return self._memory_mb or deployed_function().memory_mb
 
     def __enter__(self) -> OfflineLambdaTarget:
         server = self._new("serving")
