@@ -277,9 +277,7 @@ def run(args: argparse.Namespace) -> int:
               f"{os.cpu_count()} CPUs, numba={doc['engine']['numba']} (target <= 60 s, <= 2048 MiB)")
     if args.json:
         print(json.dumps(doc, indent=1))
-    elif not args.bench:
-        print(render_text(doc))
-    elif not args.quiet:
+    elif not args.bench or not args.quiet:
         print(render_text(doc))
     for w in doc["warnings"]:
         if args.json:

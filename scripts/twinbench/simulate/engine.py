@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
 from twinbench.simulate import external
 from twinbench.simulate.hpa import HpaSpec
 from twinbench.simulate.kernels import HAVE_NUMBA, minute_offsets

@@ -13,6 +13,7 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
+
 from twinbench.simulate.errors import InputsError, ParameterError
 
 __all__ = ["cost_model", "load_price_table", "node_pods_capacity", "peak_sized_eks_usd",

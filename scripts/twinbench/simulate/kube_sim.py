@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
 from twinbench.simulate import kernels as k
 from twinbench.simulate.hpa import Hpa, HpaSpec
 from twinbench.simulate.latency import LatencyRecorder

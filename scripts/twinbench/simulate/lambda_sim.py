@@ -25,6 +25,7 @@ The model (the per-request loop is ``kernels.lambda_chunk``):
 from __future__ import annotations
 
 import numpy as np
+
 from twinbench.simulate import kernels as k
 from twinbench.simulate.latency import LatencyRecorder
 from twinbench.simulate.params import LambdaParams, ServiceTime

@@ -52,6 +52,7 @@ from dataclasses import dataclass, field, fields
 from typing import Literal
 
 import numpy as np
+
 from twinbench.simulate.errors import ParameterError
 
 __all__ = ["KubeParams", "LambdaParams", "NODE_PROVISIONERS", "ServiceTime", "check_finite"]

@@ -41,6 +41,7 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+
 from twinbench.simulate.errors import ProfileError
 
 __all__ = [

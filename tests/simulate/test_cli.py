@@ -1,0 +1,68 @@
+"""The CLI as a user runs it: exit codes, one-line errors, and the JSON document against its schema."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SCHEMA = json.loads((REPO / "scripts/twinbench/simulate/schema.json").read_text())
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "scripts"), os.environ.get("PYTHONPATH", "")]))
+    return subprocess.run([sys.executable, "-m", "twinbench.simulate.cli", *args], capture_output=True, text=True,
+                          env=env, cwd=REPO, timeout=120)
+
+
+@pytest.mark.parametrize("args", [
+    ["--rps", "nan"], ["--rps", "5", "--keep-alive-s", "inf"], ["--rps", "5", "--keep-alive-s", "-1"],
+    ["--rps", "5", "--workers", "0"], ["--rps", "5", "--pod-capacity-rps", "0"], ["--rps", "5", "--memory", "64"],
+    ["--rps", "5", "--scale", "nan"], ["--trace", "/nonexistent.csv"], ["--azure", "/nonexistent.csv"],
+    ["--rps", "5", "--hpa", "/nonexistent.yaml"], ["--rps", "5", "--from", "/nonexistent"],
+    ["--rps", "5", "--platforms", "ecs"], [],
+])
+def test_bad_input_exits_2_with_one_line(args):
+    proc = cli(*args, "--minutes", "2")
+    assert proc.returncode == 2, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in proc.stderr
+
+
+def test_non_utf8_trace_exits_2(tmp_path):
+    f = tmp_path / "t.csv"
+    f.write_bytes(b"minute,requests\n0,1\n1,\xe9\n")
+    proc = cli("--trace", str(f))
+    assert proc.returncode == 2 and "not UTF-8" in proc.stderr
+
+
+def test_json_document_validates_against_the_schema(tmp_path):
+    f = tmp_path / "t.csv"
+    f.write_text("\ufeffminute,requests\n0,600\n3,1200\n")
+    out = tmp_path / "full.json"
+    proc = cli("--trace", str(f), "--json", "--out", str(out), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    jsonschema.validate(doc, SCHEMA)
+    full = json.loads(out.read_text())
+    jsonschema.validate(full, SCHEMA)
+    assert doc["format"] == "twinbench.simulation" and doc["version"] == 1
+    assert doc["profile"]["minutes"] == 4 and doc["profile"]["requests"] == 1800  # used as it is, not rescaled
+    assert "2 of 4 minutes" in doc["profile"]["warnings"][0]
+    assert len(full["platforms"]["kubernetes"]["per_minute"]["replicas_max"]) == 4
+    for p in ("lambda", "kubernetes"):
+        assert doc["platforms"][p]["requests"] == 1800
+        assert doc["platforms"][p]["latency_ms"]["p99"] > 0
+
+
+def test_schema_rejects_a_document_missing_a_platform_figure():
+    doc = {"format": "twinbench.simulation", "version": 1, "profile": {}, "seed": 0, "engine": {}, "inputs": {},
+           "parameters": {}, "platforms": {"lambda": {"requests": 1}}, "warnings": []}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(doc, SCHEMA)
