@@ -17,6 +17,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
+from stand_in_patches import PATCH_MOTO_PERCENTILES
 from twinbench.aws.report_line import format_report_line
 from twinbench.cli.collect import main_cloudwatch
 from twinbench.collect import cloudwatch as cw
@@ -29,24 +30,6 @@ from twinbench.project.paths import REPO  # noqa: E402
 
 PINNED_PRICES = None  # the cost model's pinned prices.json, read by the one price loader
 
-# moto computes Sum/Average/Minimum/Maximum/SampleCount but not percentiles (pNN); it returns None
-# and then fails to serialise. Real CloudWatch answers them, so give moto the same ability: the
-# percentile of the raw values put in the period (nearest rank, as CloudWatch documents).
-PATCH_MOTO_PERCENTILES = '''
-import math, re
-from moto.cloudwatch import models as _m
-_orig = _m.Statistics.get_statistics_for_type
-def _get(self, stat):
-    if re.fullmatch(r"p\\d+(\\.\\d+)?", stat):
-        xs = sorted(self.metric_single_values_list)
-        if not xs:
-            return None
-        return xs[max(0, math.ceil(float(stat[1:]) / 100 * len(xs)) - 1)]
-    return _orig(self, stat)
-_m.Statistics.get_statistics_for_type = _get
-'''
-
-
 @pytest.fixture(autouse=True)
 def aws_env(monkeypatch):
     for k in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
@@ -54,16 +37,6 @@ def aws_env(monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-
-
-@pytest.fixture
-def moto_percentiles():
-    from moto.cloudwatch import models
-
-    original = models.Statistics.get_statistics_for_type
-    exec(PATCH_MOTO_PERCENTILES, {})
-    yield
-    models.Statistics.get_statistics_for_type = original
 
 
 @pytest.fixture
@@ -140,6 +113,23 @@ def put_reports(logs, at: datetime, group: str = LOG_GROUP) -> list[str]:
             ]
         logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
     return ids
+
+
+def test_moto_still_lacks_percentiles():
+    """Why the stand-in is patched: unpatched moto cannot answer a pNN statistic. Fails once it can."""
+    when = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=5)
+    with mock_aws():
+        cw_client = boto3.client("cloudwatch", region_name=REGION)
+        cw_client.put_metric_data(Namespace="N", MetricData=[{"MetricName": "M", "Value": v, "Timestamp": when}
+                                                                for v in (1.0, 2.0, 3.0)])
+        query = {"Id": "p", "MetricStat": {"Metric": {"Namespace": "N", "MetricName": "M"}, "Period": 60, "Stat": "p50"}}
+        try:
+            answer = cw_client.get_metric_data(MetricDataQueries=[query], StartTime=when - timedelta(minutes=1),
+                                               EndTime=when + timedelta(minutes=1))
+        except Exception:  # noqa: BLE001 - moto fails to serialise the None it computes
+            return
+    assert not any(v is not None for r in answer["MetricDataResults"] for v in r["Values"]), (
+        "moto now answers percentiles: drop PATCH_MOTO_PERCENTILES from tests/collect/stand_in_patches.py")
 
 
 def test_collect_whole_document(aws):
