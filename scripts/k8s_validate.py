@@ -20,54 +20,26 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import yaml
+# This script also runs under .venv-tools' Python (kubernetes-validate lives there), which does not
+# install the project. twinbench.k8s needs only PyYAML, so the folder beside this file is put on
+# the path: the script works under any of the project's Pythons without an install step.
+sys.path.append(str(Path(__file__).resolve().parent))
 
-DEPLOYMENT_NAME = "twinserve-predict"
-CONTAINER_NAME = "predict"
+from twinbench.k8s.manifests import (  # noqa: E402
+    CONTAINER_NAME,
+    DEPLOYMENT_NAME,
+    ContainerLimits,
+    ManifestError,
+    load_objects,
+    predictor_limits,
+)
+from twinbench.k8s.quantity import parse_quantity  # noqa: E402
 
-# Kubernetes quantity suffixes -> multiplier (binary and decimal SI).
-_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
-_DECIMAL = {"n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "": Decimal(1),
-            "k": Decimal(10**3), "M": Decimal(10**6), "G": Decimal(10**9), "T": Decimal(10**12),
-            "P": Decimal(10**15), "E": Decimal(10**18)}
-
-
-class ManifestError(Exception):
-    """The input is not what a rendered twinserve overlay looks like (exit code 2)."""
-
-
-def load_objects(path: Path) -> list[dict[str, Any]]:
-    """All non-empty YAML documents of a file ('-' = stdin). Raises ManifestError."""
-    try:
-        text = sys.stdin.read() if str(path) == "-" else path.read_text()
-        docs = [d for d in yaml.safe_load_all(text) if d]
-    except (OSError, yaml.YAMLError) as exc:
-        raise ManifestError(f"{path}: cannot read YAML: {exc}") from exc
-    for doc in docs:
-        if not isinstance(doc, dict) or "kind" not in doc or "apiVersion" not in doc:
-            raise ManifestError(f"{path}: a document without kind/apiVersion: {str(doc)[:80]}")
-    return docs
-
-
-def parse_quantity(value: str | int | float) -> Decimal:
-    """A Kubernetes resource quantity ('500m', '1', '1Gi', '128M') as a plain number
-    (cores for CPU, bytes for memory). Raises ManifestError on a malformed value."""
-    text = str(value).strip()
-    for suffix, factor in _BINARY.items():
-        if text.endswith(suffix):
-            return Decimal(text[: -len(suffix)]) * factor
-    suffix = text[-1:] if text[-1:].isalpha() else ""
-    if suffix not in _DECIMAL:
-        raise ManifestError(f"unknown quantity suffix in {value!r}")
-    try:
-        return Decimal(text[: len(text) - len(suffix)]) * _DECIMAL[suffix]
-    except ArithmeticError as exc:
-        raise ManifestError(f"malformed quantity {value!r}") from exc
+__all__ = ["CONTAINER_NAME", "DEPLOYMENT_NAME", "ContainerLimits", "ManifestError", "describe", "image_name",
+           "load_objects", "main", "parse_quantity", "predictor_limits", "validate_schemas"]
 
 
 # ---------------------------------------------------------------------------- schema
@@ -118,40 +90,6 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------- limits
-@dataclass(frozen=True)
-class ContainerLimits:
-    """The predictor container's limits; cpu in cores, memory in bytes."""
-
-    cpu_cores: Decimal
-    memory_bytes: int
-    cpu: str
-    memory: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"cpu": self.cpu, "memory": self.memory,
-                "cpu_cores": float(self.cpu_cores), "memory_bytes": self.memory_bytes}
-
-
-def predictor_limits(objects: list[dict[str, Any]]) -> ContainerLimits:
-    """Limits of container `predict` in Deployment `twinserve-predict`.
-
-    Raises ManifestError if the Deployment, the container or either limit is missing.
-    """
-    for obj in objects:
-        if obj["kind"] == "Deployment" and obj["metadata"]["name"] == DEPLOYMENT_NAME:
-            for container in obj["spec"]["template"]["spec"]["containers"]:
-                if container["name"] == CONTAINER_NAME:
-                    limits = container.get("resources", {}).get("limits", {})
-                    if "cpu" not in limits or "memory" not in limits:
-                        raise ManifestError("container predict has no cpu and memory limits")
-                    return ContainerLimits(
-                        cpu_cores=parse_quantity(limits["cpu"]),
-                        memory_bytes=int(parse_quantity(limits["memory"])),
-                        cpu=str(limits["cpu"]), memory=str(limits["memory"]))
-            raise ManifestError(f"Deployment {DEPLOYMENT_NAME} has no container {CONTAINER_NAME}")
-    raise ManifestError(f"no Deployment {DEPLOYMENT_NAME} in the manifests")
-
-
 def cmd_limits(args: argparse.Namespace) -> int:
     limits = predictor_limits(load_objects(args.file))
     if args.format == "json":

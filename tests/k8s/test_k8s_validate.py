@@ -1,4 +1,4 @@
-"""scripts/k8s_validate.py: quantities, limits, describe, and the strict schema check.
+"""scripts/k8s_validate.py: limits, describe, and the strict schema check (quantities: test_k8s_facts.py).
 
 The schema tests run the script with .venv-tools' Python (where kubernetes-validate is
 installed); without it they skip, or fail under TWINSERVE_K8S_STRICT=1 (make k8s-check).
@@ -54,20 +54,6 @@ def run_schema(tmp_path: Path, text: str) -> subprocess.CompletedProcess[str]:
                            str(manifest)], capture_output=True, text=True)
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("1", Decimal(1)), ("500m", Decimal("0.5")), ("1Gi", Decimal(2**30)),
-    ("128Mi", Decimal(128 * 2**20)), ("1G", Decimal(10**9)), (2, Decimal(2)), ("0.25", Decimal("0.25")),
-])
-def test_parse_quantity(text, expected):
-    assert k8s_validate.parse_quantity(text) == expected
-
-
-@pytest.mark.parametrize("bad", ["lots", "1Xi", "m"])
-def test_parse_quantity_rejects_garbage(bad):
-    with pytest.raises(k8s_validate.ManifestError):
-        k8s_validate.parse_quantity(bad)
-
-
 def test_limits_and_describe():
     objects = list(yaml.safe_load_all(DEPLOYMENT))
     limits = k8s_validate.predictor_limits(objects)
@@ -79,6 +65,21 @@ def test_limits_cli_podman_flags(tmp_path, capsys):
     (tmp_path / "d.yaml").write_text(DEPLOYMENT)
     assert k8s_validate.main(["limits", str(tmp_path / "d.yaml"), "--format", "podman"]) == 0
     assert capsys.readouterr().out.strip() == f"--cpus=1.5 --memory={512 * 2**20}"
+
+
+def test_a_malformed_limit_is_a_usage_error(tmp_path, capsys):
+    (tmp_path / "d.yaml").write_text(DEPLOYMENT.replace("1500m", "lots"))
+    assert k8s_validate.main(["limits", str(tmp_path / "d.yaml")]) == 2
+    assert "not a Kubernetes quantity: 'lots'" in capsys.readouterr().err
+
+
+def test_limits_cli_under_the_tools_python(tmp_path):
+    """The tools venv does not install the project: the script must still find twinbench.k8s."""
+    (tmp_path / "d.yaml").write_text(DEPLOYMENT)
+    result = subprocess.run([tools_python(), str(SCRIPT), "limits", str(tmp_path / "d.yaml")],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert '"cpu_cores": 1.5' in result.stdout
 
 
 def test_missing_deployment_is_a_usage_error(tmp_path, capsys):

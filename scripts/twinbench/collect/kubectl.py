@@ -71,6 +71,8 @@ from pathlib import Path
 from typing import Any
 
 SCHEMA = "twinbench.kubectl/1"
+# The one quantity parser (twinbench.k8s.quantity); measured figures are floats here.
+from twinbench.k8s.quantity import quantity_float as parse_quantity  # noqa: E402
 from twinbench.measure.stats import distribution  # noqa: E402
 from twinbench.project.paths import REPO as REPO_ROOT  # noqa: E402
 
@@ -223,26 +225,6 @@ def _iso(dt: datetime | None) -> str | None:
 
 def _delta_s(later: datetime | None, earlier: datetime | None) -> float | None:
     return (later - earlier).total_seconds() if later and earlier else None
-
-
-_QUANTITY = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)([a-zA-Z]*)$")
-_SUFFIX = {
-    "": 1.0, "n": 1e-9, "u": 1e-6, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18,
-    "Ki": 2.0**10, "Mi": 2.0**20, "Gi": 2.0**30, "Ti": 2.0**40, "Pi": 2.0**50, "Ei": 2.0**60,
-}
-
-
-def parse_quantity(text: str | int | float) -> float:
-    """A Kubernetes resource.Quantity (``250m``, ``1500000n``, ``64Mi``, ``1e3``) as a plain number.
-
-    Raises ``ValueError`` for anything else.
-    """
-    if isinstance(text, int | float):
-        return float(text)
-    m = _QUANTITY.match(text.strip())
-    if not m or m.group(2) not in _SUFFIX:
-        raise ValueError(f"not a Kubernetes quantity: {text!r}")
-    return float(m.group(1)) * _SUFFIX[m.group(2)]
 
 
 def cpu_millicores(text: str) -> float:
