@@ -4,7 +4,7 @@
 #   make simulate SIM_ARGS='--profile diurnal --rps 50'          (no TRACE: a generated profile)
 #   make simulate-bench     one day at 1,000 req/s (86.4 M requests): seconds and peak RSS
 #   make simulate-figures   steady / bursty / sparse: simulated vs per-minute cold starts, autoscaled vs peak-sized cost
-# `$(PY) -m twinbench.simulate.cli --help` lists every option.
+# `$(VENV)/bin/twinbench simulate --help` lists every option.
 
 TRACE ?=
 SIM_ARGS ?=
@@ -12,10 +12,10 @@ SIM_ARGS ?=
 .PHONY: simulate simulate-bench simulate-figures
 
 simulate: $(VENV)/.stamp ## Per-request simulation on Lambda and Kubernetes: make simulate TRACE=file.csv [SIM_ARGS=...]
-	$(PY) -m twinbench.simulate.cli $(if $(TRACE),--trace $(TRACE)) $(SIM_ARGS)
+	$(VENV)/bin/twinbench simulate $(if $(TRACE),--trace $(TRACE)) $(SIM_ARGS)
 
 simulate-bench: $(VENV)/.stamp ## Simulator speed: one day at 1,000 req/s on both platforms (target <= 60 s, <= 2 GiB)
-	$(PY) -m twinbench.simulate.cli --bench $(SIM_ARGS)
+	$(VENV)/bin/twinbench simulate --bench $(SIM_ARGS)
 
 simulate-figures: $(VENV)/.stamp ## Steady/bursty/sparse traces: simulated vs per-minute cold starts, autoscaled vs peak-sized cost
 	$(PY) -m twinbench.simulate.figures $(SIM_ARGS)

@@ -15,6 +15,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "twinbench.cli.bench",
     "twinbench.cli.serve_lambda",
     "twinbench.cli.cost",
+    "twinbench.simulate.cli",
     "twinbench.cli.collect",
     "twinbench.cli.report",
     "twinbench.cli.peers",

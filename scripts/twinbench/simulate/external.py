@@ -1,19 +1,20 @@
 """The simulator's only door to the rest of twinbench: prices, node sizes, the per-minute model.
 
-Kept in one small module so a rename elsewhere (the cost model moving between modules) is
-fixed here and nowhere else. Each function imports lazily and tries the current module
-layout first (``twinbench.cost.model`` / ``twinbench.cost.traffic``), then the older flat
-one (``twinbench.cost`` / ``twinbench.traffic``).
+Kept in one small module so the simulator depends on the cost room through a handful of
+calls: prices come from the one price loader (:mod:`twinbench.cost.prices`), node sizing and the
+per-minute baseline from :mod:`twinbench.cost.model` and :mod:`twinbench.cost.traffic`.
 """
 
 from __future__ import annotations
 
-import importlib
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 
+from twinbench.cost import model as cost_model_module
+from twinbench.cost import traffic as traffic_module
+from twinbench.cost.prices import load_prices
 from twinbench.simulate.errors import InputsError, ParameterError
 
 __all__ = ["cost_model", "load_price_table", "node_pods_capacity", "peak_sized_eks_usd",
@@ -22,31 +23,18 @@ __all__ = ["cost_model", "load_price_table", "node_pods_capacity", "peak_sized_e
 HOURS_PER_MONTH = 730.0
 
 
-def _first(*names: str) -> ModuleType:
-    for name in names:
-        try:
-            return importlib.import_module(name)
-        except ModuleNotFoundError:
-            continue
-    raise InputsError(f"cannot import the cost model (tried {', '.join(names)})")
-
-
 def cost_model() -> ModuleType:
-    return _first("twinbench.cost.model", "twinbench.cost")
+    return cost_model_module
 
 
 def _traffic() -> ModuleType:
-    return _first("twinbench.cost.traffic", "twinbench.traffic")
+    return traffic_module
 
 
 def load_price_table(path: str | None = None) -> Any:
-    """The pinned price table (the cost model's loader); its errors become InputsError."""
-    model = cost_model()
-    loader = getattr(model, "load_prices", None)
-    if loader is None:
-        loader = _first("twinbench.cost.prices").load_prices
+    """The pinned price table (the one price loader); its errors become InputsError."""
     try:
-        return loader(path)
+        return load_prices(path)
     except ValueError as exc:
         raise InputsError(str(exc)) from None
 
