@@ -3,27 +3,15 @@ local benchmark run). Every value can be overridden by environment variables bel
 GUNICORN_CMD_ARGS / the command line, in gunicorn's usual precedence.
 """
 
-import math
 import os
 import sys
+
+# The one reader of the CPU limit (cgroup v2 cpu.max or v1 CFS quota); it ships with the core.
+from twinserve.cgroup_cpus import available_cpus
 
 
 def _int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
-
-
-def _available_cpus() -> int:
-    """CPUs this process may really use: the cgroup v2 quota (a pod's CPU limit) when set,
-    else the affinity mask. ``multiprocessing.cpu_count()`` sees the whole node instead."""
-    cpus = len(os.sched_getaffinity(0))
-    try:
-        with open("/sys/fs/cgroup/cpu.max") as handle:
-            quota, period = handle.read().split()
-        if quota != "max":
-            cpus = min(cpus, max(1, math.ceil(int(quota) / int(period))))
-    except (OSError, ValueError):
-        pass
-    return cpus
 
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{_int('PORT', 8080)}"
@@ -37,7 +25,7 @@ bind = f"{os.environ.get('HOST', '127.0.0.1')}:{_int('PORT', 8080)}"
 # selector before it takes the worker, and answers 408 to a client that has not finished
 # within REQUEST_READ_TIMEOUT_S (default 10 s). GUNICORN_WORKER_CLASS=sync gives the stock worker.
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "twinserve_flask.buffered_worker.BufferedSyncWorker")
-workers = _int("WEB_CONCURRENCY", max(2, 2 * _available_cpus()))
+workers = _int("WEB_CONCURRENCY", max(2, 2 * available_cpus()))
 threads = _int("GUNICORN_THREADS", 1)
 keepalive = _int("GUNICORN_KEEPALIVE", 5)
 # Load (and verify) the model once in the master, before fork.

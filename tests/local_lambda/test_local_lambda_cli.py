@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 from twinbench.aws.report_line import parse_report_line
-from twinbench.local_lambda.cgroup import CpuQuota
 from twinbench.local_lambda.settings import DEFAULT_PYTHON
+from twinbench.process.cgroup import CpuQuota
 from twinbench.project.paths import REPO  # noqa: E402
 
 pytestmark = [
@@ -130,11 +130,13 @@ def test_runtimes_die_with_a_sigkilled_emulator(tmp_path: Path):
         time.sleep(0.1)
     assert _gone(pid), "runtime process outlived its SIGKILLed emulator"
     # The next emulator removes the SIGKILLed one's cgroup once it is empty (a zombie keeps it busy).
-    leftover = Path("/sys/fs/cgroup/cpu") / f"twinserve-lambda-{proc.pid}"
+    def leftovers() -> list[Path]:
+        return list(Path("/sys/fs/cgroup/cpu").glob(f"twinbench-lambda-{proc.pid}-*"))
+
     deadline = time.monotonic() + 10
     while True:
         CpuQuota(0.5).close()
-        if not leftover.exists() or time.monotonic() > deadline:
+        if not leftovers() or time.monotonic() > deadline:
             break
         time.sleep(0.2)
-    assert not leftover.exists()
+    assert not leftovers()

@@ -256,7 +256,7 @@ def test_cpu_quota_is_applied_or_reported(package: Path):
         quota = fn.stats()["cpu_quota"]
         if fn.cpu_quota_applied:
             own = Path(f"/proc/{pid}/cgroup").read_text()
-            assert "twinserve-lambda-" in own
+            assert "twinbench-lambda-" in own
             assert quota["cpu_quota_us_per_period"] == 57886
         else:
             assert quota["detail"]

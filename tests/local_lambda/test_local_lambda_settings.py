@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from twinbench.local_lambda import cgroup
-from twinbench.local_lambda.settings import LambdaSettings
+from twinbench.local_lambda.settings import LambdaSettings, lambda_vcpu
+from twinbench.process import cgroup
 
 
 def test_env_vars_then_explicit_arguments(tmp_path: Path):
@@ -41,15 +41,10 @@ def test_invalid_settings_raise(tmp_path: Path, bad):
 
 
 def test_quota_is_memory_over_1769():
+    assert lambda_vcpu(1769) == 1.0 and lambda_vcpu(1024) == pytest.approx(0.5788, abs=1e-4)
     assert cgroup.quota_us(1024 / 1769) == 57886  # 0.579 vCPU per 100 ms period
     assert cgroup.quota_us(1.0) == 100_000
     assert cgroup.quota_us(0.001) == 1000  # kernel minimum
-
-
-def test_own_cgroup_paths_v1_and_v2():
-    text = "4:memory:/a\n3:cpu,cpuacct:/user.slice\n0::/user.slice/session-1.scope\n"
-    assert cgroup._own_cgroups(text) == ("/user.slice", "/user.slice/session-1.scope")
-    assert cgroup._own_cgroups("0::/\n") == (None, "/")
 
 
 def test_quota_never_raises_where_not_allowed(tmp_path: Path):

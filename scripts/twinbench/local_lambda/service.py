@@ -21,8 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 
 from twinbench.aws.report_line import LambdaReport, format_report_line, parse_report_line
+from twinbench.process.cgroup import CpuQuota
 
-from .cgroup import CpuQuota
 from .environments import REGION, EnvironmentPool, ExecutionEnvironment, Invocation
 from .errors import FunctionError, FunctionTimeout, InvokeError, RuntimeExited
 from .gc_pauses import GcPauses

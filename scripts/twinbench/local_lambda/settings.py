@@ -29,11 +29,18 @@ DEFAULT_PYTHON = REPO_ROOT / ".venv-lambda" / "bin" / "python"
 DEFAULT_PACKAGE_DIR = REPO_ROOT / "build" / "lambda" / "pkg"
 FALLBACK_MEMORY_MB = 1024
 
-# Lambda gives a function one full vCPU at 1,769 MB and CPU in proportion to memory below/above it.
+# Lambda gives a function one full vCPU at 1,769 MB and CPU in proportion to memory below/above it
+# (AWS Lambda Developer Guide, "Configure Lambda function memory": "At 1,769 MB, a function has
+# the equivalent of one vCPU").
 MB_PER_VCPU = 1769
 # Lambda's INIT phase limit for on-demand functions. A slower init is retried inside the invoke
 # phase under the function timeout, so a cold request may wait up to this plus timeout_s.
 INIT_TIMEOUT_S = 10.0
+
+def lambda_vcpu(memory_mb: float) -> float:
+    """The CPU share, in vCPUs, Lambda gives a function of ``memory_mb`` MB (memory / 1,769 MB)."""
+    return memory_mb / MB_PER_VCPU
+
 
 def deployed_function(environ: Mapping[str, str] | None = None, function: str = "predict") -> ResolvedFunction:
     """The function as serverless.yml deploys it at ``LAMBDA_STAGE`` with ``LAMBDA_PARAMS`` (default: dev, none).
@@ -98,8 +105,8 @@ class LambdaSettings:
 
     @property
     def vcpu(self) -> float:
-        """CPU share Lambda gives this memory size, in vCPUs."""
-        return self.memory_mb / MB_PER_VCPU
+        """CPU share Lambda gives this memory size, in vCPUs (:func:`lambda_vcpu`)."""
+        return lambda_vcpu(self.memory_mb)
 
     @property
     def concurrency_limit(self) -> int:

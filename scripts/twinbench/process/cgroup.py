@@ -1,62 +1,121 @@
-"""A CPU and memory limit for a process tree through a cgroup, when the machine lets us make one.
+"""The one place the bench *creates* CPU and memory limits: cgroups under this process's own group.
 
-A Kubernetes pod's ``limits.cpu`` becomes a CFS quota (``cpu.max`` on cgroup v2,
-``cpu.cfs_quota_us`` on v1) and ``limits.memory`` a hard memory limit; Lambda gives
-``memory / 1769`` vCPU. This module does the same to a local process: it creates a child of the
-current process's own cgroup (so nothing outside our subtree is touched), sets the limits and
-moves the child process in *before it execs* (``preexec``), so every worker it forks is inside.
+Two uses, one mechanism:
 
-Nothing here raises for a machine that does not allow it: :class:`CgroupLimit` records
-``applied = False`` with the reason, and the benchmark writes that into its results.
+* :class:`CgroupLimit` — a Kubernetes pod's ``limits.cpu`` becomes a CFS quota (``cpu.max`` on
+  cgroup v2, ``cpu.cfs_quota_us`` on v1) and ``limits.memory`` a hard memory limit; the local
+  container target puts gunicorn in such a group *before it execs* (:meth:`CgroupLimit.preexec`),
+  so every worker it forks is inside.
+* :class:`CpuQuota` — Lambda's CPU share per execution environment
+  (:func:`twinbench.local_lambda.settings.lambda_vcpu`): a parent group with one child per
+  environment, each with that quota, a runtime process moved in right after it is spawned.
+
+Groups are children of this process's own group (nothing outside our subtree is touched) named
+``twinbench-<name>-<pid>-<n>``; empty groups left by a SIGKILLed run (their pid is gone) are
+removed by the next one. Reading a limit is the core's job (:mod:`twinserve.cgroup_cpus`, which
+the container's gunicorn.conf.py uses); this module only writes them.
+
+Nothing here raises for a machine that does not allow it (read-only cgroupfs, no delegation, not
+root): ``applied`` stays ``False`` with the reason, and the benchmark writes that into its results.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import signal
 import time
 from pathlib import Path
 
-__all__ = ["CgroupLimit"]
+from twinserve.cgroup_cpus import own_cgroups, v1_mount
+
+__all__ = ["CFS_PERIOD_US", "CgroupLimit", "CpuQuota", "quota_us"]
 
 ROOT = Path("/sys/fs/cgroup")
 CFS_PERIOD_US = 100_000
+PREFIX = "twinbench"
+_serial = itertools.count(1)
 
 
-def _own_path(controller: str | None) -> str:
-    """This process's cgroup path for a v1 ``controller`` (or the v2 path for ``None``)."""
-    for line in Path("/proc/self/cgroup").read_text().splitlines():
-        _, controllers, path = line.split(":", 2)
-        if controller is None and controllers == "":
-            return path
-        if controller is not None and controller in controllers.split(","):
-            return path
-    raise OSError(f"no cgroup for controller {controller!r}")
+def quota_us(cpus: float, period_us: int = CFS_PERIOD_US) -> int:
+    """CFS quota per ``period_us`` for ``cpus`` CPUs (at least 1 ms, the kernel's minimum)."""
+    return max(1000, round(cpus * period_us))
+
+
+def _own_bases(controllers: tuple[str, ...], root: Path) -> tuple[int, dict[str, Path], list[str]]:
+    """(cgroup version, this process's own group dir per controller, controllers not found).
+
+    Raises OSError when no controller has a hierarchy here.
+    """
+    own = own_cgroups(Path("/proc/self/cgroup").read_text())
+    if (root / "cgroup.controllers").exists():
+        if "" not in own:
+            raise OSError("cgroup v2 mounted but this process has no v2 group")
+        base = root / own[""].lstrip("/")
+        available = (base / "cgroup.controllers").read_text().split()
+        missing = [c for c in controllers if c not in available]
+        if len(missing) == len(controllers):
+            raise OSError(f"v2: {', '.join(missing)} controller not delegated to {base}")
+        return 2, {c: base for c in controllers if c not in missing}, missing
+    bases: dict[str, Path] = {}
+    for controller in controllers:
+        mount = v1_mount(controller, root)
+        if mount is not None and controller in own:
+            bases[controller] = mount / own[controller].lstrip("/")
+    missing = [c for c in controllers if c not in bases]
+    if not bases:
+        raise OSError(f"no cgroup hierarchy with the {', '.join(controllers)} controller under {root}")
+    return 1, bases, missing
+
+
+def _remove_stale(parent: Path) -> None:
+    """Remove empty groups of ours whose creating process no longer exists (it was SIGKILLed)."""
+    for stale in parent.glob(f"{PREFIX}-*"):
+        parts = stale.name.rsplit("-", 2)
+        if len(parts) != 3 or not parts[1].isdigit() or Path(f"/proc/{parts[1]}").exists():
+            continue
+        for child in stale.iterdir():
+            if child.is_dir():
+                with contextlib.suppress(OSError):
+                    child.rmdir()
+        with contextlib.suppress(OSError):
+            stale.rmdir()
 
 
 class CgroupLimit:
-    """Create a cgroup with ``cpus`` CPUs and ``memory_mb`` MiB; :meth:`preexec` joins it.
+    """A cgroup with ``cpus`` CPUs and ``memory_mb`` MiB; :meth:`preexec` or :meth:`attach` put processes in.
 
-    ``cpus=None`` / ``memory_mb=None`` leave that resource unlimited. Use :meth:`close` (or the
-    context manager) to kill anything still inside and remove the cgroup.
+    ``cpus=None`` / ``memory_mb=None`` leave that resource unlimited. ``controllers`` places the
+    group in hierarchies without limiting them (a parent for :class:`CpuQuota`'s children, with
+    ``nested=True`` so a v2 group hands its controllers down). ``parent`` makes this group a child
+    of another. Use :meth:`close` (or the context manager) to kill anything still inside and remove it.
     """
 
-    def __init__(self, name: str, cpus: float | None, memory_mb: int | None) -> None:
-        self.name = f"twinbench-{name}-{os.getpid()}-{time.monotonic_ns() % 1_000_000}"
+    def __init__(self, name: str, cpus: float | None = None, memory_mb: int | None = None, *,
+                 controllers: tuple[str, ...] | None = None, parent: CgroupLimit | None = None,
+                 nested: bool = False, enabled: bool = True, root: Path = ROOT) -> None:
+        self.name = name if parent is not None else f"{PREFIX}-{name}-{os.getpid()}-{next(_serial)}"
         self.cpus = cpus
         self.memory_mb = memory_mb
-        self.dirs: list[Path] = []
-        self.version: str | None = None
+        limited = tuple(c for c, v in (("cpu", cpus), ("memory", memory_mb)) if v is not None)
+        self.controllers = tuple(dict.fromkeys((*(controllers or ()), *limited)))
+        self.dirs: dict[str, Path] = {}  # controller -> group dir (one dir for all on v2)
+        self.version: int | None = None
         self.cpu_applied = False
         self.memory_applied = False
-        self.reason: str | None = None
-        try:
-            self._create()
-        except OSError as exc:
-            self.reason = f"{type(exc).__name__}: {exc}"
-            self.close()
-            self.cpu_applied = self.memory_applied = False
+        self.reason: str | None = None if enabled else "disabled"
+        if enabled and self.controllers:
+            try:
+                self._create(parent, nested, root)
+            except OSError as exc:
+                self.reason = f"{type(exc).__name__}: {exc}"
+                self.close(timeout_s=0.0)
+                self.cpu_applied = self.memory_applied = False
+
+    @property
+    def created(self) -> bool:
+        return bool(self.dirs)
 
     @property
     def applied(self) -> bool:
@@ -64,69 +123,101 @@ class CgroupLimit:
 
     def describe(self) -> dict[str, object]:
         return {
-            "cgroup_version": self.version,
+            "cgroup_version": f"v{self.version}" if self.version else None,
             "cpu_quota_applied": self.cpu_applied,
             "memory_limit_applied": self.memory_applied,
             "reason_not_applied": None if self.applied else (self.reason or "not permitted"),
         }
 
-    def _mkdir(self, parent: Path) -> Path:
-        path = parent / self.name
-        path.mkdir()
-        self.dirs.append(path)
-        return path
-
-    def _create(self) -> None:
-        if (ROOT / "cgroup.controllers").exists():
-            self.version = "v2"
-            path = self._mkdir(ROOT / _own_path(None).lstrip("/"))
-            if self.cpus is not None:
-                (path / "cpu.max").write_text(f"{int(self.cpus * CFS_PERIOD_US)} {CFS_PERIOD_US}")
-                self.cpu_applied = True
-            if self.memory_mb is not None:
-                (path / "memory.max").write_text(str(self.memory_mb * 1024 * 1024))
-                self.memory_applied = True
-            return
-        self.version = "v1"
-        if self.cpus is not None and (ROOT / "cpu").is_dir():
-            path = self._mkdir(ROOT / "cpu" / _own_path("cpu").lstrip("/"))
-            (path / "cpu.cfs_period_us").write_text(str(CFS_PERIOD_US))
-            (path / "cpu.cfs_quota_us").write_text(str(int(self.cpus * CFS_PERIOD_US)))
+    def _create(self, parent: CgroupLimit | None, nested: bool, root: Path) -> None:
+        if parent is not None:
+            if not parent.created:
+                raise OSError(f"parent group not created: {parent.reason}")
+            self.version = parent.version
+            bases = {c: parent.dirs[c] for c in self.controllers if c in parent.dirs}
+            missing = [c for c in self.controllers if c not in bases]
+        else:
+            self.version, bases, missing = _own_bases(self.controllers, root)
+            for base in set(bases.values()):
+                with contextlib.suppress(OSError):
+                    _remove_stale(base)
+        if missing:
+            self.reason = f"no {', '.join(missing)} controller here"
+        for base in dict.fromkeys(bases.values()):
+            here = [c for c, b in bases.items() if b == base]
+            if self.version == 2:
+                subtree = base / "cgroup.subtree_control"
+                enabled = subtree.read_text().split()
+                wanted = " ".join(f"+{c}" for c in here if c not in enabled)
+                if wanted:
+                    subtree.write_text(wanted)
+            path = base / self.name
+            path.mkdir(exist_ok=True)
+            for controller in here:
+                self.dirs[controller] = path
+            if self.version == 2 and nested:
+                (path / "cgroup.subtree_control").write_text(" ".join(f"+{c}" for c in here))
+        if self.cpus is not None and "cpu" in self.dirs:
+            path = self.dirs["cpu"]
+            if self.version == 2:
+                (path / "cpu.max").write_text(f"{quota_us(self.cpus)} {CFS_PERIOD_US}")
+            else:
+                (path / "cpu.cfs_period_us").write_text(str(CFS_PERIOD_US))
+                (path / "cpu.cfs_quota_us").write_text(str(quota_us(self.cpus)))
             self.cpu_applied = True
-        if self.memory_mb is not None and (ROOT / "memory").is_dir():
-            path = self._mkdir(ROOT / "memory" / _own_path("memory").lstrip("/"))
-            (path / "memory.limit_in_bytes").write_text(str(self.memory_mb * 1024 * 1024))
+        if self.memory_mb is not None and "memory" in self.dirs:
+            name = "memory.max" if self.version == 2 else "memory.limit_in_bytes"
+            (self.dirs["memory"] / name).write_text(str(self.memory_mb * 1024 * 1024))
             self.memory_applied = True
 
+    def _unique_dirs(self) -> list[Path]:
+        return list(dict.fromkeys(self.dirs.values()))
+
     def preexec(self) -> None:
-        """Move the calling (child, pre-exec) process into the cgroup; for ``Popen(preexec_fn=...)``."""
-        for path in self.dirs:
+        """Move the calling (child, pre-exec) process into the group; for ``Popen(preexec_fn=...)``."""
+        for path in self._unique_dirs():
             with contextlib.suppress(OSError):
                 (path / "cgroup.procs").write_text("0")
 
+    def attach(self, pid: int) -> bool:
+        """Move ``pid`` into the group; ``False`` (with :attr:`reason`) when that failed."""
+        if not self.created:
+            return False
+        try:
+            for path in self._unique_dirs():
+                (path / "cgroup.procs").write_text(str(pid))
+        except OSError as exc:
+            self.reason = f"attach failed: {exc}"
+            return False
+        return True
+
     def pids(self) -> set[int]:
-        """Every process still inside the cgroup."""
+        """Every process still inside the group."""
         found: set[int] = set()
-        for path in self.dirs:
+        for path in self._unique_dirs():
             with contextlib.suppress(OSError):
                 found.update(int(p) for p in (path / "cgroup.procs").read_text().split())
         return found
 
     def memory_peak_mb(self) -> float | None:
         """Peak memory of the group (v1 ``max_usage_in_bytes`` / v2 ``memory.peak``), MiB."""
-        for path in self.dirs:
+        for path in self._unique_dirs():
             for name in ("memory.max_usage_in_bytes", "memory.peak"):
                 with contextlib.suppress(OSError, ValueError):
                     return int((path / name).read_text()) / (1024 * 1024)
         return None
 
     def close(self, timeout_s: float = 5.0) -> None:
-        """SIGKILL whatever is left inside, then remove the cgroup directories."""
+        """SIGKILL whatever is left inside, then remove the group (waiting up to ``timeout_s`` for it to empty).
+
+        ``timeout_s=0`` tries once and never blocks (an event loop's caller); a group still
+        holding a dying process is then removed by the next run (see the module docstring).
+        """
         deadline = time.monotonic() + timeout_s
         for pid in self.pids():
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
-        for path in reversed(self.dirs):
+        for path in reversed(self._unique_dirs()):
             while True:
                 try:
                     path.rmdir()
@@ -134,13 +225,65 @@ class CgroupLimit:
                 except FileNotFoundError:
                     break
                 except OSError:
-                    if time.monotonic() > deadline:
+                    if time.monotonic() >= deadline:
                         break
                     time.sleep(0.05)
-        self.dirs = []
+        self.dirs = {}
 
     def __enter__(self) -> CgroupLimit:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class CpuQuota:
+    """``vcpu`` CPUs for each of many processes, each in its own child group; :meth:`close` removes them.
+
+    The local Lambda's execution environments: :meth:`attach` right after a runtime is spawned,
+    :meth:`detach` once it has exited. Never blocks and never raises.
+    """
+
+    def __init__(self, vcpu: float, *, enabled: bool = True, root: Path = ROOT, name: str = "lambda") -> None:
+        self.vcpu = vcpu
+        self.quota_us = quota_us(vcpu)
+        self._parent = CgroupLimit(name, controllers=("cpu",), nested=True, enabled=enabled, root=root)
+        self._children: dict[str, CgroupLimit] = {}
+        # Whether the quota could be set up at all; stays true after close() for the results.
+        self.applied = "cpu" in self._parent.dirs
+        self.version = self._parent.version if self.applied else None
+        self.reason = (f"cgroup v{self.version} at {self._parent.dirs['cpu']}" if self.applied
+                       else self._parent.reason or "no cgroup cpu controller found")
+
+    def attach(self, env_id: str, pid: int) -> bool:
+        """Move ``pid`` into its own group limited to :attr:`vcpu`; ``False`` if that failed."""
+        if not self._parent.created:
+            return False
+        group = CgroupLimit(env_id, cpus=self.vcpu, parent=self._parent)
+        if not (group.cpu_applied and group.attach(pid)):
+            self.reason = group.reason or "attach failed"
+            group.close(timeout_s=0.0)
+            return False
+        self._children[env_id] = group
+        return True
+
+    def detach(self, env_id: str) -> None:
+        """Remove the group of an environment whose process has exited."""
+        group = self._children.pop(env_id, None)
+        if group is not None:
+            group.close(timeout_s=0.0)
+
+    def close(self) -> None:
+        for env_id in list(self._children):
+            self.detach(env_id)
+        self._parent.close(timeout_s=0.0)
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "cpu_quota_applied": self.applied,
+            "cpu_quota_vcpu": round(self.vcpu, 4),
+            "cpu_quota_us_per_period": self.quota_us if self.applied else None,
+            "cpu_period_us": CFS_PERIOD_US,
+            "cgroup_version": self.version,
+            "detail": self.reason,
+        }

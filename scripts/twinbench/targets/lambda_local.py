@@ -53,17 +53,14 @@ class LambdaTarget(Target):
             # Lambda gives every environment its full CPU share on its own hardware; here they share
             # this machine's cores. Beyond cores / vCPU-per-environment, new environments would only
             # steal CPU from the warm ones (a cold start storm Lambda never has), so cap there.
-            from twinbench.local_lambda.settings import (
-                MB_PER_VCPU,
-                deployed_function,
-            )
+            from twinbench.local_lambda.settings import deployed_function, lambda_vcpu
 
             memory = self.memory_mb or deployed_function().memory_mb
             cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-            cap = max(1, int(cores / (memory / MB_PER_VCPU)))
+            cap = max(1, int(cores / lambda_vcpu(memory)))
             env["LAMBDA_ACCOUNT_CONCURRENCY"] = str(cap)
             self.notes.append(
-                f"local capacity cap: at most {cap} execution environments ({cores} cores / {memory / MB_PER_VCPU:.2f} "
+                f"local capacity cap: at most {cap} execution environments ({cores} cores / {lambda_vcpu(memory):.2f} "
                 "vCPU each; set LAMBDA_ACCOUNT_CONCURRENCY to change). Requests beyond it get 429 here; real Lambda "
                 "would start more environments (each a cold start) up to the account limit")
         self._lam = LambdaProcess(self.package_dir, memory_mb=self.memory_mb,
@@ -85,9 +82,11 @@ class LambdaTarget(Target):
         settings = dict(stats.get("settings", {}))
         quota = stats.get("cpu_quota", {})
         memory = settings.get("memory_mb")
+        from twinbench.local_lambda.settings import lambda_vcpu
+
         return {
             **settings,
-            "vcpu": round(memory / 1769, 4) if isinstance(memory, int) else None,
+            "vcpu": round(lambda_vcpu(memory), 4) if isinstance(memory, int) else None,
             "cpu_quota_applied": quota.get("cpu_quota_applied"),
             "cpu_quota": quota,
             "counters": {k: v for k, v in stats.items() if isinstance(v, int | float) and not isinstance(v, bool)},
