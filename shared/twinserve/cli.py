@@ -1,7 +1,8 @@
-"""``python -m twinserve.cli``: register models and measure the core.
+"""``python -m twinserve.cli``: register models, and call a deployed endpoint.
 
   train       fit a default model on breast_cancer and register it (make model)
   import      register your own fitted estimator from a joblib file (make model-import)
+  predict     send rows to a deployment (one row, a JSON or CSV file; batches, retries, SigV4)
 
 Measuring the core (bench-core, bench-load) is the bench's job: ``twinbench bench-core``.
 """
@@ -9,6 +10,7 @@ Measuring the core (bench-core, bench-load) is the bench's job: ``twinbench benc
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -34,6 +36,64 @@ def _import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _predict(args: argparse.Namespace) -> int:
+    from twinserve.client.command import run_predict  # needs requests (and botocore for SigV4)
+
+    return run_predict(args)
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, not {text!r}")
+    return value
+
+
+PREDICT_HELP = """\
+Send rows to a deployed twinserve endpoint (HTTP API, IAM Function URL, container) and write the
+predictions in input order.
+
+Input (one of):
+  --row 1.5,2,3      one row by position (a leading minus needs --row=-1.5,2,3)
+  --json FILE        a list of rows, {"instances": [...]}, {"features": row} or one row; a row is a
+                     list of numbers or an object by feature name
+  --csv FILE         one row per line; if the first line is not all numbers it is a header of
+                     feature names (columns matched by name, any order), otherwise rows are by
+                     position. Blank lines are skipped. FILE may be - (standard input).
+Every value must be a finite number; the file and line of the first bad one is reported before
+anything is sent.
+
+Batches: at most the server's row limit per request (read from its /openapi.json when served,
+else 1,000 = the server's default MAX_ROWS; --batch-rows lowers it) and under --max-body-bytes.
+Retries: 429, 5xx, connection errors and timeouts, exponential backoff with jitter, Retry-After
+obeyed (at most 60 s); other 4xx are not retried. Progress goes to stderr when more than one
+request is needed.
+
+Output: JSON in the server's shape ({"predictions", "probabilities", "classes", "model"}) or CSV
+(row,prediction,probability_<class>...; row = 0-based input row); format from --out's suffix
+unless --format is given; stdout when --out is absent. Files are written whole or not at all.
+
+SigV4 (--sigv4): for Function URLs with IAM auth. Credentials from botocore's default chain
+(AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY[/AWS_SESSION_TOKEN], AWS_PROFILE or --profile,
+~/.aws, instance/container roles); the region from the Function URL's host, or --region, or
+AWS_REGION. The caller needs lambda:InvokeFunctionUrl.
+
+Exit status:
+  0  every row was answered and written
+  1  the server refused a request (a 4xx other than 429; the message gives its code and text),
+     answered something that is not a prediction, or every attempt failed ("gave up after N
+     attempts: ..." with the last status or connection error)
+  2  bad usage or input (a bad file, row, URL or flag; no AWS credentials or region)
+
+Examples:
+  twinserve predict --url https://<api>.execute-api.eu-west-1.amazonaws.com --row 17.99,10.38,...
+  twinserve predict --url https://<id>.lambda-url.eu-west-1.on.aws --sigv4 --csv rows.csv --out preds.csv
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="twinserve", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -50,6 +110,27 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--out", type=Path, default=Path("model"), help="model directory to (re)write (default: model/)")
     imp.add_argument("--name", help="model name (default: the file's stem)")
     imp.set_defaults(func=_import)
+
+    pred = sub.add_parser("predict", help="send rows to a deployed endpoint (batches, retries, SigV4)",
+                          description=PREDICT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    pred.add_argument("--url", required=True, help="the deployment's base URL (a trailing /predict is accepted)")
+    source = pred.add_mutually_exclusive_group(required=True)
+    source.add_argument("--row", help="one row: comma-separated numbers, by position")
+    source.add_argument("--json", metavar="FILE", help="JSON file of rows (- for stdin)")
+    source.add_argument("--csv", metavar="FILE", help="CSV file of rows, header optional (- for stdin)")
+    pred.add_argument("--out", type=Path, help="output file (default: stdout)")
+    pred.add_argument("--format", choices=("csv", "json"), help="output format (default: from --out's suffix, else json)")
+    pred.add_argument("--timeout-s", type=_positive_seconds, default=10.0,
+                      help="per attempt: to connect, and for each wait for bytes (default 10)")
+    pred.add_argument("--retries", type=int, default=4, help="extra attempts on 429, 5xx, connection errors, timeouts (default 4)")
+    pred.add_argument("--batch-rows", type=int, help="rows per request (default: the server's limit, else 1000)")
+    pred.add_argument("--max-body-bytes", type=int, default=1_048_576,
+                      help="largest request body; bigger batches are split (default 1048576 = the server's MAX_BODY_BYTES)")
+    pred.add_argument("--sigv4", action="store_true", help="sign requests (IAM-authenticated Function URL)")
+    pred.add_argument("--region", help="SigV4 region (default: from the Function URL, else AWS_REGION)")
+    pred.add_argument("--profile", help="AWS profile for SigV4 credentials (default: AWS_PROFILE or the default chain)")
+    pred.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    pred.set_defaults(func=_predict)
 
     return parser
 

@@ -1,0 +1,321 @@
+"""Rows in (one ``--row``, a JSON file, a CSV file), checked here, and cut into request bodies.
+
+Input forms:
+  ``--row 1,2,3``         one row, by position.
+  JSON file               a list of rows, ``{"instances": [rows]}``, ``{"features": row}`` or one row
+                          (a list of numbers); a row is a list of numbers (by position) or an object
+                          by feature name.
+  CSV file                one row per line. If any cell of the first line is not a number, that
+                          line is a header of feature names and columns are matched by name (any
+                          order); otherwise every line is data, by position. Blank lines are skipped.
+
+Every value must be a finite number (not bool, null, a string, NaN or ±inf), checked before
+anything is sent, with the file, line and column in the message. When the server's feature names
+are known (its ``/openapi.json``), row lengths and names are checked against them too, and rows
+given by name are sent by position in the server's order: the same request, a third of the bytes.
+
+A CSV file is read twice (a checking pass that also counts rows for progress, then a streaming
+pass), so large files are never held in memory; ``-`` reads standard input once, into memory.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from twinserve.client.errors import BadInput, UsageError
+
+Row = list[float] | dict[str, float]
+
+STDIN = "-"
+
+
+@dataclass(frozen=True)
+class Schema:
+    """What the server says it accepts; ``None`` = unknown (the server does not publish it)."""
+
+    max_rows: int | None = None
+    feature_names: tuple[str, ...] | None = None
+
+
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        kind = "null" if value is None else type(value).__name__
+        raise BadInput(f"{where} is {kind} ({value!r:.40}); expected a finite number")
+    try:
+        number = float(value)
+    except OverflowError:
+        raise BadInput(f"{where} is too large for a float") from None
+    if not math.isfinite(number):
+        raise BadInput(f"{where} is {value}; expected a finite number")
+    return value if isinstance(value, float) else number
+
+
+def _cell(text: str, where: str) -> float:
+    cell = text.strip()
+    try:
+        number = float(cell)
+    except ValueError:
+        raise BadInput(f"{where} is {cell!r:.40}; expected a number") from None
+    if not math.isfinite(number):
+        raise BadInput(f"{where} is {cell!r}; expected a finite number")
+    return number
+
+
+class _Shaper:
+    """Checks rows against the server's schema and puts rows by name into its order."""
+
+    def __init__(self, schema: Schema) -> None:
+        self.names = schema.feature_names
+        self._index = {n: i for i, n in enumerate(self.names)} if self.names else None
+
+    def positional(self, row: list[float], where: str) -> list[float]:
+        if self.names is not None and len(row) != len(self.names):
+            raise BadInput(f"{where} has {len(row)} values; the server's model expects {len(self.names)}")
+        return row
+
+    def named(self, row: dict[str, float], where: str) -> Row:
+        if self.names is None:
+            return row
+        self.check_names(list(row), where)
+        return [row[n] for n in self.names]
+
+    def check_names(self, names: Sequence[str], where: str) -> None:
+        assert self.names is not None and self._index is not None
+        unknown = [n for n in names if n not in self._index]
+        if unknown:
+            raise BadInput(f"{where} has unknown feature name(s) {', '.join(map(repr, unknown[:5]))}; "
+                           f"the server's model has {len(self.names)} features")
+        missing = [n for n in self.names if n not in set(names)]
+        if missing:
+            more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+            raise BadInput(f"{where} is missing feature(s) {', '.join(map(repr, missing[:5]))}{more}")
+
+
+@dataclass
+class Rows:
+    """Checked rows held in memory (``--row``, JSON, CSV from stdin)."""
+
+    rows: list[Row]
+    source: str
+
+    @property
+    def total(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self) -> Iterator[Row]:
+        return iter(self.rows)
+
+
+def row_from_arg(text: str, schema: Schema) -> Rows:
+    """``--row 1,2,3``: one row by position."""
+    cells = [c for c in text.split(",")]
+    row = [_cell(c, f"--row value {i + 1}") for i, c in enumerate(cells)]
+    return Rows([_Shaper(schema).positional(row, "--row")], "--row")
+
+
+def _read_text(path: str) -> str:
+    if path == STDIN:
+        return sys.stdin.read()
+    try:
+        return Path(path).read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise BadInput(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise BadInput(f"{path}: is a directory") from None
+    except PermissionError:
+        raise BadInput(f"{path}: permission denied") from None
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise BadInput(f"{path}: {exc.strerror or exc}") from None
+
+
+def rows_from_json(path: str, schema: Schema) -> Rows:
+    """A JSON file (see the module docstring); raises :class:`BadInput` saying what and where."""
+    name = "stdin" if path == STDIN else path
+    text = _read_text(path)
+    try:
+        doc = json.loads(text, parse_constant=lambda c: _reject_constant(name, c))
+    except json.JSONDecodeError as exc:
+        raise BadInput(f"{name}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    if isinstance(doc, dict):
+        if "instances" in doc and "features" not in doc:
+            doc = doc["instances"]
+            key = "instances"
+        elif "features" in doc and "instances" not in doc:
+            doc, key = [doc["features"]], "features"
+        else:
+            raise BadInput(f'{name}: an object must hold exactly one of "instances" (rows) or "features" (one row)')
+    else:
+        key = "rows"
+    if not isinstance(doc, list):
+        raise BadInput(f"{name}: {key} must be a list of rows, not {type(doc).__name__}")
+    if doc and all(isinstance(v, int | float) and not isinstance(v, bool) for v in doc):
+        doc = [doc]  # one row given as a bare list of numbers
+    if not doc:
+        raise BadInput(f"{name}: no rows")
+    shaper = _Shaper(schema)
+    rows: list[Row] = []
+    for i, row in enumerate(doc):
+        where = f"{name}: row {i}"
+        if isinstance(row, list):
+            rows.append(shaper.positional([_number(v, f"{where}[{j}]") for j, v in enumerate(row)], where))
+        elif isinstance(row, dict):
+            checked = {str(k): _number(v, f"{where}[{k!r}]") for k, v in row.items()}
+            rows.append(shaper.named(checked, where))
+        else:
+            raise BadInput(f"{where} is {type(row).__name__}; expected a list of numbers or an object by feature name")
+    return Rows(rows, name)
+
+
+def _reject_constant(name: str, constant: str) -> float:
+    raise BadInput(f"{name}: {constant} is not a JSON number; every feature must be finite")
+
+
+Records = Callable[[], Iterator[tuple[int, list[str]]]]
+
+
+def _file_records(path: str) -> Records:
+    def records() -> Iterator[tuple[int, list[str]]]:
+        try:
+            with open(path, encoding="utf-8-sig", newline="") as handle:
+                yield from _non_blank(csv.reader(handle), path)
+        except FileNotFoundError:
+            raise BadInput(f"{path}: no such file") from None
+        except IsADirectoryError:
+            raise BadInput(f"{path}: is a directory") from None
+        except PermissionError:
+            raise BadInput(f"{path}: permission denied") from None
+        except UnicodeDecodeError as exc:
+            raise BadInput(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    return records
+
+
+def _text_records(text: str, name: str) -> Records:
+    return lambda: _non_blank(csv.reader(io.StringIO(text)), name)
+
+
+def _non_blank(reader: Any, name: str) -> Iterator[tuple[int, list[str]]]:
+    try:
+        for record in reader:
+            if record and any(cell.strip() for cell in record):
+                yield reader.line_num, record
+    except csv.Error as exc:
+        raise BadInput(f"{name}: not a readable CSV file ({exc})") from None
+
+
+class CsvRows:
+    """CSV rows read in two passes: :meth:`check` (checks, counts), then iteration (streams)."""
+
+    def __init__(self, source: str, schema: Schema, records: Records) -> None:
+        self.source = source
+        self._records = records
+        self._shaper = _Shaper(schema)
+        self.total = 0
+
+    def _parse(self) -> Iterator[Row]:
+        header: list[str] | None = None
+        width = 0
+        for n, (line, record) in enumerate(self._records()):
+            if n == 0:
+                width = len(record)
+                if not all(_is_number(c) for c in record):
+                    header = [c.strip() for c in record]
+                    self._check_header(header, f"{self.source}:{line} (header)")
+                    continue
+            where = f"{self.source}:{line}"
+            if len(record) != width:
+                raise BadInput(f"{where} has {len(record)} cells; the first line has {width}")
+            if header is None:
+                yield self._shaper.positional([_cell(c, f"{where} column {j + 1}") for j, c in enumerate(record)], where)
+            else:
+                named = {h: _cell(c, f"{where} column {h!r}") for h, c in zip(header, record, strict=True)}
+                yield self._shaper.named(named, where)
+
+    def _check_header(self, header: list[str], where: str) -> None:
+        empty = [i + 1 for i, h in enumerate(header) if not h]
+        if empty:
+            raise BadInput(f"{where} has an empty name in column {empty[0]}")
+        dupes = sorted({h for h in header if header.count(h) > 1})
+        if dupes:
+            raise BadInput(f"{where} names {dupes[0]!r} twice")
+        if self._shaper.names is not None:
+            self._shaper.check_names(header, where)
+
+    def check(self) -> CsvRows:
+        """Read everything once; raises :class:`BadInput` at the first bad line, or when there is no data."""
+        self.total = sum(1 for _ in self._parse())
+        if self.total == 0:
+            raise BadInput(f"{self.source}: no data rows")
+        return self
+
+    def __iter__(self) -> Iterator[Row]:
+        return self._parse()
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text.strip())
+    except ValueError:
+        return False
+    return True
+
+
+def rows_from_csv(path: str, schema: Schema) -> CsvRows:
+    """A CSV file (see the module docstring), checked; standard input (``-``) is read once into memory."""
+    if path == STDIN:
+        return CsvRows("stdin", schema, _text_records(sys.stdin.read(), "stdin")).check()
+    return CsvRows(path, schema, _file_records(path)).check()
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Rows ``start .. start+len(rows)-1`` of the input and the request body that carries them."""
+
+    start: int
+    rows: int
+    body: bytes
+
+
+def encode(rows: Sequence[Row]) -> bytes:
+    return json.dumps({"instances": list(rows)}, separators=(",", ":"), allow_nan=False).encode()
+
+
+def batches(rows: Iterable[Row], batch_rows: int, max_body_bytes: int) -> Iterator[Batch]:
+    """Cut rows into bodies of at most ``batch_rows`` rows and ``max_body_bytes`` bytes, in order.
+
+    A batch whose body is too large is halved until it fits (wide rows, a low body limit).
+    Raises :class:`UsageError` when a single row alone is over the byte limit.
+    """
+    if batch_rows < 1:
+        raise UsageError(f"batch rows must be >= 1, not {batch_rows}")
+    start = 0
+    pending: list[Row] = []
+    for row in rows:
+        pending.append(row)
+        if len(pending) == batch_rows:
+            yield from _fit(pending, start, max_body_bytes)
+            start += len(pending)
+            pending = []
+    if pending:
+        yield from _fit(pending, start, max_body_bytes)
+
+
+def _fit(rows: list[Row], start: int, max_body_bytes: int) -> Iterator[Batch]:
+    body = encode(rows)
+    if len(body) <= max_body_bytes:
+        yield Batch(start, len(rows), body)
+        return
+    if len(rows) == 1:
+        raise UsageError(f"row {start} alone is {len(body)} bytes of JSON; the body limit is {max_body_bytes}")
+    half = len(rows) // 2
+    yield from _fit(rows[:half], start, max_body_bytes)
+    yield from _fit(rows[half:], start + half, max_body_bytes)

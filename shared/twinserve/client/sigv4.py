@@ -1,0 +1,113 @@
+"""SigV4 signing for IAM-authenticated Lambda Function URLs, with botocore's own signer.
+
+One function shape for every HTTP library: ``signer.sign(method, url, headers, body)`` returns the
+headers to send (the given ones plus ``Authorization``, ``X-Amz-Date``, ``X-Amz-Content-SHA256``
+and, with temporary credentials, ``X-Amz-Security-Token``). The prediction client (requests) and the
+bench's load generator (aiohttp) call it per request, so both sign the same way.
+
+Why ``X-Amz-Content-SHA256`` is added: SigV4 already hashes the body into the signature, but a
+Function URL behind CloudFront (origin access control) needs the hash as a header for POST; sending
+it always costs nothing and keeps one signing path.
+
+Credentials come from botocore's default chain (environment, ``AWS_PROFILE`` / shared files, SSO,
+container and instance roles), read again at every signature so refreshed roles keep working.
+The region is the Function URL's (``<id>.lambda-url.<region>.on.aws``) unless given.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from twinserve.client.errors import UsageError
+
+_FUNCTION_URL_HOST = re.compile(r"^[a-z0-9]+\.lambda-url\.([a-z0-9-]+)\.on\.aws$")
+_EXECUTE_API_HOST = re.compile(r"^[a-z0-9]+\.execute-api\.([a-z0-9-]+)\.amazonaws\.com$")
+
+LAMBDA_SERVICE = "lambda"
+EXECUTE_API_SERVICE = "execute-api"
+
+
+def region_from_url(url: str) -> str | None:
+    """The region in a Function URL or API Gateway host, or ``None`` for any other host."""
+    host = (urlsplit(url).hostname or "").lower()
+    for pattern in (_FUNCTION_URL_HOST, _EXECUTE_API_HOST):
+        match = pattern.match(host)
+        if match:
+            return match.group(1)
+    return None
+
+
+def service_for_url(url: str) -> str:
+    """``execute-api`` for an API Gateway host, ``lambda`` otherwise (Function URLs, stand-ins)."""
+    host = (urlsplit(url).hostname or "").lower()
+    return EXECUTE_API_SERVICE if _EXECUTE_API_HOST.match(host) else LAMBDA_SERVICE
+
+
+def _botocore() -> Any:
+    try:
+        import botocore.auth
+        import botocore.awsrequest
+        import botocore.exceptions
+        import botocore.session
+    except ImportError:
+        raise UsageError("SigV4 signing needs botocore: pip install botocore==1.44.8") from None
+    return botocore
+
+
+class SigV4Signer:
+    """Signs requests for one AWS service and region with the default credential chain.
+
+    ``credentials``: a botocore ``Credentials`` (tests pass fixed ones); default: the chain of a
+    botocore session for ``profile`` (default: ``AWS_PROFILE`` or ``default``).
+    Raises :class:`UsageError` when botocore is missing, the profile is unknown, no credentials
+    are found or no region can be determined.
+    Thread-safe: the load generator may sign from several threads.
+    """
+
+    def __init__(self, url: str, region: str | None = None, service: str | None = None,
+                 profile: str | None = None, credentials: Any = None) -> None:
+        botocore = _botocore()
+        self._auth_cls = botocore.auth.SigV4Auth
+        self._request_cls = botocore.awsrequest.AWSRequest
+        session = None
+        if credentials is None or region is None:
+            try:
+                session = botocore.session.Session(profile=profile)
+                session.get_scoped_config()  # raises ProfileNotFound for an unknown profile
+            except botocore.exceptions.BotoCoreError as exc:
+                raise UsageError(f"AWS configuration: {exc}") from None
+        self.region = region or region_from_url(url) or (session.get_config_variable("region") if session else None)
+        if not self.region:
+            raise UsageError("SigV4 needs a region: give --region, or use a Function URL "
+                             "(<id>.lambda-url.<region>.on.aws), or set AWS_REGION")
+        self.service = service or service_for_url(url)
+        if credentials is None:
+            try:
+                credentials = session.get_credentials() if session else None
+            except botocore.exceptions.BotoCoreError as exc:
+                raise UsageError(f"AWS credentials: {exc}") from None
+            if credentials is None:
+                raise UsageError("SigV4 needs AWS credentials: none found in the environment "
+                                 "(AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), the profile (AWS_PROFILE, "
+                                 "~/.aws) or an instance/container role")
+        self._credentials = credentials
+        self._lock = threading.Lock()
+
+    def sign(self, method: str, url: str, headers: Mapping[str, str] | None = None,
+             body: bytes = b"") -> dict[str, str]:
+        """The headers to send with this exact request: ``headers`` plus the SigV4 ones.
+
+        Sign last: any header added or changed afterwards that was signed (all of ``headers``)
+        invalidates the signature. The URL must be the one sent (scheme, host, port, path, query).
+        """
+        with self._lock:
+            frozen = self._credentials.get_frozen_credentials()
+        request = self._request_cls(method=method.upper(), url=url, data=body, headers=dict(headers or {}))
+        request.headers["X-Amz-Content-SHA256"] = hashlib.sha256(body).hexdigest()
+        self._auth_cls(frozen, self.service, self.region).add_auth(request)
+        return dict(request.headers.items())
