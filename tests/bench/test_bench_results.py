@@ -11,7 +11,8 @@ from twinbench.measure.loadgen import Outcome, step_result
 from twinbench.measure.scenarios import PROFILES, burst_timeline, profile_dict
 from twinbench.measure.stats import summarize
 from twinbench.results import document as results
-from twinbench.results import envinfo
+from twinbench.results import envinfo, formats
+from twinbench.results.documents import BenchResults, RunDocument
 
 GEN = {"cpu_fraction": 0.2, "send_lag_p99_ms": 0.5, "send_lag_max_ms": 1.0, "bottleneck": False}
 
@@ -48,19 +49,17 @@ def _doc() -> dict:
                  timeline=burst_timeline(outs, 0.25, 100.0, [i / 100 for i in range(100)]))
         b["time_to_steady_s"] = b["timeline"]["time_to_steady_s"]
         scenarios["burst"][name] = b
-    return {
-        "schema_version": results.SCHEMA_VERSION,
-        "run": {"id": "20260101T000000Z", "status": "ok", "started_at": "2026-01-01T00:00:00+00:00",
+    payload = BenchResults(
+        run={"id": "20260101T000000Z", "status": "ok", "started_at": "2026-01-01T00:00:00+00:00",
                 "finished_at": "2026-01-01T00:01:00+00:00", "duration_s": 60.0, "argv": ["bench"],
                 "profile": profile_dict(PROFILES["smoke"]),
                 "settings": {"profile": "smoke", "slo_ms": 100.0, "targets": ["lambda", "container"],
                              "scenarios": ["cold", "warm", "scalability", "burst"],
                              "lambda_runtime": "awslambdaric", "container_runtime": "gunicorn"}},
-        "environment": envinfo.collect(),
-        "targets": {n: {"name": n, "kind": n, "mode": "local", "runtime": "x", "url": "http://127.0.0.1:1",
-                        "notes": [], "config": {}} for n in ("lambda", "container")},
-        "scenarios": scenarios,
-        "lambda_reports": {"lambda": {"n": 2, "n_cold": 1, "memory_size_mb": 1024,
+        targets={n: {"name": n, "kind": n, "mode": "local", "runtime": "x", "url": "http://127.0.0.1:1",
+                     "notes": [], "config": {}} for n in ("lambda", "container")},
+        scenarios=scenarios,
+        lambda_reports={"lambda": {"n": 2, "n_cold": 1, "memory_size_mb": 1024,
                                       "billed_duration_warm": summarize([4.0]), "duration_warm": summarize([3.2]),
                                       "init_duration": summarize([390.0]), "max_memory_used_mb": 90,
                                       "raw": [{"request_id": "a", "duration_ms": 3.2, "billed_duration_ms": 4,
@@ -70,8 +69,8 @@ def _doc() -> dict:
                                                "memory_size_mb": 1024, "max_memory_used_mb": 90,
                                                "init_duration_ms": 390.0}],
                                       "raw_truncated": False}},
-        "warnings": [],
-    }
+    )
+    return RunDocument(payload, created="2026-01-01T00:00:00+00:00", environment=envinfo.collect()).to_dict()
 
 
 def test_a_complete_document_is_valid():
@@ -109,9 +108,33 @@ def test_write_load_round_trip_and_version_check(tmp_path):
     results.write(doc, tmp_path)
     back = results.load(tmp_path)
     assert back["scenarios"]["warm"]["lambda"]["latency"]["mean_ms"] is None
-    (tmp_path / "results.json").write_text(json.dumps({**back, "schema_version": "2.0"}))
-    with pytest.raises(results.ResultsError, match="schema version"):
+    assert (back["format"], back["version"]) == ("twinbench.results", formats.RESULTS.version)
+    (tmp_path / "results.json").write_text(json.dumps({**back, "version": formats.RESULTS.version + 1}))
+    with pytest.raises(results.ResultsError, match="newer than this twinbench reads"):
         results.load(tmp_path)
+    (tmp_path / "results.json").write_text(json.dumps({**back, "format": "twinbench.soak"}))
+    with pytest.raises(results.ResultsError, match="not twinbench.results"):
+        results.load(tmp_path)
+
+
+def _version_1(doc: dict) -> dict:
+    """The same run as results.json version 1 wrote it: ``schema_version`` "1.0", no envelope keys."""
+    old = {k: v for k, v in doc.items() if k not in ("format", "version", "created", "interrupted")}
+    return {"schema_version": "1.0", **old}
+
+
+def test_a_version_1_results_folder_still_loads_validates_and_renders(tmp_path, capsys):
+    from twinbench.cost.from_results import cost_section
+
+    doc = _version_1(_doc())
+    doc["cost"] = cost_section(doc, traffic_rps=10.0)
+    (tmp_path / "results.json").write_text(json.dumps(doc))
+    assert results.load(tmp_path)["schema_version"] == "1.0"
+    results.validate(doc)  # against the frozen schemas/results-1.schema.json
+    assert main(["report", "--validate", str(tmp_path)]) == 0
+    assert "## Summary" in (tmp_path / "report.md").read_text()
+    with pytest.raises(results.ResultsError):  # version 1 is not version 2 with keys missing
+        results.validate({**doc, "format": "twinbench.results", "version": 2})
 
 
 def test_report_renders_every_section_and_plot(tmp_path):
@@ -145,7 +168,7 @@ def _cloudwatch_doc() -> dict:
     dist = {"n": 4, "min": 300.0, "p50": 350.0, "p90": 420.0, "p99": 430.0, "max": 431.0, "mean": 360.0}
     warm = {"n": 1000, "min": 2.0, "p50": 3.1, "p90": 4.0, "p99": 9.0, "max": 20.0, "mean": 3.4}
     return {
-        "schema": "twinbench.cloudwatch/1",
+        "format": "twinbench.cloudwatch", "version": formats.CLOUDWATCH.version,
         "target": {"function_name": "twinserve-dev-predict", "region": "us-east-1", "memory_size_mb": 1024},
         "window": {"start": "2026-01-01T00:00:00Z", "end": "2026-01-01T00:10:00Z", "duration_s": 600},
         "lambda_metrics": {"invocations_count": 1004, "duration_p50_ms": 3.2, "duration_p99_ms": 40.0},
@@ -159,7 +182,7 @@ def _cloudwatch_doc() -> dict:
 
 def _kubectl_doc() -> dict:
     return {
-        "schema": "twinbench.kubectl/1",
+        "format": "twinbench.kubectl", "version": formats.KUBECTL.version,
         "pods": [{"name": "p1", "image_pull_s": 4.0}],
         "pods_summary": {"count": 2, "ready_count": 2, "restarts_total": 0, "crash_looping_count": 0,
                          "ready_s": {"n": 2, "p50": 9.0, "p90": 11.0, "max": 11.0},
@@ -191,6 +214,13 @@ def test_provider_sections_appear_only_with_collector_output(tmp_path):
                  "measured / predicted", "pod start phases", "local: process start -> ready", "HPA reaction",
                  "**20 s**"):
         assert text in report, text
+    # A version-1 collector document (``"schema": "twinbench.kubectl/1"``) renders the same.
+    legacy = {k: v for k, v in _kubectl_doc().items() if k not in ("format", "version")}
+    (tmp_path / "kubectl.json").write_text(json.dumps({"schema": "twinbench.kubectl/1", **legacy}))
+    assert "HPA reaction" in render_folder(tmp_path, doc).read_text()
+    # Another kind, or a newer version, is named in a note instead of misread.
+    (tmp_path / "kubectl.json").write_text(json.dumps({**_kubectl_doc(), "version": 99}))
+    assert "`kubectl.json` ignored: twinbench.kubectl version 99 is newer" in render_folder(tmp_path, doc).read_text()
 
 
 def test_hpa_reaction_needs_a_completed_scale_up():

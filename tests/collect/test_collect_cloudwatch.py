@@ -142,7 +142,7 @@ def test_collect_whole_document(aws):
         start=t - timedelta(minutes=5), end=t + timedelta(minutes=5), api_id=API_ID, page_limit=5,
         prices_path=PINNED_PRICES,
     )
-    assert doc["schema"] == "twinbench.cloudwatch/1"
+    assert (doc["format"], doc["version"]) == ("twinbench.cloudwatch", 2)
     m = doc["lambda_metrics"]
     assert (m["invocations_count"], m["errors_count"], m["throttles_count"], m["concurrent_executions_max"]) == (15, 1, 0, 3)
     assert (m["duration_p50_ms"], m["duration_p90_ms"], m["duration_p99_ms"]) == (50, 90, 99)

@@ -175,7 +175,7 @@ def test_event_time_falls_back_to_event_time_for_events_v1_style():
 def test_collect_whole_document_from_recorded_cluster():
     runner = Recorded()
     doc = km.collect(target(kubectl="kubectl"), since_s=3600, runner=runner, now=NOW)
-    assert doc["schema"] == "twinbench.kubectl/1"
+    assert (doc["format"], doc["version"]) == ("twinbench.kubectl", 2)
     assert doc["environment"]["kubectl_version"] == "v1.37.1"
     s = doc["pods_summary"]
     assert (s["count"], s["ready_count"], s["pending_count"], s["crash_looping_count"], s["restarts_total"]) == (3, 1, 1, 1, 4)
@@ -313,7 +313,7 @@ def test_cli_end_to_end_writes_document(fake_kubectl, tmp_path, capsys):
                        "--selector", "app.kubernetes.io/name=twinserve-predict", "--since", "100000d", "--output", str(out)])
     assert rc == 0, capsys.readouterr().err
     doc = json.loads(out.read_text())
-    assert doc["schema"] == "twinbench.kubectl/1" and doc["pods_summary"]["count"] == 3
+    assert doc["format"] == "twinbench.kubectl" and doc["pods_summary"]["count"] == 3
     assert doc["target"] == {"context": "kind-twinserve", "namespace": "twinserve-dev",
                              "selector": "app.kubernetes.io/name=twinserve-predict", "since_s": 100000 * 86400}
     gets = [a for a in _logged(tmp_path) if "get" in a]

@@ -27,7 +27,7 @@ def test_json_output_is_the_comparison(capsys):
             "--front-door", "function-url", "--pod-rps", "300", "--instance", "c7g.large", "--json"]
     assert main(args) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["schema_version"] == 1
+    assert (data["format"], data["version"]) == ("twinbench.cost", 2)
     assert data["lambda_config"] == {"billed_duration_ms": 20.0, "memory_mb": 512, "architecture": "arm64",
                                      "front_door": "function-url", "init_duration_ms": 0.0,
                                      "keep_alive_s": 300.0, "provisioned_concurrency": 0}

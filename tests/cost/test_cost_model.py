@@ -318,7 +318,7 @@ def test_cost_curve_default_range_covers_both_break_evens_and_returns_arrays():
 def test_compare_is_data_with_a_schema_version():
     result = cost.compare(traffic.constant(50.0), LambdaConfig(12, 1024), ContainerConfig(pod_rps=400))
     data = result.to_dict()
-    assert data["schema_version"] == cost.SCHEMA_VERSION
+    assert (data["format"], data["version"]) == ("twinbench.cost", cost.SCHEMA_VERSION)
     assert data["hours_per_month"] == 730
     assert {data["lambda_cost"]["platform"], data["eks_cost"]["platform"], data["fargate_cost"]["platform"]} == {
         "lambda", "eks", "fargate"}

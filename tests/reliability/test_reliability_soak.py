@@ -126,5 +126,5 @@ def test_short_soak_on_gunicorn_writes_its_figures(rf_dir: Path, tmp_path: Path,
     assert result["ramp_errors"] == 0 and all(step["sent"] >= 9 for step in result["ramp"])
     assert result["rss"]["baseline_kb"] and result["rss"]["end_kb"]
     assert len(result["rss_samples"][0]["pids"]) >= 1
-    assert json.loads((tmp_path / "soak.json").read_text())["kind"] == "twinbench-soak"
+    assert json.loads((tmp_path / "soak.json").read_text())["format"] == "twinbench.soak"
     assert any(line.startswith("soak: ") for line in soak.summary_lines(document))

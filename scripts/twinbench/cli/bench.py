@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import signal
 import sys
 import time
 import traceback
@@ -37,7 +36,9 @@ from twinbench.measure.scenarios import (
 )
 from twinbench.project.paths import REPO
 from twinbench.results import document as results
-from twinbench.results import envinfo
+from twinbench.results import formats
+from twinbench.results.documents import BenchResults
+from twinbench.results.run_folder import RunFolder
 from twinbench.targets import (
     ContainerTarget,
     LambdaTarget,
@@ -146,14 +147,6 @@ def _build_targets(args: argparse.Namespace, names: list[str], log_dir: Path) ->
     return targets
 
 
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM, handled like Ctrl-C so every ``finally`` runs."""
-
-
-def _on_sigterm(signum: int, frame: object) -> None:
-    raise _Terminated()
-
-
 def _summarize_reports(reports: list[dict]) -> dict:
     from twinbench.measure.stats import summarize
 
@@ -173,11 +166,11 @@ def _summarize_reports(reports: list[dict]) -> dict:
     }
 
 
-async def _scenarios(doc: dict, targets: list[Target], args: argparse.Namespace, chosen: list[str],
+async def _scenarios(doc: BenchResults, targets: list[Target], args: argparse.Namespace, chosen: list[str],
                      body: bytes, progress: Progress) -> None:
     profile = PROFILES[args.profile]
     slo = args.slo_ms
-    out = doc["scenarios"]
+    out = doc.scenarios
     async with contextlib.AsyncExitStack() as stack:
         gens = {t.name: await stack.enter_async_context(
             LoadGenerator(t.url, body, timeout_s=args.request_timeout_s, max_connections=args.max_connections))
@@ -203,11 +196,11 @@ async def _scenarios(doc: dict, targets: list[Target], args: argparse.Namespace,
         estimates = {t.name: capacity_estimate_rps(warm_result[t.name]["latency"]["median_ms"],
                                                    t.cpus_effective or 1.0) for t in targets}
         capacity = max((v for v in estimates.values() if v), default=50.0)
-        doc["run"]["capacity_estimate_rps"] = {k: (round(v, 1) if v else None) for k, v in estimates.items()}
+        doc.run["capacity_estimate_rps"] = {k: (round(v, 1) if v else None) for k, v in estimates.items()}
 
         if "scalability" in chosen:
             rates = rate_ladder(capacity, profile.rate_fractions, profile.max_rate_rps)
-            doc["run"]["rate_ladder_rps"] = rates
+            doc.run["rate_ladder_rps"] = rates
             progress.phase("scalability")
             prewarm = {t.name: int(t.describe()["config"].get("concurrency_limit") or 4) for t in targets
                        if t.kind == "lambda" and t.mode == "local"}
@@ -287,115 +280,111 @@ def run(args: argparse.Namespace) -> int:
     chosen_targets = _split(args.targets, TARGET_NAMES, "target")
     chosen = _split(args.scenarios, SCENARIOS, "scenario")
     progress = Progress(quiet=args.quiet)
-    run_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    folder = args.out / run_id
-    n = 1
-    while folder.exists():
-        n += 1
-        folder = args.out / f"{run_id}-{n}"
-    folder.mkdir(parents=True)
-    logs = folder / "logs"
-    logs.mkdir()
     try:
         body = request_body(args.model_dir)
     except FileNotFoundError as exc:
         print(f"twinbench bench: {exc}", file=sys.stderr)
         return 2
-    doc: dict = {
-        "schema_version": results.SCHEMA_VERSION,
-        "run": {
-            "id": folder.name,
-            "status": "running",
-            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "argv": sys.argv,
-            "profile": profile_dict(PROFILES[args.profile]),
-            "settings": {
-                "profile": args.profile, "slo_ms": args.slo_ms, "targets": chosen_targets, "scenarios": chosen,
-                "lambda_url": args.lambda_url, "container_url": args.container_url,
-                "lambda_function": args.lambda_function, "aws_region": args.aws_region,
-                "aws_endpoint_url": os.environ.get("AWS_ENDPOINT_URL") or None,
-                "lambda_runtime": args.lambda_runtime, "container_runtime": args.container_runtime,
-                "lambda_package": str(args.lambda_package), "model_dir": str(args.model_dir),
-                "request_timeout_s": args.request_timeout_s, "cost_rps": args.cost_rps, "cost_shape": args.cost_shape, "max_connections": args.max_connections,
-                "request_body_bytes": len(body),
-                "env": {k: os.environ[k] for k in sorted(os.environ)
-                        if k.startswith(("LAMBDA_", "WEB_CONCURRENCY", "GUNICORN_", "MODEL_PATH", "SLO_MS", "PROFILE"))},
-            },
+    with RunFolder(formats.RESULTS, root=args.out, logs=True) as folder:
+        exit_code, data, path = _measure(folder, args, chosen_targets, chosen, body, progress)
+    # Rendering is a view of the data on disk: outside the run's signal handling, like before.
+    if not args.no_report:
+        from twinbench.report.markdown import render_folder, summary_table
+
+        try:
+            render_folder(folder.path, data)
+        except Exception as exc:  # the data is safe on disk; say what failed
+            print(f"twinbench bench: report rendering failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+            traceback.print_exc(file=sys.stderr)
+            exit_code = exit_code or 1
+        print(summary_table(data))
+    for warning in data["warnings"]:
+        print(f"WARNING: {warning}", file=sys.stderr)
+    print(f"results: {path}" + ("" if args.no_report else f"\nreport:  {folder.path / 'report.md'}"))
+    return exit_code
+
+
+def _measure(folder: RunFolder, args: argparse.Namespace, chosen_targets: list[str], chosen: list[str],
+             body: bytes, progress: Progress) -> tuple[int, dict, Path]:
+    """Run the scenarios, write results.json into ``folder`` (partial and marked when interrupted).
+
+    Returns the exit code so far, the document as written and its path.
+    """
+    doc = BenchResults(run={
+        "id": folder.path.name,
+        "status": "running",
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "argv": sys.argv,
+        "profile": profile_dict(PROFILES[args.profile]),
+        "settings": {
+            "profile": args.profile, "slo_ms": args.slo_ms, "targets": chosen_targets, "scenarios": chosen,
+            "lambda_url": args.lambda_url, "container_url": args.container_url,
+            "lambda_function": args.lambda_function, "aws_region": args.aws_region,
+            "aws_endpoint_url": os.environ.get("AWS_ENDPOINT_URL") or None,
+            "lambda_runtime": args.lambda_runtime, "container_runtime": args.container_runtime,
+            "lambda_package": str(args.lambda_package), "model_dir": str(args.model_dir),
+            "request_timeout_s": args.request_timeout_s, "cost_rps": args.cost_rps, "cost_shape": args.cost_shape, "max_connections": args.max_connections,
+            "request_body_bytes": len(body),
+            "env": {k: os.environ[k] for k in sorted(os.environ)
+                    if k.startswith(("LAMBDA_", "WEB_CONCURRENCY", "GUNICORN_", "MODEL_PATH", "SLO_MS", "PROFILE"))},
         },
-        "environment": {**envinfo.collect(), "lambda_package": _package_info(args, chosen_targets)},
-        "targets": {},
-        "scenarios": {},
-        "lambda_reports": {},
-        "warnings": [],
-    }
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    })
+    environment = {**folder.environment, "lambda_package": _package_info(args, chosen_targets)}
     t0 = time.perf_counter()
     exit_code = 0
     try:
-        targets = _build_targets(args, chosen_targets, logs)
+        targets = _build_targets(args, chosen_targets, folder.logs)
         with contextlib.ExitStack() as stack:
             for target in targets:
                 progress.phase(f"starting {target.name} ({target.mode}, {target.runtime})")
                 stack.enter_context(target)
                 progress.done(target.url)
             for target in targets:
-                doc["targets"][target.name] = target.describe()
+                doc.targets[target.name] = target.describe()
             try:
                 asyncio.run(_scenarios(doc, targets, args, chosen, body, progress))
             finally:
                 for target in targets:
                     reports = target.lambda_reports()
                     if reports:
-                        doc["lambda_reports"][target.name] = _summarize_reports(reports)
-                    doc["targets"][target.name] = target.describe()
+                        doc.lambda_reports[target.name] = _summarize_reports(reports)
+                    doc.targets[target.name] = target.describe()
             progress.phase("stopping targets")
         progress.done()
-        doc["run"]["status"] = "ok"
-        if any(r.get("error") for r in doc["scenarios"].get("cold_start", {}).values()):
+        doc.run["status"] = "ok"
+        if any(r.get("error") for r in doc.scenarios.get("cold_start", {}).values()):
             exit_code = 1  # the other scenarios ran; the failed one is in results.json and the warnings
     except KeyboardInterrupt:
-        doc["run"]["status"] = "interrupted"
+        folder.mark_interrupted()
+        doc.run["status"] = "interrupted"
         progress.note("interrupted: everything started was stopped; partial results kept")
         exit_code = 130
     except OfflineLambdaError as exc:  # a missing prerequisite: say which and how to fix it, no traceback
-        doc["run"]["status"] = "failed"
-        doc["run"]["error"] = f"--lambda-runtime offline: {exc}"
-        progress.note(f"FAILED: {doc['run']['error']}")
+        doc.run["status"] = "failed"
+        doc.run["error"] = f"--lambda-runtime offline: {exc}"
+        progress.note(f"FAILED: {doc.run['error']}")
         exit_code = 2
     except Exception as exc:  # a failed run still leaves its partial results and says why
-        doc["run"]["status"] = "failed"
-        doc["run"]["error"] = f"{type(exc).__name__}: {exc}"
+        doc.run["status"] = "failed"
+        doc.run["error"] = f"{type(exc).__name__}: {exc}"
         progress.note(f"FAILED: {type(exc).__name__}: {exc}")
         traceback.print_exc(file=sys.stderr)
         exit_code = 1
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-    doc["run"]["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-    doc["run"]["duration_s"] = round(time.perf_counter() - t0, 1)
+    doc.run["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    doc.run["duration_s"] = round(time.perf_counter() - t0, 1)
+    document = folder.document(doc, environment=environment)
     try:
         from twinbench.cost.from_results import cost_section
 
-        doc["cost"] = cost_section(doc, args.cost_rps, args.cost_shape)
+        doc.cost = cost_section(document.to_dict(), args.cost_rps, args.cost_shape)
     except Exception as exc:  # the cost model must not lose the measurements
-        doc["cost"] = {"skipped": True, "reason": f"cost model failed: {type(exc).__name__}: {exc}"}
-    doc["warnings"] = _collect_warnings(doc)
-    path = results.write(doc, folder)
+        doc.cost = {"skipped": True, "reason": f"cost model failed: {type(exc).__name__}: {exc}"}
+    doc.warnings = _collect_warnings(document.to_dict())
+    path = folder.write(document)
+    data = document.to_dict()
     try:
-        results.validate(doc)
+        results.validate(data)
     except results.ResultsError as exc:
         print(f"twinbench bench: {exc}", file=sys.stderr)
         exit_code = exit_code or 1
-    if not args.no_report:
-        from twinbench.report.markdown import render_folder, summary_table
-
-        try:
-            render_folder(folder, doc)
-        except Exception as exc:  # the data is safe on disk; say what failed
-            print(f"twinbench bench: report rendering failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-            traceback.print_exc(file=sys.stderr)
-            exit_code = exit_code or 1
-        print(summary_table(doc))
-    for warning in doc["warnings"]:
-        print(f"WARNING: {warning}", file=sys.stderr)
-    print(f"results: {path}" + ("" if args.no_report else f"\nreport:  {folder / 'report.md'}"))
-    return exit_code
+    return exit_code, data, path

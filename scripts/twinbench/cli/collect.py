@@ -214,14 +214,12 @@ def run_kubectl(args: argparse.Namespace) -> int:
 
 
 def _write(doc: dict[str, Any], output: Path | None) -> None:
-    text = json.dumps(doc, indent=2, sort_keys=False) + "\n"
+    from twinbench.results.run_folder import clean_json, write_json_atomic
+
     if output is None:
-        sys.stdout.write(text)
+        sys.stdout.write(json.dumps(clean_json(doc), indent=2, allow_nan=False) + "\n")
         return
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_suffix(output.suffix + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(output)  # never leave a half-written document for the report to read
+    write_json_atomic(doc, output, indent=2)  # never leave a half-written document for the report to read
     _progress(f"wrote {output}")
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import signal
 import sys
 import time
 import traceback
@@ -18,6 +17,9 @@ from pathlib import Path
 
 from twinbench.measure.progress import Progress
 from twinbench.peers import servers as peers
+from twinbench.results import formats
+from twinbench.results.documents import PeersResults
+from twinbench.results.run_folder import RunFolder
 
 __all__ = ["register", "run"]
 
@@ -104,11 +106,8 @@ def _preflight(cfg: peers.PeersConfig) -> str | None:
     return None
 
 
-def _on_sigterm(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def _warnings(doc: dict) -> list[str]:
+    """Warnings from the whole document (``to_dict()``: the environment is in the envelope)."""
     out = []
     env = doc["environment"]
     load, cores = env.get("load_average_1_5_15"), env.get("cpu_count") or 1
@@ -136,6 +135,14 @@ def _warnings(doc: dict) -> list[str]:
     return out
 
 
+def _verdicts(models: dict, lambda_part: dict | None) -> list[str]:
+    """PASS/FAIL/MISSING of every target, the models' and the Lambda part's."""
+    verdicts = [t["verdict"] for m in models.values() for t in m.get("targets", [])]
+    if isinstance(lambda_part, dict):
+        verdicts += [t["verdict"] for t in lambda_part.get("targets", [])]
+    return verdicts
+
+
 def run(args: argparse.Namespace) -> int:
     cfg = _config(args)
     problem = _preflight(cfg)
@@ -143,34 +150,24 @@ def run(args: argparse.Namespace) -> int:
         print(f"twinbench bench-peers: {problem}", file=sys.stderr)
         return 2
     progress = Progress(quiet=args.quiet)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    folder = cfg.results_dir / f"peers-{stamp}"
-    n = 1
-    while folder.exists():
-        n += 1
-        folder = cfg.results_dir / f"peers-{stamp}-{n}"
-    logs = folder / "logs"
-    logs.mkdir(parents=True)
-    from twinbench.results import document as results
+    with RunFolder(formats.PEERS, root=cfg.results_dir, prefix="peers", logs=True,
+                   environment=lambda: peers.environment(cfg)) as folder:
+        exit_code, doc, tables, path = _measure(folder, cfg, args, progress)
+    return _print(folder, doc, tables, path, exit_code)
 
-    doc: dict = {
-        "schema": peers.SCHEMA,
-        "schema_version": results.SCHEMA_VERSION,
-        "kind": "peers",
-        "run": {"id": folder.name, "status": "running", "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                "argv": sys.argv,
-                "settings": {"models": list(cfg.models), "servers": list(cfg.servers), "rounds": cfg.rounds,
-                             "wrk_duration_s": cfg.duration_s, "warmup_s": cfg.warmup_s,
-                             "concurrencies": list(cfg.concurrencies), "sweep_rates_rps": list(cfg.sweep_rates),
-                             "sweep_step_s": cfg.sweep_step_s, "sweep_slo_ms": peers.SWEEP_SLO_MS,
-                             "target_concurrency": peers.TARGET_CONCURRENCY, "fast": args.fast,
-                             "lambda": cfg.run_lambda}},
-        "environment": peers.environment(cfg),
-        "models": {},
-        "lambda": None,
-        "warnings": [],
-    }
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+
+def _measure(folder: RunFolder, cfg: peers.PeersConfig, args: argparse.Namespace,
+             progress: Progress) -> tuple[int, dict, list[str], Path]:
+    """Run every model and the Lambda part; write results.json (partial and marked when interrupted)."""
+    payload = PeersResults(run={
+        "id": folder.path.name, "status": "running", "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "argv": sys.argv,
+        "settings": {"models": list(cfg.models), "servers": list(cfg.servers), "rounds": cfg.rounds,
+                     "wrk_duration_s": cfg.duration_s, "warmup_s": cfg.warmup_s,
+                     "concurrencies": list(cfg.concurrencies), "sweep_rates_rps": list(cfg.sweep_rates),
+                     "sweep_step_s": cfg.sweep_step_s, "sweep_slo_ms": peers.SWEEP_SLO_MS,
+                     "target_concurrency": peers.TARGET_CONCURRENCY, "fast": args.fast,
+                     "lambda": cfg.run_lambda}})
     t0 = time.perf_counter()
     exit_code = 0
     tables: list[str] = []
@@ -179,43 +176,46 @@ def run(args: argparse.Namespace) -> int:
             progress.phase(f"{kind}: preparing the model (train if absent, joblib copy)")
             model = peers.prepare_model(kind, cfg.work_dir, cfg.python, progress.note)
             progress.done(str(model.model_dir))
-            record = peers.run_model(model, cfg, progress.note, logs)
+            record = peers.run_model(model, cfg, progress.note, folder.logs)
             summary = record.pop("_summary_int")
-            doc["models"][kind] = record
+            payload.models[kind] = record
             keep_alive = {name: s["keep_alive"] for name, s in record["servers"].items()}
             tables.append(peers.render_table(kind, summary, list(cfg.servers), keep_alive, record["targets"]))
             if cfg.sweep_rates:
                 tables.append(peers.render_sweep(kind, {name: s["sweeps"] for name, s in record["servers"].items()}))
         if cfg.run_lambda:
             progress.phase("lambda: cold init and warm duration (local emulator)")
-            doc["lambda"] = peers.run_lambda_part(cfg, progress.note)
-            progress.done(doc["lambda"].get("status", "?"))
-            tables.append(peers.render_lambda(doc["lambda"]))
-        doc["run"]["status"] = "ok"
+            payload.lambda_ = peers.run_lambda_part(cfg, progress.note)
+            progress.done(payload.lambda_.get("status", "?"))
+            tables.append(peers.render_lambda(payload.lambda_))
+        payload.run["status"] = "ok"
     except KeyboardInterrupt:
-        doc["run"]["status"] = "interrupted"
+        folder.mark_interrupted()
+        payload.run["status"] = "interrupted"
         progress.note("interrupted: every server started was stopped; partial results kept")
         exit_code = 130
     except Exception as exc:  # partial results are kept and the failure is said, never exit 0
-        doc["run"]["status"] = "failed"
-        doc["run"]["error"] = f"{type(exc).__name__}: {exc}"
+        payload.run["status"] = "failed"
+        payload.run["error"] = f"{type(exc).__name__}: {exc}"
         progress.note(f"FAILED: {type(exc).__name__}: {exc}")
         traceback.print_exc(file=sys.stderr)
         exit_code = 1
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-    doc["run"]["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-    doc["run"]["duration_s"] = round(time.perf_counter() - t0, 1)
-    doc["run"]["load_average_after"] = peers._load_average()
-    doc["warnings"] = _warnings(doc)
-    verdicts = [t["verdict"] for m in doc["models"].values() for t in m.get("targets", [])]
-    if isinstance(doc["lambda"], dict):
-        verdicts += [t["verdict"] for t in doc["lambda"].get("targets", [])]
-    doc["run"]["targets_met"] = bool(verdicts) and all(v == "PASS" for v in verdicts)
-    path = results.write(doc, folder)
+    payload.run["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    payload.run["duration_s"] = round(time.perf_counter() - t0, 1)
+    payload.run["load_average_after"] = peers._load_average()
+    document = folder.document(payload)
+    payload.warnings = _warnings(document.to_dict())
+    verdicts = _verdicts(payload.models, payload.lambda_)
+    payload.run["targets_met"] = bool(verdicts) and all(v == "PASS" for v in verdicts)
+    path = folder.write(document)
+    return exit_code, document.to_dict(), tables, path
+
+
+def _print(folder: RunFolder, doc: dict, tables: list[str], path: Path, exit_code: int) -> int:
+    """The tables, warnings and verdict of a written run; the exit code."""
     env = doc["environment"]
     print()
-    print(f"bench-peers {folder.name}: {env.get('cpu_model')}, {env.get('cpu_count')} cores, "
+    print(f"bench-peers {folder.path.name}: {env.get('cpu_model')}, {env.get('cpu_count')} cores, "
           f"load average before {env.get('load_average_1_5_15')} after {doc['run']['load_average_after']}, "
           f"wrk {env.get('wrk_version')}, {doc['run']['duration_s']:.0f} s")
     print("keep-alive: MLServer (uvicorn) keeps connections open; gunicorn sync workers (twinserve and the "
@@ -226,7 +226,7 @@ def run(args: argparse.Namespace) -> int:
     for warning in doc["warnings"]:
         print(f"WARNING: {warning}")
     print(f"\nresults: {path}")
-    if exit_code == 0 and verdicts and not doc["run"]["targets_met"]:
+    if exit_code == 0 and _verdicts(doc["models"], doc["lambda"]) and not doc["run"]["targets_met"]:
         print("bench-peers: some targets are not met (FAIL/MISSING above)")
         exit_code = EXIT_TARGET_FAILED
     return exit_code

@@ -3,14 +3,13 @@
 Both exit 0 only when every figure they gate on is at zero (fuzz: 5xx, unanswered requests, crashed
 workers, 4xx without the JSON error body, edge cases, slow clients; soak: errors, RSS growth), and
 print their figures at the end. Results go to ``results/fuzz-<ts>/fuzz.json`` and
-``results/soak-<ts>/soak.json``.
+``results/soak-<ts>/soak.json`` (written also when interrupted: ``"interrupted": true``, exit 130).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 import time
 from pathlib import Path
@@ -30,12 +29,7 @@ def _env_float(name: str, default: float) -> float:
     return float(value) if value else default
 
 
-def _sigterm_stops_cleanly() -> None:
-    """SIGTERM (``timeout``, CI) unwinds like Ctrl-C, so every ``with`` block stops its servers."""
-    def handler(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, handler)
+EXIT_INTERRUPTED = 130
 
 
 def run_fuzz(args: argparse.Namespace) -> int:
@@ -51,9 +45,12 @@ def run_fuzz(args: argparse.Namespace) -> int:
         slow_clients=args.slow_clients, slow_s=args.slow_s, edge=not args.no_edge,
         package_dir=Path(args.package), out_dir=Path(args.out) if args.out else None,
     )
-    _sigterm_stops_cleanly()
     started = time.perf_counter()
-    reports = run(settings, Progress(quiet=args.quiet))
+    try:  # the run's folder owns SIGTERM/SIGINT: both unwind, stop every server and write what ran
+        reports = run(settings, Progress(quiet=args.quiet))
+    except KeyboardInterrupt:
+        print("fuzz: interrupted; every server was stopped", file=sys.stderr)
+        return EXIT_INTERRUPTED
     for line in summary_lines(reports, time.perf_counter() - started):
         print(line)
     return 0 if all(r.ok for r in reports) else 1
@@ -63,14 +60,21 @@ def run_soak(args: argparse.Namespace) -> int:
     from twinbench.reliability.soak import SoakSettings, run, summary_lines
 
     targets = tuple(t.strip() for t in args.targets.split(",") if t.strip())
+    unknown = sorted(set(targets) - {"container", "lambda"})
+    if unknown or not targets:
+        print(f"soak: unknown target(s) {unknown or args.targets!r}; choose from container, lambda", file=sys.stderr)
+        return 2
     settings = SoakSettings(
         duration_s=args.duration_s, targets=targets, load_fraction=args.fraction,
         saturation_rps=args.saturation_rps, saturation_from_results=args.saturation_from_results,
         window_s=args.window_s, ramp_step_s=args.ramp_step_s,
         rss_growth_max_pct=args.rss_growth_max_pct, out_dir=Path(args.out) if args.out else None,
     )
-    _sigterm_stops_cleanly()
-    document = run(settings, Progress(quiet=args.quiet))
+    try:  # the run's folder owns SIGTERM/SIGINT: both unwind, stop every server and write what ran
+        document = run(settings, Progress(quiet=args.quiet))
+    except KeyboardInterrupt:
+        print("soak: interrupted; every server was stopped", file=sys.stderr)
+        return EXIT_INTERRUPTED
     for line in summary_lines(document):
         print(line)
     return 0 if document["ok"] else 1

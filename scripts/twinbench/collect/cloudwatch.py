@@ -10,12 +10,14 @@ Two sources, both read-only:
   ``REPORT`` line (text or JSON log format) parsed by :mod:`twinbench.aws.report_line`, giving
   cold-start counts, the Init Duration distribution, billed GB-seconds and the cost they imply.
 
-Output document (``schema`` = ``"twinbench.cloudwatch/1"``); all durations in ms, memory in MB,
-money in USD, times ISO 8601 UTC::
+Output document (``format`` ``"twinbench.cloudwatch"``, ``version`` from
+:data:`twinbench.results.formats.CLOUDWATCH`; schema ``results/schemas/cloudwatch.schema.json``);
+all durations in ms, memory in MB, money in USD, times ISO 8601 UTC::
 
     {
-      "schema": "twinbench.cloudwatch/1",
-      "collected_at": "2026-01-01T12:00:00Z",
+      "format": "twinbench.cloudwatch", "version": 2,
+      "created": "2026-01-01T12:00:00Z",            # when the collection ran
+      "interrupted": false,
       "environment": {"python": "3.11.2", "boto3": "1.44.8", "endpoint_url": null},
       "target": {"function_name", "region", "log_group", "log_format": "Text"|"JSON",
                  "architecture": "x86_64"|"arm64", "memory_size_mb", "runtime", "api_id", "api_stage"},
@@ -74,8 +76,7 @@ from twinbench.aws.report_line import LambdaReport, parse_report_message
 from twinbench.cost.prices import load_prices
 from twinbench.cost.traffic import CostModelError
 from twinbench.measure.stats import distribution
-
-SCHEMA = "twinbench.cloudwatch/1"
+from twinbench.results.documents import CloudwatchResults, RunDocument
 
 MAX_QUERIES_PER_CALL = 500  # GetMetricData limit
 TEXT_REPORT_FILTER = '"REPORT RequestId"'
@@ -555,15 +556,8 @@ def collect(
     if len(memory_sizes) > 1:
         warnings.append(f"memory size changed during the window: {sorted(memory_sizes)} MB")
 
-    return {
-        "schema": SCHEMA,
-        "collected_at": _iso(now or datetime.now(UTC)),
-        "environment": {
-            "python": platform.python_version(),
-            "boto3": boto3_version,
-            "endpoint_url": endpoint_url,
-        },
-        "target": {
+    payload = CloudwatchResults(
+        target={
             "function_name": function_name,
             "region": region,
             "log_group": log_group,
@@ -574,13 +568,15 @@ def collect(
             "api_id": api_id,
             "api_stage": api_stage,
         },
-        "window": {"start": _iso(start), "end": _iso(end), "duration_s": window_s},
-        "lambda_metrics": lambda_section,
-        "api_metrics": api_section,
-        "reports": reports,
-        "cost": compute_cost(reports["billed_gb_s_total"], reports["count"], architecture, prices, source),
-        "warnings": warnings,
-    }
+        window={"start": _iso(start), "end": _iso(end), "duration_s": window_s},
+        lambda_metrics=lambda_section,
+        api_metrics=api_section,
+        reports=reports,
+        cost=compute_cost(reports["billed_gb_s_total"], reports["count"], architecture, prices, source),
+        warnings=warnings,
+    )
+    environment = {"python": platform.python_version(), "boto3": boto3_version, "endpoint_url": endpoint_url}
+    return RunDocument(payload, created=_iso(now or datetime.now(UTC)), environment=environment).to_dict()
 
 
 def report_from_sample(sample: Mapping[str, Any]) -> LambdaReport:

@@ -16,12 +16,14 @@ the API documents it prints:
 * ``--watch``: the replica/ready-pod timeline, one sample every ``interval_s`` until stopped
   (SIGINT/SIGTERM from the bench, or ``duration_s``).
 
-Output document (``schema`` = ``"twinbench.kubectl/1"``); times ISO 8601 UTC, durations in s
-(Kubernetes timestamps have 1 s resolution), CPU in millicores, memory in MiB::
+Output document (``format`` ``"twinbench.kubectl"``, ``version`` from
+:data:`twinbench.results.formats.KUBECTL`; schema ``results/schemas/kubectl.schema.json``); times
+ISO 8601 UTC, durations in s (Kubernetes timestamps have 1 s resolution), CPU in millicores, memory in MiB::
 
     {
-      "schema": "twinbench.kubectl/1",
-      "collected_at": "...",
+      "format": "twinbench.kubectl", "version": 2,
+      "created": "...",                             # when the snapshot was taken
+      "interrupted": false,
       "environment": {"kubectl": "/abs/path/kubectl", "kubectl_version": "v1.37.1", "python": "3.11.2"},
       "target": {"context": null|"kind-twinserve", "namespace": "twinserve", "selector": "app=predict",
                  "since_s": 3600},
@@ -70,11 +72,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-SCHEMA = "twinbench.kubectl/1"
 # The one quantity parser (twinbench.k8s.quantity); measured figures are floats here.
 from twinbench.k8s.quantity import quantity_float as parse_quantity  # noqa: E402
 from twinbench.measure.stats import distribution  # noqa: E402
 from twinbench.project.paths import REPO as REPO_ROOT  # noqa: E402
+from twinbench.results.documents import KubectlResults, RunDocument  # noqa: E402
 
 PINNED_KUBECTL = REPO_ROOT / ".venv-tools" / "bin" / "kubectl"
 DEFAULT_REQUEST_TIMEOUT = "20s"
@@ -509,28 +511,27 @@ def collect(
     for p in pods:
         p["image_pull_s"] = pulls.get(p["name"])
 
-    return {
-        "schema": SCHEMA,
-        "collected_at": _iso(now),
-        "environment": {
-            "kubectl": target.kubectl,
-            "kubectl_version": kubectl_version(target.kubectl, runner),
-            "python": platform.python_version(),
-        },
-        "target": {
+    payload = KubectlResults(
+        target={
             "context": target.context,
             "namespace": target.namespace,
             "selector": target.selector,
             "since_s": since_s,
         },
-        "pods": pods,
-        "pods_summary": summarize_pods(pods),
-        "top": top,
-        "hpas": hpas,
-        "pod_events": pod_events,
-        "timeline": dict(timeline) if timeline is not None else None,
-        "warnings": warnings,
+        pods=pods,
+        pods_summary=summarize_pods(pods),
+        top=top,
+        hpas=hpas,
+        pod_events=pod_events,
+        timeline=dict(timeline) if timeline is not None else None,
+        warnings=warnings,
+    )
+    environment = {
+        "kubectl": target.kubectl,
+        "kubectl_version": kubectl_version(target.kubectl, runner),
+        "python": platform.python_version(),
     }
+    return RunDocument(payload, created=_iso(now), environment=environment).to_dict()
 
 
 def watch(

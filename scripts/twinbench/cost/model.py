@@ -89,6 +89,7 @@ from twinbench.cost.traffic import (
     TrafficError,
     TrafficProfile,
 )
+from twinbench.results import formats
 
 __all__ = [
     "HOURS_PER_MONTH",
@@ -123,8 +124,9 @@ __all__ = [
     "pods_needed",
 ]
 
-SCHEMA_VERSION = 1
-"""Version of ``CostComparison.to_dict()``; bump when a key changes meaning."""
+SCHEMA_VERSION = formats.COST.version
+"""Version of ``CostComparison.to_dict()`` (``"format": "twinbench.cost"``); bumped in
+:mod:`twinbench.results.formats`, with its history in ``results/FORMATS.md``."""
 
 LAMBDA_DEFAULT_CONCURRENCY_LIMIT = 1000
 """Default per-account, per-region concurrency quota; above it Lambda throttles (429)."""
@@ -334,7 +336,7 @@ class CostComparison:
     assumptions: tuple[str, ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
-        return {"schema_version": SCHEMA_VERSION, **_jsonable(asdict(self))}
+        return {**formats.COST.header(), **_jsonable(asdict(self))}
 
 
 def _jsonable(value: Any) -> Any:

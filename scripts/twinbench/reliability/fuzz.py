@@ -787,39 +787,54 @@ def fuzz_native_lambda(settings: FuzzSettings, progress: Progress) -> WrapperRep
 
 
 def run(settings: FuzzSettings, progress: Progress | None = None) -> list[WrapperReport]:
-    """Every selected wrapper in turn; returns their reports (also written to ``out_dir/fuzz.json``)."""
-    progress = progress or Progress()
-    out_dir = settings.out_dir or REPO / "results" / f"fuzz-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    reports: list[WrapperReport] = []
-    runners: dict[str, Callable[[], WrapperReport]] = {
-        "container": lambda: fuzz_container(settings, out_dir, progress),
-        "wsgi-lambda": lambda: fuzz_wsgi_lambda(settings, out_dir, progress),
-        "native-lambda": lambda: fuzz_native_lambda(settings, progress),
-    }
-    started = time.perf_counter()
-    for name in settings.wrappers:
-        try:
-            reports.append(runners[name]())
-        except (OSError, RuntimeError, ValueError) as exc:
-            failed = WrapperReport(name)
-            failed.problems.append(f"could not run: {type(exc).__name__}: {exc}")
-            reports.append(failed)
-            progress.note(f"{name}: {exc}")
-    document = {
-        "schema_version": 1,
-        "kind": "twinbench-fuzz",
-        "settings": {"n": settings.n, "seed": settings.seed, "slow_clients": settings.slow_clients,
-                     "slow_s": settings.slow_s, "wrappers": list(settings.wrappers)},
-        "duration_s": round(time.perf_counter() - started, 1),
-        "wrappers": [r.to_dict() for r in reports],
-        "ok": all(r.ok for r in reports),
-    }
-    with contextlib.suppress(ImportError):
-        from twinbench.results.envinfo import collect
+    """Every selected wrapper in turn; returns their reports (also written to ``out_dir/fuzz.json``).
 
-        document["environment"] = collect()
-    (out_dir / "fuzz.json").write_text(json.dumps(document, indent=2) + "\n")
+    Interrupted (Ctrl-C, SIGTERM), it writes the wrappers finished so far, marked
+    ``"interrupted": true``, then re-raises the ``KeyboardInterrupt``.
+    """
+    # Imported here, not at module level: twinbench.reliability.fuzz_st_hooks imports this module
+    # inside .venv-fuzz, where only the standard library is promised.
+    from twinbench.results import formats
+    from twinbench.results.documents import FuzzResults
+    from twinbench.results.run_folder import RunFolder
+
+    progress = progress or Progress()
+    folder = (RunFolder(formats.FUZZ, path=settings.out_dir) if settings.out_dir
+              else RunFolder(formats.FUZZ, root=REPO / "results", prefix="fuzz"))
+    with folder:
+        out_dir = folder.path
+        reports: list[WrapperReport] = []
+        runners: dict[str, Callable[[], WrapperReport]] = {
+            "container": lambda: fuzz_container(settings, out_dir, progress),
+            "wsgi-lambda": lambda: fuzz_wsgi_lambda(settings, out_dir, progress),
+            "native-lambda": lambda: fuzz_native_lambda(settings, progress),
+        }
+        started = time.perf_counter()
+
+        def write() -> None:
+            payload = FuzzResults(
+                settings={"n": settings.n, "seed": settings.seed, "slow_clients": settings.slow_clients,
+                          "slow_s": settings.slow_s, "wrappers": list(settings.wrappers)},
+                duration_s=round(time.perf_counter() - started, 1),
+                wrappers=[r.to_dict() for r in reports],
+                ok=not folder.interrupted and len(reports) == len(settings.wrappers) and all(r.ok for r in reports))
+            folder.write(folder.document(payload), indent=2)
+
+        try:
+            for name in settings.wrappers:
+                try:
+                    reports.append(runners[name]())
+                except (OSError, RuntimeError, ValueError) as exc:
+                    failed = WrapperReport(name)
+                    failed.problems.append(f"could not run: {type(exc).__name__}: {exc}")
+                    reports.append(failed)
+                    progress.note(f"{name}: {exc}")
+        except KeyboardInterrupt:
+            folder.mark_interrupted()
+            write()
+            progress.note(f"interrupted: partial results in {folder.path / formats.FUZZ.file_name}")
+            raise
+        write()
     return reports
 
 

@@ -40,7 +40,6 @@ from twinbench.measure.stats import summarize
 from twinbench.project.paths import REPO  # noqa: E402
 
 RESULTS = REPO / "results"
-SCHEMA_VERSION = 1
 SATURATION_LEVELS = (2, 4, 8, 16)
 SATURATION_STEP_S = 5.0
 SATURATION_OPEN_STEP_S = 20.0
@@ -432,37 +431,50 @@ def soak_target(name: str, settings: SoakSettings, out_dir: Path, body: bytes, p
 
 
 def run(settings: SoakSettings, progress: Progress | None = None) -> dict:
-    """Soak every target; returns the document also written to ``<out_dir>/soak.json``."""
-    from twinbench.results.envinfo import collect
+    """Soak every target; returns the document also written to ``<out_dir>/soak.json``.
+
+    Interrupted (Ctrl-C, SIGTERM), it writes the targets finished so far, marked
+    ``"interrupted": true``, then re-raises the ``KeyboardInterrupt``.
+    """
+    from twinbench.results import formats
+    from twinbench.results.documents import SoakResults
+    from twinbench.results.run_folder import RunFolder
     from twinbench.targets import request_body
 
     progress = progress or Progress()
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    out_dir = settings.out_dir or RESULTS / f"soak-{stamp}"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    body = request_body(Path(os.environ.get("MODEL_PATH") or REPO / "model"))
-    started = time.perf_counter()
-    results = []
     for name in settings.targets:
         if name not in ("container", "lambda"):
             raise ValueError(f"unknown soak target {name!r} (container|lambda)")
-        results.append(soak_target(name, settings, out_dir, body, progress))
-    document = {
-        "schema_version": SCHEMA_VERSION,
-        "kind": "twinbench-soak",
-        "started_utc": stamp,
-        "wall_s": round(time.perf_counter() - started, 1),
-        "settings": {"duration_s": settings.duration_s, "load_fraction": settings.load_fraction,
-                     "ramp_step_s": settings.ramp_step_s,
-                     "window_s": settings.window, "rss_growth_max_pct": settings.rss_growth_max_pct,
-                     "targets": list(settings.targets)},
-        "environment": collect(),
-        "targets": results,
-        "ok": all(r["ok_overall"] for r in results),
-        "path": str(out_dir / "soak.json"),
-    }
-    (out_dir / "soak.json").write_text(json.dumps(document, indent=2) + "\n")
-    return document
+    body = request_body(Path(os.environ.get("MODEL_PATH") or REPO / "model"))
+    folder = (RunFolder(formats.SOAK, path=settings.out_dir) if settings.out_dir
+              else RunFolder(formats.SOAK, root=RESULTS, prefix="soak"))
+    with folder:
+        payload = SoakResults(
+            settings={"duration_s": settings.duration_s, "load_fraction": settings.load_fraction,
+                      "ramp_step_s": settings.ramp_step_s,
+                      "window_s": settings.window, "rss_growth_max_pct": settings.rss_growth_max_pct,
+                      "targets": list(settings.targets)},
+            path=str(folder.path / formats.SOAK.file_name))
+        started = time.perf_counter()
+
+        def write() -> dict:
+            payload.wall_s = round(time.perf_counter() - started, 1)
+            payload.ok = (not folder.interrupted and len(payload.targets) == len(settings.targets)
+                          and all(r["ok_overall"] for r in payload.targets))
+            document = folder.document(payload)
+            folder.write(document, indent=2)
+            return document.to_dict()
+
+        try:
+            for name in settings.targets:
+                payload.targets.append(soak_target(name, settings, folder.path, body, progress))
+        except KeyboardInterrupt:
+            folder.mark_interrupted()
+            write()
+            progress.note(f"interrupted: partial results in {folder.path / formats.SOAK.file_name}")
+            raise
+        written = write()
+    return written
 
 
 def summary_lines(document: dict) -> list[str]:

@@ -1,9 +1,10 @@
 """Provider-side report sections, from the cloud collectors' JSON in the results folder.
 
-``cloudwatch.json`` (``twinbench.cloudwatch/1``: CloudWatch metrics + REPORT lines) and
-``kubectl.json`` (``twinbench.kubectl/1``: pod phases, HPA) are written by the collectors; when
+``cloudwatch.json`` (``twinbench.cloudwatch``: CloudWatch metrics + REPORT lines) and
+``kubectl.json`` (``twinbench.kubectl``: pod phases, HPA) are written by the collectors; when
 present, the report shows what the platforms measured next to what the client saw (SeBS's
-provider time vs client time). Absent or unreadable files add nothing (unreadable: a note).
+provider time vs client time). Absent files add nothing; unreadable ones, or documents of
+another kind or of a newer version than this twinbench reads, add a note instead.
 """
 
 from __future__ import annotations
@@ -11,16 +12,29 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from twinbench.results import formats
+from twinbench.results.formats import Format, UnknownFormat
+
 __all__ = ["hpa_reaction_s", "render"]
 
 
-def _load(path: Path) -> tuple[dict | None, str | None]:
+def _load(path: Path, expected: Format) -> tuple[dict | None, str | None]:
+    """``(document, None)``, ``(None, note)`` when unusable, ``(None, None)`` when absent."""
     if not path.exists():
         return None, None
     try:
-        return json.loads(path.read_text()), None
-    except (OSError, json.JSONDecodeError) as exc:
+        doc = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         return None, f"`{path.name}` present but unreadable: {exc}"
+    if not isinstance(doc, dict):
+        return None, f"`{path.name}` present but not a {expected.name} document"
+    try:
+        fmt, _version = formats.identify(doc)  # today's envelope or version 1's
+    except UnknownFormat as exc:
+        return None, f"`{path.name}` ignored: {exc}"
+    if fmt != expected:
+        return None, f"`{path.name}` ignored: a {fmt.name} document, not {expected.name}"
+    return doc, None
 
 
 def _n(value: object, digits: int = 1) -> str:
@@ -157,8 +171,8 @@ def _kubectl(kc: dict, doc: dict) -> list[str]:
 
 def render(folder: Path, doc: dict) -> list[str]:
     """Markdown lines for the provider-side sections (empty when no collector output is present)."""
-    cloudwatch, cw_error = _load(folder / "cloudwatch.json")
-    kubectl, kc_error = _load(folder / "kubectl.json")
+    cloudwatch, cw_error = _load(folder / formats.CLOUDWATCH.file_name, formats.CLOUDWATCH)
+    kubectl, kc_error = _load(folder / formats.KUBECTL.file_name, formats.KUBECTL)
     if cloudwatch is None and kubectl is None and not (cw_error or kc_error):
         return []
     lines = ["## Provider-side figures", "", "What the platforms measured, next to what the client saw.", ""]

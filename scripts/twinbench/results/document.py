@@ -1,73 +1,100 @@
-"""results.json: write, read and validate against the versioned schema (``results_schema.json``).
+"""Read, write and validate result documents against their versioned JSON Schemas.
 
-The schema version is ``SCHEMA_VERSION``; a reader refuses a document of another major version
-rather than misreading it. Validation needs ``jsonschema``; without it :func:`validate` raises
-:class:`ResultsError` saying so (the benchmark then still writes the file and warns).
+Each kind's schema is ``schemas/<kind>.schema.json`` (:mod:`twinbench.results.formats` names
+them). A reader refuses a document of a newer version than it knows rather than misreading it,
+and still reads ``results.json`` version 1 (``"schema_version": "1.0"``, validated against the
+frozen ``schemas/results-1.schema.json``), so old results folders still render. Validation needs
+``jsonschema``; without it :func:`validate` raises :class:`ResultsError` saying so (the benchmark
+then still writes the file and warns).
 """
 
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
+from typing import Any
 
-__all__ = ["SCHEMA_PATH", "SCHEMA_VERSION", "ResultsError", "load", "schema", "validate", "write"]
+from twinbench.results import formats
+from twinbench.results.formats import Format, UnknownFormat
+from twinbench.results.run_folder import write_json_atomic
 
-SCHEMA_VERSION = "1.0"
-SCHEMA_PATH = Path(__file__).parent / "schemas" / "results.schema.json"
-RESULTS_NAME = "results.json"
+__all__ = ["RESULTS_NAME", "ResultsError", "load", "schema", "schema_path", "validate", "write"]
+
+RESULTS_NAME = formats.RESULTS.file_name
+LEGACY_SCHEMAS = {(formats.RESULTS, 1): formats.SCHEMAS / "results-1.schema.json"}
 
 
 class ResultsError(Exception):
-    """A results document is missing, unreadable, of another schema version, or invalid."""
+    """A results document is missing, unreadable, of an unknown kind or version, or invalid."""
 
 
-def schema() -> dict:
-    return json.loads(SCHEMA_PATH.read_text())
+def schema_path(fmt: Format = formats.RESULTS, version: int | None = None) -> Path:
+    """The schema file of ``fmt`` at ``version`` (default: its current one)."""
+    if version is None or version == fmt.version:
+        return fmt.schema
+    try:
+        return LEGACY_SCHEMAS[(fmt, version)]
+    except KeyError:
+        raise ResultsError(f"no schema for {fmt.name} version {version}") from None
 
 
-def _clean(value: object) -> object:
-    """NaN/inf are not JSON: write them as null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    return value
+def schema(fmt: Format = formats.RESULTS, version: int | None = None) -> dict[str, Any]:
+    return json.loads(schema_path(fmt, version).read_text())
 
 
-def validate(document: dict) -> None:
-    """Raise :class:`ResultsError` listing the first violations of the schema."""
+def validate(document: dict[str, Any], expected: Format | None = None) -> None:
+    """Raise :class:`ResultsError` listing the first violations of the document's own schema.
+
+    The schema is chosen by the document's ``format`` and ``version`` (or its version-1 envelope);
+    ``expected`` additionally requires that kind.
+    """
+    try:
+        fmt, version = formats.identify(document)
+    except UnknownFormat as exc:
+        raise ResultsError(str(exc)) from None
+    if expected is not None and fmt != expected:
+        raise ResultsError(f"expected a {expected.name} document, got {fmt.name}")
     try:
         import jsonschema
     except ImportError as exc:
-        raise ResultsError("jsonschema is not installed; cannot validate results.json") from exc
-    validator = jsonschema.Draft202012Validator(schema())
+        raise ResultsError(f"jsonschema is not installed; cannot validate {fmt.file_name}") from exc
+    validator = jsonschema.Draft202012Validator(schema(fmt, version))
     errors = sorted(validator.iter_errors(document), key=lambda e: list(e.absolute_path))
     if errors:
         lines = [f"  at /{'/'.join(map(str, e.absolute_path))}: {e.message[:200]}" for e in errors[:10]]
-        raise ResultsError(f"results.json violates its schema ({len(errors)} errors):\n" + "\n".join(lines))
+        raise ResultsError(f"{fmt.file_name} ({fmt.name} version {version}) violates its schema "
+                           f"({len(errors)} errors):\n" + "\n".join(lines))
 
 
-def write(document: dict, folder: Path) -> Path:
-    """Write ``folder/results.json`` (compact: it holds raw samples) and return its path."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / RESULTS_NAME
-    path.write_text(json.dumps(_clean(document), separators=(",", ":"), allow_nan=False))
-    return path
+def write(document: dict[str, Any], folder: Path) -> Path:
+    """Write ``folder/results.json`` atomically (compact: it holds raw samples) and return its path.
+
+    Runs write through :class:`twinbench.results.run_folder.RunFolder`; this is for documents
+    built elsewhere (tests, conversions).
+    """
+    return write_json_atomic(document, folder / RESULTS_NAME)
 
 
-def load(folder_or_file: Path) -> dict:
-    """Read a results document from a results folder or a path to results.json."""
+def load(folder_or_file: Path, expected: Format | None = formats.RESULTS) -> dict[str, Any]:
+    """Read a document from a results folder (its ``results.json``) or a path to a JSON file.
+
+    Raises :class:`ResultsError`: missing, not JSON, not a known format or version, not ``expected``.
+    """
     path = folder_or_file / RESULTS_NAME if folder_or_file.is_dir() else folder_or_file
     try:
         document = json.loads(path.read_text())
     except FileNotFoundError as exc:
         raise ResultsError(f"{path} not found") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ResultsError(f"{path} is unreadable: {exc}") from exc
     except json.JSONDecodeError as exc:
         raise ResultsError(f"{path} is not JSON: {exc}") from exc
-    version = str(document.get("schema_version", ""))
-    if version.split(".")[0] != SCHEMA_VERSION.split(".")[0]:
-        raise ResultsError(f"{path} has schema version {version!r}; this twinbench reads {SCHEMA_VERSION}")
+    if not isinstance(document, dict):
+        raise ResultsError(f"{path} is not a twinbench document (not a JSON object)")
+    try:
+        fmt, _version = formats.identify(document)
+    except UnknownFormat as exc:
+        raise ResultsError(f"{path}: {exc}") from None
+    if expected is not None and fmt != expected:
+        raise ResultsError(f"{path} is a {fmt.name} document, not {expected.name}")
     return document
