@@ -112,7 +112,7 @@ def test_real_serverless_offline_cold_then_warm_and_nothing_left(tmp_path):
     body = request_body(REPO / "model")
     log = tmp_path / "offline.log"
     with OfflineLambda(SERVICE, PKG, VENV, log_path=log, start_timeout_s=60) as lam:
-        pgid = lam._proc.pid
+        pgid = lam.pgid
         answers = []
         for _ in range(2):
             req = urllib.request.Request(lam.url + "/predict", data=body, headers={"content-type": "application/json"})

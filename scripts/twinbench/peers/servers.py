@@ -34,7 +34,6 @@ import os
 import re
 import resource
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -44,13 +43,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from twinbench.process.logtail import log_tail
-from twinbench.process.net import free_port, http_status
+from twinbench.process.managed import ManagedProcess, ProcessNotReady, http_probe
+from twinbench.process.net import free_port
 
 __all__ = [
     "CONCURRENCIES",
     "SCHEMA",
     "TARGETS",
+    "PeerStartError",
     "PeersError",
     "ServerSpec",
     "RatioTarget",
@@ -273,23 +273,8 @@ class ServerSpec:
         return f"http://127.0.0.1:{self.port}"
 
 
-def _group_cpu_s(pgid: int) -> float:
-    """user+sys CPU seconds of every live process in group ``pgid`` (from /proc; threads included)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as fh:
-                raw = fh.read().decode(errors="replace")
-        except OSError:
-            continue
-        fields = raw[raw.rfind(")") + 2:].split()
-        # fields[0] is state (field 3); pgrp is field 5, utime 14, stime 15.
-        if len(fields) > 12 and int(fields[2]) == pgid:
-            total += int(fields[11]) + int(fields[12])
-    return total / tick
+class PeerStartError(PeersError, ProcessNotReady):
+    """A peer server exited or did not become ready in time; the message ends with its log tail."""
 
 
 class ServerProcess:
@@ -299,60 +284,33 @@ class ServerProcess:
         self.spec = spec
         self.log_path = log_path
         self.ready_timeout_s = ready_timeout_s
-        self.ready_ms: float | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._log = None
+        if spec.ready_path is not None:
+            ready = http_probe(spec.port, spec.ready_path, timeout_s=2.0)
+        else:  # a 200 prediction means ready
+            ready = http_probe(spec.port, spec.predict_path, method="POST", body=spec.body, timeout_s=2.0)
+        self.process = ManagedProcess(spec.argv, name=spec.name, env=spec.env, cwd=spec.cwd, log_path=log_path,
+                                      ready=ready, ready_timeout_s=ready_timeout_s, grace_s=10.0,
+                                      error=PeerStartError, log_lines=20)
+
+    @property
+    def ready_ms(self) -> float | None:
+        return self.process.ready_ms
 
     @property
     def pgid(self) -> int:
-        assert self._proc is not None
-        return self._proc.pid
+        assert self.process.pgid is not None
+        return self.process.pgid
 
     def cpu_s(self) -> float:
-        return _group_cpu_s(self.pgid) if self._proc is not None else 0.0
+        """user+sys CPU seconds of the server's live processes (threads included)."""
+        return self.process.cpu_seconds()
 
     def start(self) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        t0 = time.perf_counter()
-        self._proc = subprocess.Popen(
-            self.spec.argv, cwd=self.spec.cwd, env=self.spec.env, stdin=subprocess.DEVNULL,
-            stdout=self._log, stderr=self._log, start_new_session=True,
-        )
-        deadline = t0 + self.ready_timeout_s
-        while True:
-            if self._proc.poll() is not None:
-                raise PeersError(f"{self.spec.name} exited with {self._proc.returncode}{self._tail()}")
-            if self.spec.ready_path is not None:
-                status = http_status(self.spec.port, self.spec.ready_path, timeout_s=2.0)
-            else:
-                status = http_status(self.spec.port, self.spec.predict_path, "POST", self.spec.body, timeout_s=2.0)
-            if status == 200:
-                break
-            if time.perf_counter() > deadline:
-                raise PeersError(f"{self.spec.name} not ready after {self.ready_timeout_s:.0f} s{self._tail()}")
-            time.sleep(0.05)
-        self.ready_ms = (time.perf_counter() - t0) * 1000.0
-
-    def _tail(self, lines: int = 20) -> str:
-        return log_tail(self.log_path, str(self.log_path), lines)
+        self.process.start()
+        self.process.wait_ready()
 
     def stop(self, graceful_s: float = 10.0) -> None:
-        proc, self._proc = self._proc, None
-        if proc is not None:
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGTERM)
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(timeout=graceful_s)
-            # Workers that outlive their master still share its process group.
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=5)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        self.process.stop(grace_s=graceful_s)
 
     def wait_quiet(self, max_wait_s: float = 60.0, window_s: float = 0.5) -> float:
         """Wait until the group uses < ``QUIET_CPU_FRACTION`` of a core; returns seconds waited."""

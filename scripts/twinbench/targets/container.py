@@ -5,13 +5,14 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from twinbench.k8s.manifests import pod_settings
 from twinbench.process.net import free_port
 from twinbench.targets.base import (
     ColdSample,
     Target,
     _post,
 )
-from twinbench.targets.container_local import LocalContainer, pod_settings
+from twinbench.targets.container_local import LocalContainer
 
 
 class ContainerTarget(Target):
@@ -26,8 +27,8 @@ class ContainerTarget(Target):
         self.notes = []
         self.log_dir = log_dir
         pod = pod_settings()
-        self.cpus = float(pod["cpus"])  # type: ignore[arg-type]
-        self.memory_mb = int(pod["memory_mb"])  # type: ignore[arg-type]
+        self.cpus = pod.cpus
+        self.memory_mb = pod.memory_mb
         self.cpus_effective = self.cpus
         self._server = None
         self._description: dict[str, object] = {}
@@ -42,13 +43,13 @@ class ContainerTarget(Target):
                 raise RuntimeError("--container-runtime podman: twinbench.targets.container_podman is not available in "
                                    f"this checkout ({exc})") from exc
             return PodmanContainer(port=free_port(), cpus=self.cpus, memory_mb=self.memory_mb,
-                                   stop_timeout_s=stop_timeout_s)
+                                   stop_timeout_s=stop_timeout_s, log_path=log)
         return LocalContainer(cpus=self.cpus, memory_mb=self.memory_mb, log_path=log)
 
     def _podman_description(self, server) -> dict[str, object]:
         pod = pod_settings()
         return {"runtime": "podman", "image": server.image, "cpus": self.cpus, "memory_mb": self.memory_mb,
-                "limits_source": pod.get("source"), "server_env": dict(pod.get("env") or {}),
+                "limits_source": pod.source, "server_env": dict(pod.env),
                 # podman --cpus/--memory put the container in its own cgroup with those limits.
                 "cpu_quota_applied": True, "memory_limit_applied": True,
                 "start_to_ready_ms": server.timings.get("start_to_ready_ms")}

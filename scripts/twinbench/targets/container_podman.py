@@ -13,20 +13,26 @@ uses the storage where ``make image`` put the image and never touches /etc/conta
 
 ``with PodmanContainer(port=8080, cpus=1.0, memory_mb=1024) as c:`` starts the container and
 waits until ``GET /ready`` answers 200; ``c.url`` is the base URL, ``c.timings`` holds
-``start_to_ready_ms`` and, after the block, ``stop_ms``. Leaving the block stops the container
-by its ID (SIGTERM, then podman kills it after ``stop_timeout_s``) and removes it, on success,
-failure and Ctrl-C alike.
+``start_to_ready_ms`` and, after the block, ``stop_ms``. ``podman run`` runs in the foreground as a
+:class:`~twinbench.process.managed.ManagedProcess` (its output is the container's log; its exit,
+the container's): a container that exits before it is ready fails the start at once. Leaving the
+block sends it SIGTERM, which podman passes to the container (``--sig-proxy``, its default), waits
+``stop_timeout_s``, then SIGKILL, and removes the container by name (``podman rm --force`` also
+ends one whose ``podman run`` was killed), on success, failure and Ctrl-C alike.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import os
 import subprocess
-import time
+import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from twinbench.process.managed import ManagedProcess, ProcessNotReady, http_probe
 from twinbench.process.net import http_status
 
 __all__ = ["PodmanContainer", "PodmanStartError", "PodmanError", "podman_env", "DEFAULT_IMAGE"]
@@ -38,13 +44,14 @@ DEFAULT_IMAGE = os.environ.get("TWINSERVE_IMAGE", "localhost/twinserve-predict:0
 UID_GID = "10001:10001"
 # The pod's emptyDir on /tmp (medium: Memory, sizeLimit: 64Mi).
 TMP_TMPFS = "/tmp:rw,nosuid,nodev,size=64m,mode=1777"
+_serial = itertools.count(1)
 
 
 class PodmanError(RuntimeError):
     """A podman command failed; the message carries its stderr."""
 
 
-class PodmanStartError(RuntimeError):
+class PodmanStartError(ProcessNotReady):
     """The container exited or did not become ready in time; the message ends with its log tail."""
 
 
@@ -81,7 +88,8 @@ class PodmanContainer:
     ``cpus`` is in cores (podman --cpus), ``memory_mb`` in MiB (podman --memory, swap off).
     ``env`` adds or overrides environment variables (e.g. WEB_CONCURRENCY); HOST is always
     127.0.0.1 and PORT is ``port``. ``ready_timeout_s`` bounds the wait for ``GET /ready``;
-    ``stop_timeout_s`` is how long podman waits after SIGTERM before SIGKILL.
+    ``stop_timeout_s`` is how long to wait after SIGTERM before SIGKILL. ``log_path`` keeps the
+    container's output (a temporary file, removed after :meth:`stop` read it into :attr:`logs`, when ``None``).
     """
 
     def __init__(
@@ -95,6 +103,7 @@ class PodmanContainer:
         ready_timeout_s: float = 60.0,
         stop_timeout_s: int = 30,
         extra_args: Sequence[str] = (),
+        log_path: Path | None = None,
     ) -> None:
         if not 0 < port < 65536:
             raise ValueError(f"port must be 1..65535, got {port}")
@@ -108,10 +117,15 @@ class PodmanContainer:
         self.ready_timeout_s = ready_timeout_s
         self.stop_timeout_s = stop_timeout_s
         self.extra_args = list(extra_args)
+        self.log_path = log_path
+        # Named by us, so every podman command can address it before `podman run` prints anything.
+        self.name = f"twinbench-{port}-{os.getpid()}-{next(_serial)}"
         self.container_id: str | None = None
         self.exit_code: int | None = None
         self.logs: str = ""
         self.timings: dict[str, float] = {}
+        self.process: ManagedProcess | None = None
+        self._temp_log: Path | None = None
 
     @property
     def url(self) -> str:
@@ -121,7 +135,7 @@ class PodmanContainer:
         """The full ``podman run`` argument list (without the leading ``podman``)."""
         env = {**self.env, "HOST": "127.0.0.1", "PORT": str(self.port)}
         args = [
-            "run", "--detach", "--pull=never",
+            "run", f"--name={self.name}", "--pull=never",
             # Never a bridge network: host networking, bound to loopback by HOST above.
             "--network=host",
             f"--cpus={self.cpus:g}", f"--memory={self.memory_mb}m", f"--memory-swap={self.memory_mb}m",
@@ -140,45 +154,41 @@ class PodmanContainer:
         return args
 
     def start(self) -> None:
-        """Start the container and wait until /ready is 200.
+        """Run the container (``podman run`` in the foreground) and wait until /ready is 200.
 
         Raises PodmanStartError (the container is removed) when it exits or times out.
         """
         if http_status(self.port, "/health", timeout_s=0.2) is not None:
             raise PodmanStartError(f"something already answers on 127.0.0.1:{self.port}")
-        started = time.perf_counter()
-        self.container_id = podman(*self.run_args()).stdout.strip()
-        deadline = started + self.ready_timeout_s
-        next_state_check = 0.0
-        while True:
-            if http_status(self.port, "/ready", timeout_s=1.0) == 200:
-                self.timings["start_to_ready_ms"] = (time.perf_counter() - started) * 1e3
-                return
-            now = time.perf_counter()
-            if now >= next_state_check:
-                if not self.running():
-                    self._fail("exited before it was ready")
-                next_state_check = now + 1.0
-            if now > deadline:
-                self._fail(f"not ready after {self.ready_timeout_s:g} s")
-            time.sleep(0.05)
-
-    def _fail(self, why: str) -> None:
-        tail = self.log_tail()
-        self.remove()
-        raise PodmanStartError(f"container {self.image} on port {self.port} {why}; log tail:\n{tail}")
+        log = self.log_path
+        if log is None:
+            fd, name = tempfile.mkstemp(prefix="twinbench-podman-", suffix=".log")
+            os.close(fd)
+            log = self._temp_log = Path(name)
+        self.process = ManagedProcess(["podman", *self.run_args()], name=f"container {self.image}",
+                                      env=podman_env(), log_path=log, ready=http_probe(self.port, "/ready"),
+                                      ready_timeout_s=self.ready_timeout_s, grace_s=self.stop_timeout_s,
+                                      error=PodmanStartError, log_lines=30)
+        self.container_id = self.name
+        try:
+            self.process.start()
+            self.timings["start_to_ready_ms"] = self.process.wait_ready()
+        except BaseException:
+            self.process.stop(grace_s=0.0)
+            self.logs = self.process.log_text()
+            self.remove()
+            raise
 
     def running(self) -> bool:
-        if self.container_id is None:
+        if self.container_id is None or self.process is None or not self.process.running:
             return False
         proc = podman("inspect", "--format", "{{.State.Running}}", self.container_id, check=False)
         return proc.returncode == 0 and proc.stdout.strip() == "true"
 
     def log_tail(self, lines: int = 30) -> str:
-        if self.container_id is None:
+        if self.process is None:
             return ""
-        proc = podman("logs", "--tail", str(lines), self.container_id, check=False)
-        return (proc.stdout + proc.stderr).strip()
+        return "\n".join(self.process.log_text().splitlines()[-lines:])
 
     def exec(self, *cmd: str, timeout_s: float = 30.0) -> subprocess.CompletedProcess[str]:
         """Run a command inside the running container (as its user); never raises on exit status."""
@@ -210,25 +220,28 @@ class PodmanContainer:
         return None
 
     def stop(self) -> None:
-        """SIGTERM by container ID, wait for the exit (SIGKILL after stop_timeout_s), keep logs, remove."""
-        if self.container_id is None:
+        """SIGTERM (passed to the container), SIGKILL after stop_timeout_s, keep exit code and logs, remove."""
+        if self.process is None or self.container_id is None:
             return
-        started = time.perf_counter()
         try:
-            podman("stop", f"--time={self.stop_timeout_s}", self.container_id, check=False,
-                   timeout_s=self.stop_timeout_s + 30)
-            self.timings["stop_ms"] = (time.perf_counter() - started) * 1e3
+            self.process.stop(grace_s=self.stop_timeout_s)
+            self.timings["stop_ms"] = self.process.stop_ms or 0.0
             code = podman("inspect", "--format", "{{.State.ExitCode}}", self.container_id, check=False)
-            self.exit_code = int(code.stdout.strip()) if code.stdout.strip().lstrip("-").isdigit() else None
-            proc = podman("logs", self.container_id, check=False)
-            self.logs = proc.stdout + proc.stderr
+            text = code.stdout.strip()
+            self.exit_code = int(text) if text.lstrip("-").isdigit() else self.process.returncode
+            self.logs = self.process.log_text()
         finally:
             self.remove()
 
     def remove(self) -> None:
         if self.container_id is not None:
-            podman("rm", "--force", "--time=0", self.container_id, check=False)
+            with contextlib.suppress(OSError, subprocess.SubprocessError, PodmanError):  # podman missing
+                podman("rm", "--force", "--time=0", self.container_id, check=False)
             self.container_id = None
+        if self._temp_log is not None:
+            with contextlib.suppress(OSError):
+                self._temp_log.unlink()
+            self._temp_log = None
 
     def __enter__(self) -> PodmanContainer:
         self.start()

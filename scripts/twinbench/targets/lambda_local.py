@@ -7,12 +7,12 @@ import os
 from pathlib import Path
 
 from twinbench.measure.loadgen import COLD_HEADER, INIT_HEADER
+from twinbench.project.paths import REPO
 from twinbench.targets.base import (
     ColdSample,
     Target,
     _post,
 )
-from twinbench.targets.container_local import REPO
 
 
 class LambdaTarget(Target):

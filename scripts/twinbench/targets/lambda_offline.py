@@ -19,8 +19,9 @@ Duration (the cold start is inside the first Duration), ignores ``reservedConcur
 429: it starts another Python process instead), applies no memory/1769 vCPU share, and cannot reap
 an idle environment on demand (only after ``terminateIdleLambdaTime``).
 
-Everything runs in its own process group; leaving the ``with`` block sends SIGTERM to the group,
-SIGKILL after a timeout, so no node or python process outlives it (success, failure, Ctrl-C).
+Everything runs in its own process group (:class:`~twinbench.process.managed.ManagedProcess`);
+leaving the ``with`` block sends SIGTERM to the group, SIGKILL after a timeout, so no node or
+python process outlives it (success, failure, Ctrl-C).
 """
 
 from __future__ import annotations
@@ -29,13 +30,12 @@ import contextlib
 import os
 import re
 import shutil
-import signal
 import subprocess
-import time
 from pathlib import Path
 
+from twinbench.process.managed import ManagedProcess, ProcessNotReady, http_probe
 from twinbench.process.net import free_port, http_status
-from twinbench.targets.container_local import REPO
+from twinbench.project.paths import REPO
 
 __all__ = ["OFFLINE_LABEL", "OfflineLambda", "OfflineLambdaError", "parse_offline_durations"]
 
@@ -52,7 +52,7 @@ _DURATION = re.compile(r"\(λ: (?P<fn>[\w-]+)\) RequestId: (?P<rid>\S+)\s+Durati
                        r"Billed Duration: (?P<b>\d+) ms")
 
 
-class OfflineLambdaError(RuntimeError):
+class OfflineLambdaError(ProcessNotReady):
     """serverless-offline cannot run here, exited, or did not listen in time; the message says why."""
 
 
@@ -96,10 +96,8 @@ class OfflineLambda:
         self.log_path = log_path
         self.start_timeout_s = start_timeout_s
         self.url = f"http://127.0.0.1:{self.http_port}"
-        self.spawned_at: float | None = None
         self.timings: dict[str, float] = {}
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._log = None
+        self.process: ManagedProcess | None = None
 
     # -- what it runs
     @property
@@ -168,42 +166,24 @@ class OfflineLambda:
         for port in (self.http_port, self.lambda_port):
             if http_status(port, "/", timeout_s=0.2) is not None:
                 raise OfflineLambdaError(f"something already answers on 127.0.0.1:{port}")
-        if self.log_path:
-            self.log_path.parent.mkdir(parents=True, exist_ok=True)
-            self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        else:
-            self._log = subprocess.DEVNULL
-        self.spawned_at = time.perf_counter()
-        try:
-            self._proc = subprocess.Popen(self.argv(), cwd=self.service_dir, env=self.env(), stdin=subprocess.DEVNULL,
-                                          stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
-        except OSError as exc:
-            raise OfflineLambdaError(f"cannot start osls offline: {exc}") from exc
-        deadline = self.spawned_at + self.start_timeout_s
-        while True:
-            if self._proc.poll() is not None:
-                raise OfflineLambdaError(f"osls offline exited with {self._proc.returncode} before listening"
-                                         f"{self._tail()}")
-            if http_status(self.http_port, PROBE_PATH, timeout_s=1.0) is not None:
-                self.timings["spawn_to_listening_ms"] = (time.perf_counter() - self.spawned_at) * 1e3
-                return
-            if time.perf_counter() > deadline:
-                raise OfflineLambdaError(f"osls offline not listening on {self.url} after {self.start_timeout_s:g} s"
-                                         f"{self._tail()}")
-            time.sleep(0.05)
+        self.process = ManagedProcess(self.argv(), name="osls offline", env=self.env(), cwd=self.service_dir,
+                                      log_path=self.log_path, ready=http_probe(self.http_port, PROBE_PATH, status=None),
+                                      ready_timeout_s=self.start_timeout_s, grace_s=10.0, error=OfflineLambdaError,
+                                      log_lines=20)
+        self.process.start()
+        self.timings["spawn_to_listening_ms"] = self.process.wait_ready()
+
+    @property
+    def spawned_at(self) -> float | None:
+        return self.process.spawned_at if self.process is not None else None
+
+    @property
+    def pgid(self) -> int | None:
+        """The process group of node and its python3 children while running."""
+        return self.process.pgid if self.process is not None else None
 
     def log_text(self) -> str:
-        if not self.log_path:
-            return ""
-        with contextlib.suppress(OSError):
-            return Path(self.log_path).read_text(errors="replace")
-        return ""
-
-    def _tail(self, lines: int = 20) -> str:
-        text = self.log_text().splitlines()[-lines:]
-        if not text:
-            return "" if self.log_path else " (no log: pass log_path to see its output)"
-        return "\n--- osls offline log (last lines) ---\n" + "\n".join(text)
+        return self.process.log_text() if self.process is not None else ""
 
     def durations(self) -> list[dict]:
         """The ``predict`` function's Duration lines logged so far (see :func:`parse_offline_durations`)."""
@@ -211,21 +191,8 @@ class OfflineLambda:
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """SIGTERM to the process group (node and its python3 children), SIGKILL after ``timeout_s``."""
-        proc, self._proc = self._proc, None
-        if proc is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=timeout_s)
-            # The handler processes are in the same group even when node has already gone.
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=5)
-            _wait_group_gone(proc.pid, timeout_s=5.0)
-        if self._log not in (None, subprocess.DEVNULL):
-            self._log.close()  # type: ignore[union-attr]
-        self._log = None
+        if self.process is not None:
+            self.process.stop(grace_s=timeout_s)
 
     def describe(self) -> dict[str, object]:
         return {
@@ -244,20 +211,6 @@ class OfflineLambda:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def _wait_group_gone(pgid: int, timeout_s: float) -> bool:
-    """Wait (bounded) until no process of group ``pgid`` exists; orphaned children are reaped by init."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            return False
-        time.sleep(0.05)
-    return False
 
 
 def _json_field(path: Path, key: str) -> object:

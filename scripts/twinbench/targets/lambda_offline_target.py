@@ -6,6 +6,7 @@ import contextlib
 import os
 from pathlib import Path
 
+from twinbench.project.paths import REPO
 from twinbench.targets.base import (
     ColdSample,
     Target,
@@ -13,7 +14,6 @@ from twinbench.targets.base import (
     _init_header_ms,
     _post,
 )
-from twinbench.targets.container_local import REPO
 from twinbench.targets.lambda_offline import OFFLINE_LABEL, OfflineLambda
 
 

@@ -4,8 +4,9 @@
 the benchmark's GIL and the load generator would slow the emulator down (and vice versa). So the
 benchmark starts ``serve-lambda`` as a child in its own process group and uses the emulator's
 admin routes: ``GET /_local_lambda/stats``, ``GET /_local_lambda/reports``, ``POST /_local_lambda/reap``.
-Leaving the ``with`` block stops it (SIGTERM: the emulator stops every execution environment;
-SIGKILL to the group after a timeout), on success, failure and Ctrl-C alike.
+Leaving the ``with`` block stops it (:class:`~twinbench.process.managed.ManagedProcess`: SIGTERM,
+on which the emulator stops every execution environment; SIGKILL to the group and to any runtime
+left after a timeout), on success, failure and Ctrl-C alike.
 """
 
 from __future__ import annotations
@@ -13,23 +14,20 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
-import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
-from twinbench.process.logtail import log_tail
+from twinbench.process.managed import ManagedProcess, ProcessNotReady
 from twinbench.process.net import free_port
-from twinbench.targets.container_local import REPO
+from twinbench.project.paths import REPO
 
 __all__ = ["LambdaProcess", "LambdaStartError"]
 
 ADMIN = "/_local_lambda"
 
 
-class LambdaStartError(RuntimeError):
+class LambdaStartError(ProcessNotReady):
     """serve-lambda exited or its front did not answer in time; the message has its last log lines."""
 
 
@@ -52,8 +50,16 @@ class LambdaProcess:
                             ("--idle-s", idle_s), ("--timeout-s", timeout_s)):
             if value is not None:
                 self.argv += [flag, str(value)]
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._log = None
+        self.process = ManagedProcess(self.argv, name="serve-lambda", env={**os.environ, **self.extra_env},
+                                      cwd=REPO, log_path=log_path, ready=self._answers,
+                                      ready_timeout_s=start_timeout_s, grace_s=30.0, error=LambdaStartError)
+
+    def _answers(self) -> bool:
+        """GET /_local_lambda/stats answers."""
+        with contextlib.suppress(OSError, ValueError):
+            self.stats()
+            return True
+        return False
 
     # -- admin routes
     def _admin(self, method: str, path: str, timeout_s: float = 30.0) -> object:
@@ -86,42 +92,13 @@ class LambdaProcess:
 
     # -- lifecycle
     def start(self) -> None:
-        env = {**os.environ, **self.extra_env, "PYTHONPATH": os.pathsep.join(
-            [str(REPO / "shared"), str(REPO / "services" / "predict-container"), str(REPO / "scripts")])}
-        self._log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
-        self._proc = subprocess.Popen(self.argv, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=self._log,
-                                      stderr=self._log, start_new_session=True)
-        deadline = time.monotonic() + self.start_timeout_s
-        while True:
-            if self._proc.poll() is not None:
-                raise LambdaStartError(f"serve-lambda exited with {self._proc.returncode}{self._tail()}")
-            with contextlib.suppress(OSError, ValueError):
-                self.stats()
-                return
-            if time.monotonic() > deadline:
-                raise LambdaStartError(f"serve-lambda not answering after {self.start_timeout_s:.0f} s{self._tail()}")
-            time.sleep(0.05)
-
-    def _tail(self, lines: int = 15) -> str:
-        return log_tail(self.log_path, "serve-lambda log", lines)
+        """Spawn serve-lambda and wait until its admin route answers. Raises :class:`LambdaStartError`."""
+        self.process.start()
+        self.process.wait_ready()
 
     def stop(self, timeout_s: float = 30.0) -> None:
         """SIGTERM (the emulator stops its environments), SIGKILL the whole group after ``timeout_s``."""
-        proc, self._proc = self._proc, None
-        if proc is not None:
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(proc.pid, signal.SIGTERM)
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(timeout=timeout_s)
-            # Runtime processes are started in the emulator's session: nothing may outlive it.
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=5)
-        if self._log not in (None, subprocess.DEVNULL):
-            self._log.close()  # type: ignore[union-attr]
-            self._log = None
+        self.process.stop(grace_s=timeout_s)
 
     def __enter__(self) -> LambdaProcess:
         try:
