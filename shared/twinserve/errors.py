@@ -94,7 +94,10 @@ class RouteNotFound(ClientError):
     code = "not_found"
 
     def __init__(self, method: str, path: str) -> None:
-        super().__init__(f"no route for {method} {path}; routes: POST /predict, GET /health, GET /ready, GET /openapi.json")
+        super().__init__(
+            f"no route for {method} {path}; routes: POST /predict, GET /health, GET /ready, GET /openapi.json, "
+            "and the Open Inference Protocol V2 under /v2"
+        )
 
 
 class MethodNotAllowed(ClientError):
@@ -104,6 +107,34 @@ class MethodNotAllowed(ClientError):
     def __init__(self, method: str, path: str, allowed: tuple[str, ...]) -> None:
         super().__init__(f"{method} is not allowed on {path}; allowed: {', '.join(allowed)}")
         self.allowed = allowed
+
+
+class ModelNotServed(ClientError):
+    """An Open Inference Protocol request names a model (or version) this server does not serve."""
+
+    status = 404
+    code = "model_not_found"
+
+
+class UnsupportedDatatype(ClientError):
+    """An Open Inference Protocol tensor whose datatype the model cannot take (BYTES, BOOL, FP16...)."""
+
+    status = 400
+    code = "unsupported_datatype"
+
+
+class UnknownOutput(ClientError):
+    """An Open Inference Protocol request asks for an output the model does not produce."""
+
+    status = 400
+    code = "unknown_output"
+
+
+class UnsupportedExtension(ClientError):
+    """A protocol extension twinserve does not implement (the V2 binary tensor data extension)."""
+
+    status = 400
+    code = "unsupported_extension"
 
 
 class ModelError(TwinserveError):

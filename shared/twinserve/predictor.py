@@ -33,8 +33,9 @@ class Predictor:
         labels, proba = self._backend.predict(rows)
         answer: dict[str, Any] = {"predictions": labels}
         if proba is not None:
-            # float64 so the JSON shows the same digits whichever backend computed them
-            answer["probabilities"] = proba.astype(np.float64, copy=False)
+            # In the backend's own dtype: responses.json_bytes prints the shortest digits that
+            # round-trip it (ONNX's float32 0.95 stays 0.95, as scikit-learn shows it).
+            answer["probabilities"] = proba
             answer["classes"] = self._classes
         answer["model"] = self._model_info
         return answer
@@ -42,6 +43,15 @@ class Predictor:
     def predict_body(self, body: bytes) -> bytes:
         """The hot path. Raises ClientError subclasses for anything wrong with ``body``."""
         return json_bytes(self.predict_rows(parse_body(body, self.spec)))
+
+    def predict_raw(self, rows: np.ndarray) -> tuple[list[Any], np.ndarray | None]:
+        """The backend's answer for validated ``rows``: (labels, probabilities in its own dtype or None)."""
+        return self._backend.predict(rows)
+
+    def example_rows(self) -> np.ndarray:
+        """One row the model is known to accept (metadata's example, else zeros), in its input dtype."""
+        example = self.model.metadata.extra.get("example_row") or [0.0] * self.spec.n_features
+        return np.asarray([example], dtype=self.spec.dtype)
 
     def self_test(self) -> None:
         """One real prediction through the whole path; raises if the model cannot answer."""

@@ -1,4 +1,11 @@
-"""Bytes on the wire, built once here so every wrapper answers byte-for-byte the same."""
+"""Bytes on the wire, built once here so every wrapper answers byte-for-byte the same.
+
+Numbers are printed as the model says them: a numpy array keeps its dtype up to here, and
+orjson prints each value with the shortest digits that read back to the same value *in that
+dtype* (float32 0.95 is printed ``0.95``, not its float64 widening ``0.949999988079071``;
+a float64 keeps all the digits it needs). Nothing before this module may widen an array just to
+print it.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,7 @@ import orjson
 from twinserve.errors import TwinserveError
 
 JSON_CONTENT_TYPE = "application/json"
+V2_PREFIX = "/v2"
 
 
 @dataclass(frozen=True)
@@ -22,13 +30,25 @@ class Reply:
 
 
 def json_bytes(document: Any) -> bytes:
+    """The one JSON encoder of answers (numpy arrays printed in their own dtype, see above)."""
     return orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
-def error_reply(error: TwinserveError) -> Reply:
-    """The one place an error becomes ``{"error": {"code", "message"}}``."""
+def is_v2_path(path: str) -> bool:
+    """Whether ``path`` belongs to the Open Inference Protocol V2 surface (its own error shape)."""
+    return path == V2_PREFIX or path.startswith(V2_PREFIX + "/")
+
+
+def error_reply(error: TwinserveError, path: str = "") -> Reply:
+    """The one place an error becomes bytes.
+
+    twinserve's own routes answer ``{"error": {"code", "message"}}``; the Open Inference
+    Protocol's routes (``/v2...``) answer ``{"error": "<message>"}`` as its specification says,
+    so V2 clients (tritonclient, KServe's) show the message. The status is the error type's.
+    """
     headers = {}
     allowed = getattr(error, "allowed", None)
     if allowed:
         headers["Allow"] = ", ".join(allowed)
-    return Reply(error.status, json_bytes(error.to_dict()), headers)
+    body = json_bytes({"error": error.message}) if is_v2_path(path) else json_bytes(error.to_dict())
+    return Reply(error.status, body, headers)

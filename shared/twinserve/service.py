@@ -13,8 +13,9 @@ from twinserve.errors import ClientError, InternalError, MethodNotAllowed, Route
 from twinserve.model_store import load_model
 from twinserve.openapi import build_openapi
 from twinserve.predictor import Predictor
-from twinserve.responses import Reply, error_reply, json_bytes
+from twinserve.responses import Reply, error_reply, is_v2_path, json_bytes
 from twinserve.settings import Settings
+from twinserve.v2 import OpenInferenceV2
 
 log = logging.getLogger("twinserve")
 
@@ -34,6 +35,7 @@ class Service:
         metadata = predictor.model.metadata
         self.ready_body = json_bytes({"status": "ready", "model": metadata.describe()})
         self.openapi_body = json_bytes(build_openapi(metadata, predictor.spec.max_rows, predictor.spec.float32_range))
+        self.v2 = OpenInferenceV2(predictor)
 
     @classmethod
     def start(cls, settings: Settings | None = None) -> Service:
@@ -62,8 +64,20 @@ class Service:
     def openapi(self) -> Reply:
         return Reply(200, self.openapi_body)
 
+    def v2_dispatch(self, method: str, path: str, content_type: str | None, body: bytes) -> Reply:
+        """One Open Inference Protocol V2 request (``/v2...``); errors in the V2 shape."""
+        try:
+            return self.v2.dispatch(method, path, content_type, body)
+        except ClientError as exc:
+            return error_reply(exc, path)
+        except Exception:  # a fault of ours: log it, never leak it
+            log.exception("V2 request failed")
+            return error_reply(InternalError("inference failed; see the service log"), path)
+
     def dispatch(self, method: str, path: str, content_type: str | None, body: bytes) -> Reply:
         """Route one request. Used by wrappers that have no router of their own."""
+        if is_v2_path(path):
+            return self.v2_dispatch(method, path, content_type, body)
         allowed = ROUTES.get(path)
         if allowed is None:
             return error_reply(RouteNotFound(method, path))

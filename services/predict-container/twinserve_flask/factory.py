@@ -20,6 +20,7 @@ from twinserve.settings import Settings
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("twinserve")
+_V2_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 
 def _to_response(reply: Reply) -> Response:
@@ -68,6 +69,13 @@ def create_app(service: Service | None = None, settings: Settings | None = None)
             body = request.get_data(cache=False)
         return _to_response(service.predict(request.content_type, body))
 
+    # The Open Inference Protocol V2 routes: the core routes them and answers its own 404/405.
+    @app.route("/v2", methods=_V2_METHODS)
+    @app.route("/v2/<path:_rest>", methods=_V2_METHODS)
+    def v2(_rest: str = "") -> Response:
+        body = request.get_data(cache=False) if request.method in ("POST", "PUT", "PATCH") else b""
+        return _to_response(service.v2_dispatch(request.method, request.path, request.content_type, body))
+
     @app.get("/health")
     def health() -> Response:
         return _to_response(service.health())
@@ -82,11 +90,11 @@ def create_app(service: Service | None = None, settings: Settings | None = None)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
-        return _to_response(error_reply(_http_error(exc)))
+        return _to_response(error_reply(_http_error(exc), request.path))
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response:
         log.exception("unhandled error")
-        return _to_response(error_reply(InternalError("request failed; see the service log")))
+        return _to_response(error_reply(InternalError("request failed; see the service log"), request.path))
 
     return app
