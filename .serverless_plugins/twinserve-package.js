@@ -166,7 +166,11 @@ class TwinservePackage {
     ];
     this.log.notice(`Building and checking the Lambda package: make ${args.slice(5).join(' ')}`);
     const started = Date.now();
-    const result = spawnSync('make', args, { stdio: ['ignore', 'inherit', 'inherit'], env: process.env });
+    // A make that called osls (make lambda-deploy-dry-run) must not hand its flags and variables
+    // down: the build is decided by the arguments above alone.
+    const env = { ...process.env };
+    for (const name of ['MAKEFLAGS', 'MFLAGS', 'MAKELEVEL', 'MAKEOVERRIDES']) delete env[name];
+    const result = spawnSync('make', args, { stdio: ['ignore', 'inherit', 'inherit'], env });
     if (result.error) {
       const hint = result.error.code === 'ENOENT' ? ' (GNU make is not on PATH)' : '';
       throw this.error(`could not run make${hint}: ${result.error.message}`);

@@ -22,8 +22,9 @@ readonly INSTALL_HINT="install one with 'pyenv install 3.12' (or any CPython 3.1
 
 is_cpython312() {
   [[ -n "$1" && -x "$1" ]] || return 1
-  "$1" -I -c 'import platform, sys; sys.exit(0 if sys.version_info[:2] == (3, 12) and platform.python_implementation() == "CPython" else 1)' \
-    >/dev/null 2>&1
+  # Its own answer, not just its exit status (any program exits 0 on --version-like input).
+  [[ "$("$1" -I -c 'import platform, sys; print(platform.python_implementation(), *sys.version_info[:2])' 2>/dev/null)" \
+    == "CPython 3 12" ]]
 }
 
 find_python() {
