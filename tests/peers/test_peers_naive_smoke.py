@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from twinbench.peers import servers as peers
+from twinbench.process.net import http_status
 
 pytestmark = pytest.mark.slow
 
@@ -57,7 +58,7 @@ def test_naive_app_under_gunicorn_predicts_and_closes_connections(naive_server: 
 
 
 def test_naive_app_rejects_what_the_blog_never_checked(naive_server: peers.ServerProcess) -> None:
-    status = peers.http_status(naive_server.spec.port, "/predict", "POST", json.dumps({"x": 1}).encode())
+    status = http_status(naive_server.spec.port, "/predict", "POST", json.dumps({"x": 1}).encode())
     assert status == 500  # KeyError in the blog's code: the baseline is kept as written
 
 
