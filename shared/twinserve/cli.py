@@ -78,8 +78,8 @@ unless --format is given; stdout when --out is absent. Files are written whole o
 
 SigV4 (--sigv4): for Function URLs with IAM auth. Credentials from botocore's default chain
 (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY[/AWS_SESSION_TOKEN], AWS_PROFILE or --profile,
-~/.aws, instance/container roles); the region from the Function URL's host, or --region, or
-AWS_REGION. The caller needs lambda:InvokeFunctionUrl.
+~/.aws, instance/container roles); the region from --region, else the Function URL's host, else
+AWS_REGION / AWS_DEFAULT_REGION / the profile's region. The caller needs lambda:InvokeFunctionUrl.
 
 Exit status:
   0  every row was answered and written
@@ -127,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument("--max-body-bytes", type=int, default=1_048_576,
                       help="largest request body; bigger batches are split (default 1048576 = the server's MAX_BODY_BYTES)")
     pred.add_argument("--sigv4", action="store_true", help="sign requests (IAM-authenticated Function URL)")
-    pred.add_argument("--region", help="SigV4 region (default: from the Function URL, else AWS_REGION)")
+    pred.add_argument("--region", help="SigV4 region (default: from the Function URL's host, else AWS_REGION or the profile's)")
     pred.add_argument("--profile", help="AWS profile for SigV4 credentials (default: AWS_PROFILE or the default chain)")
     pred.add_argument("--quiet", action="store_true", help="no progress on stderr")
     pred.set_defaults(func=_predict)

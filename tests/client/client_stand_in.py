@@ -32,6 +32,11 @@ from twinserve.service import Service
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 
+# Fake credentials (AWS's documented example shapes): the signer and the verifier share them.
+FAKE_KEY_ID = "AKIDEXAMPLESTANDIN01"
+FAKE_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+FAKE_TOKEN = "FwoGZXIvYXdzEXAMPLESESSIONTOKEN//+="
+
 
 @dataclass(frozen=True)
 class Received:
@@ -73,7 +78,10 @@ class StandIn:
                 got = Received(self.command, self.path, tuple(self.headers.items()), body)
                 with stand_in._lock:
                     stand_in.received.append(got)
-                reply = stand_in.respond(got)
+                try:
+                    reply = stand_in.respond(got)
+                except Exception as exc:  # a bug in a test's answer function: a visible 500, not a hang
+                    reply = Reply(500, json.dumps({"message": f"stand-in failed: {exc!r}"}).encode())
                 try:
                     self.send_response(reply.status)
                     self.send_header("Content-Type", "application/json")

@@ -6,14 +6,10 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 
 import pytest
-from client_stand_in import Respond, StandIn
+from client_stand_in import FAKE_KEY_ID, FAKE_SECRET, Respond, StandIn
 from twinserve.client import RetryPolicy
 from twinserve.service import Service
 from twinserve.settings import Settings
-
-FAKE_KEY_ID = "AKIDEXAMPLESTANDIN01"
-FAKE_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
-FAKE_TOKEN = "FwoGZXIvYXdzEXAMPLESESSIONTOKEN//+="
 
 
 @pytest.fixture
@@ -44,7 +40,8 @@ def quick_policy() -> RetryPolicy:
 def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     """Fixed fake credentials in the environment; no profile, config file or metadata service used."""
     for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
-                 "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL"):
+                 "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", FAKE_KEY_ID)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", FAKE_SECRET)

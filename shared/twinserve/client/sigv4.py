@@ -11,12 +11,14 @@ it always costs nothing and keeps one signing path.
 
 Credentials come from botocore's default chain (environment, ``AWS_PROFILE`` / shared files, SSO,
 container and instance roles), read again at every signature so refreshed roles keep working.
-The region is the Function URL's (``<id>.lambda-url.<region>.on.aws``) unless given.
+The region: the one given, else the Function URL's (``<id>.lambda-url.<region>.on.aws``), else
+``AWS_REGION``, else botocore's (``AWS_DEFAULT_REGION``, the profile's ``region``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import threading
 from collections.abc import Mapping
@@ -81,16 +83,18 @@ class SigV4Signer:
                 session.get_scoped_config()  # raises ProfileNotFound for an unknown profile
             except botocore.exceptions.BotoCoreError as exc:
                 raise UsageError(f"AWS configuration: {exc}") from None
-        self.region = region or region_from_url(url) or (session.get_config_variable("region") if session else None)
+        # AWS_REGION is what the AWS CLI v2 and Lambda set; botocore itself reads AWS_DEFAULT_REGION.
+        self.region = (region or region_from_url(url) or os.environ.get("AWS_REGION")
+                       or (session.get_config_variable("region") if session else None))
         if not self.region:
             raise UsageError("SigV4 needs a region: give --region, or use a Function URL "
-                             "(<id>.lambda-url.<region>.on.aws), or set AWS_REGION")
+                             "(<id>.lambda-url.<region>.on.aws), or set AWS_REGION or the profile's region")
         self.service = service or service_for_url(url)
         if credentials is None:
             try:
                 credentials = session.get_credentials() if session else None
-            except botocore.exceptions.BotoCoreError as exc:
-                raise UsageError(f"AWS credentials: {exc}") from None
+            except Exception as exc:  # any provider of the chain may fail its own way (ValueError, ...)
+                raise UsageError(f"AWS credentials: {type(exc).__name__}: {exc}") from None
             if credentials is None:
                 raise UsageError("SigV4 needs AWS credentials: none found in the environment "
                                  "(AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), the profile (AWS_PROFILE, "
