@@ -1,14 +1,19 @@
 """``python -m twinbench cost``: monthly cost of Lambda vs EKS vs Fargate, and the break-even.
 
 A thin adapter: parse options, build the typed inputs, call ``twinbench.cost.model.compare``,
-print. Every CostModelError becomes one line on stderr and exit code 2, here and only here.
+print. Every CostModelError becomes one line on stderr and exit code 2, here and only here;
+so does a result that is not a finite number (the last guard against printing "$nan").
+A trace is priced as it is: only ``--scale`` rescales it.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import math
 import sys
+import time
 from typing import Any
 
 from twinbench.cost import model as cost
@@ -20,13 +25,26 @@ examples:
   python -m twinbench cost --rps 50 --memory 1024 --duration-ms 12 --arch arm64 \\
       --front-door function-url --pod-rps 400 --instance c7g.large --json
   python -m twinbench cost --rps 20 --profile diurnal --peak-to-mean 1.8
-  python -m twinbench cost --trace traffic.csv          # per-minute trace, see below
+  python -m twinbench cost --trace traffic.csv          # per-minute trace, priced as it is
+  python -m twinbench cost --trace traffic.csv --span-minutes 1440 --scale 50   # a day, rescaled
+  python -m twinbench cost --azure invocations_per_function_md.anon.d01.csv --function rank:3
 
-trace CSV: a header naming a time column (minute | timestamp) and a volume column
-(requests | rps); minutes missing between rows count as idle. The profile repeats to
-fill the month. All figures: us-east-1 on-demand prices pinned in
-scripts/twinbench/prices.json, 730-hour month, no free tier.
+trace CSV: a header naming a time column (minute | timestamp, ISO 8601 with a zone) and a
+volume column (requests | count | rps); a UTF-8 BOM is fine. Minutes with no row between
+the first and the last row count as idle and a warning on stderr says how many; the span runs
+from the first to the last row, or --span-minutes from the first row (an export that skips
+empty minutes loses the idle ones after its last row). At most 527,040 minutes (366 days)
+and 60,000,000 requests in a minute. The profile repeats to fill the month; long spans take
+a while (a year of minutes: ~20 s, announced on stderr). All figures: us-east-1 on-demand
+prices pinned in scripts/twinbench/cost/prices.json, 730-hour month, no free tier.
+exit codes: 0 done, 2 bad input (one line on stderr).
 """
+
+SLOW_NOTICE_S = 5.0
+"""Announce the run time on stderr when the estimate passes this many seconds."""
+PRICINGS_PER_RUN = 350
+"""About how many times compare() prices the whole profile (both break-even searches),
+measured on a year of minutes; the run time is this times one pricing."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,14 +58,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     t = parser.add_argument_group("traffic")
-    t.add_argument("--rps", type=float, help="mean request rate, req/s (required unless --trace; with "
-                   "--trace, rescales the trace to this mean)")
-    t.add_argument("--profile", choices=("constant", "diurnal", "trace"), default=None,
-                   help="traffic shape (default: constant, or trace when --trace is given)")
+    t.add_argument("--rps", type=float, help="constant/diurnal: mean request rate, req/s (required unless "
+                   "--trace or --azure; a trace is rescaled only by --scale)")
+    t.add_argument("--profile", choices=("constant", "diurnal", "trace", "azure"), default=None,
+                   help="traffic shape (default: trace with --trace, azure with --azure, else constant)")
     t.add_argument("--peak-to-mean", type=float, default=2.0,
                    help="diurnal only: peak rate / mean rate, 1..2 (default 2: trough at zero)")
     t.add_argument("--peak-hour-utc", type=float, default=14.0, help="diurnal only: hour of the peak (default 14)")
-    t.add_argument("--trace", metavar="CSV", help="per-minute trace file (minute|timestamp, requests|rps)")
+    t.add_argument("--trace", metavar="CSV", help="per-minute trace file (minute|timestamp, requests|count|rps), "
+                   "priced as it is")
+    t.add_argument("--span-minutes", "--span", dest="span_minutes", type=int, metavar="MINUTES",
+                   help="trace: the span in minutes from the first row (default: first to last row); restores "
+                   "idle minutes after the last row")
+    t.add_argument("--azure", metavar="CSV", help="Azure Functions 2019 trace (HashOwner,...,1..1440)")
+    t.add_argument("--function", default="rank:1",
+                   help="azure: rank:N (N-th busiest) or a HashFunction prefix (default rank:1)")
+    t.add_argument("--scale", type=float, metavar="RPS",
+                   help="trace/azure: rescale to this mean rate, req/s, keeping the shape (only if given)")
 
     lam = parser.add_argument_group("Lambda (measured by make bench)")
     lam.add_argument("--memory", type=int, default=1024, help="function memory, MB (128..10240; default 1024)")
@@ -87,50 +114,92 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="ALB LCU assumption: bytes processed per request, in + out (default 2048)")
 
     out = parser.add_argument_group("output")
-    out.add_argument("--prices", metavar="JSON", help="price table (default: the pinned scripts/twinbench/prices.json)")
+    out.add_argument("--prices", metavar="JSON", help="price table (default: the pinned scripts/twinbench/cost/prices.json)")
     out.add_argument("--max-rps", type=float, default=100_000.0,
-                     help="highest mean rate searched for the break-even (default 100000)")
+                     help="highest mean rate searched for the break-even, req/s, > 0 (default 100000)")
     out.add_argument("--json", action="store_true", help="print the full comparison as JSON instead of a table")
     parser.set_defaults(func=run)
 
 
 def build_profile(args: argparse.Namespace) -> traffic.TrafficProfile:
     """The traffic profile the options describe; raises CostModelError on a bad combination."""
-    kind = args.profile or ("trace" if args.trace else "constant")
-    if kind == "trace":
-        if not args.trace:
-            raise traffic.TrafficError("--profile trace needs --trace FILE")
-        profile = traffic.from_trace_csv(args.trace)
-        return profile.scaled_to_mean(args.rps) if args.rps is not None else profile
-    if args.trace:
-        raise traffic.TrafficError(f"--trace given but --profile is {kind}")
+    if args.trace and args.azure:
+        raise traffic.TrafficError("give --trace or --azure, not both")
+    kind = args.profile or ("trace" if args.trace else "azure" if args.azure else "constant")
+    if kind in ("trace", "azure"):
+        source = args.trace if kind == "trace" else args.azure
+        if not source:
+            raise traffic.TrafficError(f"--profile {kind} needs --{kind} FILE")
+        if args.rps is not None:
+            raise traffic.TrafficError(f"--rps is for constant/diurnal traffic; a trace is priced as it is, "
+                                       f"--scale {args.rps:g} rescales it")
+        if args.span_minutes is not None and kind == "azure":
+            raise traffic.TrafficError("--span-minutes applies to --trace (an Azure trace has all its minutes)")
+        profile = (traffic.from_trace_csv(args.trace, args.span_minutes) if kind == "trace"
+                   else traffic.from_azure_csv(args.azure, args.function))
+        if args.scale is None:
+            return profile
+        mean = traffic.check_rate("--scale", args.scale)
+        if mean == 0:
+            raise traffic.TrafficError("--scale must be > 0 req/s")
+        scaled = profile.scaled_to_mean(mean)
+        return dataclasses.replace(scaled, description=f"{profile.description}, rescaled to a mean of {mean:g} req/s")
+    if args.trace or args.azure:
+        raise traffic.TrafficError(f"a trace file given but --profile is {kind}")
+    for option in ("scale", "span_minutes"):
+        if getattr(args, option) is not None:
+            raise traffic.TrafficError(f"--{option.replace('_', '-')} applies to a trace (--trace or --azure)")
     if args.rps is None:
-        raise traffic.TrafficError("--rps is required (mean request rate, req/s) unless --trace is given")
+        raise traffic.TrafficError("--rps is required (mean request rate, req/s) unless --trace or --azure is given")
     if kind == "diurnal":
         return traffic.diurnal(args.rps, args.peak_to_mean, args.peak_hour_utc)
     return traffic.constant(args.rps)
+
+
+def _announce_long_run(profile: traffic.TrafficProfile, lam: cost.LambdaConfig, prices: cost.PriceTable) -> None:
+    """Say on stderr how long a long profile will take: its run time grows with its span.
+
+    Short profiles are not timed (a week or less takes a second or two); longer ones are
+    priced once and the estimate is that times PRICINGS_PER_RUN.
+    """
+    if profile.minutes <= 7 * 1440:
+        return
+    started = time.perf_counter()
+    cost.lambda_monthly_cost(profile, lam, prices)
+    estimate_s = (time.perf_counter() - started) * PRICINGS_PER_RUN
+    if estimate_s >= SLOW_NOTICE_S:
+        print(f"twinbench cost: pricing {profile.minutes:,} minutes of traffic; the break-even search prices "
+              f"them a few hundred times: about {estimate_s:,.0f} s", file=sys.stderr, flush=True)
+
+
+def _check_finite(result: cost.CostComparison) -> None:
+    """Refuse to print a bill that is not a number (inputs the configs let through)."""
+    for c in (result.lambda_cost, result.eks_cost, result.fargate_cost):
+        if not math.isfinite(c.monthly_usd):
+            raise cost.ConfigError(f"the {c.label} bill is not a finite number ({c.monthly_usd}); "
+                                   "check the rates and per-request assumptions")
 
 
 def run(args: argparse.Namespace) -> int:
     try:
         prices = cost.load_prices(args.prices)
         profile = build_profile(args)
-        result = cost.compare(
-            profile,
-            cost.LambdaConfig(
-                billed_duration_ms=args.duration_ms, memory_mb=args.memory, architecture=args.arch,
-                front_door=args.front_door, init_duration_ms=args.init_duration_ms,
-                keep_alive_s=args.keep_alive_s, provisioned_concurrency=args.provisioned_concurrency),
-            cost.ContainerConfig(
-                pod_rps=args.pod_rps, pod_cpu_m=args.pod_cpu_m, pod_memory_mib=args.pod_memory_mib,
-                instance_type=args.instance, headroom_factor=args.headroom,
-                min_replicas=args.min_replicas, min_nodes=args.min_nodes),
-            alb=cost.AlbAssumptions(new_connections_per_request=args.alb_new_connections_per_request,
-                                    processed_bytes_per_request=args.alb_bytes_per_request),
-            prices=prices,
-            fargate_on_eks=args.fargate_on == "eks",
-            max_rps=args.max_rps,
-        )
+        for warning in profile.warnings:
+            print(f"twinbench cost: warning: {warning}", file=sys.stderr)
+        lam = cost.LambdaConfig(
+            billed_duration_ms=args.duration_ms, memory_mb=args.memory, architecture=args.arch,
+            front_door=args.front_door, init_duration_ms=args.init_duration_ms,
+            keep_alive_s=args.keep_alive_s, provisioned_concurrency=args.provisioned_concurrency)
+        ctr = cost.ContainerConfig(
+            pod_rps=args.pod_rps, pod_cpu_m=args.pod_cpu_m, pod_memory_mib=args.pod_memory_mib,
+            instance_type=args.instance, headroom_factor=args.headroom,
+            min_replicas=args.min_replicas, min_nodes=args.min_nodes)
+        alb = cost.AlbAssumptions(new_connections_per_request=args.alb_new_connections_per_request,
+                                  processed_bytes_per_request=args.alb_bytes_per_request)
+        _announce_long_run(profile, lam, prices)
+        result = cost.compare(profile, lam, ctr, alb=alb, prices=prices,
+                              fargate_on_eks=args.fargate_on == "eks", max_rps=args.max_rps)
+        _check_finite(result)
     except cost.CostModelError as exc:
         print(f"twinbench cost: error: {exc}", file=sys.stderr)
         return 2
@@ -143,6 +212,15 @@ def run(args: argparse.Namespace) -> int:
 
 def _usd(value: float) -> str:
     return f"${value:,.2f}"
+
+
+def _rate(rps: float) -> str:
+    # Sparse traces average well below 0.01 req/s; "0.00" would hide that they carry traffic.
+    return f"{rps:,.2f}" if rps >= 1 or rps == 0 else f"{rps:.3g}"
+
+
+def _requests(count: float) -> str:
+    return f"{count / 1e6:,.1f} M" if count >= 1e5 else f"{count:,.0f}"
 
 
 def _qty(value: float) -> str:
@@ -175,8 +253,8 @@ def render_text(result: cost.CostComparison) -> str:
     lines = [
         f"Monthly cost, {result.region}, {result.hours_per_month:g}-hour month, on-demand prices pinned "
         f"{result.prices_pinned_on}",
-        f"Traffic   {t['description']}: mean {t['mean_rps']:,.2f} req/s, peak minute {t['peak_rps']:,.2f} req/s, "
-        f"{t['requests_per_month'] / 1e6:,.1f} M requests/month",
+        f"Traffic   {t['description']}: mean {_rate(t['mean_rps'])} req/s, peak minute {_rate(t['peak_rps'])} req/s, "
+        f"{_requests(t['requests_per_month'])} requests/month",
         f"Lambda    {lam.architecture}, {lam.memory_mb} MB, {lam.billed_duration_ms:g} ms billed/invocation, "
         f"init {lam.init_duration_ms:g} ms; cold starts {cold.cold_start_fraction * 100:.3g}% of requests "
         f"({cold.cold_starts_per_month:,.0f}/month, keep-alive {lam.keep_alive_s:g} s)",

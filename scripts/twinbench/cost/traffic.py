@@ -13,13 +13,22 @@ idle gap at the end of a trace wraps around into its start).
 
 from __future__ import annotations
 
-import csv
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+
+from twinbench.traffic.traces import (
+    MAX_MINUTES,
+    MAX_RPS,
+    MinuteTrace,
+    TraceError,
+    read_azure_csv,
+    read_minute_csv,
+)
 
 
 class CostModelError(ValueError):
@@ -35,7 +44,8 @@ class TrafficError(CostModelError):
 
 
 class TraceFormatError(TrafficError):
-    """A trace file that does not follow the documented CSV format; names file and line."""
+    """A trace file that cannot be read, breaks its format or the limits; names file and line."""
+
 
 HOURS_PER_MONTH = 730.0
 """AWS's own billing month (365 x 24 / 12); every monthly figure here uses it."""
@@ -48,17 +58,23 @@ class TrafficProfile:
     """Mean request rate (requests/s) of each minute of one period, repeated all month.
 
     ``rps_per_minute`` is copied into a read-only float array so a profile can be shared
-    between curve points without one caller mutating another's traffic.
+    between curve points without one caller mutating another's traffic. ``warnings`` is
+    what a trace reader had to assume (skipped minutes counted idle), kept for the output.
+    The rate limit (``MAX_RPS``) applies where a profile enters (readers, ``constant``,
+    ``diurnal``, ``check_rate``), not here: the break-even search scales a profile far past it.
     """
 
     name: str
     rps_per_minute: np.ndarray = field(repr=False)
     description: str = ""
+    warnings: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         rates = np.array(self.rps_per_minute, dtype=float).reshape(-1)
         if rates.size == 0:
             raise TrafficError("a traffic profile needs at least one minute")
+        if rates.size > MAX_MINUTES:  # the cost of every price evaluation grows with the span
+            raise TrafficError(f"a profile of {rates.size:,} minutes exceeds the limit of {MAX_MINUTES:,} (366 days)")
         if not np.all(np.isfinite(rates)) or np.any(rates < 0):
             raise TrafficError("request rates must be finite and >= 0")
         rates.setflags(write=False)
@@ -98,7 +114,7 @@ class TrafficProfile:
             if mean_rps == 0:
                 return self
             raise TrafficError(f"profile {self.name!r} carries no traffic, so it cannot be scaled")
-        return TrafficProfile(self.name, self.rps_per_minute * (mean_rps / current), self.description)
+        return TrafficProfile(self.name, self.rps_per_minute * (mean_rps / current), self.description, self.warnings)
 
     def summary(self) -> dict[str, float | int | str]:
         return {
@@ -110,13 +126,20 @@ class TrafficProfile:
             "peak_to_mean": self.peak_rps / self.mean_rps if self.mean_rps else 0.0,
             "idle_minutes_fraction": float(np.mean(self.rps_per_minute == 0)),
             "requests_per_month": self.requests_per_month,
+            "warnings": list(self.warnings),
         }
+
+
+def check_rate(name: str, rps: float) -> float:
+    """``rps`` if finite and within 0..MAX_RPS (1 M req/s); raises TrafficError naming ``name``."""
+    if not (math.isfinite(rps) and 0.0 <= rps <= MAX_RPS):
+        raise TrafficError(f"{name} must be within 0..{MAX_RPS:,.0f} req/s, got {rps:g}")
+    return float(rps)
 
 
 def constant(rps: float) -> TrafficProfile:
     """The same rate every minute: the simplest case and the one break-even rates quote."""
-    if rps < 0 or not math.isfinite(rps):
-        raise TrafficError(f"rate must be finite and >= 0, got {rps}")
+    rps = check_rate("rate", rps)
     return TrafficProfile("constant", np.array([float(rps)]), f"{rps:g} req/s all month")
 
 
@@ -129,8 +152,11 @@ def diurnal(mean_rps: float, peak_to_mean: float = 2.0, peak_hour_utc: float = 1
     """
     if not 1.0 <= peak_to_mean <= 2.0:
         raise TrafficError(f"peak_to_mean must be within [1, 2] for a sinusoid, got {peak_to_mean}")
-    if mean_rps < 0 or not math.isfinite(mean_rps):
-        raise TrafficError(f"rate must be finite and >= 0, got {mean_rps}")
+    if not (math.isfinite(peak_hour_utc) and 0.0 <= peak_hour_utc < 24.0):
+        raise TrafficError(f"peak hour must be within [0, 24), got {peak_hour_utc}")
+    mean_rps = check_rate("rate", mean_rps)
+    if mean_rps * peak_to_mean > MAX_RPS:
+        raise TrafficError(f"peak rate {mean_rps * peak_to_mean:g} req/s exceeds {MAX_RPS:,.0f} req/s")
     minutes = np.arange(MINUTES_PER_DAY, dtype=float)
     phase = 2.0 * np.pi * (minutes - peak_hour_utc * 60.0) / MINUTES_PER_DAY
     rates = mean_rps * (1.0 + (peak_to_mean - 1.0) * np.cos(phase))
@@ -142,74 +168,36 @@ def diurnal(mean_rps: float, peak_to_mean: float = 2.0, peak_hour_utc: float = 1
     )
 
 
-def from_trace_csv(path: str | Path) -> TrafficProfile:
-    """Read a per-minute trace: one row per minute, missing minutes are idle.
-
-    Format (header required; ``#`` lines are comments)::
-
-        minute,requests        or   timestamp,rps
-        0,120                       2026-11-02T14:00:00Z,2.0
-        1,0                         2026-11-02T14:01:00Z,0
-        3,60                        ...
-
-    * time column: ``minute`` (integer offset from the first row) or ``timestamp``
-      (ISO 8601, truncated to the minute). Rows may come in any order; minutes that are
-      absent between the first and the last one count as zero traffic, which is exactly
-      the idle gap that causes cold starts, so exporters can skip empty minutes.
-    * volume column: ``requests`` (count in that minute) or ``rps`` (mean rate).
-
-    Raises TraceFormatError (with the line number) for a missing column, an unparsable
-    or negative value, or a minute given twice.
-    """
-    path = Path(path)
+@contextmanager
+def _as_trace_format_error() -> Iterator[None]:
+    """The shared reader's TraceError becomes this room's TraceFormatError (a CostModelError)."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise TraceFormatError(f"cannot read trace {path}: {exc.strerror}") from exc
-    lines = [(n, line) for n, line in enumerate(text.splitlines(), start=1)
-             if line.strip() and not line.lstrip().startswith("#")]
-    if not lines:
-        raise TraceFormatError(f"{path}: empty trace")
-    header_line_no, header = lines[0]
-    columns = [c.strip().lower() for c in next(csv.reader([header]))]
-    time_col = "minute" if "minute" in columns else "timestamp" if "timestamp" in columns else None
-    volume_col = "requests" if "requests" in columns else "rps" if "rps" in columns else None
-    if time_col is None or volume_col is None:
-        raise TraceFormatError(
-            f"{path}:{header_line_no}: header must name a time column (minute|timestamp) and a "
-            f"volume column (requests|rps), got {columns}"
-        )
-    t_idx, v_idx = columns.index(time_col), columns.index(volume_col)
-
-    minutes: dict[int, float] = {}
-    for line_no, line in lines[1:]:
-        row = next(csv.reader([line]))
-        try:
-            raw_t, raw_v = row[t_idx].strip(), row[v_idx].strip()
-        except IndexError:
-            raise TraceFormatError(f"{path}:{line_no}: expected {len(columns)} columns") from None
-        try:
-            minute = int(raw_t) if time_col == "minute" else _minute_of(raw_t)
-            value = float(raw_v)
-        except ValueError as exc:
-            raise TraceFormatError(f"{path}:{line_no}: {exc}") from None
-        if not math.isfinite(value) or value < 0:
-            raise TraceFormatError(f"{path}:{line_no}: {volume_col} must be finite and >= 0, got {raw_v}")
-        if minute in minutes:
-            raise TraceFormatError(f"{path}:{line_no}: minute {raw_t} appears twice")
-        minutes[minute] = value / 60.0 if volume_col == "requests" else value
-    if not minutes:
-        raise TraceFormatError(f"{path}: header but no rows")
-    first = min(minutes)
-    rates = np.zeros(max(minutes) - first + 1)
-    for minute, rps in minutes.items():
-        rates[minute - first] = rps
-    return TrafficProfile("trace", rates, f"per-minute trace {path.name}, {rates.size} min")
+        yield
+    except TraceError as exc:
+        raise TraceFormatError(str(exc)) from None
 
 
-def _minute_of(timestamp: str) -> int:
-    """Whole minutes since the epoch, so gaps between rows become idle minutes."""
-    parsed = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        raise ValueError(f"timestamp {timestamp!r} has no timezone; add Z or an offset")
-    return int(parsed.timestamp() // 60)
+def _profile(trace: MinuteTrace) -> TrafficProfile:
+    return TrafficProfile(trace.name, trace.requests_per_minute / 60.0, trace.description, trace.warnings)
+
+
+def from_trace_csv(path: str | Path, span_minutes: int | None = None) -> TrafficProfile:
+    """A per-minute trace file, as it is (no rescaling), read by the shared reader.
+
+    Format, BOM, skipped minutes and limits: ``twinbench.traffic.traces``. Minutes with no
+    row between the first and the last row count as idle and ``warnings`` says how many;
+    ``span_minutes`` extends the span from the first row (idle minutes after the last row,
+    which an export that skips empty minutes drops). Raises TraceFormatError naming file
+    and line.
+    """
+    with _as_trace_format_error():
+        return _profile(read_minute_csv(path, span_minutes))
+
+
+def from_azure_csv(path: str | Path, function: str = "rank:1") -> TrafficProfile:
+    """One function of an Azure Functions 2019 trace (``rank:N`` or a HashFunction prefix).
+
+    Raises TraceFormatError for a bad file or a function that is not in it.
+    """
+    with _as_trace_format_error():
+        return _profile(read_azure_csv(path, function))

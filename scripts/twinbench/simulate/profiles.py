@@ -18,31 +18,35 @@ process of that (piecewise-constant) rate. Everything uses one seeded ``numpy`` 
 Sources
 -------
 * ``constant(rps, minutes)``, ``diurnal(mean_rps, peak_to_mean, peak_hour_utc, minutes)``.
-* ``from_minute_csv(path)``: a header naming a time column (``minute`` | ``timestamp``) and a
-  volume column (``requests`` | ``count`` | ``rps``). Minutes absent between the first and
-  the last row are idle (exporters skip empty minutes) and a warning says how many; the span
-  runs from the first to the last row unless ``span_minutes`` extends it. A UTF-8 BOM is
-  accepted (spreadsheets write one); other encodings, a span over ``MAX_MINUTES`` or a count
-  over ``MAX_REQUESTS_PER_MINUTE`` raise ProfileError naming file and line.
-* ``from_azure_csv(path, function=...)``: the Azure Functions 2019 public trace
-  (``invocations_per_function_md.anon.d01.csv``): one row per function,
-  ``HashOwner,HashApp,HashFunction,Trigger,1,...,1440`` per-minute invocation counts. Pick a
-  function by ``HashFunction`` (a unique prefix is enough) or by rank of total invocations
-  (``rank:1`` is the busiest).
+* ``from_minute_csv(path, span_minutes)`` and ``from_azure_csv(path, function)``: trace files,
+  read by the one reader the cost model shares (``twinbench.traffic.traces``: per-minute CSV
+  with a BOM, skipped minutes counted idle with a warning, the Azure Functions 2019 format,
+  the span and count limits). Its TraceError becomes ProfileError here; whole requests per
+  minute are its counts rounded half to even.
 """
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
 from twinbench.simulate.errors import ProfileError
+from twinbench.traffic.traces import (
+    MAX_MINUTES,
+    MAX_REQUESTS_PER_MINUTE,
+    MINUTES_PER_DAY,
+    AzureFunction,
+    MinuteTrace,
+    TraceError,
+    read_azure_csv,
+    read_minute_csv,
+)
+from twinbench.traffic.traces import azure_functions as _azure_functions
 
 __all__ = [
     "MAX_MINUTES",
@@ -58,12 +62,6 @@ __all__ = [
     "load_profile",
 ]
 
-MAX_MINUTES = 366 * 1440
-"""Longest span simulated (one leap year of minutes); longer traces are refused, not truncated."""
-MAX_REQUESTS_PER_MINUTE = 60_000_000
-"""1 M req/s for a whole minute: far past one function's or one cluster's capacity; above is a typo."""
-MINUTES_PER_DAY = 1440
-AZURE_FIXED_COLUMNS = ("hashowner", "hashapp", "hashfunction", "trigger")
 
 
 @dataclass(frozen=True)
@@ -181,173 +179,38 @@ def diurnal(mean_rps: float, peak_to_mean: float = 2.0, peak_hour_utc: float = 1
     return MinuteCounts("diurnal", counts, f"24 h sinusoid, mean {mean_rps:g} req/s, peak/mean {peak_to_mean:g}")
 
 
-def _read_text(path: Path) -> str:
+@contextmanager
+def _as_profile_error() -> Iterator[None]:
+    """The shared reader's TraceError becomes this room's ProfileError (one line, exit 2)."""
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ProfileError(f"cannot read {path}: {exc.strerror or exc}") from None
-    try:
-        return raw.decode("utf-8-sig")  # a BOM, as spreadsheets write, is not part of the header
-    except UnicodeDecodeError as exc:
-        raise ProfileError(f"{path}: not UTF-8 text (byte {exc.start}); export the trace as UTF-8 CSV") from None
+        yield
+    except TraceError as exc:
+        raise ProfileError(str(exc)) from None
 
 
-def _minute_of(timestamp: str) -> int:
-    """Whole minutes since the epoch, so the gaps between rows become idle minutes."""
-    parsed = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        raise ValueError(f"timestamp {timestamp!r} has no timezone; add Z or an offset")
-    return math.floor(parsed.timestamp() / 60.0)
+def _counts(trace: MinuteTrace) -> np.ndarray:
+    # Whole requests per minute: rps exports are fractional; round half to even, as round() did.
+    return np.rint(trace.requests_per_minute).astype(np.int64)
 
 
 def from_minute_csv(path: str | Path, span_minutes: int | None = None) -> MinuteCounts:
-    """Read a per-minute CSV (format in the module docstring); raises ProfileError."""
-    path = Path(path)
-    text = _read_text(path)
-    rows = [(n, line) for n, line in enumerate(text.splitlines(), start=1)
-            if line.strip() and not line.lstrip().startswith("#")]
-    if not rows:
-        raise ProfileError(f"{path}: empty trace")
-    header_no, header = rows[0]
-    columns = [c.strip().lower() for c in next(csv.reader([header]))]
-    if columns[:1] == ["hashowner"]:
-        raise ProfileError(f"{path}:{header_no}: this is an Azure Functions trace; use --azure (and --function)")
-    time_col = next((c for c in ("minute", "timestamp") if c in columns), None)
-    volume_col = next((c for c in ("requests", "count", "rps") if c in columns), None)
-    if time_col is None or volume_col is None:
-        raise ProfileError(f"{path}:{header_no}: header must name a time column (minute|timestamp) and a volume "
-                           f"column (requests|count|rps), got {columns}")
-    t_idx, v_idx = columns.index(time_col), columns.index(volume_col)
-    per_minute: dict[int, int] = {}
-    for line_no, line in rows[1:]:
-        row = next(csv.reader([line]))
-        if len(row) <= max(t_idx, v_idx):
-            raise ProfileError(f"{path}:{line_no}: expected {len(columns)} columns, got {len(row)}")
-        raw_t, raw_v = row[t_idx].strip(), row[v_idx].strip()
-        try:
-            minute = int(raw_t) if time_col == "minute" else _minute_of(raw_t)
-            value = float(raw_v)
-        except (ValueError, OverflowError) as exc:
-            raise ProfileError(f"{path}:{line_no}: {exc}") from None
-        if not math.isfinite(value) or value < 0:
-            raise ProfileError(f"{path}:{line_no}: {volume_col} must be finite and >= 0, got {raw_v}")
-        count = value * 60.0 if volume_col == "rps" else value
-        if count > MAX_REQUESTS_PER_MINUTE:
-            raise ProfileError(f"{path}:{line_no}: {raw_v} {volume_col} is more than {MAX_REQUESTS_PER_MINUTE:,} "
-                               "requests in a minute (1 M req/s)")
-        if minute in per_minute:
-            raise ProfileError(f"{path}:{line_no}: minute {raw_t} appears twice")
-        per_minute[minute] = int(round(count))
-        if len(per_minute) > MAX_MINUTES:
-            raise ProfileError(f"{path}: more than {MAX_MINUTES:,} rows")
-    if not per_minute:
-        raise ProfileError(f"{path}: header but no rows")
-    first, last = min(per_minute), max(per_minute)
-    span = last - first + 1
-    if span > MAX_MINUTES:  # checked before allocating: 0001..9999 would need terabytes
-        raise ProfileError(f"{path}: rows span {span:,} minutes, over the limit of {MAX_MINUTES:,} (366 days)")
-    warnings: list[str] = []
-    if span_minutes is not None:
-        if span_minutes < span:
-            raise ProfileError(f"--span-minutes {span_minutes} is shorter than the trace's {span} minutes")
-        span = _check_minutes(span_minutes)
-    counts = np.zeros(span, dtype=np.int64)
-    for minute, count in per_minute.items():
-        counts[minute - first] = count
-    missing = span - len(per_minute)
-    if missing:
-        warnings.append(f"{path.name}: {missing:,} of {span:,} minutes have no row and count as idle "
-                        f"(span from the first to the last row{' plus --span-minutes' if span_minutes else ''})")
-    return MinuteCounts("trace", counts, f"per-minute trace {path.name}, {span:,} min", tuple(warnings))
-
-
-@dataclass(frozen=True)
-class AzureFunction:
-    """One row of an Azure Functions trace, ranked by total invocations (1 = busiest)."""
-
-    rank: int
-    hash_function: str
-    hash_app: str
-    trigger: str
-    total: int
-
-
-def _azure_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str], str]]]:
-    text = _read_text(path)
-    lines = text.splitlines()
-    if not lines:
-        raise ProfileError(f"{path}: empty trace")
-    header = [c.strip().lower() for c in lines[0].split(",")]
-    if tuple(header[:4]) != AZURE_FIXED_COLUMNS or len(header) < 5:
-        raise ProfileError(f"{path}:1: not an Azure Functions trace header "
-                           "(HashOwner,HashApp,HashFunction,Trigger,1,...,1440)")
-    minute_cols = header[4:]
-    if minute_cols != [str(i) for i in range(1, len(minute_cols) + 1)]:
-        raise ProfileError(f"{path}:1: minute columns must be 1,2,...,N")
-    rows = []
-    for n, line in enumerate(lines[1:], start=2):
-        if line.strip():
-            parts = line.split(",", 4)
-            if len(parts) < 5:
-                raise ProfileError(f"{path}:{n}: expected {len(header)} columns")
-            rows.append((n, parts[:4], parts[4]))
-    if not rows:
-        raise ProfileError(f"{path}: header but no function rows")
-    return minute_cols, rows
-
-
-def _azure_counts(path: Path, line_no: int, rest: str, width: int) -> np.ndarray:
-    fields = rest.split(",")
-    if len(fields) != width:
-        raise ProfileError(f"{path}:{line_no}: expected {width} minute counts, got {len(fields)}")
-    try:
-        counts = np.array([float(f) if f.strip() else 0.0 for f in fields])
-    except ValueError as exc:
-        raise ProfileError(f"{path}:{line_no}: {exc}") from None
-    if not np.all(np.isfinite(counts)) or np.any(counts < 0) or np.any(counts != np.floor(counts)):
-        raise ProfileError(f"{path}:{line_no}: minute counts must be whole numbers >= 0")
-    if np.any(counts > MAX_REQUESTS_PER_MINUTE):
-        raise ProfileError(f"{path}:{line_no}: a minute count over {MAX_REQUESTS_PER_MINUTE:,} is refused")
-    return counts.astype(np.int64)
+    """Read a per-minute CSV with the shared reader (``twinbench.traffic``); raises ProfileError."""
+    with _as_profile_error():
+        trace = read_minute_csv(path, span_minutes)
+    return MinuteCounts(trace.name, _counts(trace), trace.description, trace.warnings)
 
 
 def azure_functions(path: str | Path) -> list[AzureFunction]:
-    """Every function in an Azure trace, busiest first (ties by hash, so ranks are stable)."""
-    path = Path(path)
-    cols, rows = _azure_rows(path)
-    found = [AzureFunction(0, fixed[2], fixed[1], fixed[3], int(_azure_counts(path, n, rest, len(cols)).sum()))
-             for n, fixed, rest in rows]
-    found.sort(key=lambda f: (-f.total, f.hash_function))
-    return [AzureFunction(i, f.hash_function, f.hash_app, f.trigger, f.total) for i, f in enumerate(found, start=1)]
+    """Every function in an Azure trace, busiest first; raises ProfileError."""
+    with _as_profile_error():
+        return _azure_functions(path)
 
 
 def from_azure_csv(path: str | Path, function: str = "rank:1") -> MinuteCounts:
     """One function of an Azure Functions trace: ``rank:N`` or a (unique prefix of a) HashFunction."""
-    path = Path(path)
-    cols, rows = _azure_rows(path)
-    if function.startswith("rank:"):
-        try:
-            rank = int(function[5:])
-        except ValueError:
-            raise ProfileError(f"--function {function!r}: rank must be an integer (rank:1 = busiest)") from None
-        ranked = azure_functions(path)
-        if not 1 <= rank <= len(ranked):
-            raise ProfileError(f"--function {function}: the trace has {len(ranked)} functions")
-        target = ranked[rank - 1].hash_function
-    else:
-        matches = {fixed[2] for _, fixed, _ in rows if fixed[2].startswith(function)}
-        if not matches:
-            raise ProfileError(f"{path}: no function whose HashFunction starts with {function!r}")
-        if len(matches) > 1:
-            raise ProfileError(f"{path}: {len(matches)} functions start with {function!r}; give more of the hash")
-        target = matches.pop()
-    picked = [(n, fixed, rest) for n, fixed, rest in rows if fixed[2] == target]
-    counts = np.zeros(len(cols), dtype=np.int64)
-    for n, _, rest in picked:  # the same function listed under two triggers: its invocations add up
-        counts += _azure_counts(path, n, rest, len(cols))
-    fixed = picked[0][1]
-    return MinuteCounts(f"azure:{target[:12]}", counts,
-                        f"Azure Functions trace {path.name}, function {target[:12]}… ({fixed[3]} trigger)")
+    with _as_profile_error():
+        trace = read_azure_csv(path, function)
+    return MinuteCounts(trace.name, _counts(trace), trace.description, trace.warnings)
 
 
 def load_profile(kind: str, *, rps: float | None = None, minutes: int = MINUTES_PER_DAY,
