@@ -147,3 +147,39 @@ def test_verifier_agrees_with_botocore_for_a_fixed_date():
     got = Received("GET", "/openapi.json", tuple(request.headers.items()), b"")
     verdict = verify(got, FAKE_KEY_ID, FAKE_SECRET, None, REGION, now=dt.datetime(2024, 1, 1, tzinfo=dt.UTC))
     assert verdict.ok, verdict.reason
+
+
+def test_aiohttp_with_per_request_signing_passes(stand_in, aws_env):
+    """The bench's load generator (aiohttp) signs with the same call: its requests pass the same check."""
+    import asyncio
+
+    import aiohttp
+
+    verdicts: list = []
+    server = stand_in(sigv4_checked(scripted([prediction(1)]), FAKE_KEY_ID, FAKE_SECRET, None, REGION, verdicts))
+    signer = SigV4Signer(server.url, region=REGION, reuse_s=1.0)
+    url, body = server.url + "/predict", b'{"features":[1.0]}'
+
+    async def run() -> list[int]:
+        async with aiohttp.ClientSession(headers={"content-type": "application/json"}) as session:
+            statuses = []
+            for _ in range(5):
+                headers = signer.sign("POST", url, {"content-type": "application/json"}, body)
+                async with session.post(url, data=body, headers=headers) as resp:
+                    await resp.read()
+                    statuses.append(resp.status)
+            return statuses
+
+    assert asyncio.run(run()) == [200] * 5
+    assert len(verdicts) == 5 and all(v.ok for v in verdicts), [v.reason for v in verdicts]
+
+
+def test_reuse_returns_the_same_signature_only_for_the_same_request(aws_env):
+    signer = SigV4Signer("http://127.0.0.1:9", region=REGION, reuse_s=30.0)
+    first = signer.sign("POST", "http://127.0.0.1:9/predict", {"content-type": "application/json"}, b"{}")
+    again = signer.sign("POST", "http://127.0.0.1:9/predict", {"content-type": "application/json"}, b"{}")
+    other = signer.sign("POST", "http://127.0.0.1:9/predict", {"content-type": "application/json"}, b"[]")
+    assert again == first and other["Authorization"] != first["Authorization"]
+    assert other["X-Amz-Content-SHA256"] != first["X-Amz-Content-SHA256"]
+    with pytest.raises(UsageError):
+        SigV4Signer("http://127.0.0.1:9", region=REGION, reuse_s=301)
