@@ -17,7 +17,12 @@ clients cost a file descriptor and their buffer, never the worker:
   accepted gets a 408 JSON error and is closed;
 * a worker holds at most ``MAX_PENDING`` unfinished requests and ``MAX_PENDING_BYTES`` (or two
   largest allowed requests, if more); beyond that the oldest gets the 408;
-* on SIGTERM it stops accepting, serves what completes within the graceful window, then exits.
+* on SIGTERM it stops accepting, serves what completes within the graceful window, then exits;
+* a request refused before its body arrived (a 413 over ``MAX_BODY_BYTES``) is answered, then its
+  connection lingers (nginx's "lingering close"): the worker half-closes it and discards what the
+  client still sends, without blocking, for up to ``LINGER_S`` and ``LINGER_MAX_BYTES``, so a client
+  that writes its whole body before reading (Python's urllib, for one) reads its 413 instead of a
+  broken pipe. gunicorn's own graceful close drains only 64 KiB, blocking the worker meanwhile.
 
 Most requests arrive whole in the first read after ``accept()``; they are handled at once, and
 the worker takes the next queued connection before it looks at its selector, exactly as the stock
@@ -32,6 +37,7 @@ import os
 import selectors
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
@@ -47,6 +53,9 @@ LARGE_RESPONSE = 65536  # responses past this are sent with a timeout (a client 
 MAX_READ_CHUNK = 1024 * 1024  # a large body of known length is read in bigger pieces
 MAX_PENDING = 128
 MAX_PENDING_BYTES = 16 * 1024 * 1024
+LINGER_S = 5.0  # how long a refused request's connection is drained after its answer
+LINGER_MAX_BYTES = 64 * 1024 * 1024  # ... and how much of the rest of its body, at most
+MAX_LINGERING = 64  # connections drained at once per worker; past it the oldest is closed
 _LISTENER = "listener"
 _WAKEUP = "wakeup"
 
@@ -69,6 +78,15 @@ class PendingRequest:
     continue_sent: bool = False
 
 
+@dataclass
+class LingeringClose:
+    """A connection whose answer is sent and whose client may still be sending: drain, then close."""
+
+    sock: socket.socket
+    deadline: float
+    drained: int = 0
+
+
 class PrefilledSocket:
     """The client socket as gunicorn's parser sees it: the bytes already read come first.
 
@@ -78,8 +96,10 @@ class PrefilledSocket:
     """
 
     def __init__(self, sock: socket.socket, data: bytes, deadline: float, send_timeout_s: float,
-                 continue_sent: bool = False) -> None:
+                 continue_sent: bool = False, linger: Callable[[socket.socket], None] | None = None) -> None:
         self._sock = sock
+        self._linger = linger  # set for a request handed over early: the worker drains it after the answer
+        self._handed_off = False
         self._data = data
         self._offset = 0
         self._deadline = deadline
@@ -88,6 +108,8 @@ class PrefilledSocket:
         self._caller_sets_timeout = False
 
     def recv(self, size: int, *flags: int) -> bytes:
+        if self._handed_off:
+            return b""  # gunicorn's graceful close stops here: the worker drains it instead
         if self._offset < len(self._data):
             chunk = self._data[self._offset:self._offset + size]
             self._offset += len(chunk)
@@ -113,7 +135,20 @@ class PrefilledSocket:
     def settimeout(self, value: float | None) -> None:
         # gunicorn's close_graceful() lingers with its own timeout; let it.
         self._caller_sets_timeout = True
-        self._sock.settimeout(value)
+        if not self._handed_off:
+            self._sock.settimeout(value)
+
+    def shutdown(self, how: int) -> None:
+        """gunicorn's close starts with ``shutdown(SHUT_WR)``; an early request is then handed to the
+        worker's non-blocking drain instead of a bounded blocking one."""
+        self._sock.shutdown(how)
+        if self._linger is not None and how == socket.SHUT_WR:
+            self._handed_off = True
+            self._linger(self._sock)
+
+    def close(self) -> None:
+        if not self._handed_off:
+            self._sock.close()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._sock, name)
@@ -140,6 +175,7 @@ class BufferedSyncWorker(SyncWorker):
         self.max_pending_bytes = max(MAX_PENDING_BYTES, 2 * (self.body_limit + self.max_header_bytes))
         self.pending: dict[int, PendingRequest] = {}  # insertion order = oldest first
         self.pending_bytes = 0
+        self.lingering: dict[int, LingeringClose] = {}  # insertion order = oldest first
         self.selector = selectors.DefaultSelector()
         super().init_process()  # ends in run()
 
@@ -164,7 +200,7 @@ class BufferedSyncWorker(SyncWorker):
                         drain_until = time.monotonic() + min(self.cfg.graceful_timeout, self.read_timeout_s)
                     if not self.pending or time.monotonic() >= drain_until:
                         return
-                if self.pending:  # clients already waiting come before new connections
+                if self.pending or self.lingering:  # clients already waiting come before new connections
                     self._expire(time.monotonic())
                     self._serve_readable(0.0)
                 if accepting and self._take_connections():
@@ -175,6 +211,8 @@ class BufferedSyncWorker(SyncWorker):
         finally:
             for pending in list(self.pending.values()):
                 self._reject(pending, "the server is shutting down and this request had not fully arrived")
+            for lingering in list(self.lingering.values()):
+                self._end_linger(lingering)
             self.selector.close()
 
     def _serve_readable(self, timeout: float) -> None:
@@ -183,6 +221,8 @@ class BufferedSyncWorker(SyncWorker):
             if key.data is _WAKEUP:
                 with contextlib.suppress(OSError):
                     os.read(self.PIPE[0], 64)
+            elif isinstance(key.data, LingeringClose):
+                self._drain(key.data)
             elif key.data is not _LISTENER:  # listeners are served by _take_connections
                 self._on_readable(key.data)
 
@@ -196,9 +236,10 @@ class BufferedSyncWorker(SyncWorker):
 
     def _select_timeout(self) -> float:
         timeout = self.timeout or 0.5
-        if self.pending:
-            oldest = next(iter(self.pending.values()))
-            timeout = min(timeout, max(0.0, oldest.deadline - time.monotonic()))
+        for waiting in (self.pending, self.lingering):
+            if waiting:
+                oldest = next(iter(waiting.values()))
+                timeout = min(timeout, max(0.0, oldest.deadline - time.monotonic()))
         return timeout
 
     # -- connections -----------------------------------------------------------------------
@@ -232,8 +273,10 @@ class BufferedSyncWorker(SyncWorker):
             if not data:  # closed before sending anything
                 self._close(client)
                 return
-            if framer.feed(data).ready:
-                self.handle(listener, PrefilledSocket(client, data, deadline, self.read_timeout_s), addr)
+            framing = framer.feed(data)
+            if framing.ready:
+                linger = self._start_linger if framing.early else None
+                self.handle(listener, PrefilledSocket(client, data, deadline, self.read_timeout_s, linger=linger), addr)
                 return
         client.setblocking(False)
         pending = PendingRequest(client, addr, listener, deadline, framer)
@@ -265,8 +308,10 @@ class BufferedSyncWorker(SyncWorker):
         if framing.ready:
             self._forget(pending)
             pending.sock.setblocking(True)
+            linger = self._start_linger if framing.early else None
             self.handle(pending.listener, PrefilledSocket(pending.sock, bytes(pending.buffer), pending.deadline,
-                                                          self.read_timeout_s, pending.continue_sent), pending.addr)
+                                                          self.read_timeout_s, pending.continue_sent, linger),
+                        pending.addr)
             return
         if framing.expects_continue and not pending.continue_sent:
             with contextlib.suppress(OSError):
@@ -280,7 +325,47 @@ class BufferedSyncWorker(SyncWorker):
         with contextlib.suppress(KeyError, ValueError):
             self.selector.unregister(pending.sock)
 
+    # -- lingering close -------------------------------------------------------------------
+
+    def _start_linger(self, sock: socket.socket) -> None:
+        """Called once the answer is sent and the write side is shut: drain the rest in the loop."""
+        try:
+            sock.setblocking(False)
+            lingering = LingeringClose(sock, time.monotonic() + LINGER_S)
+            self.selector.register(sock, selectors.EVENT_READ, lingering)
+        except (OSError, ValueError):
+            self._close(sock)
+            return
+        self.lingering[sock.fileno()] = lingering
+        while len(self.lingering) > MAX_LINGERING:
+            self._end_linger(next(iter(self.lingering.values())))
+
+    def _drain(self, lingering: LingeringClose) -> None:
+        try:
+            while lingering.drained < LINGER_MAX_BYTES:
+                data = lingering.sock.recv(READ_CHUNK)
+                if not data:  # the client closed: done
+                    break
+                lingering.drained += len(data)
+            self._end_linger(lingering)
+        except (BlockingIOError, InterruptedError):
+            return  # more later
+        except OSError:
+            self._end_linger(lingering)
+
+    def _end_linger(self, lingering: LingeringClose) -> None:
+        with contextlib.suppress(KeyError, ValueError, OSError):
+            self.lingering.pop(lingering.sock.fileno(), None)
+            self.selector.unregister(lingering.sock)
+        with contextlib.suppress(OSError):
+            lingering.sock.close()
+
     def _expire(self, now: float) -> None:
+        while self.lingering:
+            oldest = next(iter(self.lingering.values()))
+            if oldest.deadline > now:
+                break
+            self._end_linger(oldest)
         while self.pending:
             oldest = next(iter(self.pending.values()))
             if oldest.deadline > now:

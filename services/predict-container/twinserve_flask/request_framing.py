@@ -28,10 +28,15 @@ class Framing:
     ready: bool
     expects_continue: bool = False
     wanted: int = 0
+    # Handed over before the request arrived in full, because it will be refused from what is
+    # here (a 413 body, headers over the limit, malformed framing): the client may still be
+    # sending, so its connection must be drained after the answer (a lingering close).
+    early: bool = False
 
 
 _WAIT = Framing(ready=False)
 _READY = Framing(ready=True)
+_EARLY = Framing(ready=True, early=True)
 
 
 def header_limit(limit_request_line: int, limit_request_fields: int, limit_request_field_size: int) -> int:
@@ -57,16 +62,20 @@ class RequestFramer:
             end = buffer.find(HEADER_END, max(0, self._searched - len(HEADER_END) + 1))
             if end < 0:
                 self._searched = len(buffer)
-                return _READY if len(buffer) > self.max_header_bytes else _WAIT
+                return _EARLY if len(buffer) > self.max_header_bytes else _WAIT
             self._body_start = self._chunk_position = end + len(HEADER_END)
             if not self._read_headers(bytes(buffer[:end])):
-                return _READY
+                return _EARLY
         body_bytes = len(buffer) - self._body_start
         if self._chunked:
-            done = body_bytes > self.body_limit or self._chunked_body_complete(buffer)
+            if body_bytes > self.body_limit:
+                return _EARLY  # the app reads one byte past the limit and answers 413
+            done = self._chunked_body_complete(buffer)
             return Framing(ready=done, expects_continue=self._expects_continue and not done)
-        if self._content_length is None or self._content_length > self.body_limit:
-            return _READY  # no body, or a 413 the app answers from the header alone
+        if self._content_length is None:
+            return _READY  # no body
+        if self._content_length > self.body_limit:
+            return _EARLY if body_bytes < self._content_length else _READY  # a 413 from the header alone
         wanted = self._content_length - body_bytes
         if wanted <= 0:
             return _READY
