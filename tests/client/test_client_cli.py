@@ -117,3 +117,23 @@ def test_end_to_end_against_real_gunicorn(gunicorn_url, rf_metadata, tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "has 3 values; the server's model expects 30" in bad.stderr
     assert "Traceback" not in bad.stderr and bad.stderr.count("\n") == 1
+
+
+def test_a_bad_file_is_exit_2_even_when_the_server_is_down(tmp_path, capsys):
+    (tmp_path / "rows.csv").write_text("1,2\n3,x\n")
+    dead = "http://127.0.0.1:9"
+    assert main(["predict", "--url", dead, "--csv", str(tmp_path / "rows.csv")]) == 2
+    assert main(["predict", "--url", dead, "--json", str(tmp_path / "missing.json")]) == 2
+    assert "rows.csv:2 column 2" in capsys.readouterr().err
+
+
+def test_stdin_is_read_once_and_checked(stand_in, rf_service, rf_metadata):
+    from client_stand_in import serving
+
+    server = stand_in(serving(rf_service))
+    text = ",".join(rf_metadata["feature_names"]) + "\n" + ",".join(map(str, rf_metadata["example_row"])) + "\n"
+    proc = subprocess.run([sys.executable, "-m", "twinserve.cli", "predict", "--url", server.url, "--csv", "-",
+                           "--format", "csv"], input=text, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[0] == "row,prediction,probability_0,probability_1"
+    assert len(proc.stdout.splitlines()) == 2 and len(server.posts()) == 1

@@ -138,10 +138,13 @@ def _read_text(path: str) -> str:
         raise BadInput(f"{path}: {exc.strerror or exc}") from None
 
 
-def rows_from_json(path: str, schema: Schema) -> Rows:
-    """A JSON file (see the module docstring); raises :class:`BadInput` saying what and where."""
+def rows_from_json(path: str, schema: Schema, text: str | None = None) -> Rows:
+    """A JSON file (see the module docstring), or ``text`` already read from it (stdin can be read once).
+
+    Raises :class:`BadInput` saying what is wrong and where.
+    """
     name = "stdin" if path == STDIN else path
-    text = _read_text(path)
+    text = _read_text(path) if text is None else text
     try:
         doc = json.loads(text, parse_constant=lambda c: _reject_constant(name, c))
     except json.JSONDecodeError as exc:
@@ -269,10 +272,11 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def rows_from_csv(path: str, schema: Schema) -> CsvRows:
-    """A CSV file (see the module docstring), checked; standard input (``-``) is read once into memory."""
-    if path == STDIN:
-        return CsvRows("stdin", schema, _text_records(sys.stdin.read(), "stdin")).check()
+def rows_from_csv(path: str, schema: Schema, text: str | None = None) -> CsvRows:
+    """A CSV file (see the module docstring), checked; or ``text`` already read from it (stdin)."""
+    if path == STDIN or text is not None:
+        name = "stdin" if path == STDIN else path
+        return CsvRows(name, schema, _text_records(sys.stdin.read() if text is None else text, name)).check()
     return CsvRows(path, schema, _file_records(path)).check()
 
 

@@ -6,10 +6,11 @@ import argparse
 import math
 import sys
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 from twinserve.client.api import DEFAULT_MAX_ROWS, BatchDone, PredictClient
-from twinserve.client.batches import row_from_arg, rows_from_csv, rows_from_json
+from twinserve.client.batches import STDIN, CsvRows, Rows, Schema, row_from_arg, rows_from_csv, rows_from_json
 from twinserve.client.errors import EXIT_OK, CallError, UsageError
 from twinserve.client.http import RetryPolicy
 from twinserve.client.output import format_for, write
@@ -52,6 +53,15 @@ class Progress:
         self.stream.flush()
 
 
+def _reader(args: argparse.Namespace) -> Callable[[Schema], Rows | CsvRows]:
+    """Reads the input against a schema, as often as needed (stdin is read once, here)."""
+    if args.row is not None:
+        return lambda schema: row_from_arg(args.row, schema)
+    path, parse = (args.json, rows_from_json) if args.json is not None else (args.csv, rows_from_csv)
+    text = sys.stdin.read() if path == STDIN else None
+    return lambda schema: parse(path, schema, text)
+
+
 def run_predict(args: argparse.Namespace) -> int:
     """Exit status: 0 ok, 2 bad input/usage, 1 refused or gave up; one line on stderr, never a traceback."""
     try:
@@ -71,6 +81,8 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError(f"--batch-rows must be >= 1, not {args.batch_rows}")
     policy = RetryPolicy(retries=args.retries)
     fmt = format_for(args.out, args.format)
+    read = _reader(args)
+    read(Schema())  # every value checked before the first request: a bad file is exit 2, whatever the server
     with PredictClient(args.url, timeout_s=args.timeout_s, policy=policy, sigv4=args.sigv4, region=args.region,
                        profile=args.profile, max_body_bytes=args.max_body_bytes) as client:
         schema = client.schema()
@@ -78,12 +90,7 @@ def _run(args: argparse.Namespace) -> int:
         if args.batch_rows is not None and limit is not None and args.batch_rows > limit:
             raise UsageError(f"--batch-rows {args.batch_rows} is above the server's limit of {limit} rows per request")
         batch_rows = args.batch_rows or limit or DEFAULT_MAX_ROWS
-        if args.row is not None:
-            rows = row_from_arg(args.row, schema)
-        elif args.json is not None:
-            rows = rows_from_json(args.json, schema)
-        else:
-            rows = rows_from_csv(args.csv, schema)
+        rows = read(schema)  # again with the server's names: lengths, names, and rows by name put in its order
         progress = Progress(sys.stderr, rows.total, batch_rows, enabled=not args.quiet)
         result = client.predict_rows(rows, total=rows.total, batch_rows=batch_rows, on_batch=progress)
         progress.finish(result.requests, result.attempts)
