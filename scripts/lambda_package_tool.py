@@ -55,7 +55,7 @@ STAGE_ITEMS: tuple[tuple[str, str], ...] = (
 )
 # The core's tooling (training, the `twinserve` CLI) is not serving code: it stays out of the zip,
 # as .dockerignore keeps it out of the image.
-TOOLING_MODULES = ("cli.py", "training.py")
+TOOLING_MODULES = ("cli.py", "training.py", "client")
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo", ".pytest_cache", "*.joblib", *TOOLING_MODULES)
 
 

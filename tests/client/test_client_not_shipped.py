@@ -4,17 +4,10 @@ from __future__ import annotations
 
 import os
 
-import pytest
 from twinbench.project.paths import REPO
 
 CORE = REPO / "shared" / "twinserve"
 
-# Until the packager's TOOLING_MODULES and .dockerignore name the client (owned elsewhere);
-# strict: once they do, these pass and the marker must go.
-pending = pytest.mark.xfail(strict=True, reason="packager and .dockerignore do not list the client yet")
-
-
-@pending
 def test_the_lambda_package_leaves_the_client_out():
     import lambda_package_tool
 
@@ -23,7 +16,6 @@ def test_the_lambda_package_leaves_the_client_out():
     assert "service.py" not in ignored
 
 
-@pending
 def test_the_image_build_context_leaves_the_client_out():
     lines = [line.strip() for line in (REPO / ".dockerignore").read_text().splitlines()]
     allow = lines.index("!shared/twinserve/")
