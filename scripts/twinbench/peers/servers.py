@@ -43,7 +43,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from twinbench.process.managed import ManagedProcess, ProcessNotReady, http_probe
+from twinbench.process.managed import ManagedProcess, ManagedServer, ProcessNotReady, http_probe
 from twinbench.process.net import free_port
 
 __all__ = [
@@ -277,7 +277,7 @@ class PeerStartError(PeersError, ProcessNotReady):
     """A peer server exited or did not become ready in time; the message ends with its log tail."""
 
 
-class ServerProcess:
+class ServerProcess(ManagedServer):
     """A server in its own process group; ``with ServerProcess(spec, log) as s:`` waits until ready."""
 
     def __init__(self, spec: ServerSpec, log_path: Path, ready_timeout_s: float = 120.0) -> None:
@@ -321,17 +321,6 @@ class ServerProcess:
             if (self.cpu_s() - c0) / window_s < QUIET_CPU_FRACTION:
                 break
         return time.perf_counter() - t0
-
-    def __enter__(self) -> ServerProcess:
-        try:
-            self.start()
-        except BaseException:
-            self.stop(graceful_s=2.0)
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def probe(spec: ServerSpec) -> dict[str, object]:

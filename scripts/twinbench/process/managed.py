@@ -23,7 +23,7 @@ import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Self
 
 import psutil
 
@@ -31,7 +31,7 @@ from twinbench.process.cgroup import CgroupLimit
 from twinbench.process.logtail import log_tail
 from twinbench.process.net import http_status
 
-__all__ = ["ManagedProcess", "ProcessNotReady", "http_probe"]
+__all__ = ["ManagedProcess", "ManagedServer", "ProcessNotReady", "http_probe"]
 
 
 class ProcessNotReady(RuntimeError):
@@ -263,6 +263,39 @@ class ManagedProcess:
             self.wait_ready()
         except BaseException:
             self.stop(grace_s=min(self.grace_s, 5.0))
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class ManagedServer:
+    """Base of a server class built on one :class:`ManagedProcess` (:attr:`process`).
+
+    ``with server:`` runs :meth:`open` (by default :meth:`start`, which spawns and waits until
+    ready); if that fails or is interrupted, the process is stopped with :attr:`abort_grace_s`
+    before the error propagates. Leaving the block calls :meth:`stop`.
+    """
+
+    process: ManagedProcess | None = None
+    abort_grace_s: float = 2.0
+
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def open(self) -> None:
+        self.start()
+
+    def __enter__(self) -> Self:
+        try:
+            self.open()
+        except BaseException:
+            if self.process is not None:
+                self.process.stop(grace_s=self.abort_grace_s)
             raise
         return self
 

@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 from twinbench.k8s.manifests import pod_settings
-from twinbench.process.managed import ManagedProcess, ProcessNotReady, http_probe
+from twinbench.process.managed import ManagedProcess, ManagedServer, ProcessNotReady, http_probe
 from twinbench.process.net import free_port
 from twinbench.project.paths import CONTAINER_SERVICE as APP_DIR
 from twinbench.project.paths import REPO
@@ -34,7 +34,7 @@ class ContainerStartError(ProcessNotReady):
     """gunicorn exited or did not become ready in time; the message ends with its last log lines."""
 
 
-class LocalContainer:
+class LocalContainer(ManagedServer):
     """gunicorn serving the container app on ``127.0.0.1:port`` under the pod's limits."""
 
     runtime = "gunicorn"
@@ -60,11 +60,11 @@ class LocalContainer:
         self.log_path = log_path
         self.url = f"http://127.0.0.1:{self.port}"
         self.timings: dict[str, float] = {}
-        self._process: ManagedProcess | None = None
+        self.process: ManagedProcess | None = None
 
     # -- description for results.json
     def describe(self) -> dict[str, object]:
-        cgroup = self._process.cgroup if self._process is not None else None
+        cgroup = self.process.cgroup if self.process is not None else None
         return {
             "runtime": self.runtime,
             "cpus": self.cpus,
@@ -90,49 +90,37 @@ class LocalContainer:
 
     def start(self) -> None:
         """Spawn gunicorn in the pod's cgroup (does not wait for readiness; see :meth:`wait_ready`)."""
-        self._process = ManagedProcess(
+        self.process = ManagedProcess(
             [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "twinserve_flask.wsgi:app"],
             name="gunicorn", env=self._environment(), cwd=APP_DIR, log_path=self.log_path,
             cpus=self.cpus, memory_mb=self.memory_mb,
             ready=http_probe(self.port, "/ready", timeout_s=0.5), ready_timeout_s=self.ready_timeout_s,
             poll_s=0.005, error=ContainerStartError)
-        self._process.start()
+        self.process.start()
 
     def wait_ready(self) -> float:
         """Poll ``/ready`` until 200; returns ms since spawn. Raises :class:`ContainerStartError`."""
-        if self._process is None:
+        if self.process is None:
             raise RuntimeError("start() first")
-        ready_ms = self._process.wait_ready()
+        ready_ms = self.process.wait_ready()
         self.timings["spawn_to_ready_ms"] = ready_ms
         return ready_ms
 
     @property
     def spawned_at(self) -> float:
         """``perf_counter`` seconds at spawn (to time the first answer from the process start)."""
-        if self._process is None or self._process.spawned_at is None:
+        if self.process is None or self.process.spawned_at is None:
             return 0.0
-        return self._process.spawned_at
-
-    @property
-    def process(self) -> ManagedProcess | None:
-        return self._process
+        return self.process.spawned_at
 
     def memory_peak_mb(self) -> float | None:
-        return self._process.memory_peak_mb() if self._process is not None else None
+        return self.process.memory_peak_mb() if self.process is not None else None
+
+    def open(self) -> None:
+        self.start()
+        self.wait_ready()
 
     def stop(self, graceful_s: float = 10.0) -> None:
         """SIGTERM the process group, SIGKILL after ``graceful_s``, then empty and remove the cgroup."""
-        if self._process is not None:
-            self._process.stop(grace_s=graceful_s)
-
-    def __enter__(self) -> LocalContainer:
-        self.start()
-        try:
-            self.wait_ready()
-        except BaseException:
-            self.stop(graceful_s=2.0)
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        if self.process is not None:
+            self.process.stop(grace_s=graceful_s)

@@ -32,7 +32,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from twinbench.process.managed import ManagedProcess, ProcessNotReady, http_probe
+from twinbench.process.managed import ManagedProcess, ManagedServer, ProcessNotReady, http_probe
 from twinbench.process.net import http_status
 
 __all__ = ["PodmanContainer", "PodmanStartError", "PodmanError", "podman_env", "DEFAULT_IMAGE"]
@@ -82,7 +82,7 @@ def podman(*args: str, check: bool = True, timeout_s: float = 120.0) -> subproce
     return proc
 
 
-class PodmanContainer:
+class PodmanContainer(ManagedServer):
     """One container of the predictor image on ``127.0.0.1:port`` with pod-like limits.
 
     ``cpus`` is in cores (podman --cpus), ``memory_mb`` in MiB (podman --memory, swap off).
@@ -242,10 +242,3 @@ class PodmanContainer:
             with contextlib.suppress(OSError):
                 self._temp_log.unlink()
             self._temp_log = None
-
-    def __enter__(self) -> PodmanContainer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

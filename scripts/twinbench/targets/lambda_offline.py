@@ -33,7 +33,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from twinbench.process.managed import ManagedProcess, ProcessNotReady, http_probe
+from twinbench.process.managed import ManagedProcess, ManagedServer, ProcessNotReady, http_probe
 from twinbench.process.net import free_port, http_status
 from twinbench.project.paths import REPO
 
@@ -70,7 +70,7 @@ def parse_offline_durations(text: str, function: str | None = "predict") -> list
     return rows
 
 
-class OfflineLambda:
+class OfflineLambda(ManagedServer):
     """``osls offline`` on ``127.0.0.1:http_port`` serving the staged service, handlers from ``package_dir``.
 
     ``venv`` must be a Python 3.12 virtualenv (its ``bin/python3`` runs the handler). ``idle_s``
@@ -98,6 +98,7 @@ class OfflineLambda:
         self.url = f"http://127.0.0.1:{self.http_port}"
         self.timings: dict[str, float] = {}
         self.process: ManagedProcess | None = None
+        self.abort_grace_s = 5.0
 
     # -- what it runs
     @property
@@ -200,17 +201,6 @@ class OfflineLambda:
             "service_dir": str(self.service_dir), "package_dir": str(self.package_dir),
             "virtual_env": str(self.venv), "argv": self.argv()[1:], "timings": dict(self.timings),
         }
-
-    def __enter__(self) -> OfflineLambda:
-        try:
-            self.start()
-        except BaseException:
-            self.stop(timeout_s=5.0)
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def _json_field(path: Path, key: str) -> object:

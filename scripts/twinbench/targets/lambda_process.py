@@ -18,7 +18,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from twinbench.process.managed import ManagedProcess, ProcessNotReady
+from twinbench.process.managed import ManagedProcess, ManagedServer, ProcessNotReady
 from twinbench.process.net import free_port
 from twinbench.project.paths import REPO
 
@@ -31,8 +31,10 @@ class LambdaStartError(ProcessNotReady):
     """serve-lambda exited or its front did not answer in time; the message has its last log lines."""
 
 
-class LambdaProcess:
+class LambdaProcess(ManagedServer):
     """``serve-lambda`` on ``127.0.0.1:port``; same observation/control surface as ``LocalLambda``."""
+
+    abort_grace_s = 5.0  # SIGTERM first: the emulator stops its environments
 
     def __init__(self, package_dir: Path, handler: str = "handler.handler", memory_mb: int | None = None,
                  reserved_concurrency: int | None = None, idle_s: float | None = None,
@@ -99,14 +101,3 @@ class LambdaProcess:
     def stop(self, timeout_s: float = 30.0) -> None:
         """SIGTERM (the emulator stops its environments), SIGKILL the whole group after ``timeout_s``."""
         self.process.stop(grace_s=timeout_s)
-
-    def __enter__(self) -> LambdaProcess:
-        try:
-            self.start()
-        except BaseException:
-            self.stop(timeout_s=5.0)
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
