@@ -274,3 +274,43 @@ def test_from_dict_checks_the_expected_kind():
     assert doc.to_dict()["format"] == "twinbench.results" and doc.version == formats.RESULTS.version
     with pytest.raises(DocumentError, match="expected a twinbench.peers document"):
         RunDocument.from_dict(doc.to_dict(), expected=formats.PEERS)
+
+
+# -- the commands write through their run folder ------------------------------------------------------
+
+
+def test_bench_peers_command_writes_a_valid_document(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys):
+    from types import SimpleNamespace
+
+    from twinbench.__main__ import main
+    from twinbench.cli import peers as peers_cli
+    from twinbench.peers import servers as peers
+
+    record = {"model": "rf", "labels_agree": True, "summary": {}, "_summary_int": {},
+              "servers": {"twinserve": {"label": "twinserve", "keep_alive": False, "rounds": [], "sweeps": []}},
+              "targets": [{"target": "rps >= 1.5x naive", "verdict": "FAIL"}]}
+    monkeypatch.setattr(peers_cli, "_preflight", lambda cfg: None)
+    monkeypatch.setattr(peers, "environment", lambda cfg: {**envinfo.collect(), "wrk_version": None})
+    monkeypatch.setattr(peers, "prepare_model", lambda *a: SimpleNamespace(model_dir=tmp_path))
+    monkeypatch.setattr(peers, "run_model", lambda *a: json.loads(json.dumps(record)))
+    monkeypatch.setattr(peers, "render_table", lambda *a: "table")
+    code = main(["bench-peers", "--models", "rf", "--servers", "twinserve", "--sweep-rates", "", "--out",
+                 str(tmp_path / "out"), "--quiet"])
+    assert code == peers_cli.EXIT_TARGET_FAILED
+    (path,) = (tmp_path / "out").glob("peers-*/results.json")
+    doc = _ok(json.loads(path.read_text()), formats.PEERS)
+    assert doc["run"]["status"] == "ok" and doc["run"]["targets_met"] is False and "_summary_int" not in doc["models"]["rf"]
+    assert (path.parent / "logs").is_dir() and "some targets are not met" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", ["soak", "fuzz"])
+def test_interrupted_soak_and_fuzz_exit_130_without_a_traceback(command: str, monkeypatch: pytest.MonkeyPatch, capsys):
+    from twinbench.__main__ import main
+
+    def interrupted(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(soak if command == "soak" else fuzz, "run", interrupted)
+    assert main([command, "--quiet"]) == 130
+    err = capsys.readouterr().err
+    assert f"{command}: interrupted" in err and "Traceback" not in err
