@@ -1,9 +1,16 @@
 """The WSGI entry gunicorn serves: ``twinserve_flask.wsgi:app``.
 
 Building the app here loads the model; with ``preload_app`` gunicorn does it once in the
-master before forking, and a model that fails its integrity check stops the master.
+master before forking, and a model that fails its integrity check stops the master. The
+container's access log and metrics wrap the app here only (``gunicorn.conf.py`` switches them
+on); the Lambda WSGI handler serves :func:`create_wsgi_app` without them.
 """
 
-from twinserve_flask.fastpath import create_wsgi_app
+from twinserve.service import Service
+from twinserve.settings import Settings
 
-app = create_wsgi_app()
+from twinserve_flask.fastpath import create_wsgi_app
+from twinserve_flask.observability import observe
+
+_service = Service.start(Settings.from_env())
+app = observe(create_wsgi_app(_service), _service)
