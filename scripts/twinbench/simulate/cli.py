@@ -69,6 +69,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_arguments(parser)
     parser.set_defaults(func=run)
+    # `twinbench calibrate`: the simulator against the real local stack (simulate/calibrate.py).
+    from twinbench.simulate import calibrate
+
+    calibrate.register(subparsers)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
