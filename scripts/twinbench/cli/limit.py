@@ -1,0 +1,71 @@
+"""``twinbench bench-limit``: the container next to the HTTP limit of its own server.
+
+Starts, in interleaved rounds, a no-op WSGI app under the same gunicorn and gunicorn.conf.py
+(stock sync workers, no log, no metrics) and twinserve as its image runs it (buffered worker,
+JSON access log, Prometheus metrics), plus twinserve without the log and without both (the
+breakdown; --no-breakdown skips it), and measures each with wrk. Prints the throughput ratio to
+the no-op app and the p99s; writes results/bench-limit-<time>/limit.json.
+
+Target: twinserve (log and metrics on) >= 0.70 of the no-op app's throughput, p99 <= 1.5x.
+Exit codes: 0 measured (target met, or missed without --check), 1 target missed with --check or
+a server/wrk failure, 2 bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+__all__ = ["register"]
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
+def _bench_limit(args: argparse.Namespace) -> int:
+    from twinbench.measure.http_limit import LimitBenchError, LimitConfig, render, run_limit
+
+    config = LimitConfig(rounds=args.rounds, duration_s=args.duration, warmup_s=args.warmup,
+                         concurrency=args.concurrency, workers=args.workers, breakdown=not args.no_breakdown,
+                         model_path=args.model_path, out=args.out)
+    try:
+        document = run_limit(config)
+    except LimitBenchError as exc:
+        print(f"bench-limit: {exc}", file=sys.stderr)
+        return 1
+    print(render(document))
+    return 1 if args.check and not document["summary"]["target"]["met"] else 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("bench-limit", help="the container vs a no-op WSGI app under the same gunicorn (wrk)",
+                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=_positive_int, default=3, help="interleaved rounds (default 3)")
+    parser.add_argument("--duration", type=_positive_float, default=10.0, help="seconds of wrk per server and round")
+    parser.add_argument("--warmup", type=_positive_float, default=2.0, help="discarded wrk seconds before each run")
+    parser.add_argument("--concurrency", type=_positive_int, default=32, help="wrk connections (default 32)")
+    parser.add_argument("--workers", type=_positive_int, default=None,
+                        help="gunicorn workers (default: gunicorn.conf.py's, 2 per usable CPU)")
+    parser.add_argument("--no-breakdown", action="store_true", help="only the no-op app and twinserve as shipped")
+    parser.add_argument("--model-path", type=Path, default=None, help="model folder (default MODEL_PATH or model/)")
+    parser.add_argument("--out", type=Path, default=None, help="where to write the JSON result")
+    parser.add_argument("--check", action="store_true", help="exit 1 when the target is missed")
+    parser.set_defaults(func=_bench_limit)

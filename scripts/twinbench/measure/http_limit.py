@@ -1,0 +1,258 @@
+"""How close the container comes to the HTTP limit of its own server.
+
+The limit is a no-op WSGI app (:func:`noop_app`: reads the body, answers a fixed JSON body of
+the same size as twinserve's answer) under the same gunicorn and ``gunicorn.conf.py`` with stock
+sync workers and no access log or metrics: what gunicorn + HTTP + the kernel cost here, with no
+application at all. Against it, twinserve as its image runs it (buffered worker, JSON access log
+and Prometheus metrics on), and optionally without the log, and without log and metrics, so
+each one's cost is visible.
+
+Every server is started fresh in every round and measured in turn with wrk (closed loop,
+``concurrency`` connections, gunicorn's sync workers close each connection), after a discarded
+warm-up; rounds are interleaved so drift on a shared machine hits every server alike. The load
+average is recorded with every run: a busy machine makes the figures unreliable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+NOOP_APP = "twinbench.measure.http_limit:noop_app"
+ENV_NOOP_ANSWER_BYTES = "NOOP_ANSWER_BYTES"
+TARGET_THROUGHPUT_RATIO = 0.70  # twinserve (log + metrics on) / the no-op app, at least
+TARGET_P99_RATIO = 1.5  # twinserve's p99 / the no-op app's, at most
+SCHEMA = "twinbench.http-limit/1"
+
+
+class LimitBenchError(RuntimeError):
+    """wrk missing or failing, a server that does not start, a model missing."""
+
+
+# ------------------------------------------------------------------------------ the no-op app
+
+_NOOP_BODY: bytes | None = None
+
+
+def _noop_body() -> bytes:
+    size = int(os.environ.get(ENV_NOOP_ANSWER_BYTES, "241"))
+    head = b'{"predictions":[1],"padding":"'
+    tail = b'"}'
+    return head + b"x" * max(0, size - len(head) - len(tail)) + tail
+
+
+def noop_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    """Read the request body, answer a fixed JSON body: the cost of serving nothing."""
+    global _NOOP_BODY
+    if _NOOP_BODY is None:
+        _NOOP_BODY = _noop_body()
+    length = environ.get("CONTENT_LENGTH")
+    if length:
+        environ["wsgi.input"].read(int(length))
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(_NOOP_BODY)))])
+    return [_NOOP_BODY]
+
+
+# ------------------------------------------------------------------------------ the servers
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    app: str
+    env: dict[str, str]
+    description: str
+
+
+def variants(include_breakdown: bool) -> list[Variant]:
+    noop = Variant("noop", NOOP_APP, {"GUNICORN_WORKER_CLASS": "sync", "TWINSERVE_ACCESS_LOG": "off",
+                                      "TWINSERVE_METRICS": "off"},
+                   "no-op WSGI app, stock sync workers, no log, no metrics")
+    image = Variant("twinserve", "twinserve_flask.wsgi:app", {},
+                    "as the image runs it: buffered worker, JSON access log, Prometheus metrics")
+    chosen = [noop, image]
+    if include_breakdown:
+        chosen += [
+            Variant("twinserve-no-log", "twinserve_flask.wsgi:app", {"TWINSERVE_ACCESS_LOG": "off"},
+                    "metrics on, access log off"),
+            Variant("twinserve-bare", "twinserve_flask.wsgi:app",
+                    {"TWINSERVE_ACCESS_LOG": "off", "TWINSERVE_METRICS": "off"}, "access log and metrics off"),
+        ]
+    return chosen
+
+
+@dataclass
+class LimitConfig:
+    rounds: int = 3
+    duration_s: float = 10.0
+    warmup_s: float = 2.0
+    concurrency: int = 32
+    workers: int | None = None  # None: gunicorn.conf.py's own default (2 per usable CPU)
+    breakdown: bool = True
+    model_path: Path | None = None
+    out: Path | None = None
+    log: Callable[[str], None] = field(default=lambda text: print(text, file=sys.stderr, flush=True))
+
+
+def _answer_size(url: str, body: bytes) -> int:
+    import urllib.request
+
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return len(response.read())
+
+
+def run_limit(config: LimitConfig) -> dict[str, Any]:
+    """Run the interleaved rounds; returns the result document. Raises LimitBenchError."""
+    from twinbench.peers.servers import (
+        PeersError,
+        ServerProcess,
+        ServerSpec,
+        run_wrk,
+        wrk_lua_script,
+        wrk_version,
+    )
+    from twinbench.process.net import free_port
+    from twinbench.project.paths import CONTAINER_SERVICE, DEFAULT_MODEL_DIR, RESULTS_DIR
+
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise LimitBenchError("wrk is not installed (`make bench-limit` installs the pinned Debian package)")
+    model_path = Path(config.model_path or os.environ.get("MODEL_PATH") or DEFAULT_MODEL_DIR)
+    metadata_file = model_path / "metadata.json"
+    if not metadata_file.exists():
+        raise LimitBenchError(f"no model at {model_path} (run `make model`)")
+    metadata = json.loads(metadata_file.read_text())
+    body = json.dumps({"features": metadata["example_row"]}).encode()
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    work = (config.out.parent if config.out else RESULTS_DIR) / f"bench-limit-{stamp}"
+    work.mkdir(parents=True, exist_ok=True)
+    script = work / "post.lua"
+    script.write_text(wrk_lua_script(body))
+    chosen = variants(config.breakdown)
+    answer_bytes: int | None = None
+    runs: list[dict[str, Any]] = []
+    for round_index in range(config.rounds):
+        for variant in chosen:
+            port = free_port()
+            env = {**os.environ, "MODEL_PATH": str(model_path), "HOST": "127.0.0.1", "PORT": str(port),
+                   **variant.env}
+            if config.workers:
+                env["WEB_CONCURRENCY"] = str(config.workers)
+            if answer_bytes is not None:
+                env[ENV_NOOP_ANSWER_BYTES] = str(answer_bytes)
+            env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # each server makes (and removes) its own
+            spec = ServerSpec(name=variant.name, label=variant.description,
+                              argv=[sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", variant.app],
+                              cwd=CONTAINER_SERVICE, env=env, port=port, predict_path="/predict",
+                              ready_path=None, body=body)
+            log_path = work / f"{variant.name}-round{round_index + 1}.log"
+            try:
+                with ServerProcess(spec, log_path) as server:
+                    if variant.name == "twinserve" and answer_bytes is None:
+                        answer_bytes = _answer_size(f"{spec.base_url}/predict", body)
+                    server.wait_quiet(max_wait_s=10.0)
+                    url = f"{spec.base_url}/predict"
+                    run_wrk(wrk, url, script, config.concurrency, config.warmup_s)
+                    load_before = os.getloadavg()[0]
+                    step = run_wrk(wrk, url, script, config.concurrency, config.duration_s)
+            except PeersError as exc:
+                raise LimitBenchError(f"{variant.name}: {exc}") from None
+            step.update(server=variant.name, round=round_index + 1, load_avg_1m=round(load_before, 2))
+            runs.append(step)
+            config.log(f"round {round_index + 1}/{config.rounds} {variant.name:<18} {step['rps']:>9.0f} req/s  "
+                       f"p99 {step['p99_ms']:.2f} ms  errors {sum(step['errors'].values())}  load {load_before:.2f}")
+    document = {
+        "schema": SCHEMA,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "environment": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+                        "wrk": wrk_version(wrk), "git_commit": _git_commit()},
+        "settings": {"rounds": config.rounds, "duration_s": config.duration_s, "warmup_s": config.warmup_s,
+                     "concurrency": config.concurrency, "workers": config.workers or "gunicorn.conf.py default",
+                     "model": metadata.get("name"), "answer_bytes": answer_bytes,
+                     "connections": "closed after every response (gunicorn sync workers)"},
+        "variants": {v.name: v.description for v in chosen},
+        "runs": runs,
+        "summary": summarise(runs, [v.name for v in chosen]),
+    }
+    out = config.out or work / "limit.json"
+    out.write_text(json.dumps(document, indent=2) + "\n")
+    document["path"] = str(out)
+    return document
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def summarise(runs: Sequence[dict[str, Any]], names: Sequence[str]) -> dict[str, Any]:
+    """Medians over rounds per server, and twinserve's ratios to the no-op app (per round, then median)."""
+    by_server: dict[str, dict[str, Any]] = {}
+    for name in names:
+        mine = [r for r in runs if r["server"] == name]
+        rps = [r["rps"] for r in mine]
+        p99 = [r["p99_ms"] for r in mine]
+        by_server[name] = {"n": len(mine), "rps_median": statistics.median(rps), "rps_min": min(rps),
+                           "rps_max": max(rps), "p99_ms_median": statistics.median(p99),
+                           "errors": sum(sum(r["errors"].values()) for r in mine)}
+    ratios: dict[str, Any] = {}
+    noop = {r["round"]: r for r in runs if r["server"] == "noop"}
+    for name in names:
+        if name == "noop":
+            continue
+        pairs = [(r, noop[r["round"]]) for r in runs if r["server"] == name and r["round"] in noop]
+        throughput = [a["rps"] / b["rps"] for a, b in pairs if b["rps"] > 0]
+        p99 = [a["p99_ms"] / b["p99_ms"] for a, b in pairs if b["p99_ms"] > 0]
+        ratios[name] = {"throughput_ratio": round(statistics.median(throughput), 3) if throughput else None,
+                        "throughput_ratio_range": [round(min(throughput), 3), round(max(throughput), 3)] if throughput else None,
+                        "p99_ratio": round(statistics.median(p99), 3) if p99 else None}
+    main = ratios.get("twinserve", {})
+    met = (main.get("throughput_ratio") is not None and main["throughput_ratio"] >= TARGET_THROUGHPUT_RATIO
+           and main.get("p99_ratio") is not None and main["p99_ratio"] <= TARGET_P99_RATIO)
+    return {"servers": by_server, "ratios": ratios, "target": {"throughput_ratio_min": TARGET_THROUGHPUT_RATIO,
+                                                               "p99_ratio_max": TARGET_P99_RATIO, "met": met}}
+
+
+def render(document: dict[str, Any]) -> str:
+    summary = document["summary"]
+    settings = document["settings"]
+    lines = [
+        f"HTTP limit: {settings['rounds']} interleaved rounds x wrk c={settings['concurrency']} "
+        f"{settings['duration_s']:g} s, {document['environment']['cpus']} CPUs, model {settings['model']}, "
+        f"answer {settings['answer_bytes']} B, connections closed after each response",
+        "",
+        "| server | req/s (median, min-max) | p99 ms | vs no-op: throughput | p99 | errors |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, row in summary["servers"].items():
+        ratio = summary["ratios"].get(name, {})
+        throughput = f"{ratio['throughput_ratio']:.2f}" if ratio.get("throughput_ratio") is not None else "1"
+        p99 = f"{ratio['p99_ratio']:.2f}x" if ratio.get("p99_ratio") is not None else "1x"
+        lines.append(f"| {name} | {row['rps_median']:,.0f} ({row['rps_min']:,.0f}-{row['rps_max']:,.0f}) | "
+                     f"{row['p99_ms_median']:.2f} | {throughput} | {p99} | {row['errors']} |")
+    target = summary["target"]
+    main = summary["ratios"].get("twinserve", {})
+    verdict = "met" if target["met"] else "NOT met"
+    lines += ["", f"target (twinserve with access log + metrics): throughput >= {target['throughput_ratio_min']:.2f} "
+              f"of the no-op app, p99 <= {target['p99_ratio_max']:.1f}x: {verdict} "
+              f"(throughput {main.get('throughput_ratio')}, p99 {main.get('p99_ratio')}x)"]
+    loads = [r["load_avg_1m"] for r in document["runs"]]
+    if loads and max(loads) > (document["environment"]["cpus"] or 1) * 1.5:
+        lines.append(f"WARNING: load average reached {max(loads):.1f} during the runs: the machine was busy, "
+                     "compare only within this run")
+    lines.append(f"results: {document.get('path')}")
+    return "\n".join(lines)
