@@ -27,7 +27,7 @@ bench: $(BENCH_DEPS) ## Benchmark Lambda vs container -> results/<ts>/ (PROFILE=
 	$(PY) -m twinbench bench --profile $(PROFILE) $(BENCH_FLAGS) $(BENCH_ARGS)
 
 # CI: the smoke profile end to end on both local targets (<= 3 min), results.json validated
-# against scripts/twinbench/results_schema.json, report re-rendered from it.
+# against scripts/twinbench/results/schemas/results.schema.json, report re-rendered from it.
 bench-smoke: $(VENV)/.stamp $(MODEL_DIR)/metadata.json package-lambda $(BENCH_LAMBDA_VENV_STAMP) ## CI check: PROFILE=smoke on both local targets, schema-validated results in build/bench-smoke/
 	rm -rf build/bench-smoke
 	$(PY) -m twinbench bench --profile smoke --out build/bench-smoke --slo-ms $(SLO_MS)

@@ -34,6 +34,7 @@ from twinbench.measure.scenarios import (
     scalability,
     warm,
 )
+from twinbench.process.managed import ProcessNotReady
 from twinbench.project.paths import REPO
 from twinbench.results import document as results
 from twinbench.results import formats
@@ -359,9 +360,10 @@ def _measure(folder: RunFolder, args: argparse.Namespace, chosen_targets: list[s
         doc.run["status"] = "interrupted"
         progress.note("interrupted: everything started was stopped; partial results kept")
         exit_code = 130
-    except OfflineLambdaError as exc:  # a missing prerequisite: say which and how to fix it, no traceback
+    except (OfflineLambdaError, ProcessNotReady) as exc:  # a missing prerequisite or a target that did not start
         doc.run["status"] = "failed"
-        doc.run["error"] = f"--lambda-runtime offline: {exc}"
+        doc.run["error"] = (f"--lambda-runtime offline: {exc}" if isinstance(exc, OfflineLambdaError)
+                            else f"a target did not start: {exc}")
         progress.note(f"FAILED: {doc.run['error']}")
         exit_code = 2
     except Exception as exc:  # a failed run still leaves its partial results and says why

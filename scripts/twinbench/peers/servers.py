@@ -48,7 +48,6 @@ from twinbench.process.net import free_port
 
 __all__ = [
     "CONCURRENCIES",
-    "SCHEMA",
     "TARGETS",
     "PeerStartError",
     "PeersError",
@@ -62,7 +61,6 @@ __all__ = [
     "wrk_lua_script",
 ]
 
-SCHEMA = "twinbench.peers/1"
 from twinbench.project.paths import REPO  # noqa: E402
 
 CONCURRENCIES: tuple[int, ...] = (1, 8, 32)

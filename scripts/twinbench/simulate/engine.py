@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from twinbench.results.formats import SIMULATION
 from twinbench.simulate import external
 from twinbench.simulate.hpa import HpaSpec
 from twinbench.simulate.kernels import HAVE_NUMBA, minute_offsets
@@ -41,8 +42,8 @@ from twinbench.simulate.profiles import MinuteCounts, arrival_chunks
 
 __all__ = ["FORMAT", "VERSION", "SimulationConfig", "SimulationResult", "simulate"]
 
-FORMAT = "twinbench.simulation"
-VERSION = 1
+FORMAT = SIMULATION.name
+VERSION = SIMULATION.version
 FRONT_DOOR_PRICE_KEYS = {"http-api": "apigw_http_api_usd_per_million_requests",
                          "rest": "apigw_rest_api_usd_per_million_requests",
                          "function-url": "lambda_function_url_usd_per_million_requests"}

@@ -1,6 +1,6 @@
 """What the simulation takes from a ``make bench`` run (``--from results/<ts>``), or its defaults.
 
-From ``results.json`` (schema: the bench's results_schema.json):
+From ``results.json`` (schema: scripts/twinbench/results/schemas/results.schema.json):
 
 * Lambda duration: ``scenarios.warm.lambda.samples_ms`` (warm latencies measured through the
   local Lambda: duration plus the emulator's overhead, so slightly pessimistic).
