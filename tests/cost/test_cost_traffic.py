@@ -99,3 +99,56 @@ def test_trace_profile_drives_cost_and_cold_starts(tmp_path):
     cold = cost.expected_cold_starts(p, billed_duration_ms=10, keep_alive_s=300)
     # 200 req/s x 10 ms = 2 environments, both new after the idle gap, once per period.
     assert cold.cold_starts_per_month == pytest.approx(2 * (730 * 60 / 840))
+
+
+def test_trace_reader_is_the_shared_one_and_its_errors_are_cost_model_errors(tmp_path):
+    """BOM, limits and encoding come from twinbench.traffic; the cost room sees TraceFormatError."""
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes("\ufefftimestamp,count\n2026-01-01T00:00:00Z,60\n2026-01-01T00:02:00Z,120\n".encode())
+    p = traffic.from_trace_csv(bom)
+    assert p.rps_per_minute.tolist() == [1.0, 0.0, 2.0]
+    assert p.warnings and "1 of 3 minutes" in p.warnings[0]
+    assert traffic.from_trace_csv(bom, span_minutes=6).minutes == 6
+    for body, message in [(b"minute,requests\n0,\xff\n", "not UTF-8"),
+                          (b"timestamp,rps\n0001-01-01T00:00:00Z,1\n9999-12-31T00:00:00Z,1\n", "over the limit"),
+                          (b"minute,requests\n0,1e300\n", "requests in a minute")]:
+        bad = tmp_path / "bad.csv"
+        bad.write_bytes(body)
+        with pytest.raises(TraceFormatError, match=message):
+            traffic.from_trace_csv(bad)
+    with pytest.raises(TraceFormatError, match="shorter"):
+        traffic.from_trace_csv(bom, span_minutes=2)
+
+
+def test_rates_and_spans_have_sane_limits():
+    with pytest.raises(TrafficError, match="within 0..1,000,000"):
+        traffic.constant(1e300)
+    with pytest.raises(TrafficError, match="within"):
+        traffic.constant(float("nan"))
+    with pytest.raises(TrafficError, match="peak hour"):
+        traffic.diurnal(5.0, peak_hour_utc=float("nan"))
+    with pytest.raises(TrafficError, match="366 days"):
+        traffic.TrafficProfile("long", np.zeros(366 * 1440 + 1))
+    # The break-even search scales a profile past the input limit: scaling itself must allow it.
+    assert traffic.constant(1.0).scaled_to_mean(1e7).peak_rps == pytest.approx(1e7)
+
+
+@pytest.mark.parametrize(("config", "kwargs", "message"), [
+    (cost.ContainerConfig, {"pod_rps": 400, "headroom_factor": float("nan")}, "headroom_factor"),
+    (cost.ContainerConfig, {"pod_rps": 400, "headroom_factor": float("inf")}, "headroom_factor"),
+    (cost.ContainerConfig, {"pod_rps": 400, "pod_cpu_m": float("nan")}, "pod_cpu_m"),
+    (cost.ContainerConfig, {"pod_rps": 1e-300}, "pod_rps"),
+    (cost.LambdaConfig, {"billed_duration_ms": 12, "memory_mb": 1024, "keep_alive_s": float("nan")}, "keep_alive_s"),
+    (cost.LambdaConfig, {"billed_duration_ms": 1e6, "memory_mb": 1024}, "15-minute"),
+    (cost.AlbAssumptions, {"new_connections_per_request": float("nan")}, "finite"),
+])
+def test_configs_refuse_nan_and_infinities(config, kwargs, message):
+    with pytest.raises(cost.ConfigError, match=message):
+        config(**kwargs)
+
+
+def test_break_even_search_range_is_checked():
+    lam, ctr = cost.LambdaConfig(12, 1024), cost.ContainerConfig(pod_rps=400)
+    for bad in (0.0, float("nan"), 1e300):
+        with pytest.raises(cost.ConfigError, match="max_rps"):
+            cost.break_even_rps(traffic.constant(5.0), lam, ctr, max_rps=bad)

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from twinbench.simulate.errors import ProfileError
-from twinbench.simulate.profiles import (MAX_MINUTES, MinuteCounts, arrival_chunks, azure_functions, constant,
-                                         from_azure_csv, from_minute_csv)
+from twinbench.simulate.profiles import (
+    MAX_MINUTES,
+    MinuteCounts,
+    arrival_chunks,
+    azure_functions,
+    constant,
+    from_azure_csv,
+    from_minute_csv,
+)
 
 
 def test_bom_header_is_accepted(tmp_path):
@@ -100,3 +106,17 @@ def test_limits():
         MinuteCounts("x", np.zeros(MAX_MINUTES + 1, dtype=np.int64))
     with pytest.raises(ProfileError):
         constant(float("inf"))
+
+
+def test_simulator_and_cost_model_read_a_trace_the_same_way(tmp_path):
+    """One reader: the same file gives the same minutes, counts and warnings to both rooms."""
+    from twinbench.cost import traffic
+
+    f = tmp_path / "t.csv"
+    f.write_bytes("\ufeffminute,rps\n0,1.5\n3,0.25\n".encode())
+    sim, priced = from_minute_csv(f, span_minutes=6), traffic.from_trace_csv(f, span_minutes=6)
+    assert sim.counts.tolist() == (priced.rps_per_minute * 60).tolist() == [90, 0, 0, 15, 0, 0]
+    assert sim.warnings == priced.warnings
+    f.write_bytes(b"minute,requests\n0,1\n")
+    with pytest.raises(ProfileError, match="span must be within"):
+        from_minute_csv(f, span_minutes=0)

@@ -130,6 +130,14 @@ SCHEMA_VERSION = formats.COST.version
 
 LAMBDA_DEFAULT_CONCURRENCY_LIMIT = 1000
 """Default per-account, per-region concurrency quota; above it Lambda throttles (429)."""
+LAMBDA_MAX_DURATION_MS = 900_000.0
+"""Lambda's maximum timeout (15 minutes): no invocation bills longer."""
+MIN_POD_RPS = 1e-3
+"""Slowest pod accepted, req/s; below it pod counts overflow in the break-even search."""
+MAX_HEADROOM = 100.0
+"""Largest capacity / peak factor accepted: past it the input is a typo, not a plan."""
+MIN_SEARCH_RPS, MAX_SEARCH_RPS = 1e-3, 1e7
+"""Range of the break-even search's top rate, req/s: its grid starts at 1e-3."""
 T3_UNLIMITED_USD_PER_VCPU_HOUR = 0.05
 """Surplus-credit charge of burstable T3 instances in unlimited mode (noted, not added)."""
 GIB = 1024.0**3
@@ -178,16 +186,20 @@ class LambdaConfig:
     provisioned_concurrency: int = 0
 
     def __post_init__(self) -> None:
-        if not (self.billed_duration_ms > 0 and math.isfinite(self.billed_duration_ms)):
-            raise ConfigError(f"billed_duration_ms must be > 0, got {self.billed_duration_ms}")
+        if not (0 < self.billed_duration_ms <= LAMBDA_MAX_DURATION_MS):
+            raise ConfigError(f"billed_duration_ms must be within (0, {LAMBDA_MAX_DURATION_MS:g}] (Lambda's "
+                              f"15-minute timeout), got {self.billed_duration_ms}")
         if not 128 <= self.memory_mb <= 10240:
             raise ConfigError(f"Lambda memory must be 128..10240 MB, got {self.memory_mb}")
         if self.architecture not in ARCHITECTURES:
             raise ConfigError(f"architecture must be one of {ARCHITECTURES}, got {self.architecture!r}")
         if self.front_door not in FRONT_DOORS:
             raise ConfigError(f"front_door must be one of {FRONT_DOORS}, got {self.front_door!r}")
-        if self.init_duration_ms < 0 or self.keep_alive_s < 0 or self.provisioned_concurrency < 0:
-            raise ConfigError("init_duration_ms, keep_alive_s and provisioned_concurrency must be >= 0")
+        # isfinite first: NaN compares False with everything, so "x < 0" alone lets it through.
+        if not (math.isfinite(self.init_duration_ms) and math.isfinite(self.keep_alive_s)
+                and self.init_duration_ms >= 0 and self.keep_alive_s >= 0 and self.provisioned_concurrency >= 0):
+            raise ConfigError("init_duration_ms, keep_alive_s and provisioned_concurrency must be finite and >= 0, "
+                              f"got {self.init_duration_ms}, {self.keep_alive_s}, {self.provisioned_concurrency}")
 
     @property
     def memory_gb(self) -> float:
@@ -215,12 +227,15 @@ class ContainerConfig:
     min_nodes: int = 2
 
     def __post_init__(self) -> None:
-        if not (self.pod_rps > 0 and math.isfinite(self.pod_rps)):
-            raise ConfigError(f"pod_rps must be > 0, got {self.pod_rps}")
-        if self.pod_cpu_m <= 0 or self.pod_memory_mib <= 0:
-            raise ConfigError("pod_cpu_m and pod_memory_mib must be > 0")
-        if self.headroom_factor < 1.0:
-            raise ConfigError(f"headroom_factor must be >= 1, got {self.headroom_factor}")
+        # Bounds keep pod counts finite when the break-even search scales the traffic up.
+        if not (self.pod_rps >= MIN_POD_RPS and math.isfinite(self.pod_rps)):
+            raise ConfigError(f"pod_rps must be finite and >= {MIN_POD_RPS:g}, got {self.pod_rps}")
+        if not (self.pod_cpu_m > 0 and self.pod_memory_mib > 0
+                and math.isfinite(self.pod_cpu_m) and math.isfinite(self.pod_memory_mib)):
+            raise ConfigError(f"pod_cpu_m and pod_memory_mib must be finite and > 0, got {self.pod_cpu_m}, "
+                              f"{self.pod_memory_mib}")
+        if not 1.0 <= self.headroom_factor <= MAX_HEADROOM:  # also refuses NaN
+            raise ConfigError(f"headroom_factor must be within 1..{MAX_HEADROOM:g}, got {self.headroom_factor}")
         if self.min_replicas < 1 or self.min_nodes < 1:
             raise ConfigError("min_replicas and min_nodes must be >= 1")
 
@@ -240,9 +255,10 @@ class AlbAssumptions:
     rule_evaluations_per_request: float = 0.0
 
     def __post_init__(self) -> None:
-        if min(self.new_connections_per_request, self.connection_duration_s,
-               self.processed_bytes_per_request, self.rule_evaluations_per_request) < 0:
-            raise ConfigError("ALB assumptions must be >= 0")
+        values = (self.new_connections_per_request, self.connection_duration_s,
+                  self.processed_bytes_per_request, self.rule_evaluations_per_request)
+        if not all(math.isfinite(v) and v >= 0 for v in values):
+            raise ConfigError(f"ALB assumptions must be finite and >= 0, got {values}")
 
 
 # --------------------------------------------------------------------------- outputs
@@ -672,6 +688,8 @@ def break_even_rps(profile: TrafficProfile, lam: LambdaConfig, ctr: ContainerCon
     """
     if against not in ("eks", "fargate"):
         raise ConfigError(f"against must be 'eks' or 'fargate', got {against!r}")
+    if not MIN_SEARCH_RPS <= max_rps <= MAX_SEARCH_RPS:  # also refuses NaN; the grid starts at 1e-3
+        raise ConfigError(f"max_rps must be within {MIN_SEARCH_RPS:g}..{MAX_SEARCH_RPS:,.0f} req/s, got {max_rps}")
     prices = prices or load_prices()
     alb = alb or AlbAssumptions()
     if profile.mean_rps == 0:

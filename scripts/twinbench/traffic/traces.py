@@ -96,7 +96,7 @@ def _lines(path: Path) -> Iterator[tuple[int, str]]:
     line_no = 0
     try:
         with path.open(encoding="utf-8-sig", newline="") as f:
-            for line_no, line in enumerate(f, start=1):  # noqa: B007 - line_no names the bad line below
+            for line_no, line in enumerate(f, start=1):  # line_no outlives the loop: it names a bad line
                 yield line_no, line.rstrip("\r\n")
     except OSError as exc:
         raise TraceError(f"cannot read trace {path}: {exc.strerror or exc}") from None
