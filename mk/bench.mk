@@ -19,7 +19,8 @@ BENCH_DEPS := $(VENV)/.stamp $(MODEL_DIR)/metadata.json \
 
 BENCH_FLAGS = --slo-ms $(SLO_MS) --lambda-runtime $(LAMBDA_RUNTIME) --container-runtime $(CONTAINER_RUNTIME) \
   $(if $(LAMBDA_URL),--lambda-url '$(LAMBDA_URL)') $(if $(CONTAINER_URL),--container-url '$(CONTAINER_URL)') \
-  $(if $(LAMBDA_FUNCTION),--lambda-function '$(LAMBDA_FUNCTION)') $(if $(AWS_REGION),--aws-region '$(AWS_REGION)')
+  $(if $(LAMBDA_FUNCTION),--lambda-function '$(LAMBDA_FUNCTION)') $(if $(AWS_REGION),--aws-region '$(AWS_REGION)') \
+  $(if $(LAMBDA_SIGV4),--lambda-sigv4)
 
 .PHONY: bench bench-smoke bench-offline-smoke bench-report
 

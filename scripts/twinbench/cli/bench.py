@@ -50,6 +50,7 @@ from twinbench.targets import (
     Target,
     request_body,
 )
+from twinbench.targets.base import Sign
 
 __all__ = ["register", "run"]
 
@@ -96,6 +97,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "forces cold starts through UpdateFunctionConfiguration and restores the config  [env LAMBDA_FUNCTION]")
     p.add_argument("--aws-region", default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None,
                    help="region of --lambda-function  [env AWS_REGION, AWS_DEFAULT_REGION]; AWS_ENDPOINT_URL is honoured")
+    p.add_argument("--lambda-sigv4", action="store_true", default=os.environ.get("LAMBDA_SIGV4") == "1",
+                   help="with --lambda-url: sign every request with SigV4 (an IAM-authenticated Function URL; "
+                   "credentials from botocore's default chain, region from the URL or --aws-region)  [env LAMBDA_SIGV4=1]")
     p.add_argument("--lambda-runtime", choices=("awslambdaric", "offline"), default="awslambdaric",
                    help="local Lambda: the project's Runtime API + awslambdaric (default) or serverless-offline 14.8.2 "
                    "via osls (labelled: no init split, no throttling)")
@@ -125,13 +129,27 @@ def _split(raw: str, allowed: tuple[str, ...], what: str) -> list[str]:
     return items
 
 
+def _lambda_signer(args: argparse.Namespace) -> Sign | None:
+    """SigV4 for --lambda-sigv4, signed as `twinserve predict --sigv4` signs; exit 2 without credentials/region."""
+    if not args.lambda_sigv4:
+        return None
+    from twinserve.client.errors import UsageError
+    from twinserve.client.sigv4 import SigV4Signer
+
+    try:
+        return SigV4Signer(args.lambda_url, region=args.aws_region, reuse_s=1.0).sign
+    except UsageError as exc:
+        print(f"twinbench bench: {exc.message}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def _build_targets(args: argparse.Namespace, names: list[str], log_dir: Path) -> list[Target]:
     targets: list[Target] = []
     for name in names:
         if name == "lambda":
             if args.lambda_url:
                 targets.append(RemoteLambdaTarget(args.lambda_url, function_name=args.lambda_function,
-                                                  region=args.aws_region))
+                                                  region=args.aws_region, sign=_lambda_signer(args)))
             elif args.lambda_runtime == "offline":
                 targets.append(OfflineLambdaTarget(package_dir=args.lambda_package,
                                                    memory_mb=_env_int("LAMBDA_MEMORY_MB"),
@@ -174,7 +192,8 @@ async def _scenarios(doc: BenchResults, targets: list[Target], args: argparse.Na
     out = doc.scenarios
     async with contextlib.AsyncExitStack() as stack:
         gens = {t.name: await stack.enter_async_context(
-            LoadGenerator(t.url, body, timeout_s=args.request_timeout_s, max_connections=args.max_connections))
+            LoadGenerator(t.url, body, timeout_s=args.request_timeout_s, max_connections=args.max_connections,
+                          sign=t.sign))
             for t in targets}
 
         def tick(info: dict) -> None:

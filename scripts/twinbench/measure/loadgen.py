@@ -137,8 +137,13 @@ class LoadGenerator:
         path: str = "/predict",
         timeout_s: float = 10.0,
         max_connections: int = 256,
+        sign: Callable[[str, str, dict[str, str], bytes], dict[str, str]] | None = None,
     ) -> None:
+        """``sign``: (method, url, headers, body) -> headers to send, called per request (SigV4 for an
+        IAM-authenticated Function URL: ``twinserve.client.sigv4.SigV4Signer(url, reuse_s=1.0).sign``,
+        ~2 us per request with reuse, ~90 us without)."""
         self.url = base_url.rstrip("/") + path
+        self.sign = sign
         self.body = body
         self.timeout_s = timeout_s
         self.max_connections = max_connections
@@ -165,12 +170,15 @@ class LoadGenerator:
         latency is its service time.
         """
         assert self._session is not None, "use LoadGenerator as an async context manager"
+        # Signed before the send time is taken: service time excludes it, open-loop latency
+        # (from the intended time) includes it, as any client's own overhead.
+        headers = self.sign("POST", self.url, {"content-type": "application/json"}, self.body) if self.sign else None
         sent = time.perf_counter()
         if intended is None:
             intended = sent
         status, cold, init_ms, error = 0, None, None, None
         try:
-            async with self._session.post(self.url, data=self.body) as resp:
+            async with self._session.post(self.url, data=self.body, headers=headers) as resp:
                 await resp.read()
                 status = resp.status
                 cold_raw = resp.headers.get(COLD_HEADER)

@@ -94,9 +94,17 @@ def _init_header_ms(headers: dict[str, str]) -> float | None:
     return None
 
 
-def _post(url: str, body: bytes, timeout_s: float = 60.0) -> tuple[int, dict[str, str], float]:
+# Signs one request: (method, url, headers, body) -> the headers to send. For IAM-authenticated
+# Function URLs: twinserve.client.sigv4.SigV4Signer.sign, the signing `twinserve predict --sigv4` uses.
+Sign = Callable[[str, str, dict[str, str], bytes], dict[str, str]]
+
+
+def _post(url: str, body: bytes, timeout_s: float = 60.0, sign: Sign | None = None) -> tuple[int, dict[str, str], float]:
     """POST with a fresh connection; returns (status, headers, ms). HTTP errors are statuses."""
-    req = urllib.request.Request(url, data=body, headers={"content-type": "application/json"})
+    headers = {"content-type": "application/json"}
+    if sign is not None:
+        headers = sign("POST", url, headers, body)
+    req = urllib.request.Request(url, data=body, headers=headers)
     t0 = time.perf_counter()
     try:
         with urllib.request.urlopen(req, timeout=timeout_s) as resp:
@@ -119,6 +127,7 @@ class Target:
     cold_supported: bool = True
     cold_unsupported_reason: str | None = None
     cpus_effective: float | None = None
+    sign: Sign | None = None  # set on a remote target whose URL needs SigV4; None sends unsigned
 
     def describe(self) -> dict[str, object]:
         raise NotImplementedError

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from twinbench.targets.base import (
     ColdBatch,
     ColdSample,
+    Sign,
     Target,
     _cold_flag,
     _init_header_ms,
@@ -53,8 +54,11 @@ class RemoteLambdaTarget(RemoteTarget):
     has_cold_batch = True
 
     def __init__(self, url: str, function_name: str | None = None, region: str | None = None,
-                 client_factory: Callable[[], object] | None = None) -> None:
+                 client_factory: Callable[[], object] | None = None, sign: Sign | None = None) -> None:
         super().__init__("lambda", url)
+        self.sign = sign
+        if sign is not None:
+            self.notes.append("requests signed with SigV4 (IAM-authenticated Function URL), as `twinserve predict --sigv4`")
         self.function_name = function_name or None
         self.region = region or None
         self._client_factory = client_factory
@@ -72,7 +76,7 @@ class RemoteLambdaTarget(RemoteTarget):
 
     def describe(self) -> dict[str, object]:
         doc = super().describe()
-        doc["config"] = {"function_name": self.function_name, "region": self.region,
+        doc["config"] = {"function_name": self.function_name, "region": self.region, "sigv4": self.sign is not None,
                          "endpoint_url": os.environ.get("AWS_ENDPOINT_URL") or None}
         return doc
 
@@ -92,7 +96,7 @@ class RemoteLambdaTarget(RemoteTarget):
         statuses: list[int] = []
 
         def invoke() -> tuple[int, dict[str, str], float]:
-            status, headers, ms = _post(self.url + "/predict", body)
+            status, headers, ms = _post(self.url + "/predict", body, sign=self.sign)
             statuses.append(status)
             return status, headers, ms
 
