@@ -14,6 +14,7 @@ _INIT_STARTED = time.perf_counter()
 from collections.abc import Callable  # noqa: E402  (the clock starts before the imports it measures)
 from typing import Any  # noqa: E402
 
+import telemetry  # noqa: E402
 from lambda_events import parse_event  # noqa: E402
 from twinserve.errors import ClientError  # noqa: E402
 from twinserve.headers import COLD_HEADER, INIT_HEADER  # noqa: E402
@@ -27,15 +28,22 @@ def make_handler(service: Service, init_ms: float) -> LambdaHandler:
     """Bind a started Service into a handler; ``init_ms`` is reported on every response."""
     state = {"cold": True}
     init_header = f"{init_ms:.1f}"
+    function = telemetry.function_name()
 
     def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        started = time.perf_counter()
         cold, state["cold"] = state["cold"], False
+        method, path = "", ""
         try:
             request = parse_event(event)
+            method, path = request.method, request.path
             reply = service.dispatch(request.method, request.path, request.content_type, request.body)
         except ClientError as exc:
             reply = error_reply(exc)
-        return to_proxy_response(reply, cold, init_header)
+        response = to_proxy_response(reply, cold, init_header)
+        telemetry.emit(telemetry.record(path, method, reply.status, (time.perf_counter() - started) * 1000.0, cold,
+                                        getattr(context, "aws_request_id", None), function))
+        return response
 
     return handle
 

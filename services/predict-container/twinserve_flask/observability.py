@@ -31,41 +31,24 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import orjson
-from twinserve.service import ROUTES, Service
+from twinserve.routes import METRICS_PATH, route_of
+from twinserve.service import Service
 
 ENV_ACCESS_LOG = "TWINSERVE_ACCESS_LOG"
 ENV_METRICS = "TWINSERVE_METRICS"
 ENV_MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 REQUEST_ID_HEADER = "X-Request-Id"
-METRICS_PATH = "/metrics"
 # Latency buckets in seconds: the service answers in well under a millisecond in-process, and a
 # client-visible problem starts at tens of milliseconds.
 LATENCY_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+__all__ = ["METRICS_PATH", "Metrics", "Observed", "observe", "route_of"]
 _ACCEPTED_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}").fullmatch
-_KNOWN_ROUTES = frozenset(ROUTES) | {METRICS_PATH}
 
 
 class ObservabilityConfigError(ValueError):
     """An observability setting with a value this module does not know."""
-
-
-def route_of(path: str) -> str:
-    """The route template of ``path``: a bounded label set whatever clients send."""
-    if path in _KNOWN_ROUTES:
-        return path
-    if path == "/v2" or path in ("/v2/health/live", "/v2/health/ready"):
-        return path
-    if path.startswith("/v2/models/"):
-        parts = path.split("/")[3:]  # name, [versions, v], [ready|infer]
-        if len(parts) >= 3 and parts[1] == "versions":
-            parts = [parts[0], *parts[3:]]
-        if len(parts) == 1:
-            return "/v2/models/{name}"
-        if len(parts) == 2 and parts[1] in ("ready", "infer"):
-            return "/v2/models/{name}/" + parts[1]
-    return "unmatched"
 
 
 class Metrics:
