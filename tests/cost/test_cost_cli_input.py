@@ -125,11 +125,12 @@ def test_azure_trace_is_priced_per_function(tmp_path):
 
 def test_long_span_is_announced(capsys, monkeypatch):
     monkeypatch.setattr(cost_cli, "SLOW_NOTICE_S", 0.0)
-    profile = traffic.constant(5.0)
-    cost_cli._announce_long_run(profile, cost_cli.cost.LambdaConfig(12, 1024), cost_cli.cost.load_prices())
+    configs = (cost_cli.cost.LambdaConfig(12, 1024), cost_cli.cost.ContainerConfig(pod_rps=400),
+               cost_cli.cost.AlbAssumptions(), cost_cli.cost.load_prices())
+    cost_cli._announce_long_run(traffic.constant(5.0), *configs)
     assert capsys.readouterr().err == ""  # short profiles are not even timed
     week_and_a_day = traffic.TrafficProfile("trace", [5.0] * (8 * 1440))
-    cost_cli._announce_long_run(week_and_a_day, cost_cli.cost.LambdaConfig(12, 1024), cost_cli.cost.load_prices())
+    cost_cli._announce_long_run(week_and_a_day, *configs)
     err = capsys.readouterr().err
     assert "pricing 11,520 minutes" in err and " s\n" in err
 

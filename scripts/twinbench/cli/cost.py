@@ -156,7 +156,8 @@ def build_profile(args: argparse.Namespace) -> traffic.TrafficProfile:
     return traffic.constant(args.rps)
 
 
-def _announce_long_run(profile: traffic.TrafficProfile, lam: cost.LambdaConfig, prices: cost.PriceTable) -> None:
+def _announce_long_run(profile: traffic.TrafficProfile, lam: cost.LambdaConfig, ctr: cost.ContainerConfig,
+                       alb: cost.AlbAssumptions, prices: cost.PriceTable) -> None:
     """Say on stderr how long a long profile will take: its run time grows with its span.
 
     Short profiles are not timed (a week or less takes a second or two); longer ones are
@@ -165,11 +166,14 @@ def _announce_long_run(profile: traffic.TrafficProfile, lam: cost.LambdaConfig, 
     if profile.minutes <= 7 * 1440:
         return
     started = time.perf_counter()
-    cost.lambda_monthly_cost(profile, lam, prices)
+    # One step of the search: rescale the shape, price Lambda and a container platform.
+    scaled = profile.scaled_to_mean(profile.mean_rps) if profile.mean_rps > 0 else profile
+    cost.lambda_monthly_cost(scaled, lam, prices)
+    cost.eks_monthly_cost(scaled, ctr, alb, prices)
     estimate_s = (time.perf_counter() - started) * PRICINGS_PER_RUN
     if estimate_s >= SLOW_NOTICE_S:
         print(f"twinbench cost: pricing {profile.minutes:,} minutes of traffic; the break-even search prices "
-              f"them a few hundred times: about {estimate_s:,.0f} s", file=sys.stderr, flush=True)
+              f"them a few hundred times: roughly {estimate_s:,.0f} s", file=sys.stderr, flush=True)
 
 
 def _check_finite(result: cost.CostComparison) -> None:
@@ -196,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
             min_replicas=args.min_replicas, min_nodes=args.min_nodes)
         alb = cost.AlbAssumptions(new_connections_per_request=args.alb_new_connections_per_request,
                                   processed_bytes_per_request=args.alb_bytes_per_request)
-        _announce_long_run(profile, lam, prices)
+        _announce_long_run(profile, lam, ctr, alb, prices)
         result = cost.compare(profile, lam, ctr, alb=alb, prices=prices,
                               fargate_on_eks=args.fargate_on == "eks", max_rps=args.max_rps)
         _check_finite(result)
