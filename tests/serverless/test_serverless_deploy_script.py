@@ -95,4 +95,4 @@ def test_script_is_strict_bash():
     text = SCRIPT.read_text()
     assert text.startswith("#!/usr/bin/env bash\n")
     assert "set -euo pipefail" in text
-    assert "osls deploy" in text and "--package .serverless" in text
+    assert "npx --no-install osls" in text and "run_osls deploy" in text and "--package" not in text
