@@ -7,6 +7,21 @@ the cold-start scenario forces cold starts on the deployed function and restores
 ``--lambda-runtime offline`` runs serverless-offline instead of the awslambdaric emulator, labelled
 "serverless-offline: no init split, no throttling" in every output. Everything it starts is stopped when it returns — also on failure, Ctrl-C and
 SIGTERM. Exit codes: 0 done, 1 a scenario failed, 2 bad usage/setup, 130 interrupted.
+
+``--targets lambda,lambda-wsgi,container`` adds the WSGI function (the container's Flask app through
+serverless-wsgi, ``wsgi_handler.handler``, served under ``/wsgi``) beside the native handler: the same
+package, so the report compares cold start, warm latency and throughput and says which to deploy.
+
+After measuring, the run is replayed "at your traffic" by the trace-driven simulator
+(:mod:`twinbench.simulate`) with the measured service times: ``--traffic-rps`` (default: the rate the
+cost is quoted at, ``--cost-rps``) as a constant or diurnal profile (``--cost-shape``), or ``--trace``
+(a per-minute CSV, simulated as it is). The simulation document is stored in results.json under
+``simulation`` and the report's recommendation comes from it.
+
+``--generator locust`` drives the open-loop steps (scalability rates, burst) of targets given as URLs
+from Locust: a master and ``--locust-workers`` worker processes on this machine, plus any started on
+other machines with ``--master-host`` (``--locust-remote-workers``). Cold starts, warm latency and the
+closed-loop steps stay on the built-in generator; the report says which generator produced each figure.
 """
 
 from __future__ import annotations
@@ -18,6 +33,7 @@ import os
 import sys
 import time
 import traceback
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -51,10 +67,14 @@ from twinbench.targets import (
     request_body,
 )
 from twinbench.targets.base import Sign
+from twinbench.targets.lambda_local import WSGI_PREFIX
 
 __all__ = ["register", "run"]
 
-TARGET_NAMES = ("lambda", "container")
+TARGET_NAMES = ("lambda", "lambda-wsgi", "container")
+DEFAULT_TARGETS = "lambda,container"  # lambda-wsgi is opt-in: it adds ~1/3 to the run (see --help)
+GENERATORS = ("builtin", "locust")
+EXIT_USAGE = 2
 MAX_RAW_REPORTS = 2000
 
 
@@ -86,12 +106,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="how long: smoke <= 3 min, quick ~5 min (default), full longer  [env PROFILE]")
     p.add_argument("--slo-ms", type=float, default=float(os.environ.get("SLO_MS") or 100),
                    help="latency objective for the knee: p99 must stay under it (default 100)  [env SLO_MS]")
-    p.add_argument("--targets", default="lambda,container", help="comma list of lambda,container")
+    p.add_argument("--targets", default=os.environ.get("TARGETS") or DEFAULT_TARGETS,
+                   help="comma list of lambda,lambda-wsgi,container (default lambda,container; lambda-wsgi = the "
+                   "Flask app through serverless-wsgi, same package, opt-in)  [env TARGETS]")
     p.add_argument("--scenarios", default=",".join(SCENARIOS), help=f"comma list of {','.join(SCENARIOS)}")
     p.add_argument("--lambda-url", default=os.environ.get("LAMBDA_URL") or None,
                    help="measure a deployed Lambda (HTTP API / Function URL base) instead of the local one")
     p.add_argument("--container-url", default=os.environ.get("CONTAINER_URL") or None,
                    help="measure a deployed container service instead of the local one")
+    p.add_argument("--lambda-wsgi-url", default=os.environ.get("LAMBDA_WSGI_URL") or None,
+                   help="measure the deployed WSGI function: the base under which /predict answers (HTTP API: "
+                   "<api>/wsgi; a Function URL: its URL). Default with --lambda-url: <lambda-url>/wsgi  [env LAMBDA_WSGI_URL]")
+    p.add_argument("--lambda-wsgi-function", default=os.environ.get("LAMBDA_WSGI_FUNCTION") or None,
+                   help="the deployed WSGI function's name for forced cold starts (default: --lambda-function + "
+                   "'-wsgi', serverless's naming)  [env LAMBDA_WSGI_FUNCTION]")
     p.add_argument("--lambda-function", default=os.environ.get("LAMBDA_FUNCTION") or None,
                    help="with --lambda-url: the deployed function's name; with --aws-region, the cold-start scenario "
                    "forces cold starts through UpdateFunctionConfiguration and restores the config  [env LAMBDA_FUNCTION]")
@@ -116,6 +144,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="mean request rate the monthly cost is quoted at (default 10)  [env COST_RPS]")
     p.add_argument("--cost-shape", choices=("constant", "diurnal"), default=os.environ.get("COST_SHAPE") or "constant",
                    help="traffic shape for the cost model (default constant)  [env COST_SHAPE]")
+    sim = p.add_argument_group("at your traffic (simulated after the run)")
+    sim.add_argument("--traffic-rps", type=float, default=_env_float("TRAFFIC_RPS"),
+                     help="mean rate to simulate, req/s (default: --cost-rps), shape --cost-shape  [env TRAFFIC_RPS]")
+    sim.add_argument("--trace", type=Path, default=Path(os.environ["TRACE"]) if os.environ.get("TRACE") else None,
+                     help="per-minute traffic CSV (minute|timestamp, requests|count|rps) simulated as it is "
+                     "(with --traffic-rps: rescaled to that mean)  [env TRACE]")
+    sim.add_argument("--no-simulation", action="store_true", help="skip the simulation at your traffic")
+    gen = p.add_argument_group("load generator")
+    gen.add_argument("--generator", choices=GENERATORS, default=os.environ.get("GENERATOR") or "builtin",
+                     help="builtin (default; aiohttp, one process) or locust (targets given as URLs only: master + "
+                     "workers drive the open-loop steps)  [env GENERATOR]")
+    gen.add_argument("--locust-workers", type=int, default=int(os.environ.get("LOCUST_WORKERS") or 2),
+                     help="Locust worker processes on this machine (default 2)  [env LOCUST_WORKERS]")
+    gen.add_argument("--locust-remote-workers", type=int, default=int(os.environ.get("LOCUST_REMOTE_WORKERS") or 0),
+                     help="workers started on other machines that the master waits for (default 0); start each "
+                     "with the command the bench prints  [env LOCUST_REMOTE_WORKERS]")
+    gen.add_argument("--locust-bind-host", default=os.environ.get("LOCUST_BIND_HOST") or "127.0.0.1",
+                     help="address the Locust master listens on (default 127.0.0.1; another machine's workers "
+                     "need an address they reach)  [env LOCUST_BIND_HOST]")
+    gen.add_argument("--locust-port", type=int, default=int(os.environ.get("LOCUST_PORT") or 0),
+                     help="Locust master port (default: a free one; fix it for remote workers)  [env LOCUST_PORT]")
     p.add_argument("--no-report", action="store_true", help="write results.json only")
     p.add_argument("--quiet", action="store_true", help="no progress display")
     p.set_defaults(func=run)
@@ -129,7 +178,18 @@ def _split(raw: str, allowed: tuple[str, ...], what: str) -> list[str]:
     return items
 
 
-def _lambda_signer(args: argparse.Namespace) -> Sign | None:
+@dataclass
+class _BenchResults(BenchResults):
+    """results.json with the optional ``simulation`` key (FORMATS.md: additive, no version bump).
+
+    Why a subclass here: the payload class lives in results/documents.py; once it has the field
+    itself this class is just BenchResults.
+    """
+
+    simulation: dict | None = None
+
+
+def _lambda_signer(args: argparse.Namespace, url: str | None = None) -> Sign | None:
     """SigV4 for --lambda-sigv4, signed as `twinserve predict --sigv4` signs; exit 2 without credentials/region."""
     if not args.lambda_sigv4:
         return None
@@ -137,7 +197,7 @@ def _lambda_signer(args: argparse.Namespace) -> Sign | None:
     from twinserve.client.sigv4 import SigV4Signer
 
     try:
-        return SigV4Signer(args.lambda_url, region=args.aws_region, reuse_s=1.0).sign
+        return SigV4Signer(url or args.lambda_url, region=args.aws_region, reuse_s=1.0).sign
     except UsageError as exc:
         print(f"twinbench bench: {exc.message}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -146,7 +206,21 @@ def _lambda_signer(args: argparse.Namespace) -> Sign | None:
 def _build_targets(args: argparse.Namespace, names: list[str], log_dir: Path) -> list[Target]:
     targets: list[Target] = []
     for name in names:
-        if name == "lambda":
+        if name == "lambda-wsgi":
+            wsgi_url = args.lambda_wsgi_url or (args.lambda_url.rstrip("/") + WSGI_PREFIX if args.lambda_url else None)
+            if wsgi_url:
+                function = args.lambda_wsgi_function or (f"{args.lambda_function}-wsgi" if args.lambda_function else None)
+                targets.append(RemoteLambdaTarget(wsgi_url, function_name=function, region=args.aws_region,
+                                                  sign=_lambda_signer(args, wsgi_url), name="lambda-wsgi"))
+            elif args.lambda_runtime == "offline":
+                raise SystemExit("twinbench bench: --targets lambda-wsgi runs on the awslambdaric emulator only "
+                                 "(not --lambda-runtime offline)")
+            else:
+                targets.append(LambdaTarget(
+                    runtime=args.lambda_runtime, package_dir=args.lambda_package,
+                    memory_mb=_env_int("LAMBDA_MEMORY_MB"), reserved_concurrency=_env_int("LAMBDA_RESERVED_CONCURRENCY"),
+                    log_dir=log_dir, variant="wsgi"))
+        elif name == "lambda":
             if args.lambda_url:
                 targets.append(RemoteLambdaTarget(args.lambda_url, function_name=args.lambda_function,
                                                   region=args.aws_region, sign=_lambda_signer(args)))
@@ -251,6 +325,65 @@ def _package_info(args: argparse.Namespace, chosen_targets: list[str]) -> dict |
     return info
 
 
+SIM_CONSTANT_MINUTES = 60  # a steady rate: an hour settles every keep-alive and HPA window; priced x 730
+SIM_DIURNAL_MINUTES = 1440  # a day: the whole sinusoid
+
+
+def _provenance(inputs: object) -> dict[str, str]:
+    """Which simulation input was measured by this run and which is the simulator's default."""
+    def label(source: str) -> str:
+        return "measured locally" if "scenarios." in source else "default"
+
+    notes = " ".join(inputs.notes)  # type: ignore[attr-defined]
+    return {
+        "lambda_duration_ms": label(inputs.lambda_duration.source),  # type: ignore[attr-defined]
+        "lambda_init_ms": label(inputs.lambda_init.source),  # type: ignore[attr-defined]
+        "container_service_ms": label(inputs.container_service.source),  # type: ignore[attr-defined]
+        "pod_capacity_rps": "default" if "no container knee" in notes else "measured locally",
+        "memory_mb": "default" if "no Lambda memory size" in notes else "measured locally",
+        "lambda_keep_alive_s": "default", "lambda_concurrency_limits": "default", "kubernetes_hpa": "k8s/base/hpa.yaml",
+        "pod_startup_and_image_pull_s": "default", "node_provisioning_s": "default", "prices": "pinned price table",
+    }
+
+
+def simulate_at_traffic(results_path: Path, *, rps: float | None, shape: str, trace: Path | None) -> dict:
+    """Replay the traffic through the simulator with this run's measured inputs.
+
+    Returns ``{"skipped": False, "traffic": ..., "provenance": ..., "document": <twinbench.simulation>}``;
+    a simulator error (bad trace, unusable inputs) returns ``{"skipped": True, "reason": ...}`` so
+    the measurements are never lost to it.
+    """
+    from twinbench.simulate import profiles
+    from twinbench.simulate.engine import SimulationConfig, simulate
+    from twinbench.simulate.errors import SimulationError
+    from twinbench.simulate.hpa import load_hpa_spec
+    from twinbench.simulate.inputs import inputs_from_results
+    from twinbench.simulate.params import KubeParams, LambdaParams
+
+    try:
+        if trace is not None:
+            profile = profiles.from_minute_csv(trace)
+            traffic = {"source": "trace", "trace": str(trace), "rescaled_to_rps": rps}
+            if rps is not None:
+                profile = profile.scaled_to_mean(rps)
+        else:
+            assert rps is not None
+            if shape == "diurnal":
+                profile = profiles.diurnal(rps, minutes=SIM_DIURNAL_MINUTES)
+            else:
+                profile = profiles.constant(rps, minutes=SIM_CONSTANT_MINUTES)
+            traffic = {"source": shape, "rps": rps, "minutes": profile.minutes}
+        inputs = inputs_from_results(results_path)
+        config = SimulationConfig(
+            profile, LambdaParams(memory_mb=inputs.memory_mb), KubeParams(pod_capacity_rps=inputs.pod_capacity_rps),
+            load_hpa_spec(REPO / "k8s" / "base" / "hpa.yaml"), inputs.lambda_duration, inputs.lambda_init,
+            inputs.container_service, inputs=inputs.describe())
+        document = simulate(config).to_document(per_minute=False)
+    except (SimulationError, OSError, ValueError) as exc:
+        return {"skipped": True, "reason": f"{type(exc).__name__}: {exc}"}
+    return {"skipped": False, "traffic": traffic, "provenance": _provenance(inputs), "document": document}
+
+
 def _collect_warnings(doc: dict) -> list[str]:
     warnings: list[str] = []
     scal = doc["scenarios"].get("scalability", {})
@@ -330,7 +463,7 @@ def _measure(folder: RunFolder, args: argparse.Namespace, chosen_targets: list[s
 
     Returns the exit code so far, the document as written and its path.
     """
-    doc = BenchResults(run={
+    doc = _BenchResults(run={
         "id": folder.path.name,
         "status": "running",
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -345,6 +478,9 @@ def _measure(folder: RunFolder, args: argparse.Namespace, chosen_targets: list[s
             "lambda_package": str(args.lambda_package), "model_dir": str(args.model_dir),
             "request_timeout_s": args.request_timeout_s, "cost_rps": args.cost_rps, "cost_shape": args.cost_shape, "max_connections": args.max_connections,
             "request_body_bytes": len(body),
+            "traffic_rps": args.traffic_rps, "trace": str(args.trace) if args.trace else None,
+            "generator": args.generator, "locust_workers": args.locust_workers if args.generator == "locust" else None,
+            "lambda_wsgi_url": args.lambda_wsgi_url,
             "env": {k: os.environ[k] for k in sorted(os.environ)
                     if k.startswith(("LAMBDA_", "WEB_CONCURRENCY", "GUNICORN_", "MODEL_PATH", "SLO_MS", "PROFILE"))},
         },
@@ -402,6 +538,14 @@ def _measure(folder: RunFolder, args: argparse.Namespace, chosen_targets: list[s
         doc.cost = {"skipped": True, "reason": f"cost model failed: {type(exc).__name__}: {exc}"}
     doc.warnings = _collect_warnings(document.to_dict())
     path = folder.write(document)
+    if not args.no_simulation and doc.run["status"] != "interrupted":
+        progress.phase("simulating at your traffic")
+        doc.simulation = simulate_at_traffic(path, rps=args.traffic_rps if args.traffic_rps is not None
+                                             else (None if args.trace else args.cost_rps),
+                                             shape=args.cost_shape, trace=args.trace)
+        progress.done("skipped: " + doc.simulation["reason"] if doc.simulation["skipped"] else
+                      f"{doc.simulation['document']['engine']['elapsed_s']:.1f} s")
+        path = folder.write(document)
     data = document.to_dict()
     try:
         results.validate(data)

@@ -1,9 +1,16 @@
-"""The local Lambda target: the emulator from the unzipped package; cold = reap every environment, invoke."""
+"""The local Lambda target: the emulator from the unzipped package; cold = reap every environment, invoke.
+
+Two variants of the same package, as serverless.yml deploys them: ``native`` (``handler.handler``,
+function ``predict``) and ``wsgi`` (``wsgi_handler.handler``, function ``predict-wsgi``: the
+container's Flask app through serverless-wsgi, ``API_GATEWAY_BASE_PATH=wsgi``, so requests go to
+``/wsgi/predict`` and the target's ``url`` ends in ``/wsgi``).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from twinbench.measure.loadgen import COLD_HEADER, INIT_HEADER
@@ -15,6 +22,27 @@ from twinbench.targets.base import (
 )
 
 
+WSGI_PREFIX = "/wsgi"  # serverless.yml: the WSGI function's routes and its API_GATEWAY_BASE_PATH
+
+
+@dataclass(frozen=True)
+class LambdaVariant:
+    """One function of the package: target name, handler, serverless.yml function key, URL prefix, env."""
+
+    name: str
+    handler: str
+    function: str
+    prefix: str = ""
+    env: tuple[tuple[str, str], ...] = ()
+
+
+VARIANTS = {
+    "native": LambdaVariant("lambda", "handler.handler", "predict"),
+    "wsgi": LambdaVariant("lambda-wsgi", "wsgi_handler.handler", "predict-wsgi", WSGI_PREFIX,
+                          (("API_GATEWAY_BASE_PATH", WSGI_PREFIX.strip("/")),)),
+}
+
+
 class LambdaTarget(Target):
     """The local Lambda emulator serving the unzipped ``sls package`` output."""
 
@@ -23,8 +51,12 @@ class LambdaTarget(Target):
 
     def __init__(self, runtime: str = "awslambdaric", package_dir: Path | None = None,
                  memory_mb: int | None = None, reserved_concurrency: int | None = None,
-                 idle_s: float | None = None, timeout_s: float | None = None, log_dir: Path | None = None) -> None:
-        self.name = "lambda"
+                 idle_s: float | None = None, timeout_s: float | None = None, log_dir: Path | None = None,
+                 variant: str = "native") -> None:
+        if variant not in VARIANTS:
+            raise ValueError(f"unknown Lambda variant {variant!r}; choose from {sorted(VARIANTS)}")
+        self.variant = VARIANTS[variant]
+        self.name = self.variant.name
         self.log_dir = log_dir
         if runtime != "awslambdaric":
             raise ValueError(f"LambdaTarget runs awslambdaric; use OfflineLambdaTarget for {runtime!r}")
@@ -42,12 +74,13 @@ class LambdaTarget(Target):
         if self._lam is not None:
             self._config = self._lam_config()  # refresh the emulator's counters
         return {"name": self.name, "kind": self.kind, "mode": self.mode, "runtime": self.runtime,
-                "url": self.url, "notes": self.notes, "config": self._config}
+                "url": self.url, "notes": self.notes,
+                "config": {**self._config, "handler": self.variant.handler, "function": self.variant.function}}
 
     def __enter__(self) -> LambdaTarget:
         from twinbench.targets.lambda_process import LambdaProcess
 
-        log = self.log_dir / "lambda-emulator.log" if self.log_dir else None
+        log = self.log_dir / f"{self.name}-emulator.log" if self.log_dir else None
         env = {}
         if not os.environ.get("LAMBDA_ACCOUNT_CONCURRENCY"):
             # Lambda gives every environment its full CPU share on its own hardware; here they share
@@ -55,7 +88,7 @@ class LambdaTarget(Target):
             # steal CPU from the warm ones (a cold start storm Lambda never has), so cap there.
             from twinbench.local_lambda.settings import deployed_function, lambda_vcpu
 
-            memory = self.memory_mb or deployed_function().memory_mb
+            memory = self.memory_mb or deployed_function(function=self.variant.function).memory_mb
             cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
             cap = max(1, int(cores / lambda_vcpu(memory)))
             env["LAMBDA_ACCOUNT_CONCURRENCY"] = str(cap)
@@ -63,11 +96,18 @@ class LambdaTarget(Target):
                 f"local capacity cap: at most {cap} execution environments ({cores} cores / {lambda_vcpu(memory):.2f} "
                 "vCPU each; set LAMBDA_ACCOUNT_CONCURRENCY to change). Requests beyond it get 429 here; real Lambda "
                 "would start more environments (each a cold start) up to the account limit")
-        self._lam = LambdaProcess(self.package_dir, memory_mb=self.memory_mb,
+        self._lam = LambdaProcess(self.package_dir, handler=self.variant.handler, memory_mb=self.memory_mb,
                                   reserved_concurrency=self.reserved_concurrency, idle_s=self.idle_s,
                                   timeout_s=self.timeout_s, log_path=log, env=env)
+        # The function's own environment (serverless.yml `environment:`) goes to serve-lambda's --env;
+        # LambdaProcess has no parameter for it yet, so its argv is extended before the start.
+        for key, value in self.variant.env:
+            self._lam.process.argv += ["--env", f"{key}={value}"]
+        if self.variant.env:
+            self.notes.append(f"handler {self.variant.handler} (function {self.variant.function}), "
+                              + ", ".join(f"{k}={v}" for k, v in self.variant.env) + f"; requests to {self.variant.prefix}/predict")
         self._lam.__enter__()
-        self.url = self._lam.url
+        self.url = self._lam.url + self.variant.prefix
         self._config = self._lam_config()
         if self._config.get("cpu_quota_applied") is False:
             self.notes.append("Lambda CPU quota (memory/1769 vCPU) NOT applied: environments could use every core")
@@ -113,6 +153,8 @@ class LambdaTarget(Target):
         if init_ms is None and headers.get(INIT_HEADER):
             with contextlib.suppress(ValueError):
                 init_ms = float(headers[INIT_HEADER])
+        if cold is None and init_ms is not None and request_id is not None:
+            cold = True  # no cold header (the WSGI handler sets none): the emulator's REPORT Init Duration decides
         return ColdSample(first_response_ms=request_ms, init_ms=init_ms, request_ms=request_ms,
                           verified_cold=cold, status=status)
 

@@ -54,8 +54,12 @@ class RemoteLambdaTarget(RemoteTarget):
     has_cold_batch = True
 
     def __init__(self, url: str, function_name: str | None = None, region: str | None = None,
-                 client_factory: Callable[[], object] | None = None, sign: Sign | None = None) -> None:
-        super().__init__("lambda", url)
+                 client_factory: Callable[[], object] | None = None, sign: Sign | None = None,
+                 name: str = "lambda") -> None:
+        """``name``: ``lambda`` (the native handler) or ``lambda-wsgi`` (the WSGI function; ``url`` is the
+        base under which its ``/predict`` answers, e.g. ``<HTTP API>/wsgi``)."""
+        super().__init__(name, url)
+        self.kind = "lambda"
         self.sign = sign
         if sign is not None:
             self.notes.append("requests signed with SigV4 (IAM-authenticated Function URL), as `twinserve predict --sigv4`")
@@ -105,7 +109,7 @@ class RemoteLambdaTarget(RemoteTarget):
             return _cold_flag(headers) if 200 <= status < 300 else None
 
         def progress(i: int, total: int) -> None:
-            on_sample(f"lambda {i}/{total}: forced cold start (status {statuses[-1] if statuses else '?'})")
+            on_sample(f"{self.name} {i}/{total}: forced cold start (status {statuses[-1] if statuses else '?'})")
             if cancel.is_set():
                 raise _Cancelled("cold-start series cancelled")
 
