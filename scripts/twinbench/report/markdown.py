@@ -15,7 +15,7 @@ from twinbench.targets.lambda_offline import OFFLINE_LABEL
 
 __all__ = ["fmt_summary", "render_folder", "render_markdown", "summary_rows", "summary_table"]
 
-TARGETS = ("lambda", "container")
+TARGETS = ("lambda", "lambda-wsgi", "container")
 
 
 def _ms(value: float | None) -> str:
@@ -71,7 +71,8 @@ def summary_rows(doc: dict) -> list[tuple[str, dict[str, str]]]:
         row("cold start: init / ready", lambda t: cold(t, "init"))
     pkg = _get(doc, "environment", "lambda_package")
     if isinstance(pkg, dict) and "lambda" in targets:
-        rows.append(("Lambda package (unzipped)", {"lambda": package_text(pkg), "container": ""}))
+        rows.append(("Lambda package (unzipped)", {"lambda": package_text(pkg), "container": "",
+                                                    "lambda-wsgi": "the same zip (both handlers ship in it)"}))
         init = shipped_init(doc)
         if init is not None:
             rows.append(("Lambda init, shipped package", {"lambda": f"{fmt_summary(init[0])} ({init[1]})",
@@ -116,6 +117,18 @@ def summary_rows(doc: dict) -> list[tuple[str, dict[str, str]]]:
         }))
         be = comp["break_even_eks"]["rps"]
         rows.append(("break-even vs EKS", {"lambda": f"{be:.1f} req/s" if be else "—", "container": ""}))
+    sim = _simulated(doc)
+    if sim is not None:
+        plats = sim["document"]["platforms"]
+        lam, kube = plats.get("lambda"), plats.get("kubernetes")
+        label = (f"at your traffic, simulated ({sim['traffic']['source']}"
+                 f"{', ' + format(sim['traffic']['rps'], 'g') + ' req/s' if sim['traffic'].get('rps') else ''})")
+        rows.append((label, {
+            "lambda": (f"${lam['cost_usd_per_month']:,.2f}/month, {lam['cold_starts']:,} cold, {lam['throttled']:,} 429, "
+                       f"p99 {_ms(lam['latency_ms']['p99'])} ms") if lam else "",
+            "container": (f"${kube['cost_usd_per_month']:,.2f}/month EKS, {kube['rejected']:,} 503, "
+                          f"p99 {_ms(kube['latency_ms']['p99'])} ms, max {kube['max_replicas']} pods") if kube else "",
+        }))
     return rows
 
 
@@ -191,8 +204,87 @@ def summary_table(doc: dict) -> str:
     return "\n" + title + "\n" + "\n".join(lines) + "\n"
 
 
+def _simulated(doc: dict) -> dict | None:
+    """The run's ``simulation`` section when it ran (results.json 2.x, optional)."""
+    sim = doc.get("simulation")
+    return sim if isinstance(sim, dict) and not sim.get("skipped") and sim.get("document") else None
+
+
+def _traffic_text(sim: dict) -> str:
+    traffic = sim["traffic"]
+    prof = sim["document"]["profile"]
+    if traffic["source"] == "trace":
+        rescaled = f", rescaled to a mean of {traffic['rescaled_to_rps']:g} req/s" if traffic.get("rescaled_to_rps") else ""
+        return (f"the trace `{traffic['trace']}`{rescaled} ({prof['minutes']:,} min, mean {prof['mean_rps']:,.2f} req/s, "
+                f"peak minute {prof['peak_minute_rps']:,.2f} req/s)")
+    return f"a {traffic['source']} {traffic['rps']:g} req/s ({prof['minutes']:,} min simulated, priced x 730 h)"
+
+
+def _sim_platform_costs(sim: dict) -> dict[str, float]:
+    plats = sim["document"]["platforms"]
+    costs: dict[str, float] = {}
+    if "lambda" in plats:
+        costs["Lambda"] = plats["lambda"]["cost_usd_per_month"]
+    if "kubernetes" in plats:
+        costs["EKS"] = plats["kubernetes"]["cost_usd_per_month"]
+        fargate = (plats["kubernetes"].get("fargate_cost") or {}).get("total_usd")
+        if fargate is not None:
+            costs["Fargate"] = fargate
+    return costs
+
+
+def simulated_recommendation(doc: dict, sim: dict) -> str:
+    """The recommendation from the simulation at the user's traffic (cost, then cold starts and p99 vs SLO)."""
+    slo = doc["run"]["settings"]["slo_ms"]
+    plats = sim["document"]["platforms"]
+    costs = _sim_platform_costs(sim)
+    if not costs:
+        return "No simulated recommendation: the simulation produced no platform."
+    cheapest = min(costs, key=costs.get)
+    cost_text = ", ".join(f"{k} ${v:,.2f}" for k, v in sorted(costs.items(), key=lambda kv: kv[1]))
+    parts = [f"**At your traffic ({_traffic_text(sim)}), {cheapest} is the cheapest (simulated)**: {cost_text} per month."]
+    lam, kube = plats.get("lambda"), plats.get("kubernetes")
+    if lam:
+        parts.append(f"Lambda (simulated): {lam['cold_starts']:,} cold starts ({_pct(lam.get('cold_start_fraction', 0.0))} "
+                     f"of requests), {lam['throttled']:,} throttled, p99 {_ms(lam['latency_ms']['p99'])} ms, "
+                     f"at most {lam['max_environments']:,} environments.")
+    if kube:
+        parts.append(f"Kubernetes (simulated): {kube['rejected']:,} rejected, p99 {_ms(kube['latency_ms']['p99'])} ms, "
+                     f"at most {kube['max_replicas']:,} replicas on {kube['max_nodes']:,} nodes.")
+    meets = {name: p["latency_ms"]["p99"] is not None and p["latency_ms"]["p99"] <= slo
+             and not p["throttled"] and not p["rejected"] for name, p in plats.items()}
+    lam_ok, kube_ok = meets.get("lambda"), meets.get("kubernetes")
+    if cheapest == "Lambda" and lam_ok:
+        verdict = "Lambda: cheapest at your traffic and its simulated p99 meets the SLO"
+    elif cheapest == "Lambda" and kube_ok:
+        verdict = (f"the container, although Lambda is cheaper: Lambda's simulated p99 or throttling misses the "
+                   f"{slo:g} ms SLO (provisioned concurrency would fix it at a price)")
+    elif cheapest != "Lambda" and kube_ok:
+        verdict = f"the container ({cheapest}): cheapest at your traffic and its simulated p99 meets the SLO"
+    elif cheapest != "Lambda" and lam_ok:
+        verdict = (f"Lambda, although {cheapest} is cheaper: the container's simulated p99 or rejections miss the "
+                   f"{slo:g} ms SLO at this traffic")
+    else:
+        verdict = f"{cheapest} on cost; neither platform meets the {slo:g} ms SLO in simulation: size up first"
+    parts.append(f"**Recommendation (from the simulation):** {verdict}.")
+    return " ".join(parts)
+
+
 def recommendation(doc: dict) -> str:
-    """One paragraph naming the numbers that decide, or what is missing to decide."""
+    """One paragraph naming the numbers that decide, or what is missing to decide.
+
+    With a simulation at the user's traffic the verdict comes from it; the per-minute cost
+    model's paragraph follows as the measured-inputs cross-check.
+    """
+    sim = _simulated(doc)
+    model = _cost_model_recommendation(doc)
+    if sim is None:
+        return model
+    return simulated_recommendation(doc, sim) + "\n\n" + "Per-minute cost model (for comparison): " + model
+
+
+def _cost_model_recommendation(doc: dict) -> str:
+    """The per-minute cost model's paragraph (the recommendation before the simulator existed)."""
     sc = doc["scenarios"]
     parts: list[str] = []
     cost = doc.get("cost")
@@ -291,6 +383,9 @@ def render_markdown(doc: dict, plots: dict[str, str], provider: list[str]) -> st
     for label, cells in summary_rows(doc):
         lines.append(f"| {label} | " + " | ".join(cells.get(t, "") for t in targets) + " |")
     lines += ["", "## Recommendation", "", recommendation(doc), ""]
+    lines += simulation_section(doc)
+    lines += wsgi_section(doc)
+    lines += generator_section(doc)
     if doc["warnings"]:
         lines += ["## Warnings", ""] + [f"- {w}" for w in doc["warnings"]] + [""]
     lines += ["## Targets", ""]
@@ -325,6 +420,140 @@ def render_markdown(doc: dict, plots: dict[str, str], provider: list[str]) -> st
     libs = ", ".join(f"{k} {v}" for k, v in (env.get("libraries") or {}).items() if v)
     lines += [f"| libraries | {libs} |", "", f"Re-render: `python -m twinbench report {Path('results') / run['id']}`", ""]
     return "\n".join(lines)
+
+
+def simulation_section(doc: dict) -> list[str]:
+    """"At your traffic (simulated)": every figure labelled simulated, every input measured or default."""
+    raw = doc.get("simulation")
+    if raw is None:
+        return []
+    out = ["## At your traffic (simulated)", ""]
+    if raw.get("skipped"):
+        return out + [f"Not simulated: {raw.get('reason')}.", ""]
+    sim = raw
+    sdoc = sim["document"]
+    plats = sdoc["platforms"]
+    out.append(f"The trace-driven simulator (`twinbench simulate`, seed {sdoc['seed']}) replayed {_traffic_text(sim)}, "
+               f"{sdoc['profile']['requests']:,} requests, request by request on both platforms with this run's "
+               "measured service times. Every figure in this table is **simulated**; the inputs below say which were "
+               "**measured locally** and which are **defaults**.")
+    out += ["", "| figure (simulated) | " + " | ".join(plats) + " |", "|---|" + "---|" * len(plats)]
+
+    def row(label: str, fn) -> None:
+        out.append(f"| {label} | " + " | ".join(fn(p) for p in plats.values()) + " |")
+
+    row("requests", lambda p: f"{p['requests']:,}")
+    row("cold starts (fraction of requests)", lambda p: f"{p['cold_starts']:,} ({_pct(p.get('cold_start_fraction', 0.0))})")
+    row("throttled (429) / rejected (503)", lambda p: f"{p['throttled']:,} / {p['rejected']:,}")
+    row("latency p50 / p99 ms", lambda p: f"{_ms(p['latency_ms']['p50'])} / {_ms(p['latency_ms']['p99'])}")
+    row("max environments / replicas / nodes",
+        lambda p: f"{p['max_environments']:,} / {p['max_replicas']:,} / {p['max_nodes']:,}")
+    row("monthly cost, USD (730 h)", lambda p: f"${p['cost_usd_per_month']:,.2f}"
+        + (f" EKS; ${p['fargate_cost']['total_usd']:,.2f} Fargate" if p.get("fargate_cost") else ""))
+    out += ["", "Inputs:", ""]
+    params = sdoc.get("parameters", {})
+    described = {
+        "lambda_duration_ms": (params.get("lambda", {}).get("duration") or {}),
+        "lambda_init_ms": (params.get("lambda", {}).get("init") or {}),
+        "container_service_ms": (params.get("kubernetes", {}).get("service") or {}),
+    }
+    for key, origin in sim["provenance"].items():
+        detail = described.get(key) or {}
+        extra = ""
+        if detail.get("mean_ms") is not None:
+            extra = f": mean {_ms(detail['mean_ms'])} ms"
+        elif key == "pod_capacity_rps":
+            extra = f": {sdoc['inputs'].get('pod_capacity_rps')} req/s per pod"
+        elif key == "memory_mb":
+            extra = f": {sdoc['inputs'].get('memory_mb')} MB"
+        elif key == "lambda_keep_alive_s":
+            extra = f": {params.get('lambda', {}).get('keep_alive_s')} s"
+        out.append(f"- {key.replace('_', ' ')}{extra} — *{origin}*")
+    for note in sdoc["inputs"].get("notes", []):
+        out.append(f"- note: {note}")
+    for warning in sdoc.get("warnings", []):
+        out.append(f"- simulator warning: {warning}")
+    return out + ["", "The per-minute cost model's figures (section *Monthly cost*) are kept for comparison.", ""]
+
+
+def wsgi_section(doc: dict) -> list[str]:
+    """Native handler vs the WSGI function on Lambda, and which to deploy."""
+    if "lambda" not in doc["targets"] or "lambda-wsgi" not in doc["targets"]:
+        return []
+    sc = doc["scenarios"]
+    names = ("lambda", "lambda-wsgi")
+    out = ["## Lambda: native handler vs WSGI (Flask through serverless-wsgi)", "",
+           "`lambda` = `handler.handler` (no Flask), `lambda-wsgi` = `wsgi_handler.handler` (the container's Flask app "
+           "through serverless-wsgi). Both ship in **the same zip**, so the package size is the same; what differs is "
+           "what each imports at init and runs per request.", "",
+           "| figure | lambda (native) | lambda-wsgi | wsgi / native |", "|---|---|---|---|"]
+
+    def ratio(a: float | None, b: float | None) -> str:
+        return f"{b / a:.2f}x" if a and b else "—"
+
+    def pick(*path: str) -> tuple[float | None, float | None]:
+        vals = tuple(_get(sc, path[0], n, *path[1:]) for n in names)
+        return tuple(v if isinstance(v, (int, float)) else None for v in vals)  # type: ignore[return-value]
+
+    cold = pick("cold_start", "init", "median_ms")
+    first = pick("cold_start", "first_response", "median_ms")
+    warm_med = pick("warm", "latency", "median_ms")
+    warm_p99 = pick("warm", "latency", "p99_ms")
+    knee = pick("scalability", "knee_rps")
+    top = pick("scalability", "max_achieved_rps")
+    for label, pair, unit in (("cold start: init, median", cold, "ms"), ("cold start: first answer, median", first, "ms"),
+                              ("warm latency, median", warm_med, "ms"), ("warm latency, p99", warm_p99, "ms"),
+                              ("knee (p99 <= SLO)", knee, "req/s"), ("max throughput seen", top, "req/s")):
+        out.append(f"| {label} | {_ms(pair[0])} {unit} | {_ms(pair[1])} {unit} | {ratio(*pair)} |")
+    pkg = _get(doc, "environment", "lambda_package")
+    if isinstance(pkg, dict):
+        out.append(f"| package | {package_text(pkg)} | the same zip | 1.00x |")
+    # Native wins unless WSGI is at least as fast warm and at cold start (within 10 %): the native
+    # handler imports no Flask, so that is what one expects; the figures decide, not the expectation.
+    slower = [label for label, pair in (("cold start", cold), ("warm median", warm_med), ("throughput", top))
+              if pair[0] and pair[1] and (pair[1] > 1.1 * pair[0] if label != "throughput" else pair[1] < 0.9 * pair[0])]
+    if cold[0] is None and warm_med[0] is None:
+        verdict = "not enough figures to compare (run the cold and warm scenarios on both)"
+    elif slower:
+        verdict = (f"deploy the **native handler** (`predict`): the WSGI function is worse on {', '.join(slower)} "
+                   "by more than 10 %; keep `predict-wsgi` only if one Flask app for both platforms matters more")
+    else:
+        verdict = ("either: the WSGI function is within 10 % of the native handler here, so deploy `predict-wsgi` if "
+                   "one Flask app on both platforms is worth it, else the native `predict`")
+    return out + ["", f"**Which to deploy:** {verdict}.", ""]
+
+
+def _generator_of(step: dict) -> str:
+    gen = step.get("generator") or {}
+    name = gen.get("name") or "builtin"
+    return f"locust ({gen.get('workers')} workers)" if name == "locust" else "built-in (aiohttp, one process)"
+
+
+def generator_section(doc: dict) -> list[str]:
+    """Which generator produced each figure and the CPU it used (so a generator-bound figure is visible)."""
+    sc = doc["scenarios"]
+    out = ["## Load generators", "",
+           "| scenario | target | generator | steps | CPU used (mean / max) | generator-bound steps |", "|---|---|---|---|---|---|"]
+    for scenario in ("scalability", "burst"):
+        for name, res in (sc.get(scenario) or {}).items():
+            steps = (res["rate_steps"] + res["concurrency_steps"]) if scenario == "scalability" else [res]
+            by_gen: dict[str, list[dict]] = {}
+            for step in steps:
+                by_gen.setdefault(_generator_of(step), []).append(step)
+            for gen, group in by_gen.items():
+                cpu = [s["generator"].get("cpu_cores_used", s["generator"]["cpu_fraction"]) for s in group]
+                bound = sum(1 for s in group if s["generator"]["bottleneck"])
+                out.append(f"| {scenario} | {name} | {gen} | {len(group)} | {sum(cpu) / len(cpu):.2f} / {max(cpu):.2f} "
+                           f"cores | {bound} |")
+    if "warm" in sc:
+        out.append("| warm | all | built-in (aiohttp, sequential, one connection) | — | not measured (one request "
+                   "at a time) | — |")
+    if "cold_start" in sc:
+        out.append("| cold start | all | single requests (urllib), no load generator | — | — | — |")
+    out += ["", "CPU in cores of this machine: the built-in generator's own process time over wall time; Locust's is "
+            "the sum over its master and workers (psutil, each process reporting its own). Open-loop latency is "
+            "measured from the intended send time by both generators.", ""]
+    return out
 
 
 def _package_section(doc: dict) -> list[str]:

@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 
 __all__ = ["draw_all"]
 
-COLORS = {"lambda": "#d95f02", "container": "#1b9e77"}
+COLORS = {"lambda": "#d95f02", "lambda-wsgi": "#7570b3", "container": "#1b9e77"}
 
 
 def _save(fig, folder: Path, name: str) -> str:
