@@ -43,6 +43,14 @@ __all__ = ["CONTAINER_NAME", "DEPLOYMENT_NAME", "ContainerLimits", "ManifestErro
 
 
 # ---------------------------------------------------------------------------- schema
+# Custom resources kubernetes-validate has no schema for: a vendored strict schema each, so an
+# optional overlay's CRD objects are checked as strictly as the built-in kinds.
+CRD_SCHEMAS = {
+    ("monitoring.coreos.com/v1", "ServiceMonitor"):
+        Path(__file__).resolve().parents[1] / "k8s" / "overlays" / "monitoring" / "servicemonitor.schema.json",
+}
+
+
 def validate_schemas(objects: list[dict[str, Any]], kubernetes_version: str, source: str) -> list[str]:
     """Strictly validate each object; return one message per problem (empty = valid).
 
@@ -61,6 +69,13 @@ def validate_schemas(objects: list[dict[str, Any]], kubernetes_version: str, sou
     problems = []
     for obj in objects:
         name = f"{obj['kind']}/{obj.get('metadata', {}).get('name', '?')}"
+        schema_file = CRD_SCHEMAS.get((obj.get("apiVersion"), obj.get("kind")))
+        if schema_file is not None:
+            import jsonschema
+
+            validator = jsonschema.Draft7Validator(json.loads(schema_file.read_text()))
+            problems += [f"{source}: {name}: {e.message}" for e in validator.iter_errors(obj)]
+            continue
         try:
             kubernetes_validate.validate(obj, kubernetes_version, strict=True)
         except ValidationError as exc:

@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "twinbench.cli.report",
     "twinbench.cli.peers",
     "twinbench.cli.core",
+    "twinbench.cli.limit",
     "twinbench.cli.reliability",
 )
 

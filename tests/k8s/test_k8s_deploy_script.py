@@ -60,7 +60,7 @@ def test_dry_run_needs_no_registry(tmp_path):
 
 
 @pytest.mark.parametrize(("args", "env", "message"), [
-    (["--env", "staging"], {}, "no overlay 'staging'; choose one of: dev prod"),
+    (["--env", "staging"], {}, "no overlay 'staging'; choose one of: dev monitoring prod"),
     (["--tag", "t3"], {}, "REGISTRY is not set"),
     (["--tag", "bad tag!"], {"REGISTRY": "r.example"}, "not a valid image tag"),
     (["--bogus"], {}, "unknown argument: --bogus"),

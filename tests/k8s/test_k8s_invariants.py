@@ -146,7 +146,7 @@ def test_expected_objects_in_one_restricted_namespace(rendered, overlay):
     objects = rendered[overlay]
     kinds = sorted(o["kind"] for o in objects)
     # prod adds an Ingress for the AWS Load Balancer Controller.
-    extra = ["Ingress"] if overlay == "prod" else []
+    extra = {"prod": ["Ingress"], "monitoring": ["Ingress", "ServiceMonitor"]}.get(overlay, [])
     assert kinds == sorted(["Namespace", "ServiceAccount", "ConfigMap", "Deployment", "Service",
                             "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy", *extra])
     namespace = one(objects, "Namespace")

@@ -29,6 +29,9 @@ def clone(tmp_path: Path) -> Path:
     (root / "scripts").mkdir(parents=True)
     for name in ("deploy_k8s.sh", "k8s_validate.py", "k8s_set_image.py"):
         shutil.copy2(REPO / "scripts" / name, root / "scripts" / name)
+    # k8s_validate.py reads the manifests through twinbench's k8s room (quantities, pod limits).
+    shutil.copytree(REPO / "scripts" / "twinbench", root / "scripts" / "twinbench",
+                    ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(REPO / "k8s", root / "k8s")
     (root / "services" / "predict-container").mkdir(parents=True)
     shutil.copy2(REPO / "services" / "predict-container" / "Dockerfile", root / "services" / "predict-container")
