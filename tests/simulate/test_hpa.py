@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import pytest
-
 from twinbench.simulate.errors import InputsError
-from twinbench.simulate.hpa import (DEFAULT_SCALE_DOWN, DEFAULT_SCALE_UP, Hpa, HpaSpec, Policy, ScalingRules,
-                                    desired_replicas, limit_by_policies, load_hpa_spec, stabilize)
+from twinbench.simulate.hpa import (
+    DEFAULT_SCALE_DOWN,
+    DEFAULT_SCALE_UP,
+    Hpa,
+    HpaSpec,
+    Policy,
+    ScalingRules,
+    desired_replicas,
+    limit_by_policies,
+    load_hpa_spec,
+    stabilize,
+)
 
 SPEC = load_hpa_spec("k8s/base/hpa.yaml")
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from twinbench.simulate.hpa import load_hpa_spec
 from twinbench.simulate.kernels import minute_offsets
 from twinbench.simulate.kube_sim import KubeSim

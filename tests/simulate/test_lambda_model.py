@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
-
 from twinbench.simulate.errors import ParameterError
 from twinbench.simulate.params import LambdaParams
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-
 from twinbench.simulate import engine, external
 from twinbench.simulate.hpa import load_hpa_spec
 from twinbench.simulate.params import KubeParams, LambdaParams, ServiceTime
@@ -25,7 +24,7 @@ def test_steady_traffic_has_almost_no_cold_starts_after_warm_up():
     bumped = np.where(np.arange(30) % 7 == 3, 15001, 15000).astype(np.int64)
     sims = [_lambda(c) for c in (flat, bumped)]
     after = [int(r["per_minute"]["cold_starts"][10:].sum()) for r in sims]
-    for r, a in zip(sims, after):
+    for r, a in zip(sims, after, strict=True):
         assert r["cold_starts"] >= 3  # the first environments are cold
         assert a / 300_000 < 3e-5  # after warm-up: a handful in 300,000 (rare concurrency peaks)
     assert abs(after[0] - after[1]) <= 5  # 4 extra requests change nothing real
