@@ -63,8 +63,11 @@ def test_measurement_is_what_the_model_was_told(report: calibrate.CalibrationRep
     lam = report.measurement.lambda_run
     assert lam is not None and lam.info["idle_s"] == report.measurement.schedule.keep_alive_s
     assert lam.info["reserved_concurrency"] == 8
-    # The handler's cold header and the emulator's REPORT Init Duration lines count the same cold starts.
-    assert int(np.count_nonzero(lam.ok & (lam.cold == 1))) == lam.info["report_cold_starts"]
+    # The handler's cold header and the emulator's REPORT Init Duration lines count the same cold
+    # starts, except where a cold request failed (its answer carries no header).
+    header = int(np.count_nonzero(lam.ok & (lam.cold == 1)))
+    failed = int(np.count_nonzero(~lam.ok & (lam.status != 429)))
+    assert header <= lam.info["report_cold_starts"] <= header + failed
     assert lam.info["report_cold_starts"] >= 4, "the schedule must make cold starts recur"
     ctr = report.measurement.container_run
     assert ctr is not None and ctr.info["cpus"] == 1.0

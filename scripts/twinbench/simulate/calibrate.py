@@ -222,9 +222,106 @@ def _body() -> bytes:
         raise CalibrationError(f"{exc}") from None
 
 
-def measure_lambda(schedule: Schedule, concurrency: int, timeout_s: float = 30.0) -> TargetRun:
+class _EmulatorProcess:
+    """``python -m twinbench serve-lambda`` in its own process and session, for one replay.
+
+    Why not ``LocalLambda`` in this process: the emulator's event loop would share the load
+    generator's interpreter lock, so during a spike the generator sends late and the emulator
+    answers late, both for a reason no platform has (the emulator's own docstring says the same).
+    Stopped with SIGTERM (it stops every runtime), SIGKILL to its process group after 30 s.
+    """
+
+    READY_TIMEOUT_S = 20.0
+    STOP_TIMEOUT_S = 30.0
+
+    def __init__(self, settings: Any, log_path: Path) -> None:
+        self.settings = settings
+        self.log_path = log_path
+        self.url = ""
+        self._proc: Any = None
+        self._log: Any = None
+
+    def __enter__(self) -> _EmulatorProcess:
+        import os
+        import subprocess
+
+        from twinbench.process.net import free_port
+
+        port = free_port()
+        s = self.settings
+        cmd = [sys.executable, "-m", "twinbench", "serve-lambda", "--package", str(s.package_dir),
+               "--handler", s.handler, "--port", str(port), "--memory-mb", str(s.memory_mb),
+               "--reserved-concurrency", str(s.reserved_concurrency), "--idle-s", repr(s.idle_s),
+               "--timeout-s", repr(s.timeout_s), "--quiet"]
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in __exit__
+        self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
+                                      start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        self.url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + self.READY_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                self.__exit__()
+                raise CalibrationError(f"serve-lambda exited with {self._proc.returncode}: {self._tail()}")
+            if self._get("/_local_lambda/stats", 0.5) is not None:
+                return self
+            time.sleep(0.05)
+        self.__exit__()
+        raise CalibrationError(f"serve-lambda not ready after {self.READY_TIMEOUT_S:.0f} s: {self._tail()}")
+
+    def _get(self, path: str, timeout_s: float = 10.0) -> Any:
+        import urllib.error
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=timeout_s) as resp:  # noqa: S310 - loopback
+                return json.loads(resp.read())
+        except (OSError, urllib.error.URLError, ValueError):
+            return None
+
+    def reports(self) -> list[dict[str, Any]]:
+        return self._get("/_local_lambda/reports") or []
+
+    def stats(self) -> dict[str, Any]:
+        return self._get("/_local_lambda/stats") or {}
+
+    def _tail(self) -> str:
+        try:
+            return " | ".join(self.log_path.read_text(errors="replace").splitlines()[-5:])
+        except OSError:
+            return "(no log)"
+
+    def problem_lines(self) -> list[str]:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return []
+        return [line for line in text.splitlines() if "Status: error" in line or "Status: timeout" in line
+                or "Traceback" in line or "Error" in line][:20]
+
+    def __exit__(self, *exc: object) -> None:
+        import os
+        import signal
+        import subprocess
+
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=self.STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=5)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+def measure_lambda(schedule: Schedule, concurrency: int, timeout_s: float = 30.0,
+                   log_dir: Path | None = None) -> TargetRun:
     """Replay ``schedule`` against the local Lambda (idle reaping = the schedule's keep-alive)."""
-    from twinbench.local_lambda import LambdaSettings, LocalLambda
+    import tempfile
+
+    from twinbench.local_lambda import LambdaSettings
     from twinbench.local_lambda.settings import DEFAULT_PACKAGE_DIR, DEFAULT_PYTHON
 
     if not DEFAULT_PYTHON.exists():
@@ -234,27 +331,52 @@ def measure_lambda(schedule: Schedule, concurrency: int, timeout_s: float = 30.0
     body = _body()
     try:
         settings = LambdaSettings.from_env(DEFAULT_PACKAGE_DIR, idle_s=schedule.keep_alive_s,
-                                           reserved_concurrency=concurrency,
-                                           account_concurrency=max(64, concurrency))
+                                           reserved_concurrency=concurrency)
     except ValueError as exc:
         raise CalibrationError(f"local Lambda settings: {exc}") from None
-    with LocalLambda(settings.package_dir, settings=settings) as fn:
-        outcomes, generator = asyncio.run(_replay(fn.url, body, schedule.arrivals_s, timeout_s))
-        reports = fn.reports
-        stats = fn.stats()
-    inits = [r.init_duration_ms for r in reports if r.init_duration_ms is not None]
+    with tempfile.TemporaryDirectory(prefix="twinbench-calibrate-") as tmp:
+        log_path = (log_dir or Path(tmp)) / "serve-lambda.log"
+        with _EmulatorProcess(settings, log_path) as fn:
+            outcomes, generator = asyncio.run(_replay(fn.url, body, schedule.arrivals_s, timeout_s))
+            reports = fn.reports()
+            stats = fn.stats()
+            problems = fn.problem_lines()
+    if not stats:
+        raise CalibrationError("the local Lambda did not answer its stats route after the replay")
+    inits = [float(r["init_duration_ms"]) for r in reports if r.get("init_duration_ms") is not None]
     run = _target_run("lambda", outcomes, generator, {}, {
         "memory_mb": settings.memory_mb, "idle_s": settings.idle_s, "reserved_concurrency": concurrency,
-        "report_cold_starts": len(inits), "report_durations_ms": [r.duration_ms for r in reports],
+        "emulator_process": "python -m twinbench serve-lambda (its own process)",
+        "report_cold_starts": len(inits), "report_durations_ms": [r.get("duration_ms") for r in reports],
         "emulator": {k: stats.get(k) for k in ("invocations", "cold_starts", "throttles", "reaped",
-                                                 "peak_environments", "timeouts")},
-        "cpu_quota": stats.get("cpu_quota")})
+                                                 "peak_environments", "timeouts", "function_errors",
+                                                 "runtime_exits")},
+        "cpu_quota": stats.get("cpu_quota"), "problem_log_lines": problems})
     warm = run.latency_ms[run.ok & (run.cold == 0)]
     if warm.size == 0 or not inits:
         raise CalibrationError("the local Lambda replay produced no warm answer or no cold start: nothing to "
                                f"calibrate (errors: {run.errors})")
-    run.inputs = {"duration_ms": warm, "init_sequence_ms": np.array(inits)}
+    ordered, how = _inits_in_start_order(schedule.arrivals_s, run, inits)
+    run.inputs = {"duration_ms": warm, "init_sequence_ms": ordered}
+    run.info["init_order"] = how
     return run
+
+
+def _inits_in_start_order(arrivals_s: np.ndarray, run: TargetRun, inits: list[float]) -> tuple[np.ndarray, str]:
+    """REPORT INIT durations reordered from completion order (REPORT is logged when an invocation
+    ends) to the order the cold starts began, so the model's k-th cold start gets the k-th one's.
+
+    REPORT lines and the cold answers are both in completion order: the cold answers sorted by
+    completion time are matched to the REPORT lines one to one, then put in arrival order. When
+    the counts differ (a cold request failed and sent no header) the REPORT order is kept.
+    """
+    cold_idx = np.flatnonzero(run.ok & (run.cold == 1))
+    if cold_idx.size != len(inits):
+        return np.array(inits), "REPORT (completion) order: cold answers and REPORT lines differ in number"
+    done = arrivals_s[cold_idx] + run.latency_ms[cold_idx] / 1000.0
+    by_done = cold_idx[np.argsort(done, kind="stable")]
+    init_of = dict(zip(by_done.tolist(), inits, strict=True))
+    return np.array([init_of[i] for i in cold_idx.tolist()]), "cold-start order (REPORT lines matched to cold answers)"
 
 
 async def _capacity(url: str, body: bytes, concurrency: int, seconds: float) -> float:
@@ -385,6 +507,34 @@ class Simulated:
     """The same Lambda replay with INIT drawn at random from the measured ones (shown, not asserted)."""
 
 
+MIN_SEGMENT_SAMPLES = 5
+
+
+def segment_durations(schedule: Schedule, run: TargetRun, seed: int) -> np.ndarray:
+    """One Lambda duration (ms) per request: drawn from the warm answers of its own schedule segment.
+
+    Why per segment: here the emulator, the load generator and up to 8 INITs share 2 cores, so a
+    warm invocation during a spike with INITs running takes several times longer than in a quiet
+    burst (on AWS each environment has its own CPU share, so this is local, not Lambda). Drawing
+    every request's duration from the whole replay would hide that slowdown from the model, which
+    would then see fewer environments busy, and fewer 429s, than the emulator really had. A
+    segment with fewer than MIN_SEGMENT_SAMPLES warm answers draws from the whole replay.
+    """
+    t = schedule.arrivals_s
+    starts = np.array([seg.start_s for seg in schedule.segments])
+    seg_of = np.clip(np.searchsorted(starts, t, side="right") - 1, 0, len(starts) - 1)
+    warm = run.ok & (run.cold == 0)
+    pooled = ServiceTime("Lambda duration", run.latency_ms[warm], "warm answers of the replay")
+    u = np.random.default_rng(seed).random(t.size)
+    out = pooled.sample(u)
+    for k in np.unique(seg_of):
+        own = warm & (seg_of == k)
+        if np.count_nonzero(own) >= MIN_SEGMENT_SAMPLES:
+            mask = seg_of == k
+            out[mask] = ServiceTime("Lambda duration", run.latency_ms[own], "segment").sample(u[mask])
+    return out
+
+
 def simulate_measurement(m: Measurement, concurrency: int = 8, keep_alive_s: float | None = None,
                          seed: int = 0) -> Simulated:
     """The model on the measurement's arrival times, with inputs taken from the measurement.
@@ -398,15 +548,16 @@ def simulate_measurement(m: Measurement, concurrency: int = 8, keep_alive_s: flo
     lam_out = ctr_out = None
     if m.lambda_run is not None:
         inp = m.lambda_run.inputs
-        duration = ServiceTime("Lambda duration", inp["duration_ms"], "warm answers of the replay")
+        duration = ServiceTime("Lambda duration", inp["duration_ms"], "warm answers of the replay, per segment")
         init = ServiceTime("Lambda init", inp["init_sequence_ms"], "REPORT Init Duration of the replay")
         lp = LambdaParams(memory_mb=int(m.lambda_run.info["memory_mb"]), keep_alive_s=keep,
                           reserved_concurrency=concurrency, account_concurrency=max(1000, concurrency))
-        lam_out = replay_lambda(t, service_draws(duration, t.size, seed), lp, init, inp["init_sequence_ms"], seed)
-        iid = replay_lambda(t, service_draws(duration, t.size, seed), lp, init, None, seed)
+        durations = segment_durations(m.schedule, m.lambda_run, seed)
+        lam_out = replay_lambda(t, durations, lp, init, inp["init_sequence_ms"], seed)
+        iid = replay_lambda(t, durations, lp, init, None, seed)
         params["lambda"] = {"keep_alive_s": keep, "reserved_concurrency": concurrency,
                             "duration": duration.describe(), "init": init.describe(),
-                            "init_order": "measured order (k-th simulated cold start takes the k-th REPORT INIT)"}
+                            "init_order": m.lambda_run.info.get("init_order")}
     if m.container_run is not None:
         inp = m.container_run.inputs
         service = ServiceTime("container service", inp["service_ms"], inp["service_source"])
@@ -457,8 +608,9 @@ TOLERANCES: dict[str, Tolerance] = {
         "count", 3, 0.25, why="429s happen only while every environment is busy or in INIT: a few arrivals "
         "either side of an INIT's end decide them, and INIT's end is timed to scheduler noise"),
     "lambda.p50": Tolerance(
-        "factor", factor=1.25, why="the warm duration distribution is an input from the same replay, so the "
-        "median checks the mix of warm and cold answers, not the service time; 25 % covers its CI here"),
+        "factor", factor=1.5, why="warm durations are an input (per segment, from the same replay), so the "
+        "median checks which answers are served: spike answers take 2-5x a quiet burst's on shared cores, "
+        "and which spike requests get a 429 differs within the 429 tolerance, which moves the median"),
     "lambda.p99": Tolerance(
         "factor", factor=1.5, why="p99 falls among the cold answers (INIT + duration); with the same INITs "
         "it moves with the cold-start count (±20 %) and the emulator's per-request overhead under load"),
@@ -530,11 +682,17 @@ def compare(m: Measurement, s: Simulated, tolerances: dict[str, Tolerance] | Non
         sim_src = "simulated: lambda_sim on the same arrivals"
         rows.append(_check("lambda.requests", "Lambda requests", run.latency_ms.size, out.latency_ms.size,
                            "schedule", "schedule", tol))
-        rows.append(_check("lambda.cold_starts", "Lambda cold starts", int(np.count_nonzero(run.ok & (run.cold == 1))),
-                           int(out.cold.sum()), client + " (x-twinserve-cold)", sim_src, tol))
-        rows.append(_check("lambda.cold_starts_report", "Lambda cold starts (REPORT Init Duration lines)",
-                           int(run.info["report_cold_starts"]), int(out.cold.sum()), "measured: emulator REPORT",
-                           sim_src, {}))
+        # Every environment start has a REPORT line with an Init Duration, also when its request then
+        # failed (no cold header comes back from a 502): that count is the one asserted.
+        rows.append(_check("lambda.cold_starts", "Lambda cold starts (REPORT Init Duration)",
+                           int(run.info["report_cold_starts"]), int(out.cold.sum()), "measured: emulator REPORT lines",
+                           sim_src, tol))
+        rows.append(_check("lambda.cold_starts_header", "Lambda cold answers (x-twinserve-cold: true)",
+                           int(np.count_nonzero(run.ok & (run.cold == 1))), int(np.count_nonzero(out.cold)),
+                           client, sim_src, {}))
+        failures = int(np.count_nonzero(~run.ok & (run.status != 429)))
+        rows.append(_check("lambda.failed", "Lambda failed answers (5xx, no answer)", failures, 0, client,
+                           "the model has no failures", {}))
         matched = int(np.count_nonzero((run.cold == 1) & out.cold))
         rows.append(_check("lambda.cold_same_request", "Lambda cold starts on the same request", matched,
                            int(out.cold.sum()), "measured ∩ simulated", sim_src, {}))
@@ -547,7 +705,7 @@ def compare(m: Measurement, s: Simulated, tolerances: dict[str, Tolerance] | Non
         if s.lambda_random_init is not None:
             rnd = s.lambda_random_init
             rows.append(_check("lambda.cold_starts_random_init", "Lambda cold starts, INIT drawn at random",
-                               rows[1].measured, int(rnd.cold.sum()), client, sim_src + ", random INIT", {}))
+                               int(run.info["report_cold_starts"]), int(rnd.cold.sum()), client, sim_src + ", random INIT", {}))
             rows.append(_check("lambda.p99_random_init", "Lambda p99 (ms), INIT drawn at random",
                                _pct(run.latency_ms[run.ok], 99), _pct(rnd.latency_ms[rnd.latency_ms >= 0], 99),
                                client, sim_src + ", random INIT", {}))
@@ -646,7 +804,7 @@ class CalibrationReport:
             lam = p["lambda"]
             lines.append(f"              Lambda duration {lam['duration']['source']} (n={lam['duration']['n']}, "
                          f"p50 {lam['duration']['p50_ms']:.1f} ms), INIT {lam['init']['source']} "
-                         f"(n={lam['init']['n']}, p50 {lam['init']['p50_ms']:.0f} ms, in measured order)")
+                         f"(n={lam['init']['n']}, p50 {lam['init']['p50_ms']:.0f} ms, {lam['init_order']})")
         if "kubernetes" in p:
             k = p["kubernetes"]
             lines.append(f"              pod: {k['workers']} workers, capacity {k['pod_capacity_rps']:g} req/s "
