@@ -13,6 +13,7 @@ import sys
 
 COMMAND_MODULES: tuple[str, ...] = (
     "twinbench.cli.bench",
+    "twinbench.cli.tune",
     "twinbench.cli.serve_lambda",
     "twinbench.cli.cost",
     "twinbench.simulate.cli",

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "ALL", "CLOUDWATCH", "COST", "FUZZ", "KUBECTL", "PEERS", "RESULTS", "SIMULATION", "SOAK",
+    "ALL", "CLOUDWATCH", "COST", "FUZZ", "KUBECTL", "PEERS", "RESULTS", "SIMULATION", "SOAK", "TUNE",
     "Format", "UnknownFormat", "by_name", "identify",
 ]
 
@@ -72,8 +72,10 @@ COST = Format("cost", 2, "cost.json")
 SIMULATION = Format("simulation", 1, "simulation.json",
                     schema_path=Path(__file__).parents[1] / "simulate" / "schema.json")
 """``twinbench simulate --json``: written by :mod:`twinbench.simulate`, which keeps its schema beside its code."""
+TUNE = Format("tune", 1, "tune.json")
+"""``twinbench bench-tune``: results/tune-<ts>/tune.json, memory power-tuning (per size, picks, generators)."""
 
-ALL: tuple[Format, ...] = (RESULTS, PEERS, SOAK, FUZZ, CLOUDWATCH, KUBECTL, COST, SIMULATION)
+ALL: tuple[Format, ...] = (RESULTS, PEERS, SOAK, FUZZ, CLOUDWATCH, KUBECTL, COST, SIMULATION, TUNE)
 _BY_NAME = {f.name: f for f in ALL}
 
 # Before this convention each kind marked its version its own way (FORMATS.md, "version 1").

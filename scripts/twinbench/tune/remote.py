@@ -1,0 +1,333 @@
+"""Power-tuning a deployed function the way AWS Lambda Power Tuning does it, then putting it back.
+
+For each memory size:
+
+1. ``UpdateFunctionConfiguration(MemorySize=...)`` and wait until ``LastUpdateStatus`` is
+   ``Successful`` (boto3's ``function_updated`` waiter, as Power Tuning's ``waitForFunctionUpdate``);
+   a configuration change means a new execution environment, so the next invocation is cold;
+2. ``cold`` cold samples: that first invocation, then ``cold - 1`` more, each after an
+   environment-variable bump (:class:`twinbench.aws.forced_cold.ForcedColdStarts`, SeBS's method);
+3. ``warmup`` discarded and ``warm`` measured invocations, sequential;
+
+every one ``Invoke(InvocationType=RequestResponse, LogType=Tail)``: the response's ``LogResult``
+is the base64 tail (last 4 KB) of the invocation's log, whose ``REPORT`` line
+(:func:`twinbench.aws.report_line.parse_report_message`, text or JSON log format) gives Duration,
+Billed Duration and, on a cold start, Init Duration — Power Tuning reads the same line
+(``extractDuration`` in its ``lambda/utils.js``).
+
+The function's original ``MemorySize`` (and, through ``ForcedColdStarts``, its environment
+variables) are restored when the run ends: after success, an error, Ctrl-C, or SIGTERM (which
+:class:`twinbench.results.run_folder.RunFolder` turns into ``KeyboardInterrupt``); signals arriving
+during the restore itself are held until it is done. Unlike Power Tuning no versions or aliases
+are published: ``$LATEST`` is changed and changed back, so run it against a function no one else
+is calling (a dev stage), and the caller needs ``lambda:GetFunctionConfiguration``,
+``lambda:UpdateFunctionConfiguration`` and ``lambda:InvokeFunction``.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from twinbench.aws.report_line import LambdaReport, parse_report_message
+from twinbench.tune.errors import TuneInputError, TuneRunError
+from twinbench.tune.observations import ColdObservation, CpuMeter, SizeRun
+from twinbench.tune.profiles import TuneProfile
+
+__all__ = ["GENERATOR", "FunctionMemory", "Invocation", "RemoteTuneConfig", "invoke_once", "run_remote"]
+
+GENERATOR = "twinbench bench-tune: sequential boto3 Lambda Invoke (RequestResponse, LogType=Tail) from the tuner's process"
+
+
+@dataclass(frozen=True)
+class RemoteTuneConfig:
+    """The deployed function and what to send it (``payload``: the invocation event, JSON bytes)."""
+
+    function_name: str
+    payload: bytes
+    profile: TuneProfile
+    memory_mb: tuple[int, ...]
+    waiter_delay_s: int = 1
+    waiter_max_attempts: int = 120
+
+
+@dataclass(frozen=True, slots=True)
+class Invocation:
+    """One Invoke: the REPORT line from its log tail, the function's HTTP status and cold flag."""
+
+    report: LambdaReport | None
+    status: int
+    cold_flag: bool | None
+    function_error: str | None
+
+
+def _error_code(exc: BaseException) -> str:
+    response = getattr(exc, "response", None)
+    return (response or {}).get("Error", {}).get("Code", "") if isinstance(response, dict) else ""
+
+
+def _as_tune_error(exc: Exception, action: str, function_name: str) -> Exception:
+    """botocore's errors as the tuner's: what to fix, on one line."""
+    code = _error_code(exc)
+    if code in {"AccessDeniedException", "AccessDenied"}:
+        return TuneInputError(f"permission denied: the caller needs lambda:{action} on {function_name}")
+    if code == "ResourceNotFoundException":
+        return TuneInputError(f"function {function_name} not found: check the name and the region")
+    if type(exc).__name__ in {"NoCredentialsError", "PartialCredentialsError"}:
+        return TuneInputError("no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
+    if type(exc).__name__ == "NoRegionError":
+        return TuneInputError("no AWS region: set AWS_REGION (or --aws-region)")
+    if type(exc).__name__ == "WaiterError":
+        last = getattr(exc, "last_response", {}) or {}
+        return TuneRunError(f"{function_name}: configuration update did not become Successful "
+                            f"(LastUpdateStatus={last.get('LastUpdateStatus')!r}, "
+                            f"reason={last.get('LastUpdateStatusReason')!r})")
+    return TuneRunError(f"{action} on {function_name} failed: {type(exc).__name__}: {exc}")
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM until the block ends (main thread only), then raise KeyboardInterrupt."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = {s: signal.signal(s, lambda signum, frame: received.append(signum)) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if received:
+        raise KeyboardInterrupt(f"signal {received[0]} during the restore (restore completed)")
+
+
+class FunctionMemory:
+    """Context manager: reads the function's configuration, sets memory sizes, restores the original.
+
+    ``original_memory_mb`` / ``architecture`` are read on entry; :meth:`set` changes ``MemorySize``
+    and waits for ``Successful``; leaving the block (however it is left) puts the original size back
+    and waits for it, with signals held. ``restored`` says whether that happened.
+    """
+
+    def __init__(self, client: Any, function_name: str, *, delay_s: int = 1, max_attempts: int = 120) -> None:
+        self._client = client
+        self.function_name = function_name
+        self.delay_s = delay_s
+        self.max_attempts = max_attempts
+        self.original_memory_mb: int | None = None
+        self.architecture = "x86_64"
+        self.current_memory_mb: int | None = None
+        self.restored = False
+        self.update_wait_s: list[float] = []
+
+    def __enter__(self) -> FunctionMemory:
+        try:
+            conf = self._client.get_function_configuration(FunctionName=self.function_name)
+        except Exception as exc:
+            raise _as_tune_error(exc, "GetFunctionConfiguration", self.function_name) from exc
+        self.original_memory_mb = int(conf["MemorySize"])
+        self.current_memory_mb = self.original_memory_mb
+        self.architecture = (conf.get("Architectures") or ["x86_64"])[0]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.restore()
+
+    def set(self, memory_mb: int) -> float:
+        """Set ``MemorySize``, wait until the update is ``Successful``; the seconds it took."""
+        started = time.perf_counter()
+        self._update(memory_mb)
+        waited = time.perf_counter() - started
+        self.update_wait_s.append(waited)
+        return waited
+
+    def restore(self) -> None:
+        """Put the original size back (idempotent); raises :class:`TuneRunError` saying what to do if that fails."""
+        if self.original_memory_mb is None or self.current_memory_mb == self.original_memory_mb:
+            self.restored = self.original_memory_mb is not None
+            return
+        with _signals_held():
+            try:
+                self._update(self.original_memory_mb)
+            except Exception as exc:
+                raise TuneRunError(
+                    f"{self.function_name} was NOT restored to {self.original_memory_mb} MB ({exc}); set it back with "
+                    f"`aws lambda update-function-configuration --function-name {self.function_name} "
+                    f"--memory-size {self.original_memory_mb}`") from exc
+        self.restored = True
+
+    def _update(self, memory_mb: int) -> None:
+        for attempt in range(11):
+            try:
+                self._client.update_function_configuration(FunctionName=self.function_name, MemorySize=memory_mb)
+                self.current_memory_mb = memory_mb
+                break
+            except Exception as exc:
+                # An update still in progress (ours or someone's) refuses a new one: wait it out.
+                if _error_code(exc) == "ResourceConflictException" and attempt < 10:
+                    self._wait()
+                    continue
+                raise _as_tune_error(exc, "UpdateFunctionConfiguration", self.function_name) from exc
+        self._wait()
+
+    def _wait(self) -> None:
+        waiter = self._client.get_waiter("function_updated")
+        try:
+            waiter.wait(FunctionName=self.function_name,
+                        WaiterConfig={"Delay": self.delay_s, "MaxAttempts": self.max_attempts})
+        except Exception as exc:
+            raise _as_tune_error(exc, "GetFunctionConfiguration", self.function_name) from exc
+
+
+def _read_payload(response: dict[str, Any]) -> bytes:
+    payload = response.get("Payload")
+    if payload is None:
+        return b""
+    if hasattr(payload, "read"):
+        return payload.read()
+    return payload if isinstance(payload, bytes) else str(payload).encode()
+
+
+def _http_answer(payload: bytes) -> tuple[int, bool | None]:
+    """(HTTP status, the handler's cold flag) from an API Gateway proxy result; (200, None) if not one."""
+    from twinserve.headers import COLD_HEADER
+
+    try:
+        doc = json.loads(payload or b"null")
+    except ValueError:
+        return 200, None
+    if not isinstance(doc, dict) or "statusCode" not in doc:
+        return 200, None
+    try:
+        status = int(doc["statusCode"])
+    except (TypeError, ValueError):
+        status = 0
+    cold: bool | None = None
+    for key, value in (doc.get("headers") or {}).items():
+        if str(key).lower() == COLD_HEADER:
+            v = str(value).strip().lower()
+            cold = True if v == "true" else False if v == "false" else None
+    return status, cold
+
+
+def report_from_log_tail(log_result: str | None) -> LambdaReport | None:
+    """The REPORT line (text or JSON ``platform.report``) in a base64 ``LogResult``; ``None`` if absent."""
+    if not log_result:
+        return None
+    try:
+        text = base64.b64decode(log_result).decode("utf-8", "replace")
+    except ValueError:
+        return None
+    for line in reversed(text.splitlines()):
+        report = parse_report_message(line)
+        if report is not None:
+            return report
+    # With tracing, the REPORT line continues on the next line (XRAY ...): parse from REPORT on.
+    index = text.rfind("REPORT ")
+    return parse_report_message(text[index:]) if index >= 0 else None
+
+
+def invoke_once(client: Any, function_name: str, payload: bytes) -> Invocation:
+    """One synchronous Invoke with ``LogType=Tail``. Raises TuneInputError/TuneRunError for API errors."""
+    try:
+        response = client.invoke(FunctionName=function_name, InvocationType="RequestResponse",
+                                 LogType="Tail", Payload=payload)
+    except Exception as exc:
+        raise _as_tune_error(exc, "InvokeFunction", function_name) from exc
+    body = _read_payload(response)
+    status, cold = _http_answer(body)
+    function_error = response.get("FunctionError")
+    if function_error:
+        status = 0
+    return Invocation(report=report_from_log_tail(response.get("LogResult")), status=status, cold_flag=cold,
+                      function_error=function_error)
+
+
+def _measure_size(client: Any, config: RemoteTuneConfig, memory: FunctionMemory, forcer: Any, memory_mb: int,
+                  progress: Callable[[str], None]) -> SizeRun:
+    run = SizeRun(memory_mb=memory_mb)
+    profile = config.profile
+    started = time.perf_counter()
+    waits = [memory.set(memory_mb)]
+    peak = 0
+    with CpuMeter(GENERATOR) as meter:
+        for i in range(profile.cold):
+            if i:
+                waits.append(forcer.force())
+            inv = invoke_once(client, config.function_name, config.payload)
+            if inv.report is None:
+                raise TuneRunError(f"{config.function_name}: the Invoke response has no REPORT line in its LogResult "
+                                   "(LogType=Tail); cannot read Billed or Init Duration")
+            peak = max(peak, inv.report.max_memory_used_mb)
+            if not 200 <= inv.status < 300:
+                run.fail(inv.function_error or inv.status)
+            if inv.cold_flag is False or inv.report.init_duration_ms is None:
+                run.misclassified_cold += 1
+                continue
+            run.cold.append(ColdObservation(request_id=inv.report.request_id, status=inv.status,
+                                            init_duration_ms=inv.report.init_duration_ms,
+                                            duration_ms=inv.report.duration_ms,
+                                            billed_duration_ms=inv.report.billed_duration_ms,
+                                            verified_cold=inv.cold_flag))
+            progress(f"{memory_mb} MB: cold {i + 1}/{profile.cold}")
+        for i in range(profile.warmup + profile.warm):
+            inv = invoke_once(client, config.function_name, config.payload)
+            if i < profile.warmup:
+                continue
+            if not 200 <= inv.status < 300:
+                run.fail(inv.function_error or inv.status)
+                continue
+            if inv.report is None:
+                run.missing_reports += 1
+                continue
+            peak = max(peak, inv.report.max_memory_used_mb)
+            if inv.report.init_duration_ms is not None:
+                run.unexpected_cold += 1
+                continue
+            run.warm_billed_ms.append(inv.report.billed_duration_ms)
+            run.warm_duration_ms.append(inv.report.duration_ms)
+        progress(f"{memory_mb} MB: warm {profile.warm}/{profile.warm}")
+    run.warmup_discarded = profile.warmup
+    run.cpu = meter.result
+    run.max_memory_used_mb = peak or None
+    run.cpu_quota = {"source": "AWS (memory / 1769 vCPU on the provider's hardware)",
+                     "config_update_wait_s": [round(w, 3) for w in waits]}
+    run.wall_s = round(time.perf_counter() - started, 3)
+    return run
+
+
+def run_remote(client: Any, config: RemoteTuneConfig, into: list[SizeRun], facts: dict[str, object],
+               progress: Callable[[str], None] = lambda s: None) -> None:
+    """Tune the deployed function over every size, appending each :class:`SizeRun` to ``into``.
+
+    ``facts`` receives the function's original memory, its architecture and whether it was
+    restored — filled even when the run ends early. The original configuration is restored before
+    this returns or raises (also on ``KeyboardInterrupt``); raises :class:`TuneInputError` /
+    :class:`TuneRunError`.
+    """
+    from twinbench.aws.forced_cold import ColdStartError, ForcedColdStarts
+
+    memory = FunctionMemory(client, config.function_name, delay_s=config.waiter_delay_s,
+                            max_attempts=config.waiter_max_attempts)
+    facts.update(function_name=config.function_name, restored=False)
+    try:
+        with memory:
+            facts.update(original_memory_mb=memory.original_memory_mb, architecture=memory.architecture)
+            try:
+                with ForcedColdStarts(client, config.function_name, delay_s=config.waiter_delay_s,
+                                      max_attempts=config.waiter_max_attempts) as forcer:
+                    for memory_mb in config.memory_mb:
+                        into.append(_measure_size(client, config, memory, forcer, memory_mb, progress))
+                facts["environment_restored"] = forcer.restored
+            except ColdStartError as exc:
+                raise TuneInputError(str(exc)) from exc
+    finally:
+        facts["restored"] = memory.restored

@@ -1,0 +1,200 @@
+"""One tuning run end to end: measure (local or remote), write ``tune.json``, the figure and ``report.md``.
+
+Everything runs inside a :class:`twinbench.results.run_folder.RunFolder` (``<out>/tune-<UTC ts>/``):
+SIGTERM becomes ``KeyboardInterrupt`` like Ctrl-C, so the emulator is stopped or the deployed
+function restored, and the sizes finished so far are written with ``"interrupted": true`` before
+the interrupt goes on to the CLI (exit 130).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from twinbench.project.paths import REPO
+from twinbench.results import formats
+from twinbench.tune.document import TuneSettings, build_payload
+from twinbench.tune.errors import TuneInputError, TuneRunError
+from twinbench.tune.observations import SizeRun
+from twinbench.tune.profiles import TuneProfile
+
+__all__ = ["REPORT_NAME", "TuneRequest", "run_tune"]
+
+REPORT_NAME = "report.md"
+DEFAULT_RESULTS = REPO / "results"
+
+
+@dataclass(frozen=True)
+class TuneRequest:
+    """A run as the CLI asked for it. ``function_name`` set = remote mode."""
+
+    profile: TuneProfile
+    memory_mb: tuple[int, ...]
+    rps: float
+    balanced_weight: float
+    discard_top_bottom: float
+    keep_alive_s: float = 300.0
+    gap_ms: float = 0.0
+    architecture: str | None = None
+    package_dir: Path = REPO / "build" / "lambda" / "pkg"
+    function_name: str | None = None
+    region: str | None = None
+    payload_file: Path | None = None
+    out_root: Path = DEFAULT_RESULTS
+    validate: bool = False
+    client_factory: Callable[[], Any] | None = None
+
+    @property
+    def mode(self) -> str:
+        return "remote" if self.function_name else "local"
+
+
+def _model_body() -> bytes:
+    from twinbench.targets.base import request_body
+
+    try:
+        return request_body(Path(os.environ.get("MODEL_PATH") or REPO / "model"))
+    except FileNotFoundError as exc:
+        raise TuneInputError(str(exc)) from None
+
+
+def _remote_payload(request: TuneRequest) -> bytes:
+    """The invocation event: ``--payload`` as given, else the committed HTTP API event with a model row."""
+    if request.payload_file is not None:
+        try:
+            text = request.payload_file.read_text(encoding="utf-8")
+            json.loads(text)
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise TuneInputError(f"--payload {request.payload_file}: not a readable JSON event ({exc})") from None
+        return text.encode()
+    from twinbench.aws.sample_events import event_for
+
+    return json.dumps(event_for("http_api_v2.json", "POST", "/predict", _model_body())).encode()
+
+
+def _local_architecture(request: TuneRequest) -> str:
+    if request.architecture:
+        return request.architecture
+    from twinbench.aws.serverless_config import ServerlessConfigError
+    from twinbench.local_lambda.settings import deployed_function
+
+    try:
+        return deployed_function().architecture
+    except (ServerlessConfigError, OSError, ValueError):
+        return "x86_64"
+
+
+def _check_local(request: TuneRequest) -> None:
+    from twinbench.local_lambda.settings import DEFAULT_PYTHON
+
+    if not (request.package_dir / "handler.py").exists():
+        raise TuneInputError(f"no Lambda package at {request.package_dir}: run `make package-lambda`")
+    if not DEFAULT_PYTHON.exists():
+        raise TuneInputError(f"no Lambda runtime at {DEFAULT_PYTHON}: run `make lambda-runtime`")
+
+
+def _client(request: TuneRequest) -> Any:
+    if request.client_factory is not None:
+        return request.client_factory()
+    try:
+        import boto3
+    except ImportError as exc:
+        raise TuneInputError("remote mode needs boto3 (pip install -e '.[client]')") from exc
+    if not request.region:
+        raise TuneInputError("remote mode needs the function's region: --aws-region (AWS_REGION=)")
+    return boto3.client("lambda", region_name=request.region)
+
+
+def run_tune(request: TuneRequest, progress: Callable[[str], None] = lambda s: None) -> tuple[dict[str, Any], Path]:
+    """Run, write, render; returns ``(document, folder)``.
+
+    Raises :class:`TuneInputError` (exit 2) before anything starts for bad input,
+    :class:`TuneRunError` (exit 1) when the measurement fails, ``KeyboardInterrupt`` after writing
+    the partial document when interrupted.
+    """
+    from twinbench.results.run_folder import RunFolder
+
+    if request.mode == "local":
+        _check_local(request)
+        body = _model_body()
+        architecture = _local_architecture(request)
+        target: dict[str, Any] = {"kind": "local Lambda emulator (awslambdaric per environment)",
+                                  "package_dir": str(request.package_dir)}
+        from twinbench.tune.local import GENERATOR
+    else:
+        payload = _remote_payload(request)
+        client = _client(request)
+        architecture = request.architecture or "x86_64"  # replaced by the function's own below
+        target = {"kind": "deployed Lambda function", "function_name": request.function_name,
+                  "region": request.region}
+        from twinbench.tune.remote import GENERATOR
+
+    runs: list[SizeRun] = []
+    facts: dict[str, object] = {}
+    extra_warnings: list[str] = []
+    folder = RunFolder(formats.TUNE, root=request.out_root, prefix="tune", logs=request.mode == "local")
+    with folder:
+        started = time.perf_counter()
+
+        def write(status: str) -> dict[str, Any]:
+            arch = str(facts.get("architecture") or architecture)
+            settings = TuneSettings(mode=request.mode, profile=request.profile.to_dict(), memory_mb=request.memory_mb,
+                                    rps=request.rps, balanced_weight=request.balanced_weight,
+                                    discard_top_bottom=request.discard_top_bottom, architecture=arch,
+                                    keep_alive_s=request.keep_alive_s, gap_ms=request.gap_ms, target={**target, **facts})
+            if request.mode == "remote" and facts.get("restored") is False and facts.get("original_memory_mb"):
+                extra_warnings.append(f"{request.function_name} may NOT have been restored to "
+                                      f"{facts['original_memory_mb']} MB: check it")
+            payload_doc = build_payload(runs, settings, generator=GENERATOR, wall_s=time.perf_counter() - started,
+                                        status=status, extra_warnings=extra_warnings)
+            from twinbench.tune.plots import duration_and_cost
+
+            figure = duration_and_cost(folder.document(payload_doc).to_dict(), folder.path)
+            if figure:
+                payload_doc.figures = {"duration_cost_vs_memory": figure}
+            document = folder.document(payload_doc)
+            folder.write(document, indent=2)
+            data = document.to_dict()
+            from twinbench.tune.report import render_markdown
+
+            (folder.path / REPORT_NAME).write_text(render_markdown(data), encoding="utf-8")
+            return data
+
+        try:
+            if request.mode == "local":
+                from twinbench.tune.local import LocalTuneConfig, run_local
+
+                run_local(LocalTuneConfig(package_dir=request.package_dir, body=body, profile=request.profile,
+                                          memory_mb=request.memory_mb, gap_ms=request.gap_ms, log_dir=folder.logs),
+                          runs, progress)
+            else:
+                from twinbench.tune.remote import RemoteTuneConfig, run_remote
+
+                assert request.function_name is not None
+                run_remote(client, RemoteTuneConfig(function_name=request.function_name, payload=payload,
+                                                    profile=request.profile, memory_mb=request.memory_mb),
+                           runs, facts, progress)
+        except KeyboardInterrupt:
+            folder.mark_interrupted()
+            write("interrupted")
+            progress(f"interrupted: partial results in {folder.path / formats.TUNE.file_name}")
+            raise
+        except TuneRunError as exc:
+            if runs:  # what finished is still data
+                extra_warnings.append(f"run stopped early: {exc}")
+                write("failed")
+            raise
+        document = write("complete")
+    if request.validate:
+        from twinbench.results.document import ResultsError, validate
+
+        try:
+            validate(document, expected=formats.TUNE)
+        except ResultsError as exc:
+            raise TuneRunError(str(exc)) from exc
+    return document, folder.path
