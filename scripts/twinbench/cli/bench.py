@@ -260,10 +260,17 @@ def _summarize_reports(reports: list[dict]) -> dict:
 
 
 async def _scenarios(doc: BenchResults, targets: list[Target], args: argparse.Namespace, chosen: list[str],
-                     body: bytes, progress: Progress) -> None:
+                     body: bytes, progress: Progress, log_dir: Path | None = None) -> None:
     profile = PROFILES[args.profile]
     slo = args.slo_ms
     out = doc.scenarios
+    locust = None
+    if args.generator == "locust":
+        from twinbench.measure.locust_driver import LocustDriver
+
+        locust = LocustDriver(body, workers=args.locust_workers, remote_workers=args.locust_remote_workers,
+                              bind_host=args.locust_bind_host, port=args.locust_port,
+                              timeout_s=args.request_timeout_s, log_dir=log_dir)
     async with contextlib.AsyncExitStack() as stack:
         gens = {t.name: await stack.enter_async_context(
             LoadGenerator(t.url, body, timeout_s=args.request_timeout_s, max_connections=args.max_connections,
@@ -300,14 +307,14 @@ async def _scenarios(doc: BenchResults, targets: list[Target], args: argparse.Na
                        if t.kind == "lambda" and t.mode == "local"}
             out["scalability"] = await scalability(
                 gens, rates, profile.rate_step_s, profile.concurrency_levels, profile.concurrency_step_s,
-                profile.pause_s, slo, progress.note, tick, prewarm=prewarm)
+                profile.pause_s, slo, progress.note, tick, prewarm=prewarm, locust=locust)
             progress.done(", ".join(f"{n} knee {r['knee_rps']} rps" for n, r in out["scalability"].items()))
 
         if "burst" in chosen:
             rate = round(min(profile.max_rate_rps, capacity * profile.burst_fraction), 1)
             progress.phase(f"burst to {rate:g} rps")
             out["burst"] = await burst(targets, gens, rate, profile.burst_idle_s, profile.burst_s, slo,
-                                       progress.note, tick)
+                                       progress.note, tick, locust=locust)
             progress.done()
 
 
@@ -429,9 +436,38 @@ def _collect_warnings(doc: dict) -> list[str]:
     return warnings
 
 
+def _check_generator(args: argparse.Namespace, chosen_targets: list[str]) -> str | None:
+    """Why this generator cannot drive these targets (one line), or None."""
+    if args.generator != "locust":
+        return None
+    urls = {"lambda": args.lambda_url, "lambda-wsgi": args.lambda_wsgi_url or args.lambda_url,
+            "container": args.container_url}
+    local = [t for t in chosen_targets if not urls[t]]
+    if local:
+        return (f"--generator locust drives targets given as URLs; {', '.join(local)} would run locally (give "
+                f"{', '.join('--' + t + '-url' for t in local)}, or use the built-in generator for local runs)")
+    if args.lambda_sigv4:
+        return "--generator locust does not sign requests: use the built-in generator with --lambda-sigv4"
+    if args.locust_workers < 0 or args.locust_remote_workers < 0 or args.locust_workers + args.locust_remote_workers < 1:
+        return "--locust-workers + --locust-remote-workers must be >= 1"
+    from twinbench.measure.locust_driver import LOCUST_VERSION, locust_available
+
+    if locust_available() is None:
+        return f"--generator locust: locust is not installed (pip install locust=={LOCUST_VERSION})"
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     chosen_targets = _split(args.targets, TARGET_NAMES, "target")
     chosen = _split(args.scenarios, SCENARIOS, "scenario")
+    problem = _check_generator(args, chosen_targets)
+    if problem is None and args.traffic_rps is not None and not (args.traffic_rps > 0 and args.traffic_rps < 1e6):
+        problem = f"--traffic-rps must be > 0 and < 1e6, got {args.traffic_rps}"
+    if problem is None and args.trace is not None and not args.trace.is_file():
+        problem = f"--trace {args.trace}: no such file"
+    if problem is not None:
+        print(f"twinbench bench: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     progress = Progress(quiet=args.quiet)
     try:
         body = request_body(args.model_dir)
@@ -498,7 +534,7 @@ def _measure(folder: RunFolder, args: argparse.Namespace, chosen_targets: list[s
             for target in targets:
                 doc.targets[target.name] = target.describe()
             try:
-                asyncio.run(_scenarios(doc, targets, args, chosen, body, progress))
+                asyncio.run(_scenarios(doc, targets, args, chosen, body, progress, folder.logs))
             finally:
                 for target in targets:
                     reports = target.lambda_reports()

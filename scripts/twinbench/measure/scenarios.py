@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
+from twinbench.measure.locust_driver import LocustDriver, LocustStep
 from twinbench.measure.loadgen import LoadGenerator, Outcome, step_result
 from twinbench.measure.stats import Step, find_knee, summarize
 from twinbench.targets.base import ColdBatch, ColdSample, Target
@@ -184,16 +185,26 @@ def rate_ladder(capacity_rps: float, fractions: Sequence[float], max_rate_rps: f
     return rates
 
 
+BUILTIN = "builtin"
+
+
+def _named(step: dict, name: str = BUILTIN) -> dict:
+    """Say which generator produced the step (the report shows it beside each figure)."""
+    step["generator"].setdefault("name", name)
+    return step
+
+
 async def scalability(
     gens: dict[str, LoadGenerator], rates: Sequence[float], step_s: float, levels: Sequence[int],
     level_s: float, pause_s: float, slo_ms: float, on_step: Progress, on_tick: Callable[[dict], None],
-    prewarm: dict[str, int] | None = None,
+    prewarm: dict[str, int] | None = None, locust: LocustDriver | None = None,
 ) -> dict[str, dict]:
     """Open-loop rate steps, then closed-loop concurrency steps; each step alternates targets.
 
     ``prewarm`` (target -> concurrency) first runs a discarded closed-loop second at that
     concurrency, so the steps measure warm capacity (Lambda: that many environments exist) and
-    scale-out from idle is left to the burst scenario.
+    scale-out from idle is left to the burst scenario. With ``locust`` the rate steps run as one
+    Locust plan (same interleaving and pauses); the closed-loop steps stay on the built-in generator.
     """
     prewarmed: dict[str, dict] = {}
     for name, gen in gens.items():
@@ -207,17 +218,25 @@ async def scalability(
                     f"{prewarmed[name]['cold_starts']} cold starts (discarded)")
     rate_steps: dict[str, list[dict]] = {name: [] for name in gens}
     conc_steps: dict[str, list[dict]] = {name: [] for name in gens}
-    for rate in rates:
+    if locust is not None:
+        plan = [(name, LocustStep(gen.url, rate, step_s, pause_s=pause_s if i else 0.0))
+                for i, (rate, (name, gen)) in enumerate((r, g) for r in rates for g in gens.items())]
+        on_step(f"Locust: {len(plan)} open-loop steps on {locust.workers} local + {locust.remote_workers} remote workers")
+        results = await asyncio.to_thread(locust.run_plan, [s for _, s in plan], on_step)
+        for (name, spec), res in zip(plan, results, strict=True):
+            rate_steps[name].append(res.record)
+            on_step(_step_line(name, f"{spec.rate:g} rps", res.record) + "  [locust]")
+    for rate in rates if locust is None else ():
         for name, gen in gens.items():
             outcomes, generator = await gen.open_loop(rate, step_s, progress=on_tick)
-            step = step_result(outcomes, generator, offered_rps=rate, duration_s=step_s)
+            step = _named(step_result(outcomes, generator, offered_rps=rate, duration_s=step_s))
             rate_steps[name].append(step)
             on_step(_step_line(name, f"{rate:g} rps", step))
             await asyncio.sleep(pause_s)
     for level in levels:
         for name, gen in gens.items():
             outcomes, generator = await gen.closed_loop(level, level_s, progress=on_tick)
-            step = step_result(outcomes, generator, concurrency=level, duration_s=level_s)
+            step = _named(step_result(outcomes, generator, concurrency=level, duration_s=level_s))
             conc_steps[name].append(step)
             on_step(_step_line(name, f"concurrency {level}", step))
             await asyncio.sleep(pause_s)
@@ -280,17 +299,34 @@ def burst_timeline(outcomes: Sequence[Outcome], window_s: float, slo_ms: float, 
 
 async def burst(
     targets: Sequence[Target], gens: dict[str, LoadGenerator], rate: float, idle_s: float, burst_s: float,
-    slo_ms: float, on_step: Progress, on_tick: Callable[[dict], None],
+    slo_ms: float, on_step: Progress, on_tick: Callable[[dict], None], locust: LocustDriver | None = None,
 ) -> dict[str, dict]:
-    """Idle (Lambda: environments reaped), then ``rate`` rps at once for ``burst_s``."""
+    """Idle (Lambda: environments reaped), then ``rate`` rps at once for ``burst_s``.
+
+    With ``locust`` (targets given as URLs: nothing to reap) every target's burst is one step of a
+    Locust plan, each after ``idle_s`` of silence.
+    """
     results = {}
+    if locust is not None:
+        plan = [LocustStep(gens[t.name].url, rate, burst_s, pause_s=idle_s) for t in targets]
+        runs = await asyncio.to_thread(locust.run_plan, plan, on_step)
+        for target, res in zip(targets, runs, strict=True):
+            step = res.record
+            step["idle_s"] = idle_s
+            step["idle_action"] = None
+            step["timeline"] = burst_timeline(res.outcomes, max(0.25, burst_s / 20), slo_ms, res.offsets)
+            step["time_to_steady_s"] = step["timeline"]["time_to_steady_s"]
+            results[target.name] = step
+            on_step(_step_line(target.name, f"burst {rate:g} rps", step)
+                    + f"  steady after {step['time_to_steady_s']} s  cold {step['cold_starts']}  [locust]")
+        return results
     for target in targets:
         gen = gens[target.name]
         idle_action = await asyncio.to_thread(target.before_burst)
         await asyncio.sleep(idle_s)
         outcomes, generator = await gen.open_loop(rate, burst_s, progress=on_tick)
         offsets = [i / rate for i in range(len(outcomes))]  # constant arrivals: intended offsets
-        step = step_result(outcomes, generator, offered_rps=rate, duration_s=burst_s)
+        step = _named(step_result(outcomes, generator, offered_rps=rate, duration_s=burst_s))
         step["idle_s"] = idle_s
         step["idle_action"] = idle_action
         step["timeline"] = burst_timeline(outcomes, max(0.25, burst_s / 20), slo_ms, offsets)
