@@ -8,6 +8,9 @@ PROFILE ?= quick
 SLO_MS ?= 100
 LAMBDA_RUNTIME ?= awslambdaric
 CONTAINER_RUNTIME ?= gunicorn
+# TARGETS adds lambda-wsgi (the WSGI function of the same package; opt-in, it adds about a third to
+# the run). TRACE= simulates that per-minute CSV "at your traffic" after the run (TRAFFIC_RPS= rescales
+# it; without TRACE the cost rate is simulated). GENERATOR=locust drives URL targets from Locust.
 # Extra flags for `python -m twinbench bench` (e.g. BENCH_ARGS='--scenarios warm,scalability --cost-rps 50').
 BENCH_ARGS ?=
 
@@ -20,11 +23,14 @@ BENCH_DEPS := $(VENV)/.stamp $(MODEL_DIR)/metadata.json \
 BENCH_FLAGS = --slo-ms $(SLO_MS) --lambda-runtime $(LAMBDA_RUNTIME) --container-runtime $(CONTAINER_RUNTIME) \
   $(if $(LAMBDA_URL),--lambda-url '$(LAMBDA_URL)') $(if $(CONTAINER_URL),--container-url '$(CONTAINER_URL)') \
   $(if $(LAMBDA_FUNCTION),--lambda-function '$(LAMBDA_FUNCTION)') $(if $(AWS_REGION),--aws-region '$(AWS_REGION)') \
-  $(if $(LAMBDA_SIGV4),--lambda-sigv4)
+  $(if $(LAMBDA_SIGV4),--lambda-sigv4) \
+  $(if $(LAMBDA_WSGI_URL),--lambda-wsgi-url '$(LAMBDA_WSGI_URL)') $(if $(TARGETS),--targets '$(TARGETS)') \
+  $(if $(TRACE),--trace '$(TRACE)') $(if $(TRAFFIC_RPS),--traffic-rps '$(TRAFFIC_RPS)') \
+  $(if $(GENERATOR),--generator '$(GENERATOR)') $(if $(LOCUST_WORKERS),--locust-workers '$(LOCUST_WORKERS)')
 
 .PHONY: bench bench-smoke bench-offline-smoke bench-report
 
-bench: $(BENCH_DEPS) ## Benchmark Lambda vs container -> results/<ts>/ (PROFILE=smoke|quick|full, SLO_MS=100, LAMBDA_URL=, CONTAINER_URL=, LAMBDA_FUNCTION=, AWS_REGION=, LAMBDA_RUNTIME=awslambdaric|offline, CONTAINER_RUNTIME=gunicorn|podman)
+bench: $(BENCH_DEPS) ## Benchmark Lambda vs container -> results/<ts>/ (PROFILE=smoke|quick|full, SLO_MS=100, LAMBDA_URL=, CONTAINER_URL=, LAMBDA_FUNCTION=, AWS_REGION=, LAMBDA_RUNTIME=awslambdaric|offline, CONTAINER_RUNTIME=gunicorn|podman, TARGETS=lambda,lambda-wsgi,container, LAMBDA_WSGI_URL=, TRACE=file.csv, TRAFFIC_RPS=, GENERATOR=builtin|locust, LOCUST_WORKERS=2)
 	$(PY) -m twinbench bench --profile $(PROFILE) $(BENCH_FLAGS) $(BENCH_ARGS)
 
 # CI: the smoke profile end to end on both local targets (<= 3 min), results.json validated

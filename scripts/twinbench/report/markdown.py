@@ -605,7 +605,8 @@ def _scenario_sections(doc: dict, plots: dict[str, str]) -> list[str]:
         out += ["", *_img(plots, "latency_cdf", "latency CDF"), ""]
     if "scalability" in sc:
         out += ["## Scalability", "", "Open-loop steps: latency from the *intended* send time (corrected for "
-                "coordinated omission). `gen` marks steps where the load generator was the bottleneck.", ""]
+                "coordinated omission). `gen` marks steps where the load generator was the bottleneck; `locust` steps came "
+                "from Locust, the others from the built-in generator.", ""]
         out += ["| target | offered | achieved | median | p99 [95 % CI] | errors | 429 | cold | gen CPU | gen |",
                 "|---|---|---|---|---|---|---|---|---|---|"]
         for name, res in sc["scalability"].items():
@@ -649,7 +650,7 @@ def _step_row(name: str, label: str, s: dict) -> str:
     ci = f"[{_ms(low)}–{_ms(high)}]"
     return (f"| {name} | {label} | {s['achieved_rps']:g} | {_ms(lat['median_ms'])} | {_ms(lat['p99_ms'])} {ci} | "
             f"{s['errors']} | {s['throttled_429']} | {s['cold_starts']} | {s['generator']['cpu_fraction']:.0%} | "
-            f"{'gen' if s['generator']['bottleneck'] else ''} |")
+            f"{'locust ' if s['generator'].get('name') == 'locust' else ''}{'gen' if s['generator']['bottleneck'] else ''} |")
 
 
 def _img(plots: dict[str, str], key: str, alt: str) -> list[str]:
