@@ -50,6 +50,11 @@ __all__ = ["CalibrationError", "CalibrationReport", "Check", "Measurement", "Sch
            "TOLERANCES", "NOT_CHECKABLE", "bursty_schedule", "calibrate", "compare", "measure", "register",
            "simulate_measurement"]
 
+BUSY_SEND_LAG_MS = 20.0
+"""p99 send lag that makes a run inconclusive: 4x a warm answer's ~5 ms. Below it the lag (which is
+inside every measured latency, since latency counts from the intended send) stays within the
+latency tolerances; a spike with INITs running on 2 cores routinely costs the generator 5-10 ms."""
+
 FORMAT = "twinbench.calibration"
 VERSION = 1
 EXIT_DISAGREE = 1
@@ -621,8 +626,9 @@ TOLERANCES: dict[str, Tolerance] = {
         "factor", factor=1.5, why="the model stretches every service time so two workers saturate at the "
         "measured capacity (a pod shares one CPU), which lengthens lone requests too"),
     "container.p99": Tolerance(
-        "factor", factor=2.0, why="the tail is the spike's queueing: 2 shared cores add scheduling stalls "
-        "(the generator, gunicorn's master and other work) that the FIFO model does not have"),
+        "factor", factor=2.0, why="the tail is the service-time tail plus the spike's queueing (the pod at "
+        "10-40 % of its capacity here); 2 shared cores add scheduling stalls (the generator, gunicorn's "
+        "master, other work) that the FIFO model does not have, and p99 of ~400 answers rests on 4-5 of them"),
 }
 
 NOT_CHECKABLE = (
@@ -633,6 +639,8 @@ NOT_CHECKABLE = (
     "the HPA on a real cluster (metrics-server lag, the 15-s sync, stabilisation): one pod here, no control loop",
     "node provisioning, image pulls and pod start-up on a cluster (cluster-autoscaler/Karpenter delays)",
     "AWS's own INIT durations and network latency (local processes, loopback)",
+    "queueing at a saturated pod: a Python open-loop generator on 2 shared cores cannot send the ~1,000-2,000 "
+    "req/s one pod serves without becoming the bottleneck, so the spike stays at 200 req/s",
     "Lambda's periodic recycling of environments after hours (runs are minutes long)",
 )
 
@@ -741,15 +749,13 @@ class CalibrationReport:
         return [c for c in self.checks if c.ok is False]
 
     def busy_reasons(self) -> list[str]:
-        """Why the measurement may not describe the stack but the machine: a starved load generator
-        (p99 send lag at or above the load generator's own bottleneck threshold) or a run queue
-        over twice the cores. A disagreement on a busy machine is inconclusive, not a verdict."""
-        from twinbench.measure.loadgen import SEND_LAG_BOTTLENECK_MS
-
+        """Why the measurement may describe the machine rather than the stack: a starved load
+        generator (p99 send lag >= BUSY_SEND_LAG_MS) or a run queue over twice the cores. A
+        disagreement on a busy machine is inconclusive, not a verdict."""
         m = self.measurement
         reasons = []
         for run in (m.lambda_run, m.container_run):
-            if run is not None and run.generator.get("send_lag_p99_ms", 0.0) >= SEND_LAG_BOTTLENECK_MS:
+            if run is not None and run.generator.get("send_lag_p99_ms", 0.0) >= BUSY_SEND_LAG_MS:
                 reasons.append(f"the load generator sent late against {run.name} "
                                f"(p99 send lag {run.generator['send_lag_p99_ms']:.1f} ms)")
         load, cpus = m.environment.get("load_average"), m.environment.get("cpus") or 1
@@ -779,8 +785,11 @@ class CalibrationReport:
         m = self.measurement
         sch = m.schedule
         load = m.environment.get("load_average")
+        sim_keep = (self.simulated.parameters.get("lambda") or {}).get("keep_alive_s", sch.keep_alive_s)
+        keep = (f"keep-alive {sch.keep_alive_s:g} s on both sides" if sim_keep == sch.keep_alive_s else
+                f"keep-alive {sch.keep_alive_s:g} s in the emulator but {sim_keep:g} s in the model (deliberately wrong)")
         lines = [f"calibration: {sch.arrivals_s.size} requests over {sch.duration_s:.0f} s (seed {sch.seed}), "
-                 f"keep-alive {sch.keep_alive_s:g} s on both sides; {m.environment['cpus']} CPUs"
+                 f"{keep}; {m.environment['cpus']} CPUs"
                  f"{f', load {load[0]:g}' if load else ''}, {m.environment['date_utc']}, {self.elapsed_s:.0f} s wall", ""]
         head = f"{'figure':<44} {'measured':>10} {'simulated':>10}  {'tolerance':<14} {'verdict':<8}"
         lines += [head, "-" * len(head)]
@@ -874,8 +883,9 @@ examples:
   twinbench calibrate --json --out calibration.json
 
 needs: make lambda-runtime package-lambda model (the runtime venv, the built package, the model).
-exit codes: 0 the simulator agrees within every tolerance, 1 it disagrees, 2 bad input or a missing
-prerequisite (one line on stderr).
+exit codes: 0 the simulator agrees within every tolerance, 1 it disagrees (the verdict says
+INCONCLUSIVE when the machine was too busy to tell: rerun on a quiet machine), 2 bad input or a
+missing prerequisite (one line on stderr).
 """
 
 
