@@ -1,9 +1,11 @@
-"""``python -m twinbench fuzz`` and ``python -m twinbench soak``: hostile input and long runs.
+"""``python -m twinbench fuzz``, ``soak`` and ``chaos``: hostile input, long runs, faults under load.
 
 Both exit 0 only when every figure they gate on is at zero (fuzz: 5xx, unanswered requests, crashed
 workers, 4xx without the JSON error body, edge cases, slow clients; soak: errors, RSS growth), and
 print their figures at the end. Results go to ``results/fuzz-<ts>/fuzz.json`` and
 ``results/soak-<ts>/soak.json`` (written also when interrupted: ``"interrupted": true``, exit 130).
+chaos exits 0 only when every fault met its limits and nothing was left running
+(``results/chaos-<ts>/chaos.json``, same interruption rule).
 """
 
 from __future__ import annotations
@@ -80,6 +82,36 @@ def run_soak(args: argparse.Namespace) -> int:
     return 0 if document["ok"] else 1
 
 
+def run_chaos(args: argparse.Namespace) -> int:
+    from twinbench.reliability.chaos import ALL_FAULTS, ChaosSettings, FaultError, run, summary_lines
+
+    faults = tuple(f.strip() for f in args.faults.split(",") if f.strip()) if args.faults else ALL_FAULTS
+    package = Path(args.package)
+    try:
+        settings = ChaosSettings(
+            faults=faults, rps=args.rps, load_fraction=args.fraction, pre_s=args.pre_s, window_s=args.window_s,
+            gunicorn_timeout_s=args.gunicorn_timeout_s, lambda_timeout_s=args.lambda_timeout_s,
+            lambda_environments=args.lambda_environments, oom_limit_kb=args.oom_limit_kb,
+            package_dir=package, out_dir=Path(args.out) if args.out else None)
+    except ValueError as exc:
+        print(f"chaos: {exc}", file=sys.stderr)
+        return 2
+    if any(f in ("env-sigkill", "init-failure", "env-timeout") for f in faults) and not (package / "handler.py").exists():
+        print(f"chaos: no Lambda package at {package} (make package-lambda lambda-runtime)", file=sys.stderr)
+        return 2
+    try:  # the run's folder owns SIGTERM/SIGINT: both unwind, stop every server and write what ran
+        document = run(settings, Progress(quiet=args.quiet))
+    except KeyboardInterrupt:
+        print("chaos: interrupted; every server was stopped", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except FaultError as exc:
+        print(f"chaos: {exc}", file=sys.stderr)
+        return 1
+    for line in summary_lines(document):
+        print(line)
+    return 0 if document["ok"] else 1
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     fuzz = subparsers.add_parser(
         "fuzz", help="hostile input against the container, the WSGI Lambda and the native handler",
@@ -131,3 +163,40 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     soak.add_argument("--out", default=None, help="results folder (default results/soak-<utc timestamp>)")
     soak.add_argument("--quiet", action="store_true", help="no progress lines")
     soak.set_defaults(func=run_soak)
+
+    chaos = subparsers.add_parser(
+        "chaos", help="faults under load: kill, starve and cut the container and the local Lambda, count what is lost",
+        description="A steady open-loop stream at --fraction of each target's saturation (a quick closed-loop "
+        "estimate, or --rps), then one fault at a time, each in its own step (--pre-s of quiet stream, the fault, "
+        "--window-s after it). Container: SIGKILL a gunicorn worker, a worker OOM-killed by the kernel (its memory "
+        "limit lowered through a cgroup, then a large batch), SIGSTOP a worker past gunicorn's timeout, SIGKILL the "
+        "master (the bench restarts it on the same port, standing in for the kubelet). Local Lambda: an execution "
+        "environment SIGKILLed mid-invocation (502 Runtime.ExitError), an init that fails (package without its "
+        "model), an invocation past the function timeout (504). The bench: the target vanishing mid-step, and "
+        "SIGINT/SIGTERM to a running chaos (exit 130, partial chaos.json, nothing left). Prints per fault: sent, "
+        "failed by status, time to recover to the pre-fault p99 and throughput, what was replaced, what was left "
+        "running. Everything on 127.0.0.1; every process is stopped and checked with psutil.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    chaos.add_argument("--faults", default=os.environ.get("CHAOS_FAULTS", ""),
+                       help="comma-separated subset (default all): worker-sigkill, worker-oom, worker-stall, "
+                       "master-sigkill, env-sigkill, init-failure, env-timeout, target-vanishes, interrupt-sigint, "
+                       "interrupt-sigterm (env CHAOS_FAULTS)")
+    # String defaults from the environment go through `type` too: a bad value is a usage error (exit 2).
+    chaos.add_argument("--rps", type=float, default=os.environ.get("CHAOS_RPS") or None,
+                       help="offered rate for every target instead of measuring saturation (env CHAOS_RPS)")
+    chaos.add_argument("--fraction", type=float, default=0.5, help="offered rate as a fraction of saturation")
+    chaos.add_argument("--pre-s", type=float, default=os.environ.get("CHAOS_PRE_S") or "5",
+                       help="quiet stream before each fault (the baseline), s (env CHAOS_PRE_S)")
+    chaos.add_argument("--window-s", type=float, default=os.environ.get("CHAOS_WINDOW_S") or "15",
+                       help="stream after each fault, s (env CHAOS_WINDOW_S)")
+    chaos.add_argument("--gunicorn-timeout-s", type=int, default=None,
+                       help="GUNICORN_TIMEOUT for the container (default: the pod's, from gunicorn.conf.py)")
+    chaos.add_argument("--lambda-timeout-s", type=float, default=2.0, help="the local Lambda's function timeout, s")
+    chaos.add_argument("--lambda-environments", type=int, default=os.environ.get("CHAOS_LAMBDA_ENVIRONMENTS") or "16",
+                       help="cap on local execution environments (env CHAOS_LAMBDA_ENVIRONMENTS)")
+    chaos.add_argument("--oom-limit-kb", type=int, default=256,
+                       help="memory (KiB) one worker may allocate after its limit is lowered")
+    chaos.add_argument("--package", default="build/lambda/pkg", help="unzipped Lambda package (make package-lambda)")
+    chaos.add_argument("--out", default=None, help="results folder (default results/chaos-<utc timestamp>)")
+    chaos.add_argument("--quiet", action="store_true", help="no progress lines")
+    chaos.set_defaults(func=run_chaos)

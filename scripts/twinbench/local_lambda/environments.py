@@ -73,6 +73,23 @@ def _child_setup() -> None:  # runs in the child between fork and exec
         _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
+def exit_error_message(returncode: int) -> str:
+    """Lambda's ``Runtime.ExitError`` message for a runtime that ended with ``returncode``.
+
+    Lambda words it the way Go's ``os.ProcessState`` does: ``signal: killed`` for a SIGKILL
+    (an OOM kill included), ``exit status 1`` for ``sys.exit(1)``.
+    """
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        words = {"SIGKILL": "killed", "SIGTERM": "terminated", "SIGSEGV": "segmentation fault",
+                 "SIGABRT": "aborted"}.get(name, name)
+        return f"Runtime exited with error: signal: {words}"
+    return f"Runtime exited with error: exit status {returncode}"
+
+
 def max_memory_used_mb(pid: int) -> int:
     """Peak resident memory (VmHWM) of ``pid`` in MB (MiB, rounded up); 0 if unreadable."""
     try:
@@ -174,7 +191,7 @@ class ExecutionEnvironment:
         assert self._proc is not None
         code = await self._proc.wait()
         self.state = EnvState.DEAD
-        error = self.init_error or RuntimeExited(f"runtime exited with code {code}")
+        error = self.init_error or RuntimeExited(exit_error_message(code))
         if not self.initialized.done():
             self.initialized.set_exception(error)
             self.initialized.exception()  # mark retrieved: the invoker reads it from the invocation

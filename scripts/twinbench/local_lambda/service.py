@@ -251,6 +251,8 @@ class LambdaService:
             "peak_environments": self.pool.peak_environments,
             "environment_pids": [env.pid for env in envs if env.pid],
             "environment_invocations": {str(env.pid): env.invocations for env in envs if env.pid},
+            # Per process: which one holds an invocation right now (a fault injector stalls that one).
+            "environment_states": {str(env.pid): env.state.value for env in envs if env.pid},
             **self.counts,
             "reports": len(self._report_rows),
             **self.gc_pauses.figures(),

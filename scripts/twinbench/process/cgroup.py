@@ -9,6 +9,9 @@ Two uses, one mechanism:
 * :class:`CpuQuota` — Lambda's CPU share per execution environment
   (:func:`twinbench.local_lambda.settings.lambda_vcpu`): a parent group with one child per
   environment, each with that quota, a runtime process moved in right after it is spawned.
+* :class:`ProcessMemoryLimit` — one *running* process (a gunicorn worker) moved into a memory
+  group of its own with a small limit, so the kernel's OOM killer, not the bench, ends it when it
+  next allocates (``twinbench chaos``).
 
 Groups are children of this process's own group (nothing outside our subtree is touched) named
 ``twinbench-<name>-<pid>-<n>``; empty groups left by a SIGKILLed run (their pid is gone) are
@@ -30,7 +33,7 @@ from pathlib import Path
 
 from twinserve.cgroup_cpus import own_cgroups, v1_mount
 
-__all__ = ["CFS_PERIOD_US", "CgroupLimit", "CpuQuota", "quota_us"]
+__all__ = ["CFS_PERIOD_US", "CgroupLimit", "CpuQuota", "ProcessMemoryLimit", "quota_us"]
 
 ROOT = Path("/sys/fs/cgroup")
 CFS_PERIOD_US = 100_000
@@ -287,3 +290,83 @@ class CpuQuota:
             "cgroup_version": self.version,
             "detail": self.reason,
         }
+
+
+class ProcessMemoryLimit:
+    """One running process in a memory group of its own, limited to ``limit_kb`` KiB of *new* memory.
+
+    Why a new group rather than a lower limit on the process's own: lowering a limit below what a
+    group already holds is refused (v1 answers EBUSY when it cannot reclaim; v2 would OOM-kill any
+    process of the group, not the one chosen). Charges do not follow a process into a new group
+    (v2 never moves them; v1's ``memory.move_charge_at_immigrate`` is refused by recent kernels),
+    so the limit applies to what the process allocates from now on: its next allocation past
+    ``limit_kb`` makes the kernel OOM-kill it, exactly as a container's limit would. The process
+    keeps its CPU group (only the memory controller is touched).
+
+    Never raises for a machine that does not allow it: :attr:`applied` is ``False`` with
+    :attr:`reason`. :meth:`close` removes the group (SIGKILLing anything still inside).
+    """
+
+    def __init__(self, pid: int, limit_kb: int, *, root: Path = ROOT) -> None:
+        if limit_kb <= 0:
+            raise ValueError(f"limit_kb must be > 0, got {limit_kb}")
+        self.pid = pid
+        self.limit_kb = limit_kb
+        self.applied = False
+        self._group = CgroupLimit(f"mem{pid}", controllers=("memory",), root=root)
+        self.reason: str | None = self._group.reason
+        path = self._group.dirs.get("memory")
+        if path is None:
+            self.reason = self.reason or "no cgroup memory controller here"
+            return
+        name = "memory.max" if self._group.version == 2 else "memory.limit_in_bytes"
+        try:
+            (path / name).write_text(str(limit_kb * 1024))
+        except OSError as exc:
+            self.reason = f"cannot set {name}: {exc}"
+            return
+        self.applied = self._group.attach(pid)
+        if not self.applied:
+            self.reason = self._group.reason
+
+    @property
+    def version(self) -> int | None:
+        return self._group.version
+
+    def _read(self, v1: str, v2: str) -> str | None:
+        path = self._group.dirs.get("memory")
+        if path is None:
+            return None
+        with contextlib.suppress(OSError):
+            return (path / (v2 if self._group.version == 2 else v1)).read_text()
+        return None
+
+    def oom_kills(self) -> int | None:
+        """How many processes the kernel's OOM killer ended in this group (``None``: unreadable)."""
+        text = self._read("memory.oom_control", "memory.events")
+        for line in (text or "").splitlines():
+            key, _, value = line.partition(" ")
+            if key == "oom_kill" and value.strip().isdigit():
+                return int(value)
+        return None
+
+    def usage_kb(self) -> int | None:
+        """Memory charged to the group now, KiB."""
+        text = self._read("memory.usage_in_bytes", "memory.current")
+        with contextlib.suppress(TypeError, ValueError):
+            return int(text) // 1024  # type: ignore[arg-type]
+        return None
+
+    def describe(self) -> dict[str, object]:
+        return {"pid": self.pid, "limit_kb": self.limit_kb, "applied": self.applied,
+                "cgroup_version": f"v{self.version}" if self.version else None, "reason_not_applied":
+                None if self.applied else self.reason}
+
+    def close(self) -> None:
+        self._group.close(timeout_s=2.0)
+
+    def __enter__(self) -> ProcessMemoryLimit:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

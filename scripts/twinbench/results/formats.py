@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "ALL", "CLOUDWATCH", "COST", "FUZZ", "KUBECTL", "PEERS", "RESULTS", "SIMULATION", "SOAK", "TUNE",
+    "ALL", "CHAOS", "CLOUDWATCH", "COST", "FUZZ", "KUBECTL", "PEERS", "RESULTS", "SIMULATION", "SOAK", "TUNE",
     "Format", "UnknownFormat", "by_name", "identify",
 ]
 
@@ -63,6 +63,8 @@ SOAK = Format("soak", 2, "soak.json")
 """``twinbench soak``: results/soak-<ts>/soak.json."""
 FUZZ = Format("fuzz", 2, "fuzz.json")
 """``twinbench fuzz``: results/fuzz-<ts>/fuzz.json."""
+CHAOS = Format("chaos", 1, "chaos.json")
+"""``twinbench chaos``: results/chaos-<ts>/chaos.json."""
 CLOUDWATCH = Format("cloudwatch", 2, "cloudwatch.json")
 """``twinbench collect-cloudwatch``: what AWS measured; dropped into a results folder for the report."""
 KUBECTL = Format("kubectl", 2, "kubectl.json")
