@@ -77,7 +77,7 @@ SIMULATION = Format("simulation", 1, "simulation.json",
 TUNE = Format("tune", 1, "tune.json")
 """``twinbench bench-tune``: results/tune-<ts>/tune.json, memory power-tuning (per size, picks, generators)."""
 
-ALL: tuple[Format, ...] = (RESULTS, PEERS, SOAK, FUZZ, CLOUDWATCH, KUBECTL, COST, SIMULATION, TUNE)
+ALL: tuple[Format, ...] = (RESULTS, PEERS, SOAK, FUZZ, CHAOS, CLOUDWATCH, KUBECTL, COST, SIMULATION, TUNE)
 _BY_NAME = {f.name: f for f in ALL}
 
 # Before this convention each kind marked its version its own way (FORMATS.md, "version 1").
