@@ -9,17 +9,18 @@
    capacity (queueing in gunicorn). Gaps stay at least 2 s away from the keep-alive so the
    emulator's reaper timer cannot flip them.
 2. **Measure.** The schedule is replayed open-loop (latency from the intended send time, so
-   queueing is counted) against the local Lambda (real ``awslambdaric`` processes,
-   ``idle_s`` = the keep-alive, reserved concurrency = the cap) and against real gunicorn under
-   the pod's limits. Per request: arrival, latency, status, the ``x-twinserve-cold`` flag; from
-   the emulator its REPORT lines (INIT durations) and counters.
+   queueing is counted) against the local Lambda (``twinbench serve-lambda`` in its own process:
+   real ``awslambdaric`` processes, ``idle_s`` = the keep-alive, reserved concurrency = the cap)
+   and then against real gunicorn under the pod's limits. Per request: arrival, latency, status,
+   the ``x-twinserve-cold`` flag; from the emulator its REPORT lines (INIT durations) and counters.
 3. **Simulate.** The same arrival times run through ``lambda_sim`` / ``kube_sim``
    (:mod:`twinbench.simulate.replay`) with inputs taken from the same measurement: Lambda
-   duration = the warm requests' latencies (emulator overhead included, as the bench's inputs
-   are), INIT = the REPORT Init Durations in the order they happened; the pod's service time
-   and capacity from a sequential and a saturating closed-loop probe of the same gunicorn run
-   just before the replay. So the inputs are calibrated; what is checked is the *mechanics*:
-   keep-alive reaping, most-recently-used reuse, the concurrency cap, per-pod queueing.
+   duration = the warm answers' latencies of the request's schedule segment (emulator overhead
+   included, as the bench's inputs are), INIT = the REPORT Init Durations in the order the cold
+   starts began; the pod's service time = the answers that found it idle, its capacity = the
+   better of two closed-loop probes around the replay. So the inputs are calibrated; what is
+   checked is the *mechanics*: keep-alive reaping, most-recently-used reuse, the concurrency cap
+   during INIT, per-pod queueing.
 4. **Compare** with the tolerances in :data:`TOLERANCES` (each with its reason) and print
    where every figure came from.
 
