@@ -32,13 +32,20 @@ SOAK_LAMBDA_ENVIRONMENTS ?= 16
 # the same processes from start to end. `make bench` keeps Lambda's 5-min reaping.
 SOAK_LAMBDA_IDLE_S ?= 3600
 
-.PHONY: fuzz soak secrets-scan
+# Faults under load. A stalled Lambda environment takes one slot; real Lambda would start another
+# where the default local cap (cores / vCPU) answers 429, so chaos lets it scale out as the soak does.
+CHAOS_LAMBDA_ENVIRONMENTS ?= 16
+
+.PHONY: fuzz soak chaos secrets-scan
 
 fuzz: $(VENV)/.stamp $(FUZZ_VENV)/.stamp $(MODEL_DIR)/metadata.json package-lambda $(RELIABILITY_LAMBDA_VENV_STAMP) ## Hostile input: schemathesis on gunicorn + WSGI Lambda, hypothesis events on the native handler, edge cases, slow clients (FUZZ_N=10000 per wrapper)
 	$(PY) -m twinbench fuzz -n $(FUZZ_N)
 
 soak: $(VENV)/.stamp $(MODEL_DIR)/metadata.json package-lambda $(RELIABILITY_LAMBDA_VENV_STAMP) ## Open loop at 70% of saturation on container + local Lambda: errors, p99 drift, RSS growth < 5% (SOAK_S=600 per target)
 	LAMBDA_ACCOUNT_CONCURRENCY=$(SOAK_LAMBDA_ENVIRONMENTS) LAMBDA_IDLE_S=$(SOAK_LAMBDA_IDLE_S) $(PY) -m twinbench soak --duration-s $(SOAK_S)
+
+chaos: $(VENV)/.stamp $(MODEL_DIR)/metadata.json package-lambda $(RELIABILITY_LAMBDA_VENV_STAMP) ## Faults under load at half of saturation: gunicorn worker/master SIGKILL, worker OOM, stall; Lambda env SIGKILL, failing init, timeout; target gone; SIGINT/SIGTERM mid-run (~5 min)
+	$(PY) -m twinbench chaos --lambda-environments $(CHAOS_LAMBDA_ENVIRONMENTS)
 
 # A scan that finds nothing must first show it can find something: a canary key, made up at run
 # time (a committed one would itself be a finding), has to fail the same scan.
