@@ -62,7 +62,8 @@ def test_local_run_end_to_end(tmp_path: Path):
         assert size["cold"]["n"] == 1 and size["cold"]["init_ms"]["p50"] > 0
         assert size["warm"]["n"] == 5 and all(b >= 1 for b in size["raw"]["warm_billed_ms"])
         assert size["cpu"]["quota"]["cpu_quota_vcpu"] == pytest.approx(size["memory_mb"] / 1769, abs=1e-3)
-        assert size["generator"]["generator_cpu_s"] >= 0 and size["generator"]["helper_cpu_s"] is not None
+        warm = size["generator"]["phases"]["warm"]
+        assert warm["generator_cpu_s"] > 0 and warm["helper_cpu_s"] is not None
     assert doc["picks"]["cost"]["memory_mb"] in (512, 1769)
     assert (folder / "logs" / "lambda-512mb.log").exists()
 

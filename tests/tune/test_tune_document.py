@@ -28,8 +28,9 @@ def _run(memory: int, warm: list[int], init: float | None = 500.0, cores: float 
     run = SizeRun(memory_mb=memory, warm_billed_ms=warm, warm_duration_ms=[w - 0.4 for w in warm], warmup_discarded=0)
     if init is not None:
         run.cold.append(ColdObservation("r", 200, init, 1.2, int(init) + 2, True))
-    run.cpu = {"generator": "test generator", "measure": "getrusage", "wall_s": 1.0, "generator_cpu_s": cores,
-               "generator_cores": cores}
+    phase = {"wall_s": 1.0, "generator_cpu_s": cores, "generator_cores": cores, "helper_cpu_s": 0.01, "helper_cores": 0.01}
+    run.cpu = {"generator": "test generator", "measure": "getrusage", "helper": "front",
+               "phases": {"cold": dict(phase), "warm": dict(phase)}}
     run.cpu_quota = {"cpu_quota_applied": True}
     return run
 
@@ -59,7 +60,7 @@ def test_trouble_becomes_warnings_not_silence():
     validate(doc, expected=formats.TUNE)
     text = "\n".join(doc["warnings"])
     for expected in ("no successful warm invocation", "no confirmed cold start", "failed invocations",
-                     "came back warm", "CPU quota NOT applied", "load generator used 0.90"):
+                     "came back warm", "CPU quota NOT applied", "load generator used 0.90 of a core in the warm"):
         assert expected in text
     assert doc["picks"] is None and doc["sizes"][0]["cost"] is None
 
@@ -72,15 +73,19 @@ def test_table_report_and_figure(tmp_path: Path):
     assert "free tier" in table
     report = render_markdown(doc)
     assert "Which generator produced each figure" in report and "test generator" in report
-    assert "generator CPU s" in report and "What this machine cannot reproduce" in report
+    assert "generator CPU s" in report and "| 128 | warm |" in report and "What this machine cannot reproduce" in report
     name = duration_and_cost(doc, tmp_path)
     assert name and (tmp_path / name).stat().st_size > 10_000
 
 
-def test_cpu_meter_measures_this_process():
-    with CpuMeter("spin") as meter:
+def test_cpu_meter_measures_this_process_phase_by_phase():
+    meter = CpuMeter("spin")
+    with meter.phase("warm"):
         total = 0
         for i in range(300_000):
             total += i * i
-    assert meter.result["generator_cpu_s"] > 0 and meter.result["generator_cores"] > 0
-    assert "helper" not in meter.result
+    with pytest.raises(RuntimeError), meter.phase("cold"):
+        raise RuntimeError("recorded anyway")
+    warm = meter.result["phases"]["warm"]
+    assert warm["generator_cpu_s"] > 0 and warm["generator_cores"] > 0
+    assert "cold" in meter.result["phases"] and meter.result["helper"] is None

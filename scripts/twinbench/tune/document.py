@@ -110,10 +110,11 @@ def _size_record(run: SizeRun, settings: TuneSettings, warnings: list[str]) -> d
     if run.cpu_quota.get("cpu_quota_applied") is False:
         warnings.append(f"{label}: CPU quota NOT applied ({run.cpu_quota.get('detail')}): "
                         "the function could use every core, so the sizes are not told apart")
-    cores = run.cpu.get("generator_cores")
-    if isinstance(cores, float) and cores > BUSY_GENERATOR_CORES:
-        warnings.append(f"{label}: the load generator used {cores:.2f} of a core while measuring "
-                        f"(of {share.machine_cores}): it competed with the function for CPU")
+    for phase, figures in (run.cpu.get("phases") or {}).items():  # type: ignore[union-attr]
+        cores = figures.get("generator_cores")
+        if isinstance(cores, float) and cores > BUSY_GENERATOR_CORES:
+            warnings.append(f"{label}: the load generator used {cores:.2f} of a core in the {phase} phase "
+                            f"(of {share.machine_cores}): it competed with the function for CPU")
     return {
         "memory_mb": run.memory_mb,
         "cpu": share.to_dict() | {"quota": run.cpu_quota},
@@ -158,7 +159,7 @@ def _generators(settings: TuneSettings, generator: str) -> list[dict[str, Any]]:
     source = ("the local Lambda's REPORT lines (serve-lambda: Init = runtime spawn -> first /next, Duration = "
               "/next -> /response)" if settings.mode == "local"
               else "the function's REPORT lines in Invoke's LogResult (LogType=Tail), measured by AWS")
-    cpu = "sizes[].generator (getrusage of the tuner's process; psutil of the emulator front, local mode)"
+    cpu = "sizes[].generator.phases (getrusage of the tuner's process; psutil of the emulator front, local mode)"
     return [
         {"figure": "cold init (Init Duration)", "produced_by": source, "requests_from": generator, "cpu": cpu},
         {"figure": "warm duration (Billed Duration)", "produced_by": source, "requests_from": generator, "cpu": cpu},

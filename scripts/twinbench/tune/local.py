@@ -112,14 +112,16 @@ def _measure_size(config: LocalTuneConfig, memory_mb: int, progress: Callable[[s
         conn = _Connection(lam.url)
         cold_ids: list[tuple[str | None, int, bool | None]] = []
         warm_ids: list[str] = []
-        with CpuMeter(GENERATOR, helper_pid=lam.process.pid,
-                      helper="local Lambda front + Runtime API (serve-lambda process, its environments excluded)") as meter:
+        meter = CpuMeter(GENERATOR, helper_pid=lam.process.pid,
+                         helper="local Lambda front + Runtime API (the serve-lambda process; environments excluded)")
+        with meter.phase("cold"):
             for i in range(profile.cold):
                 lam.reap_all()
                 conn.close()  # a cold start comes with a new connection, as after an idle period
                 status, headers = conn.post(config.path, config.body)
                 cold_ids.append((headers.get(REQUEST_ID_HEADER), status, _cold_flag(headers)))
                 progress(f"{memory_mb} MB: cold {i + 1}/{profile.cold}")
+        with meter.phase("warm"):
             for i in range(profile.warmup + profile.warm):
                 status, headers = conn.post(config.path, config.body)
                 if i >= profile.warmup:
@@ -129,8 +131,8 @@ def _measure_size(config: LocalTuneConfig, memory_mb: int, progress: Callable[[s
                         run.fail(status)
                 if config.gap_ms > 0:
                     time.sleep(config.gap_ms / 1000.0)
-            run.warmup_discarded = profile.warmup
-            progress(f"{memory_mb} MB: warm {profile.warm}/{profile.warm}")
+        run.warmup_discarded = profile.warmup
+        progress(f"{memory_mb} MB: warm {profile.warm}/{profile.warm}")
         conn.close()
         run.cpu = meter.result
         reports = {r.get("request_id"): r for r in lam.reports}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import resource
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 
 import psutil
@@ -82,8 +83,15 @@ def _pid_cpu_s(process: psutil.Process | None) -> float | None:
 
 
 class CpuMeter:
-    """CPU used over a ``with`` block by this process (the load generator: ``getrusage``) and by a
-    helper process such as the emulator's front (``psutil``, that process alone, not its children).
+    """CPU used, phase by phase, by this process (the load generator: ``getrusage``) and by a helper
+    process such as the emulator's front (``psutil``, that process alone, not its children)::
+
+        meter = CpuMeter("sequential http.client", helper_pid=pid, helper="emulator front")
+        with meter.phase("cold"):
+            ...
+        with meter.phase("warm"):
+            ...
+        meter.result   # {"generator": ..., "measure": ..., "helper": ..., "phases": {"cold": {...}, "warm": {...}}}
 
     Why: a figure measured while the generator or the emulator starved the function of CPU on a
     2-core machine is not the function's figure; the report prints these next to each size.
@@ -96,24 +104,30 @@ class CpuMeter:
         if helper_pid is not None:
             with contextlib.suppress(psutil.Error):
                 self._proc = psutil.Process(helper_pid)
-        self._t0 = self._cpu0 = 0.0
-        self._helper0: float | None = None
-        self.result: dict[str, object] = {}
+        self.phases: dict[str, dict[str, float | None]] = {}
 
-    def __enter__(self) -> CpuMeter:
-        self._t0 = time.perf_counter()
-        self._cpu0 = _self_cpu_s()
-        self._helper0 = _pid_cpu_s(self._proc)
-        return self
+    @contextlib.contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        """Measure the block as phase ``name`` (recorded also when the block raises)."""
+        t0 = time.perf_counter()
+        cpu0 = _self_cpu_s()
+        helper0 = _pid_cpu_s(self._proc)
+        try:
+            yield
+        finally:
+            wall = max(1e-9, time.perf_counter() - t0)
+            cpu = max(0.0, _self_cpu_s() - cpu0)
+            figures: dict[str, float | None] = {"wall_s": round(wall, 3), "generator_cpu_s": round(cpu, 3),
+                                                "generator_cores": round(cpu / wall, 4)}
+            if self.helper is not None:
+                helper1 = _pid_cpu_s(self._proc)
+                used = None if helper1 is None or helper0 is None else max(0.0, helper1 - helper0)
+                figures.update(helper_cpu_s=None if used is None else round(used, 3),
+                               helper_cores=None if used is None else round(used / wall, 4))
+            self.phases[name] = figures
 
-    def __exit__(self, *exc: object) -> None:
-        wall = max(1e-9, time.perf_counter() - self._t0)
-        cpu = max(0.0, _self_cpu_s() - self._cpu0)
-        self.result = {"generator": self.generator, "measure": "getrusage(RUSAGE_SELF) user+system",
-                       "wall_s": round(wall, 3), "generator_cpu_s": round(cpu, 3),
-                       "generator_cores": round(cpu / wall, 4)}
-        helper1 = _pid_cpu_s(self._proc)
-        if self.helper is not None:
-            used = None if helper1 is None or self._helper0 is None else max(0.0, helper1 - self._helper0)
-            self.result.update({"helper": self.helper, "helper_cpu_s": None if used is None else round(used, 3),
-                                "helper_cores": None if used is None else round(used / wall, 4)})
+    @property
+    def result(self) -> dict[str, object]:
+        return {"generator": self.generator, "measure": "getrusage(RUSAGE_SELF) user+system for the generator"
+                + ("; psutil cpu_times for the helper" if self.helper else ""),
+                "helper": self.helper, "phases": dict(self.phases)}

@@ -258,7 +258,8 @@ def _measure_size(client: Any, config: RemoteTuneConfig, memory: FunctionMemory,
     started = time.perf_counter()
     waits = [memory.set(memory_mb)]
     peak = 0
-    with CpuMeter(GENERATOR) as meter:
+    meter = CpuMeter(GENERATOR)
+    with meter.phase("cold"):
         for i in range(profile.cold):
             if i:
                 waits.append(forcer.force())
@@ -278,6 +279,7 @@ def _measure_size(client: Any, config: RemoteTuneConfig, memory: FunctionMemory,
                                             billed_duration_ms=inv.report.billed_duration_ms,
                                             verified_cold=inv.cold_flag))
             progress(f"{memory_mb} MB: cold {i + 1}/{profile.cold}")
+    with meter.phase("warm"):
         for i in range(profile.warmup + profile.warm):
             inv = invoke_once(client, config.function_name, config.payload)
             if i < profile.warmup:

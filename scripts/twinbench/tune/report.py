@@ -26,7 +26,7 @@ def _rows(doc: dict[str, Any]) -> list[list[str]]:
         warm = s["warm"]
         billed = warm["billed_ms"]
         cost = s.get("cost") or {}
-        gen = s["generator"]
+        warm_cpu = (s["generator"].get("phases") or {}).get("warm") or {}
         rows.append([
             str(s["memory_mb"]), vcpu,
             f"{_num(init['p50'], '{:.0f}')} (n={s['cold']['n']})",
@@ -34,13 +34,13 @@ def _rows(doc: dict[str, Any]) -> list[list[str]]:
             _num(warm["duration_ms"].get("median_ms"), "{:.2f}"),
             _usd(cost.get("per_million_usd")),
             _usd(cost.get("monthly_usd")),
-            f"{_num(gen.get('generator_cores'), '{:.2f}')}",
+            f"{_num(warm_cpu.get('generator_cores'), '{:.2f}')}",
         ])
     return rows
 
 
 HEADER = ["MB", "vCPU (AWS)", "cold init ms p50", "warm billed ms avg (p50/p99)", "duration ms p50", "$/1M inv",
-          "$/month", "gen cores"]
+          "$/month", "gen cores (warm)"]
 
 
 def render_table(doc: dict[str, Any]) -> str:
@@ -64,7 +64,7 @@ def render_table(doc: dict[str, Any]) -> str:
     out.append(f"avg = trimmed mean ({settings['discard_top_bottom']:.0%} each end, as Power Tuning); "
                f"{doc['pricing']['note']}")
     out.append("duration = REPORT Duration before rounding; gen cores = CPU the load generator (this process) "
-               "used while measuring, in cores")
+               "used during the warm phase, in cores (report.md has both phases and the emulator front's)")
     for limit in doc["limits"]:
         out.append(f"limit: {limit}")
     for warning in doc["warnings"]:
@@ -112,15 +112,18 @@ def render_markdown(doc: dict[str, Any]) -> str:
     for g in doc["generators"]:
         md.append(f"- **{g['figure']}**: measured by {g['produced_by']}"
                   + (f"; requests sent by {g['requests_from']}" if g["requests_from"] else ""))
-    md += ["", "| MB | wall s | generator CPU s | generator cores | emulator front CPU s | front cores |",
-           "|---|---|---|---|---|---|"]
+    md += ["", "| MB | phase | wall s | generator CPU s | generator cores | helper CPU s | helper cores |",
+           "|---|---|---|---|---|---|---|"]
     for s in doc["sizes"]:
-        g = s["generator"]
-        md.append(f"| {s['memory_mb']} | {_num(g.get('wall_s'), '{:.2f}')} | {_num(g.get('generator_cpu_s'), '{:.3f}')} | "
-                  f"{_num(g.get('generator_cores'), '{:.3f}')} | {_num(g.get('helper_cpu_s'), '{:.3f}')} | "
-                  f"{_num(g.get('helper_cores'), '{:.3f}')} |")
-    md += ["", "CPU from getrusage(RUSAGE_SELF) for the generator (this process) and psutil for the emulator's front "
-           "process, over the cold and warm phases of each size.", "", "## What this machine cannot reproduce", ""]
+        for phase, g in (s["generator"].get("phases") or {}).items():
+            md.append(f"| {s['memory_mb']} | {phase} | {_num(g.get('wall_s'), '{:.2f}')} | "
+                      f"{_num(g.get('generator_cpu_s'), '{:.3f}')} | {_num(g.get('generator_cores'), '{:.3f}')} | "
+                      f"{_num(g.get('helper_cpu_s'), '{:.3f}')} | {_num(g.get('helper_cores'), '{:.3f}')} |")
+    helper = next((s["generator"].get("helper") for s in doc["sizes"] if s["generator"].get("helper")), None)
+    md += ["", "Generator: " + (doc["generators"][0]["requests_from"] or "-") + "; its CPU from getrusage(RUSAGE_SELF)."
+           + (f" Helper: {helper}, its CPU from psutil." if helper else " No helper process (the requests go to AWS)."),
+           "Cold phase = the forced cold starts (reaps or configuration updates included); warm = warm-ups + measured.",
+           "", "## What this machine cannot reproduce", ""]
     md += [f"- {limit}" for limit in doc["limits"]]
     size_notes = [f"- {s['memory_mb']} MB: {note}" for s in doc["sizes"] for note in s["notes"]]
     if size_notes:
