@@ -19,10 +19,11 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -223,14 +224,25 @@ class LoadGenerator:
         progress: ProgressFn | None = None,
     ) -> tuple[list[Outcome], dict]:
         """Run one open-loop step; returns the outcomes and generator metrics (CPU, send lag)."""
-        offsets = arrival_offsets(rate_rps, duration_s, arrivals, seed)
+        return await self.open_loop_at(arrival_offsets(rate_rps, duration_s, arrivals, seed), duration_s, progress)
+
+    async def open_loop_at(
+        self, offsets: Sequence[float], duration_s: float | None = None, progress: ProgressFn | None = None,
+    ) -> tuple[list[Outcome], dict]:
+        """Send one request at each offset (seconds from the start), whatever the answers do.
+
+        Returns the outcomes in arrival order (latency counted from each intended send) and the
+        generator metrics. Replaying a trace's exact arrival times (the simulator's calibration)
+        and a generated schedule (:meth:`open_loop`) share this one scheduling loop.
+        """
+        duration_s = float(offsets[-1]) if duration_s is None and len(offsets) else (duration_s or 0.0)
         meter = _Meter()
         held = _HeldCollector()
-        outcomes: list[Outcome] = []
+        outcomes: list[Outcome | None] = [None] * len(offsets)
         failures: list[BaseException] = []
         pending: set[asyncio.Task[Outcome]] = set()
 
-        def finished(task: asyncio.Task[Outcome]) -> None:
+        def finished(index: int, task: asyncio.Task[Outcome]) -> None:
             # The task is dropped once its outcome is kept: a finished Task holds far more than
             # the Outcome, and hundreds of thousands of them are what gc would walk.
             pending.discard(task)
@@ -239,23 +251,23 @@ class LoadGenerator:
             elif (exc := task.exception()) is not None:
                 failures.append(exc)
             else:
-                outcomes.append(task.result())
+                outcomes[index] = task.result()
 
         start = time.perf_counter() + 0.01
         last_report = 0.0
         try:
-            for sent, offset in enumerate(offsets, start=1):
-                intended = start + offset
+            for index, offset in enumerate(offsets):
+                intended = start + float(offset)
                 delay = intended - time.perf_counter()
                 if delay > 0:
                     await asyncio.sleep(delay)
                 task = asyncio.create_task(self.one(intended, start))
                 pending.add(task)
-                task.add_done_callback(finished)
+                task.add_done_callback(functools.partial(finished, index))
                 held.tick()
                 if progress is not None and offset - last_report >= 0.25:
                     last_report = offset
-                    progress({"elapsed_s": offset, "duration_s": duration_s, "sent": sent})
+                    progress({"elapsed_s": offset, "duration_s": duration_s, "sent": index + 1})
             while pending:
                 await asyncio.wait(set(pending))
         except BaseException:
@@ -266,7 +278,8 @@ class LoadGenerator:
             held.release()
         if failures:
             raise failures[0]
-        return outcomes, self._generator_metrics(meter, outcomes)
+        done = [o for o in outcomes if o is not None]
+        return done, self._generator_metrics(meter, done)
 
     async def closed_loop(
         self, concurrency: int, duration_s: float, progress: ProgressFn | None = None

@@ -192,18 +192,8 @@ async def _replay(url: str, body: bytes, arrivals_s: np.ndarray, timeout_s: floa
     from twinbench.measure.loadgen import LoadGenerator
 
     async with LoadGenerator(url, body, timeout_s=timeout_s) as gen:
-        start = time.perf_counter() + 0.05
-        tasks = []
-        for offset in arrivals_s:
-            intended = start + float(offset)
-            delay = intended - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(gen.one(intended, start)))
-        outcomes = await asyncio.gather(*tasks)
-    lags = sorted(o.send_lag_ms for o in outcomes)
-    return list(outcomes), {"send_lag_p99_ms": round(lags[min(len(lags) - 1, int(0.99 * len(lags)))], 3),
-                            "send_lag_max_ms": round(lags[-1], 3)}
+        outcomes, generator = await gen.open_loop_at([float(x) for x in arrivals_s])
+    return outcomes, {"send_lag_p99_ms": generator["send_lag_p99_ms"], "send_lag_max_ms": generator["send_lag_max_ms"]}
 
 
 def _target_run(name: str, outcomes: list[Any], generator: dict[str, float], inputs: dict[str, Any],
