@@ -27,6 +27,7 @@ __all__ = ["REPORT_NAME", "TuneRequest", "run_tune"]
 
 REPORT_NAME = "report.md"
 DEFAULT_RESULTS = REPO / "results"
+BUSY_LOAD_PER_CORE = 0.5  # the bench's own threshold for "the machine was busy"
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,19 @@ def _client(request: TuneRequest) -> Any:
     return boto3.client("lambda", region_name=request.region)
 
 
+def _busy(environment: dict[str, Any], load_end: list[float]) -> list[str]:
+    """Warnings for a machine busy before or after the run: other work competed with the sizes for CPU."""
+    from twinbench.tune.cpu_share import machine_cores
+
+    cores = machine_cores()
+    warnings = []
+    for when, load in (("before", environment.get("load_average_1_5_15")), ("after", load_end)):
+        if load and load[0] > BUSY_LOAD_PER_CORE * cores:
+            warnings.append(f"machine busy {when} the run (1-min load average {load[0]:.2f} on {cores} cores): "
+                            "the sizes competed with other work for CPU; rerun on a quiet machine to compare them")
+    return warnings
+
+
 def run_tune(request: TuneRequest, progress: Callable[[str], None] = lambda s: None) -> tuple[dict[str, Any], Path]:
     """Run, write, render; returns ``(document, folder)``.
 
@@ -150,8 +164,10 @@ def run_tune(request: TuneRequest, progress: Callable[[str], None] = lambda s: N
             if request.mode == "remote" and facts.get("restored") is False and facts.get("original_memory_mb"):
                 extra_warnings.append(f"{request.function_name} may NOT have been restored to "
                                       f"{facts['original_memory_mb']} MB: check it")
+            load_end = [round(v, 2) for v in os.getloadavg()]
             payload_doc = build_payload(runs, settings, generator=GENERATOR, wall_s=time.perf_counter() - started,
-                                        status=status, extra_warnings=extra_warnings)
+                                        status=status, extra_warnings=[*extra_warnings, *_busy(folder.environment, load_end)])
+            payload_doc.run["load_average_end"] = load_end
             from twinbench.tune.plots import duration_and_cost
 
             figure = duration_and_cost(folder.document(payload_doc).to_dict(), folder.path)
