@@ -71,3 +71,23 @@ def test_native_handler_does_not_import_flask(rf_dir):
     env = {"MODEL_PATH": str(rf_dir), "PYTHONPATH": f"{REPO}/services/predict-lambda"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_wsgi_handler_reports_cold_then_warm_on_both_event_kinds(rf_dir, monkeypatch, good_body):
+    import importlib
+    import sys
+
+    from twinbench.aws.sample_events import event_for
+
+    monkeypatch.setenv("MODEL_PATH", str(rf_dir))
+    monkeypatch.setenv("API_GATEWAY_BASE_PATH", "wsgi")
+    sys.modules.pop("wsgi_handler", None)
+    fresh = importlib.import_module("wsgi_handler")
+    first = fresh.handler(event_for("http_api_v2.json", path="/wsgi/predict", body=good_body), None)
+    second = fresh.handler(event_for("apigw_rest_v1.json", path="/wsgi/predict", body=good_body), None)
+    assert first["statusCode"] == second["statusCode"] == 200
+    assert first["headers"]["x-twinserve-cold"] == "true"
+    headers = second.get("headers") or {k: v[0] for k, v in second["multiValueHeaders"].items()}
+    assert headers["x-twinserve-cold"] == "false"
+    assert float(first["headers"]["x-twinserve-init-ms"]) > 0
+    sys.modules.pop("wsgi_handler", None)

@@ -33,7 +33,6 @@ import os
 import sys
 import time
 import traceback
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -176,17 +175,6 @@ def _split(raw: str, allowed: tuple[str, ...], what: str) -> list[str]:
     if bad or not items:
         raise SystemExit(f"twinbench bench: unknown {what} {bad or raw!r}; choose from {','.join(allowed)}")
     return items
-
-
-@dataclass
-class _BenchResults(BenchResults):
-    """results.json with the optional ``simulation`` key (FORMATS.md: additive, no version bump).
-
-    Why a subclass here: the payload class lives in results/documents.py; once it has the field
-    itself this class is just BenchResults.
-    """
-
-    simulation: dict | None = None
 
 
 def _lambda_signer(args: argparse.Namespace, url: str | None = None) -> Sign | None:
@@ -499,7 +487,7 @@ def _measure(folder: RunFolder, args: argparse.Namespace, chosen_targets: list[s
 
     Returns the exit code so far, the document as written and its path.
     """
-    doc = _BenchResults(run={
+    doc = BenchResults(run={
         "id": folder.path.name,
         "status": "running",
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),

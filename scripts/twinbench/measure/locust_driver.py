@@ -218,11 +218,12 @@ def _read_stats_csv(path: Path) -> dict[str, dict]:
     out: dict[str, dict] = {}
     with path.open(newline="", encoding="utf-8") as f:
         for row in csv.DictReader(f):
-            def num(key: str) -> float | None:
+            def num(key: str, row: dict[str, str] = row) -> float | None:
                 try:
                     return float(row[key])
                 except (KeyError, TypeError, ValueError):
                     return None
+
             out[row.get("Name", "")] = {
                 "requests": int(num("Request Count") or 0), "failures": int(num("Failure Count") or 0),
                 "requests_per_s": num("Requests/s"), "median_ms": num("Median Response Time"),

@@ -83,6 +83,8 @@ class BenchResults(Payload):
     scenarios: dict[str, Any] = field(default_factory=dict)
     lambda_reports: dict[str, Any] = field(default_factory=dict)
     cost: dict[str, Any] | None = None
+    simulation: dict[str, Any] | None = None
+    """The simulation at your traffic (optional; FORMATS.md: additive, no version bump)."""
     warnings: list[str] = field(default_factory=list)
 
 

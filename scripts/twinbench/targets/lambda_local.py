@@ -21,7 +21,6 @@ from twinbench.targets.base import (
     _post,
 )
 
-
 WSGI_PREFIX = "/wsgi"  # serverless.yml: the WSGI function's routes and its API_GATEWAY_BASE_PATH
 
 
@@ -98,11 +97,8 @@ class LambdaTarget(Target):
                 "would start more environments (each a cold start) up to the account limit")
         self._lam = LambdaProcess(self.package_dir, handler=self.variant.handler, memory_mb=self.memory_mb,
                                   reserved_concurrency=self.reserved_concurrency, idle_s=self.idle_s,
-                                  timeout_s=self.timeout_s, log_path=log, env=env)
-        # The function's own environment (serverless.yml `environment:`) goes to serve-lambda's --env;
-        # LambdaProcess has no parameter for it yet, so its argv is extended before the start.
-        for key, value in self.variant.env:
-            self._lam.process.argv += ["--env", f"{key}={value}"]
+                                  timeout_s=self.timeout_s, log_path=log, env=env,
+                                  function_env=dict(self.variant.env))
         if self.variant.env:
             self.notes.append(f"handler {self.variant.handler} (function {self.variant.function}), "
                               + ", ".join(f"{k}={v}" for k, v in self.variant.env) + f"; requests to {self.variant.prefix}/predict")

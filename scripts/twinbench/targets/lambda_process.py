@@ -39,7 +39,8 @@ class LambdaProcess(ManagedServer):
     def __init__(self, package_dir: Path, handler: str = "handler.handler", memory_mb: int | None = None,
                  reserved_concurrency: int | None = None, idle_s: float | None = None,
                  timeout_s: float | None = None, port: int = 0, log_path: Path | None = None,
-                 start_timeout_s: float = 60.0, env: dict[str, str] | None = None) -> None:
+                 start_timeout_s: float = 60.0, env: dict[str, str] | None = None,
+                 function_env: dict[str, str] | None = None) -> None:
         self.extra_env = dict(env or {})
         self.package_dir = Path(package_dir)
         self.port = port or free_port()
@@ -52,6 +53,9 @@ class LambdaProcess(ManagedServer):
                             ("--idle-s", idle_s), ("--timeout-s", timeout_s)):
             if value is not None:
                 self.argv += [flag, str(value)]
+        # The function's own environment variables (serverless.yml `environment:`), not the emulator's.
+        for key, value in (function_env or {}).items():
+            self.argv += ["--env", f"{key}={value}"]
         self.process = ManagedProcess(self.argv, name="serve-lambda", env={**os.environ, **self.extra_env},
                                       cwd=REPO, log_path=log_path, ready=self._answers,
                                       ready_timeout_s=start_timeout_s, grace_s=30.0, error=LambdaStartError)
