@@ -17,6 +17,13 @@ def _usd(value: float | None) -> str:
     return f"${value:,.2f}" if value >= 1 else f"${value:.4f}"
 
 
+def _cold_at(doc: dict[str, Any], memory_mb: int) -> str:
+    for s in doc["sizes"]:
+        if s["memory_mb"] == memory_mb and s["cold"]["n"]:
+            return f"{s['cold']['init_ms']['p50']:.0f} ms"
+    return "-"
+
+
 def _rows(doc: dict[str, Any]) -> list[list[str]]:
     rows = []
     for s in doc["sizes"]:
@@ -59,7 +66,8 @@ def render_table(doc: dict[str, Any]) -> str:
             p = picks[name]
             extra = f", w={picks['balanced_weight']:g}, score {p['score']:.3f}" if name == "balanced" else ""
             out.append(f"pick {name:>8}: {p['memory_mb']} MB ({p['duration_ms']:.2f} ms, "
-                       f"${p['cost_usd'] * 1e6:.4f} per million{extra})")
+                       f"${p['cost_usd'] * 1e6:.4f} per million{extra}; cold init p50 {_cold_at(doc, p['memory_mb'])})")
+        out.append("picks on warm billed duration, as Power Tuning; the cold init beside each is not part of the pick")
     out.append("")
     out.append(f"avg = trimmed mean ({settings['discard_top_bottom']:.0%} each end, as Power Tuning); "
                f"{doc['pricing']['note']}")
@@ -96,9 +104,10 @@ def render_markdown(doc: dict[str, Any]) -> str:
         for name in ("cost", "speed", "balanced"):
             p = picks[name]
             md.append(f"- **{name}**: {p['memory_mb']} MB — {p['duration_ms']:.2f} ms average billed, "
-                      f"${p['cost_usd'] * 1e6:.4f} per million invocations"
+                      f"${p['cost_usd'] * 1e6:.4f} per million invocations, cold init p50 {_cold_at(doc, p['memory_mb'])}"
                       + (f" (score {p['score']:.3f}, balancedWeight {picks['balanced_weight']:g})" if name == "balanced" else ""))
-        md += ["", f"- duration: {picks['duration_method']}", f"- cost: {picks['cost_method']}",
+        md += ["", "Picked on warm billed duration and its cost, as Power Tuning does; cold init is shown, not weighed.",
+               "", f"- duration: {picks['duration_method']}", f"- cost: {picks['cost_method']}",
                f"- balanced: {picks['balanced_method']}",
                f"- source: {picks['source']}", ""]
     for name in doc.get("figures", {}).values():
