@@ -10,17 +10,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from twinbench.cli.arg_types import positive_int
+
 __all__ = ["register"]
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 def _bench_core(args: argparse.Namespace) -> int:
@@ -39,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bench = subparsers.add_parser("bench-core", help="core predict path vs raw estimator.predict, per row",
                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     bench.add_argument("--models", nargs="+", choices=("rf", "logreg"), default=["rf", "logreg"])
-    bench.add_argument("--repeats", type=_positive, default=300, help="timed calls per measurement (after 30 warm-up calls)")
+    bench.add_argument("--repeats", type=positive_int, default=300, help="timed calls per measurement (after 30 warm-up calls)")
     bench.add_argument("--work-dir", type=Path, default=Path("build/bench-core"), help="where the models are trained")
     bench.set_defaults(func=_bench_core)
 
@@ -47,6 +41,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                  description="Trains each model twice (skops and joblib source), then times fresh Python "
                                  "processes loading it as ONNX, skops and joblib: imports, first load, reload.")
     load.add_argument("--models", nargs="+", choices=("rf", "logreg"), default=["rf", "logreg"])
-    load.add_argument("--repeats", type=_positive, default=5, help="fresh processes per model and format")
+    load.add_argument("--repeats", type=positive_int, default=5, help="fresh processes per model and format")
     load.add_argument("--work-dir", type=Path, default=Path("build/bench-load"), help="where the models are trained")
     load.set_defaults(func=_bench_load)

@@ -17,27 +17,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from twinbench.cli.arg_types import positive_float, positive_int
+
 __all__ = ["register"]
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0 or value != value or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
-    return value
 
 
 def _bench_limit(args: argparse.Namespace) -> int:
@@ -58,11 +44,11 @@ def _bench_limit(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("bench-limit", help="the container vs a no-op WSGI app under the same gunicorn (wrk)",
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=_positive_int, default=3, help="interleaved rounds (default 3)")
-    parser.add_argument("--duration", type=_positive_float, default=10.0, help="seconds of wrk per server and round")
-    parser.add_argument("--warmup", type=_positive_float, default=2.0, help="discarded wrk seconds before each run")
-    parser.add_argument("--concurrency", type=_positive_int, default=32, help="wrk connections (default 32)")
-    parser.add_argument("--workers", type=_positive_int, default=None,
+    parser.add_argument("--rounds", type=positive_int, default=3, help="interleaved rounds (default 3)")
+    parser.add_argument("--duration", type=positive_float, default=10.0, help="seconds of wrk per server and round")
+    parser.add_argument("--warmup", type=positive_float, default=2.0, help="discarded wrk seconds before each run")
+    parser.add_argument("--concurrency", type=positive_int, default=32, help="wrk connections (default 32)")
+    parser.add_argument("--workers", type=positive_int, default=None,
                         help="gunicorn workers (default: gunicorn.conf.py's, 2 per usable CPU)")
     parser.add_argument("--no-breakdown", action="store_true", help="only the no-op app and twinserve as shipped")
     parser.add_argument("--model-path", type=Path, default=None, help="model folder (default MODEL_PATH or model/)")
