@@ -156,14 +156,14 @@ def _limits(settings: TuneSettings, records: Sequence[Mapping[str, Any]]) -> lis
 
 def _generators(settings: TuneSettings, generator: str) -> list[dict[str, Any]]:
     """Figure by figure: what measured it, what sent the requests; their CPU is in ``sizes[].generator``."""
-    source = ("the local Lambda's REPORT lines (serve-lambda: Init = runtime spawn -> first /next, Duration = "
+    source = ("measured by the local Lambda's REPORT lines (serve-lambda: Init = runtime spawn -> first /next, Duration = "
               "/next -> /response)" if settings.mode == "local"
-              else "the function's REPORT lines in Invoke's LogResult (LogType=Tail), measured by AWS")
+              else "measured by AWS: the function's REPORT lines in Invoke's LogResult (LogType=Tail)")
     cpu = "sizes[].generator.phases (getrusage of the tuner's process; psutil of the emulator front, local mode)"
     return [
         {"figure": "cold init (Init Duration)", "produced_by": source, "requests_from": generator, "cpu": cpu},
         {"figure": "warm duration (Billed Duration)", "produced_by": source, "requests_from": generator, "cpu": cpu},
-        {"figure": "cost per million / per month", "produced_by": "twinbench.tune.pricing over the warm billed "
+        {"figure": "cost per million / per month", "produced_by": "computed by twinbench.tune.pricing from the warm billed "
          "durations (cost/prices.json, cost.model.lambda_monthly_cost)", "requests_from": None, "cpu": None},
     ]
 

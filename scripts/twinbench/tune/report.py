@@ -89,7 +89,8 @@ def render_markdown(doc: dict[str, Any]) -> str:
     md = [f"# Memory power-tuning ({settings['mode']})", "",
           f"Created {doc['created']}; profile `{settings['profile']['name']}` "
           f"({settings['profile']['cold']} cold, {settings['profile']['warmup']} warm-up discarded, "
-          f"{settings['profile']['warm']} warm per size); target: `{settings['target']}`.",
+          f"{settings['profile']['warm']} warm per size); target: "
+          + ", ".join(f"{k} `{v}`" for k, v in settings["target"].items()) + ".",
           f"Machine: {env.get('cpu_model')}, {env.get('cpus_usable')} usable cores, load average "
           f"{env.get('load_average_1_5_15')}; git {env.get('git', {}).get('commit')}"
           f"{' (dirty)' if env.get('git', {}).get('dirty') else ''}.", ""]
@@ -119,7 +120,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
            f"per month; keep-alive {pricing['keep_alive_s']:g} s for the expected cold starts. {pricing['note']}.", ""]
     md += ["## Which generator produced each figure, and its CPU", ""]
     for g in doc["generators"]:
-        md.append(f"- **{g['figure']}**: measured by {g['produced_by']}"
+        md.append(f"- **{g['figure']}**: {g['produced_by']}"
                   + (f"; requests sent by {g['requests_from']}" if g["requests_from"] else ""))
     md += ["", "| MB | phase | wall s | generator CPU s | generator cores | helper CPU s | helper cores |",
            "|---|---|---|---|---|---|---|"]
