@@ -33,6 +33,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from twinserve.headers import COLD_HEADER
+
+from twinbench.aws.api_errors import error_code, user_fix
+
 NONCE_ENV_VAR = "TWINBENCH_COLD_NONCE"
 
 T = TypeVar("T")
@@ -138,7 +142,7 @@ class ForcedColdStarts:
                 break
             except Exception as exc:
                 # An update still in progress (ours or someone's) refuses a new one: wait it out.
-                if _error_code(exc) == "ResourceConflictException" and attempt < self.conflict_retries:
+                if error_code(exc) == "ResourceConflictException" and attempt < self.conflict_retries:
                     self._wait()
                     continue
                 raise _map(exc, "UpdateFunctionConfiguration", self.function_name) from exc
@@ -236,23 +240,11 @@ def run_forced_cold_starts(
     return result
 
 
-def _error_code(exc: Exception) -> str:
-    response = getattr(exc, "response", None)
-    return (response or {}).get("Error", {}).get("Code", "") if isinstance(response, dict) else ""
-
-
 def _map(exc: Exception, action: str, function_name: str) -> Exception:
-    code = _error_code(exc)
-    if code in {"AccessDeniedException", "AccessDenied"}:
-        return ColdStartError(f"permission denied: the caller needs lambda:{action} on {function_name}")
-    if code == "ResourceNotFoundException":
-        return ColdStartError(f"function {function_name} not found: check the name and --region")
-    if type(exc).__name__ in {"NoCredentialsError", "PartialCredentialsError"}:
-        return ColdStartError("no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
-    return exc
+    fix = user_fix(exc, action, function_name)
+    return ColdStartError(fix) if fix is not None else exc
 
 
-from twinserve.headers import COLD_HEADER  # noqa: E402
 
 
 def cold_from_headers(headers: Any) -> bool | None:

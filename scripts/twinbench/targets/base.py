@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from twinbench.measure.loadgen import COLD_HEADER, INIT_HEADER
+from twinbench.measure.loadgen import INIT_HEADER
 
 __all__ = ["ColdBatch", "ColdSample", "Target", "request_body"]
 
@@ -80,12 +80,6 @@ class ColdBatch:
     extra: dict = field(default_factory=dict)
 
 
-def _cold_flag(headers: dict[str, str]) -> bool | None:
-    raw = headers.get(COLD_HEADER)
-    if raw is None:
-        return None
-    value = raw.strip().lower()
-    return True if value == "true" else False if value == "false" else None
 
 
 def _init_header_ms(headers: dict[str, str]) -> float | None:

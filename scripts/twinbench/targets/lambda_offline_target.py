@@ -6,11 +6,12 @@ import contextlib
 import os
 from pathlib import Path
 
+from twinserve.headers import parse_cold_flag
+
 from twinbench.project.paths import REPO
 from twinbench.targets.base import (
     ColdSample,
     Target,
-    _cold_flag,
     _init_header_ms,
     _post,
 )
@@ -110,7 +111,7 @@ class OfflineLambdaTarget(Target):
         finally:
             server.stop()
         return ColdSample(first_response_ms=request_ms, init_ms=_init_header_ms(headers), request_ms=request_ms,
-                          verified_cold=_cold_flag(headers), status=status,
+                          verified_cold=parse_cold_flag(headers), status=status,
                           extra={"server_start_ms": server.timings.get("spawn_to_listening_ms")})
 
     def before_burst(self) -> str | None:

@@ -6,12 +6,13 @@ import os
 import threading
 from collections.abc import Callable
 
+from twinserve.headers import parse_cold_flag
+
 from twinbench.targets.base import (
     ColdBatch,
     ColdSample,
     Sign,
     Target,
-    _cold_flag,
     _init_header_ms,
     _post,
 )
@@ -106,7 +107,7 @@ class RemoteLambdaTarget(RemoteTarget):
 
         def is_cold(sample: tuple[int, dict[str, str], float]) -> bool | None:
             status, headers, _ = sample
-            return _cold_flag(headers) if 200 <= status < 300 else None
+            return parse_cold_flag(headers) if 200 <= status < 300 else None
 
         def progress(i: int, total: int) -> None:
             on_sample(f"{self.name} {i}/{total}: forced cold start (status {statuses[-1] if statuses else '?'})")

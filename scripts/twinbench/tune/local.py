@@ -27,7 +27,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from twinbench.measure.loadgen import COLD_HEADER
+from twinserve.headers import parse_cold_flag
+
 from twinbench.tune.errors import TuneRunError
 from twinbench.tune.observations import ColdObservation, CpuMeter, SizeRun
 from twinbench.tune.profiles import TuneProfile
@@ -85,12 +86,6 @@ class _Connection:
             self._conn = None
 
 
-def _cold_flag(headers: dict[str, str]) -> bool | None:
-    raw = headers.get(COLD_HEADER)
-    if raw is None:
-        return None
-    value = raw.strip().lower()
-    return True if value == "true" else False if value == "false" else None
 
 
 def _measure_size(config: LocalTuneConfig, memory_mb: int, progress: Callable[[str], None]) -> SizeRun:
@@ -119,7 +114,7 @@ def _measure_size(config: LocalTuneConfig, memory_mb: int, progress: Callable[[s
                 lam.reap_all()
                 conn.close()  # a cold start comes with a new connection, as after an idle period
                 status, headers = conn.post(config.path, config.body)
-                cold_ids.append((headers.get(REQUEST_ID_HEADER), status, _cold_flag(headers)))
+                cold_ids.append((headers.get(REQUEST_ID_HEADER), status, parse_cold_flag(headers)))
                 progress(f"{memory_mb} MB: cold {i + 1}/{profile.cold}")
         with meter.phase("warm"):
             for i in range(profile.warmup + profile.warm):

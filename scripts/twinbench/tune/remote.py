@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from twinbench.aws.api_errors import error_code, user_fix
 from twinbench.aws.report_line import LambdaReport, parse_report_message
 from twinbench.tune.errors import TuneInputError, TuneRunError
 from twinbench.tune.observations import ColdObservation, CpuMeter, SizeRun
@@ -68,22 +69,11 @@ class Invocation:
     function_error: str | None
 
 
-def _error_code(exc: BaseException) -> str:
-    response = getattr(exc, "response", None)
-    return (response or {}).get("Error", {}).get("Code", "") if isinstance(response, dict) else ""
-
-
 def _as_tune_error(exc: Exception, action: str, function_name: str) -> Exception:
     """botocore's errors as the tuner's: what to fix, on one line."""
-    code = _error_code(exc)
-    if code in {"AccessDeniedException", "AccessDenied"}:
-        return TuneInputError(f"permission denied: the caller needs lambda:{action} on {function_name}")
-    if code == "ResourceNotFoundException":
-        return TuneInputError(f"function {function_name} not found: check the name and the region")
-    if type(exc).__name__ in {"NoCredentialsError", "PartialCredentialsError"}:
-        return TuneInputError("no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY")
-    if type(exc).__name__ == "NoRegionError":
-        return TuneInputError("no AWS region: set AWS_REGION (or --aws-region)")
+    fix = user_fix(exc, action, function_name)
+    if fix is not None:
+        return TuneInputError(fix)
     if type(exc).__name__ == "WaiterError":
         last = getattr(exc, "last_response", {}) or {}
         return TuneRunError(f"{function_name}: configuration update did not become Successful "
@@ -172,7 +162,7 @@ class FunctionMemory:
                 break
             except Exception as exc:
                 # An update still in progress (ours or someone's) refuses a new one: wait it out.
-                if _error_code(exc) == "ResourceConflictException" and attempt < 10:
+                if error_code(exc) == "ResourceConflictException" and attempt < 10:
                     self._wait()
                     continue
                 raise _as_tune_error(exc, "UpdateFunctionConfiguration", self.function_name) from exc
