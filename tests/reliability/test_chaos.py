@@ -143,10 +143,10 @@ def test_package_without_model_links_the_libraries_and_copies_the_core(tmp_path:
 def test_a_process_over_its_lowered_memory_limit_is_oom_killed_by_the_kernel():
     # Negative control first: the same process under a limit it stays within lives on.
     code = "import sys, time\nsys.stdin.readline()\nx = bytearray(int(sys.argv[1]))\nprint('alive', flush=True)\ntime.sleep(5)"
-    for alloc_kb, killed in ((64, False), (8192, True)):
+    for alloc_kb, killed in ((64, False), (65536, True)):
         proc = subprocess.Popen([sys.executable, "-c", code, str(alloc_kb * 1024)], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, text=True)
-        with ProcessMemoryLimit(proc.pid, 2048) as limit:
+        with ProcessMemoryLimit(proc.pid, 16384) as limit:
             if not limit.applied:
                 proc.kill()
                 proc.wait()

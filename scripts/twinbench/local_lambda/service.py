@@ -253,6 +253,9 @@ class LambdaService:
             "environment_invocations": {str(env.pid): env.invocations for env in envs if env.pid},
             # Per process: which one holds an invocation right now (a fault injector stalls that one).
             "environment_states": {str(env.pid): env.state.value for env in envs if env.pid},
+            # Seconds since each idle one was released: the pool hands out the most recent first.
+            "environment_idle_s": {str(env.pid): round(time.monotonic() - env.last_used, 4)
+                                   for env in envs if env.pid and env.state.value == "idle"},
             **self.counts,
             "reports": len(self._report_rows),
             **self.gc_pauses.figures(),

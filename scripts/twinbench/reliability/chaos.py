@@ -747,14 +747,13 @@ class _Lambda:
         return list(self.proc.reports)[index:]
 
 
-def _busiest_environment(lam: _Lambda) -> tuple[int, int]:
-    """(pid, invocations) of the environment that served most: the pool hands out the most recently
-    used idle one first, so it is the likeliest to be handed the next invocation."""
-    counts = {int(k): int(v) for k, v in lam.stats().get("environment_invocations", {}).items()}
-    if not counts:
-        raise FaultError("no execution environment to stall: the stream has not started one")
-    pid = max(counts, key=lambda p: counts[p])
-    return pid, counts[pid]
+def _next_environments(lam: _Lambda) -> list[int]:
+    """Environment pids in the order the pool will hand them the next invocations: the idle ones,
+    most recently released first (the pool takes from the top of a LIFO stack)."""
+    idle = {int(k): float(v) for k, v in lam.stats().get("environment_idle_s", {}).items()}
+    if not idle:
+        raise FaultError("no idle execution environment to stall: the stream has not started one")
+    return sorted(idle, key=lambda pid: idle[pid])
 
 
 def _wait_handed_invocation(lam: _Lambda, pid: int, timeout_s: float, cancel: threading.Event) -> bool:
@@ -776,12 +775,19 @@ def _lambda_fault(fault: str, lam: _Lambda, body: bytes, rate: float, settings: 
     def inject(now_s: Callable[[], float], cancel: threading.Event) -> dict[str, Any]:
         stats = lam.stats()
         marks.update(reports=int(stats.get("reports", 0)), before=stats)
-        pid, served = _busiest_environment(lam)
-        t_stop = now_s()
-        os.kill(pid, signal.SIGSTOP)
-        handed = _wait_handed_invocation(lam, pid, 5.0, cancel)
+        # Stall the environment next in line; if another got the invocations meanwhile, let it
+        # go on and stall the next candidate (bounded: a few candidates, 1 s each).
+        handed, tried = False, []
+        for pid in _next_environments(lam)[:4]:
+            t_stop = now_s()
+            os.kill(pid, signal.SIGSTOP)
+            tried.append(pid)
+            handed = _wait_handed_invocation(lam, pid, 1.0, cancel)
+            if handed or cancel.is_set():
+                break
+            os.kill(pid, signal.SIGCONT)
         t_handed = now_s()
-        facts: dict[str, Any] = {"environment_pid": pid, "stopped_at_s": round(t_stop, 3),
+        facts: dict[str, Any] = {"environment_pid": pid, "candidates_tried": tried, "stopped_at_s": round(t_stop, 3),
                                  "handed_an_invocation": handed, "handed_after_s": round(t_handed - t_stop, 3)}
         if fault == "env-sigkill":
             t = now_s()
