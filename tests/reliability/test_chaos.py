@@ -3,6 +3,7 @@ memory limit, and the local Lambda's answer to a crashed runtime — each shown 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -153,10 +154,8 @@ def test_a_process_over_its_lowered_memory_limit_is_oom_killed_by_the_kernel():
                 pytest.skip(f"no writable memory cgroup here: {limit.reason}")
             proc.stdin.write("go\n")
             proc.stdin.flush()
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=2)
-            except subprocess.TimeoutExpired:
-                pass
             oom = limit.oom_kills()
         proc.kill()
         proc.wait()
