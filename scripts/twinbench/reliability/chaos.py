@@ -58,7 +58,7 @@ import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import psutil
 
@@ -67,7 +67,7 @@ from twinbench.measure.progress import Progress
 from twinbench.measure.stats import summarize
 from twinbench.project.paths import REPO
 from twinbench.results import formats
-from twinbench.results.documents import Payload
+from twinbench.results.documents import ChaosResults
 
 __all__ = [
     "CONTAINER_FAULTS", "LAMBDA_FAULTS", "BENCH_FAULTS", "ALL_FAULTS", "ChaosResults", "ChaosSettings",
@@ -158,20 +158,6 @@ class ChaosSettings:
 
     def targets(self) -> list[str]:
         return list(dict.fromkeys(TARGET_OF[f] for f in self.faults))
-
-
-@dataclass
-class ChaosResults(Payload):
-    """``twinbench chaos``: one record per fault injected (those finished, when interrupted)."""
-
-    FORMAT: ClassVar[formats.Format] = formats.CHAOS
-    settings: dict[str, Any]
-    targets: dict[str, Any] = field(default_factory=dict)
-    faults: list[dict[str, Any]] = field(default_factory=list)
-    leftovers: dict[str, Any] = field(default_factory=dict)
-    ok: bool = False
-    wall_s: float = 0.0
-    path: str = ""
 
 
 def pod_gunicorn_timeout_s(conf: Path = GUNICORN_CONF) -> int:

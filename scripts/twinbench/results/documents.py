@@ -151,8 +151,38 @@ class KubectlResults(Payload):
     warnings: list[str] = field(default_factory=list)
 
 
+@dataclass
+class ChaosResults(Payload):
+    """``twinbench chaos``: one record per fault injected (those finished, when interrupted)."""
+
+    FORMAT: ClassVar[Format] = formats.CHAOS
+    settings: dict[str, Any]
+    targets: dict[str, Any] = field(default_factory=dict)
+    faults: list[dict[str, Any]] = field(default_factory=list)
+    leftovers: dict[str, Any] = field(default_factory=dict)
+    ok: bool = False
+    wall_s: float = 0.0
+    path: str = ""
+
+
+@dataclass
+class TuneResults(Payload):
+    """``twinbench bench-tune``: one record per memory size, the picks, who measured what."""
+
+    FORMAT: ClassVar[Format] = formats.TUNE
+    run: dict[str, Any]
+    sizes: list[dict[str, Any]] = field(default_factory=list)
+    picks: dict[str, Any] | None = None
+    pricing: dict[str, Any] = field(default_factory=dict)
+    generators: list[dict[str, Any]] = field(default_factory=list)
+    limits: list[str] = field(default_factory=list)
+    figures: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
 PAYLOADS: dict[Format, type[Payload]] = {
-    cls.FORMAT: cls for cls in (BenchResults, PeersResults, SoakResults, FuzzResults, CloudwatchResults, KubectlResults)
+    cls.FORMAT: cls for cls in (BenchResults, PeersResults, SoakResults, FuzzResults, ChaosResults, TuneResults,
+                                CloudwatchResults, KubectlResults)
 }
 
 

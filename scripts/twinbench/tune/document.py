@@ -8,14 +8,12 @@ Schema: ``results/schemas/tune.schema.json``; history: ``results/FORMATS.md``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from typing import Any
 
 from twinbench.cost.prices import load_prices
 from twinbench.measure.stats import distribution, relative_ci_width, summarize
-from twinbench.results import formats
-from twinbench.results.documents import Payload
-from twinbench.results.formats import Format
+from twinbench.results.documents import TuneResults
 from twinbench.tune import strategies
 from twinbench.tune.cpu_share import AWS_SOURCE, share_for
 from twinbench.tune.observations import SizeRun
@@ -25,21 +23,6 @@ __all__ = ["TuneResults", "TuneSettings", "build_payload"]
 
 UNSTABLE_CI_WIDTH = 0.2
 BUSY_GENERATOR_CORES = 0.5
-
-
-@dataclass
-class TuneResults(Payload):
-    """``twinbench bench-tune``: one record per memory size, the picks, who measured what."""
-
-    FORMAT: ClassVar[Format] = formats.TUNE
-    run: dict[str, Any]
-    sizes: list[dict[str, Any]] = field(default_factory=list)
-    picks: dict[str, Any] | None = None
-    pricing: dict[str, Any] = field(default_factory=dict)
-    generators: list[dict[str, Any]] = field(default_factory=list)
-    limits: list[str] = field(default_factory=list)
-    figures: dict[str, str] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
