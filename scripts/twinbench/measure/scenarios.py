@@ -18,8 +18,8 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
-from twinbench.measure.locust_driver import LocustDriver, LocustStep
 from twinbench.measure.loadgen import LoadGenerator, Outcome, step_result
+from twinbench.measure.locust_driver import LocustDriver, LocustStep
 from twinbench.measure.stats import Step, find_knee, summarize
 from twinbench.targets.base import ColdBatch, ColdSample, Target
 
