@@ -13,8 +13,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from twinbench.project.paths import REPO  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "scripts" / "deploy_lambda.sh"
 FIND_PYTHON = REPO / "scripts" / "lambda_package_python.sh"
 PLUGIN = REPO / ".serverless_plugins" / "twinserve-package.js"

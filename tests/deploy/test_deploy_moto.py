@@ -50,7 +50,8 @@ from botocore.exceptions import ClientError
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parents[2]
+from twinbench.project.paths import REPO  # noqa: E402
+
 STAND_IN = Path(__file__).resolve().with_name("moto_stand_in.py")
 STAGE = "test"
 REGION = "eu-west-1"

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 import yaml
+from twinbench.project.paths import REPO  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "k8s"
 # The container's import path (core + Flask wrapper), spelled out so a test's subprocess
 # does not depend on how the test runner's own path was set up.

@@ -6,12 +6,11 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import jsonschema
 import pytest
+from twinbench.project.paths import REPO  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((REPO / "scripts/twinbench/simulate/schema.json").read_text())
 
 

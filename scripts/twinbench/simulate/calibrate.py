@@ -218,98 +218,14 @@ def _body() -> bytes:
         raise CalibrationError(f"{exc}") from None
 
 
-class _EmulatorProcess:
-    """``python -m twinbench serve-lambda`` in its own process and session, for one replay.
-
-    Why not ``LocalLambda`` in this process: the emulator's event loop would share the load
-    generator's interpreter lock, so during a spike the generator sends late and the emulator
-    answers late, both for a reason no platform has (the emulator's own docstring says the same).
-    Stopped with SIGTERM (it stops every runtime), SIGKILL to its process group after 30 s.
-    """
-
-    READY_TIMEOUT_S = 20.0
-    STOP_TIMEOUT_S = 30.0
-
-    def __init__(self, settings: Any, log_path: Path) -> None:
-        self.settings = settings
-        self.log_path = log_path
-        self.url = ""
-        self._proc: Any = None
-        self._log: Any = None
-
-    def __enter__(self) -> _EmulatorProcess:
-        import os
-        import subprocess
-
-        from twinbench.process.net import free_port
-
-        port = free_port()
-        s = self.settings
-        cmd = [sys.executable, "-m", "twinbench", "serve-lambda", "--package", str(s.package_dir),
-               "--handler", s.handler, "--port", str(port), "--memory-mb", str(s.memory_mb),
-               "--reserved-concurrency", str(s.reserved_concurrency), "--idle-s", repr(s.idle_s),
-               "--timeout-s", repr(s.timeout_s), "--quiet"]
-        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in __exit__
-        self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
-                                      start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        self.url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + self.READY_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                self.__exit__()
-                raise CalibrationError(f"serve-lambda exited with {self._proc.returncode}: {self._tail()}")
-            if self._get("/_local_lambda/stats", 0.5) is not None:
-                return self
-            time.sleep(0.05)
-        self.__exit__()
-        raise CalibrationError(f"serve-lambda not ready after {self.READY_TIMEOUT_S:.0f} s: {self._tail()}")
-
-    def _get(self, path: str, timeout_s: float = 10.0) -> Any:
-        import urllib.error
-        import urllib.request
-
-        try:
-            with urllib.request.urlopen(self.url + path, timeout=timeout_s) as resp:  # noqa: S310 - loopback
-                return json.loads(resp.read())
-        except (OSError, urllib.error.URLError, ValueError):
-            return None
-
-    def reports(self) -> list[dict[str, Any]]:
-        return self._get("/_local_lambda/reports") or []
-
-    def stats(self) -> dict[str, Any]:
-        return self._get("/_local_lambda/stats") or {}
-
-    def _tail(self) -> str:
-        try:
-            return " | ".join(self.log_path.read_text(errors="replace").splitlines()[-5:])
-        except OSError:
-            return "(no log)"
-
-    def problem_lines(self) -> list[str]:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return []
-        return [line for line in text.splitlines() if "Status: error" in line or "Status: timeout" in line
-                or "Traceback" in line or "Error" in line][:20]
-
-    def __exit__(self, *exc: object) -> None:
-        import os
-        import signal
-        import subprocess
-
-        proc, self._proc = self._proc, None
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=self.STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5)
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+def _problem_lines(log_path: Path) -> list[str]:
+    """The emulator's error lines (failed or timed-out invocations, tracebacks), kept with the run."""
+    try:
+        text = log_path.read_text(errors="replace")
+    except OSError:
+        return []
+    return [line for line in text.splitlines() if "Status: error" in line or "Status: timeout" in line
+            or "Traceback" in line or "Error" in line][:20]
 
 
 def measure_lambda(schedule: Schedule, concurrency: int, timeout_s: float = 30.0,
@@ -319,6 +235,8 @@ def measure_lambda(schedule: Schedule, concurrency: int, timeout_s: float = 30.0
 
     from twinbench.local_lambda import LambdaSettings
     from twinbench.local_lambda.settings import DEFAULT_PACKAGE_DIR, DEFAULT_PYTHON
+    from twinbench.process.managed import ProcessNotReady
+    from twinbench.targets.lambda_process import LambdaProcess
 
     if not DEFAULT_PYTHON.exists():
         raise CalibrationError(f"{DEFAULT_PYTHON} missing: run `make lambda-runtime`")
@@ -332,11 +250,20 @@ def measure_lambda(schedule: Schedule, concurrency: int, timeout_s: float = 30.0
         raise CalibrationError(f"local Lambda settings: {exc}") from None
     with tempfile.TemporaryDirectory(prefix="twinbench-calibrate-") as tmp:
         log_path = (log_dir or Path(tmp)) / "serve-lambda.log"
-        with _EmulatorProcess(settings, log_path) as fn:
-            outcomes, generator = asyncio.run(_replay(fn.url, body, schedule.arrivals_s, timeout_s))
-            reports = fn.reports()
-            stats = fn.stats()
-            problems = fn.problem_lines()
+        # serve-lambda in its own process (the shared LambdaProcess): in this process the emulator's
+        # event loop would share the load generator's interpreter lock, so during a spike both would
+        # run late for a reason no platform has.
+        try:
+            with LambdaProcess(settings.package_dir, handler=settings.handler, memory_mb=settings.memory_mb,
+                               reserved_concurrency=settings.reserved_concurrency, idle_s=settings.idle_s,
+                               timeout_s=settings.timeout_s, log_path=log_path,
+                               env={"PYTHONUNBUFFERED": "1"}) as fn:
+                outcomes, generator = asyncio.run(_replay(fn.url, body, schedule.arrivals_s, timeout_s))
+                reports = fn.reports
+                stats = fn.stats()
+        except ProcessNotReady as exc:
+            raise CalibrationError(f"the local Lambda did not start: {exc}") from None
+        problems = _problem_lines(log_path)
     if not stats:
         raise CalibrationError("the local Lambda did not answer its stats route after the replay")
     inits = [float(r["init_duration_ms"]) for r in reports if r.get("init_duration_ms") is not None]

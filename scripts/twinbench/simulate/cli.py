@@ -25,7 +25,8 @@ from twinbench.simulate.inputs import default_inputs, inputs_from_results
 from twinbench.simulate.params import NODE_PROVISIONERS, KubeParams, LambdaParams, check_finite
 
 EXIT_BAD_INPUT = 2
-REPO = Path(__file__).resolve().parents[3]
+from twinbench.project.paths import REPO  # noqa: E402
+
 DEFAULT_HPA = REPO / "k8s" / "base" / "hpa.yaml"
 
 EPILOG = """\

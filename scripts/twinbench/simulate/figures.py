@@ -25,13 +25,13 @@ from typing import Any
 
 import numpy as np
 
+from twinbench.project.paths import REPO  # noqa: E402
 from twinbench.simulate import engine, external, profiles
 from twinbench.simulate.errors import SimulationError
 from twinbench.simulate.hpa import load_hpa_spec
 from twinbench.simulate.inputs import default_inputs, inputs_from_results
 from twinbench.simulate.params import KubeParams, LambdaParams
 
-REPO = Path(__file__).resolve().parents[3]
 HASHES = {"steady": "57eadyf0", "bursty": "b0257yf0", "sparse": "5pa75ef0"}
 
 
