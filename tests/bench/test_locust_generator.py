@@ -16,10 +16,8 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-
 from twinbench.local_lambda.settings import DEFAULT_PACKAGE_DIR, DEFAULT_PYTHON
 from twinbench.measure.loadgen import LoadGenerator, step_result
 from twinbench.measure.locust_driver import LocustDriver, LocustStep, locust_available

@@ -117,7 +117,7 @@ class StandIn:
 
 
 def scripted(replies: Iterable[Reply], then: Reply | None = None) -> Respond:
-    """Answer POSTs with ``replies`` in order, then ``then`` (default: repeat the last); GETs 404."""
+    """HttpAnswer POSTs with ``replies`` in order, then ``then`` (default: repeat the last); GETs 404."""
     queue = list(replies)
     lock = threading.Lock()
 

@@ -1,9 +1,11 @@
 """CloudWatch collector against moto (decorator mode), botocore's Stubber for what moto lacks
 (GetMetricData pagination, AccessDenied), and the CLI end to end over HTTP against a real
-``moto_server`` subprocess through ``AWS_ENDPOINT_URL``."""
+``moto_server`` subprocess through ``AWS_ENDPOINT_URL``. The handler's EMF metrics are put the
+way CloudWatch extracts them from the log lines the handler's own telemetry module writes."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import socket
@@ -15,12 +17,15 @@ from datetime import UTC, datetime, timedelta
 
 import boto3
 import pytest
+import telemetry  # services/predict-lambda (pytest's pythonpath): the handler's own log-line writer
 from botocore.stub import Stubber
 from moto import mock_aws
 from stand_in_patches import PATCH_MOTO_PERCENTILES
 from twinbench.aws.report_line import format_report_line
 from twinbench.cli.collect import main_cloudwatch
 from twinbench.collect import cloudwatch as cw
+from twinbench.results import formats
+from twinbench.results.document import validate
 
 REGION = "eu-west-1"
 FN = "twinserve-dev-predict"
@@ -115,6 +120,55 @@ def put_reports(logs, at: datetime, group: str = LOG_GROUP) -> list[str]:
     return ids
 
 
+def handler_lines(invocations: list[tuple[str, str, int, float, bool]], at: datetime | None = None) -> list[dict]:
+    """The native handler's log lines for ``(path, method, status, latency_ms, cold)`` invocations,
+    written by telemetry.record/emit as the handler does and read back as JSON. ``at`` replaces the
+    EMF timestamp (the time the line was written) for tests whose window lies in the past."""
+    out = io.StringIO()
+    for path, method, status, latency_ms, cold in invocations:
+        telemetry.emit(telemetry.record(path, method, status, latency_ms, cold, str(uuid.uuid4()), FN), out)
+    lines = [json.loads(text) for text in out.getvalue().splitlines()]
+    if at is not None:
+        for line in lines:
+            line["_aws"]["Timestamp"] = int(at.timestamp() * 1000)
+    return lines
+
+
+def put_emf(cloudwatch, lines: list[dict]) -> int:
+    """Do what CloudWatch's EMF extraction does with each log line, and nothing more.
+
+    For every directive in ``_aws.CloudWatchMetrics``, every dimension set in its ``Dimensions``
+    and every metric in its ``Metrics``: one datum under the directive's ``Namespace``, named as
+    the metric, valued by the line's member of that name (a number or a list of numbers), with the
+    metric's ``Unit``, the dimension values taken from the line's members and ``_aws.Timestamp``
+    as its time. Nothing here knows the handler's metric names: the line says them. Returns the
+    number of data put.
+    """
+    put = 0
+    for line in lines:
+        meta = line["_aws"]
+        at = datetime.fromtimestamp(meta["Timestamp"] / 1000, UTC)
+        for directive in meta["CloudWatchMetrics"]:
+            for dimension_set in directive["Dimensions"]:
+                dims = [{"Name": name, "Value": str(line[name])} for name in dimension_set]
+                data = []
+                for metric in directive["Metrics"]:
+                    value = line[metric["Name"]]
+                    data.append({"MetricName": metric["Name"], "Dimensions": dims, "Timestamp": at,
+                                 "Values": [float(v) for v in (value if isinstance(value, list) else [value])],
+                                 "Unit": metric.get("Unit", "None")})
+                cloudwatch.put_metric_data(Namespace=directive["Namespace"], MetricData=data)
+                put += len(data)
+    return put
+
+
+# /predict 1..10 ms (the first cold, the 7th a 500), /health twice, one V2 infer, one unknown path.
+INVOCATIONS = [("/predict", "POST", 500 if i == 7 else 200, float(i), i == 1) for i in range(1, 11)] + [
+    ("/health", "GET", 200, 0.2, False), ("/health", "GET", 200, 0.4, False),
+    ("/v2/models/rf/infer", "POST", 200, 3.0, False), ("/wp-login.php", "GET", 404, 0.1, False),
+]
+
+
 def test_moto_still_lacks_percentiles():
     """Why the stand-in is patched: unpatched moto cannot answer a pNN statistic. Fails once it can."""
     when = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=5)
@@ -135,6 +189,7 @@ def test_moto_still_lacks_percentiles():
 def test_collect_whole_document(aws):
     t = now_minute() - timedelta(minutes=5)
     put_metrics(aws["cloudwatch"], t)
+    put_emf(aws["cloudwatch"], handler_lines(INVOCATIONS[:3], at=t))
     ids = put_reports(aws["logs"], t)
     create_function(aws["lambda"])
     doc = cw.collect(
@@ -169,7 +224,50 @@ def test_collect_whole_document(aws):
     assert c["requests_usd"] == pytest.approx(12 * 0.20 / 1e6)
     assert doc["warnings"] == []
     assert (doc["target"]["memory_size_mb"], doc["target"]["runtime"]) == (512, "python3.12")
+    assert list(doc["emf_metrics"]["routes"]) == ["/predict"] and doc["emf_metrics"]["requests_count"] == 3
+    assert list(doc)[-2:] == ["emf_metrics", "warnings"]
+    validate(doc, expected=formats.CLOUDWATCH)
     json.dumps(doc)
+
+
+def test_the_handlers_emf_metrics_are_read_back_per_route(aws):
+    """Log lines written by the handler's telemetry module, put as CloudWatch's EMF extraction
+    would (see :func:`put_emf`), come back per route template with the figures the lines hold."""
+    lines = handler_lines(INVOCATIONS)
+    assert put_emf(aws["cloudwatch"], lines) == 4 * len(INVOCATIONS)
+    aws["logs"].create_log_group(logGroupName=LOG_GROUP)
+    written = datetime.fromtimestamp(lines[0]["_aws"]["Timestamp"] / 1000, UTC).replace(second=0, microsecond=0)
+    start = written - timedelta(minutes=5)
+    doc = cw.collect(cloudwatch=aws["cloudwatch"], logs=aws["logs"], lambda_client=None, function_name=FN,
+                     region=REGION, start=start, end=start + timedelta(minutes=10), prices_path=PINNED_PRICES)
+    emf = doc["emf_metrics"]
+    assert (emf["namespace"], emf["dimensions"], emf["period_s"]) == ("twinserve", {"function": FN}, 60)
+    assert (emf["requests_count"], emf["errors_5xx_count"], emf["cold_starts_count"]) == (14, 1, 1)
+    assert sorted(emf["routes"]) == ["/health", "/predict", "/v2/models/{name}/infer", "unmatched"]
+    predict = emf["routes"]["/predict"]
+    assert (predict["requests_count"], predict["errors_5xx_count"], predict["cold_starts_count"]) == (10, 1, 1)
+    assert (predict["latency_p50_ms"], predict["latency_p99_ms"], predict["latency_max_ms"]) == (5.0, 10.0, 10.0)
+    assert predict["latency_avg_ms"] == pytest.approx(5.5)
+    assert sum(p["value"] for p in predict["series"]["requests_count"]) == 10
+    health = emf["routes"]["/health"]
+    assert (health["requests_count"], health["errors_5xx_count"], health["latency_max_ms"]) == (2, 0, 0.4)
+    assert health["latency_avg_ms"] == pytest.approx(0.3)
+    assert emf["routes"]["/v2/models/{name}/infer"]["latency_p50_ms"] == 3.0
+    assert not any("EMF" in w for w in doc["warnings"])
+    validate(doc, expected=formats.CLOUDWATCH)
+
+
+def test_emf_metrics_of_another_function_are_not_read(aws):
+    """The ``function`` dimension selects: another function's lines in the same namespace are not counted."""
+    lines = handler_lines(INVOCATIONS[:2])
+    for line in lines:
+        line["function"] = "someone-else"
+    put_emf(aws["cloudwatch"], lines)
+    aws["logs"].create_log_group(logGroupName=LOG_GROUP)
+    start = now_minute() - timedelta(minutes=5)
+    doc = cw.collect(cloudwatch=aws["cloudwatch"], logs=aws["logs"], lambda_client=None, function_name=FN,
+                     region=REGION, start=start, end=start + timedelta(minutes=10), prices_path=PINNED_PRICES)
+    assert doc["emf_metrics"] is None and cw.EMF_NOT_FOUND in doc["warnings"]
 
 
 def test_empty_window_is_a_result_with_warnings(aws):
@@ -184,6 +282,20 @@ def test_empty_window_is_a_result_with_warnings(aws):
     assert doc["cost"]["total_usd"] == 0
     assert any("no REPORT lines" in w for w in doc["warnings"])
     assert any("no Invocations" in w for w in doc["warnings"])
+    assert doc["emf_metrics"] is None
+    assert any("EMF metrics were not found: is logFormat JSON" in w for w in doc["warnings"])
+    validate(doc, expected=formats.CLOUDWATCH)
+
+
+def test_emf_metrics_outside_the_window_give_the_warning_not_a_crash(aws):
+    t = now_minute() - timedelta(hours=2)
+    put_emf(aws["cloudwatch"], handler_lines(INVOCATIONS, at=t))
+    aws["logs"].create_log_group(logGroupName=LOG_GROUP)
+    doc = cw.collect(cloudwatch=aws["cloudwatch"], logs=aws["logs"], lambda_client=None, function_name=FN,
+                     region=REGION, start=t + timedelta(minutes=30), end=t + timedelta(minutes=40),
+                     prices_path=PINNED_PRICES)
+    assert doc["emf_metrics"] is None and doc["warnings"].count(cw.EMF_NOT_FOUND) == 1
+    validate(doc, expected=formats.CLOUDWATCH)
 
 
 def test_missing_log_group_says_so(aws):
@@ -369,6 +481,7 @@ def test_cli_end_to_end_against_moto_server(moto_server, tmp_path, monkeypatch):
     session = boto3.session.Session(region_name=REGION)
     t = now_minute() - timedelta(minutes=3)
     put_metrics(session.client("cloudwatch"), t)
+    put_emf(session.client("cloudwatch"), handler_lines(INVOCATIONS, at=t))
     put_reports(session.client("logs"), t)
     out = tmp_path / "results" / "cloudwatch.json"
     env = {**os.environ, "PYTHONPATH": str(REPO / "scripts")}
@@ -383,6 +496,7 @@ def test_cli_end_to_end_against_moto_server(moto_server, tmp_path, monkeypatch):
     assert doc["environment"]["endpoint_url"] == moto_server
     assert doc["reports"]["count"] == 12 and doc["reports"]["log_pages"] >= 3
     assert doc["lambda_metrics"]["invocations_count"] == 15 and doc["api_metrics"]["count"] == 15
+    assert doc["emf_metrics"]["requests_count"] == 14 and doc["emf_metrics"]["routes"]["/predict"]["latency_p99_ms"] == 10
     assert "12 REPORT lines (3 cold)" in proc.stderr
     # lambda:GetFunctionConfiguration: the function is not deployed in moto -> warning, still exit 0
     assert "function configuration unavailable" in proc.stderr

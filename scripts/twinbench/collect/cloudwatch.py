@@ -9,6 +9,10 @@ Two sources, both read-only:
 * **CloudWatch Logs** (``FilterLogEvents``, paginated) on the function's log group: every
   ``REPORT`` line (text or JSON log format) parsed by :mod:`twinbench.aws.report_line`, giving
   cold-start counts, the Init Duration distribution, billed GB-seconds and the cost they imply.
+* **The handler's own metrics** (``GetMetricData`` on namespace ``twinserve``): the native
+  handler's log line per invocation is CloudWatch Embedded Metric Format, from which CloudWatch
+  extracts ``requests``, ``errors_5xx``, ``cold_starts`` and ``latency_ms`` with dimensions
+  ``function`` and ``route`` (``services/predict-lambda/telemetry.py``); read per route template.
 
 Output document (``format`` ``"twinbench.cloudwatch"``, ``version`` from
 :data:`twinbench.results.formats.CLOUDWATCH`; schema ``results/schemas/cloudwatch.schema.json``);
@@ -46,6 +50,13 @@ all durations in ms, memory in MB, money in USD, times ISO 8601 UTC::
       },
       "cost": {"architecture", "price_source", "compute_usd_per_gb_s", "requests_usd_per_million",
                "requests_count", "billed_gb_s", "compute_usd", "requests_usd", "total_usd", "notes": [...]},
+      "emf_metrics": null | {                 # the handler's EMF metrics; null (and a warning) when none
+        "namespace": "twinserve", "dimensions": {"function": "<function_name>"}, "period_s": 60,
+        "requests_count", "errors_5xx_count", "cold_starts_count",       # sums over routes and window
+        "routes": {"/predict": {"requests_count", "errors_5xx_count", "cold_starts_count",
+                                "latency_avg_ms", "latency_max_ms", "latency_p50_ms", "latency_p99_ms",
+                                "series": {...}}, ...}                    # only routes with data
+      },
       "warnings": ["..."]        # empty window, missing metrics, inaccessible function config...
     }
 
@@ -57,6 +68,9 @@ Semantics worth knowing when reading it:
   includes it, so ``billed_gb_s_total`` is what was billed. SnapStart's restore is billed at its
   own rate and is only reported (``billed_restore_duration_ms_total``), not priced.
 * Free tier is ignored: the cost is the list price of the window.
+* ``emf_metrics`` counts what the handler saw (its route, its status); Lambda's own Invocations
+  also count invocations that failed before or outside the handler (init errors, timeouts).
+  Routes are the templates of :mod:`twinserve.routes`, the module the handler labels them with.
 
 boto3 is never imported here: callers pass clients (:func:`collect`), so tests use moto or a
 botocore Stubber and the CLI builds clients from the normal credential chain.
@@ -99,10 +113,12 @@ class MetricSpec:
     metric_name: str
     stat: str  # Sum | Maximum | Average | pNN
     dimensions: tuple[tuple[str, str], ...]
+    group: str = ""
+    """Prefix that keeps Ids unique when several groups (one per route) share ``key``s."""
 
     @property
     def id(self) -> str:
-        return "m_" + self.key  # Ids must start with a lower-case letter
+        return "m_" + self.group + self.key  # Ids must start with a lower-case letter
 
     @property
     def aggregate(self) -> str:
@@ -191,6 +207,66 @@ def api_metric_specs(api_id: str, stage: str | None) -> list[MetricSpec]:
     for name, key in (("Latency", "latency"), ("IntegrationLatency", "integration_latency")):
         specs += [MetricSpec(f"{key}_{p}_ms", ns, name, p, dims) for p in ("p50", "p90", "p99")]
     return specs
+
+
+EMF_NAMESPACE = "twinserve"  # services/predict-lambda/telemetry.py: NAMESPACE
+EMF_NOT_FOUND = ("the handler's EMF metrics were not found: is logFormat JSON / "
+                 "the handler version that writes them deployed?")
+
+
+def emf_routes() -> list[str]:
+    """Every ``route`` dimension value the handler can write, from the code that labels them.
+
+    :func:`twinserve.routes.route_of` maps any path onto a fixed set of templates (so the metric
+    set stays bounded); asking each one by name needs no ``cloudwatch:ListMetrics`` permission.
+    """
+    from twinserve.routes import METRICS_PATH, route_of
+    from twinserve.service import ROUTES
+
+    probes = [*ROUTES, METRICS_PATH, "/v2", "/v2/health/live", "/v2/health/ready", "/v2/models/m",
+              "/v2/models/m/ready", "/v2/models/m/infer", "/not-a-route"]
+    return sorted({route_of(p) for p in probes})
+
+
+def emf_metric_specs(function_name: str, routes: Sequence[str]) -> dict[str, list[MetricSpec]]:
+    """Per route: the handler's counts (Sum) and latency (Average, Maximum, p50, p99)."""
+    ns = EMF_NAMESPACE
+    by_route: dict[str, list[MetricSpec]] = {}
+    for i, route in enumerate(routes):
+        dims = (("function", function_name), ("route", route))
+        group = f"emf{i}_"
+        specs = [
+            MetricSpec("requests_count", ns, "requests", "Sum", dims, group),
+            MetricSpec("errors_5xx_count", ns, "errors_5xx", "Sum", dims, group),
+            MetricSpec("cold_starts_count", ns, "cold_starts", "Sum", dims, group),
+            MetricSpec("latency_avg_ms", ns, "latency_ms", "Average", dims, group),
+            MetricSpec("latency_max_ms", ns, "latency_ms", "Maximum", dims, group),
+        ]
+        specs += [MetricSpec(f"latency_{p}_ms", ns, "latency_ms", p, dims, group) for p in ("p50", "p99")]
+        by_route[route] = specs
+    return by_route
+
+
+def summarize_emf(
+    function_name: str, by_route: Mapping[str, Sequence[MetricSpec]],
+    series: Mapping[str, list[tuple[datetime, float]]], period_s: int,
+) -> tuple[dict[str, Any] | None, list[str]]:
+    """The ``emf_metrics`` section (routes with no data left out); ``None`` when no route has any."""
+    routes: dict[str, Any] = {}
+    warnings: list[str] = []
+    for route, specs in by_route.items():
+        if not any(series.get(s.id) or series.get(s.id + "_w") for s in specs):
+            continue
+        section, w = summarize_metrics(specs, series, period_s)
+        del section["period_s"]
+        routes[route] = section
+        warnings += [f"EMF {route}: {text}" for text in w]
+    if not routes:
+        return None, [EMF_NOT_FOUND]
+    totals = {key: sum(r[key] for r in routes.values())
+              for key in ("requests_count", "errors_5xx_count", "cold_starts_count")}
+    return {"namespace": EMF_NAMESPACE, "dimensions": {"function": function_name}, "period_s": period_s,
+            **totals, "routes": routes}, warnings
 
 
 def build_metric_queries(specs: Sequence[MetricSpec], period_s: int, window_period_s: int) -> list[dict]:
@@ -525,9 +601,9 @@ def collect(
 
     lambda_specs = lambda_metric_specs(function_name)
     api_specs = api_metric_specs(api_id, api_stage) if api_id else []
-    series = fetch_metric_data(
-        cloudwatch, build_metric_queries([*lambda_specs, *api_specs], period_s, window_period_s), start, end
-    )
+    emf_specs = emf_metric_specs(function_name, emf_routes())
+    all_specs = [*lambda_specs, *api_specs, *(s for specs in emf_specs.values() for s in specs)]
+    series = fetch_metric_data(cloudwatch, build_metric_queries(all_specs, period_s, window_period_s), start, end)
     lambda_section, w = summarize_metrics(lambda_specs, series, period_s)
     warnings += w
     api_section = None
@@ -536,6 +612,8 @@ def collect(
         warnings += w
         if api_section["count"] == 0:
             warnings.append(f"no HTTP API requests for ApiId {api_id} in the window: check --api-id/--api-stage")
+    emf_section, w = summarize_emf(function_name, emf_specs, series, period_s)
+    warnings += w
 
     pattern = JSON_REPORT_FILTER if log_format.upper() == "JSON" else TEXT_REPORT_FILTER
     events, pages = fetch_report_events(logs, log_group, start, end, pattern, page_limit)
@@ -576,7 +654,17 @@ def collect(
         warnings=warnings,
     )
     environment = {"python": platform.python_version(), "boto3": boto3_version, "endpoint_url": endpoint_url}
-    return RunDocument(payload, created=_iso(now or datetime.now(UTC)), environment=environment).to_dict()
+    document = RunDocument(payload, created=_iso(now or datetime.now(UTC)), environment=environment).to_dict()
+    return _with_section(document, "emf_metrics", emf_section, before="warnings")
+
+
+def _with_section(document: dict[str, Any], key: str, value: Any, before: str) -> dict[str, Any]:
+    """``document`` with ``key`` set just before ``before`` (an optional section of version 2 that
+    the payload class does not carry; the schema and FORMATS.md describe it)."""
+    out = {k: v for k, v in document.items() if k not in (key, before)}
+    out[key] = value
+    out[before] = document[before]
+    return out
 
 
 def report_from_sample(sample: Mapping[str, Any]) -> LambdaReport:

@@ -85,6 +85,7 @@ def _cloudwatch(cw: dict, doc: dict) -> list[str]:
         lines.append(f"| local emulator | {_n(local_init.get('median_ms'))} | {_n(local_init.get('p90_ms'))} | "
                      f"{_n(local_init.get('p99_ms'))} | {_n(local_init.get('max_ms'))} | {local_init.get('n')} |")
     lines.append(f"\n{reports.get('cold_start_count', 0)} cold starts among {reports.get('count', 0)} REPORT lines.\n")
+    lines += _emf(cw.get("emf_metrics"))
 
     cost = cw.get("cost") or {}
     if cost:
@@ -106,6 +107,20 @@ def _cloudwatch(cw: dict, doc: dict) -> list[str]:
         lines.append("")
     for warning in cw.get("warnings", []):
         lines.append(f"- CloudWatch collector warning: {warning}")
+    return lines
+
+
+def _emf(emf: object) -> list[str]:
+    """The handler's own per-route figures (its EMF metrics), when the collector found them."""
+    if not isinstance(emf, dict) or not isinstance(emf.get("routes"), dict) or not emf["routes"]:
+        return []
+    lines = ["### Lambda: the handler's EMF metrics per route", "",
+             "| route | requests | 5xx | cold starts | p50 ms | p99 ms | max ms |", "|---|---|---|---|---|---|---|"]
+    for route, m in sorted(emf["routes"].items(), key=lambda kv: -(kv[1].get("requests_count") or 0)):
+        lines.append(f"| `{route}` | {_n(m.get('requests_count'), 0)} | {_n(m.get('errors_5xx_count'), 0)} | "
+                     f"{_n(m.get('cold_starts_count'), 0)} | {_n(m.get('latency_p50_ms'), 2)} | "
+                     f"{_n(m.get('latency_p99_ms'), 2)} | {_n(m.get('latency_max_ms'), 2)} |")
+    lines += ["", "Latency as the handler measured it (inside the function, no Lambda or API Gateway overhead).", ""]
     return lines
 
 

@@ -42,7 +42,7 @@ from twinbench.tune.errors import TuneInputError, TuneRunError
 from twinbench.tune.observations import ColdObservation, CpuMeter, SizeRun
 from twinbench.tune.profiles import TuneProfile
 
-__all__ = ["GENERATOR", "FunctionMemory", "Invocation", "RemoteTuneConfig", "invoke_once", "run_remote"]
+__all__ = ["GENERATOR", "FunctionMemory", "RemoteInvocation", "RemoteTuneConfig", "invoke_once", "run_remote"]
 
 GENERATOR = "twinbench bench-tune: sequential boto3 Lambda Invoke (RequestResponse, LogType=Tail) from the tuner's process"
 
@@ -60,7 +60,7 @@ class RemoteTuneConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class Invocation:
+class RemoteInvocation:
     """One Invoke: the REPORT line from its log tail, the function's HTTP status and cold flag."""
 
     report: LambdaReport | None
@@ -225,7 +225,7 @@ def report_from_log_tail(log_result: str | None) -> LambdaReport | None:
     return parse_report_message(text[index:]) if index >= 0 else None
 
 
-def invoke_once(client: Any, function_name: str, payload: bytes) -> Invocation:
+def invoke_once(client: Any, function_name: str, payload: bytes) -> RemoteInvocation:
     """One synchronous Invoke with ``LogType=Tail``. Raises TuneInputError/TuneRunError for API errors."""
     try:
         response = client.invoke(FunctionName=function_name, InvocationType="RequestResponse",
@@ -237,7 +237,7 @@ def invoke_once(client: Any, function_name: str, payload: bytes) -> Invocation:
     function_error = response.get("FunctionError")
     if function_error:
         status = 0
-    return Invocation(report=report_from_log_tail(response.get("LogResult")), status=status, cold_flag=cold,
+    return RemoteInvocation(report=report_from_log_tail(response.get("LogResult")), status=status, cold_flag=cold,
                       function_error=function_error)
 
 

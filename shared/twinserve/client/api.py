@@ -19,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from twinserve.client.batches import Batch, Row, Schema, batches, encode
 from twinserve.client.errors import GaveUp, ModelChanged, ServerRefused, UnexpectedAnswer, UsageError
-from twinserve.client.http import Answer, RetryPolicy, build_session, send
+from twinserve.client.http import HttpAnswer, RetryPolicy, build_session, send
 
 # The server's defaults (twinserve.settings): used when the server does not publish its limits.
 DEFAULT_MAX_ROWS = 1_000
@@ -88,13 +88,13 @@ class Predictions:
 
 @dataclass(frozen=True)
 class BatchDone:
-    """Progress after one batch: rows answered so far of ``total`` (``None`` when unknown)."""
+    """BatchProgress after one batch: rows answered so far of ``total`` (``None`` when unknown)."""
 
     index: int
     rows_done: int
     total: int | None
     batch: Batch
-    answer: Answer
+    answer: HttpAnswer
 
 
 class PredictClient:
@@ -135,7 +135,7 @@ class PredictClient:
     def close(self) -> None:
         self._session.close()
 
-    def _request(self, method: str, path: str, body: bytes | None) -> Answer:
+    def _request(self, method: str, path: str, body: bytes | None) -> HttpAnswer:
         url = self.url + path
         headers = {"Content-Type": "application/json"} if body is not None else {}
         if self.signer is not None:
@@ -157,7 +157,7 @@ class PredictClient:
             raise
         return schema_from_openapi(doc)
 
-    def predict_body(self, body: bytes, rows: int) -> tuple[dict[str, Any], Answer]:
+    def predict_body(self, body: bytes, rows: int) -> tuple[dict[str, Any], HttpAnswer]:
         """Send one prepared body of ``rows`` rows; the checked answer and its transport facts."""
         answer = self._request("POST", PREDICT_PATH, body)
         try:

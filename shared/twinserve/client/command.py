@@ -16,7 +16,7 @@ from twinserve.client.http import RetryPolicy
 from twinserve.client.output import format_for, write
 
 
-class Progress:
+class BatchProgress:
     """One line per batch on a pipe or file; one line rewritten in place on a terminal.
 
     Shown only when the input needs more than one request (a single call stays silent).
@@ -91,7 +91,7 @@ def _run(args: argparse.Namespace) -> int:
             raise UsageError(f"--batch-rows {args.batch_rows} is above the server's limit of {limit} rows per request")
         batch_rows = args.batch_rows or limit or DEFAULT_MAX_ROWS
         rows = read(schema)  # again with the server's names: lengths, names, and rows by name put in its order
-        progress = Progress(sys.stderr, rows.total, batch_rows, enabled=not args.quiet)
+        progress = BatchProgress(sys.stderr, rows.total, batch_rows, enabled=not args.quiet)
         result = client.predict_rows(rows, total=rows.total, batch_rows=batch_rows, on_batch=progress)
         progress.finish(result.requests, result.attempts)
     write(result, fmt, args.out)

@@ -80,7 +80,7 @@ def build_session(policy: RetryPolicy, pool_size: int = 4) -> requests.Session:
 
 
 @dataclass(frozen=True)
-class Answer:
+class HttpAnswer:
     """A 2xx answer: status, body bytes, how many attempts it took, seconds for all of them."""
 
     status: int
@@ -121,8 +121,8 @@ def _describe(exc: requests.RequestException) -> str:
 
 
 def send(session: requests.Session, policy: RetryPolicy, method: str, url: str,
-         body: bytes | None, headers: dict[str, str], timeout_s: float) -> Answer:
-    """One request with the session's retries; a 2xx :class:`Answer` or a typed error.
+         body: bytes | None, headers: dict[str, str], timeout_s: float) -> HttpAnswer:
+    """One request with the session's retries; a 2xx :class:`HttpAnswer` or a typed error.
 
     Raises :class:`ServerRefused` (a status that is not retried), :class:`GaveUp` (retries spent,
     with the last status or transport error) or :class:`UsageError` (a URL requests cannot send to).
@@ -141,7 +141,7 @@ def send(session: requests.Session, policy: RetryPolicy, method: str, url: str,
     attempts = len(retries.history) + 1 if retries is not None else 1
     elapsed_s = time.perf_counter() - t0
     if 200 <= response.status_code < 300:
-        return Answer(response.status_code, dict(response.headers), response.content, attempts, elapsed_s)
+        return HttpAnswer(response.status_code, dict(response.headers), response.content, attempts, elapsed_s)
     code, detail = _error_of(response.content)
     if response.status_code in RETRIED_STATUSES:
         label = f"{response.status_code} {code}" if code else str(response.status_code)
