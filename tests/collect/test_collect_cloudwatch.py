@@ -24,6 +24,7 @@ from stand_in_patches import PATCH_MOTO_PERCENTILES
 from twinbench.aws.report_line import format_report_line
 from twinbench.cli.collect import main_cloudwatch
 from twinbench.collect import cloudwatch as cw
+from twinbench.report.sections import render as render_provider_sections
 from twinbench.results import formats
 from twinbench.results.document import validate
 
@@ -230,7 +231,7 @@ def test_collect_whole_document(aws):
     json.dumps(doc)
 
 
-def test_the_handlers_emf_metrics_are_read_back_per_route(aws):
+def test_the_handlers_emf_metrics_are_read_back_per_route(aws, tmp_path):
     """Log lines written by the handler's telemetry module, put as CloudWatch's EMF extraction
     would (see :func:`put_emf`), come back per route template with the figures the lines hold."""
     lines = handler_lines(INVOCATIONS)
@@ -255,6 +256,13 @@ def test_the_handlers_emf_metrics_are_read_back_per_route(aws):
     assert emf["routes"]["/v2/models/{name}/infer"]["latency_p50_ms"] == 3.0
     assert not any("EMF" in w for w in doc["warnings"])
     validate(doc, expected=formats.CLOUDWATCH)
+
+    # ... and the report's provider section shows them, busiest route first.
+    (tmp_path / "cloudwatch.json").write_text(json.dumps(doc))
+    report = "\n".join(render_provider_sections(tmp_path, {}))
+    assert "the handler's EMF metrics per route" in report
+    assert "| `/predict` | 10 | 1 | 1 | 5.00 | 10.00 | 10.00 |" in report
+    assert report.index("`/predict`") < report.index("`/health`") < report.index("`unmatched`")
 
 
 def test_emf_metrics_of_another_function_are_not_read(aws):
