@@ -32,6 +32,7 @@ import zipfile
 from pathlib import Path
 
 from twinbench.aws.sample_events import EVENTS_DIR, event_for
+from twinbench.results import formats
 from twinserve.headers import COLD_HEADER, INIT_HEADER
 
 MIB = 1024 * 1024
@@ -165,7 +166,7 @@ def cmd_size(args: argparse.Namespace) -> int:
     if args.json_out:
         args.json_out.parent.mkdir(parents=True, exist_ok=True)
         args.json_out.write_text(json.dumps({
-            "schema_version": 1,
+            **formats.PACKAGE_SIZE.header(),
             "zip_bytes": zip_path.stat().st_size,
             "unzipped_bytes": total,
             "files": n_files,

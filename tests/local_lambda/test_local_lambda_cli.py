@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -91,12 +92,16 @@ def test_serves_prints_report_lines_and_stops_on_sigint(tmp_path: Path):
         os.kill(pid, 0)
 
 
-def test_overhead_figure_prints_n_median_p99():
+def test_overhead_figure_prints_n_median_p99_and_writes_a_valid_document(tmp_path: Path):
+    from twinbench.results import document, formats
+
+    out = tmp_path / "overhead.json"
     done = subprocess.run([sys.executable, "-m", "twinbench", "serve-lambda", "--overhead", "-n", "40",
-                           "--warmup", "5"], env=_env(), capture_output=True, text=True, timeout=120)
+                           "--warmup", "5", "--json", str(out)], env=_env(), capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "through the emulator   n=40" in done.stdout and "handler in-process     n=40" in done.stdout
     assert "overhead: median" in done.stdout and "p99" in done.stdout
+    document.validate(json.loads(out.read_text()), formats.LAMBDA_OVERHEAD)
 
 
 def _gone(pid: int) -> bool:

@@ -314,3 +314,25 @@ def test_interrupted_soak_and_fuzz_exit_130_without_a_traceback(command: str, mo
     assert main([command, "--quiet"]) == 130
     err = capsys.readouterr().err
     assert f"{command}: interrupted" in err and "Traceback" not in err
+
+
+def test_package_size_document_from_the_packager(tmp_path: Path):
+    """What `make package-lambda` writes (build/lambda/package-size.json), from the packager's own `size` command."""
+    import subprocess
+    import sys
+    import zipfile
+
+    from twinbench.project.paths import REPO
+
+    archive = tmp_path / "twinserve.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("handler.py", "def handler(event, context):\n    return {}\n")
+        z.writestr("twinserve/__init__.py", "")
+    out = tmp_path / "package-size.json"
+    done = subprocess.run([sys.executable, str(REPO / "scripts" / "lambda_package_tool.py"), "size", "--zip", str(archive),
+                           "--pkg", str(tmp_path / "pkg"), "--json-out", str(out)], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(out.read_text())
+    results.validate(data, formats.PACKAGE_SIZE)
+    assert data["files"] == 2 and data["meets_target"] is True

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -30,8 +31,8 @@ from twinbench.local_lambda.environments import runtime_environment
 from twinbench.local_lambda.events import FrontRequest, build_event
 from twinbench.local_lambda.settings import DEFAULT_PYTHON, LambdaSettings
 from twinbench.measure.stats import summarize
+from twinbench.results import formats
 
-SCHEMA = "twinserve.lambda-overhead/1"
 TARGET_MEDIAN_MS = 2.0
 
 ECHO_HANDLER = '''\
@@ -121,8 +122,8 @@ def measure(package_dir: Path, handler: str, *, n: int, warmup: int, python: Pat
     s_through, s_direct = summarize(through), summarize(direct)
     overhead_median = s_through["median_ms"] - s_direct["median_ms"]
     return {
-        "schema": SCHEMA,
-        "created_epoch_s": int(time.time()),
+        **formats.LAMBDA_OVERHEAD.header(),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
                     "load_average_1m": [round(load_before, 2), round(load_after, 2)],
                     "emulator_python": sys.version.split()[0], "runtime_python": str(python)},

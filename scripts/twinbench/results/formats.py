@@ -77,7 +77,13 @@ SIMULATION = Format("simulation", 1, "simulation.json",
 TUNE = Format("tune", 1, "tune.json")
 """``twinbench bench-tune``: results/tune-<ts>/tune.json, memory power-tuning (per size, picks, generators)."""
 
-ALL: tuple[Format, ...] = (RESULTS, PEERS, SOAK, FUZZ, CHAOS, CLOUDWATCH, KUBECTL, COST, SIMULATION, TUNE)
+LAMBDA_OVERHEAD = Format("lambda-overhead", 2, "overhead.json")
+"""``twinbench serve-lambda --overhead --json``: the local Lambda's own warm overhead (through it vs in-process)."""
+PACKAGE_SIZE = Format("package-size", 2, "package-size.json")
+"""``make package-lambda``: build/lambda/package-size.json, the shipped package's size (the report cites it)."""
+
+ALL: tuple[Format, ...] = (RESULTS, PEERS, SOAK, FUZZ, CHAOS, CLOUDWATCH, KUBECTL, COST, SIMULATION, TUNE,
+                           LAMBDA_OVERHEAD, PACKAGE_SIZE)
 _BY_NAME = {f.name: f for f in ALL}
 
 # Before this convention each kind marked its version its own way (FORMATS.md, "version 1").
