@@ -651,20 +651,11 @@ def collect(
         api_metrics=api_section,
         reports=reports,
         cost=compute_cost(reports["billed_gb_s_total"], reports["count"], architecture, prices, source),
+        emf_metrics=emf_section,
         warnings=warnings,
     )
     environment = {"python": platform.python_version(), "boto3": boto3_version, "endpoint_url": endpoint_url}
-    document = RunDocument(payload, created=_iso(now or datetime.now(UTC)), environment=environment).to_dict()
-    return _with_section(document, "emf_metrics", emf_section, before="warnings")
-
-
-def _with_section(document: dict[str, Any], key: str, value: Any, before: str) -> dict[str, Any]:
-    """``document`` with ``key`` set just before ``before`` (an optional section of version 2 that
-    the payload class does not carry; the schema and FORMATS.md describe it)."""
-    out = {k: v for k, v in document.items() if k not in (key, before)}
-    out[key] = value
-    out[before] = document[before]
-    return out
+    return RunDocument(payload, created=_iso(now or datetime.now(UTC)), environment=environment).to_dict()
 
 
 def report_from_sample(sample: Mapping[str, Any]) -> LambdaReport:

@@ -133,6 +133,8 @@ class CloudwatchResults(Payload):
     api_metrics: dict[str, Any] | None
     reports: dict[str, Any]
     cost: dict[str, Any]
+    emf_metrics: dict[str, Any] | None = None
+    """The handler's EMF metrics per route (optional; FORMATS.md: additive, no version bump)."""
     warnings: list[str] = field(default_factory=list)
 
 
