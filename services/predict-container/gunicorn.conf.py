@@ -3,8 +3,10 @@ local benchmark run). Every value can be overridden by environment variables bel
 GUNICORN_CMD_ARGS / the command line, in gunicorn's usual precedence.
 """
 
+import contextlib
 import os
 import shutil
+import signal
 import sys
 import tempfile
 
@@ -78,6 +80,37 @@ def _metrics_dir() -> str | None:
 
 
 _METRICS_DIR = _metrics_dir()
+
+
+def when_ready(server):
+    """Make a timed-out worker that is *stopped* (SIGSTOP, or SIGTSTP from job control) die on
+    the arbiter's first timeout check, as a running one does, instead of one loop (1 s) later.
+
+    The arbiter's loop (``Arbiter.murder_workers``, about once a second) sends a worker whose
+    heartbeat is older than ``timeout`` SIGABRT, and SIGKILL only on the next loop. A stopped
+    process keeps SIGABRT pending, so it lived until that SIGKILL: the replacement came between
+    timeout + 1 s and timeout + 2 s. gunicorn has no arbiter-side hook at that moment
+    (``worker_abort`` runs in the worker, which is what cannot run), so this wraps the arbiter's
+    own ``murder_workers``: right after it aborts a worker, the worker is sent SIGCONT. A stopped
+    worker then takes its pending SIGABRT at once and leaves through gunicorn's own abort path
+    (``worker_abort``, ``worker_exit``); for a running worker SIGCONT does nothing. Which workers
+    time out, when, and the SIGKILL one loop later for one that still does not exit (stuck in C
+    code, or stopped by a tracer) are gunicorn's, unchanged.
+    """
+    if getattr(server, "_twinserve_resumes_aborted", False):
+        return  # already wrapped (a hook that runs again must not wrap twice)
+    murder_workers = server.murder_workers
+
+    def murder_and_resume() -> None:
+        already_aborted = {pid for pid, worker in server.WORKERS.items() if worker.aborted}
+        murder_workers()
+        for pid, worker in list(server.WORKERS.items()):
+            if worker.aborted and pid not in already_aborted:
+                with contextlib.suppress(ProcessLookupError):  # exited meanwhile; reaped as usual
+                    os.kill(pid, signal.SIGCONT)
+
+    server.murder_workers = murder_and_resume
+    server._twinserve_resumes_aborted = True
 
 
 def child_exit(server, worker):
