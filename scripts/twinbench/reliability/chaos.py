@@ -738,12 +738,16 @@ class _Lambda:
 
 
 def _next_environments(lam: _Lambda) -> list[int]:
-    """Environment pids in the order the pool will hand them the next invocations: the idle ones,
-    most recently released first (the pool takes from the top of a LIFO stack)."""
-    idle = {int(k): float(v) for k, v in lam.stats().get("environment_idle_s", {}).items()}
-    if not idle:
-        raise FaultError("no idle execution environment to stall: the stream has not started one")
-    return sorted(idle, key=lambda pid: idle[pid])
+    """Environment pids in the order the next invocations reach them: first those holding one now
+    (stopped, they keep it), then the idle ones, most recently released first (the pool takes from
+    the top of a LIFO stack). A busy environment released after this snapshot goes back on top of
+    that stack, so an idle-only order would keep stalling one the pool then passes over."""
+    stats = lam.stats()
+    busy = [int(pid) for pid, state in stats.get("environment_states", {}).items() if state == "busy"]
+    idle = {int(k): float(v) for k, v in stats.get("environment_idle_s", {}).items()}
+    if not busy and not idle:
+        raise FaultError("no execution environment to stall: the stream has not started one")
+    return busy + sorted(idle, key=lambda pid: idle[pid])
 
 
 def _wait_handed_invocation(lam: _Lambda, pid: int, timeout_s: float, cancel: threading.Event) -> bool:
