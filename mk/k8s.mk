@@ -9,8 +9,8 @@ K8S_OVERLAYS := $(notdir $(patsubst %/,%,$(dir $(wildcard k8s/overlays/*/kustomi
 K8S_BUILD := build/k8s
 K8S_ENV ?= dev
 
-# The k8s tests: the top-level test_k8s_*.py files and any tests/k8s*/ folder.
-K8S_TESTS := $(wildcard tests/test_k8s_*.py) $(wildcard tests/k8s*/)
+# The k8s tests: the tests/k8s/ folder.
+K8S_TESTS := tests/k8s/
 
 .PHONY: k8s-render k8s-check k8s-deploy k8s-registry-set k8s-image
 

@@ -7,9 +7,7 @@ import base64
 import importlib
 import json
 import os
-import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 from twinbench.aws.sample_events import event_for
+from twinbench.process.managed import ManagedProcess, http_probe
 from twinbench.process.net import free_port
 from twinbench.project.paths import REPO
 
@@ -89,36 +88,17 @@ def _from_proxy(result: dict) -> WrapperAnswer:
 
 
 @pytest.fixture(scope="session")
-def gunicorn_url(rf_dir: Path) -> Iterator[str]:
-    """Real gunicorn, configured by the repo's gunicorn.conf.py, on a free loopback port."""
+def gunicorn_url(rf_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Real gunicorn, configured by the repo's gunicorn.conf.py, on a free loopback port (the bench's process helper)."""
     port = free_port()
     env = {**os.environ, "MODEL_PATH": str(rf_dir), "PORT": str(port), "HOST": "127.0.0.1",
            "WEB_CONCURRENCY": "2", "GUNICORN_ACCESS_LOG": ""}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "twinserve_flask.wsgi:app"],
-        cwd=REPO / "services" / "predict-container", env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            try:
-                if requests.get(f"{url}/ready", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"gunicorn did not become ready: {proc.stderr.read().decode()[-2000:]}")
-            time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    server = ManagedProcess([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "twinserve_flask.wsgi:app"],
+                            name="gunicorn", env=env, cwd=REPO / "services" / "predict-container",
+                            log_path=tmp_path_factory.mktemp("gunicorn") / "gunicorn.log",
+                            ready=http_probe(port, "/ready"), ready_timeout_s=60.0, grace_s=30.0)
+    with server:
+        yield f"http://127.0.0.1:{port}"
 
 
 # "flask-without-fastpath" is the Flask app alone, without the /predict fast path in front of it:

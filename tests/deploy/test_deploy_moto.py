@@ -37,19 +37,19 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-import requests
 import yaml
 from botocore.exceptions import ClientError
 
 pytestmark = pytest.mark.slow
 
+from twinbench.process.managed import ManagedProcess, http_probe  # noqa: E402
+from twinbench.process.net import free_port  # noqa: E402
 from twinbench.project.paths import REPO  # noqa: E402
 
 STAND_IN = Path(__file__).resolve().with_name("moto_stand_in.py")
@@ -66,14 +66,6 @@ MOTO_SKIPS = {"AWS::ApiGatewayV2::Api", "AWS::ApiGatewayV2::Stage", "AWS::ApiGat
 OSLS_TIMEOUT_S = 300
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The moto stand-in on a free 127.0.0.1 port, in a scratch working directory."""
@@ -81,32 +73,13 @@ def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if missing:
         pytest.fail(f"moto[server]==5.2.5 extras not installed ({', '.join(missing)}): "
                     "requirements/dev.lock must pin them (make setup)")
-    port = _free_port()
+    port = free_port()
     workdir = tmp_path_factory.mktemp("moto")
-    log = (workdir / "moto.log").open("wb")
-    proc = subprocess.Popen([sys.executable, str(STAND_IN), "--port", str(port)], cwd=workdir,
-                            stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    try:
-        while True:
-            try:
-                if requests.get(f"{url}/moto-api/", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"moto stand-in did not start: {(workdir / 'moto.log').read_text()[-2000:]}")
-            time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+    stand_in = ManagedProcess([sys.executable, str(STAND_IN), "--port", str(port)], name="moto stand-in",
+                              cwd=workdir, log_path=workdir / "moto.log", ready=http_probe(port, "/moto-api/"),
+                              ready_timeout_s=30.0, grace_s=10.0)
+    with stand_in:
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture(scope="module")

@@ -13,22 +13,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from k8s_tools import tools_bin
 from twinbench.project.paths import REPO  # noqa: E402
 
 SCRIPT = REPO / "scripts" / "deploy_k8s.sh"
 DIGEST = "sha256:" + "ab" * 32
 
 
-def tools_bin() -> Path:
-    candidates = [Path(os.environ["TOOLS_BIN"])] if os.environ.get("TOOLS_BIN") else []
-    candidates.append(REPO / ".venv-tools" / "bin")
-    for candidate in candidates:
-        if (candidate / "kubectl").is_file() and (candidate / "python").is_file():
-            return candidate
-    message = "kubectl / kubernetes-validate not installed: run `make setup-tools`"
-    if os.environ.get("TWINSERVE_K8S_STRICT") == "1":
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 def run(args: list[str], tmp_path: Path, path_prefix: list[Path] | None = None, **env: str):
