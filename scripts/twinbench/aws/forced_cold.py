@@ -24,18 +24,18 @@ No boto3 import: the caller passes a ``lambda`` client.
 
 from __future__ import annotations
 
-import contextlib
 import signal
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from twinserve.headers import COLD_HEADER
 
 from twinbench.aws.api_errors import error_code, user_fix
+from twinbench.process.signals import signals_held
 
 NONCE_ENV_VAR = "TWINBENCH_COLD_NONCE"
 
@@ -126,7 +126,7 @@ class ForcedColdStarts:
             self.restored = True
             return
         # Ctrl-C during the restore itself must not leave the function modified.
-        with _sigint_deferred():
+        with signals_held():
             self._update(dict(self.original_variables))
         self._dirty = False
         self.restored = True
@@ -189,27 +189,6 @@ class ForcedColdStarts:
         if self._previous_sigterm is not None:
             signal.signal(signal.SIGTERM, self._previous_sigterm)
             self._previous_sigterm = None
-
-
-@contextlib.contextmanager
-def _sigint_deferred() -> Iterator[None]:
-    """Hold SIGINT/SIGTERM until the block ends (main thread only), then re-deliver as KeyboardInterrupt."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received: list[int] = []
-
-    def hold(signum: int, frame: object) -> None:
-        received.append(signum)
-
-    previous = {s: signal.signal(s, hold) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-    if received:
-        raise KeyboardInterrupt(f"signal {received[0]} during restore (restore completed)")
 
 
 def run_forced_cold_starts(

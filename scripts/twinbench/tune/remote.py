@@ -27,17 +27,15 @@ is calling (a dev stage), and the caller needs ``lambda:GetFunctionConfiguration
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from twinbench.aws.api_errors import error_code, user_fix
 from twinbench.aws.report_line import LambdaReport, parse_report_message
+from twinbench.process.signals import signals_held
 from twinbench.tune.errors import TuneInputError, TuneRunError
 from twinbench.tune.observations import ColdObservation, CpuMeter, SizeRun
 from twinbench.tune.profiles import TuneProfile
@@ -80,23 +78,6 @@ def _as_tune_error(exc: Exception, action: str, function_name: str) -> Exception
                             f"(LastUpdateStatus={last.get('LastUpdateStatus')!r}, "
                             f"reason={last.get('LastUpdateStatusReason')!r})")
     return TuneRunError(f"{action} on {function_name} failed: {type(exc).__name__}: {exc}")
-
-
-@contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
-    """Hold SIGINT/SIGTERM until the block ends (main thread only), then raise KeyboardInterrupt."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received: list[int] = []
-    previous = {s: signal.signal(s, lambda signum, frame: received.append(signum)) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-    if received:
-        raise KeyboardInterrupt(f"signal {received[0]} during the restore (restore completed)")
 
 
 class FunctionMemory:
@@ -144,7 +125,7 @@ class FunctionMemory:
         if self.original_memory_mb is None or self.current_memory_mb == self.original_memory_mb:
             self.restored = self.original_memory_mb is not None
             return
-        with _signals_held():
+        with signals_held():
             try:
                 self._update(self.original_memory_mb)
             except Exception as exc:
