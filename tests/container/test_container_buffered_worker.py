@@ -132,3 +132,45 @@ def test_a_flood_of_idle_connections_sheds_the_oldest_and_keeps_serving(server, 
     finally:
         for sock in sockets:
             sock.close()
+
+
+def _read_answer(sock: socket.socket) -> bytes:
+    """Read one answer by its Content-Length, leaving the connection as the server left it."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, _, payload = data.partition(b"\r\n\r\n")
+    length = int(next(line.split(b":", 1)[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")))
+    while len(payload) < length:
+        payload += sock.recv(65536)
+    return head + b"\r\n\r\n" + payload
+
+
+def test_a_client_that_keeps_its_connection_open_does_not_hold_the_worker(server, body):
+    """gunicorn's own close waits for the client's FIN (up to 2 s) with the worker held; here the
+    worker closes at once, and the client still reads an orderly end of stream."""
+    with _connect(server) as lingering:
+        lingering.sendall(_request(body))
+        assert _split(_read_answer(lingering))[0] == 200
+        started = time.monotonic()
+        statuses = [_predict(server, body)[0] for _ in range(3)]  # the only worker, while the first stays open
+        waited = time.monotonic() - started
+        lingering.settimeout(5)
+        assert lingering.recv(100) == b""  # FIN, not a reset
+    assert statuses == [200] * 3 and waited < 1.0
+
+
+def test_bytes_sent_after_a_request_are_drained_so_the_answer_arrives_whole(server, body):
+    """Unread bytes at close make the kernel reset the connection: a client still writing gets a
+    broken pipe and never reads its answer. A client with bytes still queued is drained instead."""
+    with _connect(server) as sock:
+        sock.sendall(_request(body) + b"x" * (4 * 1024 * 1024))  # more than the socket buffers hold
+        status, answer = _split(_read_all_or_raise(sock))
+    assert status == 200 and "predictions" in answer
+
+
+def _read_all_or_raise(sock: socket.socket) -> bytes:
+    chunks = []
+    while chunk := sock.recv(65536):  # a reset raises here: the test must see it
+        chunks.append(chunk)
+    return b"".join(chunks)

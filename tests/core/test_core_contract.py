@@ -82,3 +82,42 @@ def test_json_content_types_pass(ct):
 def test_other_content_types_fail(ct):
     with pytest.raises(UnsupportedMediaType):
         check_content_type(ct)
+
+
+def _reference_array(rows: list[list[float | int]], spec: InputSpec) -> np.ndarray | str:
+    """What the contract must produce, computed the plain way (numpy, every row): the array, or
+    the error message for a value that is not finite in the model's input precision."""
+    try:
+        array = np.array(rows, dtype=np.float64)
+    except OverflowError:
+        return "too large for a float"
+    limit = np.finfo(np.float32).max if spec.float32_range or spec.dtype is np.float32 else np.finfo(np.float64).max
+    if not (np.isfinite(array) & (np.abs(array) <= limit)).all():
+        return "is not finite"
+    return array.astype(spec.dtype)
+
+
+# (Integers past float64 never get this far: the JSON parser already refuses them as infinite.)
+EDGE_VALUES = [0, 1, -1, 0.5, 3.4028234663852886e38, 3.4028235e38, -3.4028235e38, 3.5e38, 1.7976931348623157e308,
+               -1.7976931348623157e308, 2**64 + 1, 2**128, -(2**128), 16777217, 2**53 + 1]
+
+
+@pytest.mark.parametrize("spec", [SPEC, InputSpec(NAMES, 20, 10_000, np.float64),
+                                  InputSpec(NAMES, 20, 10_000, np.float64, float32_range=True)],
+                         ids=["float32", "float64", "float64-rounded-to-float32"])
+@pytest.mark.parametrize("value", EDGE_VALUES)
+@pytest.mark.parametrize("rows", [1, 9], ids=["one-row", "batch-past-the-python-check"])
+def test_the_fast_range_check_agrees_with_numpy(spec, value, rows):
+    """Small batches are range-checked on the Python lists, larger ones with numpy: both give what
+    the plain numpy reference gives, at the edges of float32 and float64 and for huge integers."""
+    spec = InputSpec(spec.feature_names, 20, 10_000, spec.dtype, spec.float32_range)
+    matrix = [[1, value, 2.5]] * rows
+    expected = _reference_array(matrix, spec)
+    body = json.dumps({"instances": matrix} if rows > 1 else {"features": matrix[0]}).encode()
+    if isinstance(expected, str):
+        with pytest.raises(InvalidValue) as info:
+            parse_body(body, spec)
+        assert expected in info.value.message
+    else:
+        got = parse_body(body, spec)
+        assert got.dtype == expected.dtype and np.array_equal(got, expected)

@@ -22,7 +22,12 @@ clients cost a file descriptor and their buffer, never the worker:
   connection lingers (nginx's "lingering close"): the worker half-closes it and discards what the
   client still sends, without blocking, for up to ``LINGER_S`` and ``LINGER_MAX_BYTES``, so a client
   that writes its whole body before reading (Python's urllib, for one) reads its 413 instead of a
-  broken pipe. gunicorn's own graceful close drains only 64 KiB, blocking the worker meanwhile.
+  broken pipe. gunicorn's own graceful close drains only 64 KiB, blocking the worker meanwhile;
+* every other answered connection is closed without waiting for the client: gunicorn's graceful
+  close blocks the worker until the client's FIN arrives (up to 2 s), which on a loaded machine
+  is most of a sync worker's time. With the request read in full and nothing else queued, closing
+  at once sends a FIN and loses nothing (nginx closes the same way); a client with bytes still
+  queued is drained like the early answers above.
 
 Most requests arrive whole in the first read after ``accept()``; they are handled at once, and
 the worker takes the next queued connection before it looks at its selector, exactly as the stock
@@ -96,10 +101,13 @@ class PrefilledSocket:
     """
 
     def __init__(self, sock: socket.socket, data: bytes, deadline: float, send_timeout_s: float,
-                 continue_sent: bool = False, linger: Callable[[socket.socket], None] | None = None) -> None:
+                 continue_sent: bool = False, linger: Callable[[socket.socket], None] | None = None,
+                 early: bool = False) -> None:
         self._sock = sock
-        self._linger = linger  # set for a request handed over early: the worker drains it after the answer
+        self._linger = linger  # the worker's non-blocking drain, for a client that may still be sending
+        self._early = early  # handed over before the request arrived in full: always drained
         self._handed_off = False
+        self._closing = False  # the answer is sent and nothing is left to read: close at once
         self._data = data
         self._offset = 0
         self._deadline = deadline
@@ -108,8 +116,8 @@ class PrefilledSocket:
         self._caller_sets_timeout = False
 
     def recv(self, size: int, *flags: int) -> bytes:
-        if self._handed_off:
-            return b""  # gunicorn's graceful close stops here: the worker drains it instead
+        if self._handed_off or self._closing:
+            return b""  # gunicorn's graceful close stops here: closed now, or drained by the worker
         if self._offset < len(self._data):
             chunk = self._data[self._offset:self._offset + size]
             self._offset += len(chunk)
@@ -139,12 +147,27 @@ class PrefilledSocket:
             self._sock.settimeout(value)
 
     def shutdown(self, how: int) -> None:
-        """gunicorn's close starts with ``shutdown(SHUT_WR)``; an early request is then handed to the
-        worker's non-blocking drain instead of a bounded blocking one."""
+        """gunicorn's close starts with ``shutdown(SHUT_WR)`` and then waits, blocking the worker, for
+        the client's FIN (up to 2 s). Here the worker decides as nginx does: a client with nothing
+        more in flight (the whole request was read, nothing else queued) is closed at once, which
+        sends a FIN, not an RST, and loses nothing; one that may still be sending (an early answer,
+        unread bytes) goes to the worker's non-blocking drain. The worker never waits on a client."""
         self._sock.shutdown(how)
-        if self._linger is not None and how == socket.SHUT_WR:
-            self._handed_off = True
-            self._linger(self._sock)
+        if self._linger is None or how != socket.SHUT_WR:
+            return
+        if not self._early and self._nothing_left_to_read():
+            self._closing = True
+            return
+        self._handed_off = True
+        self._linger(self._sock)
+
+    def _nothing_left_to_read(self) -> bool:
+        try:
+            return not self._sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)  # b"": the client closed
+        except (BlockingIOError, InterruptedError):
+            return True  # nothing queued
+        except OSError:
+            return True  # reset meanwhile: nothing to drain
 
     def close(self) -> None:
         if not self._handed_off:
@@ -187,6 +210,7 @@ class BufferedSyncWorker(SyncWorker):
             self._defer_accept(listener)
             self.selector.register(listener, selectors.EVENT_READ, _LISTENER)
         self.selector.register(self.PIPE[0], selectors.EVENT_READ, _WAKEUP)
+        idle = self._idle_hook()
         accepting = True
         drain_until = 0.0
         try:
@@ -207,13 +231,24 @@ class BufferedSyncWorker(SyncWorker):
                     continue  # more may be queued: take them before waiting, as SyncWorker does
                 if not self.is_parent_alive():
                     return
+                if idle is not None:
+                    idle()
                 self._serve_readable(self._select_timeout())
         finally:
+            if idle is not None:
+                with contextlib.suppress(Exception):  # exiting anyway; never mask the reason
+                    idle()
             for pending in list(self.pending.values()):
                 self._reject(pending, "the server is shutting down and this request had not fully arrived")
             for lingering in list(self.lingering.values()):
                 self._end_linger(lingering)
             self.selector.close()
+
+    def _idle_hook(self) -> Callable[[], None] | None:
+        """The app's "about to wait" hook, if it offers one (the container's metrics write their
+        counts in batches then, see twinserve_flask.observability)."""
+        offer = getattr(self.wsgi, "write_when_idle", None)
+        return offer() if callable(offer) else None
 
     def _serve_readable(self, timeout: float) -> None:
         """Wait up to ``timeout`` for a connection, a pending client's bytes or a signal; read what came."""
@@ -275,8 +310,8 @@ class BufferedSyncWorker(SyncWorker):
                 return
             framing = framer.feed(data)
             if framing.ready:
-                linger = self._start_linger if framing.early else None
-                self.handle(listener, PrefilledSocket(client, data, deadline, self.read_timeout_s, linger=linger), addr)
+                self.handle(listener, PrefilledSocket(client, data, deadline, self.read_timeout_s,
+                                                      linger=self._start_linger, early=framing.early), addr)
                 return
         client.setblocking(False)
         pending = PendingRequest(client, addr, listener, deadline, framer)
@@ -308,9 +343,9 @@ class BufferedSyncWorker(SyncWorker):
         if framing.ready:
             self._forget(pending)
             pending.sock.setblocking(True)
-            linger = self._start_linger if framing.early else None
             self.handle(pending.listener, PrefilledSocket(pending.sock, bytes(pending.buffer), pending.deadline,
-                                                          self.read_timeout_s, pending.continue_sent, linger),
+                                                          self.read_timeout_s, pending.continue_sent,
+                                                          self._start_linger, framing.early),
                         pending.addr)
             return
         if framing.expects_continue and not pending.continue_sent:

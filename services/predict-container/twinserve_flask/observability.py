@@ -12,7 +12,18 @@ Both are one WSGI layer in front of the app, switched by the environment when th
 Cost is the point of the design (measured with ``make bench-limit``): the log line is built by
 orjson and written with one ``os.write`` (atomic for lines under PIPE_BUF, so workers never
 interleave) instead of ``logging`` and gunicorn's access formatter; metric children are created
-once per label set and cached; request ids are a per-process random prefix and a counter.
+once per label set and cached; request ids are a per-process random prefix and a counter, reset
+after fork.
+
+Metric writes are deferred when the worker loop offers an idle hook (the buffered worker does,
+see :meth:`Observed.write_when_idle`): each prometheus-client write to the multiprocess files takes
+a lock, a ``getpid()`` and an mmap write, five of them a request, which on a loaded 2-core machine
+cost more than the prediction. Instead a worker counts in plain dictionaries and writes the sums
+when it is about to wait for a connection, before it serves ``/metrics``, at exit, and at least
+every ``FLUSH_INTERVAL_S`` while it stays busy; a scrape sees a busy worker's figures at most that
+old and an idle worker's exactly. ``twinserve_requests_in_flight`` is then set when a worker takes
+its first request and cleared when it next waits, so it counts busy workers (a sync worker holds
+one request at a time). Under the stock sync worker every write goes through at once, as before.
 
 Metrics: ``twinserve_requests_total{route,method,status}``,
 ``twinserve_request_duration_seconds{route}`` (histogram), ``twinserve_requests_in_flight``,
@@ -23,10 +34,13 @@ Metrics: ``twinserve_requests_total{route,method,status}``,
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import re
 import secrets
 import time
+import weakref
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -41,6 +55,8 @@ REQUEST_ID_HEADER = "X-Request-Id"
 # Latency buckets in seconds: the service answers in well under a millisecond in-process, and a
 # client-visible problem starts at tens of milliseconds.
 LATENCY_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+# A busy worker writes its deferred metrics at least this often (an idle one at once).
+FLUSH_INTERVAL_S = 1.0
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 __all__ = ["METRICS_PATH", "Metrics", "Observed", "observe", "route_of"]
@@ -49,6 +65,17 @@ _ACCEPTED_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}").fullmatch
 
 class ObservabilityConfigError(ValueError):
     """An observability setting with a value this module does not know."""
+
+
+class _PendingLatency:
+    """Latencies observed since the last write, as prometheus-client stores a histogram: a count per
+    bucket (not cumulative) and their sum."""
+
+    __slots__ = ("counts", "total")
+
+    def __init__(self, buckets: int) -> None:
+        self.counts = [0] * buckets
+        self.total = 0.0
 
 
 class Metrics:
@@ -65,7 +92,9 @@ class Metrics:
         self.latency = Histogram("twinserve_request_duration_seconds",
                                  "Time from the request reaching the app to its answer, by route template.",
                                  ("route",), buckets=LATENCY_BUCKETS_S, registry=registry)
-        self.in_flight = Gauge("twinserve_requests_in_flight", "Requests being answered now, all workers together.",
+        self.in_flight = Gauge("twinserve_requests_in_flight",
+                               "Requests being answered now, all workers together (with deferred writes: busy "
+                               "workers, each counted from its first request until it next waits).",
                                registry=registry, multiprocess_mode="livesum")
         info = Gauge("twinserve_model_info", "The served model (always 1): name, version, SHA-256, backend.",
                      ("name", "version", "sha256", "backend"), registry=registry, multiprocess_mode="max")
@@ -74,22 +103,90 @@ class Metrics:
         self._registry = registry
         self._counters: dict[tuple[str, str, int], Any] = {}
         self._histograms: dict[str, Any] = {}
+        self._bounds = (*LATENCY_BUCKETS_S, math.inf)  # prometheus-client's buckets, +Inf last
+        self._deferred = False
+        self._busy = False
+        self._pending_requests: dict[tuple[str, str, int], int] = {}
+        self._pending_latency: dict[str, _PendingLatency] = {}
+        self._flushed_at = time.monotonic()
 
-    def observe(self, route: str, method: str, status: int, seconds: float) -> None:
-        key = (route, method, status)
+    def _counter(self, key: tuple[str, str, int]) -> Any:
         counter = self._counters.get(key)
         if counter is None:
-            counter = self._counters[key] = self.requests.labels(route, method, str(status))
-        counter.inc()
+            counter = self._counters[key] = self.requests.labels(key[0], key[1], str(key[2]))
+        return counter
+
+    def _histogram(self, route: str) -> Any:
         histogram = self._histograms.get(route)
         if histogram is None:
             histogram = self._histograms[route] = self.latency.labels(route)
-        histogram.observe(seconds)
+        return histogram
+
+    def defer_writes(self) -> Callable[[], None]:
+        """From now on count in memory and write on idle; the caller must call the returned hook
+        whenever it is about to wait for work, and before it exits."""
+        self._deferred = True
+        self._flushed_at = time.monotonic()
+        return self.idle
+
+    def started(self) -> None:
+        if not self._deferred:
+            self.in_flight.inc()
+        elif not self._busy:
+            self._busy = True
+            self.in_flight.set(1)
+
+    def finished(self) -> None:
+        if not self._deferred:
+            self.in_flight.dec()
+
+    def observe(self, route: str, method: str, status: int, seconds: float) -> None:
+        if not self._deferred:
+            self._counter((route, method, status)).inc()
+            self._histogram(route).observe(seconds)
+            return
+        key = (route, method, status)
+        pending = self._pending_requests
+        pending[key] = pending.get(key, 0) + 1
+        latency = self._pending_latency.get(route)
+        if latency is None:
+            latency = self._pending_latency[route] = _PendingLatency(len(self._bounds))
+        latency.counts[bisect_left(self._bounds, seconds)] += 1  # the first bucket with seconds <= bound
+        latency.total += seconds
+        if time.monotonic() - self._flushed_at >= FLUSH_INTERVAL_S:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write what was counted since the last write (a no-op when nothing was)."""
+        self._flushed_at = time.monotonic()
+        if self._pending_requests:
+            for key, count in self._pending_requests.items():
+                self._counter(key).inc(count)
+            self._pending_requests.clear()
+        if self._pending_latency:
+            for route, latency in self._pending_latency.items():
+                # prometheus-client has no public "observe n values"; its histogram child keeps one
+                # value per bucket and one for the sum (pinned version; a test compares the
+                # exposition with observe()'s).
+                child = self._histogram(route)
+                for bucket, count in zip(child._buckets, latency.counts, strict=True):
+                    if count:
+                        bucket.inc(count)
+                child._sum.inc(latency.total)
+            self._pending_latency.clear()
+
+    def idle(self) -> None:
+        """The worker is about to wait: write the counts, and it no longer holds a request."""
+        self.flush()
+        if self._busy:
+            self._busy = False
+            self.in_flight.set(0)
 
     def exposition(self) -> tuple[bytes, str]:
         """The text exposition of every worker's metrics together, and its content type."""
         from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+        self.flush()  # this worker's own counts first
         if self._multiprocess:
             from prometheus_client import multiprocess
 
@@ -103,14 +200,16 @@ class RequestIds:
     """Ids for requests that came without one: unique across workers and restarts, cheap."""
 
     def __init__(self) -> None:
-        self._pid = -1
-        self._prefix = ""
+        self._reset()
+        # A forked worker must not repeat its parent's ids; renewed at fork, not checked per request.
+        reset = weakref.WeakMethod(self._reset)
+        os.register_at_fork(after_in_child=lambda: (method := reset()) is not None and method())
+
+    def _reset(self) -> None:
+        self._prefix = secrets.token_hex(6)
         self._count = 0
 
     def new(self) -> str:
-        pid = os.getpid()
-        if pid != self._pid:  # a forked worker must not repeat its parent's ids
-            self._pid, self._prefix, self._count = pid, secrets.token_hex(6), 0
         self._count += 1
         return f"{self._prefix}-{self._count:x}"
 
@@ -162,11 +261,11 @@ class Observed:
             if path == METRICS_PATH and method == "GET":
                 result: Iterable[bytes] = self._serve_metrics(start)
             else:
-                metrics.in_flight.inc()
+                metrics.started()
                 try:
                     result = self.app(environ, start)
                 finally:
-                    metrics.in_flight.dec()
+                    metrics.finished()
         else:
             result = self.app(environ, start)
         seconds = time.perf_counter() - started
@@ -189,6 +288,12 @@ class Observed:
             with contextlib.suppress(OSError):  # a closed or full log pipe must never fail the request
                 os.write(self.log_fd, line)
         return result
+
+    def write_when_idle(self) -> Callable[[], None] | None:
+        """Offered to the worker loop: if it takes the returned hook, it promises to call it whenever
+        it is about to wait for a connection and at exit, and the metrics are then written in
+        batches (see the module docstring). None: nothing to defer."""
+        return self.metrics.defer_writes() if self.metrics is not None else None
 
     def _serve_metrics(self, start: Callable[..., Any]) -> list[bytes]:
         assert self.metrics is not None
