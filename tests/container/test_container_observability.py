@@ -1,7 +1,8 @@
 """The container's access log and Prometheus metrics under real gunicorn (the shipped
 gunicorn.conf.py, two workers): JSON access lines with an accepted or generated X-Request-Id
-echoed back, counters summed across workers, in-flight back to 0 after a worker is killed,
-the model's identity, route templates as labels."""
+echoed back, counters summed across workers (each worker writes its counts when it next waits,
+so a scrape may need a moment), in-flight back to 0 after a worker is killed, the model's
+identity, route templates as labels."""
 
 from __future__ import annotations
 
@@ -35,6 +36,20 @@ def _metrics(server: LocalContainer) -> dict[str, float]:
         if line and not line.startswith("#"):
             name, _, value = line.rpartition(" ")
             values[name] = float(value)
+    return values
+
+
+def _settled_metrics(server: LocalContainer, settled) -> dict[str, float]:
+    """The metrics once ``settled(values)`` holds, or as they are after a bound: a worker writes its
+    counts when it next waits for a connection (at most FLUSH_INTERVAL_S late while busy), so the
+    worker that answered the last request may not have written it yet when another serves the scrape."""
+    from twinserve_flask.observability import FLUSH_INTERVAL_S
+
+    deadline = time.monotonic() + FLUSH_INTERVAL_S + 2.0
+    values = _metrics(server)
+    while not settled(values) and time.monotonic() < deadline:
+        time.sleep(0.05)
+        values = _metrics(server)
     return values
 
 
@@ -75,7 +90,9 @@ def test_counters_are_summed_across_workers(server, good_body, rf_metadata):
         assert requests.post(f"{server.url}/predict", data=good_body, timeout=5).status_code == 200
     requests.post(f"{server.url}{infer}", data=body, timeout=5)
     requests.get(f"{server.url}/no/such/path/{time.time()}", timeout=5)
-    after = _metrics(server)
+    unmatched = 'twinserve_requests_total{method="GET",route="unmatched",status="404"}'
+    after = _settled_metrics(server, lambda values: values.get(key, 0.0) - before.get(key, 0.0) >= 40
+                             and values.get(unmatched) and values.get("twinserve_requests_in_flight") == 0)
     assert after[key] - before.get(key, 0.0) == 40
     assert after['twinserve_requests_total{method="POST",route="/v2/models/{name}/infer",status="200"}'] >= 1
     assert after['twinserve_requests_total{method="GET",route="unmatched",status="404"}'] >= 1
@@ -97,7 +114,9 @@ def test_a_killed_worker_is_marked_dead(server, good_body):
         time.sleep(0.1)
     for _ in range(10):
         assert requests.post(f"{server.url}/predict", data=good_body, timeout=5).status_code == 200
-    after = _metrics(server)
+    key = 'twinserve_requests_total{method="POST",route="/predict",status="200"}'
+    after = _settled_metrics(server, lambda values: values.get(key, 0.0) >= 50
+                             and values.get("twinserve_requests_in_flight") == 0)
     assert after["twinserve_requests_in_flight"] == 0
     assert after['twinserve_requests_total{method="POST",route="/predict",status="200"}'] >= 50  # kept
 

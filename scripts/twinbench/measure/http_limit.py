@@ -7,6 +7,11 @@ application at all. Against it, twinserve as its image runs it (buffered worker,
 and Prometheus metrics on), and optionally without the log, and without log and metrics, so
 each one's cost is visible.
 
+The breakdown adds twinserve without the worker's yield between requests, and the no-op app
+under twinserve's own buffered worker: the buffered worker does not wait for each client's FIN
+as the stock sync worker does, so part of the gap to the stock no-op is closed by the server,
+not the app; the no-op on the same worker shows the app's own cost.
+
 Every server is started fresh in every round and measured in turn with wrk (closed loop,
 ``concurrency`` connections, gunicorn's sync workers close each connection), after a discarded
 warm-up; rounds are interleaved so drift on a shared machine hits every server alike. The load
@@ -87,6 +92,10 @@ def variants(include_breakdown: bool) -> list[Variant]:
                     "metrics on, access log off"),
             Variant("twinserve-bare", "twinserve_flask.wsgi:app",
                     {"TWINSERVE_ACCESS_LOG": "off", "TWINSERVE_METRICS": "off"}, "access log and metrics off"),
+            Variant("twinserve-no-yield", "twinserve_flask.wsgi:app", {"YIELD_BETWEEN_REQUESTS": "0"},
+                    "as the image runs it, but the worker does not yield the CPU between requests"),
+            Variant("noop-buffered", NOOP_APP, {"TWINSERVE_ACCESS_LOG": "off", "TWINSERVE_METRICS": "off"},
+                    "the no-op app under twinserve's buffered worker (the app's own cost, same server)"),
         ]
     return chosen
 
@@ -209,22 +218,37 @@ def summarise(runs: Sequence[dict[str, Any]], names: Sequence[str]) -> dict[str,
         by_server[name] = {"n": len(mine), "rps_median": statistics.median(rps), "rps_min": min(rps),
                            "rps_max": max(rps), "p99_ms_median": statistics.median(p99),
                            "errors": sum(sum(r["errors"].values()) for r in mine)}
-    ratios: dict[str, Any] = {}
-    noop = {r["round"]: r for r in runs if r["server"] == "noop"}
-    for name in names:
-        if name == "noop":
-            continue
-        pairs = [(r, noop[r["round"]]) for r in runs if r["server"] == name and r["round"] in noop]
-        throughput = [a["rps"] / b["rps"] for a, b in pairs if b["rps"] > 0]
-        p99 = [a["p99_ms"] / b["p99_ms"] for a, b in pairs if b["p99_ms"] > 0]
-        ratios[name] = {"throughput_ratio": round(statistics.median(throughput), 3) if throughput else None,
-                        "throughput_ratio_range": [round(min(throughput), 3), round(max(throughput), 3)] if throughput else None,
-                        "p99_ratio": round(statistics.median(p99), 3) if p99 else None}
+    ratios = _ratios(runs, names, "noop")
+    same_server = _ratios(runs, [n for n in names if n.startswith("twinserve")], "noop-buffered")
     main = ratios.get("twinserve", {})
     met = (main.get("throughput_ratio") is not None and main["throughput_ratio"] >= TARGET_THROUGHPUT_RATIO
            and main.get("p99_ratio") is not None and main["p99_ratio"] <= TARGET_P99_RATIO)
-    return {"servers": by_server, "ratios": ratios, "target": {"throughput_ratio_min": TARGET_THROUGHPUT_RATIO,
+    return {"servers": by_server, "ratios": ratios, "ratios_same_server": same_server, "target": {"throughput_ratio_min": TARGET_THROUGHPUT_RATIO,
                                                                "p99_ratio_max": TARGET_P99_RATIO, "met": met}}
+
+
+def _ratios(runs: Sequence[dict[str, Any]], names: Sequence[str], base: str) -> dict[str, Any]:
+    """Each server's throughput and p99 over ``base``'s in the same round, median over rounds
+    (empty when ``base`` did not run)."""
+    reference = {r["round"]: r for r in runs if r["server"] == base}
+    ratios: dict[str, Any] = {}
+    if not reference:
+        return ratios
+    for name in names:
+        if name == base:
+            continue
+        pairs = [(r, reference[r["round"]]) for r in runs if r["server"] == name and r["round"] in reference]
+        throughput = [a["rps"] / b["rps"] for a, b in pairs if b["rps"] > 0]
+        p99 = [a["p99_ms"] / b["p99_ms"] for a, b in pairs if b["p99_ms"] > 0]
+        # Six digits: enough that the verdict is not decided by rounding (0.6999 is not 0.70).
+        ratios[name] = {"throughput_ratio": round(statistics.median(throughput), 6) if throughput else None,
+                        "throughput_ratio_range": [round(min(throughput), 6), round(max(throughput), 6)] if throughput else None,
+                        "p99_ratio": round(statistics.median(p99), 6) if p99 else None}
+    return ratios
+
+
+def _fmt(ratio: float | None) -> str:
+    return "n/a" if ratio is None else f"{ratio:.3f}"
 
 
 def render(document: dict[str, Any]) -> str:
@@ -249,7 +273,11 @@ def render(document: dict[str, Any]) -> str:
     verdict = "met" if target["met"] else "NOT met"
     lines += ["", f"target (twinserve with access log + metrics): throughput >= {target['throughput_ratio_min']:.2f} "
               f"of the no-op app, p99 <= {target['p99_ratio_max']:.1f}x: {verdict} "
-              f"(throughput {main.get('throughput_ratio')}, p99 {main.get('p99_ratio')}x)"]
+              f"(throughput {_fmt(main.get('throughput_ratio'))}, p99 {_fmt(main.get('p99_ratio'))}x)"]
+    same = summary.get("ratios_same_server", {}).get("twinserve")
+    if same:
+        lines.append(f"twinserve vs the no-op app under the same buffered worker (the app's own cost): throughput "
+                     f"{_fmt(same['throughput_ratio'])}, p99 {_fmt(same['p99_ratio'])}x")
     loads = [r["load_avg_1m"] for r in document["runs"]]
     if loads and max(loads) > (document["environment"]["cpus"] or 1) * 1.5:
         lines.append(f"WARNING: load average reached {max(loads):.1f} during the runs: the machine was busy, "

@@ -1,0 +1,73 @@
+"""bench-limit's arithmetic and its no-op app: ratios per round against the stock no-op and
+against the no-op under the same buffered worker, the verdict at the targets' edges, the table.
+(The end-to-end run with wrk is ``make bench-limit-smoke``, a CI target.)"""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from twinbench.measure import http_limit
+from twinbench.measure.http_limit import TARGET_P99_RATIO, TARGET_THROUGHPUT_RATIO, noop_app, render, summarise
+
+
+def _run(server: str, round_: int, rps: float, p99: float) -> dict:
+    return {"server": server, "round": round_, "rps": rps, "p99_ms": p99, "load_avg_1m": 0.5,
+            "errors": {"connect": 0, "read": 0, "write": 0, "status": 0, "timeout": 0}}
+
+
+def _runs(twinserve: list[tuple[float, float]]) -> list[dict]:
+    runs = []
+    for i, (rps, p99) in enumerate(twinserve, start=1):
+        runs += [_run("noop", i, 10_000.0, 5.0), _run("twinserve", i, rps, p99), _run("noop-buffered", i, 12_000.0, 6.0)]
+    return runs
+
+
+NAMES = ["noop", "twinserve", "noop-buffered"]
+
+
+def test_ratios_are_per_round_then_median_against_each_base():
+    summary = summarise(_runs([(6_000.0, 6.0), (8_000.0, 9.0), (7_500.0, 7.0)]), NAMES)
+    main = summary["ratios"]["twinserve"]
+    assert main["throughput_ratio"] == 0.75 and main["throughput_ratio_range"] == [0.6, 0.8]
+    assert main["p99_ratio"] == pytest.approx(1.4)
+    same = summary["ratios_same_server"]["twinserve"]
+    assert same["throughput_ratio"] == 0.625 and same["p99_ratio"] == pytest.approx(7 / 6, abs=1e-6)
+    assert summary["target"]["met"]
+
+
+@pytest.mark.parametrize(("rps", "p99", "met"), [
+    (10_000 * TARGET_THROUGHPUT_RATIO, 5.0 * TARGET_P99_RATIO, True),  # exactly at both edges
+    (10_000 * TARGET_THROUGHPUT_RATIO - 1, 5.0, False),
+    (10_000.0, 5.0 * TARGET_P99_RATIO + 0.01, False),
+])
+def test_the_verdict_at_the_targets_edges(rps, p99, met):
+    assert summarise(_runs([(rps, p99)]), NAMES)["target"]["met"] is met
+
+
+def test_the_table_names_both_comparisons_and_the_verdict():
+    runs = _runs([(6_000.0, 9.0)])
+    document = {"summary": summarise(runs, NAMES), "runs": runs, "path": "limit.json",
+                "settings": {"rounds": 1, "concurrency": 32, "duration_s": 10.0, "model": "m", "answer_bytes": 219},
+                "environment": {"cpus": 2}}
+    text = render(document)
+    assert "| twinserve | 6,000 (6,000-6,000) | 9.00 | 0.60 | 1.80x | 0 |" in text
+    assert "NOT met" in text and "same buffered worker" in text and "throughput 0.500, p99 1.500x" in text
+
+
+def test_without_the_buffered_no_op_there_is_no_same_server_line():
+    runs = [r for r in _runs([(8_000.0, 6.0)]) if r["server"] != "noop-buffered"]
+    summary = summarise(runs, ["noop", "twinserve"])
+    assert summary["ratios_same_server"] == {} and summary["target"]["met"]
+
+
+def test_the_no_op_app_reads_the_body_and_answers_the_configured_size(monkeypatch):
+    monkeypatch.setattr(http_limit, "_NOOP_BODY", None)
+    monkeypatch.setenv(http_limit.ENV_NOOP_ANSWER_BYTES, "219")
+    body = b'{"features": [1, 2, 3]}'
+    stream = io.BytesIO(body)
+    seen = []
+    answer = b"".join(noop_app({"CONTENT_LENGTH": str(len(body)), "wsgi.input": stream},
+                               lambda status, headers: seen.append((status, dict(headers)))))
+    assert stream.tell() == len(body)
+    assert len(answer) == 219 and seen[0][0] == "200 OK" and seen[0][1]["Content-Length"] == "219"
