@@ -157,7 +157,7 @@ def test_a_client_that_keeps_its_connection_open_does_not_hold_the_worker(server
         waited = time.monotonic() - started
         lingering.settimeout(5)
         assert lingering.recv(100) == b""  # FIN, not a reset
-    assert statuses == [200] * 3 and waited < 1.0
+    assert statuses == [200] * 3 and waited < 1.5  # gunicorn's own close would hold the worker 2 s
 
 
 def test_bytes_sent_after_a_request_are_drained_so_the_answer_arrives_whole(server, body):

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 import requests
 from twinbench.targets.container_local import LocalContainer
@@ -51,6 +52,14 @@ def _settled_metrics(server: LocalContainer, settled) -> dict[str, float]:
         time.sleep(0.05)
         values = _metrics(server)
     return values
+
+
+def _alive(process: psutil.Process) -> bool:
+    """Running and not a zombie; a process reaped between the listing and this check is not."""
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 def _access_lines(server: LocalContainer) -> list[dict]:
@@ -108,7 +117,7 @@ def test_a_killed_worker_is_marked_dead(server, good_body):
     os.kill(workers[0].pid, signal.SIGKILL)
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        alive = [p for p in server.process.children() if p.is_running() and p.status() != "zombie"]
+        alive = [p for p in server.process.children() if _alive(p)]
         if len(alive) == 2 and workers[0].pid not in [p.pid for p in alive]:
             break
         time.sleep(0.1)

@@ -15,15 +15,18 @@ interleave) instead of ``logging`` and gunicorn's access formatter; metric child
 once per label set and cached; request ids are a per-process random prefix and a counter, reset
 after fork.
 
-Metric writes are deferred when the worker loop offers an idle hook (the buffered worker does,
-see :meth:`Observed.write_when_idle`): each prometheus-client write to the multiprocess files takes
-a lock, a ``getpid()`` and an mmap write, five of them a request, which on a loaded 2-core machine
-cost more than the prediction. Instead a worker counts in plain dictionaries and writes the sums
-when it is about to wait for a connection, before it serves ``/metrics``, at exit, and at least
-every ``FLUSH_INTERVAL_S`` while it stays busy; a scrape sees a busy worker's figures at most that
-old and an idle worker's exactly. ``twinserve_requests_in_flight`` is then set when a worker takes
-its first request and cleared when it next waits, so it counts busy workers (a sync worker holds
-one request at a time). Under the stock sync worker every write goes through at once, as before.
+Writes are deferred when the worker loop offers an idle hook (the buffered worker does, see
+:meth:`Observed.write_when_idle`): each prometheus-client write to the multiprocess files takes a
+lock, a ``getpid()`` and an mmap write, five of them a request, and each log line a ``write()``;
+on a loaded 2-core machine that cost more than the prediction. Instead a worker counts in plain
+dictionaries and holds its log lines (nginx's ``access_log ... buffer=``), and writes them when it
+is about to wait for a connection, before it serves ``/metrics`` (its own counts), at exit, when
+the held lines reach ``LOG_WRITE_BYTES``, and at least every ``FLUSH_INTERVAL_S`` while it stays
+busy. A scrape or a log reader sees a busy worker's figures at most that late and an idle
+worker's at once; a worker killed outright loses what it held (at most that interval's).
+``twinserve_requests_in_flight`` is then set when a worker takes its first request and cleared
+when it next waits, so it counts busy workers (a sync worker holds one request at a time). Under
+the stock sync worker every write goes through at once, as before.
 
 Metrics: ``twinserve_requests_total{route,method,status}``,
 ``twinserve_request_duration_seconds{route}`` (histogram), ``twinserve_requests_in_flight``,
@@ -55,8 +58,11 @@ REQUEST_ID_HEADER = "X-Request-Id"
 # Latency buckets in seconds: the service answers in well under a millisecond in-process, and a
 # client-visible problem starts at tens of milliseconds.
 LATENCY_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
-# A busy worker writes its deferred metrics at least this often (an idle one at once).
+# A busy worker writes its deferred log lines and metrics at least this often (an idle one at once).
 FLUSH_INTERVAL_S = 1.0
+# Held log lines are written in pieces of at most this many bytes, whole lines only: a write up to
+# PIPE_BUF (4096 on Linux) reaches a pipe in one piece, so two workers' lines never interleave.
+LOG_WRITE_BYTES = 4096
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 __all__ = ["METRICS_PATH", "Metrics", "Observed", "observe", "route_of"]
@@ -108,7 +114,6 @@ class Metrics:
         self._busy = False
         self._pending_requests: dict[tuple[str, str, int], int] = {}
         self._pending_latency: dict[str, _PendingLatency] = {}
-        self._flushed_at = time.monotonic()
 
     def _counter(self, key: tuple[str, str, int]) -> Any:
         counter = self._counters.get(key)
@@ -122,12 +127,10 @@ class Metrics:
             histogram = self._histograms[route] = self.latency.labels(route)
         return histogram
 
-    def defer_writes(self) -> Callable[[], None]:
-        """From now on count in memory and write on idle; the caller must call the returned hook
-        whenever it is about to wait for work, and before it exits."""
+    def defer_writes(self) -> None:
+        """From now on count in memory; the caller then calls :meth:`flush` at least every
+        FLUSH_INTERVAL_S and :meth:`idle` whenever it is about to wait for work, and before it exits."""
         self._deferred = True
-        self._flushed_at = time.monotonic()
-        return self.idle
 
     def started(self) -> None:
         if not self._deferred:
@@ -153,12 +156,9 @@ class Metrics:
             latency = self._pending_latency[route] = _PendingLatency(len(self._bounds))
         latency.counts[bisect_left(self._bounds, seconds)] += 1  # the first bucket with seconds <= bound
         latency.total += seconds
-        if time.monotonic() - self._flushed_at >= FLUSH_INTERVAL_S:
-            self.flush()
 
     def flush(self) -> None:
         """Write what was counted since the last write (a no-op when nothing was)."""
-        self._flushed_at = time.monotonic()
         if self._pending_requests:
             for key, count in self._pending_requests.items():
                 self._counter(key).inc(count)
@@ -240,6 +240,10 @@ class Observed:
         self.log_fd = log_fd
         self.ids = RequestIds()
         self.clock = _Clock()
+        self._deferred = False
+        self._log_lines: list[bytes] = []
+        self._log_bytes = 0
+        self._flushed_at = time.perf_counter()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         started = time.perf_counter()
@@ -285,15 +289,50 @@ class Observed:
                 "bytes": size, "latency_ms": round(seconds * 1000.0, 3),
                 "remote_addr": environ.get("REMOTE_ADDR"),
             }, option=orjson.OPT_APPEND_NEWLINE)
-            with contextlib.suppress(OSError):  # a closed or full log pipe must never fail the request
-                os.write(self.log_fd, line)
+            if not self._deferred:
+                self._write_log(line)
+            else:
+                if self._log_bytes + len(line) > LOG_WRITE_BYTES:
+                    self._flush_log()
+                self._log_lines.append(line)
+                self._log_bytes += len(line)
+        if self._deferred and started - self._flushed_at >= FLUSH_INTERVAL_S:
+            self.flush()
         return result
+
+    def _write_log(self, data: bytes) -> None:
+        with contextlib.suppress(OSError):  # a closed or full log pipe must never fail the request
+            os.write(self.log_fd, data)
+
+    def _flush_log(self) -> None:
+        if self._log_lines:
+            self._write_log(b"".join(self._log_lines))
+            self._log_lines.clear()
+            self._log_bytes = 0
+
+    def flush(self) -> None:
+        """Write the held log lines and metric counts now."""
+        self._flushed_at = time.perf_counter()
+        self._flush_log()
+        if self.metrics is not None:
+            self.metrics.flush()
+
+    def idle(self) -> None:
+        """The worker is about to wait for a connection (or to exit): write everything held."""
+        self._flushed_at = time.perf_counter()
+        self._flush_log()
+        if self.metrics is not None:
+            self.metrics.idle()
 
     def write_when_idle(self) -> Callable[[], None] | None:
         """Offered to the worker loop: if it takes the returned hook, it promises to call it whenever
-        it is about to wait for a connection and at exit, and the metrics are then written in
-        batches (see the module docstring). None: nothing to defer."""
-        return self.metrics.defer_writes() if self.metrics is not None else None
+        it is about to wait for a connection and at exit, and the log lines and metrics are then
+        written in batches (see the module docstring)."""
+        self._deferred = True
+        self._flushed_at = time.perf_counter()
+        if self.metrics is not None:
+            self.metrics.defer_writes()
+        return self.idle
 
     def _serve_metrics(self, start: Callable[..., Any]) -> list[bytes]:
         assert self.metrics is not None
