@@ -47,7 +47,7 @@ def _bench_limit(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("bench-limit", help="the container vs a no-op WSGI app under the same gunicorn (wrk)",
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=positive_int, default=3, help="interleaved rounds (default 3)")
+    parser.add_argument("--rounds", type=positive_int, default=5, help="interleaved rounds (default 5: rounds here vary by up to 25 %%)")
     parser.add_argument("--duration", type=positive_float, default=10.0, help="seconds of wrk per server and round")
     parser.add_argument("--warmup", type=positive_float, default=2.0, help="discarded wrk seconds before each run")
     parser.add_argument("--concurrency", type=positive_int, default=32, help="wrk connections (default 32)")

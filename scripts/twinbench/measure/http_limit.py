@@ -102,7 +102,7 @@ def variants(include_breakdown: bool) -> list[Variant]:
 
 @dataclass
 class LimitConfig:
-    rounds: int = 3
+    rounds: int = 5
     duration_s: float = 10.0
     warmup_s: float = 2.0
     concurrency: int = 32
