@@ -29,6 +29,14 @@ bind = f"{os.environ.get('HOST', '127.0.0.1')}:{_int('PORT', 8080)}"
 # selector before it takes the worker, and answers 408 to a client that has not finished
 # within REQUEST_READ_TIMEOUT_S (default 10 s). GUNICORN_WORKER_CLASS=sync gives the stock worker.
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "twinserve_flask.buffered_worker.BufferedSyncWorker")
+# The buffered worker's own setting, checked here so a bad value stops the master with one line
+# instead of every worker failing to boot with a traceback.
+try:
+    from twinserve_flask.buffered_worker import WorkerConfigError, yield_between_requests
+
+    yield_between_requests()
+except WorkerConfigError as _exc:
+    sys.exit(f"gunicorn.conf.py: {_exc}")
 workers = _int("WEB_CONCURRENCY", max(2, 2 * available_cpus()))
 threads = _int("GUNICORN_THREADS", 1)
 keepalive = _int("GUNICORN_KEEPALIVE", 5)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import socket
 import time
 from collections.abc import Iterator
@@ -174,3 +175,17 @@ def _read_all_or_raise(sock: socket.socket) -> bytes:
     while chunk := sock.recv(65536):  # a reset raises here: the test must see it
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def test_a_bad_yield_setting_stops_the_server_with_one_line(rf_dir: Path):
+    import subprocess
+    import sys
+
+    from twinbench.project.paths import CONTAINER_SERVICE
+
+    env = {**os.environ, "MODEL_PATH": str(rf_dir), "PORT": "0", "YIELD_BETWEEN_REQUESTS": "sometimes"}
+    done = subprocess.run([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "twinserve_flask.wsgi:app"],
+                          cwd=CONTAINER_SERVICE, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "YIELD_BETWEEN_REQUESTS must be 0 or 1, not 'sometimes'" in done.stderr
+    assert "Traceback" not in done.stderr
