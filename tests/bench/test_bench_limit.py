@@ -8,7 +8,13 @@ import io
 
 import pytest
 from twinbench.measure import http_limit
-from twinbench.measure.http_limit import TARGET_P99_RATIO, TARGET_THROUGHPUT_RATIO, noop_app, render, summarise
+from twinbench.measure.http_limit import (
+    TARGET_P99_RATIO,
+    TARGET_THROUGHPUT_RATIO,
+    noop_app,
+    render,
+    summarise,
+)
 
 
 def _run(server: str, round_: int, rps: float, p99: float) -> dict:

@@ -9,6 +9,7 @@ import io
 import json
 import math
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -60,14 +61,18 @@ def test_nothing_is_written_before_idle_and_busy_counts_until_then(service):
     metrics.finished()
     metrics.started()  # the next request: still one busy worker
     assert _value(metrics, "twinserve_requests_in_flight") == 1
-    assert _value(metrics, "twinserve_requests_total", route="/predict", method="POST", status="200") is None
+    assert _predicts(metrics) is None
     metrics.idle()
     assert _value(metrics, "twinserve_requests_in_flight") == 0
-    assert _value(metrics, "twinserve_requests_total", route="/predict", method="POST", status="200") == 1
+    assert _predicts(metrics) == 1
 
 
 def _observed(service: Service, log_fd: int) -> Observed:
     return Observed(create_wsgi_app(service), Metrics(service), access_log=True, log_fd=log_fd)
+
+
+def _predicts(metrics: Metrics) -> float | None:
+    return _value(metrics, "twinserve_requests_total", route="/predict", method="POST", status="200")
 
 
 def _call(app: Observed, body: bytes) -> None:
@@ -76,37 +81,38 @@ def _call(app: Observed, body: bytes) -> None:
     b"".join(app(environ, lambda status, headers, exc_info=None: None))
 
 
-def test_held_log_lines_and_counts_are_written_on_idle(service, good_body, tmp_path, monkeypatch):
-    monkeypatch.setattr(observability, "FLUSH_INTERVAL_S", 3600.0)
-    log = tmp_path / "access.log"
-    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-    try:
-        app = _observed(service, fd)
-        idle = app.write_when_idle()
-        for _ in range(3):
-            _call(app, good_body)
-        assert log.read_bytes() == b""
-        assert _value(app.metrics, "twinserve_requests_total", route="/predict", method="POST", status="200") is None
-        idle()
-        lines = [json.loads(line) for line in log.read_text().splitlines()]
-        assert [line["status"] for line in lines] == [200, 200, 200]
-        assert _value(app.metrics, "twinserve_requests_total", route="/predict", method="POST", status="200") == 3
-    finally:
-        os.close(fd)
-
-
-def test_a_busy_worker_writes_once_the_interval_has_passed(service, good_body, tmp_path, monkeypatch):
-    monkeypatch.setattr(observability, "FLUSH_INTERVAL_S", 0.0)
+@pytest.fixture
+def logged(service: Service, tmp_path: Path) -> Iterator[tuple[Observed, Path]]:
+    """An observed app (log + metrics) writing its access log to a file, with the deferred writes on."""
     log = tmp_path / "access.log"
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
     try:
         app = _observed(service, fd)
         app.write_when_idle()
-        _call(app, good_body)
-        assert len(log.read_text().splitlines()) == 1
-        assert _value(app.metrics, "twinserve_requests_total", route="/predict", method="POST", status="200") == 1
+        yield app, log
     finally:
         os.close(fd)
+
+
+def test_held_log_lines_and_counts_are_written_on_idle(logged, good_body, monkeypatch):
+    monkeypatch.setattr(observability, "FLUSH_INTERVAL_S", 3600.0)
+    app, log = logged
+    for _ in range(3):
+        _call(app, good_body)
+    assert log.read_bytes() == b""
+    assert _predicts(app.metrics) is None
+    app.idle()
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [line["status"] for line in lines] == [200, 200, 200]
+    assert _predicts(app.metrics) == 3
+
+
+def test_a_busy_worker_writes_once_the_interval_has_passed(logged, good_body, monkeypatch):
+    monkeypatch.setattr(observability, "FLUSH_INTERVAL_S", 0.0)
+    app, log = logged
+    _call(app, good_body)
+    assert len(log.read_text().splitlines()) == 1
+    assert _predicts(app.metrics) == 1
 
 
 def test_held_lines_are_written_in_whole_lines_of_at_most_pipe_buf(service, good_body, monkeypatch):
@@ -135,7 +141,7 @@ def test_without_an_idle_hook_every_request_is_written_at_once(service):
     metrics.observe("/predict", "POST", 200, 0.001)
     metrics.finished()
     assert _value(metrics, "twinserve_requests_in_flight") == 0
-    assert _value(metrics, "twinserve_requests_total", route="/predict", method="POST", status="200") == 1
+    assert _predicts(metrics) == 1
 
 
 def test_request_ids_differ_after_a_fork():

@@ -131,8 +131,7 @@ class PrefilledSocket:
     """
 
     def __init__(self, sock: socket.socket, data: bytes, deadline: float, send_timeout_s: float,
-                 continue_sent: bool = False, linger: Callable[[socket.socket], None] | None = None,
-                 early: bool = False) -> None:
+                 continue_sent: bool = False, *, linger: Callable[[socket.socket], None], early: bool = False) -> None:
         self._sock = sock
         self._linger = linger  # the worker's non-blocking drain, for a client that may still be sending
         self._early = early  # handed over before the request arrived in full: always drained
@@ -168,7 +167,7 @@ class PrefilledSocket:
         self._flush()
         return self._sock.send(data, *flags)
 
-    def sendall(self, data: bytes, *flags: int) -> None:
+    def sendall(self, data: bytes) -> None:
         self._held.append(bytes(data))
         self._held_bytes += len(data)
         if self._held_bytes >= HOLD_BYTES:
@@ -202,7 +201,7 @@ class PrefilledSocket:
         unread bytes) goes to the worker's non-blocking drain. The worker never waits on a client."""
         self._flush()  # the held answer goes out before the FIN
         self._sock.shutdown(how)
-        if self._linger is None or how != socket.SHUT_WR:
+        if how != socket.SHUT_WR:
             return
         if not self._early and self._nothing_left_to_read():
             self._closing = True
@@ -213,10 +212,8 @@ class PrefilledSocket:
     def _nothing_left_to_read(self) -> bool:
         try:
             return not self._sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)  # b"": the client closed
-        except (BlockingIOError, InterruptedError):
-            return True  # nothing queued
-        except OSError:
-            return True  # reset meanwhile: nothing to drain
+        except OSError:  # nothing queued (EAGAIN), or reset meanwhile: nothing to drain either way
+            return True
 
     def close(self) -> None:
         with contextlib.suppress(OSError):  # closing anyway: a client that left cannot take the rest
@@ -311,11 +308,9 @@ class BufferedSyncWorker(SyncWorker):
 
     def handle(self, listener: socket.socket, client: Any, addr: Any) -> None:
         super().handle(listener, client, addr)
-        if self.yield_between_requests:
-            now = time.monotonic()
-            if now - self.ran_since >= YIELD_AFTER_S:
-                os.sched_yield()  # see the module docstring: start the next request on a fresh time slice
-                self.ran_since = time.monotonic()
+        if self.yield_between_requests and time.monotonic() - self.ran_since >= YIELD_AFTER_S:
+            os.sched_yield()  # see the module docstring: start the next request on a fresh time slice
+            self.ran_since = time.monotonic()
 
     def _idle_hook(self) -> Callable[[], None] | None:
         """The app's "about to wait" hook, if it offers one (the container's metrics write their
@@ -418,7 +413,7 @@ class BufferedSyncWorker(SyncWorker):
             pending.sock.setblocking(True)
             self.handle(pending.listener, PrefilledSocket(pending.sock, bytes(pending.buffer), pending.deadline,
                                                           self.read_timeout_s, pending.continue_sent,
-                                                          self._start_linger, framing.early),
+                                                          linger=self._start_linger, early=framing.early),
                         pending.addr)
             return
         if framing.expects_continue and not pending.continue_sent:

@@ -176,7 +176,8 @@ class Metrics:
             self._pending_latency.clear()
 
     def idle(self) -> None:
-        """The worker is about to wait: write the counts, and it no longer holds a request."""
+        """The worker is about to wait: write the counts (if not written just now), and it no longer
+        holds a request."""
         self.flush()
         if self._busy:
             self._busy = False
@@ -318,13 +319,13 @@ class Observed:
             self.metrics.flush()
 
     def idle(self) -> None:
-        """The worker is about to wait for a connection (or to exit): write everything held."""
-        self._flushed_at = time.perf_counter()
-        self._flush_log()
+        """The worker is about to wait for a connection (or to exit): write everything held, and it
+        no longer holds a request."""
+        self.flush()
         if self.metrics is not None:
             self.metrics.idle()
 
-    def write_when_idle(self) -> Callable[[], None] | None:
+    def write_when_idle(self) -> Callable[[], None]:
         """Offered to the worker loop: if it takes the returned hook, it promises to call it whenever
         it is about to wait for a connection and at exit, and the log lines and metrics are then
         written in batches (see the module docstring)."""
