@@ -34,7 +34,7 @@ clients cost a file descriptor and their buffer, never the worker:
   runs into its next request with its time slice spent and is preempted in the middle of it
   whenever anything else on the machine wants a CPU (other workers, a sidecar, the node's other
   pods). Measured with wrk c=32 on 2 shared cores: p99 10.4 ms without the yield, 6.6 ms with it
-  after every answer (but 16 % more CPU per request: a context switch each time), 6.7 ms and the
+  after every answer (but 18 % more worker CPU per request: a context switch each time), 6.2-6.7 ms and the
   throughput of no yield at all with it at most once a millisecond. With nothing else runnable the
   yield returns at once. ``YIELD_BETWEEN_REQUESTS=0`` turns it off.
 
