@@ -1,12 +1,15 @@
 """The OpenAPI 3 description of the API, built from the model's metadata so the row length and
 feature names in the contract are the served model's own. Every wrapper serves it at
-``/openapi.json``; ``make fuzz`` drives schemathesis from it."""
+``/openapi.json``; ``make fuzz`` drives schemathesis from it, so a route missing here is a route
+the fuzzer never tries. The Open Inference Protocol V2 routes are described with the served
+model's name and version as the only allowed path values, its one input tensor and its outputs."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from twinserve.metadata import ModelMetadata
+from twinserve.v2 import INPUT_NAME, V2_DATATYPES, OpenInferenceV2
 
 _ERROR = {
     "type": "object",
@@ -28,7 +31,97 @@ def _error_response(description: str) -> dict[str, Any]:
 FLOAT32_MAX = 3.4028234663852886e38
 
 
-def build_openapi(metadata: ModelMetadata, max_rows: int, float32_inputs: bool = False) -> dict[str, Any]:
+_V2_ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
+
+
+def _v2_error_response(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/V2Error"}}}}
+
+
+def _v2_get(operation_id: str, description: str, parameters: list[dict[str, Any]]) -> dict[str, Any]:
+    responses = {"200": {"description": description, "content": {"application/json": {"schema": {"type": "object"}}}}}
+    if parameters:
+        responses["404"] = _v2_error_response("no such model or version here")
+    return {"get": {"operationId": operation_id, "parameters": parameters, "responses": responses}}
+
+
+def _v2_paths(v2: OpenInferenceV2, max_rows: int, example_row: list[float] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The V2 routes and their schemas: (paths, component schemas)."""
+    n = v2.spec.n_features
+    name_param = {"name": "model_name", "in": "path", "required": True, "schema": {"type": "string", "enum": [v2.model_name]}}
+    version_param = {"name": "model_version", "in": "path", "required": True,
+                     "schema": {"type": "string", "enum": [v2.model_version]}}
+    number = {"type": "number"}
+    tensor = {
+        "type": "object",
+        "required": ["name", "shape", "datatype", "data"],
+        "properties": {
+            "name": {"type": "string", "enum": [INPUT_NAME]},
+            "shape": {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": max_rows},
+                      "minItems": 2, "maxItems": 2},
+            "datatype": {"type": "string", "enum": list(V2_DATATYPES)},
+            "parameters": {"type": "object"},
+            "data": {"type": "array", "items": {"oneOf": [number, {"type": "array", "items": number, "minItems": n, "maxItems": n}]}},
+        },
+    }
+    request = {
+        "type": "object",
+        "required": ["inputs"],
+        "properties": {
+            "id": {"type": "string"},
+            "parameters": {"type": "object"},
+            "inputs": {"type": "array", "items": {"$ref": "#/components/schemas/V2InputTensor"}, "minItems": 1, "maxItems": 1},
+            "outputs": {"type": "array", "items": {"type": "object", "required": ["name"],
+                                                    "properties": {"name": {"type": "string", "enum": list(v2.output_names)}}}},
+        },
+    }
+    body: dict[str, Any] = {"schema": {"$ref": "#/components/schemas/V2InferenceRequest"}}
+    if example_row is not None:
+        body["example"] = {"inputs": [{"name": INPUT_NAME, "shape": [1, n], "datatype": "FP64", "data": example_row}]}
+    infer_responses = {
+        "200": {"description": "output tensors", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/V2InferenceResponse"}}}},
+        "400": _v2_error_response("malformed JSON, unknown datatype or output, or an unsupported extension"),
+        "404": _v2_error_response("no such model or version here"),
+        "413": _v2_error_response("too many rows or body too large"),
+        "415": _v2_error_response("content type is not JSON"),
+        "422": _v2_error_response("a tensor that breaks the input contract (shape, values)"),
+    }
+    paths: dict[str, Any] = {
+        "/v2": _v2_get("v2ServerMetadata", "server metadata", []),
+        "/v2/health/live": _v2_get("v2ServerLive", "the server is live", []),
+        "/v2/health/ready": _v2_get("v2ServerReady", "the server is ready", []),
+    }
+    for prefix, parameters, suffix in (("/v2/models/{model_name}", [name_param], ""),
+                                       ("/v2/models/{model_name}/versions/{model_version}", [name_param, version_param],
+                                        "Version")):
+        paths[prefix] = _v2_get(f"v2ModelMetadata{suffix}", "model metadata: input and output tensors", parameters)
+        paths[prefix + "/ready"] = _v2_get(f"v2ModelReady{suffix}", "the model is ready", parameters)
+        paths[prefix + "/infer"] = {"post": {
+            "operationId": f"v2Infer{suffix}",
+            "parameters": parameters,
+            "requestBody": {"required": True, "content": {"application/json": body}},
+            "responses": infer_responses,
+        }}
+    schemas = {
+        "V2Error": _V2_ERROR,
+        "V2InputTensor": tensor,
+        "V2InferenceRequest": request,
+        "V2InferenceResponse": {
+            "type": "object",
+            "required": ["model_name", "outputs"],
+            "properties": {
+                "model_name": {"type": "string"},
+                "model_version": {"type": "string"},
+                "id": {"type": "string"},
+                "outputs": {"type": "array", "items": {"type": "object", "required": ["name", "datatype", "shape", "data"]}},
+            },
+        },
+    }
+    return paths, schemas
+
+
+def build_openapi(metadata: ModelMetadata, max_rows: int, float32_inputs: bool = False,
+                  v2: OpenInferenceV2 | None = None) -> dict[str, Any]:
     n = metadata.n_features
     number: dict[str, Any] = {"type": "number"}
     if float32_inputs:  # the model rounds inputs to float32: larger magnitudes are refused (422)
@@ -47,7 +140,7 @@ def build_openapi(metadata: ModelMetadata, max_rows: int, float32_inputs: bool =
         "415": _error_response("content type is not JSON"),
         "422": _error_response("valid JSON that breaks the input contract"),
     }
-    return {
+    document: dict[str, Any] = {
         "openapi": "3.0.3",
         "info": {
             "title": "twinserve prediction API",
@@ -104,3 +197,8 @@ def build_openapi(metadata: ModelMetadata, max_rows: int, float32_inputs: bool =
             }
         },
     }
+    if v2 is not None:
+        paths, schemas = _v2_paths(v2, max_rows, metadata.extra.get("example_row"))
+        document["paths"].update(paths)
+        document["components"]["schemas"].update(schemas)
+    return document

@@ -34,8 +34,9 @@ class Service:
         self.predictor = predictor
         metadata = predictor.model.metadata
         self.ready_body = json_bytes({"status": "ready", "model": metadata.describe()})
-        self.openapi_body = json_bytes(build_openapi(metadata, predictor.spec.max_rows, predictor.spec.float32_range))
         self.v2 = OpenInferenceV2(predictor)
+        self.openapi_body = json_bytes(build_openapi(metadata, predictor.spec.max_rows, predictor.spec.float32_range,
+                                                     self.v2))
 
     @classmethod
     def start(cls, settings: Settings | None = None) -> Service:

@@ -57,6 +57,7 @@ _INT_TYPES = {
     "INT8": np.int8, "INT16": np.int16, "INT32": np.int32, "INT64": np.int64,
     "UINT8": np.uint8, "UINT16": np.uint16, "UINT32": np.uint32, "UINT64": np.uint64,
 }
+V2_DATATYPES = (*_FLOAT_TYPES, *_INT_TYPES)  # the input datatypes an inference request may use
 _NUMPY_DATATYPES = {np.dtype(np.float32): "FP32", np.dtype(np.float64): "FP64", np.dtype(np.int64): "INT64",
                     np.dtype(np.int32): "INT32"}
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -210,7 +211,7 @@ class OpenInferenceV2:
             raise UnsupportedExtension("the binary tensor data extension is not supported; send the tensor's data "
                                        "as JSON (tritonclient: binary_data=False)")
         datatype = tensor.get("datatype")
-        if datatype not in _FLOAT_TYPES and datatype not in _INT_TYPES:
+        if not isinstance(datatype, str) or (datatype not in _FLOAT_TYPES and datatype not in _INT_TYPES):
             raise UnsupportedDatatype(f"input datatype {datatype!r} is not supported; send FP32, FP64 or an "
                                       "integer type")
         shape = tensor.get("shape")

@@ -47,6 +47,8 @@ def _cases(meta: dict) -> dict[str, tuple[str, str, bytes, int]]:
         "float-in-int": ("POST", infer, _infer([row], "INT32"), 422),
         "fp32-overflow": ("POST", infer, _infer([[1e39] + row[1:]], "FP32"), 422),
         "bytes-datatype": ("POST", infer, _infer([row], "BYTES"), 400),
+        "datatype-not-a-string": ("POST", infer, _infer([row], {"FP64": 1}), 400),  # found by make fuzz: was a 500
+        "datatype-a-list": ("POST", infer, _infer([row], ["FP64"]), 400),
         "unknown-output": ("POST", infer, _infer([row], outputs=[{"name": "nope"}]), 400),
         "binary-extension": ("POST", infer, json.dumps({"inputs": [{"name": "features", "shape": [1, 30], "datatype": "FP64",
                                                                     "parameters": {"binary_data_size": 240}}]}).encode(), 400),

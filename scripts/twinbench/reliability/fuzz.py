@@ -125,8 +125,17 @@ class WrapperReport:
 
 # Module level imports only the standard library (and twinbench.measure.progress): twinbench.reliability.fuzz_st_hooks
 # imports this module inside .venv-fuzz.
-def error_body_problem(status: int, content_type: str | None, body: bytes) -> str | None:
-    """Why a 4xx answer is not the service's JSON error body, or ``None`` when it is."""
+def is_v2_route(path: str) -> bool:
+    """Whether ``path`` is an Open Inference Protocol V2 route, whose errors are ``{"error": "<message>"}``.
+
+    Written out here, not imported from the service: this module runs inside schemathesis' venv,
+    and an oracle that reads the wire independently of the code it checks is the point."""
+    return path == "/v2" or path.startswith("/v2/")
+
+
+def error_body_problem(status: int, content_type: str | None, body: bytes, path: str = "") -> str | None:
+    """Why a 4xx answer is not the service's JSON error body, or ``None`` when it is. The body is
+    ``{"error": {"code", "message"}}``, or on the V2 routes the protocol's ``{"error": "<message>"}``."""
     if not 400 <= status < 500:
         return None
     if not (content_type or "").lower().startswith("application/json"):
@@ -135,9 +144,14 @@ def error_body_problem(status: int, content_type: str | None, body: bytes) -> st
         data = json.loads(body)
     except ValueError:
         return f"{status} body is not JSON: {body[:120]!r}"
-    error = data.get("error") if isinstance(data, dict) else None
-    if (not isinstance(data, dict) or set(data) != {"error"} or not isinstance(error, dict)
-            or not isinstance(error.get("code"), str) or not isinstance(error.get("message"), str)):
+    if not isinstance(data, dict) or set(data) != {"error"}:
+        return f'{status} body is not {{"error": ...}}: {body[:120]!r}'
+    error = data["error"]
+    if is_v2_route(path):
+        if not isinstance(error, str) or not error:
+            return f'{status} body on a V2 route is not {{"error": "<message>"}}: {body[:120]!r}'
+        return None
+    if not isinstance(error, dict) or not isinstance(error.get("code"), str) or not isinstance(error.get("message"), str):
         return f'{status} body is not {{"error": {{"code", "message"}}}}: {body[:120]!r}'
     return None
 
@@ -479,8 +493,10 @@ def run_schemathesis(report: WrapperReport, schema_url: str, base_url: str, sett
 # Native handler, in-process, hypothesis-generated events
 # --------------------------------------------------------------------------------------------
 
-def event_strategy(example_row: list[float], feature_names: list[str]):
-    """Hypothesis strategy of Lambda events: valid, subtly wrong and malformed (imports hypothesis)."""
+def event_strategy(example_row: list[float], feature_names: list[str], model_name: str = "model",
+                   model_version: str = "1"):
+    """Hypothesis strategy of Lambda events: valid, subtly wrong and malformed (imports hypothesis),
+    to twinserve's routes and the Open Inference Protocol V2 routes of the served model."""
     from hypothesis import strategies as st
 
     templates = {name: load_template(name) for name in EVENT_FILES}
@@ -502,6 +518,25 @@ def event_strategy(example_row: list[float], feature_names: list[str]):
         json_value,
         st.just({"features": example_row}),
     )
+    datatype = st.sampled_from(["FP32", "FP64", "INT64", "INT8", "UINT8", "BYTES", "fp64", ""]) | json_value
+    shape = st.just([1, n]) | st.lists(st.integers(-2, 2000) | json_value, max_size=3)
+    tensor = st.fixed_dictionaries(
+        {"name": st.just("features") | json_value, "shape": shape, "datatype": datatype,
+         "data": row | st.lists(row, max_size=3) | wrong_row | json_value},
+        optional={"parameters": st.just({"binary_data_size": 8}) | json_value},
+    )
+    v2_document = st.one_of(
+        st.fixed_dictionaries({"inputs": st.lists(tensor, max_size=2)},
+                              optional={"id": st.text(max_size=8) | json_value,
+                                        "outputs": st.lists(st.fixed_dictionaries({"name": st.sampled_from(
+                                            ["label", "probabilities", "nope"]) | json_value}), max_size=3) | json_value}),
+        st.just({"inputs": [{"name": "features", "shape": [1, n], "datatype": "FP64", "data": example_row}]}),
+    )
+    document = document | v2_document
+    model = f"/v2/models/{model_name}"
+    v2_paths = [model + "/infer", f"{model}/versions/{model_version}/infer", model, model + "/ready",
+                f"{model}/versions/{model_version}", "/v2", "/v2/health/live", "/v2/health/ready",
+                "/v2/models/nope/infer", f"{model}/versions/0/infer", "/v2/", "/v2/models"]
 
     def dumps(doc: Any) -> bytes:
         return json.dumps(doc, allow_nan=True).encode()
@@ -515,7 +550,7 @@ def event_strategy(example_row: list[float], feature_names: list[str]):
     )
     method = st.sampled_from(["POST", "GET", "PUT", "DELETE", "PATCH", "OPTIONS", "HEAD", "post"]) | st.text(max_size=8)
     path = st.sampled_from(["/predict", "/health", "/ready", "/openapi.json", "/", "/predict/", "/PREDICT",
-                            "/dev/predict", "/predict?x=1", "//predict"]) | st.text(max_size=30)
+                            "/dev/predict", "/predict?x=1", "//predict", *v2_paths]) | st.text(max_size=30)
     content_type = st.sampled_from(["application/json", "application/json; charset=utf-8", "APPLICATION/JSON",
                                     "text/plain", "application/x-www-form-urlencoded", "", None]) | st.text(max_size=30)
     well_formed = st.builds(
@@ -545,6 +580,37 @@ def event_strategy(example_row: list[float], feature_names: list[str]):
     return st.one_of(well_formed, well_formed, malformed)
 
 
+def _event_path(event: Any) -> str:
+    """The path a Lambda event asks for, as the service sees it: an HTTP API (payload 2.0) event's
+    ``rawPath`` carries a named stage in front (``/dev/predict``); a REST API event's ``path`` does not."""
+    if not isinstance(event, dict):
+        return ""
+    context = event.get("requestContext") if isinstance(event.get("requestContext"), dict) else {}
+    http = context.get("http") if isinstance(context.get("http"), dict) else {}
+    path = event.get("rawPath") or http.get("path") or event.get("path") or ""
+    if not isinstance(path, str):
+        return ""
+    stage = context.get("stage")
+    if (event.get("version") == "2.0" and isinstance(stage, str) and stage and stage != "$default"
+            and path.startswith(f"/{stage}/")):
+        return path[len(stage) + 1:]
+    return path
+
+
+_EVENT_ERROR_CODES = ("unsupported_event", "malformed_body")
+
+
+def _event_refused(status: Any, raw: bytes) -> bool:
+    """Whether the native handler refused the event itself, before any route: an event that is not
+    an HTTP request of its declared kind, or whose body is marked base64 but is not. API Gateway
+    never sends either; the handler answers them in the service's own error shape."""
+    try:
+        error = json.loads(raw).get("error")
+    except (ValueError, AttributeError):
+        return False
+    return status == 400 and isinstance(error, dict) and error.get("code") in _EVENT_ERROR_CODES
+
+
 def fuzz_native(report: WrapperReport, settings: FuzzSettings, progress: Progress) -> None:
     """``settings.n`` hypothesis events through the native handler, in this process."""
     from hypothesis import HealthCheck, given, seed
@@ -557,7 +623,7 @@ def fuzz_native(report: WrapperReport, settings: FuzzSettings, progress: Progres
     @seed(settings.seed)
     @hsettings(max_examples=settings.n, deadline=None, database=None, derandomize=False,
                suppress_health_check=list(HealthCheck))
-    @given(event_strategy(metadata["example_row"], metadata["feature_names"]))
+    @given(event_strategy(metadata["example_row"], metadata["feature_names"], metadata["name"], metadata["version"]))
     def one(event: Any) -> None:
         report.requests += 1
         if report.requests % 250 == 0:
@@ -574,7 +640,11 @@ def fuzz_native(report: WrapperReport, settings: FuzzSettings, progress: Progres
         body = result.get("body") or ""
         raw = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode()
         headers = {k.lower(): v for k, v in (result.get("headers") or {}).items()}
-        problem = error_body_problem(status, headers.get("content-type"), raw) if isinstance(status, int) else "no status"
+        problem = (error_body_problem(status, headers.get("content-type"), raw, _event_path(event))
+                   if isinstance(status, int) else "no status")
+        if problem and _event_refused(status, raw):
+            # Refused before any route, in the service's own error shape, whatever path it names.
+            problem = error_body_problem(status, headers.get("content-type"), raw)
         if problem:
             report.bad_error_bodies += 1
             if len(examples) < 5:

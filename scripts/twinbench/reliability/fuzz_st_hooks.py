@@ -8,7 +8,8 @@ and ``TWINBENCH_FUZZ_COUNTS=<file>``. This module then
   worker shows from outside), and writes the tally to that file as JSON every
   :data:`FLUSH_EVERY` requests (the driver shows progress from it) and at exit;
 * registers the check ``json_error_body``: every 4xx answer is ``application/json`` holding exactly
-  ``{"error": {"code": str, "message": str}}``.
+  ``{"error": {"code": str, "message": str}}`` (on the Open Inference Protocol V2 routes, the
+  protocol's ``{"error": str}``).
 
 It runs in ``.venv-fuzz``, not ``.venv``: it imports only schemathesis and :mod:`twinbench.reliability.fuzz`, whose
 module level needs nothing but the standard library.
@@ -59,7 +60,7 @@ def after_call(context, case, response) -> None:  # noqa: ARG001 (schemathesis' 
         _statuses[str(response.status_code)] += 1
         _state["requests"] += 1
         flush = _state["requests"] % FLUSH_EVERY == 0
-        if error_body_problem(response.status_code, _content_type(response), response.content):
+        if error_body_problem(response.status_code, _content_type(response), response.content, case.path):
             _state["bad_error_bodies"] += 1
     if flush:
         _flush()
@@ -75,7 +76,7 @@ def after_network_error(context, case, request) -> None:  # noqa: ARG001
 @schemathesis.check
 def json_error_body(ctx, response, case) -> None:  # noqa: ARG001
     """Every 4xx carries the service's JSON error body (one renderer per wrapper)."""
-    problem = error_body_problem(response.status_code, _content_type(response), response.content)
+    problem = error_body_problem(response.status_code, _content_type(response), response.content, case.path)
     if problem is not None:
         raise AssertionError(problem)
 
