@@ -236,3 +236,22 @@ def test_template_check_rejects_wildcards(statement):
 def test_template_check_rejects_other_runtimes_and_missing_functions():
     assert template_problems(_template([], runtime="python3.11"))
     assert template_problems({"Resources": {}})
+
+
+@pytest.mark.slow  # reads the package make package-lambda built
+def test_the_zip_leaves_out_the_container_only_modules():
+    """The WSGI handler needs the Flask app and the fast path, not the container's gunicorn worker,
+    request framing, access log and metrics or gunicorn entry (checked on the zip make test builds)."""
+    import zipfile
+
+    zip_path = REPO / "build/lambda/service/.serverless/twinserve.zip"
+    assert zip_path.exists(), "no Lambda zip: make test runs make package-lambda first"
+    with zipfile.ZipFile(zip_path) as archive:
+        modules = {n.split("/")[-1] for n in archive.namelist() if n.startswith("twinserve_flask/") and n.endswith(".py")}
+    assert modules == {"__init__.py", "factory.py", "fastpath.py"}
+    shipped = set(modules)
+    for module in ("factory.py", "fastpath.py"):
+        tree = ast.parse((REPO / "services/predict-container/twinserve_flask" / module).read_text())
+        imported = {f"{node.module.split('.')[-1]}.py" for node in ast.walk(tree)
+                    if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("twinserve_flask")}
+        assert imported <= shipped, imported - shipped

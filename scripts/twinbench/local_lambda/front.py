@@ -86,5 +86,7 @@ def create_front(service: LambdaService, on_reap: Callable[[], Awaitable[int]] |
     app.router.add_get(f"{ADMIN}/stats", stats)
     app.router.add_get(f"{ADMIN}/reports", reports)
     app.router.add_post(f"{ADMIN}/reap", reap_all)
-    app.router.add_route("*", "/{tail:.*}", invoke)
+    # Every path goes to the function, control characters included: with ``.*`` a decoded newline
+    # stopped the match, and aiohttp answered a plain-text 404 the function never saw.
+    app.router.add_route("*", r"/{tail:[\s\S]*}", invoke)
     return app
