@@ -14,8 +14,9 @@ not the app; the no-op on the same worker shows the app's own cost.
 
 Every server is started fresh in every round and measured in turn with wrk (closed loop,
 ``concurrency`` connections, gunicorn's sync workers close each connection), after a discarded
-warm-up; rounds are interleaved so drift on a shared machine hits every server alike. The load
-average is recorded with every run: a busy machine makes the figures unreliable.
+warm-up; rounds are interleaved so drift on a shared machine hits every server alike. Every step
+records the CPU that neither wrk nor the server used, and the hypervisor's steal
+(:mod:`twinbench.measure.other_work`); the report warns when either was large enough to disturb it.
 """
 
 from __future__ import annotations
@@ -123,6 +124,7 @@ def _answer_size(url: str, body: bytes) -> int:
 
 def run_limit(config: LimitConfig) -> dict[str, Any]:
     """Run the interleaved rounds; returns the result document. Raises LimitBenchError."""
+    from twinbench.measure.other_work import other_work, snapshot
     from twinbench.peers.servers import (
         PeersError,
         ServerProcess,
@@ -174,13 +176,18 @@ def run_limit(config: LimitConfig) -> dict[str, Any]:
                     url = f"{spec.base_url}/predict"
                     run_wrk(wrk, url, script, config.concurrency, config.warmup_s)
                     load_before = os.getloadavg()[0]
+                    cpu_before, server_before = snapshot(), server.cpu_s()
                     step = run_wrk(wrk, url, script, config.concurrency, config.duration_s)
+                    cpu_after, server_after = snapshot(), server.cpu_s()
             except PeersError as exc:
                 raise LimitBenchError(f"{variant.name}: {exc}") from None
-            step.update(server=variant.name, round=round_index + 1, load_avg_1m=round(load_before, 2))
+            other = other_work(cpu_before, cpu_after, float(step["wrk_cpu_s"]) + server_after - server_before,
+                               os.cpu_count() or 1)
+            step.update(server=variant.name, round=round_index + 1, load_avg_1m=round(load_before, 2), **other.as_dict())
             runs.append(step)
             config.log(f"round {round_index + 1}/{config.rounds} {variant.name:<18} {step['rps']:>9.0f} req/s  "
-                       f"p99 {step['p99_ms']:.2f} ms  errors {sum(step['errors'].values())}  load {load_before:.2f}")
+                       f"p99 {step['p99_ms']:.2f} ms  errors {sum(step['errors'].values())}  "
+                       f"other work {other.other_cpu_share:.0%}  steal {other.steal_share:.0%}")
     document = {
         "schema": SCHEMA,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -278,9 +285,14 @@ def render(document: dict[str, Any]) -> str:
     if same:
         lines.append(f"twinserve vs the no-op app under the same buffered worker (the app's own cost): throughput "
                      f"{_fmt(same['throughput_ratio'])}, p99 {_fmt(same['p99_ratio'])}x")
-    loads = [r["load_avg_1m"] for r in document["runs"]]
-    if loads and max(loads) > (document["environment"]["cpus"] or 1) * 1.5:
-        lines.append(f"WARNING: load average reached {max(loads):.1f} during the runs: the machine was busy, "
-                     "compare only within this run")
+    from twinbench.measure.other_work import OtherWork
+
+    disturbed = [r for r in document["runs"] if OtherWork(r.get("other_cpu_share", 0.0), r.get("steal_share", 0.0)).disturbed()]
+    if disturbed:
+        worst = max(disturbed, key=lambda r: r.get("other_cpu_share", 0.0) + r.get("steal_share", 0.0))
+        lines.append(f"WARNING: other work or the hypervisor took CPU in {len(disturbed)} of {len(document['runs'])} "
+                     f"steps (worst: {worst['server']} round {worst['round']}, other work "
+                     f"{worst.get('other_cpu_share', 0.0):.0%}, steal {worst.get('steal_share', 0.0):.0%} of the CPUs): "
+                     "those figures are less reliable; compare only within this run")
     lines.append(f"results: {document.get('path')}")
     return "\n".join(lines)
