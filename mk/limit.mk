@@ -3,7 +3,7 @@
 # wrk rounds. Target: >= 0.70 of the no-op throughput, p99 <= 1.5x. Needs wrk (the pinned Debian
 # package, as bench-peers).
 #
-#   make bench-limit                          5 rounds x 10 s per server, with the breakdown (~8 min)
+#   make bench-limit                          9 rounds x 5 s per server, with the breakdown (~9 min)
 #   make bench-limit LIMIT_ARGS="--rounds 1 --duration 3 --no-breakdown"   a quick look
 #   make bench-limit-smoke                    CI: every server of the breakdown starts and answers wrk
 #                                             (1 round x 2 s; figures printed, the target not judged)

@@ -77,3 +77,18 @@ def test_the_no_op_app_reads_the_body_and_answers_the_configured_size(monkeypatc
                                lambda status, headers: seen.append((status, dict(headers)))))
     assert stream.tell() == len(body)
     assert len(answer) == 219 and seen[0][0] == "200 OK" and seen[0][1]["Content-Length"] == "219"
+
+
+def test_nine_rounds_give_the_median_ratios_a_ci_and_five_do_not():
+    nine = [(6_000.0 + 250 * i, 6.0 + 0.25 * i) for i in range(9)]  # ratios 0.60 .. 0.80, p99 1.2 .. 1.6
+    main = summarise(_runs(nine), NAMES)["ratios"]["twinserve"]
+    # The 2nd and 8th of 9 ordered ratios bound the median with >= 95 % (binomial order statistics).
+    assert main["throughput_ratio_ci95"] == [pytest.approx(0.625), pytest.approx(0.775)]
+    assert main["p99_ratio_ci95"] == [pytest.approx(1.25), pytest.approx(1.55)]
+    five = summarise(_runs(nine[:5]), NAMES)["ratios"]["twinserve"]
+    assert None in five["throughput_ratio_ci95"]
+    runs = _runs(nine)
+    text = render({"summary": summarise(runs, NAMES), "runs": runs, "path": "limit.json",
+                   "settings": {"rounds": 9, "concurrency": 32, "duration_s": 5.0, "model": "m", "answer_bytes": 219},
+                   "environment": {"cpus": 2}})
+    assert "throughput 0.700, 95% CI 0.625-0.775; p99 1.400x, 95% CI 1.250-1.550; medians over 9 rounds" in text

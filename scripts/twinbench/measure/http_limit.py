@@ -103,9 +103,9 @@ def variants(include_breakdown: bool) -> list[Variant]:
 
 @dataclass
 class LimitConfig:
-    rounds: int = 5
-    duration_s: float = 10.0
-    warmup_s: float = 2.0
+    rounds: int = 9
+    duration_s: float = 5.0
+    warmup_s: float = 1.0
     concurrency: int = 32
     workers: int | None = None  # None: gunicorn.conf.py's own default (2 per usable CPU)
     breakdown: bool = True
@@ -237,6 +237,8 @@ def summarise(runs: Sequence[dict[str, Any]], names: Sequence[str]) -> dict[str,
 def _ratios(runs: Sequence[dict[str, Any]], names: Sequence[str], base: str) -> dict[str, Any]:
     """Each server's throughput and p99 over ``base``'s in the same round, median over rounds
     (empty when ``base`` did not run)."""
+    from twinbench.measure.stats import quantile_ci
+
     reference = {r["round"]: r for r in runs if r["server"] == base}
     ratios: dict[str, Any] = {}
     if not reference:
@@ -248,10 +250,23 @@ def _ratios(runs: Sequence[dict[str, Any]], names: Sequence[str], base: str) -> 
         throughput = [a["rps"] / b["rps"] for a, b in pairs if b["rps"] > 0]
         p99 = [a["p99_ms"] / b["p99_ms"] for a, b in pairs if b["p99_ms"] > 0]
         # Six digits: enough that the verdict is not decided by rounding (0.6999 is not 0.70).
+        # The medians' distribution-free 95% CIs (None where too few rounds: 9 give one, 5 do not).
         ratios[name] = {"throughput_ratio": round(statistics.median(throughput), 6) if throughput else None,
                         "throughput_ratio_range": [round(min(throughput), 6), round(max(throughput), 6)] if throughput else None,
-                        "p99_ratio": round(statistics.median(p99), 6) if p99 else None}
+                        "throughput_ratio_ci95": _rounded(quantile_ci(sorted(throughput), 0.5)) if throughput else None,
+                        "p99_ratio": round(statistics.median(p99), 6) if p99 else None,
+                        "p99_ratio_ci95": _rounded(quantile_ci(sorted(p99), 0.5)) if p99 else None}
     return ratios
+
+
+def _rounded(bounds: list[float | None]) -> list[float | None]:
+    return [None if b is None else round(b, 6) for b in bounds]
+
+
+def _ci(bounds: list[float | None] | None) -> str:
+    if not bounds or None in bounds:
+        return "no 95% CI from so few rounds"
+    return f"95% CI {bounds[0]:.3f}-{bounds[1]:.3f}"
 
 
 def _fmt(ratio: float | None) -> str:
@@ -280,7 +295,9 @@ def render(document: dict[str, Any]) -> str:
     verdict = "met" if target["met"] else "NOT met"
     lines += ["", f"target (twinserve with access log + metrics): throughput >= {target['throughput_ratio_min']:.2f} "
               f"of the no-op app, p99 <= {target['p99_ratio_max']:.1f}x: {verdict} "
-              f"(throughput {_fmt(main.get('throughput_ratio'))}, p99 {_fmt(main.get('p99_ratio'))}x)"]
+              f"(throughput {_fmt(main.get('throughput_ratio'))}, {_ci(main.get('throughput_ratio_ci95'))}; "
+              f"p99 {_fmt(main.get('p99_ratio'))}x, {_ci(main.get('p99_ratio_ci95'))}; medians over "
+              f"{settings['rounds']} rounds)"]
     same = summary.get("ratios_same_server", {}).get("twinserve")
     if same:
         lines.append(f"twinserve vs the no-op app under the same buffered worker (the app's own cost): throughput "
