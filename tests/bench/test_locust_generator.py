@@ -76,8 +76,11 @@ def test_locust_with_two_workers_agrees_with_the_builtin_generator(urls: dict[st
         assert lo["generator"]["cpu_cores_used"] > 0
         for rec in (b, lo):
             assert abs(rec["sent"] - expected) <= 0.03 * expected, (name, rec["sent"])
-            # The local Lambda caps environments at 3 (2 cores): a rare coincidence of arrivals gets a 429.
-            assert rec["errors"] <= 0.03 * rec["sent"], (name, rec["status_counts"])
+            # The local Lambda caps environments at 3 (2 cores): when arrivals bunch up on a loaded machine
+            # it answers 429, as Lambda throttles. A throttle is the target's answer, not a generator's
+            # failure (a CI run saw 8 of 240); anything else that is not a 200 is.
+            assert rec["errors"] == rec["throttled_429"], (name, rec["status_counts"])
+            assert rec["throttled_429"] <= 0.10 * rec["sent"], (name, rec["status_counts"])
             assert rec["latency"]["p99_ms"] < 100.0
         assert abs(lo["achieved_rps"] - b["achieved_rps"]) <= 0.10 * b["achieved_rps"]
         mb, ml = b["latency"]["median_ms"], lo["latency"]["median_ms"]
