@@ -24,24 +24,22 @@ _ERROR = {
 }
 
 
-def _error_response(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+def _error_response(description: str, schema: str = "Error") -> dict[str, Any]:
+    """A documented error answer: twinserve's ``Error`` shape, or ``V2Error`` on the V2 routes."""
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
 
 
 FLOAT32_MAX = 3.4028234663852886e38
 
 
 _V2_ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
-
-
-def _v2_error_response(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/V2Error"}}}}
+_V2_NOT_SERVED = "no such model or version here"
 
 
 def _v2_get(operation_id: str, description: str, parameters: list[dict[str, Any]]) -> dict[str, Any]:
     responses = {"200": {"description": description, "content": {"application/json": {"schema": {"type": "object"}}}}}
     if parameters:
-        responses["404"] = _v2_error_response("no such model or version here")
+        responses["404"] = _error_response(_V2_NOT_SERVED, "V2Error")
     return {"get": {"operationId": operation_id, "parameters": parameters, "responses": responses}}
 
 
@@ -80,11 +78,11 @@ def _v2_paths(v2: OpenInferenceV2, max_rows: int, example_row: list[float] | Non
         body["example"] = {"inputs": [{"name": INPUT_NAME, "shape": [1, n], "datatype": "FP64", "data": example_row}]}
     infer_responses = {
         "200": {"description": "output tensors", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/V2InferenceResponse"}}}},
-        "400": _v2_error_response("malformed JSON, unknown datatype or output, or an unsupported extension"),
-        "404": _v2_error_response("no such model or version here"),
-        "413": _v2_error_response("too many rows or body too large"),
-        "415": _v2_error_response("content type is not JSON"),
-        "422": _v2_error_response("a tensor that breaks the input contract (shape, values)"),
+        "400": _error_response("malformed JSON, unknown datatype or output, or an unsupported extension", "V2Error"),
+        "404": _error_response(_V2_NOT_SERVED, "V2Error"),
+        "413": _error_response("too many rows or body too large", "V2Error"),
+        "415": _error_response("content type is not JSON", "V2Error"),
+        "422": _error_response("a tensor that breaks the input contract (shape, values)", "V2Error"),
     }
     paths: dict[str, Any] = {
         "/v2": _v2_get("v2ServerMetadata", "server metadata", []),

@@ -211,7 +211,7 @@ class OpenInferenceV2:
             raise UnsupportedExtension("the binary tensor data extension is not supported; send the tensor's data "
                                        "as JSON (tritonclient: binary_data=False)")
         datatype = tensor.get("datatype")
-        if not isinstance(datatype, str) or (datatype not in _FLOAT_TYPES and datatype not in _INT_TYPES):
+        if datatype not in V2_DATATYPES:  # a tuple: compared by equality, so a JSON object or array is just "not in"
             raise UnsupportedDatatype(f"input datatype {datatype!r} is not supported; send FP32, FP64 or an "
                                       "integer type")
         shape = tensor.get("shape")

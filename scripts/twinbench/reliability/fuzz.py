@@ -580,35 +580,17 @@ def event_strategy(example_row: list[float], feature_names: list[str], model_nam
     return st.one_of(well_formed, well_formed, malformed)
 
 
-def _event_path(event: Any) -> str:
-    """The path a Lambda event asks for, as the service sees it: an HTTP API (payload 2.0) event's
-    ``rawPath`` carries a named stage in front (``/dev/predict``); a REST API event's ``path`` does not."""
-    if not isinstance(event, dict):
-        return ""
-    context = event.get("requestContext") if isinstance(event.get("requestContext"), dict) else {}
-    http = context.get("http") if isinstance(context.get("http"), dict) else {}
-    path = event.get("rawPath") or http.get("path") or event.get("path") or ""
-    if not isinstance(path, str):
-        return ""
-    stage = context.get("stage")
-    if (event.get("version") == "2.0" and isinstance(stage, str) and stage and stage != "$default"
-            and path.startswith(f"/{stage}/")):
-        return path[len(stage) + 1:]
-    return path
+def _routed_path(parse_event: Callable[[Any], Any], event: Any) -> str:
+    """The path the native handler routes ``event`` to (its own parser: stage prefixes and event
+    kinds are not what this oracle checks); "" for an event it refuses before any route (not an
+    HTTP request of its declared kind, or a body marked base64 that is not), which it answers in
+    the service's own error shape whatever path the event names. API Gateway sends neither."""
+    from twinserve.errors import ClientError
 
-
-_EVENT_ERROR_CODES = ("unsupported_event", "malformed_body")
-
-
-def _event_refused(status: Any, raw: bytes) -> bool:
-    """Whether the native handler refused the event itself, before any route: an event that is not
-    an HTTP request of its declared kind, or whose body is marked base64 but is not. API Gateway
-    never sends either; the handler answers them in the service's own error shape."""
     try:
-        error = json.loads(raw).get("error")
-    except (ValueError, AttributeError):
-        return False
-    return status == 400 and isinstance(error, dict) and error.get("code") in _EVENT_ERROR_CODES
+        return parse_event(event).path
+    except ClientError:
+        return ""
 
 
 def fuzz_native(report: WrapperReport, settings: FuzzSettings, progress: Progress) -> None:
@@ -640,11 +622,9 @@ def fuzz_native(report: WrapperReport, settings: FuzzSettings, progress: Progres
         body = result.get("body") or ""
         raw = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode()
         headers = {k.lower(): v for k, v in (result.get("headers") or {}).items()}
-        problem = (error_body_problem(status, headers.get("content-type"), raw, _event_path(event))
+        problem = (error_body_problem(status, headers.get("content-type"), raw,
+                                      _routed_path(handler_module.parse_event, event))
                    if isinstance(status, int) else "no status")
-        if problem and _event_refused(status, raw):
-            # Refused before any route, in the service's own error shape, whatever path it names.
-            problem = error_body_problem(status, headers.get("content-type"), raw)
         if problem:
             report.bad_error_bodies += 1
             if len(examples) < 5:

@@ -176,8 +176,7 @@ class Metrics:
             self._pending_latency.clear()
 
     def idle(self) -> None:
-        """The worker is about to wait: write the counts (if not written just now), and it no longer
-        holds a request."""
+        """The worker is about to wait: write the counts, and it no longer holds a request."""
         self.flush()
         if self._busy:
             self._busy = False
