@@ -102,9 +102,17 @@ def test_sigterm_mid_run_exits_130_with_partial_results_and_nothing_left(tmp_pat
 def test_lambda_stream_faults_lose_only_the_stalled_environments_invocation(tmp_path: Path):
     document = _run(tmp_path, faults=("env-sigkill", "env-timeout"), rps=60.0, window_s=2.0, lambda_timeout_s=1.0)
     killed = _fault(document, "env-sigkill")
-    assert killed["failed_by_status"] == {"502": 1} and killed["emulator_counts"]["runtime_exits"] == 1
+    assert _lost(killed) == {"502": 1} and killed["emulator_counts"]["runtime_exits"] == 1
     timed_out = _fault(document, "env-timeout")
-    assert timed_out["failed_by_status"] == {"504": 1} and timed_out["emulator_counts"]["timeouts"] == 1
+    assert _lost(timed_out) == {"504": 1} and timed_out["emulator_counts"]["timeouts"] == 1
+
+
+def _lost(record: dict) -> dict[str, int]:
+    """Failures other than 429: while the stalled environment restarts, the emulator's 3-environment
+    cap may throttle a burst (as Lambda would); a throttle is an answer, not a lost invocation.
+    Every throttle the client saw is one the emulator counted."""
+    assert record["failed_by_status"].get("429", 0) <= record["emulator_counts"]["throttles"]
+    return {s: n for s, n in record["failed_by_status"].items() if s != "429"}
 
 
 @needs_package
