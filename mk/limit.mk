@@ -16,7 +16,7 @@ bench-limit: $(VENV)/.stamp ## container vs a no-op WSGI app under the same guni
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk=$(WRK_VERSION); }
 	$(PY) -m twinbench bench-limit $(LIMIT_ARGS)
 
-bench-limit-smoke: $(VENV)/.stamp $(MODEL_DIR)/metadata.json ## CI check: bench-limit's six servers start and answer wrk (1 round x 2 s), build/bench-limit-smoke.json
+bench-limit-smoke: $(VENV)/.stamp $(MODEL_DIR)/metadata.json ## CI check: bench-limit's seven servers start and answer wrk (1 round x 2 s), build/bench-limit-smoke.json
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk=$(WRK_VERSION); }
 	$(PY) -m twinbench bench-limit --rounds 1 --duration 2 --warmup 0.5 --out build/bench-limit-smoke.json
 

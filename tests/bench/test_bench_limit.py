@@ -19,6 +19,7 @@ from twinbench.measure.http_limit import (
 
 def _run(server: str, round_: int, rps: float, p99: float) -> dict:
     return {"server": server, "round": round_, "rps": rps, "p99_ms": p99, "load_avg_1m": 0.5,
+            "workers": 4 if server == "noop" else 2,
             "errors": {"connect": 0, "read": 0, "write": 0, "status": 0, "timeout": 0}}
 
 
@@ -57,7 +58,8 @@ def test_the_table_names_both_comparisons_and_the_verdict():
                 "settings": {"rounds": 1, "concurrency": 32, "duration_s": 10.0, "model": "m", "answer_bytes": 219},
                 "environment": {"cpus": 2}}
     text = render(document)
-    assert "| twinserve | 6,000 (6,000-6,000) | 9.00 | 0.60 | 1.80x | 0 |" in text
+    assert "| noop | 4 | 10,000 (10,000-10,000) | 5.00 | 1 | 1x | 0 |" in text
+    assert "| twinserve | 2 | 6,000 (6,000-6,000) | 9.00 | 0.60 | 1.80x | 0 |" in text
     assert "NOT met" in text and "same buffered worker" in text and "throughput 0.500, p99 1.500x" in text
 
 
@@ -92,3 +94,26 @@ def test_nine_rounds_give_the_median_ratios_a_ci_and_five_do_not():
                    "settings": {"rounds": 9, "concurrency": 32, "duration_s": 5.0, "model": "m", "answer_bytes": 219},
                    "environment": {"cpus": 2}})
     assert "throughput 0.700, 95% CI 0.625-0.775; p99 1.400x, 95% CI 1.250-1.550; medians over 9 rounds" in text
+
+
+def test_twinserve_runs_the_images_worker_count_and_the_no_op_gunicorns_default(tmp_path):
+    from twinbench.k8s.manifests import pod_settings
+    from twinbench.measure.http_limit import image_workers, variants
+
+    workers, source = image_workers()
+    assert workers == int(pod_settings().env["WEB_CONCURRENCY"]) and "ConfigMap" in source
+    (tmp_path / "kustomization.yaml").write_text("resources: []\n")  # no ConfigMap: gunicorn.conf.py decides
+    assert image_workers(tmp_path)[0] is None
+    counts = {v.name: v.workers for v in variants(include_breakdown=True)}
+    assert counts.pop("noop") == "fallback" and counts.pop("twinserve-fallback-workers") == "fallback"
+    assert set(counts.values()) == {"image"}
+
+
+def test_the_booted_workers_are_counted_from_gunicorns_log(tmp_path):
+    from twinbench.measure.http_limit import booted_workers
+
+    log = tmp_path / "server.log"
+    log.write_text("[INFO] Starting gunicorn 23.0.0\n[INFO] Booting worker with pid: 11\n"
+                   "[INFO] Booting worker with pid: 12\n[INFO] Worker exiting (pid: 12)\n")
+    assert booted_workers(log) == 2
+    assert booted_workers(tmp_path / "missing.log") is None

@@ -12,6 +12,13 @@ under twinserve's own buffered worker: the buffered worker does not wait for eac
 as the stock sync worker does, so part of the gap to the stock no-op is closed by the server,
 not the app; the no-op on the same worker shows the app's own cost.
 
+Worker counts: each side runs the count it ships with. twinserve (and the no-op on its worker)
+runs the image's ``WEB_CONCURRENCY`` (the kustomize ConfigMap's value, which the Dockerfile's ENV
+repeats and a test keeps equal): the image sets it, so gunicorn.conf.py's fallback of two per CPU
+never applies to it. The no-op limit keeps that fallback (four workers on two CPUs): stock sync
+workers wait for each client, and fewer of them would lower the limit rather than measure it. The
+breakdown adds twinserve at the fallback count, so the worker count's own effect is visible.
+``--workers`` sets one count for every server. Each step records how many workers booted.
 Every server is started fresh in every round and measured in turn with wrk (closed loop,
 ``concurrency`` connections, gunicorn's sync workers close each connection), after a discarded
 warm-up; rounds are interleaved so drift on a shared machine hits every server alike. Every step
@@ -78,12 +85,14 @@ class Variant:
     app: str
     env: dict[str, str]
     description: str
+    workers: str = "image"  # "image": the image's WEB_CONCURRENCY; "fallback": gunicorn.conf.py's default
 
 
 def variants(include_breakdown: bool) -> list[Variant]:
     noop = Variant("noop", NOOP_APP, {"GUNICORN_WORKER_CLASS": "sync", "TWINSERVE_ACCESS_LOG": "off",
                                       "TWINSERVE_METRICS": "off"},
-                   "no-op WSGI app, stock sync workers, no log, no metrics")
+                   "no-op WSGI app, stock sync workers (gunicorn.conf.py's default count), no log, no metrics",
+                   workers="fallback")
     image = Variant("twinserve", "twinserve_flask.wsgi:app", {},
                     "as the image runs it: buffered worker, JSON access log, Prometheus metrics")
     chosen = [noop, image]
@@ -95,6 +104,9 @@ def variants(include_breakdown: bool) -> list[Variant]:
                     {"TWINSERVE_ACCESS_LOG": "off", "TWINSERVE_METRICS": "off"}, "access log and metrics off"),
             Variant("twinserve-no-yield", "twinserve_flask.wsgi:app", {"YIELD_BETWEEN_REQUESTS": "0"},
                     "as the image runs it, but the worker does not yield the CPU between requests"),
+            Variant("twinserve-fallback-workers", "twinserve_flask.wsgi:app", {},
+                    "as the image runs it, but with gunicorn.conf.py's default worker count (two per CPU)",
+                    workers="fallback"),
             Variant("noop-buffered", NOOP_APP, {"TWINSERVE_ACCESS_LOG": "off", "TWINSERVE_METRICS": "off"},
                     "the no-op app under twinserve's buffered worker (the app's own cost, same server)"),
         ]
@@ -107,11 +119,31 @@ class LimitConfig:
     duration_s: float = 5.0
     warmup_s: float = 1.0
     concurrency: int = 32
-    workers: int | None = None  # None: gunicorn.conf.py's own default (2 per usable CPU)
+    workers: int | None = None  # None: each server's own (see Variant.workers and image_workers)
     breakdown: bool = True
     model_path: Path | None = None
     out: Path | None = None
     log: Callable[[str], None] = field(default=lambda text: print(text, file=sys.stderr, flush=True))
+
+
+def image_workers(k8s_base: Path | None = None) -> tuple[int | None, str]:
+    """The worker count the image runs, and where it came from; (None, why) when it cannot be read,
+    and gunicorn.conf.py's own default then decides."""
+    from twinbench.k8s.manifests import pod_settings
+
+    settings = pod_settings(k8s_base)
+    value = settings.env.get("WEB_CONCURRENCY", "")
+    if not value.isdigit() or int(value) < 1:
+        return None, "gunicorn.conf.py default (no WEB_CONCURRENCY in the k8s/base ConfigMap)"
+    return int(value), "WEB_CONCURRENCY of the k8s/base ConfigMap (the image's ENV)"
+
+
+def booted_workers(log_path: Path) -> int | None:
+    """How many workers gunicorn booted, from its own log ("Booting worker with pid")."""
+    try:
+        return sum("Booting worker with pid" in line for line in log_path.read_text(errors="replace").splitlines())
+    except OSError:
+        return None
 
 
 def _answer_size(url: str, body: bytes) -> int:
@@ -151,6 +183,7 @@ def run_limit(config: LimitConfig) -> dict[str, Any]:
     script = work / "post.lua"
     script.write_text(wrk_lua_script(body))
     chosen = variants(config.breakdown)
+    shipped, shipped_source = image_workers()
     answer_bytes: int | None = None
     runs: list[dict[str, Any]] = []
     for round_index in range(config.rounds):
@@ -158,8 +191,11 @@ def run_limit(config: LimitConfig) -> dict[str, Any]:
             port = free_port()
             env = {**os.environ, "MODEL_PATH": str(model_path), "HOST": "127.0.0.1", "PORT": str(port),
                    **variant.env}
-            if config.workers:
-                env["WEB_CONCURRENCY"] = str(config.workers)
+            workers = config.workers or (shipped if variant.workers == "image" else None)
+            if workers:
+                env["WEB_CONCURRENCY"] = str(workers)
+            else:  # gunicorn.conf.py's default
+                env.pop("WEB_CONCURRENCY", None)
             if answer_bytes is not None:
                 env[ENV_NOOP_ANSWER_BYTES] = str(answer_bytes)
             env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # each server makes (and removes) its own
@@ -183,9 +219,10 @@ def run_limit(config: LimitConfig) -> dict[str, Any]:
                 raise LimitBenchError(f"{variant.name}: {exc}") from None
             other = other_work(cpu_before, cpu_after, float(step["wrk_cpu_s"]) + server_after - server_before,
                                os.cpu_count() or 1)
-            step.update(server=variant.name, round=round_index + 1, load_avg_1m=round(load_before, 2), **other.as_dict())
+            step.update(server=variant.name, round=round_index + 1, workers=booted_workers(log_path),
+                        load_avg_1m=round(load_before, 2), **other.as_dict())
             runs.append(step)
-            config.log(f"round {round_index + 1}/{config.rounds} {variant.name:<18} {step['rps']:>9.0f} req/s  "
+            config.log(f"round {round_index + 1}/{config.rounds} {variant.name:<26} {step['rps']:>9.0f} req/s  "
                        f"p99 {step['p99_ms']:.2f} ms  errors {sum(step['errors'].values())}  "
                        f"other work {other.other_cpu_share:.0%}  steal {other.steal_share:.0%}")
     document = {
@@ -194,7 +231,9 @@ def run_limit(config: LimitConfig) -> dict[str, Any]:
         "environment": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
                         "wrk": wrk_version(wrk), "git_commit": _git_commit()},
         "settings": {"rounds": config.rounds, "duration_s": config.duration_s, "warmup_s": config.warmup_s,
-                     "concurrency": config.concurrency, "workers": config.workers or "gunicorn.conf.py default",
+                     "concurrency": config.concurrency,
+                     "workers": config.workers or {"image": shipped, "image_source": shipped_source,
+                                                   "fallback": "gunicorn.conf.py default (two per CPU)"},
                      "model": metadata.get("name"), "answer_bytes": answer_bytes,
                      "connections": "closed after every response (gunicorn sync workers)"},
         "variants": {v.name: v.description for v in chosen},
@@ -222,7 +261,8 @@ def summarise(runs: Sequence[dict[str, Any]], names: Sequence[str]) -> dict[str,
         mine = [r for r in runs if r["server"] == name]
         rps = [r["rps"] for r in mine]
         p99 = [r["p99_ms"] for r in mine]
-        by_server[name] = {"n": len(mine), "rps_median": statistics.median(rps), "rps_min": min(rps),
+        booted = sorted({r["workers"] for r in mine if r.get("workers")})
+        by_server[name] = {"n": len(mine), "workers": booted, "rps_median": statistics.median(rps), "rps_min": min(rps),
                            "rps_max": max(rps), "p99_ms_median": statistics.median(p99),
                            "errors": sum(sum(r["errors"].values()) for r in mine)}
     ratios = _ratios(runs, names, "noop")
@@ -278,17 +318,19 @@ def render(document: dict[str, Any]) -> str:
     settings = document["settings"]
     lines = [
         f"HTTP limit: {settings['rounds']} interleaved rounds x wrk c={settings['concurrency']} "
-        f"{settings['duration_s']:g} s, {document['environment']['cpus']} CPUs, model {settings['model']}, "
+        f"{settings['duration_s']:g} s, {document['environment']['cpus']} CPUs, "
+        f"model {settings['model']}, "
         f"answer {settings['answer_bytes']} B, connections closed after each response",
         "",
-        "| server | req/s (median, min-max) | p99 ms | vs no-op: throughput | p99 | errors |",
-        "|---|---|---|---|---|---|",
+        "| server | workers | req/s (median, min-max) | p99 ms | vs no-op: throughput | p99 | errors |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, row in summary["servers"].items():
         ratio = summary["ratios"].get(name, {})
         throughput = f"{ratio['throughput_ratio']:.2f}" if ratio.get("throughput_ratio") is not None else "1"
         p99 = f"{ratio['p99_ratio']:.2f}x" if ratio.get("p99_ratio") is not None else "1x"
-        lines.append(f"| {name} | {row['rps_median']:,.0f} ({row['rps_min']:,.0f}-{row['rps_max']:,.0f}) | "
+        workers = "/".join(str(n) for n in row.get("workers") or []) or "?"
+        lines.append(f"| {name} | {workers} | {row['rps_median']:,.0f} ({row['rps_min']:,.0f}-{row['rps_max']:,.0f}) | "
                      f"{row['p99_ms_median']:.2f} | {throughput} | {p99} | {row['errors']} |")
     target = summary["target"]
     main = summary["ratios"].get("twinserve", {})
