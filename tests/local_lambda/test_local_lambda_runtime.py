@@ -157,6 +157,24 @@ def test_report_lines_exact_format_and_init_only_on_cold(package: Path):
     assert cold.init_duration_ms >= float(responses[0].headers["x-twinserve-init-ms"])
 
 
+def test_each_invocation_records_how_long_it_held_its_environment(package: Path):
+    """The concurrency cap counts held environments: the hold is longer than REPORT's Duration (it
+    adds the Runtime API hand-offs) and shorter than the client's wait (no front, no return trip)."""
+    with LocalLambda(package) as fn:
+        timed = []
+        for _ in range(3):
+            started = time.perf_counter()
+            response = requests.get(fn.url + "/")
+            timed.append((response, (time.perf_counter() - started) * 1000.0))
+        holds = requests.get(fn.url + "/_local_lambda/occupancy", timeout=10).json()
+        reports = fn.reports
+    assert [h["request_id"] for h in holds] == [r.headers["x-local-lambda-request-id"] for r, _ in timed]
+    assert [h["cold"] for h in holds] == [True, False, False]
+    for hold, report, (_, client_ms) in zip(holds, reports, timed, strict=True):
+        assert report.request_id == hold["request_id"]
+        assert report.duration_ms + (report.init_duration_ms or 0.0) <= hold["busy_ms"] + 0.01 < client_ms
+
+
 def test_report_records_are_kept_out_of_the_collectors_walk(package: Path):
     # A soak keeps hundreds of thousands of records; gc walking them stalled the event loop.
     with LocalLambda(package) as fn:

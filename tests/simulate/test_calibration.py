@@ -80,7 +80,11 @@ def test_simulator_agrees_with_the_local_stack(report: calibrate.CalibrationRepo
     if not report.ok and report.busy_reasons():
         pytest.skip("inconclusive on a busy machine (" + "; ".join(report.busy_reasons()) + "):\n"
                     + _table(report, report.failed()))
-    assert report.ok, "simulator and local stack disagree:\n" + _table(report, report.failed())
+    env = report.measurement.environment
+    machine = {k: env.get(k) for k in ("load_average", "steal_share", "phases")}
+    generators = {run.name: run.generator for run in (report.measurement.lambda_run, report.measurement.container_run) if run}
+    assert report.ok, (f"simulator and local stack disagree (machine {machine}, generators {generators}):\n"
+                       + _table(report, report.failed()))
 
 
 def test_a_wrong_keep_alive_is_caught(report: calibrate.CalibrationReport) -> None:

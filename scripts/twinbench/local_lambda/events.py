@@ -20,6 +20,9 @@ from urllib.parse import parse_qsl
 
 from .errors import BadFunctionResponse
 
+# Not sent by API Gateway: the local front's answer carries the invocation's request id, so a
+# benchmark can join a response to its REPORT record and to its environment's busy time.
+LOCAL_REQUEST_ID_HEADER = "x-local-lambda-request-id"
 ACCOUNT_ID = "123456789012"
 API_ID = "local"
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript",

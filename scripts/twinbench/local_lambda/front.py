@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from .errors import InvokeError
-from .events import FrontRequest, build_event, new_apigw_request_id, parse_result
+from .events import LOCAL_REQUEST_ID_HEADER, FrontRequest, build_event, new_apigw_request_id, parse_result
 from .service import LambdaService
 
 ADMIN = "/_local_lambda"
@@ -42,6 +42,9 @@ def create_front(service: LambdaService, on_reap: Callable[[], Awaitable[int]] |
 
     async def reports(_: web.Request) -> web.Response:
         return web.json_response([r.to_dict() for r in service.reports])
+
+    async def occupancy(_: web.Request) -> web.Response:
+        return web.json_response(service.occupancy)
 
     async def reap_all(_: web.Request) -> web.Response:
         return web.json_response({"reaped": await reap()})
@@ -78,13 +81,13 @@ def create_front(service: LambdaService, on_reap: Callable[[], Awaitable[int]] |
         for key, value in http.headers:
             response.headers.add(key, value)
         response.headers["apigw-requestid"] = apigw_request_id
-        # Not sent by API Gateway: lets a benchmark join a response to its REPORT record.
-        response.headers["x-local-lambda-request-id"] = result.request_id
+        response.headers[LOCAL_REQUEST_ID_HEADER] = result.request_id
         return response
 
     app = web.Application(client_max_size=MAX_REQUEST_BYTES)
     app.router.add_get(f"{ADMIN}/stats", stats)
     app.router.add_get(f"{ADMIN}/reports", reports)
+    app.router.add_get(f"{ADMIN}/occupancy", occupancy)
     app.router.add_post(f"{ADMIN}/reap", reap_all)
     # Every path goes to the function, control characters included: with ``.*`` a decoded newline
     # stopped the match, and aiohttp answered a plain-text 404 the function never saw.

@@ -61,6 +61,10 @@ class LambdaService:
         # hundreds of thousands of them made each full collection stall the event loop long enough
         # for requests to pile up past the concurrency cap (bursts of 429s in a 10-minute soak).
         self._report_rows: list[tuple] = []
+        # (request id, cold, ms the environment was held: from the pool handing it out to taking it
+        # back). Longer than REPORT's Duration (it adds the Runtime API hand-offs) and shorter than a
+        # client's latency (no front, no return trip): what a model of the concurrency limit needs.
+        self._busy_rows: list[tuple[str, bool, float]] = []
         self.counts = {"invocations": 0, "cold_starts": 0, "throttles": 0, "timeouts": 0,
                        "function_errors": 0, "runtime_exits": 0, "reaped": 0, "quota_attach_failures": 0}
         self._tasks: set[asyncio.Task] = set()
@@ -156,6 +160,7 @@ class LambdaService:
         except InvokeError:
             self.counts["throttles"] += 1
             raise
+        acquired_at = time.perf_counter()
         if cold:
             self.counts["cold_starts"] += 1
         request_id = str(uuid.uuid4())
@@ -191,6 +196,7 @@ class LambdaService:
             if status is not None:
                 self._report(env, inv, cold, status=status, error_type=error_type)
             self.pool.release(env)
+            self._busy_rows.append((request_id, cold, round((time.perf_counter() - acquired_at) * 1000.0, 3)))
 
     def _report(self, env: ExecutionEnvironment, inv: Invocation, cold: bool, *,
                 status: str | None = None, error_type: str | None = None) -> LambdaReport:
@@ -222,6 +228,11 @@ class LambdaService:
     def reports(self) -> list[LambdaReport]:
         """Every REPORT record so far, oldest first (built anew on each call)."""
         return [LambdaReport(*row) for row in self._report_rows]
+
+    @property
+    def occupancy(self) -> list[dict[str, object]]:
+        """Every finished invocation's environment hold, oldest first: request_id, cold, busy_ms."""
+        return [{"request_id": rid, "cold": cold, "busy_ms": ms} for rid, cold, ms in self._busy_rows]
 
     @property
     def last_report(self) -> LambdaReport | None:

@@ -41,6 +41,8 @@ __all__ = [
 
 from twinserve.headers import COLD_HEADER, INIT_HEADER  # noqa: E402  (re-exported for the targets)
 
+from twinbench.local_lambda.events import LOCAL_REQUEST_ID_HEADER  # noqa: E402
+
 # Above this share of one core, or with a p99 send lag above SEND_LAG_BOTTLENECK_MS, the
 # generator itself limited the step (it runs one event loop on one core).
 CPU_BOTTLENECK_FRACTION = 0.85
@@ -59,6 +61,7 @@ class Outcome:
     cold: bool | None = None  # the handler's cold header, when present
     init_ms: float | None = None
     error: str | None = None
+    request_id: str | None = None  # the local Lambda's invocation id, when its front sent one
 
     @property
     def ok(self) -> bool:
@@ -177,11 +180,12 @@ class LoadGenerator:
         sent = time.perf_counter()
         if intended is None:
             intended = sent
-        status, cold, init_ms, error = 0, None, None, None
+        status, cold, init_ms, error, request_id = 0, None, None, None, None
         try:
             async with self._session.post(self.url, data=self.body, headers=headers) as resp:
                 await resp.read()
                 status = resp.status
+                request_id = resp.headers.get(LOCAL_REQUEST_ID_HEADER)
                 cold_raw = resp.headers.get(COLD_HEADER)
                 if cold_raw is not None:
                     cold = cold_raw.strip().lower() == "true"
@@ -205,6 +209,7 @@ class LoadGenerator:
             cold=cold,
             init_ms=init_ms,
             error=error,
+            request_id=request_id,
         )
 
     async def sequential(self, count: int) -> list[Outcome]:

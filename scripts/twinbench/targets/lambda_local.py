@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from twinbench.local_lambda.events import LOCAL_REQUEST_ID_HEADER
 from twinbench.measure.loadgen import COLD_HEADER, INIT_HEADER
 from twinbench.project.paths import REPO
 from twinbench.targets.base import (
@@ -141,7 +142,7 @@ class LambdaTarget(Target):
         cold_raw = headers.get(COLD_HEADER)
         cold = None if cold_raw is None else cold_raw.strip().lower() == "true"
         init_ms = None
-        request_id = headers.get("x-local-lambda-request-id")
+        request_id = headers.get(LOCAL_REQUEST_ID_HEADER)
         for report in reversed(self._lam.reports):
             if report.get("request_id") == request_id:
                 init_ms = report.get("init_duration_ms")

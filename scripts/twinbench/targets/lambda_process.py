@@ -81,6 +81,11 @@ class LambdaProcess(ManagedServer):
         """Every REPORT record so far as dicts (``init_duration_ms`` set on cold starts)."""
         return self._admin("GET", "/reports", timeout_s=120.0)  # type: ignore[return-value]
 
+    @property
+    def occupancy(self) -> list[dict]:
+        """Every finished invocation's environment hold (request_id, cold, busy_ms), oldest first."""
+        return self._admin("GET", "/occupancy", timeout_s=120.0)  # type: ignore[return-value]
+
     def reap_all(self) -> int:
         """Stop every idle environment now, so the next request starts cold; returns how many."""
         return int(self._admin("POST", "/reap")["reaped"])  # type: ignore[index]

@@ -29,13 +29,13 @@ from pathlib import Path
 
 from twinserve.headers import parse_cold_flag
 
+from twinbench.local_lambda.events import LOCAL_REQUEST_ID_HEADER as REQUEST_ID_HEADER
 from twinbench.tune.errors import TuneRunError
 from twinbench.tune.observations import ColdObservation, CpuMeter, SizeRun
 from twinbench.tune.profiles import TuneProfile
 
 __all__ = ["GENERATOR", "LocalTuneConfig", "run_local"]
 
-REQUEST_ID_HEADER = "x-local-lambda-request-id"
 IDLE_S = 3600.0  # the reaper must not end an environment mid-run: cold starts are forced explicitly
 REQUEST_TIMEOUT_S = 60.0
 GENERATOR = "twinbench bench-tune: sequential http.client requests from the tuner's own process"
