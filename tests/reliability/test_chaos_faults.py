@@ -108,11 +108,10 @@ def test_lambda_stream_faults_lose_only_the_stalled_environments_invocation(tmp_
 
 
 def _lost(record: dict) -> dict[str, int]:
-    """Failures other than 429: while the stalled environment restarts, the emulator's 3-environment
-    cap may throttle a burst (as Lambda would); a throttle is an answer, not a lost invocation.
-    Every throttle the client saw is one the emulator counted."""
+    """The chaos check's own losses (429s are throttles), and every throttle the client saw is one
+    the emulator counted."""
     assert record["failed_by_status"].get("429", 0) <= record["emulator_counts"]["throttles"]
-    return {s: n for s, n in record["failed_by_status"].items() if s != "429"}
+    return chaos.lost_by_status(record)
 
 
 @needs_package

@@ -2,9 +2,8 @@
 
 Starts, in interleaved rounds, a no-op WSGI app under the same gunicorn and gunicorn.conf.py
 (stock sync workers, no log, no metrics) and twinserve as its image runs it (buffered worker,
-JSON access log, Prometheus metrics), every server with the image's WEB_CONCURRENCY, and
-measures each with wrk. The breakdown (--no-breakdown
-skips it) adds twinserve without the log, without log and metrics, without the worker's yield
+JSON access log, Prometheus metrics, the image's WEB_CONCURRENCY workers; the no-op keeps
+gunicorn.conf.py's two per CPU), and measures each with wrk. The breakdown (--no-breakdown skips it) adds twinserve without the log, without log and metrics, without the worker's yield
 between requests, and the no-op app under twinserve's own buffered worker, whose ratio is the
 app's own cost on the same server. Prints the throughput ratios and p99s; writes
 results/bench-limit-<time>/limit.json.
@@ -57,8 +56,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--warmup", type=positive_float, default=1.0, help="discarded wrk seconds before each run (default 1)")
     parser.add_argument("--concurrency", type=positive_int, default=32, help="wrk connections (default 32)")
     parser.add_argument("--workers", type=positive_int, default=None,
-                        help="gunicorn workers of every server (default: the image's WEB_CONCURRENCY, from the "
-                             "k8s/base ConfigMap that the Dockerfile's ENV repeats)")
+                        help="gunicorn workers of every server (default: each its own: twinserve and the no-op "
+                             "on its worker the image's WEB_CONCURRENCY, from the k8s/base ConfigMap that the "
+                             "Dockerfile's ENV repeats; the stock no-op gunicorn.conf.py's two per CPU)")
     parser.add_argument("--no-breakdown", action="store_true", help="only the no-op app and twinserve as shipped")
     parser.add_argument("--model-path", type=Path, default=None, help="model folder (default MODEL_PATH or model/)")
     parser.add_argument("--out", type=Path, default=None, help="where to write the JSON result")

@@ -71,7 +71,7 @@ from twinbench.results.documents import ChaosResults
 
 __all__ = [
     "CONTAINER_FAULTS", "LAMBDA_FAULTS", "BENCH_FAULTS", "ALL_FAULTS", "ChaosResults", "ChaosSettings",
-    "FaultError", "Leftovers", "analyse", "leftovers", "pod_gunicorn_timeout_s", "recovery", "run",
+    "FaultError", "Leftovers", "analyse", "leftovers", "lost_by_status", "pod_gunicorn_timeout_s", "recovery", "run",
     "summary_lines",
 ]
 
@@ -761,6 +761,13 @@ def _wait_handed_invocation(lam: _Lambda, pid: int, timeout_s: float, cancel: th
     return False
 
 
+def lost_by_status(record: dict[str, Any]) -> dict[str, int]:
+    """A fault window's failures that lost an invocation, by status. A 429 is the emulator's
+    concurrency cap throttling a burst while an environment restarts (Lambda throttles the same
+    way): an answer, not a lost invocation."""
+    return {status: n for status, n in record["failed_by_status"].items() if status != "429"}
+
+
 def _lambda_fault(fault: str, lam: _Lambda, body: bytes, rate: float, settings: ChaosSettings,
                   progress: Progress) -> dict[str, Any]:
     duration = settings.pre_s + max(settings.window_s, settings.lambda_timeout_s + 6.0)
@@ -816,10 +823,8 @@ def _lambda_fault(fault: str, lam: _Lambda, body: bytes, rate: float, settings: 
     checks = [
         ("the stalled environment was handed an invocation", facts.get("handed_an_invocation"),
          f"after {facts.get('handed_after_s')} s"),
-        # A 429 is the emulator's concurrency cap throttling a burst while the environment restarts
-        # (Lambda throttles the same way), not an invocation lost: only the other failures count.
         (f"exactly its own invocation lost ({expected_status})",
-         {s: n for s, n in record["failed_by_status"].items() if s != "429"} == {expected_status: 1},
+         lost_by_status(record) == {expected_status: 1},
          f"failed {record['failed_by_status']} (all statuses of the window; 429s are throttles, not losses)"),
         (f"REPORT says {expected_type}", [r["error_type"] for r in record["error_reports"]] == [expected_type],
          f"{record['error_reports']}"),

@@ -284,13 +284,13 @@ def measure_lambda(schedule: Schedule, concurrency: int, timeout_s: float = 30.0
                                                  "runtime_exits")},
         "cpu_quota": stats.get("cpu_quota"), "problem_log_lines": problems})
     run.busy_ms = np.array([held.get(o.request_id, math.nan) if o.request_id else math.nan for o in outcomes])
-    warm = run.latency_ms[run.ok & (run.cold == 0)]
-    if warm.size == 0 or not inits:
+    warm = run.ok & (run.cold == 0) & np.isfinite(run.busy_ms)
+    if not warm.any() or not inits:
         raise CalibrationError("the local Lambda replay produced no warm answer or no cold start: nothing to "
                                f"calibrate (errors: {run.errors})")
     ordered, how = _inits_in_start_order(schedule.arrivals_s, run, inits)
-    run.inputs = {"duration_ms": warm, "init_sequence_ms": ordered,
-                  "busy_ms": run.busy_ms[run.ok & (run.cold == 0) & np.isfinite(run.busy_ms)]}
+    run.inputs = {"duration_ms": run.busy_ms[warm], "duration_source": "environment holds of the warm answers, per segment",
+                  "init_sequence_ms": ordered}
     run.info["init_order"] = how
     return run
 
@@ -451,6 +451,12 @@ class Simulated:
 MIN_SEGMENT_SAMPLES = 5
 
 
+def _segment_of(schedule: Schedule) -> np.ndarray:
+    """The index of the schedule segment each arrival belongs to."""
+    starts = np.array([seg.start_s for seg in schedule.segments])
+    return np.clip(np.searchsorted(starts, schedule.arrivals_s, side="right") - 1, 0, len(starts) - 1)
+
+
 def segment_durations(schedule: Schedule, run: TargetRun, seed: int) -> np.ndarray:
     """One Lambda duration (ms) per request: drawn from the warm answers of its own schedule segment,
     as long as the emulator held their environment (``run.busy_ms``; the answers' latencies when the
@@ -469,8 +475,7 @@ def segment_durations(schedule: Schedule, run: TargetRun, seed: int) -> np.ndarr
     segment with fewer than MIN_SEGMENT_SAMPLES warm answers draws from the whole replay.
     """
     t = schedule.arrivals_s
-    starts = np.array([seg.start_s for seg in schedule.segments])
-    seg_of = np.clip(np.searchsorted(starts, t, side="right") - 1, 0, len(starts) - 1)
+    seg_of = _segment_of(schedule)
     held = run.latency_ms if run.busy_ms is None else run.busy_ms
     warm = run.ok & (run.cold == 0) & np.isfinite(held)
     pooled = ServiceTime("Lambda duration", held[warm], "warm answers of the replay")
@@ -497,8 +502,7 @@ def client_latencies(schedule: Schedule, run: TargetRun, simulated_ms: np.ndarra
     known = run.ok & np.isfinite(overhead)
     if not known.any():
         return simulated_ms
-    starts = np.array([seg.start_s for seg in schedule.segments])
-    seg_of = np.clip(np.searchsorted(starts, schedule.arrivals_s, side="right") - 1, 0, len(starts) - 1)
+    seg_of = _segment_of(schedule)
     rng = np.random.default_rng(seed + 2)
     extra = np.where(known, overhead, np.nan)
     for k in np.unique(seg_of):
@@ -523,10 +527,7 @@ def simulate_measurement(m: Measurement, concurrency: int = 8, keep_alive_s: flo
     lam_out = ctr_out = None
     if m.lambda_run is not None:
         inp = m.lambda_run.inputs
-        held = inp.get("busy_ms")
-        duration = (ServiceTime("Lambda duration", held, "environment holds of the warm answers, per segment")
-                    if held is not None and np.size(held) else
-                    ServiceTime("Lambda duration", inp["duration_ms"], "warm answers of the replay, per segment"))
+        duration = ServiceTime("Lambda duration", inp["duration_ms"], inp["duration_source"])
         init = ServiceTime("Lambda init", inp["init_sequence_ms"], "REPORT Init Duration of the replay")
         lp = LambdaParams(memory_mb=int(m.lambda_run.info["memory_mb"]), keep_alive_s=keep,
                           reserved_concurrency=concurrency, account_concurrency=max(1000, concurrency))
