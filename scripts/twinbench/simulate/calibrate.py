@@ -465,7 +465,7 @@ def segment_durations(schedule: Schedule, run: TargetRun, seed: int) -> np.ndarr
     Why the hold and not the latency: the cap counts environments held, and a client's latency adds
     the front and the return trip, which under a spike's load run late in the emulator's event loop
     after the environment is free again. With latencies the model held environments longer than
-    the emulator did and predicted about 10-35 % more 429s (six short runs here: +6 to +22).
+    the emulator did and predicted up to 34 % more 429s (six short runs here: -6 to +22).
 
     Why per segment: here the emulator, the load generator and up to 8 INITs share 2 cores, so a
     warm invocation during a spike with INITs running takes several times longer than in a quiet
