@@ -21,12 +21,17 @@ from twinserve_flask.observability import route_of
 
 pytestmark = pytest.mark.slow
 
+WORKERS = 2
+
 
 @pytest.fixture(scope="module")
 def server(rf_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalContainer]:
     log = tmp_path_factory.mktemp("observability") / "gunicorn.log"
-    env = {"WEB_CONCURRENCY": "2"}  # the access log and the metrics are on by default
+    env = {"WEB_CONCURRENCY": str(WORKERS)}  # the access log and the metrics are on by default
     with LocalContainer(model_path=rf_dir, env=env, log_path=log) as container:
+        # Ready means one worker answers; gunicorn forks the next up to 0.1 s later (a random
+        # sleep between spawns), and these tests can be done by then.
+        assert _wait_workers(container), container.process.log_tail(20)
         yield container
 
 
@@ -60,6 +65,16 @@ def _alive(process: psutil.Process) -> bool:
         return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def _wait_workers(server: LocalContainer, without: int | None = None, timeout_s: float = 20.0) -> list[psutil.Process]:
+    """The live workers once there are WORKERS of them (none of them ``without``), or as they are after the bound."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        alive = [p for p in server.process.children() if _alive(p)]
+        if (len(alive) == WORKERS and without not in [p.pid for p in alive]) or time.monotonic() >= deadline:
+            return alive
+        time.sleep(0.02)
 
 
 def _access_lines(server: LocalContainer) -> list[dict]:
@@ -112,15 +127,10 @@ def test_counters_are_summed_across_workers(server, good_body, rf_metadata):
 
 
 def test_a_killed_worker_is_marked_dead(server, good_body):
-    workers = server.process.children()
-    assert len(workers) == 2
+    workers = _wait_workers(server)
+    assert len(workers) == WORKERS, server.process.log_tail(20)
     os.kill(workers[0].pid, signal.SIGKILL)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        alive = [p for p in server.process.children() if _alive(p)]
-        if len(alive) == 2 and workers[0].pid not in [p.pid for p in alive]:
-            break
-        time.sleep(0.1)
+    _wait_workers(server, without=workers[0].pid)
     for _ in range(10):
         assert requests.post(f"{server.url}/predict", data=good_body, timeout=5).status_code == 200
     key = 'twinserve_requests_total{method="POST",route="/predict",status="200"}'
