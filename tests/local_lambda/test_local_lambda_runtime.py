@@ -22,6 +22,7 @@ import pytest
 import requests
 from twinbench.aws.report_line import parse_report_line
 from twinbench.local_lambda import LocalLambda
+from twinbench.local_lambda.events import LOCAL_REQUEST_ID_HEADER
 from twinbench.local_lambda.settings import DEFAULT_PYTHON
 
 pytestmark = [
@@ -83,10 +84,14 @@ def _alive(pid: int) -> bool:
 
 
 async def _concurrent_get(url: str, n: int) -> list[tuple[int, str]]:
+    return [(status, text) for status, text, _ in await _concurrent_get_ids(url, n)]
+
+
+async def _concurrent_get_ids(url: str, n: int) -> list[tuple[int, str, str | None]]:
     async with aiohttp.ClientSession() as session:
-        async def one() -> tuple[int, str]:
+        async def one() -> tuple[int, str, str | None]:
             async with session.get(url) as response:
-                return response.status, await response.text()
+                return response.status, await response.text(), response.headers.get(LOCAL_REQUEST_ID_HEADER)
         return await asyncio.gather(*(one() for _ in range(n)))
 
 
@@ -102,6 +107,23 @@ def test_reserved_concurrency_2_with_6_concurrent_cold_requests(package: Path):
                                         "Type": "User", "message": "Rate Exceeded."}
     assert stats["throttles"] == 4 and stats["cold_starts"] == 2 and stats["peak_environments"] == 2
     assert len(fn.reports) == 2 and all(r.init_duration_ms is not None for r in fn.reports)
+
+
+def test_every_invocation_records_when_it_reached_the_pool_throttled_ones_too(package: Path):
+    """A throttled invoke has an id, as on AWS, and its arrival is kept: a model of the concurrency cap
+    needs every request's arrival, not only the served ones'."""
+    with LocalLambda(package, reserved_concurrency=1, env={"TEST_INIT_SLEEP_S": "0.2"}) as fn:
+        before = time.monotonic()
+        answers = asyncio.run(_concurrent_get_ids(fn.url + "/", 3))
+        after = time.monotonic()
+        rows = requests.get(fn.url + "/_local_lambda/occupancy", timeout=10).json()
+    assert sorted(status for status, _, _ in answers) == [200, 429, 429]
+    by_id = {row["request_id"]: row for row in rows}
+    assert all(request_id in by_id for _, _, request_id in answers)  # every answer names its invocation
+    for status, _, request_id in answers:
+        row = by_id[request_id]
+        assert before <= row["arrived_s"] <= after  # time.monotonic() of the serving process: one clock
+        assert (row["busy_ms"] is None) == (status == 429)
 
 
 def test_warm_reuse_then_idle_past_keep_alive_is_cold(package: Path):

@@ -69,6 +69,12 @@ def test_measurement_is_what_the_model_was_told(report: calibrate.CalibrationRep
     failed = int(np.count_nonzero(~lam.ok & (lam.status != 429)))
     assert header <= lam.info["report_cold_starts"] <= header + failed
     assert lam.info["report_cold_starts"] >= 4, "the schedule must make cold starts recur"
+    # Every answer (429s too) names its invocation, so the model gets each request's arrival at the
+    # pool, never before it was meant to be sent.
+    t = report.measurement.schedule.arrivals_s
+    answered = lam.status > 0
+    assert lam.pool_arrival_s is not None and np.isfinite(lam.pool_arrival_s[answered]).all(), lam.errors
+    assert np.all(lam.pool_arrival_s[answered] >= t[answered] - 0.001)
     ctr = report.measurement.container_run
     assert ctr is not None and ctr.info["cpus"] == 1.0
 

@@ -13,6 +13,8 @@ class InvokeError(Exception):
     error_type = "ServiceException"
     # HTTP API's body for integration failures.
     message = "Internal Server Error"
+    # The invocation's id (Lambda gives a throttled or failed invoke one too); set by the service.
+    request_id: str | None = None
 
     def __init__(self, detail: str = "") -> None:
         super().__init__(detail or self.message)

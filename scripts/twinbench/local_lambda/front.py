@@ -25,11 +25,14 @@ MAX_INVOKE_PAYLOAD_BYTES = 6 * 1024 * 1024
 
 
 def error_response(exc: InvokeError, apigw_request_id: str) -> web.Response:
+    headers = {**exc.headers(), "apigw-requestid": apigw_request_id}
+    if exc.request_id is not None:  # a throttled invoke has an id too: its arrival is in the occupancy rows
+        headers[LOCAL_REQUEST_ID_HEADER] = exc.request_id
     return web.Response(
         status=exc.status,
         body=json.dumps(exc.to_dict()).encode(),
         content_type="application/json",
-        headers={**exc.headers(), "apigw-requestid": apigw_request_id},
+        headers=headers,
     )
 
 

@@ -62,9 +62,12 @@ class LambdaService:
         # for requests to pile up past the concurrency cap (bursts of 429s in a 10-minute soak).
         self._report_rows: list[tuple] = []
         # (request id, cold, ms the environment was held: from the pool handing it out to taking it
-        # back). Longer than REPORT's Duration (it adds the Runtime API hand-offs) and shorter than a
-        # client's latency (no front, no return trip): what a model of the concurrency limit needs.
-        self._busy_rows: list[tuple[str, bool, float]] = []
+        # back, None when throttled, CLOCK_MONOTONIC s when the invocation reached the pool). The hold
+        # is longer than REPORT's Duration (it adds the Runtime API hand-offs) and shorter than a
+        # client's latency (no front, no return trip); the arrival is later than the client's send
+        # by the front's own delay, which bunches arrivals when its event loop is busy. Both are
+        # what a model of the concurrency limit needs: when each invocation asked, and how long it held.
+        self._busy_rows: list[tuple[str, bool, float | None, float]] = []
         self.counts = {"invocations": 0, "cold_starts": 0, "throttles": 0, "timeouts": 0,
                        "function_errors": 0, "runtime_exits": 0, "reaped": 0, "quota_attach_failures": 0}
         self._tasks: set[asyncio.Task] = set()
@@ -155,15 +158,18 @@ class LambdaService:
         if self._stopping:
             raise RuntimeExited("the local Lambda is shutting down")
         self.counts["invocations"] += 1
+        request_id = str(uuid.uuid4())
+        arrived_s = time.monotonic()
         try:
             env, cold = self.pool.acquire()
-        except InvokeError:
+        except InvokeError as exc:
             self.counts["throttles"] += 1
+            exc.request_id = request_id
+            self._busy_rows.append((request_id, False, None, arrived_s))
             raise
         acquired_at = time.perf_counter()
         if cold:
             self.counts["cold_starts"] += 1
-        request_id = str(uuid.uuid4())
         inv = Invocation(request_id, payload, self.settings.timeout_s)
         env.submit(inv)
         self._log(f"START RequestId: {request_id} Version: $LATEST")
@@ -181,14 +187,18 @@ class LambdaService:
             env.kill()  # Lambda destroys the environment of a timed-out invocation
             self._log(f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime())}Z {request_id} "
                       f"Task timed out after {self.settings.timeout_s:.2f} seconds")
-            raise FunctionTimeout(f"Task timed out after {self.settings.timeout_s:.2f} seconds") from None
+            timed_out = FunctionTimeout(f"Task timed out after {self.settings.timeout_s:.2f} seconds")
+            timed_out.request_id = request_id
+            raise timed_out from None
         except FunctionError as exc:
             self.counts["function_errors"] += 1
+            exc.request_id = request_id
             if env.init_error is not None:
                 status, error_type = "error", exc.error_type
             raise
         except RuntimeExited as exc:
             self.counts["runtime_exits"] += 1
+            exc.request_id = request_id
             status, error_type = "error", exc.error_type
             raise
         finally:
@@ -196,7 +206,7 @@ class LambdaService:
             if status is not None:
                 self._report(env, inv, cold, status=status, error_type=error_type)
             self.pool.release(env)
-            self._busy_rows.append((request_id, cold, round((time.perf_counter() - acquired_at) * 1000.0, 3)))
+            self._busy_rows.append((request_id, cold, round((time.perf_counter() - acquired_at) * 1000.0, 3), arrived_s))
 
     def _report(self, env: ExecutionEnvironment, inv: Invocation, cold: bool, *,
                 status: str | None = None, error_type: str | None = None) -> LambdaReport:
@@ -231,8 +241,10 @@ class LambdaService:
 
     @property
     def occupancy(self) -> list[dict[str, object]]:
-        """Every finished invocation's environment hold, oldest first: request_id, cold, busy_ms."""
-        return [{"request_id": rid, "cold": cold, "busy_ms": ms} for rid, cold, ms in self._busy_rows]
+        """Every finished invocation in the order it ended: request_id, cold, busy_ms (the environment's
+        hold; None when throttled), arrived_s (``time.monotonic()`` when it reached the pool: CLOCK_MONOTONIC,
+        the same clock in every process of the machine)."""
+        return [{"request_id": rid, "cold": cold, "busy_ms": ms, "arrived_s": at} for rid, cold, ms, at in self._busy_rows]
 
     @property
     def last_report(self) -> LambdaReport | None:

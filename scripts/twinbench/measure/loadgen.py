@@ -152,6 +152,7 @@ class LoadGenerator:
         self.timeout_s = timeout_s
         self.max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
+        self.started_monotonic_s: float | None = None  # the last open loop's offset 0, see open_loop_at
 
     async def __aenter__(self) -> LoadGenerator:
         connector = aiohttp.TCPConnector(limit=self.max_connections, keepalive_timeout=60, ttl_dns_cache=300)
@@ -259,6 +260,9 @@ class LoadGenerator:
                 outcomes[index] = task.result()
 
         start = time.perf_counter() + 0.01
+        # The same instant on CLOCK_MONOTONIC, which every process of the machine shares: a server's
+        # own timestamps (the local Lambda's pool arrivals) become offsets of this schedule.
+        self.started_monotonic_s = start - time.perf_counter() + time.monotonic()
         last_report = 0.0
         try:
             for index, offset in enumerate(offsets):

@@ -83,7 +83,8 @@ class LambdaProcess(ManagedServer):
 
     @property
     def occupancy(self) -> list[dict]:
-        """Every finished invocation's environment hold (request_id, cold, busy_ms), oldest first."""
+        """Every finished invocation: request_id, cold, busy_ms (its environment's hold; None when
+        throttled), arrived_s (``time.monotonic()`` when it reached the pool); in the order they ended."""
         return self._admin("GET", "/occupancy", timeout_s=120.0)  # type: ignore[return-value]
 
     def reap_all(self) -> int:
