@@ -159,12 +159,18 @@ class LambdaService:
             raise RuntimeExited("the local Lambda is shutting down")
         self.counts["invocations"] += 1
         request_id = str(uuid.uuid4())
+        try:
+            return await self._invoke(request_id, payload)
+        except InvokeError as exc:
+            exc.request_id = request_id  # Lambda gives a throttled or failed invoke an id too
+            raise
+
+    async def _invoke(self, request_id: str, payload: bytes) -> InvokeResult:
         arrived_s = time.monotonic()
         try:
             env, cold = self.pool.acquire()
-        except InvokeError as exc:
+        except InvokeError:
             self.counts["throttles"] += 1
-            exc.request_id = request_id
             self._busy_rows.append((request_id, False, None, arrived_s))
             raise
         acquired_at = time.perf_counter()
@@ -187,18 +193,14 @@ class LambdaService:
             env.kill()  # Lambda destroys the environment of a timed-out invocation
             self._log(f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime())}Z {request_id} "
                       f"Task timed out after {self.settings.timeout_s:.2f} seconds")
-            timed_out = FunctionTimeout(f"Task timed out after {self.settings.timeout_s:.2f} seconds")
-            timed_out.request_id = request_id
-            raise timed_out from None
+            raise FunctionTimeout(f"Task timed out after {self.settings.timeout_s:.2f} seconds") from None
         except FunctionError as exc:
             self.counts["function_errors"] += 1
-            exc.request_id = request_id
             if env.init_error is not None:
                 status, error_type = "error", exc.error_type
             raise
         except RuntimeExited as exc:
             self.counts["runtime_exits"] += 1
-            exc.request_id = request_id
             status, error_type = "error", exc.error_type
             raise
         finally:

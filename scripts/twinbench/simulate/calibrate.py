@@ -214,7 +214,8 @@ async def _replay(url: str, body: bytes, arrivals_s: np.ndarray, timeout_s: floa
 
     async with LoadGenerator(url, body, timeout_s=timeout_s) as gen:
         outcomes, generator = await gen.open_loop_at([float(x) for x in arrivals_s])
-    zero_s = gen.started_monotonic_s if gen.started_monotonic_s is not None else math.nan
+    zero_s = gen.started_monotonic_s
+    assert zero_s is not None  # open_loop_at sets it
     return outcomes, {"send_lag_p99_ms": generator["send_lag_p99_ms"], "send_lag_max_ms": generator["send_lag_max_ms"]}, zero_s
 
 
@@ -300,8 +301,8 @@ def measure_lambda(schedule: Schedule, concurrency: int, timeout_s: float = 30.0
                                                  "peak_environments", "timeouts", "function_errors",
                                                  "runtime_exits")},
         "cpu_quota": stats.get("cpu_quota"), "problem_log_lines": problems})
-    run.busy_ms = np.array([held.get(o.request_id, math.nan) if o.request_id else math.nan for o in outcomes])
-    run.pool_arrival_s = np.array([arrived.get(o.request_id, math.nan) if o.request_id else math.nan for o in outcomes])
+    run.busy_ms = np.array([held.get(o.request_id, math.nan) for o in outcomes])  # no id (None): unknown
+    run.pool_arrival_s = np.array([arrived.get(o.request_id, math.nan) for o in outcomes])
     warm = run.ok & (run.cold == 0) & np.isfinite(run.busy_ms)
     if not warm.any() or not inits:
         raise CalibrationError("the local Lambda replay produced no warm answer or no cold start: nothing to "
@@ -314,14 +315,13 @@ def measure_lambda(schedule: Schedule, concurrency: int, timeout_s: float = 30.0
 
 
 def _inits_in_start_order(arrivals_s: np.ndarray, run: TargetRun, inits: list[float],
-                          starts_s: np.ndarray | None = None) -> tuple[np.ndarray, str]:
+                          starts_s: np.ndarray) -> tuple[np.ndarray, str]:
     """REPORT INIT durations reordered from completion order (REPORT is logged when an invocation
     ends) to the order the cold starts began, so the model's k-th cold start gets the k-th one's.
 
     REPORT lines and the cold answers are both in completion order: the cold answers sorted by
     completion time (``arrivals_s``, the intended sends, plus the latency) are matched to the REPORT
-    lines one to one, then put in the order of ``starts_s`` (the model's arrivals; default
-    ``arrivals_s``). When the counts differ (a cold request failed and sent no header) the REPORT
+    lines one to one, then put in the order of ``starts_s`` (the model's arrivals). When the counts differ (a cold request failed and sent no header) the REPORT
     order is kept.
     """
     cold_idx = np.flatnonzero(run.ok & (run.cold == 1))
@@ -330,8 +330,7 @@ def _inits_in_start_order(arrivals_s: np.ndarray, run: TargetRun, inits: list[fl
     done = arrivals_s[cold_idx] + run.latency_ms[cold_idx] / 1000.0
     by_done = cold_idx[np.argsort(done, kind="stable")]
     init_of = dict(zip(by_done.tolist(), inits, strict=True))
-    starts = arrivals_s if starts_s is None else starts_s
-    by_start = cold_idx[np.argsort(starts[cold_idx], kind="stable")]
+    by_start = cold_idx[np.argsort(starts_s[cold_idx], kind="stable")]
     return np.array([init_of[i] for i in by_start.tolist()]), "cold-start order (REPORT lines matched to cold answers)"
 
 
@@ -505,6 +504,16 @@ def lambda_arrivals(schedule: Schedule, run: TargetRun) -> np.ndarray:
     return np.where(known, run.pool_arrival_s, t + delay)
 
 
+def _arrivals_source(run: TargetRun) -> str:
+    """Where :func:`lambda_arrivals` took the model's arrivals from, for the report."""
+    known = np.isfinite(run.pool_arrival_s) if run.pool_arrival_s is not None else np.zeros(0, dtype=bool)
+    if not known.any():
+        return "the schedule's times"
+    if known.all():
+        return "when each request reached the emulator's pool"
+    return f"when each request reached the emulator's pool ({int(known.sum())} of {known.size}; the rest scheduled + median delay)"
+
+
 def replay_lambda_at(arrivals_s: np.ndarray, durations_ms: np.ndarray, params: LambdaParams, init: ServiceTime,
                      init_sequence_ms: np.ndarray | None, seed: int) -> ReplayOutcome:
     """:func:`replay_lambda` on arrivals in any order; the outcome per request, in the arrivals' order."""
@@ -598,11 +607,7 @@ def simulate_measurement(m: Measurement, concurrency: int = 8, keep_alive_s: flo
         # Latencies as the client sees them (the model's hold plus the measured overhead outside it).
         lam_out = replace(lam_out, latency_ms=client_latencies(m.schedule, m.lambda_run, lam_out.latency_ms, seed))
         iid = replace(iid, latency_ms=client_latencies(m.schedule, m.lambda_run, iid.latency_ms, seed))
-        known = np.isfinite(m.lambda_run.pool_arrival_s) if m.lambda_run.pool_arrival_s is not None else None
-        params["lambda"] = {"arrivals": ("when each request reached the emulator's pool"
-                                         + (f" ({int(known.sum())} of {known.size}; the rest scheduled + median delay)"
-                                            if known is not None and not known.all() else "")
-                                         if known is not None and known.any() else "the schedule's times"),
+        params["lambda"] = {"arrivals": _arrivals_source(m.lambda_run),
                             "keep_alive_s": keep, "reserved_concurrency": concurrency,
                             "duration": duration.describe(), "init": init.describe(),
                             "init_order": m.lambda_run.info.get("init_order")}
