@@ -1,5 +1,5 @@
 # Kubernetes side: render every kustomize overlay with the pinned kubectl, validate it
-# strictly against one pinned Kubernetes version, scan it with checkov, check the
+# strictly against one pinned Kubernetes version, check who can reach the pods, scan it with checkov, check the
 # invariants no tool sees, and shellcheck + dry-run the deploy script. No cluster needed.
 
 # Kubernetes version whose OpenAPI schemas the manifests must satisfy (kubernetes-validate
@@ -24,8 +24,12 @@ k8s-render: $(TOOLS_VENV)/.stamp ## Render k8s/ and every overlay with the pinne
 	@echo "rendered k8s (kubectl apply -k k8s/) -> $(K8S_BUILD)/default.yaml"
 
 # The model: the deploy script's tests pin MODEL_SHA256 from model/, as a real deploy does.
-k8s-check: k8s-render $(VENV)/.stamp $(MODEL_DIR)/metadata.json ## Check k8s/: strict schemas, checkov (0 failed), invariants, shellcheck + dry-run of deploy_k8s.sh
+k8s-check: k8s-render $(VENV)/.stamp $(MODEL_DIR)/metadata.json ## Check k8s/: strict schemas, posture (network, Ingress, TLS), checkov (0 failed), invariants, shellcheck + dry-run of deploy_k8s.sh
 	$(TOOLS_BIN)/python scripts/k8s_validate.py schema --kubernetes-version $(K8S_VERSION) \
+	  $(foreach o,$(K8S_OVERLAYS) default,$(K8S_BUILD)/$(o).yaml)
+	@# Who can reach the pods: every NetworkPolicy rule names its sources, no Ingress path
+	@# reaches the metrics port, every Ingress listens on HTTPS (scripts/k8s_posture.py).
+	$(TOOLS_BIN)/python scripts/k8s_validate.py posture \
 	  $(foreach o,$(K8S_OVERLAYS) default,$(K8S_BUILD)/$(o).yaml)
 	@# checkov exits non-zero on any failed check; skips need a checkov.io/skip annotation
 	@# with a reason in the manifest. --skip-download: no platform account or network.

@@ -7,12 +7,15 @@ Subcommands:
   limits  print the predictor container's CPU and memory limits, so a local run
           (podman --cpus/--memory, the benchmark) applies exactly what Kubernetes would.
   describe  print facts the deploy script needs (namespace, image, ...) as KEY=VALUE.
+  posture   who can reach the pods (k8s_posture.py): NetworkPolicy sources, Ingress paths
+            and TLS, the metrics port; one line per problem.
 
 Exit codes: 0 all good, 1 a check failed, 2 usage or input error.
 
 Examples:
   python scripts/k8s_validate.py schema --kubernetes-version 1.37.0 build/k8s/dev.yaml
   python scripts/k8s_validate.py limits build/k8s/dev.yaml --format podman
+  python scripts/k8s_validate.py posture build/k8s/prod.yaml
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ from twinbench.k8s.manifests import (  # noqa: E402
     predictor_limits,
 )
 from twinbench.k8s.quantity import parse_quantity  # noqa: E402
+
+import k8s_posture  # noqa: E402
 
 __all__ = ["CONTAINER_NAME", "DEPLOYMENT_NAME", "ContainerLimits", "ManifestError", "describe", "image_name",
            "load_objects", "main", "parse_quantity", "predictor_limits", "validate_schemas"]
@@ -114,6 +119,19 @@ def cmd_limits(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- posture
+def cmd_posture(args: argparse.Namespace) -> int:
+    failed = 0
+    for path in args.files:
+        problems = k8s_posture.problems(load_objects(path))
+        for problem in problems:
+            print(f"FAIL {path}: {problem}", file=sys.stderr)
+        failed += len(problems)
+        print(f"{path}: posture ({', '.join(k8s_posture.CHECKS)}): "
+              + ("ok" if not problems else f"{len(problems)} problem(s)"))
+    return 1 if failed else 0
+
+
 # -------------------------------------------------------------------------- describe
 def image_name(image: str) -> str:
     """The image reference without its tag and digest: what kustomize's `images:` entries
@@ -177,6 +195,10 @@ def main(argv: list[str] | None = None) -> int:
     limits.add_argument("--format", choices=["json", "podman"], default="json",
                         help="json (default) or podman/docker run flags (--cpus=1 --memory=BYTES)")
     limits.set_defaults(func=cmd_limits)
+
+    posture = sub.add_parser("posture", help="NetworkPolicy sources, Ingress paths and TLS, the metrics port")
+    posture.add_argument("files", nargs="+", type=Path, help="rendered manifests ('-' for stdin)")
+    posture.set_defaults(func=cmd_posture)
 
     desc = sub.add_parser("describe", help="namespace, image, HPA range, service and ingress as KEY=VALUE lines")
     desc.add_argument("file", type=Path, help="a rendered overlay ('-' for stdin)")
