@@ -189,6 +189,14 @@ def _as_list(value: object) -> list:
 
 def template_problems(template: dict, arch: str = "x86_64") -> list[str]:
     """What is wrong with a generated template; empty when it passes. Pure, for the tests."""
+
+    def positive_number(value: object) -> bool:
+        """A number > 0, or its text (a --param value reaches the template as a string)."""
+        try:
+            return not isinstance(value, bool) and float(value) > 0  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return False
+
     problems: list[str] = []
     resources = template.get("Resources", {})
     for name, resource in resources.items():
@@ -216,9 +224,20 @@ def template_problems(template: dict, arch: str = "x86_64") -> list[str]:
                 problems.append(f"{name}: runtime {props.get('Runtime')!r}, expected python3.12")
             if props.get("Architectures", ["x86_64"]) != [arch]:
                 problems.append(f"{name}: architectures {props.get('Architectures')!r}, expected [{arch!r}]")
+            # Uncapped, one flood takes the account's whole concurrency (and the bill with it).
+            if not positive_number(props.get("ReservedConcurrentExecutions")):
+                problems.append(f"{name}: no ReservedConcurrentExecutions (serverless.yml's reservedConcurrency)")
     for name in EXPECTED_FUNCTIONS:
         if resources.get(name, {}).get("Type") != "AWS::Lambda::Function":
             problems.append(f"{name}: missing from the template")
+    stages = {name: r.get("Properties", {}) for name, r in resources.items() if r.get("Type") == "AWS::ApiGatewayV2::Stage"}
+    if not stages:
+        problems.append("no HTTP API stage (AWS::ApiGatewayV2::Stage) to carry the route throttling")
+    for name, props in stages.items():
+        route_settings = props.get("DefaultRouteSettings", {})
+        for key in ("ThrottlingRateLimit", "ThrottlingBurstLimit"):
+            if not positive_number(route_settings.get(key)):
+                problems.append(f"{name}: DefaultRouteSettings.{key} missing or not > 0 (serverless.yml's throttle params)")
     return problems
 
 

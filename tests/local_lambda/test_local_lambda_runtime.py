@@ -109,6 +109,20 @@ def test_reserved_concurrency_2_with_6_concurrent_cold_requests(package: Path):
     assert len(fn.reports) == 2 and all(r.init_duration_ms is not None for r in fn.reports)
 
 
+def test_route_throttling_answers_429_before_invoking(package: Path):
+    """API Gateway's route bucket: a burst of 2 at 0.01 req/s admits two, then 429 without an invocation."""
+    with LocalLambda(package, throttle_rate_rps=0.01, throttle_burst=2) as fn:
+        answers = [requests.get(fn.url + "/", timeout=30) for _ in range(4)]
+        other_route = requests.post(fn.url + "/other", timeout=30)  # its own bucket, still full
+        stats = fn.stats()
+    assert [a.status_code for a in answers] == [200, 200, 429, 429]
+    assert answers[2].json() == {"message": "Too Many Requests"}
+    assert LOCAL_REQUEST_ID_HEADER not in answers[2].headers  # never invoked: no invocation id
+    assert other_route.status_code == 200
+    assert stats["route_throttles"] == 2 and stats["invocations"] == 3 and stats["throttles"] == 0
+    assert len(fn.reports) == 3  # throttled requests are not billed: no REPORT
+
+
 def test_every_invocation_records_when_it_reached_the_pool_throttled_ones_too(package: Path):
     """A throttled invoke has an id, as on AWS, and its arrival is kept: a model of the concurrency cap
     needs every request's arrival, not only the served ones'."""

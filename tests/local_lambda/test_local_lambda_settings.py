@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from twinbench.local_lambda.caps import CapsError, RouteThrottle, check_reserved_concurrency, deployed_caps
 from twinbench.local_lambda.settings import LambdaSettings, lambda_vcpu
 from twinbench.process import cgroup
 
@@ -20,9 +21,50 @@ def test_env_vars_then_explicit_arguments(tmp_path: Path):
     assert s.vcpu == pytest.approx(1.0)
 
 
-def test_unset_reservation_means_account_cap(tmp_path: Path):
-    s = LambdaSettings.from_env(tmp_path, {"LAMBDA_MEMORY_MB": "1024", "LAMBDA_RESERVED_CONCURRENCY": ""})
+def test_caps_default_to_what_serverless_yml_deploys(tmp_path: Path):
+    caps = deployed_caps()
+    assert caps.reserved_concurrency and caps.throttle_rate_rps and caps.throttle_burst  # capped by default
+    s = LambdaSettings.from_env(tmp_path, {"LAMBDA_RESERVED_CONCURRENCY": ""})  # empty = not given
+    assert (s.reserved_concurrency, s.throttle_rate_rps, s.throttle_burst) == (
+        caps.reserved_concurrency, caps.throttle_rate_rps, caps.throttle_burst)
+    assert s.concurrency_limit == caps.reserved_concurrency
+    s = LambdaSettings.from_env(tmp_path, {"LAMBDA_PARAMS": "reservedConcurrency=5 throttleRateLimit=20 throttleBurstLimit=7"})
+    assert (s.reserved_concurrency, s.throttle_rate_rps, s.throttle_burst) == (5, 20.0, 7)
+    s = LambdaSettings.from_env(tmp_path, {"LAMBDA_RESERVED_CONCURRENCY": "3", "LAMBDA_THROTTLE_RATE_RPS": "2.5",
+                                           "LAMBDA_THROTTLE_BURST": "4"})
+    assert (s.reserved_concurrency, s.throttle_rate_rps, s.throttle_burst) == (3, 2.5, 4)
+
+
+def test_none_lifts_the_caps(tmp_path: Path):
+    s = LambdaSettings.from_env(tmp_path, {"LAMBDA_RESERVED_CONCURRENCY": "none", "LAMBDA_THROTTLE_RATE_RPS": "none",
+                                           "LAMBDA_THROTTLE_BURST": "none"})
     assert s.reserved_concurrency is None and s.concurrency_limit == s.account_concurrency
+    assert s.throttle_rate_rps is None and s.throttle_burst is None
+
+
+def test_route_throttle_is_a_token_bucket_per_route():
+    now = [0.0]
+    bucket = RouteThrottle(rate_rps=2.0, burst=3, clock=lambda: now[0])
+    assert [bucket.admit("POST /predict") for _ in range(4)] == [True, True, True, False]
+    assert bucket.admit("GET /health")  # another route, another bucket
+    now[0] = 0.49
+    assert not bucket.admit("POST /predict")  # 0.98 tokens
+    now[0] = 0.5
+    assert bucket.admit("POST /predict") and not bucket.admit("POST /predict")
+    now[0] = 100.0
+    assert [bucket.admit("POST /predict") for _ in range(4)] == [True, True, True, False]  # never above burst
+    assert bucket.rejected == 4
+
+
+@pytest.mark.parametrize("reserved, functions, account, ok", [
+    (100, 2, 1000, True), (450, 2, 1000, True), (451, 2, 1000, False), (900, 1, 1000, True),
+    (901, 1, 1000, False), (0, 1, 1000, False), (None, 2, 1000, True), (5, 1, 10, False)])
+def test_reserved_concurrency_leaves_100_unreserved(reserved, functions, account, ok):
+    if ok:
+        check_reserved_concurrency(reserved, functions, account)
+    else:
+        with pytest.raises(CapsError):
+            check_reserved_concurrency(reserved, functions, account)
 
 
 def test_memory_timeout_and_architecture_default_to_what_serverless_yml_deploys(tmp_path: Path):
@@ -34,7 +76,9 @@ def test_memory_timeout_and_architecture_default_to_what_serverless_yml_deploys(
 
 
 @pytest.mark.parametrize("bad", [{"memory_mb": 64}, {"idle_s": 0}, {"handler": "nodot"},
-                                 {"reserved_concurrency": -1}])
+                                 {"reserved_concurrency": -1}, {"throttle_rate_rps": 1.0},
+                                 {"throttle_rate_rps": 0.0, "throttle_burst": 1},
+                                 {"throttle_rate_rps": 1.0, "throttle_burst": 0}])
 def test_invalid_settings_raise(tmp_path: Path, bad):
     with pytest.raises(ValueError):
         LambdaSettings(package_dir=tmp_path, **bad)

@@ -67,17 +67,41 @@ def test_runtime_is_python312_with_parameterised_arch_and_memory(config):
     assert isinstance(provider["logRetentionInDays"], str) and defaults["logRetentionDays"] > 0
 
 
-def test_concurrency_and_function_url_are_parameters_off_by_default(config):
+def test_concurrency_is_capped_and_function_url_off_by_default(config):
     defaults = config["params"]["default"]
-    assert defaults["reservedConcurrency"] is None  # null = not set (0 would throttle everything)
+    # Capped by default: an uncapped function can take the account's whole concurrency.
+    assert isinstance(defaults["reservedConcurrency"], int) and defaults["reservedConcurrency"] >= 1
     assert defaults["provisionedConcurrency"] == 0
     assert defaults["functionUrl"] is False
     for function in config["functions"].values():
-        assert function["reservedConcurrency"].startswith("${param:reservedConcurrency")
+        # No fallback: a missing param is an error, never an unset (uncapped) function.
+        assert function["reservedConcurrency"] == "${param:reservedConcurrency}"
         assert function["provisionedConcurrency"] == "${param:provisionedConcurrency}"
         assert function["url"] == "${self:custom.functionUrl.${param:functionUrl}}"
     # Enabled means SigV4 (IAM) auth; a public Function URL is never generated.
     assert config["custom"]["functionUrl"] == {"true": {"authorizer": "aws_iam"}, "false": False}
+
+
+def test_http_api_routes_are_throttled_by_default(config):
+    defaults = config["params"]["default"]
+    assert defaults["throttleRateLimit"] > 0 and defaults["throttleBurstLimit"] > 0
+    settings = config["resources"]["extensions"]["HttpApiStage"]["Properties"]["DefaultRouteSettings"]
+    assert settings["ThrottlingRateLimit"] == "${param:throttleRateLimit}"
+    assert settings["ThrottlingBurstLimit"] == "${param:throttleBurstLimit}"
+    # The extension replaces the generated DefaultRouteSettings whole: keep what osls wrote there.
+    assert settings["DetailedMetricsEnabled"] is False
+
+
+def test_reserved_concurrency_leaves_the_account_its_unreserved_minimum(config):
+    from twinbench.local_lambda.caps import check_reserved_concurrency
+
+    defaults = config["params"]["default"]
+    check_reserved_concurrency(defaults["reservedConcurrency"], functions=len(config["functions"]))
+
+
+def test_no_checkov_skip_for_reserved_concurrency(config):
+    skips = {s["id"] for node in _walk(config) if "checkov" in node for s in node["checkov"]["skip"]}
+    assert "CKV_AWS_115" not in skips
 
 
 def test_both_functions_with_their_handlers_and_routes(config):
@@ -170,13 +194,14 @@ def test_lambda_requirements_exclude_scikit_learn():
     requirements = REPO / LAMBDA_SRC / "requirements.txt"
     if not requirements.exists():
         pytest.skip("requirements.txt not written yet")
-    names = {line.split("==")[0].strip().lower() for line in requirements.read_text().splitlines()
-             if line.strip() and not line.startswith("#")}
+    # Requirement lines only: not comments, options, or a hashed lock's indented --hash continuations.
+    lines = [line for line in requirements.read_text().splitlines()
+             if line.strip() and not line[0].isspace() and not line.startswith(("#", "-"))]
+    names = {line.split("==")[0].strip().lower() for line in lines}
     assert {"numpy", "onnxruntime", "serverless-wsgi"} <= names
     assert not names & {"scikit-learn", "scipy", "joblib", "skops"}
-    for line in requirements.read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            assert "==" in line, f"unpinned: {line}"
+    for line in lines:
+        assert "==" in line, f"unpinned: {line}"
 
 
 def test_package_patterns_are_an_allow_list(config):
@@ -212,9 +237,12 @@ def test_smoke_reads_function_environment_like_yaml(config):
 def _template(statements: list[dict], runtime: str = "python3.12") -> dict:
     resources = {
         "Role": {"Type": "AWS::IAM::Role", "Properties": {"Policies": [{"PolicyDocument": {"Statement": statements}}]}},
+        "HttpApiStage": {"Type": "AWS::ApiGatewayV2::Stage", "Properties": {
+            "DefaultRouteSettings": {"ThrottlingRateLimit": 1000, "ThrottlingBurstLimit": 100}}},
     }
     for name in EXPECTED_FUNCTIONS:
-        resources[name] = {"Type": "AWS::Lambda::Function", "Properties": {"Runtime": runtime, "Architectures": ["x86_64"]}}
+        resources[name] = {"Type": "AWS::Lambda::Function", "Properties": {
+            "Runtime": runtime, "Architectures": ["x86_64"], "ReservedConcurrentExecutions": 100}}
     return {"Resources": resources}
 
 
@@ -236,6 +264,48 @@ def test_template_check_rejects_wildcards(statement):
 def test_template_check_rejects_other_runtimes_and_missing_functions():
     assert template_problems(_template([], runtime="python3.11"))
     assert template_problems({"Resources": {}})
+
+
+@pytest.mark.parametrize("value", [None, 0, "0", "", True, "none"])
+def test_template_check_requires_reserved_concurrency(value):
+    template = _template([])
+    props = template["Resources"][EXPECTED_FUNCTIONS[0]]["Properties"]
+    if value is None:
+        del props["ReservedConcurrentExecutions"]
+    else:
+        props["ReservedConcurrentExecutions"] = value
+    problems = template_problems(template)
+    assert problems and all("ReservedConcurrentExecutions" in p for p in problems)
+
+
+def test_template_check_accepts_caps_given_as_text():
+    """A --param value reaches the template as a string; CloudFormation reads it as a number."""
+    template = _template([])
+    template["Resources"][EXPECTED_FUNCTIONS[0]]["Properties"]["ReservedConcurrentExecutions"] = "5"
+    template["Resources"]["HttpApiStage"]["Properties"]["DefaultRouteSettings"]["ThrottlingRateLimit"] = "50.5"
+    assert template_problems(template) == []
+
+
+@pytest.mark.parametrize("key", ["ThrottlingRateLimit", "ThrottlingBurstLimit"])
+def test_template_check_requires_route_throttling(key):
+    template = _template([])
+    del template["Resources"]["HttpApiStage"]["Properties"]["DefaultRouteSettings"][key]
+    assert any(key in p for p in template_problems(template))
+    del template["Resources"]["HttpApiStage"]
+    assert any("HTTP API stage" in p for p in template_problems(template))
+
+
+@pytest.mark.slow  # reads the template make package-lambda built
+def test_the_built_template_carries_the_caps():
+    template_path = REPO / "build/lambda/service/.serverless/cloudformation-template-update-stack.json"
+    assert template_path.exists(), "no Lambda template: make test runs make package-lambda first"
+    template = json.loads(template_path.read_text())
+    defaults = yaml.safe_load(SERVERLESS_YML.read_text())["params"]["default"]
+    for name in EXPECTED_FUNCTIONS:
+        assert template["Resources"][name]["Properties"]["ReservedConcurrentExecutions"] == defaults["reservedConcurrency"]
+    route = template["Resources"]["HttpApiStage"]["Properties"]["DefaultRouteSettings"]
+    assert route["ThrottlingRateLimit"] == defaults["throttleRateLimit"]
+    assert route["ThrottlingBurstLimit"] == defaults["throttleBurstLimit"]
 
 
 @pytest.mark.slow  # reads the package make package-lambda built

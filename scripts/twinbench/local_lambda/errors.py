@@ -46,6 +46,14 @@ class Throttled(InvokeError):
         return {**super().headers(), "x-amzn-ErrorType": self.error_type}
 
 
+class RouteThrottled(InvokeError):
+    """The route's throttling bucket is empty: API Gateway answers 429 and never invokes the function."""
+
+    status = 429
+    error_type = "RouteThrottled"
+    message = "Too Many Requests"
+
+
 class FunctionTimeout(InvokeError):
     """The function ran past its timeout; its environment was destroyed."""
 

@@ -1,7 +1,8 @@
 """The HTTP front: what API Gateway (HTTP API, payload 2.0) does in front of the local Lambda.
 
 Any method on any path becomes a 2.0 event, one synchronous invocation, and the function's
-result becomes the HTTP response. Errors are rendered in one place, :func:`error_response`.
+result becomes the HTTP response, unless the route's throttling bucket is empty (429, never
+invoked). Errors are rendered in one place, :func:`error_response`.
 A few admin routes under ``/_local_lambda/`` let a benchmark running the emulator in another
 process read stats and REPORT records and force the next call cold.
 """
@@ -54,6 +55,10 @@ def create_front(service: LambdaService, on_reap: Callable[[], Awaitable[int]] |
 
     async def invoke(request: web.Request) -> web.Response:
         apigw_request_id = new_apigw_request_id()
+        try:
+            service.admit(f"{request.method} {request.path}")
+        except InvokeError as exc:
+            return error_response(exc, apigw_request_id)
         try:
             body = await request.read()
         except ConnectionResetError:  # the client left mid-body (a slow client giving up): no one to answer

@@ -61,6 +61,8 @@ class LocalLambda:
         cpu_quota: bool = True,
         init_timeout_s: float | None = None,
         account_concurrency: int | None = None,
+        throttle_rate_rps: float | None = None,
+        throttle_burst: int | None = None,
         log_stream: TextIO | None = None,
         log_lines_kept: int = 2000,
         settings: LambdaSettings | None = None,
@@ -70,7 +72,8 @@ class LocalLambda:
                                         "account_concurrency": account_concurrency}.items() if v is not None}
             settings = LambdaSettings(
                 package_dir=Path(package_dir), handler=handler, memory_mb=memory_mb,
-                reserved_concurrency=reserved_concurrency, idle_s=idle_s, timeout_s=timeout_s,
+                reserved_concurrency=reserved_concurrency, throttle_rate_rps=throttle_rate_rps,
+                throttle_burst=throttle_burst, idle_s=idle_s, timeout_s=timeout_s,
                 host=host, port=port, python=Path(python), env=dict(env or {}), cpu_quota=cpu_quota,
                 **extra,
             )

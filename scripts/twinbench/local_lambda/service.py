@@ -23,8 +23,9 @@ from dataclasses import dataclass, fields
 from twinbench.aws.report_line import LambdaReport, format_report_line, parse_report_line
 from twinbench.process.cgroup import CpuQuota
 
+from .caps import RouteThrottle
 from .environments import REGION, EnvironmentPool, ExecutionEnvironment, Invocation
-from .errors import FunctionError, FunctionTimeout, InvokeError, RuntimeExited
+from .errors import FunctionError, FunctionTimeout, InvokeError, RouteThrottled, RuntimeExited
 from .gc_pauses import GcPauses
 from .runtime_api import RuntimeApiServer
 from .settings import LambdaSettings
@@ -68,8 +69,11 @@ class LambdaService:
         # by the front's own delay, which bunches arrivals when its event loop is busy. Both are
         # what a model of the concurrency limit needs: when each invocation asked, and how long it held.
         self._busy_rows: list[tuple[str, bool, float | None, float]] = []
-        self.counts = {"invocations": 0, "cold_starts": 0, "throttles": 0, "timeouts": 0,
+        self.counts = {"invocations": 0, "cold_starts": 0, "throttles": 0, "route_throttles": 0, "timeouts": 0,
                        "function_errors": 0, "runtime_exits": 0, "reaped": 0, "quota_attach_failures": 0}
+        # API Gateway's route throttling, ahead of every invocation (here so that stats count it).
+        self.route_throttle = (RouteThrottle(settings.throttle_rate_rps, settings.throttle_burst)
+                               if settings.throttle_rate_rps is not None and settings.throttle_burst is not None else None)
         self._tasks: set[asyncio.Task] = set()
         self._reaper: asyncio.Task | None = None
         self._stopping = False
@@ -148,6 +152,15 @@ class LambdaService:
         return len(envs)
 
     # -- invoking -------------------------------------------------------------------------------
+
+    def admit(self, route: str) -> None:
+        """API Gateway's route throttling for ``route`` ("METHOD /path"); raises :class:`RouteThrottled`.
+
+        A throttled request is never invoked: no id, no REPORT, nothing billed.
+        """
+        if self.route_throttle is not None and not self.route_throttle.admit(route):
+            self.counts["route_throttles"] += 1
+            raise RouteThrottled()
 
     async def invoke(self, payload: bytes) -> InvokeResult:
         """Run one synchronous invocation (RequestResponse).
@@ -268,7 +281,8 @@ class LambdaService:
         s = self.settings
         return {
             "settings": {"memory_mb": s.memory_mb, "reserved_concurrency": s.reserved_concurrency,
-                         "concurrency_limit": s.concurrency_limit, "idle_s": s.idle_s,
+                         "concurrency_limit": s.concurrency_limit, "throttle_rate_rps": s.throttle_rate_rps,
+                         "throttle_burst": s.throttle_burst, "idle_s": s.idle_s,
                          "timeout_s": s.timeout_s, "init_timeout_s": s.init_timeout_s,
                          "handler": s.handler, "package_dir": str(s.package_dir), "python": str(s.python)},
             "environments": len(envs),

@@ -19,11 +19,15 @@ ENV_RESERVED_CONCURRENCY = "LAMBDA_RESERVED_CONCURRENCY"
 ENV_IDLE_S = "LAMBDA_IDLE_S"
 ENV_TIMEOUT_S = "LAMBDA_TIMEOUT_S"
 ENV_ACCOUNT_CONCURRENCY = "LAMBDA_ACCOUNT_CONCURRENCY"
+ENV_THROTTLE_RATE_RPS = "LAMBDA_THROTTLE_RATE_RPS"
+ENV_THROTTLE_BURST = "LAMBDA_THROTTLE_BURST"
 ENV_STAGE = "LAMBDA_STAGE"
 ENV_PARAMS = "LAMBDA_PARAMS"
 
 from twinbench.aws.serverless_config import ResolvedFunction, parse_param_overrides, resolve_function  # noqa: E402
 from twinbench.project.paths import REPO as REPO_ROOT  # noqa: E402
+
+from .caps import Caps, deployed_caps  # noqa: E402
 
 DEFAULT_PYTHON = REPO_ROOT / ".venv-lambda" / "bin" / "python"
 DEFAULT_PACKAGE_DIR = REPO_ROOT / "build" / "lambda" / "pkg"
@@ -51,10 +55,25 @@ def deployed_function(environ: Mapping[str, str] | None = None, function: str = 
     return resolve_function(function, environ.get(ENV_STAGE) or "dev", parse_param_overrides(environ.get(ENV_PARAMS)))
 
 
+def deployed_function_caps(environ: Mapping[str, str] | None = None, function: str = "predict") -> Caps:
+    """The caps serverless.yml deploys at ``LAMBDA_STAGE`` with ``LAMBDA_PARAMS`` (see :mod:`.caps`).
+
+    Raises ServerlessConfigError (or CapsError, both ValueErrors) when they cannot be resolved.
+    """
+    environ = os.environ if environ is None else environ
+    return deployed_caps(environ.get(ENV_STAGE) or "dev", parse_param_overrides(environ.get(ENV_PARAMS)), function)
+
+
 def _optional_int(raw: str | None) -> int | None:
     if raw is None or raw.strip() == "" or raw.strip().lower() in {"none", "unlimited"}:
         return None
     return int(raw)
+
+
+def _optional_float(raw: str | None) -> float | None:
+    if raw is None or raw.strip() == "" or raw.strip().lower() in {"none", "unlimited"}:
+        return None
+    return float(raw)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +90,14 @@ class LambdaSettings:
     memory_mb: int = FALLBACK_MEMORY_MB
     """Memory Size in REPORT lines; also sets the CPU quota (memory_mb / 1769 vCPU)."""
     reserved_concurrency: int | None = None
-    """Cap on execution environments; a request above it gets HTTP 429. ``None`` = no reservation."""
+    """Cap on execution environments; a request above it gets HTTP 429. ``None`` = no reservation
+    (:meth:`from_env` takes serverless.yml's ``reservedConcurrency``)."""
+    throttle_rate_rps: float | None = None
+    """HTTP API route throttling: tokens per second of each route's bucket; ``None`` = off
+    (:meth:`from_env` takes serverless.yml's ``throttleRateLimit``). Set with ``throttle_burst``."""
+    throttle_burst: int | None = None
+    """HTTP API route throttling: the bucket's size; beyond it (and the rate) the front answers 429
+    without invoking the function, as API Gateway does (:meth:`from_env`: ``throttleBurstLimit``)."""
     account_concurrency: int = 64
     """Safety cap when no reservation is set (Lambda's account limit, scaled to one machine)."""
     idle_s: float = 300.0
@@ -98,6 +124,8 @@ class LambdaSettings:
             raise ValueError(f"memory_mb must be within Lambda's 128..10240 MB, got {self.memory_mb}")
         if self.reserved_concurrency is not None and self.reserved_concurrency < 0:
             raise ValueError("reserved_concurrency must be >= 0 (0 throttles every request)")
+        # Raises CapsError (a ValueError) for a half-set or non-positive route throttle.
+        Caps(None, self.throttle_rate_rps, self.throttle_burst)
         if self.idle_s <= 0 or self.timeout_s <= 0 or self.init_timeout_s <= 0:
             raise ValueError("idle_s, timeout_s and init_timeout_s must be > 0")
         if "." not in self.handler:
@@ -119,17 +147,27 @@ class LambdaSettings:
     def from_env(cls, package_dir: Path, environ: Mapping[str, str] | None = None, **overrides) -> LambdaSettings:
         """Settings from ``LAMBDA_*`` variables; keyword arguments that are not ``None`` override them.
 
+        The caps (reserved concurrency, route throttle rate and burst) are serverless.yml's unless
+        ``LAMBDA_RESERVED_CONCURRENCY`` / ``LAMBDA_THROTTLE_RATE_RPS`` / ``LAMBDA_THROTTLE_BURST``
+        is set; ``none`` lifts one (the two throttle variables together).
+
         Raises ``ValueError`` for a malformed variable or a serverless.yml that cannot be resolved
         (:class:`ServerlessConfigError` is a ValueError).
         """
         environ = os.environ if environ is None else environ
         deployed = deployed_function(environ)
         memory = environ.get(ENV_MEMORY_MB)
+        caps = deployed_function_caps(environ)
         values: dict[str, object] = {
             "memory_mb": int(memory) if memory else deployed.memory_mb,
             "timeout_s": deployed.timeout_s,
             "architecture": deployed.architecture,
-            "reserved_concurrency": _optional_int(environ.get(ENV_RESERVED_CONCURRENCY)),
+            "reserved_concurrency": (_optional_int(environ[ENV_RESERVED_CONCURRENCY])
+                                     if environ.get(ENV_RESERVED_CONCURRENCY) else caps.reserved_concurrency),
+            "throttle_rate_rps": (_optional_float(environ[ENV_THROTTLE_RATE_RPS])
+                                  if environ.get(ENV_THROTTLE_RATE_RPS) else caps.throttle_rate_rps),
+            "throttle_burst": (_optional_int(environ[ENV_THROTTLE_BURST])
+                               if environ.get(ENV_THROTTLE_BURST) else caps.throttle_burst),
         }
         if environ.get(ENV_IDLE_S):
             values["idle_s"] = float(environ[ENV_IDLE_S])
