@@ -8,14 +8,19 @@ comments included, is kept byte for byte) and the result is re-read to prove tha
 but `images:` changed.
 
 It also writes the overlay's model.env (merged into the twinserve-predict-config ConfigMap):
-MODEL_SHA256, the SHA-256 of the artefact the pod serves, taken from the model folder the
-image was built from (default ./model, as `make image` bakes it). The service refuses to
-start when the model in the image is not that one. --model-sha256 none clears the pin.
+MODEL_SHA256, the SHA-256 of the model folder's metadata.json (which pins every artefact's
+hash), taken from the folder the image was built from (--model-dir, else $MODEL_DIR, else
+./model, as `make image` bakes it). The service refuses to start when the model in the image
+is not that one. --model-sha256 none clears the pin.
+
+Both files are written atomically and together: each is written beside itself and renamed
+into place only once both are complete (a failed rename puts the other file back), so a
+failure leaves the overlay as it was.
 
 An overlay whose committed image is pinned by digest (prod) only takes digests.
 
-Exit codes: 0 written, 1 the rewrite could not be verified (nothing written), 2 usage or
-input error (nothing written).
+Exit codes: 0 written, 1 the rewrite could not be verified or written (nothing changed),
+2 usage or input error (nothing written).
 
 Examples:
   python scripts/k8s_set_image.py k8s/overlays/dev --image localhost/twinserve-predict:0.1.0
@@ -28,8 +33,10 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import re
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -136,29 +143,72 @@ def rewrite_images(text: str, doc: dict[str, Any], entry: dict[str, str]) -> str
     return new_text
 
 
-def served_artefact_sha256(model_dir: Path) -> tuple[str, str]:
-    """(sha256, file name) of the artefact the pod serves: the ONNX serving artefact when the
-    model has one (SERVING_BACKEND=auto, the ConfigMap's default), else the source.
+def model_pin_sha256(model_dir: Path) -> str:
+    """SHA-256 of ``model_dir``/metadata.json: the deployment's pin, which covers every artefact
+    (metadata.json pins their hashes, the input schema and the trust list).
 
-    Hashes the file itself and requires metadata.json to agree, so the pin is what is on disk
-    and the folder is consistent. Raises InputError.
+    The bytes hashed are the bytes checked: every artefact metadata.json lists must be on disk
+    with the hash it states, so the pin names a consistent folder. Raises InputError.
     """
     meta_path = model_dir / "metadata.json"
     try:
-        metadata = json.loads(meta_path.read_text())
-        artefacts = metadata["artefacts"]
-        artefact = artefacts.get("serving") or artefacts["source"]
-        path = model_dir / artefact["path"]
-        actual = hashlib.sha256(path.read_bytes()).hexdigest()
+        raw = meta_path.read_bytes()
+        artefacts = json.loads(raw)["artefacts"]
+        for artefact in artefacts.values():
+            path = model_dir / artefact["path"]
+            actual = hashlib.sha256(path.read_bytes()).hexdigest()
+            if actual != artefact.get("sha256"):
+                raise InputError(f"{path}: its SHA-256 is {actual} but {meta_path} pins {artefact.get('sha256')}; "
+                                 "rebuild the model (`make model`) before pinning it")
     except FileNotFoundError as exc:
         raise InputError(f"{exc.filename} does not exist: run `make model` first (the image bakes that model), "
                          "or pass --model-sha256 <hex> (or none)") from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise InputError(f"cannot read the model in {model_dir}: {exc}") from exc
-    if actual != artefact.get("sha256"):
-        raise InputError(f"{path}: its SHA-256 is {actual} but {meta_path} pins {artefact.get('sha256')}; "
-                         "rebuild the model (`make model`) before pinning it")
-    return actual, artefact["path"]
+    return hashlib.sha256(raw).hexdigest()
+
+
+def write_atomically(files: dict[Path, str]) -> None:
+    """Write every file or none. Each goes to a temporary file beside it (same mode); only when all
+    are written and flushed do they replace the originals, each with one rename, so a reader never
+    sees half a file. Should a later rename fail, the files already renamed get their old content
+    back. Raises OSError."""
+    staged: list[tuple[Path, Path]] = []
+    originals = {path: path.read_bytes() if path.exists() else None for path in files}
+    done: list[Path] = []
+    try:
+        for path, text in files.items():
+            staged.append((_stage(path, text.encode()), path))
+        for tmp, path in staged:
+            os.replace(tmp, path)
+            done.append(path)
+    except OSError:
+        for path in done:
+            old = originals[path]
+            if old is None:
+                path.unlink(missing_ok=True)
+            else:
+                os.replace(_stage(path, old), path)
+        raise
+    finally:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+
+
+def _stage(path: Path, data: bytes) -> Path:
+    """``data`` in a new temporary file beside ``path``, flushed to disk, with ``path``'s mode."""
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+    except OSError:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return Path(tmp)
 
 
 def model_env_text(sha256: str) -> str:
@@ -179,8 +229,9 @@ def main(argv: list[str] | None = None) -> int:
     pin = parser.add_mutually_exclusive_group()
     pin.add_argument("--model-sha256", metavar="HEX|none",
                      help="MODEL_SHA256 to write; `none` writes it empty (metadata.json's pin applies)")
-    pin.add_argument("--model-dir", type=Path, default=Path("model"),
-                     help="model folder the image was built from; its served artefact is hashed (default: model)")
+    pin.add_argument("--model-dir", type=Path, default=Path(os.environ.get("MODEL_DIR") or "model"),
+                     help="model folder the image was built from; its metadata.json is hashed "
+                          "(default: $MODEL_DIR, else model)")
     args = parser.parse_args(argv)
     try:
         kustomization = args.overlay / "kustomization.yaml"
@@ -196,8 +247,8 @@ def main(argv: list[str] | None = None) -> int:
                 raise InputError(f"--model-sha256 must be 64 hex digits or none, not {args.model_sha256!r}")
             sha256, source = ("" if value == "none" else value), "given"
         else:
-            sha256, name = served_artefact_sha256(args.model_dir)
-            source = f"{args.model_dir / name}"
+            sha256 = model_pin_sha256(args.model_dir)
+            source = f"{args.model_dir / 'metadata.json'}"
         new_text = rewrite_images(text, doc, ref.images_entry(args.match))
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -205,8 +256,11 @@ def main(argv: list[str] | None = None) -> int:
     except VerifyError as exc:
         print(f"error: {kustomization}: {exc}; nothing written", file=sys.stderr)
         return 1
-    kustomization.write_text(new_text)
-    (args.overlay / MODEL_ENV_FILE).write_text(model_env_text(sha256))
+    try:
+        write_atomically({kustomization: new_text, args.overlay / MODEL_ENV_FILE: model_env_text(sha256)})
+    except OSError as exc:
+        print(f"error: cannot write {args.overlay}: {exc}; nothing changed", file=sys.stderr)
+        return 1
     image = f"{ref.name}@{ref.digest}" if ref.digest else f"{ref.name}:{ref.tag}"
     print(f"{kustomization}: image {args.match} -> {image}")
     print(f"{args.overlay / MODEL_ENV_FILE}: {ENV_MODEL_SHA256}="

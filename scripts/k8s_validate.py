@@ -31,6 +31,7 @@ from typing import Any
 # the path: the script works under any of the project's Pythons without an install step.
 sys.path.append(str(Path(__file__).resolve().parent))
 
+import k8s_posture  # noqa: E402
 from twinbench.k8s.manifests import (  # noqa: E402
     CONTAINER_NAME,
     DEPLOYMENT_NAME,
@@ -40,8 +41,6 @@ from twinbench.k8s.manifests import (  # noqa: E402
     predictor_limits,
 )
 from twinbench.k8s.quantity import parse_quantity  # noqa: E402
-
-import k8s_posture  # noqa: E402
 
 __all__ = ["CONTAINER_NAME", "DEPLOYMENT_NAME", "ContainerLimits", "ManifestError", "describe", "image_name",
            "load_objects", "main", "parse_quantity", "predictor_limits", "validate_schemas"]

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import k8s_set_image
 import pytest
 from k8s_tools import REPO, SERVICE_PYTHONPATH, configmap, container, copy_k8s, free_port, render
 
@@ -29,8 +30,9 @@ def k8s(tmp_path: Path) -> Path:
     return copy_k8s(tmp_path)
 
 
-def onnx_sha256(model_dir: Path) -> str:
-    return hashlib.sha256((model_dir / "model.onnx").read_bytes()).hexdigest()
+def metadata_sha256(model_dir: Path) -> str:
+    """The deployment's pin: the hash of metadata.json, which pins every artefact."""
+    return hashlib.sha256((model_dir / "metadata.json").read_bytes()).hexdigest()
 
 
 def test_dev_points_at_a_registry_tag_and_pins_the_model(k8s, rf_dir):
@@ -40,7 +42,7 @@ def test_dev_points_at_a_registry_tag_and_pins_the_model(k8s, rf_dir):
     assert result.returncode == 0, result.stderr
     objects = render(overlay)
     assert container(objects)["image"] == "registry.example.com:5000/team/twinserve-predict:1.2"
-    assert configmap(objects)["MODEL_SHA256"] == onnx_sha256(rf_dir)
+    assert configmap(objects)["MODEL_SHA256"] == metadata_sha256(rf_dir)
     assert render(k8s) == objects, "`kubectl apply -k k8s/` follows the dev overlay"
     # Everything above `images:` (comments included) is kept byte for byte.
     after = (overlay / "kustomization.yaml").read_text()
@@ -100,13 +102,54 @@ def test_bad_input_is_one_line_and_exit_2_and_writes_nothing(k8s, args, message)
     assert sorted((p.name, p.read_bytes()) for p in overlay.iterdir()) == before
 
 
-def test_an_inconsistent_model_folder_is_refused(k8s, rf_dir, tmp_path):
+@pytest.mark.parametrize("artefact", ["serving", "source"])
+def test_an_inconsistent_model_folder_is_refused(k8s, rf_dir, tmp_path, artefact):
+    """metadata.json pins every artefact: a folder whose files differ from it is not pinned."""
     model = Path(shutil.copytree(rf_dir, tmp_path / "model"))
     metadata = json.loads((model / "metadata.json").read_text())
-    metadata["artefacts"]["serving"]["sha256"] = WRONG
+    metadata["artefacts"][artefact]["sha256"] = WRONG
     (model / "metadata.json").write_text(json.dumps(metadata))
     result = set_image(k8s / "overlays" / "dev", "--image", "x/y:1", "--model-dir", str(model))
     assert result.returncode == 2 and "rebuild the model" in result.stderr
+
+
+def test_the_pin_is_the_hash_of_metadata_json_from_model_dir(k8s, rf_dir, monkeypatch):
+    """MODEL_DIR names the folder when --model-dir is not given (as the deploy script passes it)."""
+    overlay = k8s / "overlays" / "dev"
+    monkeypatch.setenv("MODEL_DIR", str(rf_dir))
+    result = set_image(overlay, "--image", "x/y:1")
+    assert result.returncode == 0, result.stderr
+    assert configmap(render(overlay))["MODEL_SHA256"] == metadata_sha256(rf_dir)
+    assert f"({rf_dir / 'metadata.json'})" in result.stdout
+
+
+@pytest.mark.parametrize("fail_at", [1, 2])
+def test_both_files_are_replaced_together_or_not_at_all(k8s, monkeypatch, fail_at):
+    """A failed rename (the first, or the second after the first succeeded) leaves both files
+    as they were, and no temporary file behind."""
+    overlay = k8s / "overlays" / "dev"
+    before = sorted((p.name, p.read_bytes(), p.stat().st_mode) for p in overlay.iterdir())
+    real_replace = os.replace
+    calls = []
+
+    def replace(src, dst):
+        calls.append(dst)
+        if len(calls) == fail_at:
+            raise OSError(28, "No space left on device")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(k8s_set_image.os, "replace", replace)
+    code = k8s_set_image.main([str(overlay), "--image", "x/y:1", "--model-sha256", WRONG])
+    assert code == 1 and len(calls) >= fail_at
+    assert sorted((p.name, p.read_bytes(), p.stat().st_mode) for p in overlay.iterdir()) == before
+
+
+def test_written_files_keep_their_mode(k8s):
+    overlay = k8s / "overlays" / "dev"
+    (overlay / "model.env").chmod(0o640)
+    assert set_image(overlay, "--image", "x/y:1", "--model-sha256", WRONG).returncode == 0
+    assert (overlay / "model.env").stat().st_mode & 0o777 == 0o640
+    assert (overlay / "kustomization.yaml").stat().st_mode & 0o777 == 0o644
 
 
 def test_the_pin_written_for_a_pod_refuses_a_different_model(k8s, rf_dir, tmp_path):
@@ -120,4 +163,4 @@ def test_the_pin_written_for_a_pod_refuses_a_different_model(k8s, rf_dir, tmp_pa
                           cwd=REPO / "services" / "predict-container", env=env, capture_output=True, text=True,
                           timeout=60)
     assert proc.returncode != 0
-    assert "ModelPinMismatch" in proc.stderr and WRONG in proc.stderr and onnx_sha256(rf_dir) in proc.stderr
+    assert "ModelPinMismatch" in proc.stderr and WRONG in proc.stderr and metadata_sha256(rf_dir) in proc.stderr
