@@ -231,11 +231,14 @@ def spec_signature(got: Received, signed: tuple[str, ...], secret_key: str, amz_
 
 
 def sigv4_checked(inner: Respond, access_key: str, secret_key: str, token: str | None, region: str,
-                  verdicts: list[Verdict]) -> Respond:
-    """What an IAM-authenticated Function URL does: 403 unless the signature checks out, then ``inner``."""
+                  verdicts: list[Verdict], now: Callable[[], dt.datetime] | None = None) -> Respond:
+    """What an IAM-authenticated Function URL does: 403 unless the signature checks out, then ``inner``.
+
+    ``now``: AWS's clock for the 5-minute window (default: the real one).
+    """
 
     def respond(got: Received) -> Reply:
-        verdict = verify(got, access_key, secret_key, token, region)
+        verdict = verify(got, access_key, secret_key, token, region, now=now() if now is not None else None)
         verdicts.append(verdict)
         if not verdict.ok:
             return Reply(403, SIGNATURE_MISMATCH)

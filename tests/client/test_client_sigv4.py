@@ -89,13 +89,76 @@ def test_cli_signs_every_batch(stand_in, aws_env, tmp_path, capsys):
 
 
 def test_a_retried_signed_request_stays_valid(stand_in, aws_env, quick_policy):
-    """urllib3 resends the same signed request; within the 5-minute window AWS accepts it again."""
     verdicts: list = []
     server = stand_in(sigv4_checked(scripted([Reply(429, b"{}"), prediction(1)]), FAKE_KEY_ID, FAKE_SECRET,
                                     None, REGION, verdicts))
     with PredictClient(server.url, sigv4=True, region=REGION, policy=quick_policy) as client:
         client.predict([[1.0]])
     assert len(server.posts()) == 2 and all(v.ok for v in verdicts)
+
+
+def test_every_attempt_is_signed_afresh_so_late_retries_stay_in_the_window(stand_in, aws_env, quick_policy,
+                                                                            monkeypatch):
+    """Each refusal moves the clock 6 minutes on (a long Retry-After, many retries): a resent first
+    signature would be past SigV4's 5-minute window (403); a new one per attempt passes."""
+    import datetime as dt
+
+    import botocore.auth
+
+    clock = [dt.datetime.now(dt.UTC).replace(microsecond=0)]
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda remove_tzinfo=True: clock[0].replace(tzinfo=None))
+    replies = iter([Reply(503, b"{}"), Reply(429, b"{}"), prediction(1)])
+
+    def answer(got):
+        reply = next(replies)
+        clock[0] += dt.timedelta(minutes=6)
+        return reply
+
+    verdicts: list = []
+    server = stand_in(sigv4_checked(answer, FAKE_KEY_ID, FAKE_SECRET, None, REGION, verdicts, now=lambda: clock[0]))
+    with PredictClient(server.url, sigv4=True, region=REGION, policy=quick_policy) as client:
+        assert client.predict_body(b'{"instances":[[1.0]]}', 1)[1].attempts == 3
+    assert [v.ok for v in verdicts] == [True, True, True], [v.reason for v in verdicts]
+    posts = server.posts()
+    assert len({p.header("X-Amz-Date") for p in posts}) == 3
+    assert len({p.header("Authorization") for p in posts}) == 3
+
+
+@pytest.mark.parametrize("url", ["http://192.0.2.10:8080", "http://example.com", "http://localhost.example.com",
+                                 "http://127.0.0.1.nip.io", "http://10.0.0.1", "HTTP://192.0.2.10"])
+def test_sigv4_over_plain_http_to_another_machine_is_refused_exit_2(aws_env, capsys, url):
+    """Nothing is signed or sent: a signed request in clear could be captured and replayed."""
+    code = main(["predict", "--url", url, "--row", "1", "--sigv4", "--region", REGION,
+                 "--retries", "0", "--timeout-s", "0.5"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1, err
+    assert err.startswith("twinserve predict: error: SigV4 needs an https:// URL (plain http only to 127.0.0.1, ::1 "
+                          "or localhost)")
+
+
+def test_sigv4_refusal_comes_before_any_credential_lookup(monkeypatch, tmp_path):
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(UsageError, match="SigV4 needs an https:// URL"):
+        PredictClient("http://192.0.2.10", sigv4=True, region=REGION)
+    with pytest.raises(UsageError, match="SigV4 needs an https:// URL"):
+        PredictClient("http://192.0.2.10", signer=object())
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9", "http://127.3.4.5", "http://[::1]:9", "http://localhost:9",
+                                 "http://LocalHost", "https://abc.lambda-url.eu-west-1.on.aws", "https://192.0.2.10"])
+def test_sigv4_over_https_or_loopback_is_allowed(aws_env, url):
+    signer = SigV4Signer(url, region=REGION)
+    assert signer.sign("POST", url + "/predict", {}, b"{}")["Authorization"].startswith("AWS4-HMAC-SHA256 ")
+
+
+def test_the_signer_refuses_a_plain_http_url_given_per_request(aws_env):
+    """The bench's load generator signs URLs itself: the check holds at every signature too."""
+    signer = SigV4Signer("https://abc.lambda-url.eu-west-1.on.aws")
+    with pytest.raises(UsageError, match="not signing for http://192.0.2.10"):
+        signer.sign("POST", "http://192.0.2.10/predict", {}, b"{}")
 
 
 def test_region_and_service_from_the_host():

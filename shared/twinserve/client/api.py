@@ -103,8 +103,10 @@ class PredictClient:
     url: the deployment (HTTP API, Function URL, container); a trailing ``/predict`` is accepted.
     timeout_s: per attempt, for connecting and for each wait for bytes.
     policy: retries, backoff and jitter (:class:`RetryPolicy`).
-    sigv4: sign every request for IAM auth (Function URLs); ``region``/``profile`` as for botocore,
-        the region defaults to the one in a Function URL's host. ``signer`` overrides all three.
+    sigv4: sign every attempt of every request for IAM auth (Function URLs); ``region``/``profile``
+        as for botocore, the region defaults to the one in a Function URL's host. ``signer`` (an
+        object with the :meth:`~twinserve.client.sigv4.SigV4Signer.sign` shape) overrides all three.
+        Signing needs an https URL, or http to 127.0.0.0/8, ::1 or localhost (else :class:`UsageError`).
     max_body_bytes: bodies are kept under this (the server's ``MAX_BODY_BYTES``).
     """
 
@@ -119,12 +121,14 @@ class PredictClient:
         self.timeout_s = timeout_s
         self.policy = policy or RetryPolicy()
         self.max_body_bytes = max_body_bytes
-        if signer is None and sigv4:
-            from twinserve.client.sigv4 import SigV4Signer
+        if signer is not None or sigv4:
+            from twinserve.client.sigv4 import SigV4Signer, check_signable
 
-            signer = SigV4Signer(self.url, region=region, profile=profile)
+            check_signable(self.url)  # before any credential is looked up
+            if signer is None:
+                signer = SigV4Signer(self.url, region=region, profile=profile)
         self.signer = signer
-        self._session = build_session(self.policy)
+        self._session = build_session()
 
     def __enter__(self) -> PredictClient:
         return self
@@ -137,9 +141,12 @@ class PredictClient:
 
     def _request(self, method: str, path: str, body: bytes | None) -> HttpAnswer:
         url = self.url + path
-        headers = {"Content-Type": "application/json"} if body is not None else {}
-        if self.signer is not None:
-            headers = self.signer.sign(method, url, headers, body or b"")
+        base = {"Content-Type": "application/json"} if body is not None else {}
+        signer = self.signer
+
+        def headers() -> dict[str, str]:  # per attempt: each retry carries its own signature and date
+            return signer.sign(method, url, base, body or b"") if signer is not None else dict(base)
+
         return send(self._session, self.policy, method, url, body, headers, self.timeout_s)
 
     def schema(self) -> Schema:

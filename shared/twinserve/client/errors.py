@@ -12,17 +12,25 @@ Exit codes (``twinserve predict``):
 
 from __future__ import annotations
 
+from twinserve.client.printable import printable
+
 EXIT_OK = 0
 EXIT_SERVER = 1
 EXIT_USAGE = 2
 
 
 class CallError(Exception):
-    """Base of every failure of the prediction client; ``exit_code`` is the CLI's."""
+    """Base of every failure of the prediction client; ``exit_code`` is the CLI's.
+
+    The message is made :func:`~twinserve.client.printable.printable` here, the one place every
+    error passes: it quotes server text (an error message, a header, a model name, a transport
+    error's status line) and is printed on the user's terminal as one line.
+    """
 
     exit_code: int = EXIT_SERVER
 
     def __init__(self, message: str) -> None:
+        message = printable(message)
         super().__init__(message)
         self.message = message
 
@@ -44,8 +52,8 @@ class ServerRefused(CallError):
         label = f"{status} {code}" if code else str(status)
         super().__init__(f"server refused the request ({label}): {detail}")
         self.status = status
-        self.code = code
-        self.detail = detail
+        self.code = printable(code) if code is not None else None
+        self.detail = printable(detail)
         self.attempts = attempts
 
 
@@ -55,7 +63,7 @@ class GaveUp(CallError):
     def __init__(self, attempts: int, last: str, status: int | None = None) -> None:
         super().__init__(f"gave up after {attempts} attempt{'s' if attempts != 1 else ''}: {last}")
         self.attempts = attempts
-        self.last = last
+        self.last = printable(last)
         self.status = status  # the last HTTP status; None when the last attempt got no answer
 
 

@@ -1,4 +1,4 @@
-"""One HTTP session with retries done by urllib3's ``Retry`` (a kept library), and one way to read answers.
+"""One HTTP session, retries on urllib3's ``Retry`` schedule (a kept library), and one way to read answers.
 
 What is retried: 429 and every 5xx (throttling, a cold Lambda timing out, a gateway error),
 connection errors and timeouts, with exponential backoff plus jitter; a ``Retry-After`` header
@@ -10,17 +10,25 @@ body, so a request whose answer was lost can be sent again with the same effect.
 
 Every retried condition counts against one budget (``retries``), so a run that gives up has
 made exactly ``retries + 1`` attempts.
+
+The attempts are made here, one at a time, not inside urllib3: each attempt asks for its headers
+afresh, so a SigV4 signature carries that attempt's own date. urllib3 would resend the first
+attempt's bytes, and with up to 100 retries and a minute of ``Retry-After`` each, late attempts
+would fall outside SigV4's five-minute window (and replay an old signature). urllib3's ``Retry``
+still decides what is retried, counts the budget and computes every wait.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError
 from urllib3.util.retry import Retry
 
 from twinserve.client.errors import GaveUp, ServerRefused, UsageError
@@ -70,10 +78,10 @@ class RetryPolicy:
         )
 
 
-def build_session(policy: RetryPolicy, pool_size: int = 4) -> requests.Session:
-    """A keep-alive session whose every request is retried by ``policy``."""
+def build_session(pool_size: int = 4) -> requests.Session:
+    """A keep-alive session that makes one attempt per call (:func:`send` retries, re-preparing each)."""
     session = requests.Session()
-    adapter = HTTPAdapter(max_retries=policy.to_urllib3(), pool_connections=pool_size, pool_maxsize=pool_size)
+    adapter = HTTPAdapter(max_retries=0, pool_connections=pool_size, pool_maxsize=pool_size)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
@@ -99,7 +107,8 @@ def _error_of(body: bytes) -> tuple[str | None, str]:
         doc = json.loads(body)
         error = doc.get("error") if isinstance(doc, dict) else None
         if isinstance(error, dict):
-            return error.get("code"), str(error.get("message", ""))
+            code = error.get("code")
+            return (str(code) if code is not None else None), str(error.get("message", ""))
         if isinstance(doc, dict) and isinstance(doc.get("message"), str):  # API Gateway / Lambda URL
             return None, doc["message"]
     except (ValueError, UnicodeDecodeError):
@@ -120,32 +129,52 @@ def _describe(exc: requests.RequestException) -> str:
     return f"{type(reason).__name__}: {text}"[:300]
 
 
-def send(session: requests.Session, policy: RetryPolicy, method: str, url: str,
-         body: bytes | None, headers: dict[str, str], timeout_s: float) -> HttpAnswer:
-    """One request with the session's retries; a 2xx :class:`HttpAnswer` or a typed error.
+Headers = Callable[[], dict[str, str]]
 
+
+def send(session: requests.Session, policy: RetryPolicy, method: str, url: str,
+         body: bytes | None, headers: Headers, timeout_s: float) -> HttpAnswer:
+    """One request, retried by ``policy``; a 2xx :class:`HttpAnswer` or a typed error.
+
+    ``headers`` is called once per attempt for that attempt's headers (a signer signs each
+    attempt afresh). ``timeout_s`` bounds connecting and each wait for bytes, per attempt.
     Raises :class:`ServerRefused` (a status that is not retried), :class:`GaveUp` (retries spent,
     with the last status or transport error) or :class:`UsageError` (a URL requests cannot send to).
-    ``timeout_s`` bounds connecting and each wait for bytes, per attempt.
     """
     t0 = time.perf_counter()
-    try:
-        response = session.request(method, url, data=body, headers=headers,
-                                   timeout=(timeout_s, timeout_s), allow_redirects=False)
-    except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
-            requests.exceptions.InvalidSchema) as exc:
-        raise UsageError(f"cannot send to {url}: {exc}") from None
-    except requests.RequestException as exc:
-        raise GaveUp(policy.attempts, _describe(exc)) from None
-    retries = getattr(response.raw, "retries", None)
-    attempts = len(retries.history) + 1 if retries is not None else 1
+    retry = policy.to_urllib3()
+    attempts = 0
+    while True:
+        attempts += 1
+        try:
+            response = session.request(method, url, data=body, headers=headers(),
+                                       timeout=(timeout_s, timeout_s), allow_redirects=False)
+        except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                requests.exceptions.InvalidSchema) as exc:
+            raise UsageError(f"cannot send to {url}: {exc}") from None
+        except requests.RequestException as exc:
+            try:
+                retry = retry.increment(method, url, error=exc)
+            except MaxRetryError:
+                raise GaveUp(attempts, _describe(exc)) from None
+            retry.sleep()
+            continue
+        status = response.status_code
+        if status in RETRIED_STATUSES and retry.is_retry(method, status, "Retry-After" in response.headers):
+            try:
+                retry = retry.increment(method, url, response=response.raw)
+            except MaxRetryError:
+                code, detail = _error_of(response.content)
+                label = f"{status} {code}" if code else str(status)
+                raise GaveUp(attempts, f"last answer {label}: {detail}", status) from None
+            response.close()
+            retry.sleep(response.raw)
+            continue
+        break
     elapsed_s = time.perf_counter() - t0
-    if 200 <= response.status_code < 300:
-        return HttpAnswer(response.status_code, dict(response.headers), response.content, attempts, elapsed_s)
+    if 200 <= status < 300:
+        return HttpAnswer(status, dict(response.headers), response.content, attempts, elapsed_s)
     code, detail = _error_of(response.content)
-    if response.status_code in RETRIED_STATUSES:
-        label = f"{response.status_code} {code}" if code else str(response.status_code)
-        raise GaveUp(attempts, f"last answer {label}: {detail}", response.status_code)
-    if 300 <= response.status_code < 400:
+    if 300 <= status < 400:
         detail = f"redirect to {response.headers.get('Location', '?')} (not followed; give the final URL)"
-    raise ServerRefused(response.status_code, code, detail, attempts)
+    raise ServerRefused(status, code, detail, attempts)

@@ -1,10 +1,21 @@
 """Predictions out, in input order: the server's JSON shape, or one CSV line per row.
 
 JSON: ``{"predictions", "probabilities", "classes", "model"}`` exactly as one server answer would
-be for all the rows at once. CSV: ``row,prediction,probability_<class>...`` with ``row`` the
-0-based index of the input row (data rows only; a CSV header is not counted), so the output
-joins back to the input by position. Floats are written as the server sent them (shortest
-round-trip form). A file is written whole or not at all (temporary file, then rename).
+be for all the rows at once (ASCII, so a control character in a label is an escape, not a byte).
+
+CSV: ``row`` (the 0-based index of the input row; a CSV header is not counted, so the output joins
+back to the input by position), then the prediction, then the probabilities when the model gives
+them:
+  a classifier          ``row,prediction,probability_<class>...``
+  a regressor           ``row,prediction``
+  a multi-output model  ``row,prediction_0,...,prediction_<k-1>`` (a list of k values per row)
+Labels are written as the server sent them: numbers in their shortest round-trip form, strings as
+text (quoted by the csv module when needed), ``true``/``false``, null as an empty cell, and
+anything nested as compact JSON. On a terminal, escape sequences and control characters are
+removed from text cells (:func:`~twinserve.client.printable.printable`); files and pipes get the
+server's bytes.
+
+A file is written whole or not at all (a temporary file this process creates, then a rename).
 """
 
 from __future__ import annotations
@@ -14,10 +25,14 @@ import io
 import json
 import os
 import sys
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from twinserve.client.api import Predictions
-from twinserve.client.errors import UsageError
+from twinserve.client.errors import UnexpectedAnswer, UsageError
+from twinserve.client.printable import printable
 
 FORMATS = ("json", "csv")
 
@@ -29,34 +44,103 @@ def format_for(out: Path | None, explicit: str | None) -> str:
     return "csv" if out is not None and out.suffix.lower() == ".csv" else "json"
 
 
-def render(result: Predictions, fmt: str) -> str:
+def render(result: Predictions, fmt: str, terminal: bool = False) -> str:
+    """The output text; ``terminal``: CSV text cells made printable (JSON is ASCII-escaped anyway).
+
+    Raises :class:`UsageError` for an unknown format and :class:`UnexpectedAnswer` for predictions
+    CSV cannot lay out (rows of different widths).
+    """
     if fmt == "json":
         return json.dumps(result.document(), separators=(",", ":")) + "\n"
     if fmt != "csv":
         raise UsageError(f"unknown output format {fmt!r}; choose from {', '.join(FORMATS)}")
+    return _csv(result, printable if terminal else str)
+
+
+def _width(predictions: list[Any]) -> int | None:
+    """``None`` for one value per row; ``k`` when every row's prediction is a list of k values."""
+    width = len(predictions[0]) if predictions and isinstance(predictions[0], list) else None
+    for i, prediction in enumerate(predictions):
+        got = len(prediction) if isinstance(prediction, list) else None
+        if got != width:
+            shape = "one value" if got is None else f"{got} values"
+            first = "one value" if width is None else f"{width} values"
+            raise UnexpectedAnswer(f"row {i}'s prediction has {shape} but row 0's has {first}; "
+                                   f"CSV needs one width: use --format json")
+    return width
+
+
+def _cell(value: Any, text: Callable[[str], str]) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return value  # the csv module writes repr(): the shortest form that reads back the same
+    if isinstance(value, str):
+        return text(value)
+    return text(json.dumps(value, separators=(",", ":")))
+
+
+def _csv(result: Predictions, text: Callable[[str], str]) -> str:
+    width = _width(result.predictions)
+    probabilities = result.probabilities
+    classes = result.classes if isinstance(result.classes, list) else []
+    per_class = bool(classes) and not any(isinstance(c, list | dict) for c in classes)
+    header: list[Any] = ["row"]
+    header += ["prediction"] if width is None else [f"prediction_{j}" for j in range(width)]
+    if probabilities is not None:
+        header += [f"probability_{_cell(c, str)}" for c in classes] if per_class else ["probabilities"]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    classes = result.classes or []
-    writer.writerow(["row", "prediction", *(f"probability_{c}" for c in classes)])
-    probabilities = result.probabilities
-    for i, label in enumerate(result.predictions):
-        writer.writerow([i, label, *(probabilities[i] if probabilities is not None else [])])
+    writer.writerow([_cell(h, text) for h in header])
+    for i, prediction in enumerate(result.predictions):
+        line = [i, *(_cell(v, text) for v in (prediction if width is not None else [prediction]))]
+        if probabilities is not None:
+            given = probabilities[i]
+            line += [_cell(p, text) for p in given] if per_class and isinstance(given, list) else [_cell(given, text)]
+        writer.writerow(line)
     return buffer.getvalue()
 
 
+def _umask() -> int:
+    mask = os.umask(0o077)  # read it: os.umask only reads by setting; restored on the next line
+    os.umask(mask)
+    return mask
+
+
 def write(result: Predictions, fmt: str, out: Path | None) -> None:
-    """To ``out`` atomically, or to standard output when ``out`` is ``None`` or ``-``."""
-    text = render(result, fmt)
+    """To ``out`` atomically, or to standard output when ``out`` is ``None`` or ``-``.
+
+    The temporary file is one this call creates (``mkstemp``: ``O_CREAT | O_EXCL``, a random name,
+    mode 0600 while written), so a file or symlink planted in the folder is never opened or
+    followed; it is flushed to disk, given the mode a new file would get (0666 less the umask) and
+    renamed over ``out`` (``os.replace``: a symlink at ``out`` is replaced, not followed).
+    Raises :class:`UsageError` when the folder is missing or not writable; nothing is left behind.
+    """
+    text = render(result, fmt, terminal=(out is None or str(out) == "-") and sys.stdout.isatty())
     if out is None or str(out) == "-":
         sys.stdout.write(text)
         sys.stdout.flush()
         return
-    if not out.parent.is_dir():
-        raise UsageError(f"--out {out}: folder {out.parent} does not exist")
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    folder = out.parent
+    if not folder.is_dir():
+        raise UsageError(f"--out {out}: folder {folder} does not exist")
     try:
-        tmp.write_text(text, encoding="utf-8")
+        fd, name = tempfile.mkstemp(dir=folder, prefix=f".{out.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise UsageError(f"--out {out}: cannot create a file in {folder}: {exc.strerror or exc}") from None
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+            os.fchmod(handle.fileno(), 0o666 & ~_umask())
         os.replace(tmp, out)
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise UsageError(f"--out {out}: {exc.strerror or exc}") from None
+    except BaseException:  # interrupted: no temporary file left behind either
+        tmp.unlink(missing_ok=True)
+        raise

@@ -13,11 +13,17 @@ Credentials come from botocore's default chain (environment, ``AWS_PROFILE`` / s
 container and instance roles), read again at every signature so refreshed roles keep working.
 The region: the one given, else the Function URL's (``<id>.lambda-url.<region>.on.aws``), else
 ``AWS_REGION``, else botocore's (``AWS_DEFAULT_REGION``, the profile's ``region``).
+
+Nothing is signed for plain ``http://`` unless the host is this machine (127.0.0.0/8, ``::1``,
+``localhost``: stand-ins and emulators): on any other network a signed request in clear can be
+captured and replayed for five minutes, and a session token read. Checked when the signer is made
+and again at every signature, so no URL handed to :meth:`SigV4Signer.sign` escapes it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import os
 import re
 import threading
@@ -51,6 +57,30 @@ def service_for_url(url: str) -> str:
     return EXECUTE_API_SERVICE if _EXECUTE_API_HOST.match(host) else LAMBDA_SERVICE
 
 
+def is_loopback_host(host: str) -> bool:
+    """``localhost``, an address in 127.0.0.0/8 or ``::1``; names are not resolved (``localhost.`` is not)."""
+    host = host.lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_signable(url: str) -> None:
+    """Raise :class:`UsageError` unless ``url`` is https, or http to this machine's loopback."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme == "https":
+        return
+    if scheme == "http" and is_loopback_host(parts.hostname or ""):
+        return
+    raise UsageError(f"SigV4 needs an https:// URL (plain http only to 127.0.0.1, ::1 or localhost): a signed "
+                     f"request sent in clear can be captured and replayed, with its session token; not signing "
+                     f"for {parts.scheme}://{parts.hostname or ''}")
+
+
 def _botocore() -> Any:
     try:
         import botocore.auth
@@ -67,8 +97,9 @@ class SigV4Signer:
 
     ``credentials``: a botocore ``Credentials`` (tests pass fixed ones); default: the chain of a
     botocore session for ``profile`` (default: ``AWS_PROFILE`` or ``default``).
-    Raises :class:`UsageError` when botocore is missing, the profile is unknown, no credentials
-    are found or no region can be determined.
+    Raises :class:`UsageError` when ``url`` is plain http to another machine (:func:`check_signable`),
+    botocore is missing, the profile is unknown, no credentials are found or no region can be
+    determined.
     Thread-safe: the load generator may sign from several threads.
     """
 
@@ -76,6 +107,7 @@ class SigV4Signer:
                  profile: str | None = None, credentials: Any = None, reuse_s: float = 0.0) -> None:
         if not 0.0 <= reuse_s <= 60.0:
             raise UsageError(f"signature reuse must be between 0 and 60 s, not {reuse_s}")
+        check_signable(url)
         botocore = _botocore()
         self._auth_cls = botocore.auth.SigV4Auth
         self._request_cls = botocore.awsrequest.AWSRequest
@@ -113,12 +145,15 @@ class SigV4Signer:
 
         Sign last: any header added or changed afterwards that was signed (all of ``headers``)
         invalidates the signature. The URL must be the one sent (scheme, host, port, path, query).
+        Each call signs with the current time: sign every attempt of a retried request again.
+        Raises :class:`UsageError` for a plain-http URL to another machine (:func:`check_signable`).
 
         With ``reuse_s > 0`` an identical request (method, URL, headers, body) signed less than
         ``reuse_s`` ago gets the same headers back: for a load generator sending one body
         thousands of times a second, signing is ~100 us of CPU and the reused signature is one
         AWS accepts for 5 minutes (botocore would produce the very same bytes within one second).
         """
+        check_signable(url)
         given = dict(headers or {})
         key = (method.upper(), url, tuple(sorted(given.items())), body) if self.reuse_s else None
         now = time.monotonic()
