@@ -58,7 +58,7 @@ $(PODMAN_ROOT)/%.conf: infra/podman/%.conf.in
 
 $(IMAGE_WHEELS)/.stamp: $(IMAGE_REQUIREMENTS) $(VENV)/.stamp
 	rm -rf $(IMAGE_WHEELS)
-	$(PY) -m pip download --quiet --dest $(IMAGE_WHEELS) --no-deps --only-binary=:all: \
+	$(PY) -m pip download --quiet --require-hashes --dest $(IMAGE_WHEELS) --no-deps --only-binary=:all: \
 	  $(addprefix --platform ,$(IMAGE_WHEEL_PLATFORMS)) --python-version 3.12 --implementation cp \
 	  --requirement $(IMAGE_REQUIREMENTS)
 	touch $@

@@ -15,8 +15,8 @@ $(LAMBDA_VENV)/.stamp: requirements/lambda-runtime.txt
 	test -x $(PYTHON312) || { echo "Python 3.12.1 not found at $(PYTHON312) (set PYTHON312=...)"; exit 1; }
 	test -x $(LAMBDA_PY) || $(PYTHON312) -m venv $(LAMBDA_VENV)
 	$(LAMBDA_PY) -c 'import sys; assert sys.version_info[:2] == (3, 12), sys.version'
-	$(LAMBDA_PY) -m pip install -q --upgrade pip==24.3.1
-	$(LAMBDA_PY) -m pip install -q -r requirements/lambda-runtime.txt
+	$(LAMBDA_PY) -m pip install -q --require-hashes --upgrade -r requirements/pip.lock
+	$(LAMBDA_PY) -m pip install -q --require-hashes -r requirements/lambda-runtime.txt
 	touch $@
 
 .PHONY: lambda-runtime serve-lambda lambda-overhead

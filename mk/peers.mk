@@ -14,8 +14,8 @@ PEERS_ARGS ?=
 
 $(MLSERVER_VENV)/.stamp: requirements/mlserver.lock
 	test -x $(MLSERVER_VENV)/bin/python || $(PYTHON) -m venv $(MLSERVER_VENV)
-	$(MLSERVER_VENV)/bin/python -m pip install -q --upgrade pip==24.3.1
-	$(MLSERVER_VENV)/bin/python -m pip install -q --no-deps -r requirements/mlserver.lock
+	$(MLSERVER_VENV)/bin/python -m pip install -q --require-hashes --upgrade -r requirements/pip.lock
+	$(MLSERVER_VENV)/bin/python -m pip install -q --require-hashes --no-deps -r requirements/mlserver.lock
 	touch $@
 
 bench-peers: $(VENV)/.stamp $(MLSERVER_VENV)/.stamp ## twinserve vs naive template vs MLServer (wrk c=1/8/32 + open-loop, both models) -> results/peers-*/ (PEERS_ARGS=--fast|--lambda)

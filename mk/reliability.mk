@@ -15,8 +15,8 @@ SECRETS_CANARY := build/secrets-canary
 
 $(FUZZ_VENV)/.stamp: requirements/fuzz.lock
 	test -x $(FUZZ_VENV)/bin/python || $(PYTHON) -m venv $(FUZZ_VENV)
-	$(FUZZ_VENV)/bin/python -m pip install -q --upgrade pip==24.3.1
-	$(FUZZ_VENV)/bin/python -m pip install -q -r requirements/fuzz.lock
+	$(FUZZ_VENV)/bin/python -m pip install -q --require-hashes --upgrade -r requirements/pip.lock
+	$(FUZZ_VENV)/bin/python -m pip install -q --require-hashes -r requirements/fuzz.lock
 	touch $@
 
 # The bench caps the local Lambda at cores / vCPU-per-environment (3 here) so its cold starts do not

@@ -10,7 +10,7 @@
 # Known differences from the real image: CPython patch level (3.12.1 here), Debian packages at
 # the point-release level (no bookworm-security updates), no C headers.
 #
-# Usage: standin-base.sh IMAGE_NAME WORK_DIR
+# Usage: standin-base.sh IMAGE_NAME WORK_DIR   (IMAGE_NAME may carry @sha256:..., which is dropped)
 #   env PYTHON_SRC     CPython 3.12 prefix to copy (default: $(pyenv root)/versions/3.12.1)
 #   env DEBIAN_MIRROR  Debian mirror (default: the first one configured for apt on this host)
 # The caller exports CONTAINERS_CONF / CONTAINERS_STORAGE_CONF (mk/image.mk does).
@@ -18,6 +18,10 @@ set -euo pipefail
 
 image=${1:?usage: standin-base.sh IMAGE_NAME WORK_DIR}
 work=${2:?usage: standin-base.sh IMAGE_NAME WORK_DIR}
+# The Dockerfile names its base by digest (name:tag@sha256:...). A digest is the hash of the
+# published manifest, so no locally built image can carry it: the stand-in is tagged with the
+# name alone, and a build that uses it has to name it so (it can never pass for the real base).
+image=${image%@sha256:*}
 suite=bookworm
 py_ver=3.12
 py_src=${PYTHON_SRC:-$(pyenv root 2>/dev/null)/versions/3.12.1}
