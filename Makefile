@@ -31,17 +31,17 @@ help: ## List every target with one line each
 $(VENV)/.stamp: requirements/dev.lock pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "twinserve needs Python >= 3.11"'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip==24.3.1
-	$(PY) -m pip install -q --no-deps -r requirements/dev.lock
+	$(PY) -m pip install -q --require-hashes --upgrade -r requirements/pip.lock
+	$(PY) -m pip install -q --require-hashes --no-deps -r requirements/dev.lock
 	@# The core, the Flask wrapper and the bench, editable: console scripts `twinserve` and
 	@# `twinbench`, and no PYTHONPATH anywhere. Its build backend is pinned in pyproject.toml.
-	$(PY) -m pip install -q --no-deps -e .
+	$(PY) -m pip install -q --no-deps --no-build-isolation --no-index -e .
 	touch $@
 
 $(TOOLS_VENV)/.stamp: requirements/tools.lock
 	test -x $(TOOLS_VENV)/bin/python || $(PYTHON) -m venv $(TOOLS_VENV)
-	$(TOOLS_VENV)/bin/python -m pip install -q --upgrade pip==24.3.1
-	$(TOOLS_VENV)/bin/python -m pip install -q -r requirements/tools.lock
+	$(TOOLS_VENV)/bin/python -m pip install -q --require-hashes --upgrade -r requirements/pip.lock
+	$(TOOLS_VENV)/bin/python -m pip install -q --require-hashes -r requirements/tools.lock
 	touch $@
 
 setup: $(VENV)/.stamp ## Create .venv with every pinned Python dependency (idempotent)
