@@ -23,6 +23,9 @@
  *                                            one (up to the timestamped artifact folder)
  *   before:deploy:function:packageFunction   `osls deploy function` ships the checked zip as well
  *
+ * Stage and region become make arguments: at the root, anything but a stage of a-z, 0-9 and '-' and
+ * a region shaped like eu-west-1 stops the command on initialize with one line and exit status 2.
+ *
  * In the staged folder (any service folder other than the repository root) it does nothing.
  *
  * Environment: LAMBDA_BUILD (optional) is the build folder, default <repo>/build/lambda.
@@ -47,6 +50,9 @@ const REQUIREMENTS_PACKAGE_HOOKS = [
 ];
 // A --param value reaches make as one word of LAMBDA_PARAMS: no whitespace or quotes in it.
 const PARAM_PATTERN = /^[A-Za-z0-9_]+=[^\s'"\\]*$/;
+// Stage and region reach make's command line (where $(...) would expand): these shapes only.
+const STAGE_PATTERN = /^[a-z0-9-]{1,16}$/;
+const REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$/;
 
 function realpathOrSelf(p) {
   try {
@@ -99,7 +105,10 @@ class TwinservePackage {
     this.checkedTemplate = path.join(this.build, 'service', '.serverless', TEMPLATE_NAME);
     this.checkedState = path.join(this.build, 'service', '.serverless', STATE_NAME);
     this.hooks = {
-      'initialize': () => this.unhookRequirementsPlugin(),
+      'initialize': () => {
+        this.checkStageAndRegion();
+        this.unhookRequirementsPlugin();
+      },
       'before:package:createDeploymentArtifacts': () => this.useCheckedPackage(),
       'after:package:createDeploymentArtifacts': () => this.assertArtifactUnchanged(),
       'after:package:finalize': () => this.assertTemplateMatchesChecked(),
@@ -109,6 +118,23 @@ class TwinservePackage {
 
   error(message) {
     return new this.serverless.classes.Error(`twinserve-package: ${message}`);
+  }
+
+  /** A bad stage or region is a usage error: one line on stderr, exit status 2, nothing built. */
+  checkStageAndRegion() {
+    const provider = this.serverless.getProvider('aws');
+    const stage = String(provider.getStage());
+    const region = String(provider.getRegion());
+    let problem = null;
+    if (!STAGE_PATTERN.test(stage)) {
+      problem = `stage ${JSON.stringify(stage)} must be 1-16 characters of a-z, 0-9 and '-'`;
+    } else if (!REGION_PATTERN.test(region)) {
+      problem = `region ${JSON.stringify(region)} is not an AWS region name like eu-west-1`;
+    }
+    if (problem) {
+      process.stderr.write(`twinserve-package: ${problem}\n`);
+      process.exit(2);
+    }
   }
 
   unhookRequirementsPlugin() {

@@ -19,6 +19,21 @@ LAMBDA_PARAMS ?=
 # python3.12 on PATH; empty when none is found (the stamp rule then prints how to install one).
 LAMBDA_PYTHON ?= $(shell scripts/lambda_package_python.sh --which 2>/dev/null)
 
+# Stage and region reach osls and the recipes below: a stage of a-z, 0-9 and '-', a region shaped
+# like eu-west-1, else one line and exit 2 ($(error), raised when a Lambda recipe is expanded).
+_LAMBDA_DIGITS := 0 1 2 3 4 5 6 7 8 9
+_LAMBDA_CHARS := a b c d e f g h i j k l m n o p q r s t u v w x y z $(_LAMBDA_DIGITS) -
+# $(call _lambda_rest,TEXT,CHARS): what is left of TEXT once every one of CHARS is removed.
+_lambda_rest = $(if $(2),$(call _lambda_rest,$(subst $(firstword $(2)),,$(1)),$(wordlist 2,99,$(2))),$(1))
+_lambda_one_word = $(and $(filter 1,$(words $(1))),$(filter $(1),$(strip $(1))))
+_lambda_stage_ok = $(and $(call _lambda_one_word,$(LAMBDA_STAGE)),$(if $(call _lambda_rest,$(LAMBDA_STAGE),$(_LAMBDA_CHARS)),,ok))
+_lambda_region_parts = $(subst -, ,$(LAMBDA_REGION))
+_lambda_region_ok = $(and $(call _lambda_one_word,$(LAMBDA_REGION)),$(if $(call _lambda_rest,$(LAMBDA_REGION),$(_LAMBDA_CHARS)),,ok), \
+  $(filter-out 0 1 2,$(words $(_lambda_region_parts))),$(if $(call _lambda_rest,$(lastword $(_lambda_region_parts)),$(_LAMBDA_DIGITS)),,ok), \
+  $(if $(call _lambda_rest,$(firstword $(_lambda_region_parts)),$(_LAMBDA_DIGITS)),ok))
+LAMBDA_CHECK_NAMES = $(if $(_lambda_stage_ok),,$(error LAMBDA_STAGE '$(LAMBDA_STAGE)' must be a-z, 0-9 and '-' only))$(if \
+  $(_lambda_region_ok),,$(error LAMBDA_REGION '$(LAMBDA_REGION)' is not an AWS region name like eu-west-1))
+
 LAMBDA_BUILD ?= build/lambda
 LAMBDA_STAMP := $(LAMBDA_BUILD)/.packaged
 LAMBDA_SETTINGS := $(LAMBDA_BUILD)/settings.txt
@@ -45,7 +60,7 @@ $(NODE_STAMP): package.json package-lock.json .npmrc
 
 # Rewritten only when a setting changes, so a changed LAMBDA_* variable repackages.
 $(LAMBDA_SETTINGS): FORCE_LAMBDA_SETTINGS
-	@mkdir -p $(@D)
+	@$(LAMBDA_CHECK_NAMES)mkdir -p $(@D)
 	@printf 'stage=%s region=%s arch=%s memory=%s params=%s python=%s\n' '$(LAMBDA_STAGE)' '$(LAMBDA_REGION)' \
 	  '$(LAMBDA_ARCH)' '$(LAMBDA_MEMORY_MB)' '$(LAMBDA_PARAMS)' '$(LAMBDA_PYTHON)' > $@.new
 	@if cmp -s $@.new $@; then rm $@.new; else mv $@.new $@; fi
@@ -59,7 +74,7 @@ $(LAMBDA_STAMP): $(LAMBDA_INPUTS) $(LAMBDA_SETTINGS) $(NODE_STAMP) $(VENV)/.stam
 	@LAMBDA_PYTHON='$(LAMBDA_PYTHON)' scripts/lambda_package_python.sh --which >/dev/null
 	@rm -f $@
 	PY=$(abspath $(PY)) TOOLS_BIN=$(TOOLS_BIN) LAMBDA_PYTHON=$(LAMBDA_PYTHON) LAMBDA_BUILD=$(abspath $(LAMBDA_BUILD)) \
-	  LAMBDA_STAGE=$(LAMBDA_STAGE) LAMBDA_REGION=$(LAMBDA_REGION) \
+	  LAMBDA_STAGE='$(LAMBDA_STAGE)' LAMBDA_REGION='$(LAMBDA_REGION)' \
 	  LAMBDA_ARCH=$(LAMBDA_ARCH) LAMBDA_MEMORY_MB=$(LAMBDA_MEMORY_MB) LAMBDA_PARAMS='$(LAMBDA_PARAMS)' \
 	  scripts/lambda_package_build.sh
 	sha256sum $(abspath $(LAMBDA_ZIP)) $(abspath $(LAMBDA_TEMPLATE)) > $@.new
@@ -73,6 +88,6 @@ package-lambda: $(LAMBDA_STAMP) ## Package the Lambda offline (osls), check size
 # plugin path a deploy takes: make package-lambda, SHA-256 and template identity), no AWS call.
 lambda-deploy-dry-run: $(NODE_STAMP) $(TOOLS_VENV)/.stamp ## Preflight + `osls package` at the root (checked package, template identity) of scripts/deploy_lambda.sh, touching no cloud (shellcheck too)
 	$(TOOLS_BIN)/shellcheck scripts/deploy_lambda.sh scripts/lambda_package_build.sh scripts/lambda_package_python.sh
-	scripts/deploy_lambda.sh --dry-run --stage $(LAMBDA_STAGE) --region $(LAMBDA_REGION)
+	$(LAMBDA_CHECK_NAMES)scripts/deploy_lambda.sh --dry-run --stage '$(LAMBDA_STAGE)' --region '$(LAMBDA_REGION)'
 
 TEST_TARGETS += package-lambda lambda-deploy-dry-run

@@ -2,20 +2,33 @@
 # Deploy twinserve's Lambda functions (predict, predict-wsgi) with the pinned Serverless Framework (osls).
 #
 #   scripts/deploy_lambda.sh --stage dev --region eu-west-1 [--arch x86_64|arm64] [--memory-mb 1024]
-#                            [--param key=value ...]
+#                            [--param key=value ...] [--account-concurrency 1000]
 #   scripts/deploy_lambda.sh --dry-run ...    preflight + `osls package` with every offline check; no AWS call
 #   scripts/deploy_lambda.sh --preflight ...  only the preflight checks
 #   scripts/deploy_lambda.sh --remove --stage dev --region eu-west-1   tear the stack down (`osls remove`)
 #
 # --param passes a serverless.yml param to osls (repeatable; also --param=key=value), e.g.
-# --param="provisionedConcurrency=2", --param reservedConcurrency=10, --param functionUrl=true,
-# --param modelSha256=<SHA-256 of model/model.onnx>. --arch and --memory-mb are short for
-# --param=arch=... and --param=memoryMb=....
+# --param="provisionedConcurrency=2", --param reservedConcurrency=10, --param throttleRateLimit=500,
+# --param functionUrl=true. --arch and --memory-mb are short for --param=arch=... and
+# --param=memoryMb=....
+#
+# Caps (docs/deploy-lambda.md): reservedConcurrency and the HTTP API's route throttling are always
+# set (serverless.yml's defaults unless --param raises them). Both functions reserve
+# reservedConcurrency, and AWS keeps 100 of the account's concurrency unreserved, so
+# 2 x reservedConcurrency must be <= the account limit - 100. --account-concurrency N is that
+# limit (default 1000, Lambda's default quota; `aws lambda get-account-settings` shows yours).
+#
+# Model pin: --param modelSha256 is filled with the SHA-256 of $MODEL_DIR/metadata.json (default
+# model/), the file that pins every artefact's hash; the functions refuse a model folder whose
+# metadata.json differs. --param modelSha256=HEX pins another; --param modelSha256=none deploys
+# without a pin.
 #
 # What it does:
-#   1. preflight: node >= 20, npm, make and CPython 3.12 present; stage well-formed; region in
-#      botocore's list of Lambda regions; every param one that serverless.yml defines, arch and
-#      memory in range; AWS credentials present (not needed for --dry-run and --preflight).
+#   1. preflight: node >= 20, npm, make and CPython 3.12 present; stage (a-z, 0-9, '-') and region
+#      (like eu-west-1) well-formed, else one line and exit 2; region in botocore's list of Lambda
+#      regions; every param one that serverless.yml defines, arch and memory in range, the caps
+#      within the account's limits; the model pin; AWS credentials present (not needed for
+#      --dry-run and --preflight).
 #   2. `npx osls deploy` at the repository root (`osls package` for --dry-run, `osls remove` for
 #      --remove). Its local plugin (.serverless_plugins/twinserve-package.js) runs
 #      `make package-lambda` (offline package, size <= 250 MiB, cfn-lint, checkov, import smoke;
@@ -31,6 +44,9 @@ stage="${LAMBDA_STAGE:-dev}"
 region="${LAMBDA_REGION:-${AWS_REGION:-${AWS_DEFAULT_REGION:-eu-west-1}}}"
 params=()
 mode="deploy"
+account_concurrency=""
+model_dir="${MODEL_DIR:-model}"
+[[ "$model_dir" == /* ]] || model_dir="$repo/$model_dir"
 
 usage() {
   # The comment block at the top of this file, up to the first line that is not a comment.
@@ -53,7 +69,8 @@ while [[ $# -gt 0 ]]; do
     --arch) need_value "$1" "${2:-}"; params+=("arch=$2"); shift 2 ;;
     --memory-mb) need_value "$1" "${2:-}"; params+=("memoryMb=$2"); shift 2 ;;
     --param) need_value "$1" "${2:-}"; params+=("$2"); shift 2 ;;
-    --stage=*|--region=*|--arch=*|--memory-mb=*|--param=*)
+    --account-concurrency) need_value "$1" "${2:-}"; account_concurrency="$2"; shift 2 ;;
+    --stage=*|--region=*|--arch=*|--memory-mb=*|--param=*|--account-concurrency=*)
       # --option=value is the same as --option value.
       set -- "${1%%=*}" "${1#*=}" "${@:2}"
       ;;
@@ -64,6 +81,28 @@ while [[ $# -gt 0 ]]; do
     *) die 2 "unknown argument: $1 (see --help)" ;;
   esac
 done
+
+# Stage and region reach osls and a make command line: nothing but these shapes gets that far.
+[[ "$stage" =~ ^[a-z0-9-]{1,16}$ ]] \
+  || die 2 "stage '$stage' must be 1-16 characters of a-z, 0-9 and '-'"
+[[ "$region" =~ ^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$ ]] \
+  || die 2 "region '$region' is not an AWS region name like eu-west-1"
+[[ -z "$account_concurrency" || "$account_concurrency" =~ ^[1-9][0-9]{0,6}$ ]] \
+  || die 2 "--account-concurrency '$account_concurrency' must be a whole number >= 1"
+
+# The model pin: an explicit modelSha256 param wins; `none` drops it (serverless.yml's empty
+# default); without one, preflight takes the SHA-256 of $MODEL_DIR/metadata.json.
+pin=""
+for i in "${!params[@]}"; do
+  if [[ "${params[$i]}" == modelSha256=* ]]; then
+    pin="${params[$i]#modelSha256=}"
+    unset 'params[i]'
+  fi
+done
+params=("${params[@]}")
+[[ -z "$pin" || "$pin" == "none" || "${pin,,}" =~ ^[0-9a-f]{64}$ ]] \
+  || die 2 "modelSha256 '$pin' must be 64 hex digits or none"
+pin="${pin,,}"
 
 have_aws_credentials() {
   # Presence only: the deploy itself proves they work. Covers env keys, profiles (incl. SSO),
@@ -78,18 +117,22 @@ have_aws_credentials() {
 }
 
 # Prints one problem per line: region not in botocore's list of Lambda regions (every partition),
-# a param serverless.yml does not define, or an arch / memory value out of range.
+# a param serverless.yml does not define, an arch / memory value out of range, or caps the account
+# cannot grant.
 check_region_and_params() {
   # The region list is botocore's data: no profile or credentials are read (a profile that only
   # the deploy's environment defines must not break it).
   env -u AWS_PROFILE -u AWS_DEFAULT_PROFILE -u AWS_CONFIG_FILE \
-    "$venv_python" - "$repo/serverless.yml" "$region" "$@" <<'PYEOF'
+    "$venv_python" - "$repo/serverless.yml" "$region" "$stage" "$account_concurrency" "$@" <<'PYEOF'
 import sys
+from pathlib import Path
 
 import botocore.session
 import yaml
 
-service_yml, region, params = sys.argv[1], sys.argv[2], sys.argv[3:]
+service_yml, region, stage, account, params = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:]
+sys.path.insert(0, str(Path(service_yml).resolve().parent / "scripts"))
+from twinbench.local_lambda.caps import ACCOUNT_CONCURRENCY_DEFAULT, check_reserved_concurrency, deployed_caps  # noqa: E402
 session = botocore.session.get_session()
 regions = sorted({r for p in session.get_available_partitions()
                   for r in session.get_available_regions("lambda", partition_name=p)})
@@ -104,6 +147,20 @@ for param in params:
         print(f"arch '{value}' must be x86_64 or arm64")
     elif key == "memoryMb" and not (value.isdigit() and 128 <= int(value) <= 10240):
         print(f"memory '{value}' must be 128..10240 MB")
+# The caps as this stage and these params resolve them, for every function (each reserves its own).
+config = yaml.safe_load(open(service_yml))
+overrides = dict(p.partition("=")[::2] for p in params if p.partition("=")[0] in known)
+try:
+    caps = deployed_caps(stage, overrides, path=Path(service_yml))
+    check_reserved_concurrency(caps.reserved_concurrency, len(config["functions"]),
+                               int(account) if account else ACCOUNT_CONCURRENCY_DEFAULT)
+    provisioned = str({**known, **(config["params"].get(stage) or {}), **overrides}["provisionedConcurrency"])
+    if not provisioned.isdigit():
+        print(f"provisionedConcurrency '{provisioned}' must be a whole number >= 0")
+    elif caps.reserved_concurrency is not None and int(provisioned) > caps.reserved_concurrency:
+        print(f"provisionedConcurrency {provisioned} exceeds reservedConcurrency {caps.reserved_concurrency}")
+except ValueError as exc:
+    print(exc)
 PYEOF
 }
 
@@ -118,7 +175,6 @@ preflight() {
     (( node_major >= 20 )) || problems+=("Node $node_major found; osls 4.3.1 needs Node >= 20.19")
   fi
   [[ -f "$repo/package-lock.json" ]] || problems+=("package-lock.json missing: osls and plugins are pinned there")
-  [[ "$stage" =~ ^[A-Za-z0-9-]{1,16}$ ]] || problems+=("stage '$stage' must be 1-16 letters, digits or '-'")
   local param
   for param in "${params[@]}"; do
     [[ "$param" =~ ^[A-Za-z0-9_]+=[^[:space:]\'\"\\]*$ ]] \
@@ -143,6 +199,18 @@ preflight() {
     problems+=("no .venv to check the region against botocore's list (needs make to create it)")
   fi
 
+  if [[ -z "$pin" && "$mode" != "remove" ]]; then
+    if [[ ! -f "$model_dir/metadata.json" ]]; then
+      problems+=("no $model_dir/metadata.json to pin: run 'make model' (or set MODEL_DIR), or pass --param modelSha256=HEX|none")
+    elif ! command -v sha256sum >/dev/null 2>&1; then
+      problems+=("'sha256sum' is not on PATH (coreutils): cannot pin the model")
+    else
+      pin="$(sha256sum "$model_dir/metadata.json")"
+      pin="${pin%% *}"
+    fi
+  fi
+  [[ -z "$pin" || "$pin" == "none" ]] || params+=("modelSha256=$pin")
+
   if have_aws_credentials; then
     echo "preflight: AWS credentials present (not validated until deploy)"
   elif [[ "$mode" == "deploy" || "$mode" == "remove" ]]; then
@@ -156,6 +224,7 @@ preflight() {
     die 2 "preflight failed (${#problems[@]} problem(s))"
   fi
   echo "preflight: ok (stage=$stage region=$region params=${params[*]:-none} mode=$mode)"
+  [[ "$pin" != "none" ]] || echo "preflight: no model pin (modelSha256=none): the functions trust metadata.json as found"
 }
 
 preflight

@@ -51,7 +51,7 @@ def test_an_option_without_its_value_is_a_usage_error(tmp_path, args):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("region", ["us-east-9", "eu-west-0", "europe"])
+@pytest.mark.parametrize("region", ["us-east-9", "eu-west-0"])
 def test_region_must_be_in_botocores_lambda_regions(tmp_path, region):
     result = _run(DEPLOY, ["--preflight", "--region", region], _env(tmp_path))
     assert result.returncode == 2
@@ -124,16 +124,18 @@ def test_finder_without_any_312_says_how_to_install_one(tmp_path):
     assert "no CPython 3.12 found" in line and "pyenv install 3.12" in line and "LAMBDA_PYTHON=" in line
 
 
-def _plugin(service_dir: Path, options: dict) -> dict:
-    """Load the local plugin with a minimal stand-in of osls's serverless object; report its state."""
+def _plugin_run(service_dir: Path, options: dict) -> subprocess.CompletedProcess[str]:
+    """Load the local plugin with a minimal stand-in of osls's serverless object; print its state."""
     script = f"""
 const Plugin = require({json.dumps(str(PLUGIN))});
 class ServerlessError extends Error {{}}
+const options = {json.dumps(options)};
 const sls = {{ serviceDir: {json.dumps(str(service_dir))}, classes: {{ Error: ServerlessError }},
+  getProvider: () => ({{ getStage: () => options.stage || 'dev', getRegion: () => options.region || 'eu-west-1' }}),
   pluginManager: {{ hooks: {{ 'before:package:createDeploymentArtifacts': [
     {{ pluginName: 'ServerlessPythonRequirements', hook: () => {{}} }},
     {{ pluginName: 'Other', hook: () => {{}} }}] }} }} }};
-const plugin = new Plugin(sls, {json.dumps(options)}, {{ log: {{ notice() {{}}, debug() {{}} }} }});
+const plugin = new Plugin(sls, options, {{ log: {{ notice() {{}}, debug() {{}} }} }});
 const out = {{ hooks: Object.keys(plugin.hooks).sort() }};
 if (plugin.hooks.initialize) {{
   plugin.hooks.initialize();
@@ -145,7 +147,11 @@ console.log(JSON.stringify(out));
     node = shutil.which("node")
     if node is None:
         pytest.fail("node is not on PATH (make package-lambda needs Node 20)")
-    result = subprocess.run([node, "-e", script], capture_output=True, text=True, timeout=30)
+    return subprocess.run([node, "-e", script], capture_output=True, text=True, timeout=30)
+
+
+def _plugin(service_dir: Path, options: dict) -> dict:
+    result = _plugin_run(service_dir, options)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -166,3 +172,98 @@ def test_plugin_at_the_root_takes_over_packaging_and_unhooks_pip():
 def test_plugin_refuses_a_param_make_could_not_carry():
     state = _plugin(REPO, {"param": ["modelSha256=abc def"]})
     assert "must be key=value without spaces or quotes" in state["error"]
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"stage": "Prod"}, "stage \"Prod\" must be 1-16 characters of a-z, 0-9 and '-'"),
+    ({"stage": "dev$(id)"}, "stage \"dev$(id)\" must be"),
+    ({"stage": "dev LAMBDA_BUILD=/"}, "must be 1-16 characters"),
+    ({"region": "eu-west-1 x=1"}, "region \"eu-west-1 x=1\" is not an AWS region name like eu-west-1"),
+    ({"region": "europe"}, "is not an AWS region name"),
+])
+def test_plugin_refuses_a_stage_or_region_make_must_not_see(options, message):
+    result = _plugin_run(REPO, options)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("twinserve-package: ") and message in line
+
+
+def test_plugin_accepts_well_formed_stage_and_region():
+    assert "error" not in _plugin(REPO, {"stage": "prod-2", "region": "us-gov-west-1"})
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--stage", "Prod"], "stage 'Prod' must be 1-16 characters of a-z, 0-9 and '-'"),
+    (["--stage", "dev;id"], "stage 'dev;id' must be"),
+    (["--region", "eu-west-1 x"], "region 'eu-west-1 x' is not an AWS region name like eu-west-1"),
+    (["--region", "$(id)"], "is not an AWS region name"),
+    (["--account-concurrency", "ten"], "--account-concurrency 'ten' must be a whole number >= 1"),
+])
+def test_stage_and_region_are_refused_in_one_line_before_anything_runs(tmp_path, args, message):
+    result = _run(DEPLOY, ["--preflight", *args], _env(tmp_path))
+    assert result.returncode == 2
+    assert result.stdout == ""
+    (line,) = result.stderr.strip().splitlines()
+    assert message in line
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    (["reservedConcurrency=451"], "reserved concurrency 451 x 2 function(s) = 902 exceeds the account limit 1000"),
+    (["reservedConcurrency=0"], "0 turns the function off"),
+    (["reservedConcurrency=many"], "reservedConcurrency: 'many' is not a number"),
+    (["provisionedConcurrency=101"], "provisionedConcurrency 101 exceeds reservedConcurrency 100"),
+    (["throttleRateLimit=0"], "throttle rate must be finite and > 0"),
+])
+def test_caps_the_account_cannot_grant_stop_the_preflight(tmp_path, params, message):
+    args = ["--preflight"] + [f"--param={p}" for p in params]
+    result = _run(DEPLOY, args, _env(tmp_path))
+    assert result.returncode == 2
+    assert message in result.stderr
+
+
+def test_the_account_limit_decides_how_much_may_be_reserved(tmp_path):
+    ok = _run(DEPLOY, ["--preflight", "--param=reservedConcurrency=950", "--account-concurrency", "2000"],
+              _env(tmp_path))
+    assert ok.returncode == 0, ok.stderr
+    small = _run(DEPLOY, ["--preflight", "--account-concurrency=250"], _env(tmp_path))
+    assert small.returncode == 2
+    assert "exceeds the account limit 250 minus the 100 AWS keeps unreserved (150)" in small.stderr
+
+
+def _model_dir(tmp_path: Path, text: str = '{"artefacts": {}}\n') -> Path:
+    model = tmp_path / "some-model"
+    model.mkdir()
+    (model / "metadata.json").write_text(text)
+    return model
+
+
+def test_model_pin_is_the_sha256_of_metadata_json(tmp_path):
+    import hashlib
+
+    model = _model_dir(tmp_path)
+    result = _run(DEPLOY, ["--preflight"], _env(tmp_path, MODEL_DIR=str(model)))
+    assert result.returncode == 0, result.stderr
+    expected = hashlib.sha256((model / "metadata.json").read_bytes()).hexdigest()
+    assert f"modelSha256={expected}" in result.stdout
+
+
+def test_model_pin_can_be_given_or_dropped(tmp_path):
+    model = _model_dir(tmp_path)
+    given = _run(DEPLOY, ["--preflight", "--param", "modelSha256=" + "AB" * 32], _env(tmp_path, MODEL_DIR=str(model)))
+    assert given.returncode == 0, given.stderr
+    assert "modelSha256=" + "ab" * 32 in given.stdout
+    dropped = _run(DEPLOY, ["--preflight", "--param=modelSha256=none"], _env(tmp_path, MODEL_DIR=str(tmp_path / "none")))
+    assert dropped.returncode == 0, dropped.stderr
+    assert "modelSha256" not in dropped.stdout.split("preflight: ok", 1)[1].splitlines()[0]
+    assert "no model pin" in dropped.stdout
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--param", "modelSha256=abc"], "modelSha256 'abc' must be 64 hex digits or none"),
+    ([], "metadata.json to pin: run 'make model'"),
+])
+def test_model_pin_problems_stop_with_exit_2(tmp_path, args, message):
+    result = _run(DEPLOY, ["--preflight", *args], _env(tmp_path, MODEL_DIR=str(tmp_path / "missing")))
+    assert result.returncode == 2
+    assert message in result.stderr
