@@ -1,18 +1,28 @@
 """Rows in (one ``--row``, a JSON file, a CSV file), checked here, and cut into request bodies.
 
 Input forms:
-  ``--row 1,2,3``         one row, by position.
+  ``--row 1,2,3``         one row of numbers, by position.
   JSON file               a list of rows, ``{"instances": [rows]}``, ``{"features": row}`` or one row
-                          (a list of numbers); a row is a list of numbers (by position) or an object
-                          by feature name.
+                          (a list of values); a row is a list of values (by position) or an object by
+                          feature name.
   CSV file                one row per line. If any cell of the first line is not a number, that
                           line is a header of feature names and columns are matched by name (any
                           order); otherwise every line is data, by position. Blank lines are skipped.
 
-Every value must be a finite number (not bool, null, a string, NaN or ±inf), checked before
-anything is sent, with the file, line and column in the message. When the server's feature names
-are known (its ``/openapi.json``), row lengths and names are checked against them too, and rows
-given by name are sent by position in the server's order: the same request, a third of the bytes.
+Values, for models fitted on DataFrames with string categories and missing values, and text models:
+  JSON                    any JSON scalar: a number, a string, ``true``/``false`` or ``null``, sent as
+                          given; the server judges whether each fits its feature. Refused here, with
+                          the file and row: NaN and Infinity (not JSON numbers), numbers too large
+                          for a float, and arrays or objects as values.
+  CSV with a header       a cell that is a finite number (``12``, ``-0.5``, ``1e3``) is sent as a
+                          number (an integer when written as one), an empty or blank cell as null,
+                          anything else as a string, exactly as the csv module reads it (quotes
+                          removed, spaces kept).
+  CSV without a header,   finite numbers only, as before: the file, line and column of the first
+  ``--row``               other cell is reported.
+Everything is checked before anything is sent. When the server's feature names are known (its
+``/openapi.json``), row lengths and names are checked against them too, and rows given by name
+are sent by position in the server's order: the same request, a third of the bytes.
 
 A CSV file is read twice (a checking pass that also counts rows for progress, then a streaming
 pass), so large files are never held in memory; ``-`` reads standard input once, into memory.
@@ -24,6 +34,7 @@ import csv
 import io
 import json
 import math
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -32,7 +43,8 @@ from typing import Any
 
 from twinserve.client.errors import BadInput, UsageError
 
-Row = list[float] | dict[str, float]
+Scalar = float | int | str | bool | None
+Row = list[Scalar] | dict[str, Scalar]
 
 STDIN = "-"
 
@@ -45,17 +57,49 @@ class Schema:
     feature_names: tuple[str, ...] | None = None
 
 
-def _number(value: Any, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        kind = "null" if value is None else type(value).__name__
-        raise BadInput(f"{where} is {kind} ({value!r:.40}); expected a finite number")
-    try:
-        number = float(value)
-    except OverflowError:
-        raise BadInput(f"{where} is too large for a float") from None
-    if not math.isfinite(number):
-        raise BadInput(f"{where} is {value}; expected a finite number")
-    return value if isinstance(value, float) else number
+@dataclass(frozen=True)
+class _Constant:
+    """``NaN``, ``Infinity`` or ``-Infinity`` as parsed: kept until the row it sits in is known."""
+
+    token: str
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, _Constant):
+        return value.token
+    return "null" if value is None else type(value).__name__
+
+
+def _value(value: Any, where: str) -> Scalar:
+    """A JSON value as sent: any scalar; NaN/Infinity, float overflow and nesting raise :class:`BadInput`."""
+    if isinstance(value, _Constant):
+        raise BadInput(f"{where} is {value.token}, which is not a JSON number; every number must be finite")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise BadInput(f"{where} is a number too large for a float")
+    if isinstance(value, list | dict):
+        kind = "an array" if isinstance(value, list) else "an object"
+        raise BadInput(f"{where} is {kind}; a value must be a number, a string, true/false or null")
+    return value
+
+
+_NUMBER = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*", re.ASCII)
+_INTEGER = re.compile(r"\s*[+-]?\d+\s*", re.ASCII)
+
+
+def _typed_cell(text: str) -> Scalar:
+    """A CSV cell under a header: a finite number, null when empty or blank, else the string itself."""
+    if not text.strip():
+        return None
+    if _INTEGER.fullmatch(text):
+        try:
+            return int(text)
+        except ValueError:  # past Python's 4,300-digit conversion limit: no model's number
+            return text
+    if _NUMBER.fullmatch(text):
+        number = float(text)
+        if math.isfinite(number):
+            return number
+    return text
 
 
 def _cell(text: str, where: str) -> float:
@@ -76,12 +120,12 @@ class _Shaper:
         self.names = schema.feature_names
         self._index = {n: i for i, n in enumerate(self.names)} if self.names else None
 
-    def positional(self, row: list[float], where: str) -> list[float]:
+    def positional(self, row: list[Scalar], where: str) -> list[Scalar]:
         if self.names is not None and len(row) != len(self.names):
             raise BadInput(f"{where} has {len(row)} values; the server's model expects {len(self.names)}")
         return row
 
-    def named(self, row: dict[str, float], where: str) -> Row:
+    def named(self, row: dict[str, Scalar], where: str) -> Row:
         if self.names is None:
             return row
         self.check_names(list(row), where)
@@ -146,9 +190,13 @@ def rows_from_json(path: str, schema: Schema, text: str | None = None) -> Rows:
     name = "stdin" if path == STDIN else path
     text = _read_text(path) if text is None else text
     try:
-        doc = json.loads(text, parse_constant=lambda c: _reject_constant(name, c))
+        doc = json.loads(text, parse_constant=_Constant)
     except json.JSONDecodeError as exc:
         raise BadInput(f"{name}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    except ValueError as exc:  # an integer past Python's 4,300-digit conversion limit
+        raise BadInput(f"{name}: {exc}") from None
+    except RecursionError:
+        raise BadInput(f"{name}: nested too deeply to be rows") from None
     if isinstance(doc, dict):
         if "instances" in doc and "features" not in doc:
             doc = doc["instances"]
@@ -160,9 +208,9 @@ def rows_from_json(path: str, schema: Schema, text: str | None = None) -> Rows:
     else:
         key = "rows"
     if not isinstance(doc, list):
-        raise BadInput(f"{name}: {key} must be a list of rows, not {type(doc).__name__}")
-    if doc and all(isinstance(v, int | float) and not isinstance(v, bool) for v in doc):
-        doc = [doc]  # one row given as a bare list of numbers
+        raise BadInput(f"{name}: {key} must be a list of rows, not {_kind(doc)}")
+    if doc and not any(isinstance(v, list | dict) for v in doc):
+        doc = [doc]  # one row given as a bare list of values
     if not doc:
         raise BadInput(f"{name}: no rows")
     shaper = _Shaper(schema)
@@ -170,17 +218,13 @@ def rows_from_json(path: str, schema: Schema, text: str | None = None) -> Rows:
     for i, row in enumerate(doc):
         where = f"{name}: row {i}"
         if isinstance(row, list):
-            rows.append(shaper.positional([_number(v, f"{where}[{j}]") for j, v in enumerate(row)], where))
+            rows.append(shaper.positional([_value(v, f"{where}[{j}]") for j, v in enumerate(row)], where))
         elif isinstance(row, dict):
-            checked = {str(k): _number(v, f"{where}[{k!r}]") for k, v in row.items()}
+            checked = {str(k): _value(v, f"{where}[{k!r}]") for k, v in row.items()}
             rows.append(shaper.named(checked, where))
         else:
-            raise BadInput(f"{where} is {type(row).__name__}; expected a list of numbers or an object by feature name")
+            raise BadInput(f"{where} is {_kind(row)}; expected a list of values or an object by feature name")
     return Rows(rows, name)
-
-
-def _reject_constant(name: str, constant: str) -> float:
-    raise BadInput(f"{name}: {constant} is not a JSON number; every feature must be finite")
 
 
 Records = Callable[[], Iterator[tuple[int, list[str]]]]
@@ -240,7 +284,7 @@ class CsvRows:
             if header is None:
                 yield self._shaper.positional([_cell(c, f"{where} column {j + 1}") for j, c in enumerate(record)], where)
             else:
-                named = {h: _cell(c, f"{where} column {h!r}") for h, c in zip(header, record, strict=True)}
+                named = {h: _typed_cell(c) for h, c in zip(header, record, strict=True)}
                 yield self._shaper.named(named, where)
 
     def _check_header(self, header: list[str], where: str) -> None:
