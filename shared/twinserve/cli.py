@@ -57,14 +57,22 @@ Send rows to a deployed twinserve endpoint (HTTP API, IAM Function URL, containe
 predictions in input order.
 
 Input (one of):
-  --row 1.5,2,3      one row by position (a leading minus needs --row=-1.5,2,3)
+  --row 1.5,2,3      one row of numbers by position (a leading minus needs --row=-1.5,2,3)
   --json FILE        a list of rows, {"instances": [...]}, {"features": row} or one row; a row is a
-                     list of numbers or an object by feature name
+                     list of values by position or an object by feature name
   --csv FILE         one row per line; if the first line is not all numbers it is a header of
                      feature names (columns matched by name, any order), otherwise rows are by
                      position. Blank lines are skipped. FILE may be - (standard input).
-Every value must be a finite number; the file and line of the first bad one is reported before
-anything is sent.
+Values (models fitted on DataFrames with string categories or missing values, text models):
+  --json             any JSON scalar - a number, a string, true/false or null - sent as given;
+                     the server says if one does not fit its feature. NaN, Infinity, numbers too
+                     large for a float and arrays or objects as values are refused here.
+  --csv with header  a cell that is a finite number (12, -0.5, 1e3) is sent as a number, an empty
+                     cell as null, anything else as a string (quoted as the csv module reads it).
+                     Digits are always a number: send a code such as "02134" as a string with --json.
+  --csv without header, --row
+                     finite numbers only.
+The file and row of the first bad value are reported before anything is sent.
 
 Batches: at most the server's row limit per request (read from its /openapi.json when served,
 else 1,000 = the server's default MAX_ROWS; --batch-rows lowers it) and under --max-body-bytes.
@@ -72,21 +80,30 @@ Retries: 429, 5xx, connection errors and timeouts, exponential backoff with jitt
 obeyed (at most 60 s); other 4xx are not retried. Progress goes to stderr when more than one
 request is needed.
 
-Output: JSON in the server's shape ({"predictions", "probabilities", "classes", "model"}) or CSV
-(row,prediction,probability_<class>...; row = 0-based input row); format from --out's suffix
-unless --format is given; stdout when --out is absent. Files are written whole or not at all.
+Output: JSON in the server's shape ({"predictions", "probabilities", "classes", "model"}) or CSV:
+row,prediction,probability_<class>... for a classifier, row,prediction for a regressor,
+row,prediction_0,...,prediction_<k-1> for a model with k outputs (row = 0-based input row; labels
+as sent: strings, numbers, true/false, null as an empty cell). Format from --out's suffix unless
+--format is given; stdout when --out is absent. Files are written whole or not at all, through a
+temporary file the client creates itself in --out's folder, then renamed over --out.
+Server text printed to the terminal (error messages, CSV labels) has escape sequences and control
+characters removed.
 
-SigV4 (--sigv4): for Function URLs with IAM auth. Credentials from botocore's default chain
-(AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY[/AWS_SESSION_TOKEN], AWS_PROFILE or --profile,
-~/.aws, instance/container roles); the region from --region, else the Function URL's host, else
-AWS_REGION / AWS_DEFAULT_REGION / the profile's region. The caller needs lambda:InvokeFunctionUrl.
+SigV4 (--sigv4): for Function URLs with IAM auth. Needs an https:// URL (plain http only to
+127.0.0.1, ::1 or localhost): anything else is refused with exit 2 before anything is signed.
+Every attempt, retries included, is signed afresh with its own date. Credentials from botocore's
+default chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY[/AWS_SESSION_TOKEN], AWS_PROFILE or
+--profile, ~/.aws, instance/container roles); the region from --region, else the Function URL's
+host, else AWS_REGION / AWS_DEFAULT_REGION / the profile's region. The caller needs
+lambda:InvokeFunctionUrl.
 
 Exit status:
   0  every row was answered and written
   1  the server refused a request (a 4xx other than 429; the message gives its code and text),
      answered something that is not a prediction, or every attempt failed ("gave up after N
      attempts: ..." with the last status or connection error)
-  2  bad usage or input (a bad file, row, URL or flag; no AWS credentials or region)
+  2  bad usage or input (a bad file, row, URL or flag; no AWS credentials or region; --sigv4
+     over plain http to another machine; --out's folder missing or not writable)
 
 Examples:
   twinserve predict --url https://<api>.execute-api.eu-west-1.amazonaws.com --row 17.99,10.38,...
