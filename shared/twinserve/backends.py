@@ -1,9 +1,14 @@
 """The two ways a verified artefact becomes something that predicts.
 
-``OnnxBackend`` is the serving default: ONNX Runtime answers a single row in microseconds,
-imports in a fraction of scikit-learn's time and needs neither scipy nor scikit-learn in the
-Lambda package. ``SklearnBackend`` serves the source artefact itself, for models that have no
-ONNX form; it imports scikit-learn lazily so the ONNX path never pays for it.
+``OnnxBackend`` is the serving default where the registrar proved an ONNX form equal on the
+user's rows: ONNX Runtime answers a row in microseconds and needs neither scipy nor scikit-learn.
+``SklearnBackend`` serves the source artefact itself, for models with no equal ONNX form; it
+imports scikit-learn (and pandas, for a model fitted on a DataFrame) only when it is the one
+chosen, so the ONNX path never pays for them.
+
+Both take a validated batch (a float matrix, or :class:`~twinserve.contract.Columns`) and return
+(predictions, probabilities or None): labels as a list for a classifier, numbers as an array in
+the backend's own dtype for a regressor (one column per output for a multi-output regressor).
 """
 
 from __future__ import annotations
@@ -12,9 +17,13 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from twinserve.errors import InvalidValue, ModelLoadError, UntrustedModel
+from twinserve.contract import Batch, Columns
+from twinserve.errors import InvalidValue, ModelLoadError, UntrustedModel, clip
 from twinserve.metadata import Artefact, ModelMetadata
+from twinserve.schema import InputSchema
 from twinserve.trusted_types import TRUSTED_SKOPS_TYPES
+
+Outputs = tuple[list[Any] | np.ndarray, np.ndarray | None]
 
 
 class Backend(Protocol):
@@ -22,15 +31,25 @@ class Backend(Protocol):
     input_dtype: type[np.floating[Any]]
     float32_inputs: bool  # inputs are rounded to float32 before the model sees them
 
-    def predict(self, rows: np.ndarray) -> tuple[list[Any], np.ndarray | None]:
-        """Return (predicted labels, class probabilities or None) for a 2-D batch."""
+    def predict(self, batch: Batch) -> Outputs:
+        """Return (predictions, class probabilities or None) for a validated batch."""
         ...
+
+
+def _as_matrix(batch: Batch) -> np.ndarray:
+    if isinstance(batch, Columns):
+        return np.column_stack([a.astype(np.float64) for a in batch.arrays])
+    return batch
+
+
+_ONNX_TYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(int64)": np.int64,
+               "tensor(int32)": np.int32, "tensor(bool)": np.bool_, "tensor(string)": object}
 
 
 class OnnxBackend:
     name = "onnxruntime"
 
-    def __init__(self, data: bytes, artefact: Artefact, want_proba: bool) -> None:
+    def __init__(self, data: bytes, artefact: Artefact, metadata: ModelMetadata) -> None:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -44,19 +63,37 @@ class OnnxBackend:
             self._session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own untyped errors
             raise ModelLoadError(f"ONNX Runtime cannot load {artefact.path}: {exc}") from None
-        self._input_name = self._session.get_inputs()[0].name
+        inputs = self._session.get_inputs()
+        self._input_name = inputs[0].name
+        self._columns = artefact.inputs == "columns"
+        # Per feature (schema order): the graph input's name and numpy dtype.
+        by_name = {i.name: _ONNX_TYPES.get(i.type, np.float64) for i in inputs}
+        self._column_inputs = [(name, by_name.get(name, np.float64)) for name in metadata.schema.names]
         outputs = [o.name for o in self._session.get_outputs()]
         self._label_name = outputs[0]
-        self._proba_name = outputs[1] if want_proba and len(outputs) > 1 else None
+        self._proba_name = outputs[1] if metadata.has_proba and len(outputs) > 1 else None
         self._output_names = [n for n in (self._label_name, self._proba_name) if n]
+        self._regression = metadata.task == "regression"
         self.input_dtype = np.float64 if artefact.input_dtype == "float64" else np.float32
         self._round_f32 = artefact.round_inputs_to_float32
         self.float32_inputs = self._round_f32 or self.input_dtype is np.float32
 
-    def predict(self, rows: np.ndarray) -> tuple[list[Any], np.ndarray | None]:
-        if self._round_f32:
-            rows = rows.astype(np.float32).astype(np.float64)
-        results = self._session.run(self._output_names, {self._input_name: rows})
+    def _feed(self, batch: Batch) -> dict[str, np.ndarray]:
+        if not self._columns:
+            rows = _as_matrix(batch)
+            if self._round_f32:
+                rows = rows.astype(np.float32).astype(np.float64)
+            return {self._input_name: rows.astype(self.input_dtype, copy=False)}
+        if not isinstance(batch, Columns):  # an all-number model compiled per column
+            batch = Columns(tuple(n for n, _ in self._column_inputs), tuple(batch.T))
+        return {name: array.astype(dtype, copy=False).reshape(-1, 1)
+                for (name, dtype), array in zip(self._column_inputs, batch.arrays, strict=True)}
+
+    def predict(self, batch: Batch) -> Outputs:
+        results = self._session.run(self._output_names, self._feed(batch))
+        if self._regression:
+            values = results[0]
+            return (values[:, 0] if values.ndim == 2 and values.shape[1] == 1 else values), None
         return results[0].tolist(), (results[1] if self._proba_name else None)
 
 
@@ -65,36 +102,66 @@ class SklearnBackend:
     input_dtype = np.float64
     float32_inputs = False  # scikit-learn itself says what it cannot take (a 422 is not ours to guess)
 
-    def __init__(self, data: bytes, artefact: Artefact, want_proba: bool) -> None:
-        self._estimator = _deserialise(data, artefact)
-        self._want_proba = want_proba and hasattr(self._estimator, "predict_proba")
+    def __init__(self, data: bytes, artefact: Artefact, metadata: ModelMetadata) -> None:
+        self._estimator = _deserialise(data, artefact, metadata.trusted_types)
+        self._want_proba = metadata.has_proba and hasattr(self._estimator, "predict_proba")
+        self._schema = metadata.schema
+        self._regression = metadata.task == "regression"
+        if self._schema.layout == "dataframe":
+            import pandas  # noqa: F401  (imported at init, not on the first request)
 
-    def predict(self, rows: np.ndarray) -> tuple[list[Any], np.ndarray | None]:
+    def predict(self, batch: Batch) -> Outputs:
+        rows = model_input(batch, self._schema)
         try:
-            labels = self._estimator.predict(rows).tolist()
+            predictions = self._estimator.predict(rows)
             proba = self._estimator.predict_proba(rows) if self._want_proba else None
-        except ValueError as exc:  # scikit-learn's input validation (e.g. too large for float32)
-            raise InvalidValue(f"the model rejected the input: {exc}") from None
-        return labels, proba
+        except (ValueError, TypeError) as exc:  # scikit-learn's input validation
+            raise InvalidValue(f"the model rejected the input: {clip(str(exc), 300)}") from None
+        if self._regression:
+            return np.asarray(predictions, dtype=np.float64), None
+        return predictions.tolist(), proba
 
 
-def _deserialise(data: bytes, artefact: Artefact) -> Any:
-    """Turn verified bytes into an estimator. skops only trusts the reviewed type list."""
+def model_input(batch: Batch, schema: InputSchema) -> Any:
+    """A validated batch as the model was fitted on it: a DataFrame with its column names and
+    dtypes, a list of documents, or a float matrix."""
+    if schema.layout == "documents":
+        column = batch.arrays[0] if isinstance(batch, Columns) else batch[:, 0]
+        return list(column)
+    if schema.layout == "dataframe":
+        import pandas as pd
+
+        arrays = batch.arrays if isinstance(batch, Columns) else tuple(batch.T)
+        return pd.DataFrame(dict(zip(schema.names, arrays, strict=True)), columns=list(schema.names))
+    return _as_matrix(batch)
+
+
+def needed_untrusted_types(data: bytes) -> list[str]:
+    """The types a skops artefact holds that skops does not trust by default."""
+    import skops.io as sio
+
+    return list(sio.get_untrusted_types(data=data))
+
+
+def _deserialise(data: bytes, artefact: Artefact, recorded: tuple[str, ...]) -> Any:
+    """Turn verified bytes into an estimator. skops trusts the reviewed base list plus exactly the
+    types recorded at registration (in metadata.json, itself pinned by the deployment)."""
     if artefact.format == "skops":
         import skops.io as sio
 
+        accepted = TRUSTED_SKOPS_TYPES | frozenset(recorded)
         try:
-            needed = sio.get_untrusted_types(data=data)
+            needed = needed_untrusted_types(data)
         except Exception as exc:  # not a skops archive at all (e.g. a pickle renamed .skops)
             raise ModelLoadError(f"{artefact.path} is not a readable skops file: {exc}") from None
-        untrusted = [t for t in needed if t not in TRUSTED_SKOPS_TYPES]
+        untrusted = [t for t in needed if t not in accepted]
         if untrusted:
             raise UntrustedModel(
-                f"{artefact.path} contains types outside the reviewed trust list "
-                f"(twinserve/trusted_types.py): {', '.join(sorted(untrusted))}"
+                f"{artefact.path} contains types outside the reviewed trust list (twinserve/trusted_types.py) "
+                f"and the list recorded in metadata.json: {', '.join(sorted(untrusted))}"
             )
         try:
-            return sio.loads(data, trusted=sorted(TRUSTED_SKOPS_TYPES))
+            return sio.loads(data, trusted=sorted(accepted))
         except Exception as exc:  # skops raises a variety of errors for corrupt files
             raise ModelLoadError(f"cannot load {artefact.path}: {exc}") from None
     if artefact.format == "joblib":
@@ -110,5 +177,5 @@ def _deserialise(data: bytes, artefact: Artefact) -> Any:
 
 def build_backend(data: bytes, artefact: Artefact, metadata: ModelMetadata) -> Backend:
     if artefact.format == "onnx":
-        return OnnxBackend(data, artefact, metadata.has_proba)
-    return SklearnBackend(data, artefact, metadata.has_proba)
+        return OnnxBackend(data, artefact, metadata)
+    return SklearnBackend(data, artefact, metadata)

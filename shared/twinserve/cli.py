@@ -18,7 +18,8 @@ from twinserve.errors import TwinserveError
 
 
 def _train(args: argparse.Namespace) -> int:
-    from twinserve.training import print_summary, train
+    from twinserve.registration import print_summary
+    from twinserve.training import train
 
     document = train(args.model, args.out, seed=args.seed, source_format=args.format)
     print_summary(document, args.out)
@@ -26,13 +27,16 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from twinserve.training import import_estimator, print_summary
+    from twinserve.errors import RegistrationError
+    from twinserve.registration import import_estimator, print_summary
 
-    if not args.src.exists():
-        print(f"error: {args.src} does not exist", file=sys.stderr)
+    try:
+        document, notes = import_estimator(args.src, args.out, name=args.name, sample_path=args.sample,
+                                           text_column=args.text_column)
+    except RegistrationError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
         return 2
-    document = import_estimator(args.src, args.out, name=args.name)
-    print_summary(document, args.out)
+    print_summary(document, args.out, notes)
     return 0
 
 
@@ -51,6 +55,26 @@ def _positive_seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, not {text!r}")
     return value
 
+
+IMPORT_HELP = """\
+Register your own fitted scikit-learn estimator (a joblib/pickle file you trust: loading it runs
+its code) with a sample of your data, so the service knows what each feature takes.
+
+From the estimator (feature_names_in_, encoders' categories_) and the sample, the registrar
+writes an input schema into metadata.json: per feature its name, kind (number, integer, string,
+boolean), whether it takes null (where the sample has missing values) and the categories it knows.
+It re-writes the model as skops (printing any type beyond the reviewed trust list, recorded in
+metadata.json), keeps an ONNX form only where it equals scikit-learn on the sample rows plus rows
+drawn from the schema, and keeps up to 100 sample rows (samples.json) for checks and benchmarks.
+Other SAMPLE columns (a label, say) are ignored and listed. Without --sample it still works, with
+a warning: the checks run on rows drawn from what the estimator learned.
+
+Exit status: 0 registered; 2 the model or sample cannot be registered (one line says why: not
+fitted, SAMPLE lacks columns, the model fails on the sample, an unreadable file).
+
+Example:
+  twinserve import --src model.joblib --sample rows.csv --out model
+"""
 
 PREDICT_HELP = """\
 Send rows to a deployed twinserve endpoint (HTTP API, IAM Function URL, container) and write the
@@ -122,8 +146,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--format", choices=("skops", "joblib"), default="skops", help="source artefact format (joblib runs code on load; serving it needs MODEL_FORMAT=joblib)")
     train.set_defaults(func=_train)
 
-    imp = sub.add_parser("import", help="register your own fitted estimator (joblib/pickle file you trust)")
+    imp = sub.add_parser("import", help="register your own fitted estimator (joblib/pickle file you trust)",
+                         description=IMPORT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     imp.add_argument("--src", type=Path, required=True, help="path to the fitted estimator (.joblib / .pkl)")
+    imp.add_argument("--sample", type=Path, help="CSV or Parquet rows of your data, columns named as the model was fitted")
+    imp.add_argument("--text-column", help="for a text pipeline: the SAMPLE column holding the documents")
     imp.add_argument("--out", type=Path, default=Path("model"), help="model directory to (re)write (default: model/)")
     imp.add_argument("--name", help="model name (default: the file's stem)")
     imp.set_defaults(func=_import)

@@ -7,6 +7,15 @@ errors are not client errors: they stop a service from starting.
 
 from __future__ import annotations
 
+# A value a client sent is echoed in an error message at most this long: an error answer stays
+# small whatever the request (a 1 MiB string must not come back as a 1 MiB message).
+ECHO_LIMIT_CHARS = 100
+
+
+def clip(text: str, limit: int = ECHO_LIMIT_CHARS) -> str:
+    """``text`` cut to ``limit`` characters, with an ellipsis when it was longer."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
 
 class TwinserveError(Exception):
     """Base of every error the core raises on purpose."""
@@ -95,7 +104,7 @@ class RouteNotFound(ClientError):
 
     def __init__(self, method: str, path: str) -> None:
         super().__init__(
-            f"no route for {method} {path}; routes: POST /predict, GET /health, GET /ready, GET /openapi.json, "
+            f"no route for {clip(method, 20)} {clip(path)}; routes: POST /predict, GET /health, GET /ready, GET /openapi.json, "
             "and the Open Inference Protocol V2 under /v2"
         )
 
@@ -105,7 +114,7 @@ class MethodNotAllowed(ClientError):
     code = "method_not_allowed"
 
     def __init__(self, method: str, path: str, allowed: tuple[str, ...]) -> None:
-        super().__init__(f"{method} is not allowed on {path}; allowed: {', '.join(allowed)}")
+        super().__init__(f"{clip(method, 20)} is not allowed on {clip(path)}; allowed: {', '.join(allowed)}")
         self.allowed = allowed
 
 
@@ -187,3 +196,10 @@ class UntrustedModel(ModelError):
 
 class ModelLoadError(ModelError):
     code = "model_load_failed"
+
+
+class RegistrationError(TwinserveError):
+    """A model or sample that cannot be registered (not fitted, columns missing, the model fails
+    on the sample); the registrar prints its one-line message and exits 2."""
+
+    code = "registration_failed"

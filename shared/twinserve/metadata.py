@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from twinserve.errors import ModelLoadError, ModelNotFound
+from twinserve.schema import InputSchema
 
 METADATA_FILE = "metadata.json"
 METADATA_SCHEMA = 1
+TASKS = ("classification", "regression")
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,8 @@ class Artefact:
     sha256: str
     input_dtype: str | None = None  # ONNX only: "float32" or "float64"
     round_inputs_to_float32: bool = False  # ONNX only: reproduce scikit-learn trees' float32 inputs
+    # ONNX only: "matrix" (one [N, F] tensor) or "columns" (one [N, 1] tensor per feature, by name)
+    inputs: str = "matrix"
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,11 @@ class ModelMetadata:
     serving: Artefact | None
     has_proba: bool
     extra: dict[str, Any] = field(default_factory=dict)
+    input_schema: InputSchema | None = None
+    task: str = "classification"
+    # skops types beyond the reviewed base list that the registrar listed and recorded.
+    trusted_types: tuple[str, ...] = ()
+    samples: Artefact | None = None  # rows of the user's data (or schema-drawn), for checks and the bench
 
     @property
     def n_features(self) -> int:
@@ -46,12 +55,13 @@ class ModelMetadata:
 
     @property
     def sha256(self) -> str:
-        """The identity of the model is its source artefact's hash."""
+        """The source artefact's hash (the registered estimator itself)."""
         return self.source.sha256
 
-    def describe(self) -> dict[str, str]:
-        """What every prediction says about the model that made it."""
-        return {"name": self.name, "version": self.version, "sha256": self.sha256}
+    @property
+    def schema(self) -> InputSchema:
+        """The input schema; a model registered before schemas takes finite numbers by position."""
+        return self.input_schema or InputSchema.numbers(self.feature_names)
 
 
 def _artefact(raw: dict[str, Any] | None) -> Artefact | None:
@@ -63,19 +73,39 @@ def _artefact(raw: dict[str, Any] | None) -> Artefact | None:
         sha256=raw["sha256"],
         input_dtype=raw.get("input_dtype"),
         round_inputs_to_float32=bool(raw.get("round_inputs_to_float32", False)),
+        inputs=raw.get("inputs", "matrix"),
     )
 
 
-def read_metadata(model_dir: Path) -> ModelMetadata:
-    """Read ``metadata.json``; raises ModelNotFound / ModelLoadError with the path in the message."""
+def _task(value: Any) -> str:
+    if value not in TASKS:
+        raise ValueError(f"task must be one of {', '.join(TASKS)}, not {value!r}")
+    return str(value)
+
+
+def read_metadata_bytes(model_dir: Path) -> bytes:
+    """The bytes of ``metadata.json`` (hashed by the deployment's pin before they are parsed)."""
     path = model_dir / METADATA_FILE
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        return path.read_bytes()
     except FileNotFoundError:
         raise ModelNotFound(
             f"no model at {model_dir}: {METADATA_FILE} is missing (run `make model`, or set MODEL_PATH)"
         ) from None
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
+        raise ModelLoadError(f"cannot read {path}: {exc}") from None
+
+
+def read_metadata(model_dir: Path) -> ModelMetadata:
+    """Read ``metadata.json``; raises ModelNotFound / ModelLoadError with the path in the message."""
+    return parse_metadata(read_metadata_bytes(model_dir), model_dir / METADATA_FILE)
+
+
+def parse_metadata(data: bytes, path: Path | str = METADATA_FILE) -> ModelMetadata:
+    """``metadata.json``'s bytes as metadata; raises ModelLoadError naming ``path`` when malformed."""
+    try:
+        raw = json.loads(data.decode("utf-8"))
+    except ValueError as exc:
         raise ModelLoadError(f"cannot read {path}: {exc}") from None
     try:
         if raw.get("schema") != METADATA_SCHEMA:
@@ -92,6 +122,10 @@ def read_metadata(model_dir: Path) -> ModelMetadata:
             serving=_artefact(raw["artefacts"].get("serving")),
             has_proba=bool(raw.get("has_proba", False)),
             extra={k: v for k, v in raw.items() if k not in {"artefacts"}},
+            input_schema=InputSchema.from_dict(raw["input_schema"]) if "input_schema" in raw else None,
+            task=_task(raw.get("task", "classification")),
+            trusted_types=tuple(str(t) for t in raw.get("trusted_types", ())),
+            samples=_artefact(raw["artefacts"].get("samples")),
         )
-    except (KeyError, TypeError, AssertionError) as exc:
+    except (KeyError, TypeError, ValueError, AssertionError, AttributeError) as exc:
         raise ModelLoadError(f"{path}: missing or malformed field {exc}") from None

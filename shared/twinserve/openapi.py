@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from twinserve.metadata import ModelMetadata
+from twinserve.samples import example_rows
+from twinserve.schema import Feature
 from twinserve.v2 import INPUT_NAME, V2_DATATYPES, OpenInferenceV2
 
 _ERROR = {
@@ -43,7 +45,38 @@ def _v2_get(operation_id: str, description: str, parameters: list[dict[str, Any]
     return {"get": {"operationId": operation_id, "parameters": parameters, "responses": responses}}
 
 
-def _v2_paths(v2: OpenInferenceV2, max_rows: int, example_row: list[float] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+def _feature_schema(feature: Feature, number: dict[str, Any]) -> dict[str, Any]:
+    """One feature's JSON schema: its type, the known categories (an enum where the model refuses
+    any other), nullable where the model takes a missing value."""
+    schema: dict[str, Any] = dict(number) if feature.kind == "number" else {
+        "integer": {"type": "integer"}, "string": {"type": "string"}, "boolean": {"type": "boolean"}}[feature.kind]
+    if feature.categories is not None:
+        if feature.closed:
+            schema["enum"] = list(feature.categories) + ([None] if feature.nullable else [])
+        else:
+            schema["x-known-values"] = list(feature.categories)
+    if feature.nullable:
+        schema["nullable"] = True
+    return schema
+
+
+def _v2_typed_tensor(v2: OpenInferenceV2, max_rows: int) -> dict[str, Any]:
+    """A typed model's V2 input: one tensor per feature, shape [N] or [N, 1]."""
+    return {
+        "type": "object",
+        "required": ["name", "shape", "datatype", "data"],
+        "properties": {
+            "name": {"type": "string", "enum": [i["name"] for i in v2.inputs]},
+            "shape": {"type": "array", "items": {"type": "integer", "minimum": 1, "maximum": max_rows},
+                      "minItems": 1, "maxItems": 2},
+            "datatype": {"type": "string", "enum": ["BYTES", "BOOL", *V2_DATATYPES]},
+            "parameters": {"type": "object"},
+            "data": {"type": "array", "items": {"nullable": True}},
+        },
+    }
+
+
+def _v2_paths(v2: OpenInferenceV2, max_rows: int, example_row: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """The V2 routes and their schemas: (paths, component schemas)."""
     n = v2.spec.n_features
     name_param = {"name": "model_name", "in": "path", "required": True, "schema": {"type": "string", "enum": [v2.model_name]}}
@@ -68,13 +101,19 @@ def _v2_paths(v2: OpenInferenceV2, max_rows: int, example_row: list[float] | Non
         "properties": {
             "id": {"type": "string"},
             "parameters": {"type": "object"},
-            "inputs": {"type": "array", "items": {"$ref": "#/components/schemas/V2InputTensor"}, "minItems": 1, "maxItems": 1},
+            "inputs": {"type": "array", "items": {"$ref": "#/components/schemas/V2InputTensor"},
+                       "minItems": len(v2.inputs), "maxItems": len(v2.inputs)},
             "outputs": {"type": "array", "items": {"type": "object", "required": ["name"],
                                                     "properties": {"name": {"type": "string", "enum": list(v2.output_names)}}}},
         },
     }
+    if v2.typed:
+        tensor = _v2_typed_tensor(v2, max_rows)
     body: dict[str, Any] = {"schema": {"$ref": "#/components/schemas/V2InferenceRequest"}}
-    if example_row is not None:
+    if v2.typed and isinstance(example_row, dict):
+        body["example"] = {"inputs": [{"name": i["name"], "shape": [1], "datatype": i["datatype"],
+                                       "data": [example_row[i["name"]]]} for i in v2.inputs]}
+    elif example_row is not None:
         body["example"] = {"inputs": [{"name": INPUT_NAME, "shape": [1, n], "datatype": "FP64", "data": example_row}]}
     infer_responses = {
         "200": {"description": "output tensors", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/V2InferenceResponse"}}}},
@@ -119,18 +158,23 @@ def _v2_paths(v2: OpenInferenceV2, max_rows: int, example_row: list[float] | Non
 
 
 def build_openapi(metadata: ModelMetadata, max_rows: int, float32_inputs: bool = False,
-                  v2: OpenInferenceV2 | None = None) -> dict[str, Any]:
+                  v2: OpenInferenceV2 | None = None, samples: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     n = metadata.n_features
+    schema = metadata.schema
     number: dict[str, Any] = {"type": "number"}
     if float32_inputs:  # the model rounds inputs to float32: larger magnitudes are refused (422)
         number = {"type": "number", "minimum": -FLOAT32_MAX, "maximum": FLOAT32_MAX}
-    row = {"type": "array", "items": number, "minItems": n, "maxItems": n}
+    features = {f.name: _feature_schema(f, number) for f in schema.features}
+    row = {"type": "array", "items": number if schema.numeric_matrix else {}, "minItems": n, "maxItems": n}
     named = {
         "type": "object",
-        "properties": {name: number for name in metadata.feature_names},
+        "properties": features,
         "required": list(metadata.feature_names),
         "additionalProperties": False,
     }
+    examples = example_rows(metadata, samples or [])
+    if samples:
+        named["example"] = {name: samples[0][name] for name in schema.names}
     any_row = {"oneOf": [{"$ref": "#/components/schemas/Row"}, {"$ref": "#/components/schemas/NamedRow"}]}
     errors = {
         "400": _error_response("malformed JSON or body"),
@@ -143,7 +187,7 @@ def build_openapi(metadata: ModelMetadata, max_rows: int, float32_inputs: bool =
         "info": {
             "title": "twinserve prediction API",
             "version": metadata.version,
-            "description": f"Model {metadata.name} ({metadata.estimator}), {n} features.",
+            "description": f"Model {metadata.name} ({metadata.estimator}, {metadata.task}), {n} features.",
         },
         "paths": {
             "/predict": {
@@ -153,6 +197,7 @@ def build_openapi(metadata: ModelMetadata, max_rows: int, float32_inputs: bool =
                         "required": True,
                         "content": {
                             "application/json": {
+                                "example": {"instances": examples[:2]},
                                 "schema": {
                                     "oneOf": [
                                         {"type": "object", "required": ["features"], "not": {"required": ["instances"]}, "properties": {"features": any_row}},
@@ -196,7 +241,7 @@ def build_openapi(metadata: ModelMetadata, max_rows: int, float32_inputs: bool =
         },
     }
     if v2 is not None:
-        paths, schemas = _v2_paths(v2, max_rows, metadata.extra.get("example_row"))
+        paths, schemas = _v2_paths(v2, max_rows, examples[0] if examples else None)
         document["paths"].update(paths)
         document["components"]["schemas"].update(schemas)
     return document

@@ -18,6 +18,9 @@ from twinserve.errors import TwinserveError
 
 JSON_CONTENT_TYPE = "application/json"
 V2_PREFIX = "/v2"
+# No error answer is longer than this, whatever the request: an error must not amplify a hostile
+# body into a larger answer.
+MAX_ERROR_BODY_BYTES = 1024
 
 
 @dataclass(frozen=True)
@@ -50,5 +53,10 @@ def error_reply(error: TwinserveError, path: str = "") -> Reply:
     allowed = getattr(error, "allowed", None)
     if allowed:
         headers["Allow"] = ", ".join(allowed)
-    body = json_bytes({"error": error.message}) if is_v2_path(path) else json_bytes(error.to_dict())
-    return Reply(error.status, body, headers)
+    message = error.message
+    while True:
+        body = json_bytes({"error": message} if is_v2_path(path) else {"error": {"code": error.code, "message": message}})
+        if len(body) <= MAX_ERROR_BODY_BYTES:
+            return Reply(error.status, body, headers)
+        # Escaped characters (\u0000) take up to six bytes each: cut until the body fits.
+        message = message[: max(0, len(message) - (len(body) - MAX_ERROR_BODY_BYTES) - 1)] + "…"

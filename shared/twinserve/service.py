@@ -33,10 +33,10 @@ class Service:
     def __init__(self, predictor: Predictor) -> None:
         self.predictor = predictor
         metadata = predictor.model.metadata
-        self.ready_body = json_bytes({"status": "ready", "model": metadata.describe()})
+        self.ready_body = json_bytes({"status": "ready", "model": predictor.model.describe()})
         self.v2 = OpenInferenceV2(predictor)
         self.openapi_body = json_bytes(build_openapi(metadata, predictor.spec.max_rows, predictor.spec.float32_range,
-                                                     self.v2))
+                                                     self.v2, predictor.model.samples))
 
     @classmethod
     def start(cls, settings: Settings | None = None) -> Service:

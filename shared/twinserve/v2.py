@@ -9,12 +9,17 @@ may follow it, with the served version):
   GET  /v2/models/{name}/ready
   POST /v2/models/{name}/infer           JSON tensors in, JSON tensors out
 
-An inference request carries exactly one input tensor of shape ``[N, F]`` (``F`` = the model's
-feature count, ``1 <= N <= MAX_ROWS``), datatype FP32, FP64 or an integer type, and its ``data``
-row-major, flat or nested by row. FP32 data are read as float32 values (the client's tensor
-holds float32s). The binary tensor data extension is not implemented: such a request gets a 400
-that says so. Outputs are ``label`` ([N], INT64 or BYTES from the model's classes) and
-``probabilities`` ([N, C], in the backend's dtype, printed as that dtype's shortest digits).
+For a model whose inputs are all numbers, an inference request carries exactly one input tensor
+``features`` of shape ``[N, F]`` (``F`` = the model's feature count, ``1 <= N <= MAX_ROWS``),
+datatype FP32, FP64 or an integer type, and its ``data`` row-major, flat or nested by row. FP32
+data are read as float32 values (the client's tensor holds float32s). For a model with typed
+inputs (strings, missing values: one fitted on a DataFrame), the request carries one input per
+feature, named by the feature, shape ``[N]`` or ``[N, 1]``: ``BYTES`` for strings, ``BOOL`` for
+booleans, FP32/FP64/INT* for numbers, ``null`` where the model takes a missing value, as
+MLServer's pandas codec reads them. The binary tensor data extension is not implemented: such a
+request gets a 400 that says so. Outputs are ``label`` ([N], INT64 or BYTES from the model's
+classes) and ``probabilities`` ([N, C], in the backend's dtype, printed as that dtype's shortest
+digits) for a classifier; ``prediction`` ([N] or [N, K]) for a regressor.
 
 Errors are the core's types (their statuses), rendered as ``{"error": "<message>"}`` by
 :func:`twinserve.responses.error_reply`, as the specification's error responses are.
@@ -30,7 +35,7 @@ import numpy as np
 import orjson
 
 from twinserve import __version__
-from twinserve.contract import check_content_type
+from twinserve.contract import Batch, check_content_type, columns_from_values
 from twinserve.errors import (
     InvalidShape,
     InvalidValue,
@@ -43,12 +48,14 @@ from twinserve.errors import (
     UnknownOutput,
     UnsupportedDatatype,
     UnsupportedExtension,
+    clip,
 )
 from twinserve.predictor import Predictor
 from twinserve.responses import Reply, json_bytes
 
 INPUT_NAME = "features"
 LABEL_OUTPUT = "label"
+PREDICTION_OUTPUT = "prediction"  # a regressor's numbers
 PROBA_OUTPUT = "probabilities"
 SERVER_NAME = "twinserve"
 
@@ -57,7 +64,10 @@ _INT_TYPES = {
     "INT8": np.int8, "INT16": np.int16, "INT32": np.int32, "INT64": np.int64,
     "UINT8": np.uint8, "UINT16": np.uint16, "UINT32": np.uint32, "UINT64": np.uint64,
 }
-V2_DATATYPES = (*_FLOAT_TYPES, *_INT_TYPES)  # the input datatypes an inference request may use
+V2_DATATYPES = (*_FLOAT_TYPES, *_INT_TYPES)  # the input datatypes of an all-number model's tensor
+# A typed feature's tensor datatypes, by the feature's kind (the first is what metadata lists).
+_KIND_DATATYPES = {"number": ("FP64", "FP32", *_INT_TYPES), "integer": ("INT64", *_INT_TYPES),
+                   "string": ("BYTES",), "boolean": ("BOOL",)}
 _NUMPY_DATATYPES = {np.dtype(np.float32): "FP32", np.dtype(np.float64): "FP64", np.dtype(np.int64): "INT64",
                     np.dtype(np.int32): "INT32"}
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -65,6 +75,8 @@ _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 def _label_datatype(classes: tuple[Any, ...]) -> str:
     """The V2 datatype of the label output, from the model's classes (bool is not an int here)."""
+    if classes and all(type(c) is bool for c in classes):
+        return "BOOL"
     if classes and all(type(c) is int for c in classes):
         return "INT64"
     if classes and all(type(c) is str for c in classes):
@@ -74,7 +86,7 @@ def _label_datatype(classes: tuple[Any, ...]) -> str:
 
 @dataclass(frozen=True)
 class InferRequest:
-    rows: np.ndarray
+    rows: Batch
     request_id: str | None
     outputs: tuple[str, ...]
 
@@ -88,23 +100,38 @@ class OpenInferenceV2:
         self.model_name = meta.name
         self.model_version = meta.version
         self.spec = predictor.spec
-        labels, proba = predictor.predict_raw(predictor.example_rows())
-        self.label_datatype = _label_datatype(meta.classes)
-        outputs = [{"name": LABEL_OUTPUT, "datatype": self.label_datatype, "shape": [-1]}]
+        predictions, proba = predictor.predict_raw(predictor.example_batch())
+        self.regression = meta.task == "regression"
+        if self.regression:
+            values = np.asarray(predictions)
+            self.label_datatype = _NUMPY_DATATYPES.get(values.dtype, "FP64")
+            shape = [-1] if values.ndim == 1 else [-1, int(values.shape[1])]
+            outputs = [{"name": PREDICTION_OUTPUT, "datatype": self.label_datatype, "shape": shape}]
+        else:
+            self.label_datatype = _label_datatype(meta.classes)
+            outputs = [{"name": LABEL_OUTPUT, "datatype": self.label_datatype, "shape": [-1]}]
         self.proba_datatype: str | None = None
         if proba is not None:
             self.proba_datatype = _NUMPY_DATATYPES.get(proba.dtype, "FP64")
             outputs.append({"name": PROBA_OUTPUT, "datatype": self.proba_datatype, "shape": [-1, len(meta.classes)]})
         self.output_names = tuple(o["name"] for o in outputs)
         input_datatype = "FP32" if self.spec.dtype is np.float32 else "FP64"
+        self.typed = self.spec.typed
+        if self.typed:
+            inputs = [{"name": f.name, "datatype": _KIND_DATATYPES[f.kind][0], "shape": [-1],
+                       "parameters": {"nullable": f.nullable}} for f in meta.schema.features]
+        else:
+            inputs = [{"name": INPUT_NAME, "datatype": input_datatype, "shape": [-1, self.spec.n_features],
+                       "parameters": {"feature_names": list(meta.feature_names)}}]
+        self.inputs = inputs
         model_doc = {
             "name": meta.name,
             "versions": [meta.version],
             "platform": predictor.model.backend.name,
-            "inputs": [{"name": INPUT_NAME, "datatype": input_datatype, "shape": [-1, self.spec.n_features],
-                        "parameters": {"feature_names": list(meta.feature_names)}}],
+            "inputs": inputs,
             "outputs": outputs,
-            "parameters": {"classes": list(meta.classes), "sha256": meta.sha256, "estimator": meta.estimator},
+            "parameters": {"classes": list(meta.classes), "sha256": predictor.model.artefact.sha256,
+                           "estimator": meta.estimator, "task": meta.task},
         }
         self.model_metadata_body = json_bytes(model_doc)
         self.server_metadata_body = json_bytes({"name": SERVER_NAME, "version": __version__, "extensions": []})
@@ -126,10 +153,10 @@ class OpenInferenceV2:
             raise RouteNotFound(method, path)
         name, rest = parts[1], parts[2:]
         if name != self.model_name:
-            raise ModelNotServed(f"model {name!r} is not served here; this server serves {self.model_name!r}")
+            raise ModelNotServed(f"model {clip(repr(name))} is not served here; this server serves {self.model_name!r}")
         if len(rest) >= 2 and rest[0] == "versions":
             if rest[1] != self.model_version:
-                raise ModelNotServed(f"model {name!r} has no version {rest[1]!r}; "
+                raise ModelNotServed(f"model {clip(repr(name))} has no version {clip(repr(rest[1]))}; "
                                      f"the served version is {self.model_version!r}")
             rest = rest[2:]
         if not rest:
@@ -158,7 +185,11 @@ class OpenInferenceV2:
         n = len(labels)
         outputs = []
         for name in request.outputs:
-            if name == LABEL_OUTPUT:
+            if name == PREDICTION_OUTPUT:
+                values = np.asarray(labels)
+                outputs.append({"name": name, "datatype": self.label_datatype, "shape": list(values.shape),
+                                "data": values.reshape(-1)})
+            elif name == LABEL_OUTPUT:
                 outputs.append({"name": LABEL_OUTPUT, "datatype": self.label_datatype, "shape": [n], "data": labels})
             else:
                 outputs.append({"name": PROBA_OUTPUT, "datatype": self.proba_datatype, "shape": list(proba.shape),
@@ -184,6 +215,8 @@ class OpenInferenceV2:
         if request_id is not None and not isinstance(request_id, str):
             raise InvalidShape('"id" must be a string')
         inputs = doc.get("inputs")
+        if self.typed:
+            return InferRequest(self._typed_inputs(inputs), request_id, self._requested_outputs(doc.get("outputs")))
         if not isinstance(inputs, list) or len(inputs) != 1 or not isinstance(inputs[0], dict):
             raise InvalidShape(f'"inputs" must be a list of exactly one tensor object ({INPUT_NAME!r}, '
                                f"shape [N, {spec.n_features}])")
@@ -201,11 +234,65 @@ class OpenInferenceV2:
             raise UnknownOutput(f"unknown output {unknown[0]!r}; this model's outputs: {', '.join(self.output_names)}")
         return names or self.output_names
 
+    def _typed_inputs(self, inputs: Any) -> Batch:
+        """One input per feature (MLServer's pandas codec): name = feature, shape [N] or [N, 1]."""
+        schema = self.predictor.model.metadata.schema
+        names = schema.names
+        if not isinstance(inputs, list) or not inputs or not all(isinstance(t, dict) for t in inputs):
+            raise InvalidShape(f'"inputs" must be a list of one tensor per feature ({len(names)}), named by the feature')
+        by_name: dict[str, dict[str, Any]] = {}
+        for tensor in inputs:
+            name = tensor.get("name")
+            if not isinstance(name, str) or name not in names:
+                raise InvalidShape(f"unknown input {clip(repr(name))}; this model's inputs are its features")
+            if name in by_name:
+                raise InvalidShape(f"input {clip(repr(name))} is given twice")
+            by_name[name] = tensor
+        missing = [n for n in names if n not in by_name]
+        if missing:
+            shown = ", ".join(clip(repr(n)) for n in missing[:5])
+            raise InvalidShape(f"missing input(s) {shown}; send one tensor per feature")
+        columns: list[list[Any]] = []
+        n_rows: int | None = None
+        for feature in schema.features:
+            tensor = by_name[feature.name]
+            parameters = tensor.get("parameters")
+            if isinstance(parameters, dict) and "binary_data_size" in parameters:
+                raise UnsupportedExtension("the binary tensor data extension is not supported; send the tensor's "
+                                           "data as JSON (tritonclient: binary_data=False)")
+            datatype = tensor.get("datatype")
+            allowed = _KIND_DATATYPES[feature.kind]
+            if datatype not in allowed:
+                raise UnsupportedDatatype(f"input {clip(repr(feature.name))} has datatype {clip(repr(datatype))}; "
+                                          f"it takes {', '.join(allowed[:2])}")
+            shape = tensor.get("shape")
+            if (not isinstance(shape, list) or not 1 <= len(shape) <= 2 or not all(type(d) is int for d in shape)
+                    or shape[0] < 1 or (len(shape) == 2 and shape[1] != 1)):
+                raise InvalidShape(f"input {clip(repr(feature.name))} must have shape [N] or [N, 1], not {clip(repr(shape))}")
+            if n_rows is None:
+                n_rows = shape[0]
+                if n_rows > self.spec.max_rows:
+                    raise TooManyRows(f"inputs have {n_rows} rows; the limit is {self.spec.max_rows}")
+            elif shape[0] != n_rows:
+                raise InvalidShape(f"input {clip(repr(feature.name))} has {shape[0]} rows; the others have {n_rows}")
+            data = tensor.get("data")
+            if isinstance(data, list) and len(data) == n_rows and all(isinstance(v, list) and len(v) == 1 for v in data):
+                data = [v[0] for v in data]
+            if not isinstance(data, list) or len(data) != n_rows:
+                raise InvalidShape(f"input {clip(repr(feature.name))}: \"data\" must hold {n_rows} values")
+            if datatype in _INT_TYPES:
+                for i, value in enumerate(data):
+                    if value is not None and type(value) is not int:
+                        raise InvalidValue(f"input {clip(repr(feature.name))} data[{i}] is {_describe(value)}; "
+                                           f"{datatype} data must be integers")
+            columns.append(data)
+        return columns_from_values(columns, self.spec)
+
     def _tensor(self, tensor: dict[str, Any]) -> np.ndarray:
         spec = self.spec
         name = tensor.get("name")
         if name != INPUT_NAME:
-            raise InvalidShape(f"unknown input {name!r}; this model's input is {INPUT_NAME!r}")
+            raise InvalidShape(f"unknown input {clip(repr(name))}; this model's input is {INPUT_NAME!r}")
         parameters = tensor.get("parameters")
         if isinstance(parameters, dict) and "binary_data_size" in parameters:
             raise UnsupportedExtension("the binary tensor data extension is not supported; send the tensor's data "

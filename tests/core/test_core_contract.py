@@ -44,7 +44,7 @@ def test_single_row_batch_and_named():
     ({"instances": [[1, 2, 3]] * 3}, TooManyRows, "3 rows; the limit is 2"),
     ({"instances": []}, InvalidShape, "empty"),
     ({"instances": {"a": 1}}, InvalidShape, "must be an array of rows"),
-    ({"features": 5}, InvalidShape, "not int"),
+    ({"features": 5}, InvalidShape, "not a number"),
     ({}, InvalidShape, "exactly one of"),
     ({"features": [1, 2, 1e39]}, InvalidValue, "features[2] ('c') is not finite"),
 ])

@@ -1,4 +1,4 @@
-"""MODEL_SHA256: the deployment's pin of the served artefact overrides metadata.json's.
+"""MODEL_SHA256: the deployment's pin of the model folder's metadata.json (which pins every artefact).
 
 Whoever can replace the model folder can rewrite metadata.json with it; the pin set by the
 deployment's configuration (Kubernetes ConfigMap, serverless.yml param) cannot be changed
@@ -35,11 +35,11 @@ def model_copy(rf_dir: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(rf_dir, tmp_path / "model"))
 
 
-def serving_sha256(model_dir: Path) -> str:
-    return json.loads((model_dir / "metadata.json").read_text())["artefacts"]["serving"]["sha256"]
+def pin_of(model_dir: Path) -> str:
+    """The deployment's pin: the SHA-256 of metadata.json, which pins every artefact in turn."""
+    return sha256_file(model_dir / "metadata.json")
 
 
-# ------------------------------------------------------------------------ settings
 @pytest.mark.parametrize(("environ", "expected"), [
     ({}, None),
     ({ENV_MODEL_SHA256: ""}, None),  # a ConfigMap key that is present but empty
@@ -53,18 +53,17 @@ def test_settings_read_the_pin_from_the_environment(environ, expected):
 
 # ------------------------------------------------------------------------ the core
 def test_a_matching_pin_loads(model_copy):
-    pin = sha256_file(model_copy / "model.onnx")
-    loaded = load_model(Settings(model_path=model_copy, model_sha256=pin))
+    loaded = load_model(Settings(model_path=model_copy, model_sha256=pin_of(model_copy)))
     assert loaded.artefact.path == "model.onnx"
 
 
 def test_upper_case_pin_is_accepted(model_copy):
-    pin = sha256_file(model_copy / "model.onnx").upper()
+    pin = pin_of(model_copy).upper()
     assert load_model(Settings(model_path=model_copy, model_sha256=pin)).artefact.path == "model.onnx"
 
 
 def test_a_mismatching_pin_refuses_with_both_hashes_on_one_line(model_copy):
-    actual = sha256_file(model_copy / "model.onnx")
+    actual = pin_of(model_copy)
     with pytest.raises(ModelPinMismatch) as info:
         load_model(Settings(model_path=model_copy, model_sha256=WRONG))
     error = info.value
@@ -77,7 +76,7 @@ def test_a_mismatching_pin_refuses_with_both_hashes_on_one_line(model_copy):
 
 def test_the_pin_overrides_a_rewritten_metadata_json(model_copy):
     """The attack the pin exists for: artefact and metadata.json replaced together."""
-    original = sha256_file(model_copy / "model.onnx")
+    original = pin_of(model_copy)
     onnx = model_copy / "model.onnx"
     data = bytearray(onnx.read_bytes())
     data[len(data) // 3] ^= 0x01
@@ -90,25 +89,38 @@ def test_the_pin_overrides_a_rewritten_metadata_json(model_copy):
         load_model(Settings(model_path=model_copy, model_sha256=original))
 
 
-def test_a_matching_pin_wins_over_a_stale_metadata_pin(model_copy):
-    pin = sha256_file(model_copy / "model.onnx")
+@pytest.mark.parametrize("edit", ["reorder features", "extend the trust list", "open a category"])
+def test_the_pin_covers_what_metadata_json_decides(model_copy, edit):
+    """Not only the artefact: a reordered feature list or an extended trust list refuses to start."""
+    original = pin_of(model_copy)
+    metadata = json.loads((model_copy / "metadata.json").read_text())
+    if edit == "reorder features":
+        metadata["feature_names"] = metadata["feature_names"][::-1]
+    elif edit == "extend the trust list":
+        metadata["trusted_types"] = ["builtins.eval"]
+    else:
+        metadata["input_schema"]["features"][0]["nullable"] = True
+    (model_copy / "metadata.json").write_text(json.dumps(metadata))
+    with pytest.raises(ModelPinMismatch):
+        load_model(Settings(model_path=model_copy, model_sha256=original))
+
+
+def test_a_stale_artefact_hash_in_metadata_is_refused_even_with_a_matching_pin(model_copy):
     metadata = json.loads((model_copy / "metadata.json").read_text())
     metadata["artefacts"]["serving"]["sha256"] = WRONG
     (model_copy / "metadata.json").write_text(json.dumps(metadata))
     with pytest.raises(ModelIntegrityError) as info:
-        load_model(Settings(model_path=model_copy))
+        load_model(Settings(model_path=model_copy, model_sha256=pin_of(model_copy)))
     assert not isinstance(info.value, ModelPinMismatch) and "metadata.json pins" in info.value.message
-    assert load_model(Settings(model_path=model_copy, model_sha256=pin)).artefact.path == "model.onnx"
 
 
-def test_the_pin_applies_to_the_artefact_actually_served(model_copy):
-    source_pin = sha256_file(model_copy / "model.skops")
-    loaded = load_model(Settings(model_path=model_copy, serving_backend="sklearn", model_sha256=source_pin))
+def test_the_pin_applies_whichever_artefact_is_served(model_copy):
+    loaded = load_model(Settings(model_path=model_copy, serving_backend="sklearn", model_sha256=pin_of(model_copy)))
     assert loaded.artefact.path == "model.skops"
-    # The ONNX hash does not pin the skops file.
+    # The served artefact's own hash is not the pin.
     with pytest.raises(ModelPinMismatch):
         load_model(Settings(model_path=model_copy, serving_backend="sklearn",
-                            model_sha256=serving_sha256(model_copy)))
+                            model_sha256=sha256_file(model_copy / "model.skops")))
 
 
 @pytest.mark.parametrize("bad", ["abc", "sha256:" + "a" * 64, "g" * 64, "a" * 63, "a" * 65])
@@ -146,7 +158,7 @@ def stopped() -> Iterator[list[subprocess.Popen[str]]]:
 
 @pytest.mark.slow
 def test_gunicorn_refuses_to_start_on_a_mismatching_pin(model_copy, stopped):
-    actual = sha256_file(model_copy / "model.onnx")
+    actual = pin_of(model_copy)
     proc = gunicorn(model_copy, WRONG, free_port())
     stopped.append(proc)
     _, stderr = proc.communicate(timeout=START_TIMEOUT_S)
@@ -158,7 +170,7 @@ def test_gunicorn_refuses_to_start_on_a_mismatching_pin(model_copy, stopped):
 @pytest.mark.slow
 def test_gunicorn_serves_with_a_matching_pin(model_copy, stopped, good_body):
     port = free_port()
-    proc = gunicorn(model_copy, sha256_file(model_copy / "model.onnx"), port)
+    proc = gunicorn(model_copy, pin_of(model_copy), port)
     stopped.append(proc)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + START_TIMEOUT_S

@@ -69,19 +69,33 @@ def test_joblib_source_needs_explicit_opt_in(tmp_path):
     assert loaded.backend.name == "scikit-learn"
 
 
-def test_skops_with_untrusted_type_is_refused(tmp_path):
-    import skops.io as sio
+def _knn_model(tmp_path):
+    import pandas as pd
     from sklearn.neighbors import KNeighborsClassifier
-    from twinserve.integrity import sha256_bytes
-    from twinserve.training import register
+    from twinserve.registration import register, sample_records
+    from twinserve.schema import InputSchema
 
     X = np.random.default_rng(0).normal(size=(40, 3))
     y = (X[:, 0] > 0).astype(int)
     out = tmp_path / "knn"
-    register(KNeighborsClassifier(3).fit(X, y), out, name="knn", feature_names=("a", "b", "c"),
-             reference_rows=X, example_row=[0.0, 0.0, 0.0])
-    assert sio.get_untrusted_types(file=out / "model.skops")  # KNN holds a KDTree skops does not trust
-    assert sha256_bytes((out / "model.skops").read_bytes())
+    schema = InputSchema.numbers(("a", "b", "c"))
+    frame = pd.DataFrame(X, columns=["a", "b", "c"])
+    register(KNeighborsClassifier(3).fit(X, y), out, name="knn", schema=schema, check_rows=frame,
+             sample_rows=sample_records(frame, schema), samples_source="test")
+    return out
+
+
+def test_the_registrar_records_the_types_beyond_the_base_list_and_the_loader_takes_exactly_those(tmp_path):
+    import skops.io as sio
+
+    out = _knn_model(tmp_path)
+    needed = sio.get_untrusted_types(file=out / "model.skops")  # KNN holds a KDTree skops does not trust
+    metadata = json.loads((out / "metadata.json").read_text())
+    assert needed and set(needed) <= set(metadata["trusted_types"])
+    assert load_model(Settings(model_path=out, serving_backend="sklearn")).backend.name == "scikit-learn"
+    # Without the record, the same artefact is refused as before.
+    metadata["trusted_types"] = []
+    (out / "metadata.json").write_text(json.dumps(metadata))
     with pytest.raises(UntrustedModel, match="trust list"):
         load_model(Settings(model_path=out, serving_backend="sklearn"))
 

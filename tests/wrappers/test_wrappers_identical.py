@@ -33,7 +33,7 @@ def test_prediction_document(callers, rf_metadata, good_body):
     assert document["predictions"] in ([0], [1])
     assert len(document["probabilities"]) == 1 and abs(sum(document["probabilities"][0]) - 1) < 1e-5
     assert document["classes"] == rf_metadata["classes"]
-    assert document["model"] == {"name": rf_metadata["name"], "version": rf_metadata["version"], "sha256": rf_metadata["sha256"]}
+    assert document["model"] == {"name": rf_metadata["name"], "version": rf_metadata["version"], "sha256": rf_metadata["artefacts"]["serving"]["sha256"]}
 
 
 @pytest.mark.parametrize("path", ["/health", "/ready", "/openapi.json"])

@@ -1,0 +1,312 @@
+"""Registering a fitted estimator: its input schema, its trusted artefact, an ONNX form where one is
+proved equal on the user's rows, sample rows, and everything pinned in ``metadata.json``.
+
+Registration-time only (scikit-learn, skops, skl2onnx, pandas); the serving path never imports it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import platform
+import shutil
+import sys
+import tempfile
+import warnings
+from datetime import UTC, datetime
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from twinserve.errors import RegistrationError
+from twinserve.integrity import sha256_bytes
+from twinserve.metadata import METADATA_FILE, METADATA_SCHEMA
+from twinserve.samples import KEPT_ROWS, SAMPLES_FILE
+from twinserve.schema import InputSchema
+from twinserve.trusted_types import TRUSTED_SKOPS_TYPES
+
+EQUIVALENCE_ROWS = 10_000
+_LIBRARIES = ("scikit-learn", "numpy", "scipy", "pandas", "skops", "skl2onnx", "onnx", "onnxruntime", "joblib")
+
+
+def call_model(estimator: Any, schema: InputSchema, frame: Any) -> tuple[Any, np.ndarray | None]:
+    """(predictions, probabilities or None) of ``estimator`` on ``frame`` (a DataFrame with the
+    schema's columns), called the way it was fitted: as a DataFrame, a document list or a matrix."""
+    if schema.layout == "documents":
+        rows: Any = list(frame[schema.names[0]])
+    elif schema.layout == "dataframe":
+        rows = frame[list(schema.names)]
+    else:
+        rows = frame[list(schema.names)].to_numpy(dtype=np.float64)
+    predictions = estimator.predict(rows)
+    proba = estimator.predict_proba(rows) if is_classifier(estimator) and hasattr(estimator, "predict_proba") else None
+    return predictions, proba
+
+
+def is_classifier(estimator: Any) -> bool:
+    from sklearn.base import is_classifier as sklearn_is_classifier
+
+    return bool(sklearn_is_classifier(estimator)) or getattr(estimator, "classes_", None) is not None
+
+
+def _library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in _LIBRARIES:
+        with contextlib.suppress(importlib_metadata.PackageNotFoundError):
+            versions[name] = importlib_metadata.version(name)
+    return versions
+
+
+def _json_value(value: Any) -> Any:
+    """A cell of a sample row as JSON: numpy scalars as Python ones, NaN/NA/None as null."""
+    if value is None:
+        return None
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and value != value:
+        return None
+    with contextlib.suppress(TypeError, ValueError):
+        import pandas as pd
+
+        if pd.isna(value):
+            return None
+    return value
+
+
+def sample_records(frame: Any, schema: InputSchema, n_rows: int = KEPT_ROWS) -> list[dict[str, Any]]:
+    """Up to ``n_rows`` rows of ``frame`` by feature name, JSON-ready, in the kinds of the schema."""
+    records = []
+    for _, row in frame.head(n_rows).iterrows():
+        record = {}
+        for feature in schema.features:
+            value = _json_value(row[feature.name])
+            if value is not None and feature.kind == "integer":
+                value = int(value)
+            elif value is not None and feature.kind == "number":
+                value = float(value)
+            elif value is not None and feature.kind == "string":
+                value = str(value)
+            elif value is not None and feature.kind == "boolean":
+                value = bool(value)
+            record[feature.name] = value
+        records.append(record)
+    return records
+
+
+def extra_trusted_types(source_bytes: bytes) -> list[str]:
+    """The types the skops artefact needs beyond the reviewed base list (recorded in metadata)."""
+    import skops.io as sio
+
+    return sorted(t for t in sio.get_untrusted_types(data=source_bytes) if t not in TRUSTED_SKOPS_TYPES)
+
+
+def _estimator_name(estimator: Any) -> str:
+    if hasattr(estimator, "steps"):
+        return "Pipeline(" + ",".join(type(s).__name__ for _, s in estimator.steps) + ")"
+    return type(estimator).__name__
+
+
+def register(
+    estimator: Any,
+    out_dir: Path,
+    *,
+    name: str,
+    schema: InputSchema,
+    check_rows: Any,
+    sample_rows: list[dict[str, Any]],
+    samples_source: str,
+    metrics: dict[str, float] | None = None,
+    source_format: str = "skops",
+) -> dict[str, Any]:
+    """Write artefacts + metadata into ``out_dir`` atomically (a half-written model never serves).
+
+    ``check_rows``: a DataFrame with the schema's columns on which an ONNX form must equal the
+    estimator to be kept. ``sample_rows``: rows by name kept beside the model (samples.json).
+    """
+    import skops.io as sio
+
+    from twinserve.onnx_compile import compile_to_onnx
+
+    if source_format == "skops":
+        source_bytes, source_name = sio.dumps(estimator), "model.skops"
+        trusted_extra = extra_trusted_types(source_bytes)
+    elif source_format == "joblib":
+        import io
+
+        import joblib
+
+        buffer = io.BytesIO()
+        joblib.dump(estimator, buffer)
+        source_bytes, source_name, trusted_extra = buffer.getvalue(), "model.joblib", []
+    else:
+        raise ValueError(f"source_format must be skops or joblib, not {source_format!r}")
+
+    classifier = is_classifier(estimator)
+    task = "classification" if classifier else "regression"
+    compiled, equivalence = compile_to_onnx(estimator, schema, check_rows, task)
+    source_sha = sha256_bytes(source_bytes)
+    created = datetime.now(UTC)
+    samples_bytes = (json.dumps({"source": samples_source, "rows": sample_rows}, indent=1) + "\n").encode()
+    artefacts: dict[str, Any] = {
+        "source": {"path": source_name, "format": source_format, "sha256": source_sha},
+        "samples": {"path": SAMPLES_FILE, "format": "json", "sha256": sha256_bytes(samples_bytes)},
+    }
+    if compiled is not None:
+        artefacts["serving"] = {
+            "path": "model.onnx",
+            "format": "onnx",
+            "sha256": sha256_bytes(compiled.data),
+            "input_dtype": compiled.input_dtype,
+            "round_inputs_to_float32": compiled.round_inputs_to_float32,
+            "inputs": compiled.inputs,
+        }
+    else:
+        reasons = "; ".join(f"{t['variant']}: {t.get('error', 'outputs differ')}" for t in equivalence["tried"])
+        equivalence["error"] = f"no ONNX form equals the estimator, so scikit-learn serves it ({reasons or 'none tried'})"
+    classes = getattr(estimator, "classes_", None) if classifier else None
+    first = sample_rows[0] if sample_rows else None
+    document = {
+        "schema": METADATA_SCHEMA,
+        "name": name,
+        "version": f"{created:%Y%m%d%H%M%S}-{source_sha[:8]}",
+        "estimator": _estimator_name(estimator),
+        "task": task,
+        "feature_names": list(schema.names),
+        "n_features": len(schema.names),
+        "input_schema": schema.to_dict(),
+        "classes": [c.item() if hasattr(c, "item") else c for c in classes] if classes is not None else [],
+        "has_proba": classifier and hasattr(estimator, "predict_proba"),
+        "sha256": source_sha,
+        "backend": "onnxruntime" if compiled is not None else "scikit-learn",
+        "trusted_types": trusted_extra,
+        "artefacts": artefacts,
+        "metrics": metrics or {},
+        "equivalence": equivalence,
+        "libraries": _library_versions(),
+        "created_at": created.isoformat(),
+    }
+    if first is not None and schema.numeric_matrix:
+        document["example_row"] = [float(first[n]) for n in schema.names]
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".model-", dir=out_dir.parent))
+    (staging / source_name).write_bytes(source_bytes)
+    (staging / SAMPLES_FILE).write_bytes(samples_bytes)
+    if compiled is not None:
+        (staging / "model.onnx").write_bytes(compiled.data)
+    (staging / METADATA_FILE).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    staging.rename(out_dir)
+    return document
+
+
+def _check_on_sample(estimator: Any, schema: InputSchema, frame: Any) -> None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            call_model(estimator, schema, frame)
+    except Exception as exc:  # the user's model: any failure is theirs to see, in one line
+        message = " ".join(str(exc).split())[:300]
+        raise RegistrationError(f"the model fails on the sample rows: {type(exc).__name__}: {message}") from None
+
+
+def import_estimator(src: Path, out_dir: Path, name: str | None = None, sample_path: Path | None = None,
+                     text_column: str | None = None) -> tuple[dict[str, Any], list[str]]:
+    """Register a user's fitted estimator from a joblib/pickle file; returns (metadata, warnings).
+
+    Loading it runs whatever code it holds — acceptable here only because it is the user's own
+    file on their own machine; the registered copy is re-written as skops. Raises
+    RegistrationError (one line) for anything that stops registration.
+    """
+    import joblib
+
+    from twinserve.schema_infer import check_fitted, infer_schema, probe, read_sample, synthetic_rows
+
+    notes: list[str] = []
+    if not src.exists():
+        raise RegistrationError(f"{src} does not exist")
+    try:
+        estimator = joblib.load(src)
+    except Exception as exc:  # a file that is not a joblib/pickle of a model
+        raise RegistrationError(f"cannot load {src}: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}") from None
+    check_fitted(estimator)
+    sample = read_sample(sample_path) if sample_path is not None else None
+    schema, unused = infer_schema(estimator, sample, text_column)
+    if unused:
+        notes.append(f"SAMPLE columns the model does not use (ignored): {', '.join(unused[:20])}")
+    if sample is None:
+        notes.append("no SAMPLE given: the model is checked on rows drawn from what it learned, not on your data; "
+                     "give SAMPLE=rows.csv for checks and benchmarks on real inputs")
+        base = synthetic_rows(schema, estimator, None, 64, seed=0)
+        _check_on_sample(estimator, schema, base)
+        schema = probe(estimator, schema, base, ask_missing=True)
+        drawn = synthetic_rows(schema, estimator, None, EQUIVALENCE_ROWS, seed=1)
+        sample_frame = drawn.head(KEPT_ROWS)
+        check_rows = drawn
+        source = "synthetic"
+    else:
+        frame = sample[list(schema.names)]
+        _check_on_sample(estimator, schema, frame)
+        schema = probe(estimator, schema, frame, ask_missing=False)
+        import pandas as pd
+
+        drawn = synthetic_rows(schema, estimator, frame, max(EQUIVALENCE_ROWS - len(frame), 1000), seed=1)
+        check_rows = pd.concat([frame.head(EQUIVALENCE_ROWS), drawn], ignore_index=True)
+        sample_frame = frame
+        source = str(sample_path.name) if sample_path else "sample"
+    # Drawn rows may hold what the model refuses (an integer through a closed encoder, say):
+    # keep only rows it answers, so the ONNX check compares answers, not refusals.
+    check_rows = _answerable(estimator, schema, check_rows)
+    document = register(estimator, out_dir, name=name or src.stem, schema=schema, check_rows=check_rows,
+                        sample_rows=sample_records(sample_frame, schema), samples_source=source)
+    return document, notes
+
+
+def _answerable(estimator: Any, schema: InputSchema, frame: Any, chunk: int = 500) -> Any:
+    """The rows of ``frame`` the model answers, dropped chunk by chunk, then row by row."""
+    import pandas as pd
+
+    kept = []
+    for start in range(0, len(frame), chunk):
+        part = frame.iloc[start:start + chunk]
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                call_model(estimator, schema, part)
+            kept.append(part)
+        except Exception:  # some row of the chunk is refused: find which
+            for i in range(len(part)):
+                row = part.iloc[i:i + 1]
+                with contextlib.suppress(Exception), warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    call_model(estimator, schema, row)
+                    kept.append(row)
+    return pd.concat(kept, ignore_index=True) if kept else frame.head(0)
+
+
+def print_summary(document: dict[str, Any], out_dir: Path, notes: list[str] | None = None) -> None:
+    err = sys.stderr
+    for note in notes or []:
+        print(f"warning: {note}", file=err)
+    print(f"registered {document['name']} {document['version']} in {out_dir}", file=err)
+    schema = InputSchema.from_dict(document["input_schema"])
+    kinds = ", ".join(f"{f.name}:{f.kind}{'?' if f.nullable else ''}" for f in schema.features[:12])
+    more = f", ... ({len(schema.features)} in all)" if len(schema.features) > 12 else ""
+    print(f"  estimator: {document['estimator']} ({document['task']}), input {schema.layout}: {kinds}{more}", file=err)
+    if document["classes"]:
+        print(f"  classes: {document['classes']}", file=err)
+    if document["metrics"]:
+        print(f"  accuracy: train {document['metrics']['train_accuracy']:.4f}, held-out {document['metrics']['heldout_accuracy']:.4f}", file=err)
+    print(f"  source: {document['artefacts']['source']['path']} sha256 {document['sha256']}", file=err)
+    if document["trusted_types"]:
+        print(f"  trusted beyond the reviewed base list (review them; recorded in metadata.json): "
+              f"{', '.join(document['trusted_types'])}", file=err)
+    eq = document["equivalence"]
+    if document["artefacts"].get("serving"):
+        diff = (f"max relative diff {eq['max_relative_diff']:.2e}" if "max_relative_diff" in eq else
+                f"{eq['label_mismatches']} label mismatches, max |dp| {eq['max_proba_abs_diff']:.2e}")
+        print(f"  serving: model.onnx ({eq['variant']}), equal on {eq['rows']} rows: {diff}", file=err)
+    else:
+        print(f"  serving: scikit-learn — {eq.get('error', 'no ONNX form')[:400]}", file=err)

@@ -1,0 +1,293 @@
+"""Reading a model's input schema off the fitted estimator and a sample of the user's data.
+
+Registration-time only (needs scikit-learn and pandas). What the estimator knows (its
+``feature_names_in_``, its encoders' ``categories_``, its scalers' means, its trees' thresholds)
+decides names, kinds and known values; the sample decides dtypes and realistic values; what the
+model *accepts* (a missing value, an unseen category) is asked of the model itself, one probe per
+feature, because no attribute says it reliably across estimators.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from twinserve.errors import RegistrationError
+from twinserve.schema import Feature, InputSchema, Kind
+
+UNSEEN_STRING = "__twinserve_unseen__"
+_TEXT_NAME = "text"
+
+
+def read_sample(path: Path) -> Any:
+    """A CSV or Parquet file as a DataFrame; RegistrationError (one line) when it cannot be read."""
+    import pandas as pd
+
+    if not path.exists():
+        raise RegistrationError(f"SAMPLE {path} does not exist")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".parquet", ".pq"):
+            try:
+                frame = pd.read_parquet(path)
+            except ImportError:
+                raise RegistrationError("reading Parquet needs pyarrow (pip install pyarrow); or give a CSV") from None
+        else:
+            frame = pd.read_csv(path)
+    except RegistrationError:
+        raise
+    except Exception as exc:  # pandas raises many kinds for a malformed file
+        raise RegistrationError(f"cannot read SAMPLE {path}: {str(exc).splitlines()[0][:200]}") from None
+    if frame.empty:
+        raise RegistrationError(f"SAMPLE {path} holds no rows")
+    frame.columns = [str(c) for c in frame.columns]
+    return frame
+
+
+def _steps(estimator: Any) -> list[Any]:
+    """The estimator and every fitted sub-estimator inside it (pipelines, column transformers)."""
+    found = [estimator]
+    for _, step in getattr(estimator, "steps", []) or []:
+        found += _steps(step)
+    for _, transformer, _ in getattr(estimator, "transformers_", []) or []:
+        if not isinstance(transformer, str):
+            found += _steps(transformer)
+    return found
+
+
+def _is_text_model(estimator: Any) -> bool:
+    """A pipeline whose first step turns raw documents into features (Count/Tfidf/Hashing vectorizer)."""
+    first = estimator.steps[0][1] if hasattr(estimator, "steps") else estimator
+    return hasattr(first, "build_analyzer")
+
+
+def _known_categories(estimator: Any) -> dict[str, list[Any]]:
+    """Feature name -> the categories an encoder fitted on that column knows (NaN/None dropped)."""
+    known: dict[str, list[Any]] = {}
+    for step in _steps(estimator):
+        names = getattr(step, "feature_names_in_", None)
+        categories = getattr(step, "categories_", None)
+        if names is None or categories is None or isinstance(categories, str):
+            continue
+        for name, values in zip(names, categories, strict=False):
+            kept = [v.item() if hasattr(v, "item") else v for v in values
+                    if v is not None and not (isinstance(v, float) and v != v)]
+            known[str(name)] = kept
+    return known
+
+
+def _kind_of_values(values: list[Any]) -> Kind:
+    if values and all(isinstance(v, bool | np.bool_) for v in values):
+        return "boolean"
+    if values and all(isinstance(v, int | np.integer) and not isinstance(v, bool) for v in values):
+        return "integer"
+    if values and all(isinstance(v, int | float | np.number) for v in values):
+        return "number"
+    return "string"
+
+
+def _kind_of_dtype(dtype: Any) -> Kind:
+    kind = getattr(dtype, "kind", "O")
+    if kind == "b":
+        return "boolean"
+    if kind in "iu":
+        return "integer"
+    if kind == "f":
+        return "number"
+    return "string"
+
+
+def _names(estimator: Any, sample: Any, text_column: str | None) -> tuple[tuple[str, ...], str, list[str]]:
+    """(feature names, layout, sample columns the model does not use)."""
+    columns = [] if sample is None else list(sample.columns)
+    names_in = getattr(estimator, "feature_names_in_", None)
+    if names_in is not None:
+        names = tuple(str(n) for n in names_in)
+        return names, "dataframe", [c for c in columns if c not in names]
+    if _is_text_model(estimator):
+        if text_column is None and sample is not None:
+            strings = [c for c in columns if _kind_of_dtype(sample[c].dtype) == "string"]
+            if not strings:
+                raise RegistrationError("the model takes one text column, but SAMPLE has no string column")
+            # A label is a handful of values; the documents are the column with the most distinct ones.
+            text_column = max(strings, key=lambda c: sample[c].nunique())
+        elif text_column is not None and sample is not None and text_column not in columns:
+            raise RegistrationError(f"SAMPLE has no column {text_column!r} (TEXT_COLUMN)")
+        name = text_column or _TEXT_NAME
+        return (name,), "documents", [c for c in columns if c != name]
+    n_features = getattr(estimator, "n_features_in_", None)
+    if n_features is None:
+        raise RegistrationError(f"cannot tell what {type(estimator).__name__} takes: it has no n_features_in_ "
+                                "or feature_names_in_ (is it fitted?)")
+    generic = tuple(f"x{i}" for i in range(n_features))
+    if sample is None or all(n in columns for n in generic):
+        return generic, "array", [c for c in columns if c not in generic]
+    numeric = [c for c in columns if _kind_of_dtype(sample[c].dtype) in ("number", "integer")]
+    if len(numeric) >= n_features:
+        # Fitted on an unnamed array: the sample's first numeric columns, in order.
+        return tuple(numeric[:n_features]), "array", [c for c in columns if c not in numeric[:n_features]]
+    raise RegistrationError(f"the model takes {n_features} unnamed numbers but SAMPLE has {len(numeric)} numeric "
+                            f"columns; name them x0..x{n_features - 1} or give at least {n_features}")
+
+
+def check_fitted(estimator: Any) -> None:
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    if not hasattr(estimator, "predict"):
+        raise RegistrationError(f"{type(estimator).__name__} has no predict(): not a model twinserve can serve")
+    try:
+        check_is_fitted(estimator)
+    except NotFittedError:
+        raise RegistrationError(f"{type(estimator).__name__} is not fitted; fit it before registering") from None
+    except TypeError:  # not an estimator scikit-learn recognises: let the sample probe decide
+        pass
+
+
+def infer_schema(estimator: Any, sample: Any, text_column: str | None = None) -> tuple[InputSchema, list[str]]:
+    """The schema (kinds and categories; nullability and closedness come from :func:`probe`) and
+    the sample's columns the model does not use. RegistrationError when the sample lacks some."""
+    names, layout, unused = _names(estimator, sample, text_column)
+    if sample is not None:
+        missing = [n for n in names if n not in sample.columns]
+        if missing:
+            raise RegistrationError(f"SAMPLE lacks column(s) {', '.join(missing[:10])}"
+                                    + (f" and {len(missing) - 10} more" if len(missing) > 10 else ""))
+    known = _known_categories(estimator)
+    features = []
+    for name in names:
+        categories = known.get(name)
+        if layout == "documents":
+            kind: Kind = "string"
+        elif sample is not None:
+            kind = _kind_of_dtype(sample[name].dtype)
+        elif categories is not None:
+            kind = _kind_of_values(categories)
+        else:
+            kind = "number"
+        if kind == "number" and categories is not None:
+            categories = None  # a float column through an encoder: its values are not a vocabulary
+        nullable = sample is not None and bool(sample[name].isna().any())
+        features.append(Feature(name, kind, nullable, tuple(categories) if categories is not None else None))
+    return InputSchema(tuple(features), layout), unused  # type: ignore[arg-type]
+
+
+def _numeric_ranges(estimator: Any, names: tuple[str, ...]) -> dict[str, tuple[float, float]]:
+    """Per feature (mean, spread) from what the estimator learned: scalers' mean_/scale_, imputers'
+    statistics_, trees' split thresholds. Used to draw realistic rows when there is no sample."""
+    ranges: dict[str, tuple[float, float]] = {}
+    for step in _steps(estimator):
+        step_names = getattr(step, "feature_names_in_", None)
+        step_names = [str(n) for n in step_names] if step_names is not None else list(names)
+        mean, scale = getattr(step, "mean_", None), getattr(step, "scale_", None)
+        if mean is not None and scale is not None and len(mean) == len(step_names):
+            for name, m, s in zip(step_names, mean, scale, strict=True):
+                ranges.setdefault(name, (float(m), float(s) or 1.0))
+        trees = getattr(step, "estimators_", None)
+        trees = [step] if hasattr(step, "tree_") else (list(np.ravel(trees)) if trees is not None else [])
+        thresholds: dict[int, list[float]] = {}
+        for tree in trees:
+            structure = getattr(tree, "tree_", None)
+            if structure is None:
+                continue
+            for feature, threshold in zip(structure.feature, structure.threshold, strict=True):
+                if feature >= 0:
+                    thresholds.setdefault(int(feature), []).append(float(threshold))
+        for index, values in thresholds.items():
+            if index < len(step_names):
+                low, high = min(values), max(values)
+                ranges.setdefault(step_names[index], ((low + high) / 2, max((high - low) / 2, abs(low) * 0.1, 1e-3)))
+    return ranges
+
+
+def synthetic_rows(schema: InputSchema, estimator: Any, sample: Any, n_rows: int, seed: int = 1) -> Any:
+    """Rows drawn from the schema: numbers near the sample's values (or the estimator's learned
+    ranges), known categories, missing values where the model takes them, and unseen categories
+    where it ignores them. A DataFrame with the schema's column names."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    ranges = _numeric_ranges(estimator, schema.names) if sample is None else {}
+    columns: dict[str, Any] = {}
+    for feature in schema.features:
+        name = feature.name
+        observed = sample[name].dropna() if sample is not None else None
+        if feature.kind in ("number", "integer"):
+            if observed is not None and len(observed):
+                values = observed.to_numpy(dtype=np.float64)[rng.integers(0, len(observed), n_rows)]
+                values = values * rng.normal(1.0, 0.15, n_rows)  # near real rows, many near boundaries
+            elif feature.categories:
+                values = np.asarray(feature.categories, dtype=np.float64)[rng.integers(0, len(feature.categories), n_rows)]
+            else:
+                mean, spread = ranges.get(name, (0.0, 1.0))
+                values = rng.normal(mean, spread, n_rows)
+            if feature.kind == "integer":
+                values = np.rint(values)
+            column: Any = values
+            if feature.nullable:
+                column = np.where(rng.random(n_rows) < 0.05, np.nan, values)
+            elif feature.kind == "integer":
+                column = values.astype(np.int64)
+            columns[name] = column
+        elif feature.kind == "boolean":
+            columns[name] = rng.random(n_rows) < 0.5
+        else:
+            pool = list(feature.categories or [])
+            if not pool and observed is not None and len(observed):
+                pool = [str(v) for v in observed.unique()[:1000]]
+            if not pool:
+                pool = ["a", "b", "c"]
+            values = [pool[i] for i in rng.integers(0, len(pool), n_rows)]
+            if schema.layout == "documents" and len(pool) > 1:  # new documents from known words
+                words = " ".join(pool).split()
+                values = [" ".join(words[j] for j in rng.integers(0, len(words), rng.integers(1, 12)))
+                          for _ in range(n_rows)]
+            if feature.categories and not feature.closed:
+                values = [UNSEEN_STRING if rng.random() < 0.02 else v for v in values]
+            if feature.nullable:
+                values = [None if rng.random() < 0.05 else v for v in values]
+            columns[name] = np.array(values, dtype=object)
+    return pd.DataFrame(columns, columns=list(schema.names))
+
+
+def _accepts(estimator: Any, schema: InputSchema, frame: Any) -> bool:
+    from twinserve.registration import call_model
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            call_model(estimator, schema, frame)
+        return True
+    except Exception:  # any refusal at all means: not accepted
+        return False
+
+
+def probe(estimator: Any, schema: InputSchema, base: Any, ask_missing: bool) -> InputSchema:
+    """Ask the model, feature by feature, whether it refuses an unseen category (then the core
+    refuses it first, naming the feature) and, with ``ask_missing``, whether it takes a missing
+    value. With a sample, a feature takes null where the sample shows missing values: a model that
+    merely tolerates NaN where it never saw one would answer something nobody checked."""
+    rows = base.head(16).copy()
+    features = []
+    for feature in schema.features:
+        nullable = feature.nullable
+        if ask_missing and not nullable:
+            trial = rows.copy()
+            trial[feature.name] = None if feature.kind in ("string", "boolean") else np.nan
+            if feature.kind in ("string", "boolean"):
+                trial[feature.name] = trial[feature.name].astype(object)
+            nullable = _accepts(estimator, schema, trial)
+        closed = False
+        if feature.categories is not None:
+            trial = rows.copy()
+            unseen: Any = UNSEEN_STRING if feature.kind == "string" else max(
+                (c for c in feature.categories if isinstance(c, int | float)), default=0) + 1000
+            with contextlib.suppress(TypeError, ValueError):
+                trial[feature.name] = unseen
+            closed = not _accepts(estimator, schema, trial)
+        features.append(Feature(feature.name, feature.kind, nullable, feature.categories, closed))
+    return InputSchema(tuple(features), schema.layout)
