@@ -2,34 +2,40 @@
 # Build, push and deploy the twinserve container to Kubernetes with kustomize.
 #
 # The committed tree under k8s/ is never edited: the image (pinned by digest after the
-# push) and MODEL_SHA256 are set in a throwaway overlay under $BUILD_DIR that points at
-# k8s/overlays/<env>, written by scripts/k8s_set_image.py (what `make k8s-image` runs on the
-# committed overlays; kubectl bundles kustomize's build, not its `edit` command).
+# push) and MODEL_SHA256 are set in a throwaway overlay in this run's own folder (mktemp -d
+# under $BUILD_DIR, so two deploys never share one) that points at k8s/overlays/<env>, written
+# by scripts/k8s_set_image.py (what `make k8s-image` runs on the committed overlays; kubectl
+# bundles kustomize's build, not its `edit` command). A rollout that does not finish is rolled
+# back: `kubectl rollout undo`, and every other object as it was before (scripts/k8s_rollback.py).
 set -euo pipefail
 
 usage() {
   cat <<'EOF'
 Usage: scripts/deploy_k8s.sh [--env dev|prod] [--tag TAG] [--image LOCAL_IMAGE]
-                             [--model-sha256 HEX|none] [--dry-run]
+                             [--model-dir DIR | --model-sha256 HEX|none] [--dry-run]
 
 Deploys the predictor to the current kube context, in this order:
-  1. model   model/ (`make model`) is the model the image bakes; the SHA-256 of its served
-             artefact becomes MODEL_SHA256 in the pods' ConfigMap
+  1. model   model/ (`make model`) is the model the image bakes; the SHA-256 of its
+             metadata.json (which pins every artefact) becomes MODEL_SHA256 in the pods' ConfigMap
   2. image   `make image` (podman; it trains model/ first when missing), or with docker
              `make image-inputs` then docker build; skipped with --image
-  3. push    to $REGISTRY/twinserve-predict:TAG; the manifests are then pinned to the
-             pushed digest
+  3. push    to $REGISTRY/twinserve-predict:TAG, never an image built on the stand-in base
+             (label org.twinserve.standin); the manifests are then pinned to the pushed digest
   4. apply   render k8s/overlays/<env> with image and pin, validate every object's schema,
-             kubectl apply -k, kubectl rollout status, print the Service address
+             kubectl apply -k, kubectl rollout status, print the Service address. A rollout
+             that does not finish in ROLLOUT_TIMEOUT is rolled back: kubectl rollout undo, the
+             previous ConfigMap and every other object re-applied as they were, the objects
+             this deploy created deleted
 
 Options:
   --env ENV             overlay under k8s/overlays (default: dev)
   --tag TAG             image tag (default: git commit, plus -dirty for local changes)
   --image IMAGE         push this already-built local image (e.g. the one `make image`
                         tagged, localhost/twinserve-predict:<version>) instead of building
+  --model-dir DIR       the model folder the image bakes (default: $MODEL_DIR, else model/);
+                        MODEL_SHA256 is the SHA-256 of its metadata.json
   --model-sha256 VALUE  MODEL_SHA256 for the pods: 64 hex digits, or `none` (the pin in
-                        the image's metadata.json applies). Default: the SHA-256 of the
-                        served artefact in model/, which must then exist
+                        the image's metadata.json applies). Default: from --model-dir
   --dry-run             render and validate only: needs no registry, no container engine,
                         no cluster and no model
   -h, --help            this text
@@ -45,9 +51,14 @@ Environment:
                      it can, else .venv-tools/bin/python, made by `make setup-tools`)
   K8S_VERSION        Kubernetes version for schema validation (default: 1.37.0)
   ROLLOUT_TIMEOUT    how long to wait for the rollout (default: 300s)
-  BUILD_DIR          where the throwaway overlay and renders go (default: build/k8s-deploy)
+  MODEL_DIR          the model folder (default: model/); --model-dir wins
+  BUILD_DIR          parent of each run's own folder (mktemp -d <env>.XXXXXX), which keeps the
+                     throwaway overlay, the rendered manifests and the rollback state
+                     (default: build/k8s-deploy)
 
-Exit codes: 0 deployed (or dry run passed), 1 a step failed, 2 preflight or usage error.
+Exit codes: 0 deployed (or dry run passed); 1 a step failed (a failed rollout was rolled back);
+2 preflight or usage error (a stand-in image included); 3 the rollout failed and the rollback
+did not complete: the namespace needs a hand.
 EOF
 }
 
@@ -66,6 +77,7 @@ env_name=dev
 tag=""
 local_image=""
 model_sha256=""
+model_dir_arg=""
 dry_run=false
 while (($#)); do
   case "$1" in
@@ -77,6 +89,8 @@ while (($#)); do
     --image=*) local_image=${1#*=}; shift ;;
     --model-sha256) need_value "$@"; model_sha256=$2; shift 2 ;;
     --model-sha256=*) model_sha256=${1#*=}; shift ;;
+    --model-dir) need_value "$@"; model_dir_arg=$2; shift 2 ;;
+    --model-dir=*) model_dir_arg=${1#*=}; shift ;;
     --dry-run) dry_run=true; shift ;;
     -h | --help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument: $1" 2 ;;
@@ -102,7 +116,9 @@ overlay_dir=$REPO_ROOT/k8s/overlays/$env_name
 dockerfile=$REPO_ROOT/services/predict-container/Dockerfile
 validator=$REPO_ROOT/scripts/k8s_validate.py
 set_image=$REPO_ROOT/scripts/k8s_set_image.py
-model_dir=$REPO_ROOT/model
+rollback_helper=$REPO_ROOT/scripts/k8s_rollback.py
+model_dir=${model_dir_arg:-${MODEL_DIR:-$REPO_ROOT/model}}
+model_dir=$(realpath -m -- "$model_dir")
 
 # ---------------------------------------------------------------- preflight (no side effects)
 if ! [[ $env_name =~ ^[a-z0-9-]+$ && -f $overlay_dir/kustomization.yaml ]]; then
@@ -117,6 +133,7 @@ command -v "$KUBECTL" >/dev/null ||
 if [[ -n $model_sha256 && $model_sha256 != none && ! ${model_sha256,,} =~ ^[0-9a-f]{64}$ ]]; then
   preflight_fail "--model-sha256 must be 64 hex digits or none, not '$model_sha256'"
 fi
+[[ -z $model_sha256 || -z $model_dir_arg ]] || preflight_fail "--model-dir and --model-sha256 exclude each other"
 
 if [[ -z $tag ]]; then
   tag=$(git -C "$REPO_ROOT" rev-parse --short=12 HEAD 2>/dev/null) ||
@@ -133,7 +150,7 @@ if ! $dry_run; then
   # The pods are pinned to the model in model/ (the one the image bakes). Building trains it
   # when missing; a pre-built --image needs it, or an explicit --model-sha256.
   if [[ -n $local_image && -z $model_sha256 && ! -f $model_dir/metadata.json ]]; then
-    preflight_fail "no model/metadata.json to take MODEL_SHA256 from: run 'make model' (the model your image was built from) or pass --model-sha256 HEX|none"
+    preflight_fail "no $model_dir/metadata.json to take MODEL_SHA256 from: run 'make model' (the model your image was built from), or pass --model-dir DIR or --model-sha256 HEX|none"
   fi
   [[ -n $local_image ]] || command -v make >/dev/null ||
     preflight_fail "make not found: it builds the image (make image); or pass --image"
@@ -154,11 +171,14 @@ if ! $dry_run; then
     preflight_fail "cluster of context '$KUBE_CONTEXT' is not reachable (kubectl version failed)"
 fi
 
-stage=$BUILD_DIR/$env_name
-rendered=$BUILD_DIR/$env_name.yaml
+# This run's own folder: two deploys (of one environment or two) never write into each other's.
+mkdir -p "$BUILD_DIR"
+run_dir=$(mktemp -d "$BUILD_DIR/$env_name.XXXXXX") || die "cannot create a run folder under $BUILD_DIR"
+stage=$run_dir/overlay
+rendered=$run_dir/$env_name.yaml
+log "run folder: $run_dir"
 # kustomize's `images:` match by name: the throwaway overlay replaces whatever image the
 # overlay itself names (localhost/twinserve-predict in dev, a registry name in prod).
-mkdir -p "$BUILD_DIR"
 "$KUBECTL" kustomize "$overlay_dir" >"$rendered" || die "kubectl kustomize $overlay_dir failed"
 overlay_image=$("$PYTHON" "$validator" describe "$rendered" --get image_name) ||
   die "cannot read the image of $overlay_dir"
@@ -186,7 +206,7 @@ EOF
     pin_args=(--model-sha256 "$model_sha256")
   elif [[ ! -f $model_dir/metadata.json ]]; then
     # Only before the image step trains it: the preflight requires model/ for --image.
-    if $dry_run; then log "dry run: no model/metadata.json, so no MODEL_SHA256 pin (a real deploy takes it from model/)"; fi
+    if $dry_run; then log "dry run: no $model_dir/metadata.json, so no MODEL_SHA256 pin (a real deploy takes it from there)"; fi
     pin_args=(--model-sha256 none)
   else
     pin_args=(--model-dir "$model_dir")
@@ -225,7 +245,7 @@ if [[ -z $local_image ]]; then
   fi
   # The image now bakes model/: pin what it bakes (the render above may predate the model).
   [[ -n $model_sha256 || -f $model_dir/metadata.json ]] ||
-    die "the image was built but model/metadata.json is missing: cannot pin MODEL_SHA256"
+    die "the image was built but $model_dir/metadata.json is missing: cannot pin MODEL_SHA256"
   render "$image_repo:$tag"
 fi
 # `make image` builds into the project's own podman storage: use it unless told otherwise.
@@ -236,12 +256,19 @@ if [[ $CONTAINER_ENGINE == podman && -z ${CONTAINERS_STORAGE_CONF:-} && -f $REPO
 fi
 
 # ---------------------------------------------------------------- 3. push
+# The stand-in base (make image's fallback when the real one cannot be pulled) gets no security
+# updates: an image built on it is for local tests and never leaves this machine.
+standin=$("$CONTAINER_ENGINE" image inspect --format '{{ index .Config.Labels "org.twinserve.standin" }}' "$local_image" 2>/dev/null) ||
+  die "no local image '$local_image' in $CONTAINER_ENGINE's storage (build it with 'make image', or omit --image)"
+if [[ -n $standin && $standin != "<no value>" && $standin != false ]]; then
+  die "refusing to push $local_image: it is built on the stand-in base (label org.twinserve.standin=$standin), which gets no security updates; build it on the real base image" 2
+fi
 log "tag local image $local_image as $image_ref"
 "$CONTAINER_ENGINE" tag "$local_image" "$image_ref" ||
   die "no local image '$local_image' in $CONTAINER_ENGINE's storage (build it with 'make image', or omit --image)"
 
 log "push $image_ref"
-digest_file=$stage/digest
+digest_file=$run_dir/digest
 rm -f "$digest_file"
 if [[ $CONTAINER_ENGINE == podman ]]; then
   podman push --digestfile "$digest_file" "$image_ref" || die "push to $REGISTRY failed"
@@ -257,11 +284,53 @@ log "pin manifests to $image_repo@$digest"
 render "$image_repo@$digest"
 
 # ---------------------------------------------------------------- 4. apply + rollout
+# What a rollback puts back, read before anything changes: the live objects as last applied,
+# and the ConfigMap the live pods use (its generated name differs from the new one).
+rollback_dir=$run_dir/rollback
+"${kube[@]}" get -f "$rendered" -o json --ignore-not-found >"$run_dir/live.json" ||
+  die "cannot read the current state of the objects to apply (kubectl get -f $rendered)"
+live=(--live "$run_dir/live.json")
+# The revision to undo to (not merely "the previous one": an apply that leaves the pod template
+# as it was makes no new revision) and the ConfigMap the live pods use.
+live_deployment=$("${kube[@]}" --namespace "$namespace" get deployment "$DEPLOYMENT" --ignore-not-found -o \
+  jsonpath='{.metadata.annotations.deployment\.kubernetes\.io/revision} {.spec.template.spec.containers[*].envFrom[*].configMapRef.name}') ||
+  die "cannot read the live deployment/$DEPLOYMENT"
+read -r live_revision live_configmap _ <<<"$live_deployment" || true
+if [[ -n $live_configmap ]]; then
+  "${kube[@]}" --namespace "$namespace" get configmap "$live_configmap" -o json --ignore-not-found \
+    >"$run_dir/live-configmap.json" || die "cannot read the live configmap/$live_configmap"
+  live+=(--live "$run_dir/live-configmap.json")
+fi
+"$PYTHON" "$rollback_helper" snapshot --rendered "$rendered" "${live[@]}" --out "$rollback_dir" >&2 ||
+  die "cannot record the state to roll back to"
+
+# Undo the Deployment, re-apply every other object as it was, delete what this deploy created.
+# Returns non-zero at the first step that fails (the caller says which state is left).
+rollback() {
+  local created
+  "${kube[@]}" --namespace "$namespace" rollout undo "deployment/$DEPLOYMENT" --to-revision "$live_revision" || return 1
+  if [[ -s $rollback_dir/restore.yaml ]]; then
+    "${kube[@]}" apply -f "$rollback_dir/restore.yaml" || return 1
+  fi
+  while read -r created; do
+    "${kube[@]}" --namespace "$namespace" delete "$created" --ignore-not-found || return 1
+  done <"$rollback_dir/created.txt"
+  "${kube[@]}" --namespace "$namespace" rollout status "deployment/$DEPLOYMENT" --timeout "$ROLLOUT_TIMEOUT"
+}
+
 log "apply to context '$KUBE_CONTEXT', namespace '$namespace'"
 "${kube[@]}" apply -k "$stage" || die "kubectl apply failed"
 log "wait for the rollout (timeout $ROLLOUT_TIMEOUT)"
-"${kube[@]}" --namespace "$namespace" rollout status "deployment/$DEPLOYMENT" --timeout "$ROLLOUT_TIMEOUT" ||
-  die "rollout did not finish; see: kubectl -n $namespace describe deployment/$DEPLOYMENT (a MODEL_SHA256 mismatch shows in the pod log)"
+if ! "${kube[@]}" --namespace "$namespace" rollout status "deployment/$DEPLOYMENT" --timeout "$ROLLOUT_TIMEOUT"; then
+  why="see kubectl -n $namespace describe deployment/$DEPLOYMENT and the pod log (a MODEL_SHA256 mismatch shows there)"
+  if [[ -e $rollback_dir/first-deploy || -z $live_revision ]]; then
+    die "rollout of $image_repo@$digest did not finish and there is no previous version to roll back to; $why; remove it with: ${kube[*]} delete -k $stage"
+  fi
+  log "rollout did not finish: rolling back (undo, previous ConfigMap${live_configmap:+ $live_configmap} and objects re-applied, new objects deleted)"
+  rollback ||
+    die "rollout of $image_repo@$digest did not finish and the rollback did not complete either; the namespace is half-deployed: $why; state to restore in $rollback_dir" 3
+  die "rollout of $image_repo@$digest did not finish; rolled back to revision $live_revision${live_configmap:+ with configmap/$live_configmap}, $(wc -l <"$rollback_dir/created.txt") new object(s) deleted; $why"
+fi
 
 # ---------------------------------------------------------------- address
 service=$("$PYTHON" "$validator" describe "$rendered" --get service)

@@ -27,7 +27,7 @@ def clone(tmp_path: Path) -> Path:
     """The files the script uses, laid out as in a fresh clone (without model/ or a venv)."""
     root = tmp_path / "repo"
     (root / "scripts").mkdir(parents=True)
-    for name in ("deploy_k8s.sh", "k8s_validate.py", "k8s_set_image.py"):
+    for name in ("deploy_k8s.sh", "k8s_validate.py", "k8s_posture.py", "k8s_set_image.py", "k8s_rollback.py"):
         shutil.copy2(REPO / "scripts" / name, root / "scripts" / name)
     # k8s_validate.py reads the manifests through twinbench's k8s room (quantities, pod limits).
     shutil.copytree(REPO / "scripts" / "twinbench", root / "scripts" / "twinbench",
@@ -54,14 +54,15 @@ def stubs(tmp_path: Path, root: Path) -> Path:
     folder.mkdir()
     sha = hashlib.sha256(FAKE_ONNX).hexdigest()
     metadata = json.dumps({"artefacts": {"serving": {"path": "model.onnx", "sha256": sha},
-                                         "source": {"path": "model.skops", "sha256": "0" * 64}}})
+                                         "source": {"path": "model.skops", "sha256": sha}}})
     write_stub(folder / "make", f"""
 case "$*" in
   *" image "*) mkdir -p {root}/model && printf '%s' '{FAKE_ONNX.decode()}' > {root}/model/model.onnx \\
+                 && cp {root}/model/model.onnx {root}/model/model.skops \\
                  && printf '%s' '{metadata}' > {root}/model/metadata.json ;;
 esac""")
     write_stub(folder / "podman", f"""
-if [ "$1" = push ]; then printf '%s' '{DIGEST}' > "$3"; fi""")
+if [ "$1" = push ]; then printf '%s' '{DIGEST}' > "$3"; fi""")  # image inspect: no stand-in label
     write_stub(folder / "kubectl", f"""
 case "$*" in
   kustomize*) exec {tools_bin() / 'kubectl'} "$@" ;;
@@ -78,6 +79,11 @@ def run(root: Path, tmp_path: Path, args: list[str], path: list[Path], **env: st
                           capture_output=True, text=True, timeout=120)
 
 
+def run_dir(root: Path, overlay: str) -> Path:
+    (folder,) = (root / "build" / "k8s-deploy").glob(f"{overlay}.*")
+    return folder
+
+
 def calls(tmp_path: Path) -> list[str]:
     log = tmp_path / "calls.log"
     lines = log.read_text().splitlines() if log.exists() else []
@@ -90,8 +96,8 @@ def test_dry_run_finds_the_tools_venv_and_needs_no_model(clone, tmp_path):
     result = run(clone, tmp_path, ["--dry-run", "--tag", "t1"], [])
     assert result.returncode == 0, result.stderr
     assert "strict schema of Kubernetes 1.37.0: ok" in result.stderr
-    assert "no model/metadata.json, so no MODEL_SHA256 pin" in result.stderr
-    objects = [d for d in yaml.safe_load_all((clone / "build" / "k8s-deploy" / "dev.yaml").read_text()) if d]
+    assert f"no {clone}/model/metadata.json, so no MODEL_SHA256 pin" in result.stderr
+    objects = [d for d in yaml.safe_load_all((run_dir(clone, "dev") / "dev.yaml").read_text()) if d]
     assert container(objects)["image"] == "registry.invalid/twinserve-predict:t1"
     assert configmap(objects)["MODEL_SHA256"] == ""
 
@@ -107,7 +113,7 @@ def test_a_prebuilt_image_without_a_model_to_pin_is_a_preflight_error(clone, tmp
     result = run(clone, tmp_path, ["--tag", "t2", "--image", "localhost/twinserve-predict:0.1.0"],
                  [stubs(tmp_path, clone)], REGISTRY="r.example")
     assert result.returncode == 2
-    assert "run 'make model'" in result.stderr and "--model-sha256 HEX|none" in result.stderr
+    assert "run 'make model'" in result.stderr and "--model-dir DIR or --model-sha256 HEX|none" in result.stderr
     assert calls(tmp_path) == [], "nothing may run before the preflight passes"
 
 
@@ -129,21 +135,23 @@ def test_fresh_clone_deploys_in_order_model_image_push_apply(clone, tmp_path):
     result = run(clone, tmp_path, ["--tag", "t4"], [stubs(tmp_path, clone)], REGISTRY="registry.example.com/team")
     assert result.returncode == 0, result.stderr
     image = "registry.example.com/team/twinserve-predict"
-    stage = clone / "build" / "k8s-deploy" / "dev"
-    assert calls(tmp_path)[:7] == [
+    folder = run_dir(clone, "dev")
+    log = [c for c in calls(tmp_path) if not c.startswith(("podman image inspect", "kubectl get", "kubectl --namespace "
+                                                                                                 "twinserve-dev get"))]
+    assert log[:7] == [
         "kubectl config current-context",
         "kubectl version --request-timeout=10s",
         f"make -C {clone}",  # make image IMAGE=localhost/twinserve-predict:t4 (trains model/ first)
         f"podman tag localhost/twinserve-predict:t4 {image}:t4",
-        f"podman push --digestfile {stage}/digest {image}:t4",
-        f"kubectl apply -k {stage}",
+        f"podman push --digestfile {folder}/digest {image}:t4",
+        f"kubectl apply -k {folder}/overlay",
         "kubectl --namespace twinserve-dev rollout status deployment/twinserve-predict --timeout 300s",
     ]
     assert "image IMAGE=localhost/twinserve-predict:t4" in (tmp_path / "calls.log").read_text()
-    applied = [d for d in yaml.safe_load_all((clone / "build" / "k8s-deploy" / "dev.yaml").read_text()) if d]
+    applied = [d for d in yaml.safe_load_all((folder / "dev.yaml").read_text()) if d]
     assert container(applied)["image"] == f"{image}@{DIGEST}"
-    # The pods are pinned to the model the image was just built with.
-    assert configmap(applied)["MODEL_SHA256"] == hashlib.sha256(FAKE_ONNX).hexdigest()
+    # The pods are pinned to the model the image was just built with: its metadata.json.
+    assert configmap(applied)["MODEL_SHA256"] == hashlib.sha256((clone / "model" / "metadata.json").read_bytes()).hexdigest()
     assert "service: http://10.0.0.9:80" in result.stdout
 
 
@@ -152,7 +160,7 @@ def test_prod_deploy_pins_the_digest_and_names_the_load_balancer(clone, tmp_path
     result = run(clone, tmp_path, ["--env", "prod", "--tag", "t5", "--image", "localhost/twinserve-predict:0.1.0",
                                    "--model-sha256", "none"], [stubs(tmp_path, clone)], REGISTRY="ghcr.io/acme")
     assert result.returncode == 0, result.stderr
-    applied = [d for d in yaml.safe_load_all((clone / "build" / "k8s-deploy" / "prod.yaml").read_text()) if d]
+    applied = [d for d in yaml.safe_load_all((run_dir(clone, "prod") / "prod.yaml").read_text()) if d]
     assert container(applied)["image"] == f"ghcr.io/acme/twinserve-predict@{DIGEST}"
     assert one(applied, "Ingress")["spec"]["ingressClassName"] == "alb"
     assert "get ingress twinserve-predict" in result.stdout
