@@ -123,3 +123,11 @@ def test_json_forms(tmp_path, doc, expected):
     path = tmp_path / "rows.json"
     path.write_text(json.dumps(doc))
     assert list(rows_from_json(str(path), Schema(feature_names=("a", "b")))) == expected
+
+
+@pytest.mark.parametrize("rows", [[[1.0, float("nan")]], [[float("inf")]], [{"a": object()}]])
+def test_rows_given_in_code_that_json_cannot_carry_are_bad_input(rows):
+    from twinserve.client import BadInput
+
+    with PredictClient("http://127.0.0.1:9") as client, pytest.raises(BadInput, match="cannot be sent as JSON"):
+        client.predict(rows)

@@ -334,7 +334,12 @@ class Batch:
 
 
 def encode(rows: Sequence[Row]) -> bytes:
-    return json.dumps({"instances": list(rows)}, separators=(",", ":"), allow_nan=False).encode()
+    """The request body for ``rows``; :class:`BadInput` for rows given in code that JSON cannot carry
+    (NaN, infinities, objects that are not JSON): files and flags were checked when read."""
+    try:
+        return json.dumps({"instances": list(rows)}, separators=(",", ":"), allow_nan=False).encode()
+    except (ValueError, TypeError) as exc:
+        raise BadInput(f"rows cannot be sent as JSON: {exc}") from None
 
 
 def batches(rows: Iterable[Row], batch_rows: int, max_body_bytes: int) -> Iterator[Batch]:
