@@ -38,11 +38,12 @@ k8s-check: k8s-render $(VENV)/.stamp $(MODEL_DIR)/metadata.json ## Check k8s/: s
 	$(TOOLS_BIN)/shellcheck scripts/deploy_k8s.sh
 	TOOLS_BIN=$(TOOLS_BIN) TWINSERVE_K8S_STRICT=1 $(PY) -m pytest -q -p no:cacheprovider $(K8S_TESTS)
 
-# In order: model (a prerequisite of image), image, then the script pushes, pins the digest
-# and MODEL_SHA256, applies and waits. The podman variables point it at the storage `make
+# In order: model (a prerequisite of image), image, then the script pushes (never an image on
+# the stand-in base), pins the digest and MODEL_SHA256 (the hash of $(MODEL_DIR)/metadata.json),
+# applies and waits (rolling back a rollout that does not finish). The podman variables point it at the storage `make
 # image` built into.
 k8s-deploy: $(TOOLS_VENV)/.stamp $(if $(DRY_RUN),,k8s-registry-set image) ## Model, image, push to $REGISTRY, apply k8s/overlays/$K8S_ENV (dev); DRY_RUN=1 renders + validates only
-	PATH="$(TOOLS_BIN):$$PATH" K8S_VERSION=$(K8S_VERSION) $(if $(DRY_RUN),,$(PODMAN_ENV)) \
+	PATH="$(TOOLS_BIN):$$PATH" K8S_VERSION=$(K8S_VERSION) MODEL_DIR='$(abspath $(MODEL_DIR))' $(if $(DRY_RUN),,$(PODMAN_ENV)) \
 	  bash scripts/deploy_k8s.sh --env $(K8S_ENV) $(if $(DRY_RUN),--dry-run,--image $(IMAGE))
 
 # Checked before the image is built, not after.
@@ -52,7 +53,7 @@ k8s-registry-set:
 # `kustomize edit set image` for the pinned toolset: kubectl has kustomize's build but not
 # its `edit`, and no pinned kustomize installs from PyPI or npm here, so a small script
 # rewrites the overlay's `images:` block (and verifies nothing else changed). It also pins
-# MODEL_SHA256 in the overlay's model.env to the served artefact of $(MODEL_DIR) (the model
+# MODEL_SHA256 in the overlay's model.env to the metadata.json of $(MODEL_DIR) (the model
 # `make image` bakes); MODEL_SHA256=<hex> names another, MODEL_SHA256=none clears the pin.
 k8s-image: $(VENV)/.stamp ## Point k8s/overlays/$K8S_ENV at IMAGE (default: what make image tags) and pin MODEL_SHA256 to model/
 	$(PY) scripts/k8s_set_image.py k8s/overlays/$(K8S_ENV) --image '$(IMAGE)' \

@@ -32,8 +32,12 @@ DOCKERFILE = CONTAINER_DIR / "Dockerfile"
 GUNICORN_CONF = CONTAINER_DIR / "gunicorn.conf.py"
 FLASK_PACKAGE = CONTAINER_DIR / "twinserve_flask"
 
-READINESS_PATH = "/ready"
-LIVENESS_PATH = "/health"
+# The probes go to the side listener on the container port `metrics` (twinserve_flask/observability.py),
+# so a flood on the serving port never fails them; the serving port keeps the core's /ready and
+# /health (the ALB's health check uses /ready there).
+READINESS_PATH = "/readyz"
+LIVENESS_PATH = "/livez"
+SERVING_READY_PATH = "/ready"
 GUNICORN_DEFAULT_GRACEFUL_TIMEOUT_S = 30  # gunicorn's own default, if the conf sets none
 
 
@@ -97,9 +101,13 @@ def container_env(objects) -> dict[str, str]:
     return env
 
 
-def http_port(objects) -> int:
-    (port,) = [p["containerPort"] for p in container(objects)["ports"] if p["name"] == "http"]
+def named_port(objects, name: str) -> int:
+    (port,) = [p["containerPort"] for p in container(objects)["ports"] if p["name"] == name]
     return port
+
+
+def http_port(objects) -> int:
+    return named_port(objects, "http")
 
 
 def resolve_port(objects, port: int | str) -> int:
@@ -210,22 +218,28 @@ def test_pods_spread_across_nodes(rendered, overlay):
 
 # ------------------------------------------------------------------ ports and probes
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_service_networkpolicy_probes_and_env_agree_on_the_port(rendered, overlay):
+def test_service_networkpolicy_probes_and_env_agree_on_the_ports(rendered, overlay):
+    """Serving on `http`, metrics and probes on `metrics`: the Service, the NetworkPolicy, the
+    probes and the server's environment name the same two container ports."""
     objects = rendered[overlay]
     port = http_port(objects)
+    metrics = named_port(objects, "metrics")
+    assert port != metrics
     env = container_env(objects)
     assert env["PORT"] == str(port)
     assert env["HOST"] == "0.0.0.0", "gunicorn must listen on all interfaces inside the pod"
-    service_ports = one(objects, "Service")["spec"]["ports"]
-    assert [resolve_port(objects, p["targetPort"]) for p in service_ports] == [port]
-    (rule,) = one(objects, "NetworkPolicy")["spec"]["ingress"]
-    assert [resolve_port(objects, p["port"]) for p in rule["ports"]] == [port]
+    if "METRICS_PORT" in env:
+        assert env["METRICS_PORT"] == str(metrics)
+    service_ports = {p["name"]: resolve_port(objects, p["targetPort"]) for p in one(objects, "Service")["spec"]["ports"]}
+    assert service_ports == {"http": port, "metrics": metrics}
+    rules = one(objects, "NetworkPolicy")["spec"]["ingress"]
+    assert [[resolve_port(objects, p["port"]) for p in rule["ports"]] for rule in rules] == [[port], [metrics]]
     c = container(objects)
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
-        assert resolve_port(objects, c[probe]["httpGet"]["port"]) == port, probe
+        assert resolve_port(objects, c[probe]["httpGet"]["port"]) == metrics, probe
     assert c["readinessProbe"]["httpGet"]["path"] == READINESS_PATH
     assert c["livenessProbe"]["httpGet"]["path"] == LIVENESS_PATH
-    # A failing readiness check must never restart the pod: liveness is not /ready.
+    # A failing readiness check must never restart the pod: liveness is not the readiness path.
     assert c["startupProbe"]["httpGet"]["path"] == LIVENESS_PATH
 
 
@@ -234,7 +248,7 @@ def test_probe_paths_are_routes_of_the_flask_app():
     if not sources:
         pytest.skip("services/predict-container/twinserve_flask has no modules yet")
     text = "\n".join(p.read_text() for p in sources)
-    for path in (READINESS_PATH, LIVENESS_PATH, "/predict"):
+    for path in (READINESS_PATH, LIVENESS_PATH):
         assert re.search(rf"""["']{re.escape(path)}["']""", text), f"no route {path} in twinserve_flask"
 
 
@@ -322,7 +336,8 @@ def test_dockerfile_user_port_and_healthcheck_agree(rendered, overlay):
     if "PORT" in variables:
         assert variables["PORT"] == str(http_port(objects))
     healthchecks = [expand(rest, variables) for word, rest in stage if word == "HEALTHCHECK"]
-    assert healthchecks and LIVENESS_PATH in healthchecks[-1], "HEALTHCHECK must probe /health"
+    assert healthchecks and any(p in healthchecks[-1] for p in (LIVENESS_PATH, "/health")), \
+        "HEALTHCHECK must probe a liveness path"
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -411,3 +426,14 @@ def test_guaranteed_qos_with_the_same_limits_everywhere(rendered, overlay):
     tmp = next(v for v in pod_spec(rendered[overlay])["volumes"] if v["name"] == "tmp")["emptyDir"]
     if tmp.get("medium") == "Memory":  # tmpfs counts against the memory limit
         assert k8s_validate.parse_quantity(tmp["sizeLimit"]) < limits.memory_bytes / 4
+
+
+def test_keep_alive_outlasts_the_load_balancers_idle_timeout(rendered):
+    """The ALB, not gunicorn, must close an idle connection (AWS's advice): a server that closes
+    first races the ALB's next request on that connection, which then fails with a 502."""
+    require_file(GUNICORN_CONF)
+    objects = rendered["prod"]
+    attributes = one(objects, "Ingress")["metadata"]["annotations"]["alb.ingress.kubernetes.io/load-balancer-attributes"]
+    idle = re.search(r"idle_timeout\.timeout_seconds=(\d+)", attributes)
+    assert idle, f"no idle timeout in {attributes!r}"
+    assert gunicorn_settings(container_env(objects))["keepalive"] > int(idle.group(1))

@@ -83,14 +83,16 @@ def test_prod_ingress_is_an_alb_with_ip_targets_checking_ready(prod):
     assert ingress["spec"]["ingressClassName"] == "alb"
     assert annotations["alb.ingress.kubernetes.io/scheme"] == "internet-facing"
     assert annotations["alb.ingress.kubernetes.io/target-type"] == "ip"
-    readiness = container(prod)["readinessProbe"]["httpGet"]
-    assert annotations["alb.ingress.kubernetes.io/healthcheck-path"] == readiness["path"] == "/ready"
+    # The ALB checks the core's /ready on the serving port (the traffic port): the metrics port,
+    # where the kubelet's probes go, admits the monitoring namespace only.
+    assert annotations["alb.ingress.kubernetes.io/healthcheck-path"] == "/ready"
+    assert annotations["alb.ingress.kubernetes.io/healthcheck-port"] == "traffic-port"
     assert json.loads(annotations["alb.ingress.kubernetes.io/listen-ports"])
     (rule,) = ingress["spec"]["rules"]
-    (path,) = rule["http"]["paths"]
-    backend = path["backend"]["service"]
-    assert backend["name"] == service["metadata"]["name"]
-    assert backend["port"]["name"] in {p["name"] for p in service["spec"]["ports"]}
+    for path in rule["http"]["paths"]:
+        backend = path["backend"]["service"]
+        assert backend["name"] == service["metadata"]["name"]
+        assert backend["port"] == {"name": "http"}
     assert ingress["metadata"]["namespace"] == service["metadata"]["namespace"]
     # In-flight requests get the ALB's deregistration delay; the pod must outlive it.
     delay = re.search(r"deregistration_delay\.timeout_seconds=(\d+)",
