@@ -128,3 +128,98 @@ def test_a_header_checked_against_the_server_names(tmp_path):
 
     with pytest.raises(BadInput, match="missing feature"):
         rows_from_csv(str(tmp_path / "rows.csv"), Schema(feature_names=("city", "age", "income")))
+
+
+# End to end: a DataFrame pipeline (a string category and missing values) registered from a user's
+# joblib file and served by the real core; the client's CSV and JSON rows are what the server takes.
+
+@pytest.fixture(scope="module")
+def frame_models(tmp_path_factory) -> dict:
+    import joblib
+    import numpy as np
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.pipeline import Pipeline, make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+    from twinserve.registration import import_estimator
+    from twinserve.service import Service
+    from twinserve.settings import Settings
+
+    rng = np.random.default_rng(3)
+    n = 300
+    frame = pd.DataFrame({"city": rng.choice(["Paris", "Lyon, FR", "Nice"], n).astype(object),
+                          "age": rng.integers(18, 80, n).astype(float), "income": rng.normal(1000, 200, n)})
+    frame.loc[::7, "age"] = np.nan
+    frame.loc[::11, "city"] = None
+    city = make_pipeline(SimpleImputer(strategy="constant", fill_value="missing"), OneHotEncoder(handle_unknown="ignore"))
+    pre = ColumnTransformer([("cat", city, ["city"]), ("num", SimpleImputer(), ["age", "income"])])
+    estimators = {
+        "classifier": Pipeline([("pre", pre), ("m", LogisticRegression(max_iter=500))]).fit(
+            frame, np.where(frame["income"] > 1000, "rich", "poor")),
+        "two_outputs": Pipeline([("pre", pre), ("m", Ridge())]).fit(
+            frame, np.c_[frame["income"] * 2, frame["income"] - 1]),
+    }
+    root = tmp_path_factory.mktemp("frame_models")
+    frame.to_csv(root / "sample.csv", index=False)
+    services = {}
+    for name, estimator in estimators.items():
+        joblib.dump(estimator, root / f"{name}.joblib")
+        import_estimator(root / f"{name}.joblib", root / name, sample_path=root / "sample.csv")
+        services[name] = Service.start(Settings(model_path=root / name))
+    return services
+
+
+ROWS_CSV = 'income,city,age\n1200.5,Paris,\n900,,30\n1000,"Lyon, FR",41.5\n'
+ROWS_BY_NAME = [{"city": "Paris", "age": None, "income": 1200.5}, {"city": None, "age": 30, "income": 900},
+                {"city": "Lyon, FR", "age": 41.5, "income": 1000}]
+
+
+def _direct(service, rows) -> dict:
+    answer = service.dispatch("POST", "/predict", "application/json", json.dumps({"instances": rows}).encode())
+    assert answer.status == 200, answer.body
+    return json.loads(answer.body)
+
+
+def test_csv_rows_for_a_dataframe_classifier_are_answered_as_the_server_answers_them(stand_in, frame_models,
+                                                                                     tmp_path, capsys):
+    from client_stand_in import serving
+
+    service = frame_models["classifier"]
+    server = stand_in(serving(service))
+    (tmp_path / "rows.csv").write_text(ROWS_CSV)
+    out = tmp_path / "preds.csv"
+    assert main(["predict", "--url", server.url, "--csv", str(tmp_path / "rows.csv"), "--out", str(out)]) == 0, \
+        capsys.readouterr().err
+    expected = _direct(service, ROWS_BY_NAME)
+    # the server's names were read from its /openapi.json: rows by name went by position, in its order
+    assert json.loads(server.posts()[0].body)["instances"] == [[r["city"], r["age"], r["income"]] for r in ROWS_BY_NAME]
+    lines = list(csv.reader(out.read_text().splitlines()))
+    assert lines[0] == ["row", "prediction", *(f"probability_{c}" for c in expected["classes"])]
+    assert [line[1] for line in lines[1:]] == expected["predictions"] and set(expected["predictions"]) <= {"rich", "poor"}
+    assert [[float(p) for p in line[2:]] for line in lines[1:]] == expected["probabilities"]
+
+
+def test_json_rows_for_a_two_output_regressor_give_two_prediction_columns(stand_in, frame_models, tmp_path, capsys):
+    from client_stand_in import serving
+
+    service = frame_models["two_outputs"]
+    server = stand_in(serving(service))
+    (tmp_path / "rows.json").write_text(json.dumps(ROWS_BY_NAME))
+    assert main(["predict", "--url", server.url, "--json", str(tmp_path / "rows.json"), "--format", "csv"]) == 0, \
+        capsys.readouterr().err
+    expected = _direct(service, ROWS_BY_NAME)["predictions"]
+    lines = list(csv.reader(capsys.readouterr().out.splitlines()))
+    assert lines[0] == ["row", "prediction_0", "prediction_1"]
+    assert [[float(v) for v in line[1:]] for line in lines[1:]] == expected
+
+
+def test_a_value_the_model_does_not_take_is_the_servers_one_line_refusal(stand_in, frame_models, tmp_path, capsys):
+    from client_stand_in import serving
+
+    server = stand_in(serving(frame_models["classifier"]))
+    (tmp_path / "rows.csv").write_text("income,city,age\n,Paris,3\n")  # income takes no missing value
+    assert main(["predict", "--url", server.url, "--csv", str(tmp_path / "rows.csv")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "server refused the request (422" in err and "'income'" in err, err
