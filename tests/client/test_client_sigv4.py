@@ -246,3 +246,18 @@ def test_reuse_returns_the_same_signature_only_for_the_same_request(aws_env):
     assert other["X-Amz-Content-SHA256"] != first["X-Amz-Content-SHA256"]
     with pytest.raises(UsageError):
         SigV4Signer("http://127.0.0.1:9", region=REGION, reuse_s=301)
+
+
+def test_credentials_that_fail_to_refresh_mid_run_are_one_line_exit_2(stand_in, aws_env, capsys, monkeypatch):
+    """A role's credentials refreshed at a retry's signature can fail: one line, not a traceback."""
+    from botocore.credentials import Credentials
+
+    def expired(self):
+        raise RuntimeError("the SSO session has expired")
+
+    monkeypatch.setattr(Credentials, "get_frozen_credentials", expired)
+    server = stand_in(scripted([prediction(1)]))
+    assert main(["predict", "--url", server.url, "--row", "1", "--sigv4", "--region", REGION]) == 2
+    err = capsys.readouterr().err
+    assert err == "twinserve predict: error: AWS credentials: RuntimeError: the SSO session has expired\n"
+    assert server.received == []

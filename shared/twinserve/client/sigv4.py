@@ -146,7 +146,8 @@ class SigV4Signer:
         Sign last: any header added or changed afterwards that was signed (all of ``headers``)
         invalidates the signature. The URL must be the one sent (scheme, host, port, path, query).
         Each call signs with the current time: sign every attempt of a retried request again.
-        Raises :class:`UsageError` for a plain-http URL to another machine (:func:`check_signable`).
+        Raises :class:`UsageError` for a plain-http URL to another machine (:func:`check_signable`)
+        or credentials that cannot be refreshed.
 
         With ``reuse_s > 0`` an identical request (method, URL, headers, body) signed less than
         ``reuse_s`` ago gets the same headers back: for a load generator sending one body
@@ -162,7 +163,10 @@ class SigV4Signer:
                 hit = self._reused.get(key)
                 if hit is not None and now - hit[0] < self.reuse_s:
                     return dict(hit[1])
-            frozen = self._credentials.get_frozen_credentials()
+            try:  # refreshable credentials (roles, SSO) may refresh here, and fail their own way
+                frozen = self._credentials.get_frozen_credentials()
+            except Exception as exc:
+                raise UsageError(f"AWS credentials: {type(exc).__name__}: {exc}") from None
         request = self._request_cls(method=method.upper(), url=url, data=body, headers=given)
         request.headers["X-Amz-Content-SHA256"] = hashlib.sha256(body).hexdigest()
         self._auth_cls(frozen, self.service, self.region).add_auth(request)
