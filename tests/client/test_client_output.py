@@ -130,3 +130,17 @@ def test_csv_on_a_terminal_has_no_escape_sequences_but_files_keep_the_labels():
     assert render(result, "csv", terminal=True) == "row,prediction,probability_cat \n0,cat ,1.0\n"
     assert label in render(result, "csv")
     assert "\x1b" not in render(result, "json") and "\\u001b" in render(result, "json")
+
+
+def test_csv_to_a_terminal_stdout_is_cleaned(stand_in, monkeypatch):
+    label = "\x1b]52;c;ZXZpbA==\x07ok\x1b[8m"
+    server = stand_in(scripted([_answer({"predictions": [label], "model": MODEL})]))
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr("sys.stdout", terminal)
+    assert main(["predict", "--url", server.url, "--row", "1", "--format", "csv"]) == 0
+    assert terminal.getvalue() == "row,prediction\n0,ok\n"
