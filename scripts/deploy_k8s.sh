@@ -57,7 +57,8 @@ Environment:
                      (default: build/k8s-deploy)
 
 Exit codes: 0 deployed (or dry run passed); 1 a step failed (a failed rollout was rolled back);
-2 preflight or usage error (a stand-in image included); 3 the rollout failed and the rollback
+2 preflight or usage error (a stand-in image or prod's placeholder certificate ARN included);
+3 the rollout failed and the rollback
 did not complete: the namespace needs a hand.
 EOF
 }
@@ -222,6 +223,13 @@ EOF
 log "render overlay '$env_name' (tag $tag) and validate against Kubernetes $K8S_VERSION"
 render "$image_repo:$tag"
 namespace=$("$PYTHON" "$validator" describe "$rendered" --get namespace)
+# edge.env's committed certificate ARN (account 000000000000) names no certificate: the load
+# balancer would never get its HTTPS listener.
+certificate_arn=$("$PYTHON" "$validator" describe "$rendered" --get certificate_arn 2>/dev/null) || certificate_arn=""
+if [[ $certificate_arn == *:000000000000:* ]]; then
+  placeholder="the Ingress's certificate ARN is the committed placeholder: set CERTIFICATE_ARN (and LOAD_BALANCER_CIDR) in k8s/overlays/prod/edge.env"
+  if $dry_run; then log "dry run: $placeholder"; else preflight_fail "$placeholder"; fi
+fi
 
 if $dry_run; then
   log "dry run: rendered $(grep -c '^kind:' "$rendered") objects for namespace '$namespace' into $rendered"

@@ -141,7 +141,8 @@ def image_name(image: str) -> str:
 
 
 def describe(objects: list[dict[str, Any]]) -> dict[str, str]:
-    """Namespace, image, HPA range, Service and (where the overlay has one) Ingress, as strings.
+    """Namespace, image, HPA range, Service and (where the overlay has one) Ingress and its
+    certificate ARN, as strings.
 
     Raises ManifestError if the Deployment is missing.
     """
@@ -163,6 +164,9 @@ def describe(objects: list[dict[str, Any]]) -> dict[str, str]:
             facts["service"] = obj["metadata"]["name"]
         if obj["kind"] == "Ingress":
             facts["ingress"] = obj["metadata"]["name"]
+            arn = (obj["metadata"].get("annotations") or {}).get(k8s_posture.ALB + "certificate-arn")
+            if arn:
+                facts["certificate_arn"] = arn
     return facts
 
 

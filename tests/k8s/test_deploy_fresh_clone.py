@@ -155,13 +155,35 @@ def test_fresh_clone_deploys_in_order_model_image_push_apply(clone, tmp_path):
     assert "service: http://10.0.0.9:80" in result.stdout
 
 
+ARN = "arn:aws:acm:eu-west-1:123456789012:certificate/0f1e2d3c-aaaa-bbbb-cccc-123456789abc"
+
+
+def set_certificate(root: Path, arn: str = ARN) -> None:
+    edge = root / "k8s" / "overlays" / "prod" / "edge.env"
+    edge.write_text(edge.read_text().replace(
+        "arn:aws:acm:us-east-1:000000000000:certificate/00000000-0000-0000-0000-000000000000", arn))
+
+
+def test_prod_with_the_placeholder_certificate_is_a_preflight_error(clone, tmp_path):
+    with_tools_venv(clone)
+    result = run(clone, tmp_path, ["--env", "prod", "--tag", "t6", "--image", "localhost/twinserve-predict:0.1.0",
+                                   "--model-sha256", "none"], [stubs(tmp_path, clone)], REGISTRY="ghcr.io/acme")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: preflight: the Ingress's certificate ARN is the committed placeholder: set CERTIFICATE_ARN "
+        "(and LOAD_BALANCER_CIDR) in k8s/overlays/prod/edge.env")
+    assert not [c for c in calls(tmp_path) if c.startswith(("podman", "kubectl apply"))]
+
+
 def test_prod_deploy_pins_the_digest_and_names_the_load_balancer(clone, tmp_path):
     with_tools_venv(clone)
+    set_certificate(clone)
     result = run(clone, tmp_path, ["--env", "prod", "--tag", "t5", "--image", "localhost/twinserve-predict:0.1.0",
                                    "--model-sha256", "none"], [stubs(tmp_path, clone)], REGISTRY="ghcr.io/acme")
     assert result.returncode == 0, result.stderr
     applied = [d for d in yaml.safe_load_all((run_dir(clone, "prod") / "prod.yaml").read_text()) if d]
     assert container(applied)["image"] == f"ghcr.io/acme/twinserve-predict@{DIGEST}"
     assert one(applied, "Ingress")["spec"]["ingressClassName"] == "alb"
+    assert one(applied, "Ingress")["metadata"]["annotations"]["alb.ingress.kubernetes.io/certificate-arn"] == ARN
     assert "get ingress twinserve-predict" in result.stdout
     assert not (clone / "model").exists(), "with --image nothing is built"
