@@ -58,8 +58,7 @@ Environment:
 
 Exit codes: 0 deployed (or dry run passed); 1 a step failed (a failed rollout was rolled back);
 2 preflight or usage error (a stand-in image or prod's placeholder certificate ARN included);
-3 the rollout failed and the rollback
-did not complete: the namespace needs a hand.
+3 the rollout failed and the rollback did not complete: the namespace needs a hand.
 EOF
 }
 
