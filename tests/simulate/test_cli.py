@@ -65,3 +65,33 @@ def test_schema_rejects_a_document_missing_a_platform_figure():
            "parameters": {}, "platforms": {"lambda": {"requests": 1}}, "warnings": []}
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(doc, SCHEMA)
+
+
+def _lambda_parameters(*args: str) -> dict:
+    proc = cli("--rps", "5", "--minutes", "2", "--platforms", "lambda", "--json", "--quiet", *args)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)["parameters"]["lambda"]
+
+
+def test_caps_default_to_serverless_yml_and_can_be_lifted():
+    from twinbench.local_lambda.caps import deployed_caps
+
+    caps = deployed_caps()
+    params = _lambda_parameters()
+    assert (params["reserved_concurrency"], params["throttle_rate_rps"], params["throttle_burst"]) == (
+        caps.reserved_concurrency, caps.throttle_rate_rps, caps.throttle_burst)
+    lifted = _lambda_parameters("--reserved-concurrency", "none", "--throttle-rate-rps", "none")
+    assert (lifted["reserved_concurrency"], lifted["throttle_rate_rps"], lifted["throttle_burst"]) == (None, None, None)
+    raised = _lambda_parameters("--reserved-concurrency", "400", "--throttle-burst", "50")
+    assert (raised["reserved_concurrency"], raised["throttle_burst"]) == (400, 50)
+    # serverless.yml's throttling is the HTTP API's: a Function URL bypasses it (reserved concurrency still caps).
+    url = _lambda_parameters("--front-door", "function-url")
+    assert url["throttle_rate_rps"] is None and url["reserved_concurrency"] == caps.reserved_concurrency
+
+
+@pytest.mark.parametrize("args", [["--reserved-concurrency", "901"], ["--reserved-concurrency", "lots"],
+                                  ["--throttle-rate-rps", "0"], ["--throttle-burst", "0"]])
+def test_caps_out_of_range_exit_2_with_one_line(args):
+    proc = cli("--rps", "5", "--minutes", "2", *args)
+    assert proc.returncode == 2, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1

@@ -45,6 +45,44 @@ def test_reserved_concurrency_throttles_past_the_limit(lambda_run):
     assert res["max_concurrency"] == 3
 
 
+def test_route_throttling_turns_requests_away_before_lambda(lambda_run):
+    # A bucket of 3 refilled at 2/s: 5 at once -> 3 served, 2 route-throttled; 1 s later 2 tokens are back.
+    times = [0.001 * i for i in range(5)] + [1.005 + 0.001 * i for i in range(3)]
+    res, lat, cold = lambda_run(times, 1.0, throttle_rate_rps=2.0, throttle_burst=3)
+    assert (lat[3:5] == -1).all() and (lat[:3] > 0).all()
+    assert (lat[5:7] > 0).all() and lat[7] == -1
+    assert res["route_throttled"] == 3 and res["throttled"] == 3 and res["served"] == 5
+    # Never invoked, never billed: the billed ms are the served requests' alone.
+    served_ms = sum(1 + (100 if c else 0) for c, lat_ms in zip(cold, lat, strict=True) if lat_ms > 0)
+    assert res["billed_ms"] == served_ms
+
+
+def test_route_throttling_off_by_default_in_the_model(lambda_run):
+    res, _, _ = lambda_run([0.0001 * i for i in range(50)], 1.0)
+    assert res["route_throttled"] == 0 and res["throttled"] == 0
+
+
+def test_throttled_requests_are_not_billed():
+    """The bill counts invocations of served requests and front-door requests that reached Lambda."""
+    from twinbench.simulate import engine, profiles
+    from twinbench.simulate.hpa import DEFAULT_SCALE_DOWN, DEFAULT_SCALE_UP, HpaSpec
+    from twinbench.simulate.inputs import default_inputs
+    from twinbench.simulate.params import KubeParams
+
+    inputs = default_inputs()
+    lam = LambdaParams(throttle_rate_rps=10.0, throttle_burst=5)
+    config = engine.SimulationConfig(profiles.constant(50.0, 2, 0), lam, KubeParams(),
+                                     HpaSpec(1, 1, 0.7, DEFAULT_SCALE_UP, DEFAULT_SCALE_DOWN),
+                                     inputs.lambda_duration, inputs.lambda_init, inputs.container_service,
+                                     platforms=("lambda",))
+    res = engine.simulate(config).lambda_
+    assert res["route_throttled"] > 0
+    items = {i["name"].split(" (")[0]: i for i in res["cost"]["items"]}
+    per_span = res["cost"]["months_per_span"]
+    assert items["invocations"]["quantity"] * per_span * 1e6 == pytest.approx(res["served"])
+    assert items["front door"]["quantity"] * per_span * 1e6 == pytest.approx(res["requests"] - res["route_throttled"])
+
+
 def test_account_limit_and_warm_reuse_after_completion(lambda_run):
     res, lat, cold = lambda_run([0.0, 0.001, 0.002, 20.0], 1_000.0, account_concurrency=2)
     assert lat[2] == -1  # two in flight: the third is throttled
@@ -71,6 +109,8 @@ def test_environment_seconds_include_the_keep_alive(lambda_run):
 
 @pytest.mark.parametrize("kwargs", [{"keep_alive_s": float("nan")}, {"keep_alive_s": -1.0},
                                     {"memory_mb": 64}, {"reserved_concurrency": 2000},
+                                    {"reserved_concurrency": 901}, {"reserved_concurrency": 0},
+                                    {"throttle_rate_rps": 5.0}, {"throttle_rate_rps": 0.0, "throttle_burst": 3},
                                     {"scale_rate_per_10s": 0.0}, {"provisioned_concurrency": 5, "architecture": "arm64"}])
 def test_bad_parameters_are_typed_errors(kwargs):
     with pytest.raises(ParameterError):

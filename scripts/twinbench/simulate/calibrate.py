@@ -254,10 +254,16 @@ def _problem_lines(log_path: Path) -> list[str]:
 def measure_lambda(schedule: Schedule, concurrency: int, timeout_s: float = 30.0,
                    log_dir: Path | None = None) -> TargetRun:
     """Replay ``schedule`` against the local Lambda (idle reaping = the schedule's keep-alive)."""
+    import os
     import tempfile
 
     from twinbench.local_lambda import LambdaSettings
-    from twinbench.local_lambda.settings import DEFAULT_PACKAGE_DIR, DEFAULT_PYTHON
+    from twinbench.local_lambda.settings import (
+        DEFAULT_PACKAGE_DIR,
+        DEFAULT_PYTHON,
+        ENV_THROTTLE_BURST,
+        ENV_THROTTLE_RATE_RPS,
+    )
     from twinbench.process.managed import ProcessNotReady
     from twinbench.targets.lambda_process import LambdaProcess
 
@@ -266,8 +272,11 @@ def measure_lambda(schedule: Schedule, concurrency: int, timeout_s: float = 30.0
     if not (DEFAULT_PACKAGE_DIR / "handler.py").exists():
         raise CalibrationError(f"no Lambda package at {DEFAULT_PACKAGE_DIR}: run `make package-lambda`")
     body = _body()
+    # What is calibrated is the concurrency cap's mechanics: serverless.yml's route throttling is
+    # lifted in the emulator (the model replays pool arrivals, which a route 429 never becomes).
+    lifted = {ENV_THROTTLE_RATE_RPS: "none", ENV_THROTTLE_BURST: "none"}
     try:
-        settings = LambdaSettings.from_env(DEFAULT_PACKAGE_DIR, idle_s=schedule.keep_alive_s,
+        settings = LambdaSettings.from_env(DEFAULT_PACKAGE_DIR, {**os.environ, **lifted}, idle_s=schedule.keep_alive_s,
                                            reserved_concurrency=concurrency)
     except ValueError as exc:
         raise CalibrationError(f"local Lambda settings: {exc}") from None
@@ -280,7 +289,7 @@ def measure_lambda(schedule: Schedule, concurrency: int, timeout_s: float = 30.0
             with LambdaProcess(settings.package_dir, handler=settings.handler, memory_mb=settings.memory_mb,
                                reserved_concurrency=settings.reserved_concurrency, idle_s=settings.idle_s,
                                timeout_s=settings.timeout_s, log_path=log_path,
-                               env={"PYTHONUNBUFFERED": "1"}) as fn:
+                               env={"PYTHONUNBUFFERED": "1", **lifted}) as fn:
                 outcomes, generator, zero_s = asyncio.run(_replay(fn.url, body, schedule.arrivals_s, timeout_s))
                 reports = fn.reports
                 rows = fn.occupancy
@@ -295,7 +304,7 @@ def measure_lambda(schedule: Schedule, concurrency: int, timeout_s: float = 30.0
     inits = [float(r["init_duration_ms"]) for r in reports if r.get("init_duration_ms") is not None]
     run = _target_run("lambda", outcomes, generator, {}, {
         "memory_mb": settings.memory_mb, "idle_s": settings.idle_s, "reserved_concurrency": concurrency,
-        "emulator_process": "python -m twinbench serve-lambda (its own process)",
+        "route_throttle": "lifted", "emulator_process": "python -m twinbench serve-lambda (its own process)",
         "report_cold_starts": len(inits), "report_durations_ms": [r.get("duration_ms") for r in reports],
         "emulator": {k: stats.get(k) for k in ("invocations", "cold_starts", "throttles", "reaped",
                                                  "peak_environments", "timeouts", "function_errors",

@@ -18,6 +18,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from twinbench.local_lambda.caps import ACCOUNT_CONCURRENCY_DEFAULT, deployed_caps
 from twinbench.simulate import engine, profiles
 from twinbench.simulate.errors import ParameterError, ProfileError, SimulationError
 from twinbench.simulate.hpa import load_hpa_spec
@@ -35,7 +36,8 @@ what it does:
   service time drawn from the measured distribution; the same arrivals then run through
     Lambda      execution environments kept warm --keep-alive-s after their last request,
                 most-recently-used reuse, 1,000 new environments per 10 s (token bucket),
-                concurrency limit -> 429, provisioned concurrency, INIT billed on cold starts;
+                HTTP API route throttling and the concurrency limit -> 429 (not billed),
+                provisioned concurrency, INIT billed on cold starts;
     Kubernetes  the HPA read from k8s/base/hpa.yaml (15-s sync, tolerance 0.1, metrics 15 s
                 late, behaviour policies and stabilisation windows), pod start-up, image pull,
                 node provisioning, round-robin over ready pods, per-pod FIFO queues in front of
@@ -101,8 +103,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     lam.add_argument("--keep-alive-s", type=float, default=300.0,
                      help="idle time before an environment is reaped, s (AWS does not publish it; default 300, "
                      "sources in simulate/params.py)")
-    lam.add_argument("--account-concurrency", type=int, default=1000, help="account concurrency quota (default 1000)")
-    lam.add_argument("--reserved-concurrency", type=int, help="the function's reserved concurrency (default none)")
+    lam.add_argument("--account-concurrency", type=int, default=ACCOUNT_CONCURRENCY_DEFAULT,
+                     help=f"account concurrency quota (default {ACCOUNT_CONCURRENCY_DEFAULT})")
+    lam.add_argument("--reserved-concurrency", metavar="N|none",
+                     help="the function's reserved concurrency (default: serverless.yml's reservedConcurrency; "
+                     "none lifts it)")
+    lam.add_argument("--throttle-rate-rps", metavar="R|none",
+                     help="HTTP API route throttling, req/s (default: serverless.yml's throttleRateLimit; none lifts "
+                     "rate and burst)")
+    lam.add_argument("--throttle-burst", metavar="N|none",
+                     help="HTTP API route throttling burst (default: serverless.yml's throttleBurstLimit)")
     lam.add_argument("--provisioned-concurrency", type=int, default=0, help="provisioned environments (default 0)")
     lam.add_argument("--arch", choices=("x86_64", "arm64"), default="x86_64", help="architecture (default x86_64)")
     lam.add_argument("--front-door", choices=tuple(engine.FRONT_DOOR_PRICE_KEYS), default="http-api",
@@ -139,6 +149,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     o.add_argument("--bench", action="store_true",
                    help="benchmark: a day at 1,000 req/s on both platforms; prints seconds and peak RSS")
     o.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+
+_LIFTED = "none"
+
+
+def _cap(text: str | None, option: str, kind: type) -> Any:
+    """An option's cap: None (not given), ``"none"`` (lifted) or a number of ``kind``; else ParameterError."""
+    if text is None:
+        return None
+    if text.strip().lower() == _LIFTED:
+        return _LIFTED
+    try:
+        return kind(text)
+    except ValueError:
+        raise ParameterError(f"{option} {text!r} is neither a number nor none") from None
+
+
+def _caps(args: argparse.Namespace) -> dict[str, Any]:
+    """The Lambda caps: each option as given (``none`` = lifted), else serverless.yml's deployed value."""
+    given = {"reserved_concurrency": _cap(args.reserved_concurrency, "--reserved-concurrency", int),
+             "throttle_rate_rps": _cap(args.throttle_rate_rps, "--throttle-rate-rps", float),
+             "throttle_burst": _cap(args.throttle_burst, "--throttle-burst", int)}
+    if all(v is not None for v in given.values()):
+        deployed = None
+    else:
+        try:
+            deployed = deployed_caps()
+        except ValueError as exc:
+            raise ParameterError(f"serverless.yml's caps: {exc}") from None
+    out: dict[str, Any] = {}
+    for key, value in given.items():
+        out[key] = getattr(deployed, key) if value is None else (None if value == _LIFTED else value)
+    throttle_given = (given["throttle_rate_rps"], given["throttle_burst"])
+    if args.front_door != "http-api" and throttle_given == (None, None):
+        out["throttle_rate_rps"] = out["throttle_burst"] = None  # serverless.yml throttles the HTTP API only
+    if _LIFTED in throttle_given:  # rate and burst are one bucket: lifting either lifts it
+        out["throttle_rate_rps"] = out["throttle_burst"] = None
+    return out
 
 
 def _check_args(args: argparse.Namespace) -> None:
@@ -186,8 +234,7 @@ def build_config(args: argparse.Namespace) -> engine.SimulationConfig:
         raise ParameterError("--platforms takes lambda, kubernetes or both, comma-separated")
     lam = LambdaParams(memory_mb=args.memory if args.memory is not None else inputs.memory_mb,
                        keep_alive_s=args.keep_alive_s, account_concurrency=args.account_concurrency,
-                       reserved_concurrency=args.reserved_concurrency,
-                       provisioned_concurrency=args.provisioned_concurrency, architecture=args.arch,
+                       **_caps(args), provisioned_concurrency=args.provisioned_concurrency, architecture=args.arch,
                        front_door=args.front_door)
     kube = KubeParams(pod_capacity_rps=args.pod_capacity_rps or inputs.pod_capacity_rps, workers=args.workers,
                       queue_limit=args.queue_limit, instance_type=args.instance, pod_startup_s=args.pod_startup_s,

@@ -179,8 +179,9 @@ def simulate(config: SimulationConfig, progress: Callable[[float, float], None] 
         lam_res["cost"] = lambda_cost(lam_res, config, prices)
         lam_res["cost_usd_per_month"] = lam_res["cost"]["total_usd"]
         if lam_res["throttled"]:
-            warnings.append(f"Lambda throttled {lam_res['throttled']:,} requests (429): concurrency limit or "
-                            "scaling rate reached")
+            warnings.append(f"Lambda throttled {lam_res['throttled']:,} requests (429; "
+                            f"{lam_res['route_throttled']:,} by the HTTP API's route throttling): route throttling, "
+                            "concurrency limit or scaling rate reached")
     if kube is not None:
         kube.finish()
         kube_res = kube.result()
@@ -204,13 +205,17 @@ def _item(name: str, quantity: float, unit: str, unit_usd: float) -> dict[str, A
 
 
 def lambda_cost(res: dict[str, Any], config: SimulationConfig, prices: Any) -> dict[str, Any]:
-    """Monthly Lambda bill from the simulated requests and billed GB-s."""
+    """Monthly Lambda bill from the simulated requests and billed GB-s.
+
+    A throttled request is not billed by Lambda (it never ran); one the route throttling turned
+    away never reached Lambda and is taken as not billed by API Gateway either.
+    """
     lp = config.lambda_params
     k = _months(config)
     items = [
-        _item("invocations", res["requests"] * k / 1e6, "M requests", prices.usd("lambda_usd_per_million_requests")),
-        _item(f"front door ({lp.front_door})", res["requests"] * k / 1e6, "M requests",
-              prices.usd(FRONT_DOOR_PRICE_KEYS[lp.front_door])),
+        _item("invocations", res["served"] * k / 1e6, "M requests", prices.usd("lambda_usd_per_million_requests")),
+        _item(f"front door ({lp.front_door})", (res["requests"] - res["route_throttled"]) * k / 1e6,
+              "M requests", prices.usd(FRONT_DOOR_PRICE_KEYS[lp.front_door])),
         _item(f"duration incl. INIT ({lp.architecture})", res["billed_gb_s"] * k, "GB-s",
               prices.usd(f"lambda_{lp.architecture}_usd_per_gb_s")),
     ]

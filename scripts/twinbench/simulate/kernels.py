@@ -30,11 +30,11 @@ def jit(func):  # type: ignore[no-untyped-def]
 
 # Lambda integer state slots (LambdaState.ints)
 L_HEAP_N, L_IDLE_LO, L_IDLE_CNT, L_DEAD_N, L_NEXT_ID, L_ALIVE, L_PC_FREE, L_MINUTE = range(8)
-L_COLD, L_THROTTLED, L_BILLED_MS, L_PC_BILLED_MS, L_INIT_I, L_REQUESTS = range(8, 14)
-L_N_INTS = 14
-# Lambda float state slots (LambdaState.floats)
-LF_TOKENS, LF_LAST_REFILL, LF_ENV_SECONDS = range(3)
-L_N_FLOATS = 3
+L_COLD, L_THROTTLED, L_BILLED_MS, L_PC_BILLED_MS, L_INIT_I, L_REQUESTS, L_ROUTE_THROTTLED = range(8, 15)
+L_N_INTS = 15
+# Lambda float state slots (LambdaState.floats); LF_ROUTE_* is API Gateway's route throttling bucket.
+LF_TOKENS, LF_LAST_REFILL, LF_ENV_SECONDS, LF_ROUTE_TOKENS, LF_ROUTE_LAST = range(5)
+L_N_FLOATS = 5
 
 
 @jit
@@ -106,13 +106,15 @@ def _lambda_advance(now, ints, floats, ht, he, idle, free_at, created_at, dead, 
 
 @jit
 def lambda_chunk(t, dur_ms, init_pool, ints, floats, ht, he, idle, free_at, created_at, dead,  # type: ignore[no-untyped-def]
-                 keep_alive_s, limit, provisioned, bucket_cap, refill_per_s,
+                 keep_alive_s, limit, provisioned, bucket_cap, refill_per_s, route_rate, route_burst,
                  latency_ms, cold_flag, env_max, cold_pm, throttled_pm, busy_max):
     """Serve arrivals ``t`` (sorted) on Lambda; fills latency_ms (-1 = throttled) and cold_flag.
 
-    Per request: provisioned environments first (never cold); else the most recently used
-    idle environment; else a new one if the concurrency limit and the scaling token bucket
-    allow (cold: pays INIT, billed ceil(init + duration) ms); else 429.
+    Per request: first API Gateway's route throttling (a bucket of ``route_burst`` tokens refilled
+    at ``route_rate``/s; ``route_rate`` <= 0 = off): no token, 429 and Lambda never sees it. Then
+    provisioned environments first (never cold); else the most recently used idle environment;
+    else a new one if the concurrency limit and the scaling token bucket allow (cold: pays INIT,
+    billed ceil(init + duration) ms); else 429.
     """
     n_minutes = env_max.size
     pool_n = init_pool.size
@@ -131,7 +133,24 @@ def lambda_chunk(t, dur_ms, init_pool, ints, floats, ht, he, idle, free_at, crea
         ints[L_REQUESTS] += 1
         d = dur_ms[i]
         busy = ints[L_HEAP_N]
-        if ints[L_PC_FREE] > 0:
+        route_ok = True
+        if route_rate > 0.0:
+            rt = floats[LF_ROUTE_TOKENS] + (now - floats[LF_ROUTE_LAST]) * route_rate
+            if rt > route_burst:
+                rt = route_burst
+            floats[LF_ROUTE_LAST] = now
+            if rt < 1.0:
+                route_ok = False
+                floats[LF_ROUTE_TOKENS] = rt
+            else:
+                floats[LF_ROUTE_TOKENS] = rt - 1.0
+        if not route_ok:
+            latency_ms[i] = -1.0
+            cold_flag[i] = 0
+            ints[L_THROTTLED] += 1
+            ints[L_ROUTE_THROTTLED] += 1
+            throttled_pm[minute] += 1
+        elif ints[L_PC_FREE] > 0:
             ints[L_PC_FREE] -= 1
             ints[L_HEAP_N] = _heap_push(ht, he, busy, now + d / 1000.0, -1)
             ints[L_PC_BILLED_MS] += math.ceil(d)

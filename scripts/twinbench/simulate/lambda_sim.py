@@ -10,8 +10,11 @@ The model (the per-request loop is ``kernels.lambda_chunk``):
 * An idle environment is reaped ``keep_alive_s`` after its last invocation ended.
   (Lambda also recycles environments after a few hours regardless; not modelled: at most
   one cold start per environment every few hours.)
+* API Gateway's route throttling comes first: a token bucket of ``throttle_burst`` tokens
+  refilled at ``throttle_rate_rps`` (serverless.yml's throttleBurstLimit / throttleRateLimit);
+  no token, 429 before Lambda is invoked (not billed by Lambda nor, taken here, by API Gateway).
 * Concurrency (requests in flight, provisioned ones included) may not exceed the function's
-  reserved concurrency, or the account limit: past it, 429.
+  reserved concurrency, or the account limit: past it, 429 (not billed by Lambda).
 * New environments come from a token bucket holding 1,000 tokens refilled at 100/s
   (1,000 per 10 s, continuously, never above 1,000): no token, no new environment, 429.
 * Billing: each invocation ceil(duration) ms, a cold one ceil(init + duration) ms (INIT
@@ -42,6 +45,7 @@ class LambdaSim:
         self.ints = np.zeros(k.L_N_INTS, dtype=np.int64)
         self.floats = np.zeros(k.L_N_FLOATS, dtype=np.float64)
         self.floats[k.LF_TOKENS] = params.scale_rate_per_10s
+        self.floats[k.LF_ROUTE_TOKENS] = params.throttle_burst or 0
         self.ints[k.L_PC_FREE] = params.provisioned_concurrency
         self.heap_t = np.zeros(cap, dtype=np.float64)
         self.heap_e = np.zeros(cap, dtype=np.int64)
@@ -68,6 +72,7 @@ class LambdaSim:
         k.lambda_chunk(t, dur_ms, self.init_pool, self.ints, self.floats, self.heap_t, self.heap_e, self.idle,
                        self.free_at, self.created_at, self.dead, float(p.keep_alive_s), int(p.concurrency_limit),
                        int(p.provisioned_concurrency), float(p.scale_rate_per_10s), float(p.scale_rate_per_10s) / 10.0,
+                       float(p.throttle_rate_rps or 0.0), float(p.throttle_burst or 0),
                        latency, cold, self.env_max, self.cold_pm, self.throttled_pm, self.busy_max)
         self.latency.add(latency, offsets, first_minute)
         return latency, cold
@@ -105,6 +110,7 @@ class LambdaSim:
             "cold_starts": cold,
             "cold_start_fraction": cold / requests if requests else 0.0,
             "throttled": int(i[k.L_THROTTLED]),
+            "route_throttled": int(i[k.L_ROUTE_THROTTLED]),
             "rejected": 0,
             "billed_ms": int(i[k.L_BILLED_MS]),
             "billed_gb_s": int(i[k.L_BILLED_MS]) / 1000.0 * gb,

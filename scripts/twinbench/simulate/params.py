@@ -15,6 +15,10 @@ Lambda defaults
 * ``scale_rate_per_10s`` 1,000 and ``account_concurrency`` 1,000: AWS docs, "Lambda scaling
   behavior" (each function scales by 1,000 execution environments every 10 s, refilled
   continuously; default account quota 1,000 concurrent executions per region).
+* Caps: ``reserved_concurrency`` and the HTTP API route throttling (``throttle_rate_rps``,
+  ``throttle_burst``) are unset here; the CLI takes serverless.yml's deployed values
+  (``twinbench.local_lambda.caps``). A reservation may not exceed the account limit minus the
+  100 AWS keeps unreserved.
 * Billing: duration rounded up to 1 ms per invocation (AWS blog, 2020-12, "1ms billing
   granularity"); since 2025-08-01 the INIT phase is billed for on-demand ZIP functions on
   managed runtimes too (AWS Compute blog, 2025-04, "AWS Lambda standardizes billing for INIT
@@ -53,6 +57,7 @@ from typing import Literal
 
 import numpy as np
 
+from twinbench.local_lambda.caps import ACCOUNT_CONCURRENCY_DEFAULT, Caps, check_reserved_concurrency
 from twinbench.simulate.errors import ParameterError
 
 __all__ = ["KubeParams", "LambdaParams", "NODE_PROVISIONERS", "ServiceTime", "check_finite"]
@@ -142,9 +147,11 @@ class LambdaParams:
 
     memory_mb: int = 1024
     keep_alive_s: float = 300.0
-    account_concurrency: int = 1000
+    account_concurrency: int = ACCOUNT_CONCURRENCY_DEFAULT
     reserved_concurrency: int | None = None
     provisioned_concurrency: int = 0
+    throttle_rate_rps: float | None = None
+    throttle_burst: int | None = None
     scale_rate_per_10s: float = 1000.0
     architecture: Literal["x86_64", "arm64"] = "x86_64"
     front_door: Literal["http-api", "rest", "function-url"] = "http-api"
@@ -156,8 +163,11 @@ class LambdaParams:
         check_finite("keep-alive (s)", self.keep_alive_s)
         if self.account_concurrency < 1:
             raise ParameterError(f"account concurrency must be >= 1, got {self.account_concurrency}")
-        if self.reserved_concurrency is not None and not 0 <= self.reserved_concurrency <= self.account_concurrency:
-            raise ParameterError("reserved concurrency must be within 0..account concurrency")
+        try:
+            check_reserved_concurrency(self.reserved_concurrency, 1, self.account_concurrency)
+            Caps(None, self.throttle_rate_rps, self.throttle_burst)
+        except ValueError as exc:
+            raise ParameterError(str(exc)) from None
         if not 0 <= self.provisioned_concurrency <= self.concurrency_limit:
             raise ParameterError("provisioned concurrency must be within 0..the function's concurrency limit")
         check_finite("scale rate (environments per 10 s)", self.scale_rate_per_10s, strict=True)
