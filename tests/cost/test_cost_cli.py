@@ -30,7 +30,8 @@ def test_json_output_is_the_comparison(capsys):
     assert (data["format"], data["version"]) == ("twinbench.cost", 2)
     assert data["lambda_config"] == {"billed_duration_ms": 20.0, "memory_mb": 512, "architecture": "arm64",
                                      "front_door": "function-url", "init_duration_ms": 0.0,
-                                     "keep_alive_s": 300.0, "provisioned_concurrency": 0}
+                                     "keep_alive_s": 300.0, "provisioned_concurrency": 0,
+                                     "reserved_concurrency": None, "throttle_rate_rps": None}
     assert data["eks_cost"]["sizing"]["instance_type"] == "c7g.large"
     assert any("arm64" in n for n in data["eks_cost"]["notes"])
     assert data["break_even_eks"]["rps"] > 0

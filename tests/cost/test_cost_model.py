@@ -132,10 +132,50 @@ def test_provisioned_concurrency_idle_cost_and_arm64_refusal():
 @pytest.mark.parametrize("kwargs", [dict(billed_duration_ms=0, memory_mb=1024),
                                     dict(billed_duration_ms=10, memory_mb=64),
                                     dict(billed_duration_ms=10, memory_mb=1024, architecture="mips"),
-                                    dict(billed_duration_ms=10, memory_mb=1024, front_door="carrier-pigeon")])
+                                    dict(billed_duration_ms=10, memory_mb=1024, front_door="carrier-pigeon"),
+                                    dict(billed_duration_ms=10, memory_mb=1024, reserved_concurrency=0),
+                                    dict(billed_duration_ms=10, memory_mb=1024, reserved_concurrency=901),
+                                    dict(billed_duration_ms=10, memory_mb=1024, throttle_rate_rps=0.0),
+                                    dict(billed_duration_ms=10, memory_mb=1024, reserved_concurrency=2,
+                                         provisioned_concurrency=3)])
 def test_lambda_config_rejects_impossible_values(kwargs):
     with pytest.raises(cost.ConfigError):
         LambdaConfig(**kwargs)
+
+
+def test_requests_beyond_the_route_throttling_get_429_and_are_not_billed():
+    # 100 req/s offered, 40 req/s admitted: Lambda and the HTTP API bill the 40 only.
+    offered = traffic.constant(100.0)
+    capped = cost.lambda_monthly_cost(offered, LambdaConfig(10, 1024, throttle_rate_rps=40.0))
+    assert item(capped, "requests").quantity == pytest.approx(40 * MONTH_S / 1e6)
+    assert item(capped, "API Gateway HTTP API").quantity == pytest.approx(40 * MONTH_S / 1e6)
+    assert item(capped, "compute (x86_64)").quantity == pytest.approx(40 * MONTH_S * 0.01)
+    assert capped.sizing["throttled_fraction"] == pytest.approx(0.6)
+    assert any("429" in note and "not billed" in note for note in capped.notes)
+
+
+def test_requests_beyond_reserved_concurrency_get_429_and_are_not_billed_by_lambda():
+    # 5 environments busy 100 ms each serve 50 req/s; of 80 offered, 30 get 429 from Lambda. The
+    # HTTP API passed them on, so it bills all 80.
+    c = cost.lambda_monthly_cost(traffic.constant(80.0), LambdaConfig(100, 1024, reserved_concurrency=5))
+    assert item(c, "requests").quantity == pytest.approx(50 * MONTH_S / 1e6)
+    assert item(c, "API Gateway HTTP API").quantity == pytest.approx(80 * MONTH_S / 1e6)
+    assert c.sizing["throttled_per_month"] == pytest.approx(30 * MONTH_S)
+
+
+def test_caps_that_are_not_reached_change_nothing():
+    profile = traffic.diurnal(20.0)
+    capped = cost.lambda_monthly_cost(profile, LambdaConfig(10, 1024, reserved_concurrency=100, throttle_rate_rps=1000.0))
+    free = cost.lambda_monthly_cost(profile, LambdaConfig(10, 1024))
+    assert capped.monthly_usd == pytest.approx(free.monthly_usd)
+    assert capped.sizing["throttled_per_month"] == pytest.approx(0.0)
+
+
+def test_break_even_prices_the_whole_traffic_with_the_caps_lifted():
+    lam = LambdaConfig(10, 1024, reserved_concurrency=1, throttle_rate_rps=1.0)
+    ctr = ContainerConfig(pod_rps=100.0)
+    profile = traffic.constant(5.0)
+    assert cost.break_even_rps(profile, lam, ctr) == cost.break_even_rps(profile, lam.uncapped(), ctr)
 
 
 # --------------------------------------------------------------------------- cold starts

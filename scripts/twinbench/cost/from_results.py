@@ -3,7 +3,7 @@
 Inputs taken from the run: Lambda billed duration (mean of the warm REPORT lines' Billed Duration,
 or — remote / no REPORT lines — the client's warm median rounded up, flagged as such), memory
 size, median Init Duration, and the container's throughput per pod at the SLO (the knee; if no
-step met the SLO, the cost section says so and is left out). The result, including the curve the
+step met the SLO, the cost section says so and is left out). The Lambda caps are serverless.yml's. The result, including the curve the
 plot draws, is stored in results.json so the report re-renders without recomputing.
 """
 
@@ -59,7 +59,15 @@ def cost_section(doc: dict, traffic_rps: float, shape: str = "constant") -> dict
     if any(s["generator"]["bottleneck"] for s in scal["rate_steps"]):
         notes.append("the load generator limited some container steps, so pod throughput (and EKS cost) is conservative")
     profile = traffic.diurnal(traffic_rps) if shape == "diurnal" else traffic.constant(traffic_rps)
-    lam = cost.LambdaConfig(billed_duration_ms=billed, memory_mb=memory, init_duration_ms=init_ms)
+    # The caps serverless.yml deploys: what they turn away is not billed (the cost model's "Caps").
+    from twinbench.local_lambda.caps import deployed_caps
+
+    try:
+        caps = deployed_caps()
+    except ValueError as exc:
+        return {"skipped": True, "reason": f"serverless.yml's caps: {exc}"}
+    lam = cost.LambdaConfig(billed_duration_ms=billed, memory_mb=memory, init_duration_ms=init_ms,
+                            reserved_concurrency=caps.reserved_concurrency, throttle_rate_rps=caps.throttle_rate_rps)
     ctr = cost.ContainerConfig(pod_rps=float(pod_rps))
     comparison = cost.compare(profile, lam, ctr)
     curve = cost.cost_curve(profile, lam, ctr)
@@ -67,7 +75,8 @@ def cost_section(doc: dict, traffic_rps: float, shape: str = "constant") -> dict
         "skipped": False,
         "traffic_rps": traffic_rps,
         "traffic_shape": shape,
-        "inputs": {"billed_duration_ms": billed, "memory_mb": memory, "init_duration_ms": init_ms, "pod_rps": pod_rps},
+        "inputs": {"billed_duration_ms": billed, "memory_mb": memory, "init_duration_ms": init_ms, "pod_rps": pod_rps,
+                   "reserved_concurrency": caps.reserved_concurrency, "throttle_rate_rps": caps.throttle_rate_rps},
         "notes": notes,
         "comparison": comparison.to_dict(),
         "curve": {

@@ -42,6 +42,17 @@ cold starts); n_m uses the *mean* concurrency, so concurrency spikes inside a mi
 missed (under-estimate at high load); the two terms may count the first request after an
 idle gap twice (over-estimate by at most one per environment per minute).
 
+Caps (reserved concurrency, HTTP API route throttling)
+------------------------------------------------------
+``LambdaConfig.reserved_concurrency`` and ``throttle_rate_rps`` (serverless.yml's
+reservedConcurrency and throttleRateLimit; ``None`` = uncapped) bound what is served in each
+minute m: a_m = min(r_m, rate) passes the route throttling (the burst only shifts requests
+within a minute, so it is not modelled here), and s_m = min(a_m, reserved / d) is what
+``reserved`` environments busy d seconds per request can serve (Little's law). The rest gets 429
+and is not billed: Lambda's requests and GB-s are on s_m, the front door's requests on a_m (a
+request the route throttling turns away never reaches the integration). Break-even rates and
+cost curves price the whole traffic served, as if the caps were raised to carry it.
+
 EKS
 ---
 control plane 730 x $0.10 + nodes x 730 x instance $/h + ALB. Pods at peak =
@@ -69,7 +80,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, is_dataclass
+from dataclasses import asdict, dataclass, field, is_dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -89,6 +100,7 @@ from twinbench.cost.traffic import (
     TrafficError,
     TrafficProfile,
 )
+from twinbench.local_lambda.caps import ACCOUNT_CONCURRENCY_DEFAULT, Caps, check_reserved_concurrency
 from twinbench.results import formats
 
 __all__ = [
@@ -128,7 +140,7 @@ SCHEMA_VERSION = formats.COST.version
 """Version of ``CostComparison.to_dict()`` (``"format": "twinbench.cost"``); bumped in
 :mod:`twinbench.results.formats`, with its history in ``results/FORMATS.md``."""
 
-LAMBDA_DEFAULT_CONCURRENCY_LIMIT = 1000
+LAMBDA_DEFAULT_CONCURRENCY_LIMIT = ACCOUNT_CONCURRENCY_DEFAULT
 """Default per-account, per-region concurrency quota; above it Lambda throttles (429)."""
 LAMBDA_MAX_DURATION_MS = 900_000.0
 """Lambda's maximum timeout (15 minutes): no invocation bills longer."""
@@ -175,6 +187,8 @@ class LambdaConfig:
     start. ``keep_alive_s`` is how long an idle environment survives (not published by AWS;
     300 s is a commonly observed lower end, so cold starts are not understated).
     ``provisioned_concurrency`` environments are billed all month (x86_64 prices only).
+    ``reserved_concurrency`` and ``throttle_rate_rps`` (req/s) are the caps: what they turn away
+    gets 429 and is not billed (module docstring); ``None`` = uncapped.
     """
 
     billed_duration_ms: float
@@ -184,6 +198,8 @@ class LambdaConfig:
     init_duration_ms: float = 0.0
     keep_alive_s: float = 300.0
     provisioned_concurrency: int = 0
+    reserved_concurrency: int | None = None
+    throttle_rate_rps: float | None = None
 
     def __post_init__(self) -> None:
         if not (0 < self.billed_duration_ms <= LAMBDA_MAX_DURATION_MS):
@@ -200,11 +216,31 @@ class LambdaConfig:
                 and self.init_duration_ms >= 0 and self.keep_alive_s >= 0 and self.provisioned_concurrency >= 0):
             raise ConfigError("init_duration_ms, keep_alive_s and provisioned_concurrency must be finite and >= 0, "
                               f"got {self.init_duration_ms}, {self.keep_alive_s}, {self.provisioned_concurrency}")
+        try:
+            check_reserved_concurrency(self.reserved_concurrency)
+            # The rate alone is modelled (per minute); a burst of 1 stands in to validate it.
+            Caps(None, self.throttle_rate_rps, None if self.throttle_rate_rps is None else 1)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        if self.reserved_concurrency is not None and self.provisioned_concurrency > self.reserved_concurrency:
+            raise ConfigError(f"provisioned_concurrency {self.provisioned_concurrency} exceeds reserved_concurrency "
+                              f"{self.reserved_concurrency}")
 
     @property
     def memory_gb(self) -> float:
         """Lambda's GB for GB-seconds: MB / 1024 (128 MB = 0.125 GB)."""
         return self.memory_mb / 1024.0
+
+    def uncapped(self) -> LambdaConfig:
+        """The same function with both caps lifted (what serving all of a traffic costs)."""
+        return replace(self, reserved_concurrency=None, throttle_rate_rps=None)
+
+    def capped_rates(self, rates_rps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(admitted, served) req/s per minute: past the route throttling, then within the reservation."""
+        admitted = rates_rps if self.throttle_rate_rps is None else np.minimum(rates_rps, self.throttle_rate_rps)
+        if self.reserved_concurrency is None:
+            return admitted, admitted
+        return admitted, np.minimum(admitted, self.reserved_concurrency * 1000.0 / self.billed_duration_ms)
 
 
 @dataclass(frozen=True)
@@ -411,9 +447,18 @@ def expected_cold_starts(profile: TrafficProfile, billed_duration_ms: float, kee
 
 
 def lambda_monthly_cost(profile: TrafficProfile, config: LambdaConfig, prices: PriceTable | None = None) -> PlatformCost:
-    """Lambda + front door for a month of ``profile``; raises PriceTableError for PC on arm64."""
+    """Lambda + front door for a month of ``profile``; raises PriceTableError for PC on arm64.
+
+    Requests the caps turn away (429) are not billed (module docstring, "Caps").
+    """
     prices = prices or load_prices()
     gb = config.memory_gb
+    offered = profile
+    month_scale = SECONDS_PER_MONTH / (60.0 * profile.rps_per_minute.size)
+    admitted_rates, served_rates = config.capped_rates(profile.rps_per_minute)
+    profile = TrafficProfile(profile.name, served_rates)
+    door_requests = float(admitted_rates.sum()) * 60.0 * month_scale
+    throttled = offered.requests_per_month - profile.requests_per_month
     requests = profile.requests_per_month
     rates = profile.rps_per_minute
     d_s = config.billed_duration_ms / 1000.0
@@ -431,7 +476,6 @@ def lambda_monthly_cost(profile: TrafficProfile, config: LambdaConfig, prices: P
     else:
         pc_share = np.zeros_like(rates)
     invoke_gb_s_per_min = rates * 60.0 * d_s * gb
-    month_scale = SECONDS_PER_MONTH / (60.0 * rates.size)
     pc_used_gb_s = float(np.sum(invoke_gb_s_per_min * pc_share)) * month_scale
     on_demand_invoke_gb_s = float(np.sum(invoke_gb_s_per_min * (1.0 - pc_share))) * month_scale
 
@@ -460,12 +504,16 @@ def lambda_monthly_cost(profile: TrafficProfile, config: LambdaConfig, prices: P
         items.append(LineItem("provisioned concurrency (duration)", pc_used_gb_s, "GB-s",
                               used_price, pc_used_gb_s * used_price))
     door_price = prices.usd(FRONT_DOOR_PRICE_KEYS[config.front_door])
-    items.append(LineItem(FRONT_DOOR_LABELS[config.front_door], requests / 1e6, "million requests",
-                          door_price, requests / 1e6 * door_price))
+    items.append(LineItem(FRONT_DOOR_LABELS[config.front_door], door_requests / 1e6, "million requests",
+                          door_price, door_requests / 1e6 * door_price))
 
     if cold_all.peak_concurrency > LAMBDA_DEFAULT_CONCURRENCY_LIMIT:
         notes.append(f"peak concurrency {cold_all.peak_concurrency:.0f} exceeds the default account quota "
                      f"of {LAMBDA_DEFAULT_CONCURRENCY_LIMIT}: request an increase or expect throttling")
+    if throttled > 1e-9 * offered.requests_per_month:
+        notes.append(f"{throttled / offered.requests_per_month:.1%} of requests get 429 from the caps (reserved "
+                     f"concurrency {config.reserved_concurrency}, route throttling {config.throttle_rate_rps} req/s) "
+                     "and are not billed: raise the caps to serve them (docs/deploy-lambda.md)")
     if config.init_duration_ms == 0:
         notes.append("init duration not given: cold starts add no cost here (INIT is billed since 2025-08-01)")
     return PlatformCost(
@@ -477,7 +525,9 @@ def lambda_monthly_cost(profile: TrafficProfile, config: LambdaConfig, prices: P
                 "cold_start_fraction": cold.cold_start_fraction,
                 "cold_starts_per_month": cold.cold_starts_per_month,
                 "peak_concurrency": cold_all.peak_concurrency,
-                "provisioned_concurrency": pc},
+                "provisioned_concurrency": pc,
+                "throttled_per_month": throttled,
+                "throttled_fraction": throttled / offered.requests_per_month if offered.requests_per_month else 0.0},
         notes=tuple(notes),
     )
 
@@ -679,6 +729,8 @@ def break_even_rps(profile: TrafficProfile, lam: LambdaConfig, ctr: ContainerCon
                    max_rps: float = 100_000.0, grid_points: int = 160, tolerance_rps: float = 1e-3) -> BreakEven:
     """Lowest mean rate (same traffic shape) at which Lambda costs at least ``against``.
 
+    Lambda is priced serving all of it: its caps are lifted (:meth:`LambdaConfig.uncapped`).
+
     Scans a geometric grid up to ``max_rps`` (plus every pod-count step below the first
     crossing) for each change of the cheaper side, then bisects each to ``tolerance_rps``.
     The container side is a step function, so a crossing can sit on a step (a new pod or
@@ -692,6 +744,7 @@ def break_even_rps(profile: TrafficProfile, lam: LambdaConfig, ctr: ContainerCon
         raise ConfigError(f"max_rps must be within {MIN_SEARCH_RPS:g}..{MAX_SEARCH_RPS:,.0f} req/s, got {max_rps}")
     prices = prices or load_prices()
     alb = alb or AlbAssumptions()
+    lam = lam.uncapped()
     if profile.mean_rps == 0:
         profile = TrafficProfile(profile.name, np.ones(1))  # no shape to keep: price a constant rate
     def lambda_minus_other(rps: float) -> float:
@@ -752,10 +805,12 @@ def cost_curve(profile: TrafficProfile, lam: LambdaConfig, ctr: ContainerConfig,
     """Monthly cost of each platform at each mean rate (profile shape kept), for plotting.
 
     Default rates: 201 points from 0 to 2.5 x the larger break-even (or 2 x the profile's
-    mean rate if that is larger), so both crossings sit inside the plot.
+    mean rate if that is larger), so both crossings sit inside the plot. Lambda is priced
+    serving every request (caps lifted), as in :func:`break_even_rps`.
     """
     prices = prices or load_prices()
     alb = alb or AlbAssumptions()
+    lam = lam.uncapped()
     shaped = profile if profile.mean_rps > 0 else TrafficProfile(profile.name, np.ones(1))
     be_eks = break_even_rps(shaped, lam, ctr, "eks", alb=alb, prices=prices, fargate_on_eks=fargate_on_eks)
     be_fargate = break_even_rps(shaped, lam, ctr, "fargate", alb=alb, prices=prices, fargate_on_eks=fargate_on_eks)
