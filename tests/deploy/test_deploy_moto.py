@@ -8,8 +8,8 @@ The story, in file order (one stack, stage ``test``):
      retention.
   2. the same deploy again: "No changes to deploy" (the Framework compares hashes of what it
      uploaded last time).
-  3. scripts/deploy_lambda.sh with --param memoryMb=2048 and the model pin: the stack is updated,
-     memory and MODEL_SHA256 changed.
+  3. scripts/deploy_lambda.sh with --param memoryMb=2048: the stack is updated, memory changed and
+     MODEL_SHA256 set to the SHA-256 of model/metadata.json, which the script pins by itself.
   4. `npx osls remove`: stack, functions and deployment bucket gone.
 
 The stand-in (tests/deploy/moto_stand_in.py) patches two places where moto differs from AWS: its
@@ -181,9 +181,12 @@ def test_first_deploy_matches_serverless_yml(first_deploy, aws, config, build_di
         assert function["MemorySize"] == defaults["memoryMb"]
         assert function["Timeout"] == defaults["timeoutSeconds"]
         assert function["Architectures"] == [defaults["arch"]]
+        # Capped by default: the function holds at most reservedConcurrency environments.
+        concurrency = aws["lambda"].get_function(FunctionName=name)["Concurrency"]
+        assert concurrency["ReservedConcurrentExecutions"] == defaults["reservedConcurrency"]
         expected_env = {k: _resolve(v, defaults) for k, v in
                         {**config["provider"]["environment"], **declared.get("environment", {})}.items()}
-        assert expected_env["MODEL_SHA256"] == ""  # default: the pin in metadata.json
+        assert expected_env["MODEL_SHA256"] == ""  # osls alone pins nothing; deploy_lambda.sh does
         assert function["Environment"]["Variables"] == expected_env
         # The code Lambda runs is byte for byte the zip that make package-lambda checked.
         assert function["CodeSha256"] == code_sha, name
@@ -229,11 +232,11 @@ def test_second_deploy_without_changes_is_skipped(first_deploy, deploy_env, aws)
 
 
 def test_deploy_script_with_more_memory_and_the_model_pin_updates_the_stack(first_deploy, deploy_env, aws):
-    metadata = json.loads((REPO / "model/metadata.json").read_text())
-    serving_sha256 = metadata["artefacts"]["serving"]["sha256"]
+    metadata = REPO / deploy_env.get("MODEL_DIR", "model") / "metadata.json"
+    pin = hashlib.sha256(metadata.read_bytes()).hexdigest()  # metadata.json pins every artefact
     before = _stack(aws)
     output = _run([str(REPO / "scripts/deploy_lambda.sh"), "--stage", STAGE, "--region", REGION,
-                   "--param=memoryMb=2048", "--param", f"modelSha256={serving_sha256}"], deploy_env)
+                   "--param=memoryMb=2048"], deploy_env)
     assert f"Service deployed to stack {STACK}" in output
     after = _stack(aws)
     assert after["StackStatus"] == "UPDATE_COMPLETE"
@@ -243,7 +246,7 @@ def test_deploy_script_with_more_memory_and_the_model_pin_updates_the_stack(firs
     for name in FUNCTIONS.values():
         function = aws["lambda"].get_function_configuration(FunctionName=name)
         assert function["MemorySize"] == 2048
-        assert function["Environment"]["Variables"]["MODEL_SHA256"] == serving_sha256
+        assert function["Environment"]["Variables"]["MODEL_SHA256"] == pin
 
 
 def test_remove_deletes_the_stack(first_deploy, deploy_env, aws):
