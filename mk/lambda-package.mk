@@ -61,7 +61,7 @@ $(NODE_STAMP): package.json package-lock.json .npmrc
 # Rewritten only when a setting changes, so a changed LAMBDA_* variable repackages.
 $(LAMBDA_SETTINGS): FORCE_LAMBDA_SETTINGS
 	@$(LAMBDA_CHECK_NAMES)mkdir -p $(@D)
-	@printf 'stage=%s region=%s arch=%s memory=%s params=%s python=%s\n' '$(LAMBDA_STAGE)' '$(LAMBDA_REGION)' \
+	@printf 'model=%s stage=%s region=%s arch=%s memory=%s params=%s python=%s\n' '$(abspath $(MODEL_DIR))' '$(LAMBDA_STAGE)' '$(LAMBDA_REGION)' \
 	  '$(LAMBDA_ARCH)' '$(LAMBDA_MEMORY_MB)' '$(LAMBDA_PARAMS)' '$(LAMBDA_PYTHON)' > $@.new
 	@if cmp -s $@.new $@; then rm $@.new; else mv $@.new $@; fi
 
@@ -74,6 +74,7 @@ $(LAMBDA_STAMP): $(LAMBDA_INPUTS) $(LAMBDA_SETTINGS) $(NODE_STAMP) $(VENV)/.stam
 	@LAMBDA_PYTHON='$(LAMBDA_PYTHON)' scripts/lambda_package_python.sh --which >/dev/null
 	@rm -f $@
 	PY=$(abspath $(PY)) TOOLS_BIN=$(TOOLS_BIN) LAMBDA_PYTHON=$(LAMBDA_PYTHON) LAMBDA_BUILD=$(abspath $(LAMBDA_BUILD)) \
+	  MODEL_DIR='$(abspath $(MODEL_DIR))' \
 	  LAMBDA_STAGE='$(LAMBDA_STAGE)' LAMBDA_REGION='$(LAMBDA_REGION)' \
 	  LAMBDA_ARCH=$(LAMBDA_ARCH) LAMBDA_MEMORY_MB=$(LAMBDA_MEMORY_MB) LAMBDA_PARAMS='$(LAMBDA_PARAMS)' \
 	  scripts/lambda_package_build.sh

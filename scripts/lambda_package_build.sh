@@ -14,6 +14,7 @@
 #   LAMBDA_STAGE, LAMBDA_REGION   stage and region written into the template
 #   LAMBDA_ARCH, LAMBDA_MEMORY_MB optional; serverless.yml's params hold the defaults
 #   LAMBDA_PARAMS   optional "key=value ..." words, each passed as osls --param=key=value
+#   MODEL_DIR       the registered model to package (default model/); its backend picks the requirements
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -108,7 +109,8 @@ if ! flock -n 9; then
   flock 9
 fi
 total_started=$EPOCHREALTIME
-step "stage" "$PY" "$repo/scripts/lambda_package_tool.py" stage --out "$service" --python "$LAMBDA_PYTHON"
+step "stage" "$PY" "$repo/scripts/lambda_package_tool.py" stage --out "$service" --python "$LAMBDA_PYTHON" \
+  --model "${MODEL_DIR:-$repo/model}"
 link_plugins
 step "osls package" osls_package
 step "unzip + size" "$PY" "$repo/scripts/lambda_package_tool.py" size \

@@ -34,6 +34,7 @@ from pathlib import Path
 from twinbench.aws.sample_events import EVENTS_DIR, event_for
 from twinbench.results import formats
 from twinserve.headers import COLD_HEADER, INIT_HEADER
+from twinserve.samples import request_bodies
 
 MIB = 1024 * 1024
 # Lambda's quota is "250 MB" and enforced as 262,144,000 bytes (= 250 MiB) unzipped.
@@ -50,13 +51,29 @@ HANDLER_FILES = ("handler.py", "wsgi_handler.py")
 # source (relative to the repo) -> destination (relative to the staged service root)
 STAGE_ITEMS: tuple[tuple[str, str], ...] = (
     ("serverless.yml", "serverless.yml"),
-    (f"{LAMBDA_SRC}/requirements.txt", "requirements.txt"),
+    (f"{LAMBDA_SRC}/requirements.txt", "requirements.txt"),  # replaced per backend (see model_backend)
     ("shared/twinserve", "twinserve"),
     ("services/predict-container/twinserve_flask", "twinserve_flask"),
 )
 # The core's tooling (training, the `twinserve` CLI) is not serving code: it stays out of the zip,
 # as .dockerignore keeps it out of the image.
-TOOLING_MODULES = ("cli.py", "training.py", "client")
+TOOLING_MODULES = ("cli.py", "training.py", "registration.py", "schema_infer.py", "onnx_compile.py", "client")
+# The Lambda's dependencies per serving backend (both hashed): ONNX Runtime alone, or scikit-learn
+# with scipy, pandas and skops for a model that has no ONNX form equal to it.
+REQUIREMENTS = {"onnxruntime": "requirements.txt", "scikit-learn": "requirements-sklearn.txt"}
+_BACKEND_MARKS = {"onnxruntime": "# onnx-only", "scikit-learn": "# sklearn-only"}
+
+
+def model_backend(model_dir: Path) -> str:
+    """What serves the model on Lambda: ONNX Runtime when it has an ONNX form, else scikit-learn."""
+    metadata = json.loads((model_dir / "metadata.json").read_text())
+    return "onnxruntime" if metadata["artefacts"].get("serving") else "scikit-learn"
+
+
+def serverless_yml_for(text: str, backend: str) -> str:
+    """serverless.yml with the lines marked for the other backend dropped (its slim patterns)."""
+    other = [mark for name, mark in _BACKEND_MARKS.items() if name != backend]
+    return "\n".join(line for line in text.splitlines() if not any(line.rstrip().endswith(m) for m in other)) + "\n"
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo", ".pytest_cache", "*.joblib", *TOOLING_MODULES)
 
 
@@ -69,7 +86,11 @@ def cmd_stage(args: argparse.Namespace) -> int:
     out: Path = args.out.resolve()
     # --handlers: stand-in handlers and requirements for experiments.
     lambda_src = args.handlers.resolve() if args.handlers is not None else REPO / LAMBDA_SRC
+    if not (args.model / "metadata.json").exists():
+        return _fail(f"{args.model}/metadata.json not found; run `make model` (or `make model-import`) first")
+    backend = model_backend(args.model)
     sources = [(REPO / src, dst) for src, dst in STAGE_ITEMS] + [(args.model.resolve(), "model")]
+    sources[1] = (REPO / LAMBDA_SRC / REQUIREMENTS[backend], "requirements.txt")
     if args.handlers is not None:
         sources[1] = (lambda_src / "requirements.txt", "requirements.txt")
     modules = sorted({p.name for p in lambda_src.glob("*.py")} | set(HANDLER_FILES))
@@ -82,8 +103,6 @@ def cmd_stage(args: argparse.Namespace) -> int:
         resolved.append((src, dst))
     if missing:
         return _fail("missing inputs: " + ", ".join(missing))
-    if not (args.model / "metadata.json").exists():
-        return _fail(f"{args.model}/metadata.json not found; run `make model` first")
 
     # A fresh folder each time: a file deleted in the repo must not linger in the package.
     # `.serverless/` is the framework's output and is rebuilt by `osls package` anyway.
@@ -96,6 +115,9 @@ def cmd_stage(args: argparse.Namespace) -> int:
             shutil.copytree(src, target, ignore=IGNORED)
         else:
             shutil.copy2(src, target)
+    (out / "serverless.yml").write_text(serverless_yml_for((out / "serverless.yml").read_text(), backend))
+    print(f"model {args.model.resolve()}: served by {backend} on Lambda "
+          f"({REQUIREMENTS[backend] if args.handlers is None else 'stand-in requirements'})")
     # The framework resolves plugins from <service>/node_modules.
     (out / "node_modules").symlink_to(REPO / "node_modules", target_is_directory=True)
 
@@ -176,7 +198,9 @@ def cmd_size(args: argparse.Namespace) -> int:
             "meets_target": total_mib <= PACKAGE_TARGET_MIB,
         }, indent=2) + "\n")
     if total > LAMBDA_UNZIPPED_LIMIT_BYTES:
-        return _fail(f"unzipped package is {total_mib:.1f} MiB, above Lambda's {limit_mib:.0f} MiB")
+        return _fail(f"unzipped package is {total_mib:.1f} MiB, above Lambda's {limit_mib:.0f} MiB: serve this model "
+                     "from the container (make image), or re-register it in a form ONNX can compile, which needs no "
+                     "scikit-learn in the package")
     return 0
 
 
@@ -341,11 +365,10 @@ def _function_env(service_yml: Path, function: str) -> dict[str, str]:
 
 def cmd_smoke(args: argparse.Namespace) -> int:
     pkg: Path = args.pkg.resolve()
-    metadata = json.loads((pkg / "model" / "metadata.json").read_text())
-    n_features = len(metadata["feature_names"])
-    row = [0.5] * n_features
-    predict_body = json.dumps({"features": row}).encode()
-    batch_body = json.dumps({"instances": [row, row, row]}).encode()
+    backend = model_backend(pkg / "model")
+    # The model's own registered rows, as the bench sends them.
+    predict_body = request_bodies(pkg / "model")[0]
+    batch_body = request_bodies(pkg / "model", rows_per_request=3)[0]
     template = json.loads(args.event.read_text())
 
     def http_api_v2_event(method: str, path: str, body: bytes | None = None) -> dict:
@@ -395,8 +418,8 @@ def cmd_smoke(args: argparse.Namespace) -> int:
             shown = ", ".join(no_pyc[:8])
             failures.append(f"{module}: {len(no_pyc)} imported modules would be "
                             f"compiled at every cold start (no unchecked-hash .pyc): {shown}")
-        if report["sklearn_loaded"]:
-            failures.append(f"{module}: imported scikit-learn; the Lambda serves through ONNX Runtime only")
+        if report["sklearn_loaded"] and backend == "onnxruntime":
+            failures.append(f"{module}: imported scikit-learn, but this model is served through ONNX Runtime")
         if module == "handler" and report["flask_loaded"]:
             failures.append("handler: the native handler imported Flask")
         for index, result in enumerate(report["results"]):

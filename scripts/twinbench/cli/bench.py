@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import sys
 import time
@@ -445,6 +446,19 @@ def _check_generator(args: argparse.Namespace, chosen_targets: list[str]) -> str
     return None
 
 
+def _model_summary(model_dir: Path) -> dict[str, object]:
+    """Which model was measured, what served it and where the payload came from (the report's header)."""
+    try:
+        meta = json.loads((model_dir / "metadata.json").read_text())
+        samples = json.loads((model_dir / meta["artefacts"]["samples"]["path"]).read_text()) \
+            if "samples" in meta.get("artefacts", {}) else {}
+    except (OSError, ValueError, KeyError) as exc:
+        return {"error": f"cannot read {model_dir}: {exc}"}
+    return {"name": meta.get("name"), "estimator": meta.get("estimator"), "task": meta.get("task", "classification"),
+            "backend": "onnxruntime" if meta.get("artefacts", {}).get("serving") else "scikit-learn",
+            "payload_source": samples.get("source", "example_row"), "sample_rows": len(samples.get("rows", []))}
+
+
 def run(args: argparse.Namespace) -> int:
     chosen_targets = _split(args.targets, TARGET_NAMES, "target")
     chosen = _split(args.scenarios, SCENARIOS, "scenario")
@@ -502,6 +516,7 @@ def _measure(folder: RunFolder, args: argparse.Namespace, chosen_targets: list[s
             "lambda_package": str(args.lambda_package), "model_dir": str(args.model_dir),
             "request_timeout_s": args.request_timeout_s, "cost_rps": args.cost_rps, "cost_shape": args.cost_shape, "max_connections": args.max_connections,
             "request_body_bytes": len(body),
+            "model": _model_summary(args.model_dir),
             "traffic_rps": args.traffic_rps, "trace": str(args.trace) if args.trace else None,
             "generator": args.generator, "locust_workers": args.locust_workers if args.generator == "locust" else None,
             "lambda_wsgi_url": args.lambda_wsgi_url,

@@ -370,6 +370,7 @@ def render_markdown(doc: dict, plots: dict[str, str], provider: list[str]) -> st
         f"commit `{(env.get('git') or {}).get('commit') or 'unknown'}`"
         f"{' (dirty)' if (env.get('git') or {}).get('dirty') else ''}.",
         "",
+        *_model_line(settings.get("model")),
         "## Summary",
         "",
         "Every latency: median [95 % CI of the median] · p99 · n. Percentiles from HDR histograms; "
@@ -655,6 +656,15 @@ def _step_row(name: str, label: str, s: dict) -> str:
 
 def _img(plots: dict[str, str], key: str, alt: str) -> list[str]:
     return [f"![{alt}]({plots[key]})"] if key in plots else []
+
+
+def _model_line(model: dict | None) -> list[str]:
+    """Which model the figures are of: name, estimator, what served it, where the payload came from."""
+    if not model or "name" not in model:
+        return []
+    return [f"Model **{model['name']}** ({model.get('estimator')}, {model.get('task')}), served by "
+            f"**{model.get('backend')}**; request payload: the first registered row ({model.get('payload_source')}, "
+            f"{model.get('sample_rows')} rows kept).", ""]
 
 
 def render_folder(folder: Path, doc: dict) -> Path:

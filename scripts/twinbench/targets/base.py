@@ -22,7 +22,6 @@ changed once for the whole series and restored at the end) implements :meth:`Tar
 from __future__ import annotations
 
 import contextlib
-import json
 import threading
 import time
 import urllib.request
@@ -36,20 +35,15 @@ __all__ = ["ColdBatch", "ColdSample", "Target", "request_body"]
 
 
 def request_body(model_dir: Path) -> bytes:
-    """A real feature row for ``POST /predict``: metadata's ``example_row``, else breast_cancer row 0."""
-    row: list[float] | None = None
-    with contextlib.suppress(OSError, ValueError, KeyError):
-        meta = json.loads((model_dir / "metadata.json").read_text())
-        row = meta.get("example_row")
-        if row is None:
-            n = int(meta["n_features"])
-            from sklearn.datasets import load_breast_cancer  # only when the metadata has no row
+    """A real row for ``POST /predict``: the first of the rows registered with the model (the
+    user's SAMPLE, or the default model's held-out rows), as a client of that model sends it."""
+    from twinserve.errors import ModelError
+    from twinserve.samples import request_bodies
 
-            data = load_breast_cancer().data
-            row = [float(v) for v in data[0][:n]] if data.shape[1] >= n else [0.0] * n
-    if row is None:
-        raise FileNotFoundError(f"no model metadata at {model_dir / 'metadata.json'}; run `make model`")
-    return json.dumps({"features": row}).encode()
+    try:
+        return request_bodies(model_dir)[0]
+    except ModelError as exc:
+        raise FileNotFoundError(f"no usable model at {model_dir}: {exc.message}; run `make model`") from None
 
 
 @dataclass

@@ -1,0 +1,151 @@
+"""Your model, whatever its shape: registered with `make model-import SRC=... SAMPLE=...` and served by
+the container (real gunicorn), the native Lambda handler and the WSGI Lambda handler (imported as
+Lambda imports them, in a fresh interpreter), with answers equal to scikit-learn's on the sample
+rows, byte-identical across wrappers, and a 422 naming the feature for a value the model cannot take.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+import requests
+from twinbench.process.managed import ManagedProcess, http_probe
+from twinbench.process.net import free_port
+from twinbench.project.paths import REPO
+from twinserve.onnx_compile import PROBA_TOLERANCE, regression_close
+from twinserve.registration import call_model
+from twinserve.schema import InputSchema
+
+from model_shapes import SHAPES, write_shape
+
+pytestmark = pytest.mark.slow
+
+# Runs in a fresh interpreter: both handlers imported as Lambda imports them (init loads the model).
+_LAMBDA_CHILD = r"""
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from twinbench.aws.sample_events import event_for
+import handler, wsgi_handler
+answers = {"native": [], "wsgi": []}
+for body in json.loads(sys.stdin.read()):
+    body = body.encode()
+    for name, module, path in (("native", handler, "/predict"), ("wsgi", wsgi_handler, "/wsgi/predict")):
+        result = module.handler(event_for("http_api_v2.json", "POST", path, body, "application/json"), None)
+        answers[name].append([result["statusCode"], result["body"]])
+print(json.dumps(answers))
+"""
+
+
+@dataclass
+class Served:
+    name: str
+    model_dir: Path
+    metadata: dict
+    samples: list[dict]
+    estimator: object
+    answers: dict[str, list[tuple[int, bytes]]]
+    bodies: list[bytes]
+
+
+def _bad_bodies(metadata: dict, samples: list[dict]) -> list[tuple[bytes, str]]:
+    """(body, the feature name the 422 must name): a wrong kind, a missing feature, a null the model cannot take."""
+    schema = InputSchema.from_dict(metadata["input_schema"])
+    row = dict(samples[0])
+    first = schema.features[0]
+    wrong = {"number": "a string", "integer": "a string", "string": 12.5, "boolean": "yes"}[first.kind]
+    cases = [(json.dumps({"features": {**row, first.name: wrong}}).encode(), first.name),
+             (json.dumps({"features": {k: v for k, v in row.items() if k != first.name}}).encode(), first.name)]
+    strict = [f for f in schema.features if not f.nullable]
+    if strict:
+        cases.append((json.dumps({"instances": [row, {**row, strict[-1].name: None}]}).encode(), strict[-1].name))
+    return cases
+
+
+@pytest.fixture(scope="module", params=sorted(SHAPES))
+def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    name = request.param
+    folder = tmp_path_factory.mktemp(name)
+    src, sample = write_shape(name, folder)
+    model_dir = folder / "registered"
+    done = subprocess.run(["make", "-s", "--no-print-directory", "model-import", f"SRC={src}", f"SAMPLE={sample}",
+                           f"MODEL_DIR={model_dir}"], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    metadata = json.loads((model_dir / "metadata.json").read_text())
+    samples = json.loads((model_dir / "samples.json").read_text())["rows"]
+    bodies = [json.dumps({"features": samples[0]}).encode(),
+              json.dumps({"instances": samples}).encode()]
+    bodies += [body for body, _ in _bad_bodies(metadata, samples)]
+
+    child = subprocess.run([sys.executable, "-c", _LAMBDA_CHILD, str(REPO / "services" / "predict-lambda")],
+                           input=json.dumps([b.decode() for b in bodies]), capture_output=True, text=True,
+                           env={**os.environ, "MODEL_PATH": str(model_dir), "API_GATEWAY_BASE_PATH": "wsgi"},
+                           timeout=300)
+    assert child.returncode == 0, child.stderr[-3000:]
+    lambda_answers = json.loads(child.stdout.strip().splitlines()[-1])
+    answers = {k: [(status, body.encode()) for status, body in v] for k, v in lambda_answers.items()}
+
+    port = free_port()
+    env = {**os.environ, "MODEL_PATH": str(model_dir), "PORT": str(port), "HOST": "127.0.0.1",
+           "WEB_CONCURRENCY": "2", "GUNICORN_ACCESS_LOG": ""}
+    server = ManagedProcess([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "twinserve_flask.wsgi:app"],
+                            name="gunicorn", env=env, cwd=REPO / "services" / "predict-container",
+                            log_path=folder / "gunicorn.log", ready=http_probe(port, "/ready"),
+                            ready_timeout_s=120.0, grace_s=30.0)
+    with server, requests.Session() as session:
+        answers["gunicorn"] = []
+        for body in bodies:
+            response = session.post(f"http://127.0.0.1:{port}/predict", data=body, timeout=30,
+                                    headers={"Content-Type": "application/json"})
+            answers["gunicorn"].append((response.status_code, response.content))
+    yield Served(name, model_dir, metadata, samples, joblib.load(src), answers, bodies)
+
+
+def test_every_wrapper_answers_byte_identically(served: Served):
+    reference = served.answers["gunicorn"]
+    assert [status for status, _ in reference[:2]] == [200, 200], reference[:2]
+    for wrapper in ("native", "wsgi"):
+        assert served.answers[wrapper] == reference, wrapper
+
+
+def test_answers_equal_scikit_learn_on_the_sample_rows(served: Served):
+    schema = InputSchema.from_dict(served.metadata["input_schema"])
+    frame = pd.DataFrame(served.samples, columns=list(schema.names))
+    for feature in schema.features:  # the dtypes the model was fitted with, as the server builds them
+        if feature.kind == "string":
+            frame[feature.name] = frame[feature.name].astype(object)
+    expected, expected_proba = call_model(served.estimator, schema, frame)
+    document = json.loads(served.answers["gunicorn"][1][1])
+    onnx = served.metadata["backend"] == "onnxruntime"
+    if served.metadata["task"] == "regression":
+        actual = np.asarray(document["predictions"], dtype=np.float64)
+        if onnx:
+            assert regression_close(actual, np.asarray(expected, dtype=np.float64))[0]
+        else:
+            assert np.array_equal(actual, np.asarray(expected, dtype=np.float64))
+        assert "classes" not in document and "probabilities" not in document
+    else:
+        assert document["predictions"] == np.asarray(expected).tolist()
+        assert document["classes"] == served.metadata["classes"]
+        if expected_proba is None:
+            assert "probabilities" not in document
+        else:
+            gap = np.max(np.abs(np.asarray(document["probabilities"]) - expected_proba))
+            assert gap <= (PROBA_TOLERANCE if onnx else 0.0), gap
+    assert document["model"]["sha256"] == served.metadata["artefacts"]["serving" if onnx else "source"]["sha256"]
+
+
+def test_a_value_the_model_cannot_take_gets_a_422_naming_the_feature(served: Served):
+    cases = _bad_bodies(served.metadata, served.samples)
+    for (status, body), (_, feature) in zip(served.answers["gunicorn"][2:], cases, strict=True):
+        assert status == 422, body
+        assert repr(feature) in json.loads(body)["error"]["message"], body
