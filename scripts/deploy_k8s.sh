@@ -152,6 +152,10 @@ if ! $dry_run; then
   if [[ -n $local_image && -z $model_sha256 && ! -f $model_dir/metadata.json ]]; then
     preflight_fail "no $model_dir/metadata.json to take MODEL_SHA256 from: run 'make model' (the model your image was built from), or pass --model-dir DIR or --model-sha256 HEX|none"
   fi
+  # The Dockerfile copies the repository's model/: a build here bakes that folder, whatever MODEL_DIR says.
+  if [[ -z $local_image && -z $model_sha256 && $model_dir != "$(realpath -m -- "$REPO_ROOT/model")" ]]; then
+    preflight_fail "the image built here bakes model/, not $model_dir: pass --image with the image built from $model_dir, or leave MODEL_DIR unset"
+  fi
   [[ -n $local_image ]] || command -v make >/dev/null ||
     preflight_fail "make not found: it builds the image (make image); or pass --image"
   if [[ -z ${CONTAINER_ENGINE:-} ]]; then

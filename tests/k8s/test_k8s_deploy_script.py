@@ -87,6 +87,14 @@ def test_preflight_failures_exit_2_with_a_clear_message(tmp_path, args, env, mes
     assert not (tmp_path / "build").exists() or not any((tmp_path / "build").iterdir())
 
 
+def test_a_build_here_cannot_pin_another_model_folder(tmp_path, model_dir):
+    """The Dockerfile bakes the repository's model/: pinning MODEL_DIR's would refuse the pods."""
+    result = run(["--tag", "t7"], tmp_path, REGISTRY="r.example", MODEL_DIR=str(model_dir))
+    assert result.returncode == 2
+    assert f"the image built here bakes model/, not {model_dir}" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
 def test_missing_kube_context_is_a_preflight_error(tmp_path, model_dir):
     stubs = tmp_path / "stubs"
     stubs.mkdir()
