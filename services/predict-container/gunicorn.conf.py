@@ -1,14 +1,24 @@
 """gunicorn settings for the twinserve container (also what `make serve-container` and the
 local benchmark run). Every value can be overridden by environment variables below, or by
 GUNICORN_CMD_ARGS / the command line, in gunicorn's usual precedence.
+
+The edge is gunicorn's own, configured rather than subclassed: docs/edge.md has the measurements
+behind each choice (worker class, keep-alive, the side listener for probes and metrics).
 """
+
+from __future__ import annotations
 
 import contextlib
 import os
+import pwd
 import shutil
 import signal
+import socket
+import subprocess
 import sys
 import tempfile
+import time
+from typing import Any
 
 # The one reader of the CPU limit (cgroup v2 cpu.max or v1 CFS quota); it ships with the core.
 from twinserve.cgroup_cpus import available_cpus
@@ -18,28 +28,33 @@ def _int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
 
-bind = f"{os.environ.get('HOST', '127.0.0.1')}:{_int('PORT', 8080)}"
-# Sync workers, two per usable CPU, each behind its own request buffer. Measured with
-# `make bench-peers`-style interleaved wrk runs (c=32, LogisticRegression, 2 cores): 4 sync
-# workers ~4,400-5,500 req/s with p99 9-10 ms; gthread (2-4 workers x 2-8 threads, with or
-# without keep-alive) ~3,300-6,200 req/s but p99 21-46 ms, because keep-alive connections and
-# threads queue unevenly inside a worker. A prediction is CPU-bound and short, so nothing is
-# gained from threads. A plain sync worker, though, is held by a slow client until `timeout`;
-# BufferedSyncWorker (twinserve_flask/buffered_worker.py) reads each request in full with a
-# selector before it takes the worker, and answers 408 to a client that has not finished
-# within REQUEST_READ_TIMEOUT_S (default 10 s). GUNICORN_WORKER_CLASS=sync gives the stock worker.
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "twinserve_flask.buffered_worker.BufferedSyncWorker")
-# The buffered worker's own setting, checked here so a bad value stops the master with one line
-# instead of every worker failing to boot with a traceback.
-try:
-    from twinserve_flask.buffered_worker import WorkerConfigError, yield_between_requests
-
-    yield_between_requests()
-except WorkerConfigError as _exc:
-    sys.exit(f"gunicorn.conf.py: {_exc}")
+# The edge (docs/edge.md has the measurements behind it): nginx, started by the master below, owns
+# the public port and every client connection. It reads each request in full (header and body
+# timeouts, bounded sizes), refuses ambiguous framing, keeps client connections alive, and takes
+# each answer at once whatever the client's pace; gunicorn's stock gthread workers behind it, on a
+# unix socket, see only whole requests from one well-behaved peer, over kept-alive connections.
+# A worker therefore only ever waits for the model. TWINSERVE_PROXY=off serves gunicorn directly on
+# the public port (no nginx on the machine): keep-alive still works, the hardening does not.
+PROXY = os.environ.get("TWINSERVE_PROXY", "nginx")
+if PROXY not in ("nginx", "off"):
+    sys.exit(f"gunicorn.conf.py: TWINSERVE_PROXY must be 'nginx' or 'off', not {PROXY!r}")
+PUBLIC_HOST = os.environ.get("HOST", "127.0.0.1")
+PUBLIC_PORT = _int("PORT", 8080)
+# Seconds an idle client connection stays open. Longer than the load balancer's idle timeout (ALB
+# default 60 s), as AWS advises for targets: the balancer, not the pod, closes an idle connection,
+# so it never sends a request on a connection the pod is closing. The Ingress's
+# idle_timeout.timeout_seconds annotation must stay below it.
+KEEPALIVE_S = _int("KEEPALIVE_S", 75)
+# Private to this master: the unix socket, nginx's configuration and its temporary files (tmpfs).
+_TMP_BASE = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else tempfile.gettempdir()
+RUN_DIR = os.path.join(_TMP_BASE, f"twinserve-edge-{os.getpid()}")
+bind = f"unix:{RUN_DIR}/gunicorn.sock" if PROXY == "nginx" else f"{PUBLIC_HOST}:{PUBLIC_PORT}"
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 workers = _int("WEB_CONCURRENCY", max(2, 2 * available_cpus()))
 threads = _int("GUNICORN_THREADS", 1)
-keepalive = _int("GUNICORN_KEEPALIVE", 5)
+# Behind nginx this outlasts nginx's own upstream keep-alive (UPSTREAM_KEEPALIVE_S), so nginx closes
+# an idle upstream connection before gunicorn does; without nginx it is the client idle timeout.
+keepalive = KEEPALIVE_S
 # Load (and verify) the model once in the master, before fork.
 preload_app = True
 timeout = _int("GUNICORN_TIMEOUT", 30)
@@ -51,11 +66,11 @@ limit_request_line = 4094
 limit_request_fields = 50
 limit_request_field_size = 8190
 # Heartbeat files on tmpfs: a read-only root filesystem and no disk stalls.
-worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+worker_tmp_dir = _TMP_BASE
 # The access log is twinserve's own: one JSON line per request on stdout, with its X-Request-Id
 # (twinserve_flask/observability.py). gunicorn's text access log went through `logging` and its
-# formatter at ~45 us a request (a quarter of the HTTP limit here); the JSON line costs a few.
-# GUNICORN_ACCESS_LOG= (empty) turns it off, as before; TWINSERVE_ACCESS_LOG=json|off decides if set.
+# formatter at ~45 us a request; the JSON line costs a few.
+# GUNICORN_ACCESS_LOG= (empty) turns it off; TWINSERVE_ACCESS_LOG=json|off decides if set.
 accesslog = None
 os.environ.setdefault("TWINSERVE_ACCESS_LOG", "json" if os.environ.get("GUNICORN_ACCESS_LOG", "-") else "off")
 errorlog = "-"
@@ -70,7 +85,7 @@ def _metrics_dir() -> str | None:
     each process writes its values to mmap'd files in PROMETHEUS_MULTIPROC_DIR, on tmpfs (no disk,
     read-only root filesystem), emptied here before the app loads (files of an earlier run would
     be summed in). Set before the app imports prometheus_client, which reads it then.
-    TWINSERVE_METRICS=off turns the metrics and GET /metrics off."""
+    TWINSERVE_METRICS=off turns the metrics off."""
     if os.environ.setdefault("TWINSERVE_METRICS", "prometheus") != "prometheus":
         return None
     chosen = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
@@ -90,38 +105,183 @@ def _metrics_dir() -> str | None:
 _METRICS_DIR = _metrics_dir()
 
 
-def when_ready(server):
-    """Make a timed-out worker that is *stopped* (SIGSTOP, or SIGTSTP from job control) die on
-    the arbiter's first timeout check, as a running one does, instead of one loop (1 s) later.
-
-    The arbiter's loop (``Arbiter.murder_workers``, about once a second) sends a worker whose
-    heartbeat is older than ``timeout`` SIGABRT, and SIGKILL only on the next loop. A stopped
-    process keeps SIGABRT pending, so it lived until that SIGKILL: the replacement came between
-    timeout + 1 s and timeout + 2 s. gunicorn has no arbiter-side hook at that moment
-    (``worker_abort`` runs in the worker, which is what cannot run), so this wraps the arbiter's
-    own ``murder_workers``: right after it aborts a worker, the worker is sent SIGCONT. A stopped
-    worker then takes its pending SIGABRT at once and leaves through gunicorn's own abort path
-    (``worker_abort``, ``worker_exit``); for a running worker SIGCONT does nothing. Which workers
-    time out, when, and the SIGKILL one loop later for one that still does not exit (stuck in C
-    code, or stopped by a tracer) are gunicorn's, unchanged.
-    """
-    if getattr(server, "_twinserve_resumes_aborted", False):
-        return  # already wrapped (a hook that runs again must not wrap twice)
-    murder_workers = server.murder_workers
-
-    def murder_and_resume() -> None:
-        already_aborted = {pid for pid, worker in server.WORKERS.items() if worker.aborted}
-        murder_workers()
-        for pid, worker in list(server.WORKERS.items()):
-            if worker.aborted and pid not in already_aborted:
-                with contextlib.suppress(ProcessLookupError):  # exited meanwhile; reaped as usual
-                    os.kill(pid, signal.SIGCONT)
-
-    server.murder_workers = murder_and_resume
-    server._twinserve_resumes_aborted = True
+# ------------------------------------------------------------------------------ nginx in front
+# Upstream keep-alive: nginx closes an idle connection to gunicorn after this, before gunicorn would.
+UPSTREAM_KEEPALIVE_S = max(1, KEEPALIVE_S - 15)
+# Timeouts between two reads or writes of a client (nginx's own meaning), and for a whole header.
+CLIENT_TIMEOUT_S = _int("CLIENT_TIMEOUT_S", 10)
+# nginx reads bodies up to twice the service's limit, so the service itself answers 413 (in its own
+# JSON, with the real size) for everything but absurd bodies; those get nginx's 413 below.
+_BODY_LIMIT = _int("MAX_BODY_BYTES", 1_048_576)
+# nginx's own refusals, in the service's error shape {"error": {"code", "message"}}.
+_EDGE_ERRORS = {
+    400: ("bad_request", "the request is not valid HTTP/1.1"),
+    408: ("request_timeout", "the request was not received in time"),
+    413: ("payload_too_large", f"body exceeds the limit of {_BODY_LIMIT} bytes"),
+    414: ("uri_too_long", "the request line is too long"),
+    494: ("headers_too_large", "the request headers are too large"),
+    501: ("not_implemented", "unsupported Transfer-Encoding"),
+    502: ("unavailable", "the service is not answering; retry"),
+    504: ("unavailable", "the service did not answer in time; retry"),
+}
 
 
-def child_exit(server, worker):
+def nginx_config(run_dir: str = RUN_DIR) -> str:
+    """nginx's configuration for this master: one worker process per usable CPU, logs on stderr
+    (gunicorn writes the access log), every temporary file in ``run_dir`` (tmpfs)."""
+    error_pages = "\n".join(
+        f"        error_page {status} = @edge{status};\n"
+        f"        location @edge{status} {{ default_type application/json; "
+        f"return {400 if status == 494 else status} '{{\"error\":{{\"code\":\"{code}\",\"message\":\"{message}\"}}}}'; }}"
+        for status, (code, message) in _EDGE_ERRORS.items())
+    # Run as root (a developer's machine), nginx would hand its workers to `nobody`, which cannot open
+    # this master's private socket: they run as the same user as gunicorn, as in the pod.
+    user = f"user {pwd.getpwuid(os.geteuid()).pw_name};\n" if os.geteuid() == 0 else ""
+    return f"""daemon off;
+{user}worker_processes {max(1, available_cpus())};
+pid {run_dir}/nginx.pid;
+error_log stderr warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    server_tokens off;
+    client_body_temp_path {run_dir}/client_body;
+    proxy_temp_path {run_dir}/proxy;
+    fastcgi_temp_path {run_dir}/fastcgi;
+    uwsgi_temp_path {run_dir}/uwsgi;
+    scgi_temp_path {run_dir}/scgi;
+    keepalive_timeout {KEEPALIVE_S}s;
+    keepalive_requests 100000;
+    client_header_timeout {CLIENT_TIMEOUT_S}s;
+    client_body_timeout {CLIENT_TIMEOUT_S}s;
+    send_timeout {CLIENT_TIMEOUT_S}s;
+    client_header_buffer_size 1k;
+    large_client_header_buffers 4 8k;
+    client_max_body_size {2 * _BODY_LIMIT};
+    client_body_buffer_size 64k;
+    upstream gunicorn {{
+        server unix:{run_dir}/gunicorn.sock max_fails=0;
+        keepalive 16;
+        keepalive_timeout {UPSTREAM_KEEPALIVE_S}s;
+    }}
+    server {{
+        listen {PUBLIC_HOST}:{PUBLIC_PORT} backlog=2048;
+        location / {{
+            proxy_pass http://gunicorn;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $host;
+            proxy_set_header X-Real-IP $remote_addr;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_request_buffering on;
+            proxy_buffering on;
+            proxy_buffers 16 8k;
+            proxy_max_temp_file_size 16m;
+            proxy_connect_timeout 5s;
+            proxy_read_timeout {_int("GUNICORN_TIMEOUT", 30)}s;
+            proxy_next_upstream off;
+        }}
+{error_pages}
+    }}
+}}
+"""
+
+
+class EdgeStartError(RuntimeError):
+    """nginx is missing or did not start (its port taken, a bad configuration)."""
+
+
+def _start_nginx() -> subprocess.Popen[bytes]:
+    """Write the configuration and start nginx in the foreground; raises EdgeStartError."""
+    binary = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.path.exists(p)), None)
+    if binary is None:
+        raise EdgeStartError("nginx is not installed (apt-get install nginx-light), or set TWINSERVE_PROXY=off")
+    config = os.path.join(RUN_DIR, "nginx.conf")
+    with open(config, "w") as handle:
+        handle.write(nginx_config())
+    process = subprocess.Popen([binary, "-p", RUN_DIR, "-e", "stderr", "-c", config], stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10.0
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise EdgeStartError(f"nginx exited with code {process.returncode} (its message is above)")
+        try:
+            socket.create_connection((PUBLIC_HOST if PUBLIC_HOST != "0.0.0.0" else "127.0.0.1", PUBLIC_PORT), 0.5).close()
+            return process
+        except OSError:
+            time.sleep(0.02)
+    process.kill()
+    raise EdgeStartError(f"nginx did not listen on {PUBLIC_HOST}:{PUBLIC_PORT} within 10 s")
+# ------------------------------------------------------------------------------ hooks
+# The side listener (METRICS_PORT, 9091 in the pod): /livez, /readyz and /metrics, answered by a
+# small process of its own, so no traffic on the request port can starve a probe. And nginx.
+_SIDE: list[Any] = []
+_NGINX: list[subprocess.Popen[bytes]] = []
+
+
+def on_starting(server: Any) -> None:
+    """Make the private directory before gunicorn binds its unix socket in it."""
+    os.makedirs(RUN_DIR, mode=0o700, exist_ok=True)
+
+
+def when_ready(server: Any) -> None:
+    """The model is loaded (preload) and gunicorn's socket is bound: start nginx on the public port,
+    start the side listener, tell it whether the service is ready, and make the master's stop
+    signals turn readiness off and stop nginx taking new connections first."""
+    from twinserve_flask.observability import SideListener, SideListenerError
+
+    if PROXY == "nginx":
+        try:
+            _NGINX.append(_start_nginx())
+        except EdgeStartError as exc:
+            server.log.error("%s", exc)
+            _cleanup()
+            os._exit(1)  # workers are not forked yet; nothing else to stop
+        server.log.info("nginx at: http://%s:%d (%d)", PUBLIC_HOST, PUBLIC_PORT, _NGINX[0].pid)
+    try:
+        side = SideListener.start()
+    except SideListenerError as exc:
+        # Traffic is still served; the probes on the side port fail, which the kubelet reports.
+        server.log.error("no side listener (probes and /metrics): %s", exc)
+        side = None
+    if side is not None:
+        _SIDE.append(side)
+        server.log.info("Side listener (probes, metrics) at: http://%s:%d (%d)", PUBLIC_HOST, side.port, side.process.pid)
+        for nginx in _NGINX:
+            side.watch(nginx.pid)
+        if _service_ready():
+            side.ready()
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+        previous = signal.getsignal(signum)
+        if callable(previous):
+            signal.signal(signum, _draining_first(previous))
+
+
+def _service_ready() -> bool:
+    """What the service itself says; an app that is not twinserve's (the bench's no-op) is ready once loaded."""
+    entry = sys.modules.get("twinserve_flask.wsgi")
+    return entry is None or entry.service.ready().status == 200
+
+
+def _draining_first(previous: Any) -> Any:
+    def handler(signum: int, frame: Any) -> None:
+        for side in _SIDE:
+            side.draining()
+        for nginx in _NGINX:  # nginx's graceful stop: no new connections, in-flight requests finish
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(nginx.pid, signal.SIGQUIT)
+        previous(signum, frame)
+
+    return handler
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    """A worker must not hold the master's pipe to the side listener (it would outlive the master)."""
+    for side in _SIDE:
+        side.forget()
+    _NGINX.clear()  # the master's child, not the worker's
+
+
+def child_exit(server: Any, worker: Any) -> None:
     """A worker is gone: its live gauges (in-flight requests) must stop counting."""
     if _METRICS_DIR:
         from prometheus_client import multiprocess
@@ -129,14 +289,30 @@ def child_exit(server, worker):
         multiprocess.mark_process_dead(worker.pid)
 
 
-def on_exit(server):
-    """Remove the metrics directory this master made (not one the operator named)."""
+def on_exit(server: Any) -> None:
+    """The workers are gone: stop nginx (already told to stop) and the side listener, remove the files."""
+    _cleanup()
+
+
+def _cleanup() -> None:
+    for nginx in _NGINX:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(nginx.pid, signal.SIGQUIT)
+        try:
+            nginx.wait(5.0)
+        except subprocess.TimeoutExpired:
+            nginx.kill()
+        except ChildProcessError:  # reaped by the arbiter's waitpid(-1) already
+            pass
+    for side in _SIDE:
+        side.stop()
+    shutil.rmtree(RUN_DIR, ignore_errors=True)
     owned = os.environ.get("TWINSERVE_METRICS_DIR_OWNED")
-    if owned and owned == _METRICS_DIR:
+    if owned and owned == _METRICS_DIR:  # not a directory the operator named
         shutil.rmtree(owned, ignore_errors=True)
 
 
-def worker_exit(server, worker):
+def worker_exit(server: Any, worker: Any) -> None:
     """Leave the worker without running ONNX Runtime's destructors.
 
     The inference session is created in the master (preload) and inherited by fork; tearing its

@@ -1,32 +1,24 @@
-"""What the container tells its operators: a JSON access log line per request (with a request id)
-and Prometheus metrics, aggregated across gunicorn's workers.
+"""What the container tells its operators: a JSON access log line per request (with a request id),
+Prometheus metrics aggregated across gunicorn's workers, and the probes, on a side listener.
 
-Both are one WSGI layer in front of the app, switched by the environment when the app is built
-(``gunicorn.conf.py`` turns them on; the Lambda WSGI handler leaves them off, Lambda has its own):
+The log and the metrics are one WSGI layer in front of the app, switched by the environment when
+the app is built (``gunicorn.conf.py`` turns them on; the Lambda WSGI handler leaves them off):
 
 ``TWINSERVE_ACCESS_LOG``  ``json``: one JSON object per request on stdout; ``off`` (default).
-``TWINSERVE_METRICS``     ``prometheus``: ``GET /metrics`` and the metrics below; ``off`` (default).
+``TWINSERVE_METRICS``     ``prometheus``: the metrics below; ``off`` (default).
 ``PROMETHEUS_MULTIPROC_DIR``  prometheus-client's multiprocess directory (on tmpfs), set and
                           emptied by ``gunicorn.conf.py`` before the app (and the client) load.
 
-Cost is the point of the design (measured with ``make bench-limit``): the log line is built by
-orjson and written with one ``os.write`` (atomic for lines under PIPE_BUF, so workers never
-interleave) instead of ``logging`` and gunicorn's access formatter; metric children are created
-once per label set and cached; request ids are a per-process random prefix and a counter, reset
-after fork.
+The side listener (:class:`SideListener`, ``python -m twinserve_flask.observability``) is a small
+process the gunicorn master starts and steers: it answers ``/livez``, ``/readyz`` and ``/metrics``
+on its own port (``METRICS_PORT``, 9091 in the pod), so a flood, a slow client or a stuck request
+on the traffic port can neither starve a probe nor reach the metrics. It imports no part of the
+service (no numpy, no model): it reads the multiprocess files and the master's word.
 
-Writes are deferred when the worker loop offers an idle hook (the buffered worker does, see
-:meth:`Observed.write_when_idle`): each prometheus-client write to the multiprocess files takes a
-lock, a ``getpid()`` and an mmap write, five of them a request, and each log line a ``write()``;
-on a loaded 2-core machine that cost more than the prediction. Instead a worker counts in plain
-dictionaries and holds its log lines (nginx's ``access_log ... buffer=``), and writes them when it
-is about to wait for a connection, before it serves ``/metrics`` (its own counts), at exit, when
-the held lines reach ``LOG_WRITE_BYTES``, and at least every ``FLUSH_INTERVAL_S`` while it stays
-busy. A scrape or a log reader sees a busy worker's figures at most that late and an idle
-worker's at once; a worker killed outright loses what it held (at most that interval's).
-``twinserve_requests_in_flight`` is then set when a worker takes its first request and cleared
-when it next waits, so it counts busy workers (a sync worker holds one request at a time). Under
-the stock sync worker every write goes through at once, as before.
+Cost (measured with ``make bench-limit``): the log line is built by orjson and written with one
+``os.write`` (atomic for lines under PIPE_BUF, so workers never interleave) instead of ``logging``;
+metric children are created once per label set and cached; request ids are a per-process random
+prefix and a counter, reset after fork. Every metric goes through prometheus-client's public API.
 
 Metrics: ``twinserve_requests_total{route,method,status}``,
 ``twinserve_request_duration_seconds{route}`` (histogram), ``twinserve_requests_in_flight``,
@@ -37,35 +29,41 @@ Metrics: ``twinserve_requests_total{route,method,status}``,
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import re
 import secrets
+import subprocess
+import sys
+import threading
 import time
 import weakref
-from bisect import bisect_left
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
 
-import orjson
-from twinserve.routes import METRICS_PATH, route_of
-from twinserve.service import Service
+if TYPE_CHECKING:  # the side listener must not import the service (numpy, the model)
+    from twinserve.service import Service
 
 ENV_ACCESS_LOG = "TWINSERVE_ACCESS_LOG"
 ENV_METRICS = "TWINSERVE_METRICS"
 ENV_MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
+ENV_METRICS_PORT = "METRICS_PORT"
+DEFAULT_METRICS_PORT = 9091
 REQUEST_ID_HEADER = "X-Request-Id"
+LIVE_PATH = "/livez"
+READY_PATH = "/readyz"
+METRICS_PATH = "/metrics"
 # Latency buckets in seconds: the service answers in well under a millisecond in-process, and a
 # client-visible problem starts at tens of milliseconds.
 LATENCY_BUCKETS_S = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
-# A busy worker writes its deferred log lines and metrics at least this often (an idle one at once).
-FLUSH_INTERVAL_S = 1.0
-# Held log lines are written in pieces of at most this many bytes, whole lines only: a write up to
-# PIPE_BUF (4096 on Linux) reaches a pipe in one piece, so two workers' lines never interleave.
-LOG_WRITE_BYTES = 4096
+# A probe or scrape connection that has not sent its request by then is closed: the side listener
+# has a thread per connection, and a client that never finishes must not keep one.
+SIDE_READ_TIMEOUT_S = 5.0
+# The master's word to the side listener, one line each on its stdin; end of file: the master is gone.
+READY, DRAINING, WATCH = b"ready\n", b"draining\n", b"watch "
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-__all__ = ["METRICS_PATH", "Metrics", "Observed", "observe", "route_of"]
+__all__ = ["METRICS_PATH", "Metrics", "Observed", "SideListener", "observe"]
 _ACCEPTED_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}").fullmatch
 
 
@@ -73,15 +71,8 @@ class ObservabilityConfigError(ValueError):
     """An observability setting with a value this module does not know."""
 
 
-class _PendingLatency:
-    """Latencies observed since the last write, as prometheus-client stores a histogram: a count per
-    bucket (not cumulative) and their sum."""
-
-    __slots__ = ("counts", "total")
-
-    def __init__(self, buckets: int) -> None:
-        self.counts = [0] * buckets
-        self.total = 0.0
+class SideListenerError(RuntimeError):
+    """The side listener could not be started (its port taken, its program missing)."""
 
 
 class Metrics:
@@ -91,16 +82,14 @@ class Metrics:
         from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
         self._multiprocess = bool(os.environ.get(ENV_MULTIPROC_DIR))
-        # Our own registry: nothing else registered in this process leaks into /metrics.
+        # Our own registry: nothing else registered in this process leaks into the exposition.
         registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter("twinserve_requests_total", "HTTP requests answered, by route template, method and status.",
                                 ("route", "method", "status"), registry=registry)
         self.latency = Histogram("twinserve_request_duration_seconds",
                                  "Time from the request reaching the app to its answer, by route template.",
                                  ("route",), buckets=LATENCY_BUCKETS_S, registry=registry)
-        self.in_flight = Gauge("twinserve_requests_in_flight",
-                               "Requests being answered now, all workers together (with deferred writes: busy "
-                               "workers, each counted from its first request until it next waits).",
+        self.in_flight = Gauge("twinserve_requests_in_flight", "Requests being answered now, all workers together.",
                                registry=registry, multiprocess_mode="livesum")
         info = Gauge("twinserve_model_info", "The served model (always 1): name, version, SHA-256, backend.",
                      ("name", "version", "sha256", "backend"), registry=registry, multiprocess_mode="max")
@@ -109,91 +98,41 @@ class Metrics:
         self._registry = registry
         self._counters: dict[tuple[str, str, int], Any] = {}
         self._histograms: dict[str, Any] = {}
-        self._bounds = (*LATENCY_BUCKETS_S, math.inf)  # prometheus-client's buckets, +Inf last
-        self._deferred = False
-        self._busy = False
-        self._pending_requests: dict[tuple[str, str, int], int] = {}
-        self._pending_latency: dict[str, _PendingLatency] = {}
 
-    def _counter(self, key: tuple[str, str, int]) -> Any:
+    def started(self) -> None:
+        self.in_flight.inc()
+
+    def finished(self) -> None:
+        self.in_flight.dec()
+
+    def observe(self, route: str, method: str, status: int, seconds: float) -> None:
+        key = (route, method, status)
         counter = self._counters.get(key)
         if counter is None:
-            counter = self._counters[key] = self.requests.labels(key[0], key[1], str(key[2]))
-        return counter
-
-    def _histogram(self, route: str) -> Any:
+            counter = self._counters[key] = self.requests.labels(route, method, str(status))
+        counter.inc()
         histogram = self._histograms.get(route)
         if histogram is None:
             histogram = self._histograms[route] = self.latency.labels(route)
-        return histogram
-
-    def defer_writes(self) -> None:
-        """From now on count in memory; the caller then calls :meth:`flush` at least every
-        FLUSH_INTERVAL_S and :meth:`idle` whenever it is about to wait for work, and before it exits."""
-        self._deferred = True
-
-    def started(self) -> None:
-        if not self._deferred:
-            self.in_flight.inc()
-        elif not self._busy:
-            self._busy = True
-            self.in_flight.set(1)
-
-    def finished(self) -> None:
-        if not self._deferred:
-            self.in_flight.dec()
-
-    def observe(self, route: str, method: str, status: int, seconds: float) -> None:
-        if not self._deferred:
-            self._counter((route, method, status)).inc()
-            self._histogram(route).observe(seconds)
-            return
-        key = (route, method, status)
-        pending = self._pending_requests
-        pending[key] = pending.get(key, 0) + 1
-        latency = self._pending_latency.get(route)
-        if latency is None:
-            latency = self._pending_latency[route] = _PendingLatency(len(self._bounds))
-        latency.counts[bisect_left(self._bounds, seconds)] += 1  # the first bucket with seconds <= bound
-        latency.total += seconds
-
-    def flush(self) -> None:
-        """Write what was counted since the last write (a no-op when nothing was)."""
-        if self._pending_requests:
-            for key, count in self._pending_requests.items():
-                self._counter(key).inc(count)
-            self._pending_requests.clear()
-        if self._pending_latency:
-            for route, latency in self._pending_latency.items():
-                # prometheus-client has no public "observe n values"; its histogram child keeps one
-                # value per bucket and one for the sum (pinned version; a test compares the
-                # exposition with observe()'s).
-                child = self._histogram(route)
-                for bucket, count in zip(child._buckets, latency.counts, strict=True):
-                    if count:
-                        bucket.inc(count)
-                child._sum.inc(latency.total)
-            self._pending_latency.clear()
-
-    def idle(self) -> None:
-        """The worker is about to wait: write the counts, and it no longer holds a request."""
-        self.flush()
-        if self._busy:
-            self._busy = False
-            self.in_flight.set(0)
+        histogram.observe(seconds)
 
     def exposition(self) -> tuple[bytes, str]:
         """The text exposition of every worker's metrics together, and its content type."""
-        from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-
-        self.flush()  # this worker's own counts first
         if self._multiprocess:
-            from prometheus_client import multiprocess
+            return multiprocess_exposition()
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-            registry = CollectorRegistry()
-            multiprocess.MultiProcessCollector(registry)
-            return generate_latest(registry), CONTENT_TYPE_LATEST
         return generate_latest(self._registry), CONTENT_TYPE_LATEST
+
+
+def multiprocess_exposition() -> tuple[bytes, str]:
+    """All processes' metrics from PROMETHEUS_MULTIPROC_DIR, and the content type (what the side
+    listener serves: it counts nothing itself)."""
+    from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return generate_latest(registry), CONTENT_TYPE_LATEST
 
 
 class RequestIds:
@@ -231,19 +170,21 @@ class _Clock:
 
 
 class Observed:
-    """The WSGI layer: request id in and out, one access log line, the metrics, ``GET /metrics``."""
+    """The WSGI layer: request id in and out, one access log line, the metrics."""
 
     def __init__(self, app: WSGIApp, metrics: Metrics | None, access_log: bool, log_fd: int = 1) -> None:
+        import orjson
+        from twinserve.routes import route_of
+
         self.app = app
         self.metrics = metrics
         self.access_log = access_log
         self.log_fd = log_fd
         self.ids = RequestIds()
         self.clock = _Clock()
-        self._deferred = False
-        self._log_lines: list[bytes] = []
-        self._log_bytes = 0
-        self._flushed_at = time.perf_counter()
+        self._dumps = orjson.dumps
+        self._newline = orjson.OPT_APPEND_NEWLINE
+        self._route_of = route_of
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         started = time.perf_counter()
@@ -262,19 +203,16 @@ class Observed:
 
         metrics = self.metrics
         if metrics is not None:
-            if path == METRICS_PATH and method == "GET":
-                result: Iterable[bytes] = self._serve_metrics(start)
-            else:
-                metrics.started()
-                try:
-                    result = self.app(environ, start)
-                finally:
-                    metrics.finished()
+            metrics.started()
+            try:
+                result = self.app(environ, start)
+            finally:
+                metrics.finished()
         else:
             result = self.app(environ, start)
         seconds = time.perf_counter() - started
         status = int(seen[-2][:3]) if seen else 500
-        route = route_of(path)
+        route = self._route_of(path)
         if metrics is not None:
             metrics.observe(route, method, status, seconds)
         if self.access_log:
@@ -283,62 +221,15 @@ class Observed:
                 for name, value in seen[-1]:
                     if name.lower() == "content-length":
                         size = int(value)
-            line = orjson.dumps({
+            line = self._dumps({
                 "time": self.clock.now(), "level": "info", "logger": "twinserve.access",
                 "request_id": request_id, "method": method, "path": path, "route": route, "status": status,
                 "bytes": size, "latency_ms": round(seconds * 1000.0, 3),
                 "remote_addr": environ.get("REMOTE_ADDR"),
-            }, option=orjson.OPT_APPEND_NEWLINE)
-            if not self._deferred:
-                self._write_log(line)
-            else:
-                if self._log_bytes + len(line) > LOG_WRITE_BYTES:
-                    self._flush_log()
-                self._log_lines.append(line)
-                self._log_bytes += len(line)
-        if self._deferred and started - self._flushed_at >= FLUSH_INTERVAL_S:
-            self.flush()
+            }, option=self._newline)
+            with contextlib.suppress(OSError):  # a closed or full log pipe must never fail the request
+                os.write(self.log_fd, line)
         return result
-
-    def _write_log(self, data: bytes) -> None:
-        with contextlib.suppress(OSError):  # a closed or full log pipe must never fail the request
-            os.write(self.log_fd, data)
-
-    def _flush_log(self) -> None:
-        if self._log_lines:
-            self._write_log(b"".join(self._log_lines))
-            self._log_lines.clear()
-            self._log_bytes = 0
-
-    def flush(self) -> None:
-        """Write the held log lines and metric counts now."""
-        self._flushed_at = time.perf_counter()
-        self._flush_log()
-        if self.metrics is not None:
-            self.metrics.flush()
-
-    def idle(self) -> None:
-        """The worker is about to wait for a connection (or to exit): write everything held, and it
-        no longer holds a request."""
-        self.flush()
-        if self.metrics is not None:
-            self.metrics.idle()
-
-    def write_when_idle(self) -> Callable[[], None]:
-        """Offered to the worker loop: if it takes the returned hook, it promises to call it whenever
-        it is about to wait for a connection and at exit, and the log lines and metrics are then
-        written in batches (see the module docstring)."""
-        self._deferred = True
-        self._flushed_at = time.perf_counter()
-        if self.metrics is not None:
-            self.metrics.defer_writes()
-        return self.idle
-
-    def _serve_metrics(self, start: Callable[..., Any]) -> list[bytes]:
-        assert self.metrics is not None
-        body, content_type = self.metrics.exposition()
-        start("200 OK", [("Content-Type", content_type), ("Content-Length", str(len(body)))])
-        return [body]
 
 
 def _switch(environ: Mapping[str, str], name: str, on: str) -> bool:
@@ -357,3 +248,189 @@ def observe(app: WSGIApp, service: Service, environ: Mapping[str, str] | None = 
     if not access_log and metrics is None:
         return app
     return Observed(app, metrics, access_log)
+
+
+def metrics_port(environ: Mapping[str, str] | None = None) -> int:
+    """The side listener's port (0: any free one, for tests). Raises ObservabilityConfigError."""
+    value = (os.environ if environ is None else environ).get(ENV_METRICS_PORT, str(DEFAULT_METRICS_PORT))
+    if not value.isdigit() or int(value) > 65535:
+        raise ObservabilityConfigError(f"{ENV_METRICS_PORT} must be a port number, not {value!r}")
+    return int(value)
+
+
+# ------------------------------------------------------------------------------ the side listener
+
+
+class _ProbeState:
+    """What the side listener knows: the master said the model is loaded and the workers start
+    (ready), or that it is stopping (draining); and which processes must be alive (nginx)."""
+
+    def __init__(self) -> None:
+        self.ready = False
+        self.draining = False
+        self.watched: list[int] = []
+
+    def live(self) -> bool:
+        """The processes the master asked it to watch (nginx) are all running."""
+        for pid in self.watched:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return False
+            except PermissionError:
+                continue
+        return True
+
+
+class _SideHandler(BaseHTTPRequestHandler):
+    """GET /livez, /readyz, /metrics; anything else 404. One request per connection."""
+
+    server: _SideServer
+    timeout = SIDE_READ_TIMEOUT_S
+    server_version = "twinserve-side"
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        state = self.server.state
+        if self.path == LIVE_PATH:
+            if state.live():
+                self._answer(200, b'{"status":"live"}')
+            else:
+                self._answer(503, b'{"status":"the edge process (nginx) is gone"}')
+        elif self.path == READY_PATH:
+            if state.draining:
+                self._answer(503, b'{"status":"draining"}')
+            elif not state.ready:
+                self._answer(503, b'{"status":"starting"}')
+            else:
+                self._answer(200, b'{"status":"ready"}')
+        elif self.path == METRICS_PATH and self.server.metrics:
+            body, content_type = multiprocess_exposition()
+            self._answer(200, body, content_type)
+        else:
+            self._answer(404, b'{"error":{"code":"not_found","message":"no such route on this port"}}')
+
+    def _answer(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
+        """Probes every few seconds are not worth a log line each."""
+
+
+class _SideServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], state: _ProbeState, metrics: bool) -> None:
+        super().__init__(address, _SideHandler)
+        self.state = state
+        self.metrics = metrics
+
+
+def _follow_master(state: _ProbeState, server: _SideServer) -> None:
+    """Read the master's word from stdin until it closes (the master is gone), then stop."""
+    for line in sys.stdin.buffer:
+        if line == READY:
+            state.ready = True
+        elif line == DRAINING:
+            state.draining = True
+        elif line.startswith(WATCH) and line[len(WATCH):].strip().isdigit():
+            state.watched.append(int(line[len(WATCH):]))
+    server.shutdown()
+
+
+def main() -> int:
+    """The side listener's process: bind, say the port on stdout, serve until the master goes."""
+    host = os.environ.get("HOST", "127.0.0.1")
+    state = _ProbeState()
+    try:
+        server = _SideServer((host, metrics_port()), state, os.environ.get(ENV_METRICS, "off") == "prometheus")
+    except (OSError, ObservabilityConfigError) as exc:
+        print(f"side listener: cannot listen on {host}:{os.environ.get(ENV_METRICS_PORT)}: {exc}", file=sys.stderr)
+        return 1
+    print(server.server_address[1], flush=True)
+    threading.Thread(target=_follow_master, args=(state, server), daemon=True).start()
+    server.serve_forever(poll_interval=0.5)
+    return 0
+
+
+class SideListener:
+    """The master's handle on the side listener process: start it, tell it ready or draining, stop it.
+
+    A separate process rather than a thread in the master: the master forks workers, and a thread
+    serving requests at a fork can leave a lock held in the child. The process is a fresh interpreter
+    (not a fork), reads only the multiprocess files, and ends when its stdin (the master) closes.
+    """
+
+    def __init__(self, process: subprocess.Popen[bytes], port: int) -> None:
+        self.process = process
+        self.port = port
+
+    @classmethod
+    def start(cls, environ: Mapping[str, str] | None = None, timeout_s: float = 10.0) -> SideListener:
+        """Start it and wait until it listens. Raises SideListenerError (port taken, no answer)."""
+        env = dict(os.environ if environ is None else environ)
+        package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, env.get("PYTHONPATH", "")) if p)
+        process = subprocess.Popen([sys.executable, "-m", "twinserve_flask.observability"], env=env,
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True)
+        assert process.stdout is not None
+        line = _readline_within(process.stdout, timeout_s)
+        if not line.strip().isdigit():
+            process.kill()
+            process.wait()
+            raise SideListenerError(f"the side listener did not start (exit code {process.returncode})")
+        process.stdout.close()
+        return cls(process, int(line))
+
+    def _say(self, word: bytes) -> None:
+        with contextlib.suppress(OSError, ValueError):  # it is gone: the probes fail, as they should
+            assert self.process.stdin is not None
+            self.process.stdin.write(word)
+            self.process.stdin.flush()
+
+    def ready(self) -> None:
+        self._say(READY)
+
+    def draining(self) -> None:
+        self._say(DRAINING)
+
+    def watch(self, pid: int) -> None:
+        """Liveness fails once process ``pid`` is gone (nginx: without it nothing reaches the workers)."""
+        self._say(WATCH + b"%d\n" % pid)
+
+    def forget(self) -> None:
+        """In a forked worker: close the inherited pipe end, or the listener outlives the master."""
+        if self.process.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.process.stdin.close()
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            assert self.process.stdin is not None
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        except ChildProcessError:  # already reaped by the arbiter's waitpid(-1)
+            pass
+
+
+def _readline_within(stream: Any, timeout_s: float) -> bytes:
+    """One line from a pipe, or b"" once ``timeout_s`` passes."""
+    import selectors
+
+    with selectors.DefaultSelector() as selector:
+        selector.register(stream, selectors.EVENT_READ)
+        if not selector.select(timeout_s):
+            return b""
+    return stream.readline()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -3,7 +3,8 @@
 Building the app here loads the model; with ``preload_app`` gunicorn does it once in the
 master before forking, and a model that fails its integrity check stops the master. The
 container's access log and metrics wrap the app here only (``gunicorn.conf.py`` switches them
-on); the Lambda WSGI handler serves :func:`create_wsgi_app` without them.
+on); the Lambda WSGI handler serves :func:`create_wsgi_app` without them. ``service`` is what the
+master asks before it tells the side listener the pod is ready.
 """
 
 from twinserve.service import Service
@@ -12,5 +13,5 @@ from twinserve.settings import Settings
 from twinserve_flask.fastpath import create_wsgi_app
 from twinserve_flask.observability import observe
 
-_service = Service.start(Settings.from_env())
-app = observe(create_wsgi_app(_service), _service)
+service = Service.start(Settings.from_env())
+app = observe(create_wsgi_app(service), service)
