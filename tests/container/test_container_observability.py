@@ -1,8 +1,7 @@
 """The container's access log and Prometheus metrics under real gunicorn (the shipped
 gunicorn.conf.py, two workers): JSON access lines with an accepted or generated X-Request-Id
-echoed back, counters summed across workers (each worker writes its counts when it next waits,
-so a scrape may need a moment), in-flight back to 0 after a worker is killed, the model's
-identity, route templates as labels."""
+echoed back, counters summed across workers and scraped from the side listener (METRICS_PORT),
+in-flight back to 0 after a worker is killed, the model's identity, route templates as labels."""
 
 from __future__ import annotations
 
@@ -16,8 +15,9 @@ from pathlib import Path
 import psutil
 import pytest
 import requests
+from twinbench.process.net import free_port
 from twinbench.targets.container_local import LocalContainer
-from twinserve_flask.observability import route_of
+from twinserve.routes import route_of
 
 pytestmark = pytest.mark.slow
 
@@ -27,7 +27,8 @@ WORKERS = 2
 @pytest.fixture(scope="module")
 def server(rf_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalContainer]:
     log = tmp_path_factory.mktemp("observability") / "gunicorn.log"
-    env = {"WEB_CONCURRENCY": str(WORKERS)}  # the access log and the metrics are on by default
+    # The access log and the metrics are on by default; the side listener on a free port.
+    env = {"WEB_CONCURRENCY": str(WORKERS), "METRICS_PORT": str(free_port())}
     with LocalContainer(model_path=rf_dir, env=env, log_path=log) as container:
         # Ready means one worker answers; gunicorn forks the next up to 0.1 s later (a random
         # sleep between spawns), and these tests can be done by then.
@@ -36,7 +37,7 @@ def server(rf_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
 
 
 def _metrics(server: LocalContainer) -> dict[str, float]:
-    text = requests.get(f"{server.url}/metrics", timeout=5).text
+    text = requests.get(f"http://127.0.0.1:{server.server_env['METRICS_PORT']}/metrics", timeout=5).text
     values = {}
     for line in text.splitlines():
         if line and not line.startswith("#"):
@@ -46,12 +47,9 @@ def _metrics(server: LocalContainer) -> dict[str, float]:
 
 
 def _settled_metrics(server: LocalContainer, settled) -> dict[str, float]:
-    """The metrics once ``settled(values)`` holds, or as they are after a bound: a worker writes its
-    counts when it next waits for a connection (at most FLUSH_INTERVAL_S late while busy), so the
-    worker that answered the last request may not have written it yet when another serves the scrape."""
-    from twinserve_flask.observability import FLUSH_INTERVAL_S
-
-    deadline = time.monotonic() + FLUSH_INTERVAL_S + 2.0
+    """The metrics once ``settled(values)`` holds, or as they are after a bound: the answer reaches the
+    client just before the worker's metrics call returns, so the last request's count may be a moment late."""
+    deadline = time.monotonic() + 3.0
     values = _metrics(server)
     while not settled(values) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -67,11 +65,19 @@ def _alive(process: psutil.Process) -> bool:
         return False
 
 
+def _is_worker(process: psutil.Process) -> bool:
+    """A gunicorn worker, not nginx nor the side listener (the master's other children)."""
+    try:
+        return "gunicorn" in " ".join(process.cmdline())
+    except psutil.NoSuchProcess:
+        return False
+
+
 def _wait_workers(server: LocalContainer, without: int | None = None, timeout_s: float = 20.0) -> list[psutil.Process]:
     """The live workers once there are WORKERS of them (none of them ``without``), or as they are after the bound."""
     deadline = time.monotonic() + timeout_s
     while True:
-        alive = [p for p in server.process.children() if _alive(p)]
+        alive = [p for p in server.process.children() if _alive(p) and _is_worker(p)]
         if (len(alive) == WORKERS and without not in [p.pid for p in alive]) or time.monotonic() >= deadline:
             return alive
         time.sleep(0.02)
@@ -110,7 +116,7 @@ def test_counters_are_summed_across_workers(server, good_body, rf_metadata):
     infer = f"/v2/models/{rf_metadata['name']}/infer"
     body = json.dumps({"inputs": [{"name": "features", "shape": [1, 30], "datatype": "FP64",
                                    "data": rf_metadata["example_row"]}]}).encode()
-    for _ in range(40):  # sync workers close every connection: the two workers share these
+    for _ in range(40):  # a new connection each: nginx spreads them over its upstream connections
         assert requests.post(f"{server.url}/predict", data=good_body, timeout=5).status_code == 200
     requests.post(f"{server.url}{infer}", data=body, timeout=5)
     requests.get(f"{server.url}/no/such/path/{time.time()}", timeout=5)
