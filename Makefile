@@ -54,10 +54,10 @@ $(MODEL_DIR)/metadata.json: $(VENV)/.stamp shared/twinserve/training.py
 model: $(VENV)/.stamp ## Train the default model (MODEL=rf|logreg) into model/ with metadata, SHA-256 and ONNX serving artefact
 	$(PY) -m twinserve.cli train --model $(MODEL) --out $(MODEL_DIR)
 
-model-import: $(VENV)/.stamp ## Register your own fitted estimator: make model-import SRC=model.joblib SAMPLE=rows.csv [TEXT_COLUMN=col] [MODEL_DIR=model]
+model-import: $(VENV)/.stamp ## Register your own fitted estimator: make model-import SRC=model.joblib SAMPLE=rows.csv [NAME=...] [TEXT_COLUMN=col] [MODEL_DIR=model]
 	@test -n "$(SRC)" || { echo "usage: make model-import SRC=path/to/model.joblib SAMPLE=rows.csv [MODEL_DIR=model]"; exit 2; }
 	$(PY) -m twinserve.cli import --src "$(SRC)" --out "$(MODEL_DIR)" $(if $(SAMPLE),--sample "$(SAMPLE)") \
-	  $(if $(TEXT_COLUMN),--text-column "$(TEXT_COLUMN)")
+	  $(if $(TEXT_COLUMN),--text-column "$(TEXT_COLUMN)") $(if $(NAME),--name "$(NAME)")
 
 # The pinned tools and the Lambda package are built first so that no test skips for want of them.
 test-unit: $(VENV)/.stamp $(TOOLS_VENV)/.stamp $(MODEL_DIR)/metadata.json package-lambda ## Run the pytest suite (unit, wrappers, real gunicorn, property tests)

@@ -182,9 +182,12 @@ def cmd_size(args: argparse.Namespace) -> int:
         print(f"  ... and {rest} more top-level entries")
     total_mib = total / MIB
     limit_mib = LAMBDA_UNZIPPED_LIMIT_BYTES / MIB
-    verdict = "meets" if total_mib <= PACKAGE_TARGET_MIB else "MISSES"
+    # The shipped (ONNX) package is held to a target well under the limit; a scikit-learn package
+    # carries scipy and pandas and is held to Lambda's limit alone.
+    target_mib = PACKAGE_TARGET_MIB if model_backend(pkg / "model") == "onnxruntime" else limit_mib
+    verdict = "meets" if total_mib <= target_mib else "MISSES"
     print(f"unzipped size: {total_mib:.1f} MiB ({total:,} bytes); Lambda limit {limit_mib:.0f} MiB; "
-          f"{verdict} the {PACKAGE_TARGET_MIB} MiB target")
+          f"{verdict} the {target_mib:.0f} MiB target")
     if args.json_out:
         args.json_out.parent.mkdir(parents=True, exist_ok=True)
         args.json_out.write_text(json.dumps({
@@ -194,8 +197,8 @@ def cmd_size(args: argparse.Namespace) -> int:
             "files": n_files,
             "top_level_bytes": dict(sorted(per_top.items(), key=lambda kv: -kv[1])),
             "lambda_limit_bytes": LAMBDA_UNZIPPED_LIMIT_BYTES,
-            "target_mib": PACKAGE_TARGET_MIB,
-            "meets_target": total_mib <= PACKAGE_TARGET_MIB,
+            "target_mib": target_mib,
+            "meets_target": total_mib <= target_mib,
         }, indent=2) + "\n")
     if total > LAMBDA_UNZIPPED_LIMIT_BYTES:
         return _fail(f"unzipped package is {total_mib:.1f} MiB, above Lambda's {limit_mib:.0f} MiB: serve this model "

@@ -19,14 +19,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import requests
+from model_shapes import SHAPES, write_shape
 from twinbench.process.managed import ManagedProcess, http_probe
 from twinbench.process.net import free_port
 from twinbench.project.paths import REPO
 from twinserve.onnx_compile import PROBA_TOLERANCE, regression_close
 from twinserve.registration import call_model
 from twinserve.schema import InputSchema
-
-from model_shapes import SHAPES, write_shape
 
 pytestmark = pytest.mark.slow
 
@@ -55,6 +54,7 @@ class Served:
     estimator: object
     answers: dict[str, list[tuple[int, bytes]]]
     bodies: list[bytes]
+    v2: dict | None  # tritonclient's answer for the sample rows (None: the rows hold a null)
 
 
 def _bad_bodies(metadata: dict, samples: list[dict]) -> list[tuple[bytes, str]]:
@@ -107,7 +107,43 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
             response = session.post(f"http://127.0.0.1:{port}/predict", data=body, timeout=30,
                                     headers={"Content-Type": "application/json"})
             answers["gunicorn"].append((response.status_code, response.content))
-    yield Served(name, model_dir, metadata, samples, joblib.load(src), answers, bodies)
+        v2 = _v2_infer(f"127.0.0.1:{port}", metadata, samples)
+    yield Served(name, model_dir, metadata, samples, joblib.load(src), answers, bodies, v2)
+
+
+_V2_TYPES = {"number": ("FP64", np.float64), "integer": ("INT64", np.int64), "string": ("BYTES", object),
+             "boolean": ("BOOL", np.bool_)}
+
+
+def _v2_infer(address: str, metadata: dict, samples: list[dict]) -> dict | None:
+    """The sample rows without a null, through tritonclient.http unmodified: one tensor per feature
+    for a typed model, one [N, F] tensor for an all-number one."""
+    import tritonclient.http as triton
+
+    schema = InputSchema.from_dict(metadata["input_schema"])
+    rows = [r for r in samples if all(v is not None for v in r.values())][:20]
+    if not rows:
+        return None
+    client = triton.InferenceServerClient(url=address, network_timeout=30.0)
+    try:
+        model = client.get_model_metadata(metadata["name"])
+        if schema.numeric_matrix:
+            tensor = triton.InferInput("features", [len(rows), len(schema.names)], "FP64")
+            tensor.set_data_from_numpy(np.asarray([[r[n] for n in schema.names] for r in rows], dtype=np.float64),
+                                       binary_data=False)
+            inputs = [tensor]
+        else:
+            inputs = []
+            for feature in schema.features:
+                datatype, dtype = _V2_TYPES[feature.kind]
+                tensor = triton.InferInput(feature.name, [len(rows)], datatype)
+                tensor.set_data_from_numpy(np.asarray([r[feature.name] for r in rows], dtype=dtype), binary_data=False)
+                inputs.append(tensor)
+        result = client.infer(metadata["name"], inputs)
+        output = "prediction" if metadata["task"] == "regression" else "label"
+        return {"metadata": model, "rows": rows, "output": result.as_numpy(output)}
+    finally:
+        client.close()
 
 
 def test_every_wrapper_answers_byte_identically(served: Served):
@@ -149,3 +185,24 @@ def test_a_value_the_model_cannot_take_gets_a_422_naming_the_feature(served: Ser
     for (status, body), (_, feature) in zip(served.answers["gunicorn"][2:], cases, strict=True):
         assert status == 422, body
         assert repr(feature) in json.loads(body)["error"]["message"], body
+
+
+def test_tritonclient_infers_with_one_tensor_per_feature(served: Served):
+    if served.v2 is None:
+        pytest.fail("the sample rows all hold a null; the shapes here must have one without")
+    schema = InputSchema.from_dict(served.metadata["input_schema"])
+    listed = served.v2["metadata"]["inputs"]
+    if schema.numeric_matrix:
+        assert [i["name"] for i in listed] == ["features"]
+    else:
+        assert [i["name"] for i in listed] == list(schema.names)
+    rows = served.v2["rows"]
+    document = json.loads(served.answers["gunicorn"][1][1])  # /predict on every sample row
+    by_row = {json.dumps(r, sort_keys=True): p for r, p in zip(served.samples, document["predictions"], strict=True)}
+    expected = [by_row[json.dumps(r, sort_keys=True)] for r in rows]
+    got = served.v2["output"].tolist()
+    got = [v.decode() if isinstance(v, bytes) else v for v in got]
+    if served.metadata["task"] == "regression":
+        assert np.allclose(np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64), rtol=1e-12)
+    else:
+        assert got == expected

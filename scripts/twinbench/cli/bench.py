@@ -65,6 +65,7 @@ from twinbench.targets import (
     RemoteTarget,
     Target,
     request_body,
+    request_payloads,
 )
 from twinbench.targets.base import Sign
 from twinbench.targets.lambda_local import WSGI_PREFIX
@@ -262,7 +263,8 @@ async def _scenarios(doc: BenchResults, targets: list[Target], args: argparse.Na
                               timeout_s=args.request_timeout_s, log_dir=log_dir)
     async with contextlib.AsyncExitStack() as stack:
         gens = {t.name: await stack.enter_async_context(
-            LoadGenerator(t.url, body, timeout_s=args.request_timeout_s, max_connections=args.max_connections,
+            LoadGenerator(t.url, request_payloads(args.model_dir) or body, timeout_s=args.request_timeout_s,
+                          max_connections=args.max_connections,
                           sign=t.sign))
             for t in targets}
 

@@ -18,8 +18,10 @@ __all__ = ["register"]
 
 
 def _bench_core(args: argparse.Namespace) -> int:
-    from twinbench.measure.core_latency import run_bench_core
+    from twinbench.measure.core_latency import run_bench_core, run_bench_registered
 
+    if args.model_dir:
+        return run_bench_registered(args.model_dir, args.repeats)
     return run_bench_core(args.models, args.repeats, args.work_dir)
 
 
@@ -35,6 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     bench.add_argument("--models", nargs="+", choices=("rf", "logreg"), default=["rf", "logreg"])
     bench.add_argument("--repeats", type=positive_int, default=300, help="timed calls per measurement (after 30 warm-up calls)")
     bench.add_argument("--work-dir", type=Path, default=Path("build/bench-core"), help="where the models are trained")
+    bench.add_argument("--model-dir", type=Path, action="append",
+                       help="a registered model (make model-import) to measure on its own sample rows instead of the "
+                            "default models, with its handler's cold start; repeat for several")
     bench.set_defaults(func=_bench_core)
 
     load = subparsers.add_parser("bench-load", help="cold-start cost of loading the model per artefact format (fresh processes)",

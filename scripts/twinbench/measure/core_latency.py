@@ -62,3 +62,77 @@ def run_bench_core(models: list[str], repeats: int, work_dir: Path) -> int:
         )
     print("core = JSON bytes -> validation -> model -> JSON bytes; raw = estimator.predict(ndarray) only.")
     return 0
+
+
+_COLD_CHILD = r"""
+import json, sys, time
+t0 = time.perf_counter()
+sys.path.insert(0, sys.argv[1])
+import handler
+from twinbench.aws.sample_events import event_for
+t1 = time.perf_counter()
+answer = handler.handler(event_for("http_api_v2.json", "POST", "/predict", sys.argv[2].encode(), "application/json"), None)
+t2 = time.perf_counter()
+print(json.dumps({"init_ms": (t1 - t0) * 1000, "first_ms": (t2 - t1) * 1000, "status": answer["statusCode"]}))
+"""
+
+
+def run_bench_registered(model_dirs: list[Path], repeats: int, cold_repeats: int = 5) -> int:
+    """For each registered model: the core's per-row latency on the model's own sample rows
+    (round-robin) next to the raw estimator on the same rows as it was fitted on them, and the
+    native Lambda handler's cold start in fresh processes (this interpreter, bytecode cached)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    import skops.io as sio
+    from twinserve.backends import model_input
+    from twinserve.contract import parse_body
+    from twinserve.samples import example_bodies
+    from twinserve.trusted_types import TRUSTED_SKOPS_TYPES
+
+    from twinbench.project.paths import REPO
+
+    print(f"{'model':<22} {'backend':<12} {'core p50 µs':>12} {'raw p50 µs':>11} {'core p99 µs':>12} "
+          f"{'cold init ms':>13} {'first ms':>9} {'n':>5}")
+    for model_dir in model_dirs:
+        settings = Settings(model_path=model_dir)
+        predictor = Predictor(load_model(settings), settings)
+        meta = predictor.model.metadata
+        trusted = sorted(TRUSTED_SKOPS_TYPES | set(meta.trusted_types))
+        estimator = sio.load(model_dir / meta.source.path, trusted=trusted)
+        bodies = example_bodies(meta, predictor.model.samples)
+        inputs = [model_input(parse_body(b, predictor.spec), meta.schema) for b in bodies]
+        for i in range(WARMUP_CALLS):
+            predictor.predict_body(bodies[i % len(bodies)])
+            estimator.predict(inputs[i % len(inputs)])
+        core_us: list[float] = []
+        raw_us: list[float] = []
+        for i in range(repeats):
+            body, rows = bodies[i % len(bodies)], inputs[i % len(inputs)]
+            t0 = time.perf_counter()
+            predictor.predict_body(body)
+            t1 = time.perf_counter()
+            estimator.predict(rows)
+            t2 = time.perf_counter()
+            core_us.append((t1 - t0) * 1e6)
+            raw_us.append((t2 - t1) * 1e6)
+        colds = []
+        env = {**os.environ, "MODEL_PATH": str(model_dir)}
+        for _ in range(cold_repeats):
+            done = subprocess.run([sys.executable, "-c", _COLD_CHILD, str(REPO / "services" / "predict-lambda"),
+                                   bodies[0].decode()], env=env, capture_output=True, text=True, timeout=300)
+            if done.returncode != 0:
+                print(f"{model_dir}: the handler failed to start: {done.stderr.strip().splitlines()[-1:]}")
+                return 1
+            colds.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        init_ms = statistics.median(c["init_ms"] for c in colds)
+        first_ms = statistics.median(c["first_ms"] for c in colds)
+        print(f"{meta.name[:22]:<22} {predictor.model.backend.name:<12} {statistics.median(core_us):>12.1f} "
+              f"{statistics.median(raw_us):>11.1f} {_percentile(core_us, 99):>12.1f} {init_ms:>13.0f} "
+              f"{first_ms:>9.1f} {repeats:>5}")
+    print("measured locally: core = JSON bytes -> validation -> model -> JSON bytes on the registered rows, "
+          "round-robin; raw = estimator.predict on the same rows as it was fitted on them; cold = a fresh "
+          f"process importing the native handler (init: imports + model load + self-test), medians of {cold_repeats}.")
+    return 0

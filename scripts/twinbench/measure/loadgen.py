@@ -137,7 +137,7 @@ class LoadGenerator:
     def __init__(
         self,
         base_url: str,
-        body: bytes,
+        body: bytes | Sequence[bytes],
         path: str = "/predict",
         timeout_s: float = 10.0,
         max_connections: int = 256,
@@ -148,7 +148,13 @@ class LoadGenerator:
         ~2 us per request with reuse, ~90 us without)."""
         self.url = base_url.rstrip("/") + path
         self.sign = sign
-        self.body = body
+        # Several bodies (the model's registered rows) are sent round-robin, so the figures are of
+        # the model on its real inputs, not on one row that may take one path through every tree.
+        self.bodies = [body] if isinstance(body, bytes) else list(body)
+        if not self.bodies:
+            raise ValueError("LoadGenerator needs at least one request body")
+        self.body = self.bodies[0]
+        self._sent = 0
         self.timeout_s = timeout_s
         self.max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
@@ -177,13 +183,15 @@ class LoadGenerator:
         assert self._session is not None, "use LoadGenerator as an async context manager"
         # Signed before the send time is taken: service time excludes it, open-loop latency
         # (from the intended time) includes it, as any client's own overhead.
-        headers = self.sign("POST", self.url, {"content-type": "application/json"}, self.body) if self.sign else None
+        body = self.bodies[self._sent % len(self.bodies)]
+        self._sent += 1
+        headers = self.sign("POST", self.url, {"content-type": "application/json"}, body) if self.sign else None
         sent = time.perf_counter()
         if intended is None:
             intended = sent
         status, cold, init_ms, error, request_id = 0, None, None, None, None
         try:
-            async with self._session.post(self.url, data=self.body, headers=headers) as resp:
+            async with self._session.post(self.url, data=body, headers=headers) as resp:
                 await resp.read()
                 status = resp.status
                 request_id = resp.headers.get(LOCAL_REQUEST_ID_HEADER)

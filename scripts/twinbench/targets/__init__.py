@@ -5,7 +5,7 @@
 and ``remote`` (deployed URLs). A new target is one new module implementing :class:`Target`.
 """
 
-from twinbench.targets.base import ColdBatch, ColdSample, Target, request_body
+from twinbench.targets.base import ColdBatch, ColdSample, Target, request_body, request_payloads
 from twinbench.targets.container import ContainerTarget
 from twinbench.targets.lambda_local import LambdaTarget
 from twinbench.targets.lambda_offline import OFFLINE_LABEL, OfflineLambdaError
@@ -13,4 +13,4 @@ from twinbench.targets.lambda_offline_target import OfflineLambdaTarget
 from twinbench.targets.remote import RemoteLambdaTarget, RemoteTarget
 
 __all__ = ["OFFLINE_LABEL", "ColdBatch", "ColdSample", "ContainerTarget", "LambdaTarget", "OfflineLambdaError",
-           "OfflineLambdaTarget", "RemoteLambdaTarget", "RemoteTarget", "Target", "request_body"]
+           "OfflineLambdaTarget", "RemoteLambdaTarget", "RemoteTarget", "Target", "request_body", "request_payloads"]

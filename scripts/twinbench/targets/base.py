@@ -31,7 +31,7 @@ from pathlib import Path
 
 from twinbench.measure.loadgen import INIT_HEADER
 
-__all__ = ["ColdBatch", "ColdSample", "Target", "request_body"]
+__all__ = ["ColdBatch", "ColdSample", "Target", "request_body", "request_payloads"]
 
 
 def request_body(model_dir: Path) -> bytes:
@@ -44,6 +44,17 @@ def request_body(model_dir: Path) -> bytes:
         return request_bodies(model_dir)[0]
     except ModelError as exc:
         raise FileNotFoundError(f"no usable model at {model_dir}: {exc.message}; run `make model`") from None
+
+
+def request_payloads(model_dir: Path) -> list[bytes]:
+    """Every registered row as a ``POST /predict`` body, for a load generator to send round-robin."""
+    from twinserve.errors import ModelError
+    from twinserve.samples import request_bodies
+
+    try:
+        return request_bodies(model_dir)
+    except ModelError:
+        return []
 
 
 @dataclass
