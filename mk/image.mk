@@ -9,6 +9,10 @@ IMAGE_TAG ?= $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' pyproject.toml)
 IMAGE ?= $(IMAGE_REPO):$(IMAGE_TAG)
 # The base is whatever the Dockerfile's `FROM ... AS base` names (one place to change it).
 BASE_IMAGE := $(shell awk '/^FROM .* AS base/ {print $$2; exit}' $(DOCKERFILE))
+# It names the base by digest, and no locally built image can carry a digest: the stand-in is
+# tagged with the name alone, and the build is pointed at it (--from replaces the first FROM)
+# only when the real, digest-pinned base is not in storage.
+BASE_STANDIN := $(firstword $(subst @, ,$(BASE_IMAGE)))
 
 PODMAN_ROOT := $(abspath build/podman)
 PODMAN_CONF := $(PODMAN_ROOT)/containers.conf $(PODMAN_ROOT)/storage.conf
@@ -64,11 +68,13 @@ $(IMAGE_WHEELS)/.stamp: $(IMAGE_REQUIREMENTS) $(VENV)/.stamp
 	touch $@
 
 image: $(PODMAN_ROOT)/.apt-stamp $(PODMAN_CONF) $(IMAGE_WHEELS)/.stamp $(MODEL_DIR)/metadata.json ## Build the container image with podman (IMAGE=localhost/twinserve-predict:<version>)
-	@if ! $(PODMAN) image exists $(BASE_IMAGE); then \
+	@if ! $(PODMAN) image exists $(BASE_IMAGE) && ! $(PODMAN) image exists $(BASE_STANDIN); then \
 	  $(PODMAN_ENV) infra/podman/standin-base.sh $(BASE_IMAGE) $(PODMAN_ROOT)/standin; fi
-	@if [[ "$$($(PODMAN) image inspect --format '{{index .Labels "org.twinserve.standin"}}' $(BASE_IMAGE))" == true ]]; then \
-	  printf '\n\033[1;33m  WARNING: building on a LOCAL STAND-IN for %s (debootstrap + host CPython),\n  not the published image: fine for smoke tests and local benchmarks, never push it.\033[0m\n\n' '$(BASE_IMAGE)'; fi
+	@if ! $(PODMAN) image exists $(BASE_IMAGE); then \
+	  printf '\n\033[1;33m  WARNING: %s is not in podman storage: building on %s (stand-in label: %s),\n  not the pinned published image: fine for smoke tests and local benchmarks, never push it.\033[0m\n\n' \
+	    '$(BASE_IMAGE)' '$(BASE_STANDIN)' "$$($(PODMAN) image inspect --format '{{index .Labels "org.twinserve.standin"}}' $(BASE_STANDIN))"; fi
 	$(PODMAN) build --pull=never --network=none --format=docker --layers \
+	  $$($(PODMAN) image exists $(BASE_IMAGE) || echo --from=$(BASE_STANDIN)) \
 	  --file $(DOCKERFILE) --tag $(IMAGE) .
 	@$(PODMAN) image inspect --format '{{.Size}}' $(IMAGE) | \
 	  awk '{printf "built %s: %.1f MiB (%d bytes) uncompressed\n", "$(IMAGE)", $$1 / 1048576, $$1}'
