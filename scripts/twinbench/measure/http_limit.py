@@ -1,33 +1,29 @@
-"""How close the container comes to the HTTP limit of its own server.
+"""How close the container comes to the HTTP limit of its own server, and to the edge it replaced.
 
 The limit is a no-op WSGI app (:func:`noop_app`: reads the body, answers a fixed JSON body of
-the same size as twinserve's answer) under the same gunicorn and ``gunicorn.conf.py`` with stock
-sync workers and no access log or metrics: what gunicorn + HTTP + the kernel cost here, with no
-application at all. Against it, twinserve as its image runs it (buffered worker, JSON access log
-and Prometheus metrics on), and optionally without the log, and without log and metrics, so
-each one's cost is visible.
+the same size as twinserve's answer) under exactly the same server arrangement as twinserve —
+``gunicorn.conf.py``, so nginx in front of gunicorn's gthread workers, the same worker count —
+with no access log or metrics: what the edge + HTTP + the kernel cost here, with no application.
+Against it, twinserve as its image runs it (JSON access log and Prometheus metrics on), and the
+edge it replaced (``--old-commit``: that commit's custom buffered sync worker, run from a git
+worktree, as that image ran it). The breakdown adds twinserve without the log, without log and
+metrics, and served by gunicorn directly without nginx (``TWINSERVE_PROXY=off``).
 
-The breakdown adds twinserve without the worker's yield between requests, and the no-op app
-under twinserve's own buffered worker: the buffered worker does not wait for each client's FIN
-as the stock sync worker does, so part of the gap to the stock no-op is closed by the server,
-not the app; the no-op on the same worker shows the app's own cost.
+Each server is measured with two kinds of clients: keep-alive (what a load balancer does; wrk's
+default) and closing (``Connection: close`` on every request, a new TCP connection each). A
+server name ending in ``/close`` is a closing-client step; its ratios are against the no-op's
+closing-client step of the same round.
 
-Worker counts: each side runs the count it ships with. twinserve (and the no-op on its worker)
-runs the image's ``WEB_CONCURRENCY`` (the kustomize ConfigMap's value, which the Dockerfile's ENV
-repeats and a test keeps equal): the image sets it, so gunicorn.conf.py's fallback of two per CPU
-never applies to it. The no-op limit keeps that fallback (four workers on two CPUs): stock sync
-workers wait for each client, and fewer of them would lower the limit rather than measure it. The
-breakdown adds twinserve at the fallback count, so the worker count's own effect is visible.
-``--workers`` sets one count for every server. Each step records how many workers booted.
 Every server is started fresh in every round and measured in turn with wrk (closed loop,
-``concurrency`` connections, gunicorn's sync workers close each connection), after a discarded
-warm-up; rounds are interleaved so drift on a shared machine hits every server alike. Every step
-records the CPU that neither wrk nor the server used, and the hypervisor's steal
-(:mod:`twinbench.measure.other_work`); the report warns when either was large enough to disturb it.
+``concurrency`` connections), after a discarded warm-up; rounds are interleaved so drift on a
+shared machine hits every server alike. Every step records the CPU that neither wrk nor the
+server used, and the hypervisor's steal (:mod:`twinbench.measure.other_work`); the report warns
+when either was large enough to disturb it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -35,17 +31,25 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 NOOP_APP = "twinbench.measure.http_limit:noop_app"
 ENV_NOOP_ANSWER_BYTES = "NOOP_ANSWER_BYTES"
-TARGET_THROUGHPUT_RATIO = 0.70  # twinserve (log + metrics on) / the no-op app, at least
-TARGET_P99_RATIO = 1.5  # twinserve's p99 / the no-op app's, at most
-SCHEMA = "twinbench.http-limit/1"
+TARGET_THROUGHPUT_RATIO = 0.85  # twinserve (log + metrics on) / the no-op app, at least, each client kind
+TARGET_P99_RATIO = 1.3  # twinserve's p99 / the no-op app's, at most
+# twinserve / the replaced edge, at least: as fast with keep-alive clients, at most 10 % slower closing.
+TARGET_VS_OLD = {"": 1.0, "/close": 0.90}
+CLOSING = "/close"  # suffix of a closing-client step's server name
+OLD_EDGE = "old-edge"
+DEFAULT_OLD_COMMIT = "b9aa251"  # the last commit with the custom buffered worker
+# History: 1 stock sync no-op vs buffered twinserve, closing clients only; 2 the same arrangement
+# for both, keep-alive and closing clients, the replaced edge beside them.
+SCHEMA = "twinbench.http-limit/2"
 
 
 class LimitBenchError(RuntimeError):
@@ -86,29 +90,27 @@ class Variant:
     env: dict[str, str]
     description: str
     workers: str = "image"  # "image": the image's WEB_CONCURRENCY; "fallback": gunicorn.conf.py's default
+    old_edge: bool = False  # served from the --old-commit worktree
 
 
-def variants(include_breakdown: bool) -> list[Variant]:
-    noop = Variant("noop", NOOP_APP, {"GUNICORN_WORKER_CLASS": "sync", "TWINSERVE_ACCESS_LOG": "off",
-                                      "TWINSERVE_METRICS": "off"},
-                   "no-op WSGI app, stock sync workers (gunicorn.conf.py's default count), no log, no metrics",
-                   workers="fallback")
+def variants(include_breakdown: bool, old_edge: bool = True) -> list[Variant]:
+    noop = Variant("noop", NOOP_APP, {"TWINSERVE_ACCESS_LOG": "off", "TWINSERVE_METRICS": "off"},
+                   "no-op WSGI app, the same server arrangement (nginx + gthread), no log, no metrics")
     image = Variant("twinserve", "twinserve_flask.wsgi:app", {},
-                    "as the image runs it: buffered worker, JSON access log, Prometheus metrics")
+                    "as the image runs it: nginx + gthread, JSON access log, Prometheus metrics")
     chosen = [noop, image]
+    if old_edge:
+        chosen.append(Variant(OLD_EDGE, "twinserve_flask.wsgi:app", {"REQUEST_READ_TIMEOUT_S": "10"},
+                              "the replaced edge as its image ran it: buffered sync worker, log + metrics",
+                              old_edge=True))
     if include_breakdown:
         chosen += [
             Variant("twinserve-no-log", "twinserve_flask.wsgi:app", {"TWINSERVE_ACCESS_LOG": "off"},
                     "metrics on, access log off"),
             Variant("twinserve-bare", "twinserve_flask.wsgi:app",
                     {"TWINSERVE_ACCESS_LOG": "off", "TWINSERVE_METRICS": "off"}, "access log and metrics off"),
-            Variant("twinserve-no-yield", "twinserve_flask.wsgi:app", {"YIELD_BETWEEN_REQUESTS": "0"},
-                    "as the image runs it, but the worker does not yield the CPU between requests"),
-            Variant("twinserve-fallback-workers", "twinserve_flask.wsgi:app", {},
-                    "as the image runs it, but with gunicorn.conf.py's default worker count (two per CPU)",
-                    workers="fallback"),
-            Variant("noop-buffered", NOOP_APP, {"TWINSERVE_ACCESS_LOG": "off", "TWINSERVE_METRICS": "off"},
-                    "the no-op app under twinserve's buffered worker (the app's own cost, same server)"),
+            Variant("twinserve-no-nginx", "twinserve_flask.wsgi:app", {"TWINSERVE_PROXY": "off"},
+                    "as the image runs it but gunicorn's gthread workers on the port themselves (no nginx)"),
         ]
     return chosen
 
@@ -121,6 +123,8 @@ class LimitConfig:
     concurrency: int = 32
     workers: int | None = None  # None: each server's own (see Variant.workers and image_workers)
     breakdown: bool = True
+    old_commit: str | None = DEFAULT_OLD_COMMIT  # None: no old-edge server
+    client_kinds: tuple[str, ...] = ("", CLOSING)  # keep-alive, closing
     model_path: Path | None = None
     out: Path | None = None
     log: Callable[[str], None] = field(default=lambda text: print(text, file=sys.stderr, flush=True))
@@ -129,7 +133,7 @@ class LimitConfig:
 def image_workers(k8s_base: Path | None = None) -> tuple[int | None, str]:
     """The worker count the image runs, and where it came from; (None, why) when it cannot be read,
     and gunicorn.conf.py's own default then decides."""
-    from twinbench.k8s.manifests import pod_settings
+    from twinserve_support.k8s.manifests import pod_settings
 
     settings = pod_settings(k8s_base)
     value = settings.env.get("WEB_CONCURRENCY", "")
@@ -154,8 +158,49 @@ def _answer_size(url: str, body: bytes) -> int:
         return len(response.read())
 
 
+def closing_script(script: str) -> str:
+    """The same wrk script with ``Connection: close`` on every request (wrk then reconnects each time)."""
+    marker = 'wrk.headers["Content-Type"] = "application/json"\n'
+    if marker not in script:
+        raise LimitBenchError("the wrk script has no Content-Type line to add Connection: close after")
+    return script.replace(marker, marker + 'wrk.headers["Connection"] = "close"\n')
+
+
+@contextlib.contextmanager
+def old_edge_tree(commit: str | None, log: Callable[[str], None]) -> Iterator[Path | None]:
+    """A detached git worktree of ``commit`` (removed afterwards), or None when no commit is asked."""
+    if commit is None:
+        yield None
+        return
+    from twinserve_support.paths import REPO
+
+    target = Path(tempfile.mkdtemp(prefix="bench-limit-old-edge-"))
+    try:
+        subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(target), commit],
+                       capture_output=True, text=True, check=True, timeout=60)
+    except (OSError, subprocess.SubprocessError) as exc:
+        shutil.rmtree(target, ignore_errors=True)
+        detail = getattr(exc, "stderr", "") or exc
+        raise LimitBenchError(f"cannot check out the old edge at {commit}: {detail}") from None
+    log(f"old edge: commit {commit} in {target}")
+    try:
+        yield target
+    finally:
+        subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(target)],
+                       capture_output=True, timeout=60, check=False)
+        shutil.rmtree(target, ignore_errors=True)
+
+
 def run_limit(config: LimitConfig) -> dict[str, Any]:
     """Run the interleaved rounds; returns the result document. Raises LimitBenchError."""
+    with old_edge_tree(config.old_commit, config.log) as old_tree:
+        return _run_limit(config, old_tree)
+
+
+def _run_limit(config: LimitConfig, old_tree: Path | None) -> dict[str, Any]:
+    from twinserve_support.paths import CONTAINER_SERVICE, DEFAULT_MODEL_DIR, RESULTS_DIR
+    from twinserve_support.process.net import free_port
+
     from twinbench.measure.other_work import other_work, snapshot
     from twinbench.peers.servers import (
         PeersError,
@@ -165,8 +210,6 @@ def run_limit(config: LimitConfig) -> dict[str, Any]:
         wrk_lua_script,
         wrk_version,
     )
-    from twinbench.process.net import free_port
-    from twinbench.project.paths import CONTAINER_SERVICE, DEFAULT_MODEL_DIR, RESULTS_DIR
 
     wrk = shutil.which("wrk")
     if wrk is None:
@@ -180,9 +223,10 @@ def run_limit(config: LimitConfig) -> dict[str, Any]:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     work = (config.out.parent if config.out else RESULTS_DIR) / f"bench-limit-{stamp}"
     work.mkdir(parents=True, exist_ok=True)
-    script = work / "post.lua"
-    script.write_text(wrk_lua_script(body))
-    chosen = variants(config.breakdown)
+    scripts = {"": work / "post.lua", CLOSING: work / "post-close.lua"}
+    scripts[""].write_text(wrk_lua_script(body))
+    scripts[CLOSING].write_text(closing_script(wrk_lua_script(body)))
+    chosen = [v for v in variants(config.breakdown, old_edge=old_tree is not None)]
     shipped, shipped_source = image_workers()
     answer_bytes: int | None = None
     runs: list[dict[str, Any]] = []
@@ -190,7 +234,12 @@ def run_limit(config: LimitConfig) -> dict[str, Any]:
         for variant in chosen:
             port = free_port()
             env = {**os.environ, "MODEL_PATH": str(model_path), "HOST": "127.0.0.1", "PORT": str(port),
-                   **variant.env}
+                   "METRICS_PORT": str(free_port()), **variant.env}
+            cwd = CONTAINER_SERVICE
+            if variant.old_edge and old_tree is not None:
+                cwd = old_tree / "services" / "predict-container"
+                # That commit's core too: the old edge as that image ran it, whatever this tree has.
+                env["PYTHONPATH"] = os.pathsep.join([str(old_tree / "shared"), str(cwd)])
             workers = config.workers or (shipped if variant.workers == "image" else None)
             if workers:
                 env["WEB_CONCURRENCY"] = str(workers)
@@ -201,44 +250,47 @@ def run_limit(config: LimitConfig) -> dict[str, Any]:
             env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # each server makes (and removes) its own
             spec = ServerSpec(name=variant.name, label=variant.description,
                               argv=[sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", variant.app],
-                              cwd=CONTAINER_SERVICE, env=env, port=port, predict_path="/predict",
+                              cwd=cwd, env=env, port=port, predict_path="/predict",
                               ready_path=None, body=body)
             log_path = work / f"{variant.name}-round{round_index + 1}.log"
             try:
                 with ServerProcess(spec, log_path) as server:
                     if variant.name == "twinserve" and answer_bytes is None:
                         answer_bytes = _answer_size(f"{spec.base_url}/predict", body)
-                    server.wait_quiet(max_wait_s=10.0)
                     url = f"{spec.base_url}/predict"
-                    run_wrk(wrk, url, script, config.concurrency, config.warmup_s)
-                    load_before = os.getloadavg()[0]
-                    cpu_before, server_before = snapshot(), server.cpu_s()
-                    step = run_wrk(wrk, url, script, config.concurrency, config.duration_s)
-                    cpu_after, server_after = snapshot(), server.cpu_s()
+                    for kind in config.client_kinds:
+                        server.wait_quiet(max_wait_s=10.0)
+                        run_wrk(wrk, url, scripts[kind], config.concurrency, config.warmup_s)
+                        load_before = os.getloadavg()[0]
+                        cpu_before, server_before = snapshot(), server.cpu_s()
+                        step = run_wrk(wrk, url, scripts[kind], config.concurrency, config.duration_s)
+                        cpu_after, server_after = snapshot(), server.cpu_s()
+                        other = other_work(cpu_before, cpu_after,
+                                           float(step["wrk_cpu_s"]) + server_after - server_before, os.cpu_count() or 1)
+                        name = variant.name + kind
+                        step.update(server=name, clients="closing" if kind else "keep-alive", round=round_index + 1,
+                                    workers=booted_workers(log_path), load_avg_1m=round(load_before, 2),
+                                    **other.as_dict())
+                        runs.append(step)
+                        config.log(f"round {round_index + 1}/{config.rounds} {name:<26} {step['rps']:>9.0f} req/s  "
+                                   f"p99 {step['p99_ms']:.2f} ms  errors {sum(step['errors'].values())}  "
+                                   f"other work {other.other_cpu_share:.0%}  steal {other.steal_share:.0%}")
             except PeersError as exc:
                 raise LimitBenchError(f"{variant.name}: {exc}") from None
-            other = other_work(cpu_before, cpu_after, float(step["wrk_cpu_s"]) + server_after - server_before,
-                               os.cpu_count() or 1)
-            step.update(server=variant.name, round=round_index + 1, workers=booted_workers(log_path),
-                        load_avg_1m=round(load_before, 2), **other.as_dict())
-            runs.append(step)
-            config.log(f"round {round_index + 1}/{config.rounds} {variant.name:<26} {step['rps']:>9.0f} req/s  "
-                       f"p99 {step['p99_ms']:.2f} ms  errors {sum(step['errors'].values())}  "
-                       f"other work {other.other_cpu_share:.0%}  steal {other.steal_share:.0%}")
+    names = [v.name + kind for kind in config.client_kinds for v in chosen]
     document = {
         "schema": SCHEMA,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "environment": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
-                        "wrk": wrk_version(wrk), "git_commit": _git_commit()},
+                        "wrk": wrk_version(wrk), "git_commit": _git_commit(), "old_edge_commit": config.old_commit},
         "settings": {"rounds": config.rounds, "duration_s": config.duration_s, "warmup_s": config.warmup_s,
                      "concurrency": config.concurrency,
-                     "workers": config.workers or {"image": shipped, "image_source": shipped_source,
-                                                   "fallback": "gunicorn.conf.py default (two per CPU)"},
+                     "workers": config.workers or {"image": shipped, "image_source": shipped_source},
                      "model": metadata.get("name"), "answer_bytes": answer_bytes,
-                     "connections": "closed after every response (gunicorn sync workers)"},
+                     "connections": "keep-alive clients, and closing clients (server names ending in /close)"},
         "variants": {v.name: v.description for v in chosen},
         "runs": runs,
-        "summary": summarise(runs, [v.name for v in chosen]),
+        "summary": summarise(runs, names),
     }
     out = config.out or work / "limit.json"
     out.write_text(json.dumps(document, indent=2) + "\n")
@@ -255,7 +307,8 @@ def _git_commit() -> str | None:
 
 
 def summarise(runs: Sequence[dict[str, Any]], names: Sequence[str]) -> dict[str, Any]:
-    """Medians over rounds per server, and twinserve's ratios to the no-op app (per round, then median)."""
+    """Medians over rounds per server, and ratios per round (then the median): every server to the
+    no-op app of its client kind, twinserve to the replaced edge of its client kind."""
     by_server: dict[str, dict[str, Any]] = {}
     for name in names:
         mine = [r for r in runs if r["server"] == name]
@@ -265,13 +318,26 @@ def summarise(runs: Sequence[dict[str, Any]], names: Sequence[str]) -> dict[str,
         by_server[name] = {"n": len(mine), "workers": booted, "rps_median": statistics.median(rps), "rps_min": min(rps),
                            "rps_max": max(rps), "p99_ms_median": statistics.median(p99),
                            "errors": sum(sum(r["errors"].values()) for r in mine)}
-    ratios = _ratios(runs, names, "noop")
+    ratios: dict[str, Any] = {}
+    vs_old: dict[str, Any] = {}
+    for kind in ("", CLOSING):
+        mine = [n for n in names if n.endswith(CLOSING) == bool(kind)]
+        ratios.update(_ratios(runs, mine, "noop" + kind))
+        vs_old.update(_ratios(runs, ["twinserve" + kind] if "twinserve" + kind in mine else [], OLD_EDGE + kind))
     same_server = _ratios(runs, [n for n in names if n.startswith("twinserve")], "noop-buffered")
-    main = ratios.get("twinserve", {})
-    met = (main.get("throughput_ratio") is not None and main["throughput_ratio"] >= TARGET_THROUGHPUT_RATIO
-           and main.get("p99_ratio") is not None and main["p99_ratio"] <= TARGET_P99_RATIO)
-    return {"servers": by_server, "ratios": ratios, "ratios_same_server": same_server, "target": {"throughput_ratio_min": TARGET_THROUGHPUT_RATIO,
-                                                               "p99_ratio_max": TARGET_P99_RATIO, "met": met}}
+    checked = [ratios.get("twinserve" + kind, {}) for kind in ("", CLOSING) if "twinserve" + kind in names]
+    met = bool(checked) and all(
+        main.get("throughput_ratio") is not None and main["throughput_ratio"] >= TARGET_THROUGHPUT_RATIO
+        and main.get("p99_ratio") is not None and main["p99_ratio"] <= TARGET_P99_RATIO for main in checked)
+    old_met = None
+    if vs_old:
+        old_met = all(row.get("throughput_ratio") is not None
+                      and row["throughput_ratio"] >= TARGET_VS_OLD[CLOSING if name.endswith(CLOSING) else ""]
+                      for name, row in vs_old.items())
+    return {"servers": by_server, "ratios": ratios, "ratios_same_server": same_server, "ratios_vs_old_edge": vs_old,
+            "target": {"throughput_ratio_min": TARGET_THROUGHPUT_RATIO, "p99_ratio_max": TARGET_P99_RATIO, "met": met,
+                       "vs_old_edge_min": {("closing" if k else "keep-alive"): v for k, v in TARGET_VS_OLD.items()},
+                       "vs_old_edge_met": old_met}}
 
 
 def _ratios(runs: Sequence[dict[str, Any]], names: Sequence[str], base: str) -> dict[str, Any]:
@@ -320,7 +386,7 @@ def render(document: dict[str, Any]) -> str:
         f"HTTP limit: {settings['rounds']} interleaved rounds x wrk c={settings['concurrency']} "
         f"{settings['duration_s']:g} s, {document['environment']['cpus']} CPUs, "
         f"model {settings['model']}, "
-        f"answer {settings['answer_bytes']} B, connections closed after each response",
+        f"answer {settings['answer_bytes']} B; names ending in /close: closing clients, the others keep-alive",
         "",
         "| server | workers | req/s (median, min-max) | p99 ms | vs no-op: throughput | p99 | errors |",
         "|---|---|---|---|---|---|---|",
@@ -340,6 +406,15 @@ def render(document: dict[str, Any]) -> str:
               f"(throughput {_fmt(main.get('throughput_ratio'))}, {_ci(main.get('throughput_ratio_ci95'))}; "
               f"p99 {_fmt(main.get('p99_ratio'))}x, {_ci(main.get('p99_ratio_ci95'))}; medians over "
               f"{settings['rounds']} rounds)"]
+    closing = summary["ratios"].get("twinserve" + CLOSING)
+    if closing:
+        lines.append(f"with closing clients: throughput {_fmt(closing.get('throughput_ratio'))}, "
+                     f"p99 {_fmt(closing.get('p99_ratio'))}x")
+    for name, row in summary.get("ratios_vs_old_edge", {}).items():
+        kind = "closing" if name.endswith(CLOSING) else "keep-alive"
+        lines.append(f"twinserve vs the replaced edge, {kind} clients: throughput {_fmt(row.get('throughput_ratio'))} "
+                     f"(at least {TARGET_VS_OLD[CLOSING if name.endswith(CLOSING) else '']:.2f}; "
+                     f"{_ci(row.get('throughput_ratio_ci95'))}), p99 {_fmt(row.get('p99_ratio'))}x")
     same = summary.get("ratios_same_server", {}).get("twinserve")
     if same:
         lines.append(f"twinserve vs the no-op app under the same buffered worker (the app's own cost): throughput "
