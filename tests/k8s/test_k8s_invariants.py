@@ -23,7 +23,7 @@ from typing import Any
 import k8s_validate
 import pytest
 import yaml
-from twinbench.project.paths import REPO  # noqa: E402
+from twinserve_support.paths import REPO  # noqa: E402
 
 K8S = REPO / "k8s"
 OVERLAYS = sorted(p.name for p in (K8S / "overlays").iterdir() if (p / "kustomization.yaml").is_file())
@@ -280,20 +280,26 @@ def test_gunicorn_conf_in_the_pod_environment(rendered, overlay):
     objects = rendered[overlay]
     env = container_env(objects)
     settings = gunicorn_settings(env)
-    bind = settings.get("bind", "127.0.0.1:8000")
-    binds = [bind] if isinstance(bind, str) else bind
-    assert f"0.0.0.0:{http_port(objects)}" in binds, f"gunicorn binds {binds}"
+    assert public_listener(settings) == f"0.0.0.0:{http_port(objects)}"
     graceful_s = settings.get("graceful_timeout", GUNICORN_DEFAULT_GRACEFUL_TIMEOUT_S)
     assert graceful_s == int(env["GUNICORN_GRACEFUL_TIMEOUT"]), "gunicorn ignores the ConfigMap's value"
     assert pod_spec(objects)["terminationGracePeriodSeconds"] > prestop_seconds(objects) + graceful_s
     if "workers" in settings:
         assert settings["workers"] == int(env["WEB_CONCURRENCY"])
-    # Slow clients must not hold a worker: the pod runs gevent workers (a greenlet per connection)
-    # or the buffered sync worker (reads each request in full before it takes the worker).
-    buffered = "twinserve_flask.buffered_worker.BufferedSyncWorker"
-    assert settings["worker_class"] in {"gevent", buffered}, settings["worker_class"]
-    if settings["worker_class"] == buffered:
-        assert float(env["REQUEST_READ_TIMEOUT_S"]) < settings["timeout"], "a stalled read must end before gunicorn kills the worker"
+    # Slow clients must not hold a worker: nginx in front reads each request in full before a
+    # worker sees it (or, without the proxy, an async worker gives each connection a greenlet).
+    assert settings.get("PROXY") == "nginx" or settings["worker_class"] == "gevent", \
+        f"proxy {settings.get('PROXY')!r}, worker {settings['worker_class']!r}"
+
+
+def public_listener(settings: dict[str, Any]) -> str:
+    """host:port the pod's clients reach: nginx's (PUBLIC_HOST, PUBLIC_PORT) when it fronts
+    gunicorn (which then binds a unix socket), else gunicorn's own bind."""
+    if settings.get("PROXY") == "nginx":
+        return f"{settings['PUBLIC_HOST']}:{settings['PUBLIC_PORT']}"
+    bind = settings.get("bind", "127.0.0.1:8000")
+    binds = [bind] if isinstance(bind, str) else bind
+    return next((b for b in binds if not b.startswith("unix:")), binds[0])
 
 
 # ------------------------------------------------------------------------ Dockerfile
@@ -439,4 +445,6 @@ def test_keep_alive_outlasts_the_load_balancers_idle_timeout(rendered):
     attributes = one(objects, "Ingress")["metadata"]["annotations"]["alb.ingress.kubernetes.io/load-balancer-attributes"]
     idle = re.search(r"idle_timeout\.timeout_seconds=(\d+)", attributes)
     assert idle, f"no idle timeout in {attributes!r}"
-    assert gunicorn_settings(container_env(objects))["keepalive"] > int(idle.group(1))
+    settings = gunicorn_settings(container_env(objects))
+    # The client-facing keep-alive: nginx's when it fronts gunicorn, else gunicorn's.
+    assert settings.get("KEEPALIVE_S", settings["keepalive"]) > int(idle.group(1))
