@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from twinserve.metadata import ModelMetadata
+from twinserve.routes import HEALTH, OPENAPI, PREDICT, READY
 from twinserve.samples import example_rows
 from twinserve.schema import Feature
 from twinserve.v2 import INPUT_NAME, V2_DATATYPES, OpenInferenceV2
@@ -190,9 +191,9 @@ def build_openapi(metadata: ModelMetadata, max_rows: int, float32_inputs: bool =
             "description": f"Model {metadata.name} ({metadata.estimator}, {metadata.task}), {n} features.",
         },
         "paths": {
-            "/predict": {
+            PREDICT.path: {
                 "post": {
-                    "operationId": "predict",
+                    "operationId": PREDICT.operation,
                     "requestBody": {
                         "required": True,
                         "content": {
@@ -218,9 +219,10 @@ def build_openapi(metadata: ModelMetadata, max_rows: int, float32_inputs: bool =
                     },
                 }
             },
-            "/health": {"get": {"operationId": "health", "responses": {"200": {"description": "process is up"}}}},
-            "/ready": {"get": {"operationId": "ready", "responses": {"200": {"description": "model loaded and self-tested"}}}},
-            "/openapi.json": {"get": {"operationId": "openapi", "responses": {"200": {"description": "this document"}}}},
+            HEALTH.path: {"get": {"operationId": HEALTH.operation, "responses": {"200": {"description": "process is up"}}}},
+            READY.path: {"get": {"operationId": READY.operation,
+                                 "responses": {"200": {"description": "model loaded and self-tested"}}}},
+            OPENAPI.path: {"get": {"operationId": OPENAPI.operation, "responses": {"200": {"description": "this document"}}}},
         },
         "components": {
             "schemas": {

@@ -15,9 +15,9 @@ from typing import Any
 import orjson
 
 from twinserve.errors import TwinserveError
+from twinserve.routes import is_v2_path
 
 JSON_CONTENT_TYPE = "application/json"
-V2_PREFIX = "/v2"
 # No error answer is longer than this, whatever the request: an error must not amplify a hostile
 # body into a larger answer.
 MAX_ERROR_BODY_BYTES = 1024
@@ -35,11 +35,6 @@ class Reply:
 def json_bytes(document: Any) -> bytes:
     """The one JSON encoder of answers (numpy arrays printed in their own dtype, see above)."""
     return orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY)
-
-
-def is_v2_path(path: str) -> bool:
-    """Whether ``path`` belongs to the Open Inference Protocol V2 surface (its own error shape)."""
-    return path == V2_PREFIX or path.startswith(V2_PREFIX + "/")
 
 
 def error_reply(error: TwinserveError, path: str = "") -> Reply:

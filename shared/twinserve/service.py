@@ -13,18 +13,13 @@ from twinserve.errors import ClientError, InternalError, MethodNotAllowed, Route
 from twinserve.model_store import load_model
 from twinserve.openapi import build_openapi
 from twinserve.predictor import Predictor
-from twinserve.responses import Reply, error_reply, is_v2_path, json_bytes
+from twinserve.responses import Reply, error_reply, json_bytes
+from twinserve.routes import PREDICT, ROUTES, is_v2_path
 from twinserve.settings import Settings
 from twinserve.v2 import OpenInferenceV2
 
 log = logging.getLogger("twinserve")
 
-ROUTES: dict[str, tuple[str, ...]] = {
-    "/predict": ("POST",),
-    "/health": ("GET",),
-    "/ready": ("GET",),
-    "/openapi.json": ("GET",),
-}
 
 _HEALTH_BODY = json_bytes({"status": "ok"})
 
@@ -79,14 +74,13 @@ class Service:
         """Route one request. Used by wrappers that have no router of their own."""
         if is_v2_path(path):
             return self.v2_dispatch(method, path, content_type, body)
-        allowed = ROUTES.get(path)
-        if allowed is None:
+        route = ROUTES.get(path)
+        if route is None:
             return error_reply(RouteNotFound(method, path))
-        if method not in allowed:
-            return error_reply(MethodNotAllowed(method, path, allowed))
-        if path == "/predict":
+        if method not in route.methods:
+            return error_reply(MethodNotAllowed(method, path, route.methods))
+        if route is PREDICT:
             return self.predict(content_type, body)
-        if path == "/health":
-            return self.health()
-        return self.ready() if path == "/ready" else self.openapi()
+        answer: Reply = getattr(self, route.operation)()
+        return answer
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from flask import Flask, Response, request
 from twinserve.errors import (
@@ -15,7 +16,8 @@ from twinserve.errors import (
     TwinserveError,
 )
 from twinserve.responses import JSON_CONTENT_TYPE, Reply, error_reply
-from twinserve.service import ROUTES, Service
+from twinserve.routes import PREDICT, ROUTES, V2_PREFIX, allowed_methods
+from twinserve.service import Service
 from twinserve.settings import Settings
 from werkzeug.exceptions import HTTPException
 
@@ -33,7 +35,7 @@ def _http_error(exc: HTTPException) -> TwinserveError:
     if code == 404:
         return RouteNotFound(request.method, request.path)
     if code == 405:
-        return MethodNotAllowed(request.method, request.path, ROUTES.get(request.path, ()))
+        return MethodNotAllowed(request.method, request.path, allowed_methods(request.path))
     if code == 413:
         size = request.content_length
         limit = request.max_content_length
@@ -57,7 +59,6 @@ def create_app(service: Service | None = None, settings: Settings | None = None)
 
     body_limit = service.predictor.spec.max_body_bytes
 
-    @app.post("/predict")
     def predict() -> Response:
         if request.content_length is None:
             # Chunked upload: werkzeug would silently cut it at the limit (a confusing 400). Read one
@@ -70,23 +71,23 @@ def create_app(service: Service | None = None, settings: Settings | None = None)
         return _to_response(service.predict(request.content_type, body))
 
     # The Open Inference Protocol V2 routes: the core routes them and answers its own 404/405.
-    @app.route("/v2", methods=_V2_METHODS)
-    @app.route("/v2/<path:_rest>", methods=_V2_METHODS)
     def v2(_rest: str = "") -> Response:
         body = request.get_data(cache=False) if request.method in ("POST", "PUT", "PATCH") else b""
         return _to_response(service.v2_dispatch(request.method, request.path, request.content_type, body))
 
-    @app.get("/health")
-    def health() -> Response:
-        return _to_response(service.health())
+    app.add_url_rule(V2_PREFIX, "v2", v2, methods=_V2_METHODS)
+    app.add_url_rule(V2_PREFIX + "/<path:_rest>", "v2", v2, methods=_V2_METHODS)
 
-    @app.get("/ready")
-    def ready() -> Response:
-        return _to_response(service.ready())
+    # twinserve's own routes, from the one table the core dispatches by.
+    def answer(operation: str) -> Callable[[], Response]:
+        def view() -> Response:
+            return _to_response(getattr(service, operation)())
 
-    @app.get("/openapi.json")
-    def openapi() -> Response:
-        return _to_response(service.openapi())
+        return view
+
+    for route in ROUTES.values():
+        view = predict if route is PREDICT else answer(route.operation)
+        app.add_url_rule(route.path, route.operation, view, methods=list(route.methods))
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:

@@ -16,7 +16,8 @@ from http import HTTPStatus
 from typing import Any
 
 from twinserve.errors import PayloadTooLarge
-from twinserve.responses import JSON_CONTENT_TYPE, V2_PREFIX, Reply, error_reply
+from twinserve.responses import JSON_CONTENT_TYPE, Reply, error_reply
+from twinserve.routes import PREDICT, V2_PREFIX
 from twinserve.service import Service
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -43,7 +44,7 @@ class PredictFastPath:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
-        if environ.get("REQUEST_METHOD") != "POST" or (path != "/predict" and not path.startswith(_V2_SLASH)):
+        if environ.get("REQUEST_METHOD") != "POST" or (path != PREDICT.path and not path.startswith(_V2_SLASH)):
             return self.flask_app(environ, start_response)
         try:
             body = self._read_body(environ, path)
@@ -51,7 +52,7 @@ class PredictFastPath:
             return self.flask_app(environ, start_response)
         if isinstance(body, Reply):
             reply = body
-        elif path == "/predict":
+        elif path == PREDICT.path:
             reply = self.service.predict(environ.get("CONTENT_TYPE"), body)
         else:
             reply = self.service.v2_dispatch("POST", path, environ.get("CONTENT_TYPE"), body)
