@@ -23,7 +23,14 @@ PODMAN_ENV := CONTAINERS_CONF=$(PODMAN_ROOT)/containers.conf \
 PODMAN := $(PODMAN_ENV) podman
 
 IMAGE_WHEELS := build/image/wheels
-IMAGE_REQUIREMENTS := services/predict-container/requirements.txt
+# What the image serves: MODEL_DIR, copied into the build context (it may live outside the
+# repository), and the requirements its backend needs: ONNX Runtime alone, or scikit-learn's
+# stack beside it for a model with no equal ONNX form.
+IMAGE_MODEL := build/image/model
+IMAGE_REQS := build/image/requirements.txt
+IMAGE_BACKEND = $(shell $(PYTHON) -c 'import json, sys; print("onnxruntime" if json.load(open(sys.argv[1]))["artefacts"].get("serving") else "scikit-learn")' $(MODEL_DIR)/metadata.json 2>/dev/null)
+IMAGE_REQUIREMENTS = services/predict-container/requirements.txt \
+  $(if $(filter scikit-learn,$(IMAGE_BACKEND)),services/predict-container/requirements-sklearn.txt)
 # Any glibc-2.28+ manylinux wheel runs on bookworm (glibc 2.36); pip does not widen one
 # --platform to older manylinux tags by itself, so name each.
 IMAGE_WHEEL_PLATFORMS := manylinux_2_28_x86_64 manylinux_2_17_x86_64 manylinux2014_x86_64
@@ -37,7 +44,7 @@ CHECKOV_FLAGS := --skip-download --compact --quiet
 # Where `make image-save` writes the image for loading into a local cluster's node.
 IMAGE_ARCHIVE := build/image/twinserve-predict.tar
 
-.PHONY: lint-dockerfile image image-inputs image-save image-smoke image-clean
+.PHONY: lint-dockerfile image image-inputs image-save image-smoke image-clean image-stage-model
 
 lint-dockerfile: $(TOOLS_VENV)/.stamp ## hadolint + checkov (0 failed) on the Dockerfile
 	$(TOOLS_BIN)/hadolint --failure-threshold info $(DOCKERFILE)
@@ -60,14 +67,27 @@ $(PODMAN_ROOT)/%.conf: infra/podman/%.conf.in
 	mkdir -p $(@D)
 	sed 's|@PODMAN_ROOT@|$(PODMAN_ROOT)|g' $< > $@
 
-$(IMAGE_WHEELS)/.stamp: $(IMAGE_REQUIREMENTS) $(VENV)/.stamp
+# Rewritten only when the set of requirements changes (another model's backend), so the wheels follow.
+$(IMAGE_REQS): FORCE_IMAGE_REQS $(MODEL_DIR)/metadata.json
+	@mkdir -p $(@D)
+	@cat $(IMAGE_REQUIREMENTS) > $@.new
+	@if cmp -s $@.new $@; then rm $@.new; else mv $@.new $@; echo "image requirements: $(IMAGE_REQUIREMENTS)"; fi
+
+.PHONY: FORCE_IMAGE_REQS
+FORCE_IMAGE_REQS:
+
+$(IMAGE_WHEELS)/.stamp: $(IMAGE_REQS) $(VENV)/.stamp
 	rm -rf $(IMAGE_WHEELS)
 	$(PY) -m pip download --quiet --require-hashes --dest $(IMAGE_WHEELS) --no-deps --only-binary=:all: \
 	  $(addprefix --platform ,$(IMAGE_WHEEL_PLATFORMS)) --python-version 3.12 --implementation cp \
-	  --requirement $(IMAGE_REQUIREMENTS)
+	  --requirement $(IMAGE_REQS)
 	touch $@
 
-image: $(PODMAN_ROOT)/.apt-stamp $(PODMAN_CONF) $(IMAGE_WHEELS)/.stamp $(MODEL_DIR)/metadata.json ## Build the container image with podman (IMAGE=localhost/twinserve-predict:<version>)
+# The registered model, copied fresh into the build context for every build.
+image-stage-model: $(MODEL_DIR)/metadata.json
+	rm -rf $(IMAGE_MODEL) && mkdir -p $(dir $(IMAGE_MODEL)) && cp -R $(MODEL_DIR) $(IMAGE_MODEL)
+
+image: $(PODMAN_ROOT)/.apt-stamp $(PODMAN_CONF) $(IMAGE_WHEELS)/.stamp image-stage-model ## Build the container image with podman (IMAGE=localhost/twinserve-predict:<version>)
 	@if ! $(PODMAN) image exists $(BASE_IMAGE) && ! $(PODMAN) image exists $(BASE_STANDIN); then \
 	  $(PODMAN_ENV) infra/podman/standin-base.sh $(BASE_IMAGE) $(PODMAN_ROOT)/standin; fi
 	@if ! $(PODMAN) image exists $(BASE_IMAGE); then \
@@ -79,7 +99,7 @@ image: $(PODMAN_ROOT)/.apt-stamp $(PODMAN_CONF) $(IMAGE_WHEELS)/.stamp $(MODEL_D
 	@$(PODMAN) image inspect --format '{{.Size}}' $(IMAGE) | \
 	  awk '{printf "built %s: %.1f MiB (%d bytes) uncompressed\n", "$(IMAGE)", $$1 / 1048576, $$1}'
 
-image-inputs: $(IMAGE_WHEELS)/.stamp $(MODEL_DIR)/metadata.json ## What the Dockerfile copies from the host (model/, wheels), for a build with docker instead of podman
+image-inputs: $(IMAGE_WHEELS)/.stamp image-stage-model ## What the Dockerfile copies from the host (model/, wheels), for a build with docker instead of podman
 
 # kind, k3d and minikube load an image from a docker archive into their nodes; the dev
 # overlay (kubectl apply -k k8s/) then runs it with imagePullPolicy IfNotPresent.
@@ -89,7 +109,7 @@ image-save: image ## Save IMAGE to build/image/twinserve-predict.tar (kind load 
 	@echo "saved $(IMAGE) -> $(IMAGE_ARCHIVE)"
 
 image-smoke: image ## Run the image as the pod runs (k8s limits, read-only, 127.0.0.1) and check /health, /ready, /predict, stop
-	$(PY) scripts/image_smoke.py --image $(IMAGE)
+	$(PY) scripts/image_smoke.py --image $(IMAGE) --model-dir $(MODEL_DIR)
 
 image-clean: ## Remove podman's project storage (images, stand-in base) and the downloaded wheels
 	if [[ -f $(PODMAN_ROOT)/storage.conf ]]; then \

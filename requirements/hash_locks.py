@@ -65,6 +65,7 @@ FILES: dict[str, Target] = {
     "requirements/mlserver.lock": Target((3, 11), BOOKWORM),
     "requirements/lambda-runtime.txt": Target((3, 12), BOOKWORM),
     "services/predict-container/requirements.txt": Target((3, 12), BOOKWORM),
+    "services/predict-container/requirements-sklearn.txt": Target((3, 12), BOOKWORM),
     "services/predict-lambda/requirements.txt": Target((3, 12), AL2023),
     "services/predict-lambda/requirements-sklearn.txt": Target((3, 12), AL2023),
 }

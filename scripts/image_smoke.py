@@ -6,8 +6,9 @@ Checks, in order (any failure exits 1; the container is always stopped and remov
      Kubernetes limits (--cpus/--memory from k8s/base/deployment.yaml unless given), a
      read-only root filesystem, only /tmp writable, all capabilities dropped, host network
      bound to 127.0.0.1;
-  3. GET /health 200, GET /ready 200 naming the model in model/metadata.json;
-  4. POST /predict with the model's example row -> 200 with one prediction of a known class;
+  3. GET /health 200, GET /ready 200 naming the served artefact of --model-dir's metadata.json;
+  4. POST /predict with the model's registered rows -> 200 with one prediction (a known class for a
+     classifier);
      a malformed body -> 4xx with the {"error": {"code", "message"}} shape;
   5. the image's own HEALTHCHECK command succeeds inside the container;
   6. nothing in the container could write outside /tmp (the root fs really is read-only);
@@ -27,9 +28,10 @@ import json
 import socket
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
-from twinbench.targets.container_podman import (
+from twinserve_support.podman import (
     DEFAULT_IMAGE,
     REPO,
     PodmanContainer,
@@ -98,7 +100,11 @@ def image_config(image: str) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    metadata = json.loads((REPO / "model" / "metadata.json").read_text())
+    from twinserve.samples import request_bodies
+
+    metadata = json.loads((args.model_dir / "metadata.json").read_text())
+    served = metadata["artefacts"].get("serving") or metadata["artefacts"]["source"]
+    bodies = request_bodies(args.model_dir)
     config = image_config(args.image)
     env = dict(item.split("=", 1) for item in config.get("Env") or [])
     check(config.get("User") == "10001:10001", "image USER is 10001:10001", config.get("User"))
@@ -117,17 +123,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         status, body, _ = request(args.port, "GET", "/health")
         check(status == 200, "GET /health -> 200", (status, body))
         status, body, _ = request(args.port, "GET", "/ready")
-        check(status == 200 and body.get("model", {}).get("sha256") == metadata["sha256"],
-              "GET /ready -> 200 with the model's sha256", (status, body))
+        check(status == 200 and body.get("model", {}).get("sha256") == served["sha256"],
+              "GET /ready -> 200 with the served artefact's sha256", (status, body))
 
-        row = metadata["example_row"]
-        status, body, latency_ms = request(args.port, "POST", "/predict", json.dumps({"features": row}).encode())
+        status, body, latency_ms = request(args.port, "POST", "/predict", bodies[0])
         preds = body.get("predictions") if isinstance(body, dict) else None
-        check(status == 200 and isinstance(preds, list) and len(preds) == 1 and preds[0] in metadata["classes"],
+        known = not metadata["classes"] or (isinstance(preds, list) and preds and preds[0] in metadata["classes"])
+        check(status == 200 and isinstance(preds, list) and len(preds) == 1 and known,
               f"POST /predict -> 200, prediction {preds} ({latency_ms:.1f} ms)", (status, body))
         summary["first_predict_ms"] = round(latency_ms, 2)
-        warm = [request(args.port, "POST", "/predict", json.dumps({"features": row}).encode())[2]
-                for _ in range(20)]
+        warm = [request(args.port, "POST", "/predict", bodies[i % len(bodies)])[2] for i in range(20)]
         summary["warm_predict_median_ms"] = round(sorted(warm)[len(warm) // 2], 2)
 
         status, body, _ = request(args.port, "POST", "/predict", b'{"features": [1, 2')
@@ -169,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument("--image", default=DEFAULT_IMAGE)
+    parser.add_argument("--model-dir", type=Path, default=REPO / "model",
+                        help="the registered model the image was built with (its hash and sample rows)")
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     parser.add_argument("--cpus", type=float, help="CPU cores (default: the k8s Deployment's limit)")
     parser.add_argument("--memory-mb", type=int, help="memory in MiB (default: the k8s Deployment's limit)")

@@ -10,13 +10,15 @@ import shlex
 
 import pytest
 import yaml
-from twinbench.project.paths import REPO  # noqa: E402
+from twinserve_support.paths import REPO  # noqa: E402
 
 DOCKERFILE = REPO / "services" / "predict-container" / "Dockerfile"
 REQUIREMENTS = REPO / "services" / "predict-container" / "requirements.txt"
 DOCKERIGNORE = REPO / ".dockerignore"
 K8S_BASE = REPO / "k8s" / "base"
-GENERATED = {"build/image/wheels/", "model/"}  # made by `make image` / `make model`
+# Made by `make image` (the wheels, the requirements its model's backend needs, the model copied
+# from MODEL_DIR).
+GENERATED = {"build/image/wheels/", "build/image/requirements.txt", "build/image/model/"}
 
 
 def instructions() -> list[tuple[str, str]]:
