@@ -31,18 +31,20 @@ import time
 import zipfile
 from pathlib import Path
 
-from twinbench.aws.sample_events import EVENTS_DIR, event_for
-from twinbench.results import formats
 from twinserve.headers import COLD_HEADER, INIT_HEADER
 from twinserve.samples import request_bodies
+from twinserve_support.sample_events import EVENTS_DIR, event_for
 
 MIB = 1024 * 1024
 # Lambda's quota is "250 MB" and enforced as 262,144,000 bytes (= 250 MiB) unzipped.
 LAMBDA_UNZIPPED_LIMIT_BYTES = 262_144_000
 # The size the shipped package is held to (unzipped), well under Lambda's 250 MiB limit.
 PACKAGE_TARGET_MIB = 120
+# The header of build/lambda/package-size.json: a document the bench's report reads, so it carries the
+# bench's format name and version (tests/results validates what `size` writes against that schema).
+PACKAGE_SIZE_HEADER = {"format": "twinbench.package-size", "version": 2}
 
-from twinbench.project.paths import REPO  # noqa: E402
+from twinserve_support.paths import REPO  # noqa: E402
 
 LAMBDA_SRC = "services/predict-lambda"
 # The handler modules Lambda imports by name (serverless.yml `handler:`); every other top-level
@@ -191,7 +193,7 @@ def cmd_size(args: argparse.Namespace) -> int:
     if args.json_out:
         args.json_out.parent.mkdir(parents=True, exist_ok=True)
         args.json_out.write_text(json.dumps({
-            **formats.PACKAGE_SIZE.header(),
+            **PACKAGE_SIZE_HEADER,
             "zip_bytes": zip_path.stat().st_size,
             "unzipped_bytes": total,
             "files": n_files,
@@ -369,6 +371,7 @@ def _function_env(service_yml: Path, function: str) -> dict[str, str]:
 def cmd_smoke(args: argparse.Namespace) -> int:
     pkg: Path = args.pkg.resolve()
     backend = model_backend(pkg / "model")
+    model_name = json.loads((pkg / "model" / "metadata.json").read_text())["name"]
     # The model's own registered rows, as the bench sends them.
     predict_body = request_bodies(pkg / "model")[0]
     batch_body = request_bodies(pkg / "model", rows_per_request=3)[0]
@@ -442,6 +445,9 @@ def cmd_smoke(args: argparse.Namespace) -> int:
                 failures.append(f"{module} {name}: status {status}, body {body_text[:300]!r}")
                 continue
             if "predict" in name:
+                served_name = (body.get("model") or {}).get("name")
+                if served_name != model_name:
+                    failures.append(f"{module} {name}: served model {served_name!r}, not the packaged {model_name!r}")
                 expected_rows = 3 if "batch" in name else 1
                 predictions = body.get("predictions")
                 if not isinstance(predictions, list) or len(predictions) != expected_rows:
