@@ -28,6 +28,8 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("simulate", "twinbench.simulate.cli",
      "Per-request simulation of a traffic profile on Lambda and Kubernetes: cold starts, 429/503s, "
      "latency, scaling and monthly cost"),
+    ("recommend", "twinbench.cli.recommend",
+     "Cheapest configuration meeting an SLO on Lambda and on Kubernetes, searched by simulation"),
     ("calibrate", "twinbench.simulate.cli",
      "Check the simulator against the real local stack: the same bursty arrivals through the local "
      "Lambda and gunicorn and through the model; cold starts, 429s and p50/p99 within tolerances"),

@@ -9,7 +9,7 @@ import sys
 
 import jsonschema
 import pytest
-from twinbench.project.paths import REPO  # noqa: E402
+from twinserve_support.paths import REPO  # noqa: E402
 
 SCHEMA = json.loads((REPO / "scripts/twinbench/simulate/schema.json").read_text())
 
@@ -51,7 +51,7 @@ def test_json_document_validates_against_the_schema(tmp_path):
     jsonschema.validate(doc, SCHEMA)
     full = json.loads(out.read_text())
     jsonschema.validate(full, SCHEMA)
-    assert doc["format"] == "twinbench.simulation" and doc["version"] == 1
+    assert doc["format"] == "twinbench.simulation" and doc["version"] == 2
     assert doc["profile"]["minutes"] == 4 and doc["profile"]["requests"] == 1800  # used as it is, not rescaled
     assert "2 of 4 minutes" in doc["profile"]["warnings"][0]
     assert len(full["platforms"]["kubernetes"]["per_minute"]["replicas_max"]) == 4
@@ -74,7 +74,7 @@ def _lambda_parameters(*args: str) -> dict:
 
 
 def test_caps_default_to_serverless_yml_and_can_be_lifted():
-    from twinbench.local_lambda.caps import deployed_caps
+    from twinserve_support.lambda_caps import deployed_caps
 
     caps = deployed_caps()
     params = _lambda_parameters()

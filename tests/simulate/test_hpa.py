@@ -15,6 +15,7 @@ from twinbench.simulate.hpa import (
     limit_by_policies,
     load_hpa_spec,
     stabilize,
+    utilization_pct,
 )
 
 SPEC = load_hpa_spec("k8s/base/hpa.yaml")
@@ -101,3 +102,72 @@ def test_bad_manifest_is_a_typed_error(tmp_path):
                    "resource: {name: cpu, target: {type: Utilization, averageUtilization: 70}}}]}\n")
     with pytest.raises(InputsError):
         load_hpa_spec(bad)
+
+
+# ---- vectors from the controller's source (kubernetes/kubernetes, pkg/controller/podautoscaler)
+
+def test_utilization_is_a_whole_percent():
+    """metrics/utilization.go GetResourceUtilizationRatio: int32(metricsTotal*100/requestsTotal);
+    replica_calculator.go GetResourceReplicas: ceil(ratio x ready). 3 pods at 935m/1000m, target 70 %:
+    93 % -> 93/70 x 3 = 3.99 -> 4 replicas (0.935/0.7 x 3 = 4.007 would give 5)."""
+    assert utilization_pct(3 * 935, 3 * 1000) == 93
+    hpa = Hpa(HpaSpec(1, 10, 0.7, DEFAULT_SCALE_UP, DEFAULT_SCALE_DOWN))
+    assert hpa.replicas_for(3, 3, 0, 0, 3 * 0.935, 1.0) == 4
+
+
+def test_missing_pods_count_full_on_scale_down():
+    """replica_calculator.go GetResourceReplicas: on a scale-down, pods with no metric use
+    max(100, target) % of their request; counting them reverses the direction -> current."""
+    hpa = Hpa(HpaSpec(1, 10, 0.7, DEFAULT_SCALE_UP, DEFAULT_SCALE_DOWN))
+    # 2 ready pods at 35 % (ratio 0.5), 2 missing at 100 %: (700 + 2000) / 4000 = 67 % -> within tolerance
+    assert hpa.replicas_for(4, 2, 0, 2, 0.7, 1.0) == 4
+    # without the missing pods it would drop to ceil(0.5 x 2) = 1
+    assert hpa.replicas_for(4, 2, 0, 0, 0.7, 1.0) == 1
+
+
+def test_fresh_controller_holds_current_for_the_window():
+    """horizontal.go reconcileAutoscaler: a new controller's recommendations start with the current
+    count, so 6 replicas at 5 % CPU stay 6 for the 300-s scale-down window (not 2 at once)."""
+    spec = HpaSpec(2, 10, 0.7, DEFAULT_SCALE_UP, DEFAULT_SCALE_DOWN)
+    hpa = Hpa(spec)
+    assert hpa.sync(0.0, 6, 6, 0, 6 * 0.05, 1.0) == 6
+    n = 6
+    for t in range(15, 300, 15):
+        n = hpa.sync(float(t), n, n, 0, n * 0.05, 1.0)
+    assert n == 6
+    assert hpa.sync(300.0, n, n, 0, n * 0.05, 1.0) == 2
+
+
+def test_policy_period_counts_both_directions():
+    """horizontal.go calculateScaleUpLimitWithScalingRules: periodStartReplicas =
+    current - added + removed. 4 -> 8 (+4) -> 6 (-2) in the period: start 4, +4 pods -> limit 8."""
+    up = ScalingRules(0, "Max", (Policy("Pods", 4, 60),))
+    assert limit_by_policies(6, 20, [(0.0, 4), (5.0, -2)], 10.0, up, DEFAULT_SCALE_DOWN) == 8
+    down = ScalingRules(0, "Max", (Policy("Pods", 1, 60),))
+    # calculateScaleDownLimitWithScalingRules: start = current + removed - added = 6 + 2 - 4 = 4 -> 3
+    assert limit_by_policies(6, 1, [(0.0, 4), (5.0, -2)], 10.0, up, down) == 3
+
+
+def test_legacy_path_without_behavior(tmp_path):
+    """horizontal.go convertDesiredReplicasWithRules (no behavior): scale-up to at most
+    max(2 x current, 4) per sync: 1 pod at 500 % of target -> 4 (the behavior default gives 5)."""
+    f = tmp_path / "hpa.yaml"
+    f.write_text("kind: HorizontalPodAutoscaler\nspec: {minReplicas: 1, maxReplicas: 20, metrics: [{type: Resource, "
+                 "resource: {name: cpu, target: {type: Utilization, averageUtilization: 20}}}]}\n")
+    spec = load_hpa_spec(f)
+    assert spec.legacy
+    assert Hpa(spec).sync(0.0, 1, 1, 0, 1.0, 1.0) == 4
+    assert Hpa(HpaSpec(1, 20, 0.2, DEFAULT_SCALE_UP, DEFAULT_SCALE_DOWN)).sync(0.0, 1, 1, 0, 1.0, 1.0) == 5
+
+
+def test_per_direction_tolerance(tmp_path):
+    """Kubernetes 1.33+ HPAConfigurableTolerance: behavior.scaleUp.tolerance replaces 0.1 upward."""
+    f = tmp_path / "hpa.yaml"
+    f.write_text("kind: HorizontalPodAutoscaler\nspec: {minReplicas: 1, maxReplicas: 20, metrics: [{type: Resource, "
+                 "resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}}], "
+                 "behavior: {scaleUp: {tolerance: 50m}}}\n")
+    spec = load_hpa_spec(f)
+    assert spec.scale_up.tolerance == 0.05
+    # 10 pods at 54 %: ratio 1.08 -> within 0.1 but not within 0.05 -> ceil(1.08 x 10) = 11
+    assert Hpa(spec).replicas_for(10, 10, 0, 0, 5.4, 1.0) == 11
+    assert Hpa(HpaSpec(1, 20, 0.5, DEFAULT_SCALE_UP, DEFAULT_SCALE_DOWN)).replicas_for(10, 10, 0, 0, 5.4, 1.0) == 10

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "ALL", "CHAOS", "CLOUDWATCH", "COST", "FUZZ", "KUBECTL", "PEERS", "RESULTS", "SIMULATION", "SOAK", "TUNE",
+    "ALL", "CHAOS", "CLOUDWATCH", "COST", "FUZZ", "KUBECTL", "PEERS", "RECOMMENDATION", "RESULTS", "SIMULATION",
+    "SOAK", "TUNE",
     "Format", "UnknownFormat", "by_name", "identify",
 ]
 
@@ -71,7 +72,7 @@ KUBECTL = Format("kubectl", 2, "kubectl.json")
 """``twinbench collect-kubectl``: what Kubernetes recorded; dropped into a results folder for the report."""
 COST = Format("cost", 2, "cost.json")
 """``twinbench cost --json`` and ``results.json``'s ``cost.comparison``: a computed comparison, not a run."""
-SIMULATION = Format("simulation", 1, "simulation.json",
+SIMULATION = Format("simulation", 2, "simulation.json",
                     schema_path=Path(__file__).parents[1] / "simulate" / "schema.json")
 """``twinbench simulate --json``: written by :mod:`twinbench.simulate`, which keeps its schema beside its code."""
 TUNE = Format("tune", 1, "tune.json")
@@ -81,9 +82,11 @@ LAMBDA_OVERHEAD = Format("lambda-overhead", 2, "overhead.json")
 """``twinbench serve-lambda --overhead --json``: the local Lambda's own warm overhead (through it vs in-process)."""
 PACKAGE_SIZE = Format("package-size", 2, "package-size.json")
 """``make package-lambda``: build/lambda/package-size.json, the shipped package's size (the report cites it)."""
+RECOMMENDATION = Format("recommendation", 1, "recommendation.json")
+"""``twinbench recommend --out``: the cheapest configuration meeting an SLO per platform, by simulation."""
 
 ALL: tuple[Format, ...] = (RESULTS, PEERS, SOAK, FUZZ, CHAOS, CLOUDWATCH, KUBECTL, COST, SIMULATION, TUNE,
-                           LAMBDA_OVERHEAD, PACKAGE_SIZE)
+                           LAMBDA_OVERHEAD, PACKAGE_SIZE, RECOMMENDATION)
 _BY_NAME = {f.name: f for f in ALL}
 
 # Before this convention each kind marked its version its own way (FORMATS.md, "version 1").

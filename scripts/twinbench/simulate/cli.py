@@ -18,15 +18,25 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from twinbench.local_lambda.caps import ACCOUNT_CONCURRENCY_DEFAULT, deployed_caps
+from twinserve_support.lambda_caps import ACCOUNT_CONCURRENCY_DEFAULT, deployed_caps
+
 from twinbench.simulate import engine, profiles
 from twinbench.simulate.errors import ParameterError, ProfileError, SimulationError
 from twinbench.simulate.hpa import load_hpa_spec
 from twinbench.simulate.inputs import default_inputs, inputs_from_results
-from twinbench.simulate.params import NODE_PROVISIONERS, KubeParams, LambdaParams, check_finite
+from twinbench.simulate.overlay import read_lambda_params, read_overlay_pod
+from twinbench.simulate.params import (
+    NODE_PROVISIONERS,
+    KubeParams,
+    LambdaParams,
+    OneSidedCosts,
+    ServiceTime,
+    check_finite,
+)
+from twinbench.simulate.slo import Slo
 
 EXIT_BAD_INPUT = 2
-from twinbench.project.paths import REPO  # noqa: E402
+from twinserve_support.paths import REPO  # noqa: E402
 
 DEFAULT_HPA = REPO / "k8s" / "base" / "hpa.yaml"
 
@@ -115,18 +125,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="HTTP API route throttling burst (default: serverless.yml's throttleBurstLimit)")
     lam.add_argument("--provisioned-concurrency", type=int, default=0, help="provisioned environments (default 0)")
     lam.add_argument("--arch", choices=("x86_64", "arm64"), default="x86_64", help="architecture (default x86_64)")
+    lam.add_argument("--lambda-params", metavar="JSON",
+                     help="serverless.yml parameters file (recommend --write's lambda-params.json): memory, arch, "
+                     "provisioned and reserved concurrency, SnapStart")
+    lam.add_argument("--snapstart", action="store_true",
+                     help="SnapStart: new environments are restored from a snapshot (no INIT billed; cache and "
+                     "restore charged); not with --provisioned-concurrency")
+    lam.add_argument("--restore-ms", type=float,
+                     help="SnapStart restore latency, ms, constant (default: an assumed distribution, median 450 ms; "
+                     "sources in simulate/params.py)")
     lam.add_argument("--front-door", choices=tuple(engine.FRONT_DOOR_PRICE_KEYS), default="http-api",
                      help="API Gateway HTTP API, REST API or Function URL (default http-api)")
 
     k = parser.add_argument_group("Kubernetes")
     k.add_argument("--hpa", default=str(DEFAULT_HPA), help="HPA manifest (default k8s/base/hpa.yaml)")
-    k.add_argument("--overlay", help="kustomize overlay whose HPA patches apply, e.g. k8s/overlays/prod")
+    k.add_argument("--overlay", help="kustomize overlay whose HPA patches, pod CPU/memory and WEB_CONCURRENCY apply, "
+                   "e.g. k8s/overlays/prod or recommend --write's DIR/k8s")
     k.add_argument("--pod-capacity-rps", type=float, help="req/s one pod serves at its CPU limit (default: the "
                    "bench's knee with --from, else 400)")
     k.add_argument("--workers", type=int, default=2, help="gunicorn workers per pod, WEB_CONCURRENCY (default 2)")
     k.add_argument("--queue-limit", type=int, default=128, help="requests waiting per pod before 503 (default 128)")
     k.add_argument("--instance", default="t3.medium", help="node instance type from the price table (default t3.medium)")
     k.add_argument("--pod-startup-s", type=float, default=3.0, help="pod start to ready, s (default 3)")
+    k.add_argument("--readiness-gate-s", type=float, default=0.0,
+                   help="Ready to serving: the ALB readiness gate's registration + health checks, s (default 0; "
+                   "20-40 with the prod overlay's gate)")
     k.add_argument("--image-pull-s", type=float, default=10.0, help="image pull on a fresh node, s (default 10)")
     k.add_argument("--provisioner", choices=tuple(NODE_PROVISIONERS), default="cluster-autoscaler",
                    help="node provisioning: cluster-autoscaler (100 s, empty nodes kept 10 min) or karpenter "
@@ -136,6 +159,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     k.add_argument("--metrics-lag-s", type=float, default=15.0, help="metrics-server lag, s (default 15)")
     k.add_argument("--balancing", choices=("round-robin", "random"), default="round-robin",
                    help="round-robin (ALB default) or random (kube-proxy iptables); default round-robin")
+
+    c = parser.add_argument_group("one-sided costs (prices and sources in cost/prices.json)")
+    c.add_argument("--nat-gateways", type=int, default=1, help="NAT gateways the cluster's VPC runs (default 1)")
+    c.add_argument("--nat-gb-per-month", type=float, default=10.0, help="GB a month through them (default 10)")
+    c.add_argument("--public-ipv4", type=int, default=3, help="public IPv4 addresses (ALB per AZ + NAT; default 3)")
+    c.add_argument("--eks-extended-support", action="store_true", help="price the control plane at extended support")
+    c.add_argument("--log-bytes-per-invocation", type=float,
+                   help="CloudWatch Logs bytes per Lambda invocation (default: measured from the handler's line + "
+                   "the platform's lines)")
+
+    s = parser.add_argument_group("service-level objective (marks a platform that misses it)")
+    s.add_argument("--slo-ms", type=float, help="latency objective, ms, at --slo-pct")
+    s.add_argument("--slo-pct", type=float, default=99.0, help="the objective's percentile (default 99)")
+    s.add_argument("--error-budget", type=float, default=0.001,
+                   help="fraction of requests that may fail, 429/503 (default 0.001)")
 
     o = parser.add_argument_group("output and running")
     o.add_argument("--platforms", default="lambda,kubernetes", help="which to simulate (default lambda,kubernetes)")
@@ -232,19 +270,47 @@ def build_config(args: argparse.Namespace) -> engine.SimulationConfig:
     platforms = tuple(p.strip() for p in args.platforms.split(",") if p.strip())
     if not platforms or any(p not in ("lambda", "kubernetes") for p in platforms):
         raise ParameterError("--platforms takes lambda, kubernetes or both, comma-separated")
-    lam = LambdaParams(memory_mb=args.memory if args.memory is not None else inputs.memory_mb,
-                       keep_alive_s=args.keep_alive_s, account_concurrency=args.account_concurrency,
-                       **_caps(args), provisioned_concurrency=args.provisioned_concurrency, architecture=args.arch,
-                       front_door=args.front_door)
-    kube = KubeParams(pod_capacity_rps=args.pod_capacity_rps or inputs.pod_capacity_rps, workers=args.workers,
+    caps = _caps(args)
+    memory = args.memory if args.memory is not None else inputs.memory_mb
+    pc, arch, snapstart = args.provisioned_concurrency, args.arch, args.snapstart
+    if args.lambda_params:  # a written parameters file: its values unless an option says otherwise
+        f = read_lambda_params(args.lambda_params)
+        memory = f.memory_mb if f.memory_mb is not None and args.memory is None else memory
+        pc = f.provisioned_concurrency if f.provisioned_concurrency is not None and not pc else pc
+        arch = f.architecture or arch
+        snapstart = bool(f.snapstart) or snapstart
+        if f.reserved_concurrency is not None and args.reserved_concurrency is None:
+            caps["reserved_concurrency"] = f.reserved_concurrency
+    lam = LambdaParams(memory_mb=memory, keep_alive_s=args.keep_alive_s, account_concurrency=args.account_concurrency,
+                       **caps, provisioned_concurrency=pc, architecture=arch,  # type: ignore[arg-type]
+                       front_door=args.front_door, snapstart=snapstart)
+    # The measured times are at the measured memory; another size scales them by CPU share.
+    duration = inputs.lambda_duration.at_memory(inputs.memory_mb, memory)
+    init = inputs.lambda_init.at_memory(inputs.memory_mb, memory)
+    capacity = args.pod_capacity_rps or inputs.pod_capacity_rps
+    cpu_m, mem_mib, workers = 1000.0, 1024.0, args.workers
+    if args.overlay:
+        pod = read_overlay_pod(args.overlay)
+        if pod.cpu_m is not None:  # the measured capacity is a 1-CPU pod's; CPU-bound: in proportion
+            capacity = capacity * pod.cpu_m / 1000.0
+            cpu_m = pod.cpu_m
+        mem_mib = pod.memory_mib or mem_mib
+        workers = pod.workers or workers
+    kube = KubeParams(pod_capacity_rps=capacity, workers=workers, pod_cpu_m=cpu_m, pod_memory_mib=mem_mib,
                       queue_limit=args.queue_limit, instance_type=args.instance, pod_startup_s=args.pod_startup_s,
+                      readiness_gate_s=args.readiness_gate_s,
                       image_pull_s=args.image_pull_s, provisioner=args.provisioner,
                       node_provisioning_s=args.node_provisioning_s, min_nodes=args.min_nodes,
                       metrics_lag_s=args.metrics_lag_s, balancing=args.balancing)
     spec = load_hpa_spec(args.hpa, args.overlay)
-    return engine.SimulationConfig(profile, lam, kube, spec, inputs.lambda_duration, inputs.lambda_init,
-                                   inputs.container_service, seed=args.seed, prices_path=args.prices,
-                                   inputs=inputs.describe(), platforms=platforms)
+    costs = OneSidedCosts(nat_gateways=args.nat_gateways, nat_gb_per_month=args.nat_gb_per_month,
+                          public_ipv4=args.public_ipv4, eks_extended_support=args.eks_extended_support,
+                          lambda_log_bytes_per_invocation=args.log_bytes_per_invocation)
+    slo = Slo(args.slo_ms, args.slo_pct, args.error_budget) if args.slo_ms is not None else None
+    restore = ServiceTime.constant("SnapStart restore", args.restore_ms) if args.restore_ms else None
+    return engine.SimulationConfig(profile, lam, kube, spec, duration, init, inputs.container_service, seed=args.seed, prices_path=args.prices,
+                                   inputs=inputs.describe(), platforms=platforms, costs=costs, slo=slo,
+                                   lambda_restore=restore)
 
 
 class _Progress:

@@ -37,8 +37,15 @@ from twinbench.simulate.hpa import HpaSpec
 from twinbench.simulate.kernels import HAVE_NUMBA, minute_offsets
 from twinbench.simulate.kube_sim import KubeSim
 from twinbench.simulate.lambda_sim import LambdaSim
-from twinbench.simulate.params import KubeParams, LambdaParams, ServiceTime
+from twinbench.simulate.params import (
+    DEFAULT_RESTORE_QUANTILES,
+    KubeParams,
+    LambdaParams,
+    OneSidedCosts,
+    ServiceTime,
+)
 from twinbench.simulate.profiles import MinuteCounts, arrival_chunks
+from twinbench.simulate.slo import Slo, check_slo
 
 __all__ = ["FORMAT", "VERSION", "SimulationConfig", "SimulationResult", "simulate"]
 
@@ -65,6 +72,15 @@ class SimulationConfig:
     prices_path: str | None = None
     inputs: dict[str, Any] = field(default_factory=dict)
     platforms: tuple[str, ...] = ("lambda", "kubernetes")
+    costs: OneSidedCosts = field(default_factory=OneSidedCosts)
+    slo: Slo | None = None
+    """When given, each platform gets ``slo_latency_ms`` (its percentile) and an ``slo`` verdict."""
+    lambda_restore: ServiceTime | None = None
+    """SnapStart restore latency (None: ``params.DEFAULT_RESTORE_QUANTILES``)."""
+
+    def restore(self) -> ServiceTime:
+        return self.lambda_restore or ServiceTime.from_quantiles(
+            "SnapStart restore", DEFAULT_RESTORE_QUANTILES, "assumed (AWS: 'as low as sub-second'; params.py)")
 
 
 @dataclass
@@ -106,6 +122,8 @@ class SimulationResult:
                                "node_idle_removal_s": cfg.kube_params.node_idle_s, "hpa": cfg.hpa.to_dict()},
             },
             "platforms": platforms,
+            "slo": cfg.slo.to_dict() if cfg.slo is not None else None,
+            "one_sided_costs": {**_plain(cfg.costs.__dict__), "lambda_log_bytes_source": cfg.costs.log_bytes()[2]},
             "warnings": list(self.warnings),
         }
 
@@ -139,8 +157,9 @@ def simulate(config: SimulationConfig, progress: Callable[[float, float], None] 
     rng = np.random.default_rng(config.seed)
     do_lambda = "lambda" in config.platforms
     do_kube = "kubernetes" in config.platforms
-    lam = LambdaSim(config.lambda_params, config.lambda_init, minutes, np.random.default_rng(config.seed + 1)) \
-        if do_lambda else None
+    snap = config.lambda_params.snapstart
+    lam = LambdaSim(config.lambda_params, config.restore() if snap else config.lambda_init, minutes,
+                    np.random.default_rng(config.seed + 1)) if do_lambda else None
     kube = None
     stretch = service_stretch(config.kube_params, config.container_service)
     if do_kube:
@@ -176,6 +195,10 @@ def simulate(config: SimulationConfig, progress: Callable[[float, float], None] 
     if lam is not None:
         lam.finish()
         lam_res = lam.result()
+        if snap:
+            _snapstart_billing(lam_res, lam.init_pool, config.lambda_params)
+        if config.slo is not None:
+            lam_res["slo_latency_ms"] = lam.latency.percentile(config.slo.quantile)
         lam_res["cost"] = lambda_cost(lam_res, config, prices)
         lam_res["cost_usd_per_month"] = lam_res["cost"]["total_usd"]
         if lam_res["throttled"]:
@@ -186,13 +209,38 @@ def simulate(config: SimulationConfig, progress: Callable[[float, float], None] 
         kube.finish()
         kube_res = kube.result()
         kube_res["service_stretch"] = round(stretch, 4)
+        if config.slo is not None:
+            kube_res["slo_latency_ms"] = kube.latency.percentile(config.slo.quantile)
         kube_res["cost"] = eks_cost(kube_res, config, prices)
         kube_res["fargate_cost"] = fargate_cost(kube_res, config, prices)
         kube_res["cost_usd_per_month"] = kube_res["cost"]["total_usd"]
         if kube_res["rejected"]:
             warnings.append(f"Kubernetes rejected {kube_res['rejected']:,} requests (503): pod queues full or no "
                             "ready pod")
+    if config.slo is not None:
+        for name, res in (("Lambda", lam_res), ("Kubernetes", kube_res)):
+            if res is None:
+                continue
+            verdict = check_slo(res, config.slo)
+            res["slo"] = verdict.to_dict()
+            if not verdict.meets:
+                warnings.append(f"{name} misses the SLO ({config.slo.describe()}): {', '.join(verdict.binding)}; "
+                                f"{verdict.errors:,} errors ({verdict.error_fraction * 100:.3g} %) - its cost is not "
+                                "comparable")
     return SimulationResult(config, lam_res, kube_res, time.perf_counter() - started, warnings)
+
+
+def _snapstart_billing(res: dict[str, Any], pool: np.ndarray, lp: LambdaParams) -> None:
+    """A restored environment bills no INIT: take the restore waits (the kernel billed them as INIT)
+    back out of the billed time and bill the after-restore hook instead."""
+    cold = int(res["cold_starts"])
+    n = pool.size
+    waited_ms = (cold // n) * float(pool.sum()) + float(pool[: cold % n].sum())
+    billed_ms = max(0, int(res["billed_ms"] - waited_ms + cold * lp.restore_hook_ms))
+    res["billed_ms"] = billed_ms
+    res["billed_gb_s"] = billed_ms / 1000.0 * lp.memory_gb
+    res["restores"] = cold
+    res["restore_wait_ms_total"] = round(waited_ms, 1)
 
 
 def _months(config: SimulationConfig) -> float:
@@ -219,6 +267,15 @@ def lambda_cost(res: dict[str, Any], config: SimulationConfig, prices: Any) -> d
         _item(f"duration incl. INIT ({lp.architecture})", res["billed_gb_s"] * k, "GB-s",
               prices.usd(f"lambda_{lp.architecture}_usd_per_gb_s")),
     ]
+    per_inv, per_cold, _ = config.costs.log_bytes()
+    log_gb = (res["served"] * per_inv + res["cold_starts"] * per_cold) / 1e9
+    items.append(_item("CloudWatch Logs ingestion (platform lines + handler's JSON/EMF line)", log_gb * k, "GB",
+                       prices.usd("cloudwatch_logs_ingestion_usd_per_gb")))
+    if lp.snapstart:
+        items.append(_item("SnapStart cache (1 published version)", lp.memory_gb * external.HOURS_PER_MONTH * 3600.0,
+                           "GB-s", prices.usd("lambda_snapstart_cache_usd_per_gb_s")))
+        items.append(_item("SnapStart restores", res["cold_starts"] * k * lp.memory_gb, "GB restored",
+                           prices.usd("lambda_snapstart_restore_usd_per_gb")))
     if lp.provisioned_concurrency:
         items.append(_item("provisioned concurrency (configured)", res["provisioned_configured_gb_s"] * k, "GB-s",
                            prices.usd("lambda_provisioned_x86_64_usd_per_gb_s_idle")))
@@ -233,10 +290,11 @@ def eks_cost(res: dict[str, Any], config: SimulationConfig, prices: Any) -> dict
     k = _months(config)
     instance = prices.instance(kp.instance_type)
     items = [
-        _item("EKS control plane", external.HOURS_PER_MONTH, "cluster-hours", prices.usd("eks_cluster_usd_per_hour")),
+        _control_plane(config, prices),
         _item(f"nodes ({instance.name}, autoscaled)", res["node_seconds"] / 3600.0 * k, "instance-hours",
               instance.usd_per_hour),
         _item("ALB (hours + LCUs)", 1.0, "month", external.alb_monthly_usd(config.profile.counts, prices)),
+        *_network_items(config, prices),
     ]
     return {"total_usd": sum(i["monthly_usd"] for i in items), "items": items,
             "pod_hours_per_month": res["pod_seconds"] / 3600.0 * k, "node_hours_per_month": res["node_seconds"] / 3600.0 * k}
@@ -253,11 +311,31 @@ def fargate_cost(res: dict[str, Any], config: SimulationConfig, prices: Any) -> 
         return {"total_usd": None, "items": [], "error": str(exc)}
     pod_hours = res["pod_seconds"] / 3600.0 * k
     items = [
-        _item("EKS control plane", external.HOURS_PER_MONTH, "cluster-hours", prices.usd("eks_cluster_usd_per_hour")),
+        _control_plane(config, prices),
         _item(f"Fargate vCPU ({vcpu:g} per pod)", pod_hours * vcpu, "vCPU-hours",
               prices.usd("fargate_x86_64_usd_per_vcpu_hour")),
         _item(f"Fargate memory ({mem_gb:g} GB per pod)", pod_hours * mem_gb, "GB-hours",
               prices.usd("fargate_x86_64_usd_per_gb_hour")),
         _item("ALB (hours + LCUs)", 1.0, "month", external.alb_monthly_usd(config.profile.counts, prices)),
+        *_network_items(config, prices),
     ]
     return {"total_usd": sum(i["monthly_usd"] for i in items), "items": items}
+
+
+def _control_plane(config: SimulationConfig, prices: Any) -> dict[str, Any]:
+    if config.costs.eks_extended_support:
+        return _item("EKS control plane (extended support)", external.HOURS_PER_MONTH, "cluster-hours",
+                     prices.usd("eks_extended_support_usd_per_hour"))
+    return _item("EKS control plane", external.HOURS_PER_MONTH, "cluster-hours", prices.usd("eks_cluster_usd_per_hour"))
+
+
+def _network_items(config: SimulationConfig, prices: Any) -> list[dict[str, Any]]:
+    """What only the cluster pays: NAT gateway hours and GB, public IPv4 addresses (OneSidedCosts)."""
+    c = config.costs
+    return [
+        _item(f"NAT gateway ({c.nat_gateways})", c.nat_gateways * external.HOURS_PER_MONTH, "gateway-hours",
+              prices.usd("nat_gateway_usd_per_hour")),
+        _item("NAT gateway data processed", c.nat_gb_per_month, "GB", prices.usd("nat_gateway_usd_per_gb")),
+        _item(f"public IPv4 addresses ({c.public_ipv4}: ALB per AZ + NAT)", c.public_ipv4 * external.HOURS_PER_MONTH,
+              "address-hours", prices.usd("public_ipv4_usd_per_hour")),
+    ]

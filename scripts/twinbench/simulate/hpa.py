@@ -20,6 +20,28 @@ deploys. Per sync (every 15 s by default):
 
 Defaults when ``behavior`` is absent are Kubernetes': scale-up window 0 s, policies +100 %
 or +4 pods per 15 s (Max); scale-down window 300 s, -100 % per 15 s.
+
+Read against the controller's source (kubernetes/kubernetes, ``pkg/controller/podautoscaler``;
+each rule is pinned by a test vector in tests/simulate/test_hpa.py naming its function):
+
+* ``replica_calculator.go`` ``GetResourceReplicas`` and ``metrics/utilization.go``
+  ``GetResourceUtilizationRatio``: utilisation is the *whole percent*
+  ``int32(metricsTotal*100/requestsTotal)`` of summed millicores, so 3 pods at 935m of 1000m
+  against 70 % give 93 % and 4 replicas, not 5. Pods without a metric ("missing": here the
+  pods not ready yet) count at max(100 %, target) on a scale-down and 0 % on a scale-up; pods
+  ready for less than one metrics window ("unready" within the CPU initialisation period) are
+  ignored except on a scale-up, where they count 0 %; if counting them reverses the direction
+  or lands within the tolerance, the count stays.
+* ``horizontal.go`` ``reconcileAutoscaler``: a controller that has no recommendation for the HPA
+  yet (a fresh one) starts its list with the current replica count, so a scale-down waits the
+  whole stabilisation window from its first sync.
+* ``horizontal.go`` ``calculateScaleUpLimitWithScalingRules`` / ``...ScaleDownLimit...``: a
+  policy's period start is current - added + removed in the period (events of both directions).
+* ``horizontal.go`` ``normalizeDesiredReplicas`` / ``convertDesiredReplicasWithRules`` (an HPA
+  without ``behavior``): scale-down stabilised over the controller's 300-s window with no rate
+  limit; scale-up at most to max(2 x current, 4) per sync.
+* Kubernetes 1.33+ (``HPAConfigurableTolerance``): ``behavior.scaleUp.tolerance`` and
+  ``scaleDown.tolerance`` replace the global 0.1 in their direction (``tolerances.isWithin``).
 """
 
 from __future__ import annotations
@@ -33,7 +55,7 @@ from typing import Any
 from twinbench.simulate.errors import InputsError
 
 __all__ = ["Hpa", "HpaSpec", "Policy", "ScalingRules", "desired_replicas", "limit_by_policies",
-           "load_hpa_spec", "stabilize"]
+           "load_hpa_spec", "stabilize", "utilization_pct"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +70,8 @@ class ScalingRules:
     stabilization_s: int
     select: str  # "Max" | "Min" | "Disabled"
     policies: tuple[Policy, ...]
+    tolerance: float | None = None
+    """Kubernetes 1.33+ per-direction tolerance; None = the controller's global one."""
 
 
 DEFAULT_SCALE_UP = ScalingRules(0, "Max", (Policy("Percent", 100, 15), Policy("Pods", 4, 15)))
@@ -62,14 +86,17 @@ class HpaSpec:
     scale_up: ScalingRules
     scale_down: ScalingRules
     source: str = ""
+    legacy: bool = False
+    """No ``behavior`` in the manifest: the controller's legacy path (normalizeDesiredReplicas)."""
 
     def to_dict(self) -> dict[str, Any]:
         def rules(r: ScalingRules) -> dict[str, Any]:
             return {"stabilization_s": r.stabilization_s, "select": r.select,
-                    "policies": [{"type": p.kind, "value": p.value, "period_s": p.period_s} for p in r.policies]}
+                    "policies": [{"type": p.kind, "value": p.value, "period_s": p.period_s} for p in r.policies],
+                    "tolerance": r.tolerance}
         return {"min_replicas": self.min_replicas, "max_replicas": self.max_replicas,
                 "target_cpu_utilization": self.target_utilization, "scale_up": rules(self.scale_up),
-                "scale_down": rules(self.scale_down), "source": self.source}
+                "scale_down": rules(self.scale_down), "source": self.source, "legacy": self.legacy}
 
 
 def _yaml_documents(path: Path) -> list[Any]:
@@ -101,16 +128,25 @@ def _apply_json_patch(doc: dict, ops: list[dict], where: str) -> None:
             node[last] = op.get("value")
 
 
+def _quantity(raw: Any) -> float:
+    """A Kubernetes quantity as the tolerance uses it: 0.05, "0.05" or "50m"."""
+    text = str(raw).strip()
+    return float(text[:-1]) / 1000.0 if text.endswith("m") else float(text)
+
+
 def _rules(raw: dict | None, default: ScalingRules, where: str) -> ScalingRules:
     if not raw:
         return default
     try:
         policies = tuple(Policy(str(p["type"]), int(p["value"]), int(p["periodSeconds"]))
                          for p in raw.get("policies", [])) or default.policies
+        tol = _quantity(raw["tolerance"]) if raw.get("tolerance") is not None else None
         rules = ScalingRules(int(raw.get("stabilizationWindowSeconds", default.stabilization_s)),
-                             str(raw.get("selectPolicy", "Max")), policies)
+                             str(raw.get("selectPolicy", "Max")), policies, tol)
     except (KeyError, TypeError, ValueError) as exc:
         raise InputsError(f"{where}: malformed behavior policy ({exc!r})") from None
+    if rules.tolerance is not None and not 0 <= rules.tolerance < 1:
+        raise InputsError(f"{where}: behavior tolerance must be in [0, 1)")
     if rules.select not in ("Max", "Min", "Disabled") or any(p.kind not in ("Pods", "Percent") or p.value < 0
                                                              or p.period_s <= 0 for p in rules.policies):
         raise InputsError(f"{where}: behavior policies must be Pods/Percent with values >= 0 and periods > 0")
@@ -149,12 +185,24 @@ def load_hpa_spec(hpa_yaml: str | Path, overlay_kustomization: str | Path | None
         behavior = spec.get("behavior") or {}
         out = HpaSpec(int(spec.get("minReplicas", 1)), int(spec["maxReplicas"]), target,
                       _rules(behavior.get("scaleUp"), DEFAULT_SCALE_UP, source),
-                      _rules(behavior.get("scaleDown"), DEFAULT_SCALE_DOWN, source), source)
+                      _rules(behavior.get("scaleDown"), DEFAULT_SCALE_DOWN, source), source,
+                      legacy=not spec.get("behavior"))
     except (KeyError, TypeError, ValueError) as exc:
         raise InputsError(f"{source}: malformed HPA spec ({exc!r})") from None
     if not (1 <= out.min_replicas <= out.max_replicas) or not (0 < target <= 10):
         raise InputsError(f"{source}: need 1 <= minReplicas <= maxReplicas and a target > 0 %")
     return out
+
+
+LEGACY_DOWNSCALE_WINDOW_S = 300.0
+"""kube-controller-manager ``--horizontal-pod-autoscaler-downscale-stabilization`` default."""
+LEGACY_SCALE_UP_MINIMUM = 4
+"""horizontal.go ``scaleUpLimitMinimum`` (with ``scaleUpLimitFactor`` 2.0)."""
+
+
+def utilization_pct(used_m: int, requested_m: int) -> int:
+    """``GetResourceUtilizationRatio``: int32((metricsTotal * 100) / requestsTotal), whole percent."""
+    return (used_m * 100) // requested_m if requested_m > 0 else 0
 
 
 def desired_replicas(current: int, utilization: float, target: float, tolerance: float = 0.1) -> int:
@@ -195,8 +243,10 @@ def limit_by_policies(current: int, desired: int, events: list[tuple[float, int]
             return current
         limits = []
         for p in up.policies:
+            # calculateScaleUpLimitWithScalingRules: the period starts at current - added + removed
             added = sum(d for t, d in events if d > 0 and t > now - p.period_s)
-            start = current - added
+            removed = -sum(d for t, d in events if d < 0 and t > now - p.period_s)
+            start = current - added + removed
             limits.append(start + p.value if p.kind == "Pods" else math.ceil(start * (1 + p.value / 100.0)))
         limit = max(limits) if up.select == "Max" else min(limits)
         return max(current, min(desired, limit))
@@ -206,7 +256,8 @@ def limit_by_policies(current: int, desired: int, events: list[tuple[float, int]
         limits = []
         for p in down.policies:
             removed = -sum(d for t, d in events if d < 0 and t > now - p.period_s)
-            start = current + removed
+            added = sum(d for t, d in events if d > 0 and t > now - p.period_s)
+            start = current + removed - added
             limits.append(start - p.value if p.kind == "Pods" else math.floor(start * (1 - p.value / 100.0)))
         limit = min(limits) if down.select == "Max" else max(limits)
         return min(current, max(desired, limit))
@@ -221,11 +272,51 @@ class Hpa:
         self.tolerance = tolerance
         self.recommendations: deque[tuple[float, int]] = deque()
         self.events: deque[tuple[float, int]] = deque()
-        self._horizon = max([spec.scale_up.stabilization_s, spec.scale_down.stabilization_s]
+        self._horizon = max([spec.scale_up.stabilization_s, spec.scale_down.stabilization_s,
+                             LEGACY_DOWNSCALE_WINDOW_S if spec.legacy else 0]
                             + [p.period_s for p in spec.scale_up.policies + spec.scale_down.policies])
+        self._seeded = False
+
+    def within(self, ratio: float) -> bool:
+        """``tolerances.isWithin``: per-direction tolerances (1.33+) else the global one."""
+        up = self.spec.scale_up.tolerance if self.spec.scale_up.tolerance is not None else self.tolerance
+        down = self.spec.scale_down.tolerance if self.spec.scale_down.tolerance is not None else self.tolerance
+        return 1.0 - down <= ratio <= 1.0 + up
+
+    def replicas_for(self, current: int, ready: int, unready: int, missing: int, cpu_used_cores: float,
+                     cpu_request_cores: float) -> int:
+        """``GetResourceReplicas``: the proposal from the ready pods' summed millicores.
+
+        ``unready``: running pods without a full metrics window since ready (ignored unless
+        scaling up, then 0 %); ``missing``: pods with no metric yet (100 %+ down, 0 % up).
+        """
+        target_pct = round(self.spec.target_utilization * 100)
+        request_m = int(round(cpu_request_cores * 1000))
+        used_m = int(cpu_used_cores * 1000)
+        ratio = utilization_pct(used_m, ready * request_m) / target_pct
+        scale_up_with_unready = unready > 0 and ratio > 1.0
+        if not scale_up_with_unready and missing == 0:
+            if self.within(ratio):
+                return current
+            return math.ceil(ratio * ready)
+        counted, total_m = ready, used_m
+        if missing and ratio < 1.0:
+            counted += missing
+            total_m += missing * request_m * max(100, target_pct) // 100
+        elif missing and ratio > 1.0:
+            counted += missing
+        if scale_up_with_unready:
+            counted += unready
+        new_ratio = utilization_pct(total_m, counted * request_m) / target_pct
+        if self.within(new_ratio) or (ratio < 1.0 < new_ratio) or (ratio > 1.0 > new_ratio):
+            return current
+        new = math.ceil(new_ratio * counted)
+        if (new_ratio < 1.0 and new > current) or (new_ratio > 1.0 and new < current):
+            return current
+        return new
 
     def sync(self, now: float, current: int, ready: int, unready: int, cpu_used_cores: float,
-             cpu_request_cores: float) -> int:
+             cpu_request_cores: float, missing: int = 0) -> int:
         """One reconcile: the new replica count given the ready pods' measured CPU.
 
         ``cpu_used_cores`` is the ready pods' summed usage over the metric window. With no
@@ -233,26 +324,28 @@ class Hpa:
         """
         if ready == 0:
             return current
-        util = cpu_used_cores / (ready * cpu_request_cores)
-        proposal = desired_replicas(ready, util, self.spec.target_utilization, self.tolerance)
-        if proposal > ready and unready:
-            # Scaling up with pods still starting: they count as 0 %; if that reverses the
-            # direction or lands within the tolerance, the controller does nothing.
-            util0 = cpu_used_cores / ((ready + unready) * cpu_request_cores)
-            proposal = desired_replicas(ready + unready, util0, self.spec.target_utilization, self.tolerance)
-            if proposal <= ready + unready:
-                proposal = current
-        elif proposal == ready:
-            proposal = current  # within tolerance: no change to the scale
+        if not self.recommendations and not self._seeded:
+            # reconcileAutoscaler: a fresh controller's list starts with the current count
+            # (just before now: it holds the scale-down window, not a scale-up at window 0).
+            self._seeded = True
+            self.recommendations.append((now - 1e-6, current))
+        proposal = self.replicas_for(current, ready, unready, missing, cpu_used_cores, cpu_request_cores)
         proposal = min(max(proposal, self.spec.min_replicas), self.spec.max_replicas)
         self.recommendations.append((now, proposal))
         while self.recommendations and self.recommendations[0][0] <= now - self._horizon:
             self.recommendations.popleft()
         while self.events and self.events[0][0] <= now - self._horizon:
             self.events.popleft()
-        stable = stabilize(current, list(self.recommendations), now, self.spec.scale_up.stabilization_s,
-                           self.spec.scale_down.stabilization_s)
-        new = limit_by_policies(current, stable, list(self.events), now, self.spec.scale_up, self.spec.scale_down)
+        if self.spec.legacy:
+            # normalizeDesiredReplicas: max over the downscale window, then scale-up capped at
+            # max(2 x current, 4) per sync (convertDesiredReplicasWithRules), no down rate limit.
+            stable = max(r for t, r in self.recommendations if t > now - LEGACY_DOWNSCALE_WINDOW_S or t == now)
+            new = min(stable, max(2 * current, LEGACY_SCALE_UP_MINIMUM)) if stable > current else stable
+        else:
+            stable = stabilize(current, list(self.recommendations), now, self.spec.scale_up.stabilization_s,
+                               self.spec.scale_down.stabilization_s)
+            new = limit_by_policies(current, stable, list(self.events), now, self.spec.scale_up,
+                                    self.spec.scale_down)
         new = min(max(new, self.spec.min_replicas), self.spec.max_replicas)
         if new != current:
             self.events.append((now, new - current))

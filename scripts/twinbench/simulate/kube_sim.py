@@ -96,7 +96,7 @@ class KubeSim:
         node[3] += 1
         pull = 0.0 if node[4] else self.p.image_pull_s
         node[4] = 1
-        ready = 0.0 if initial else max(now, node[1]) + pull + self.p.pod_startup_s
+        ready = 0.0 if initial else max(now, node[1]) + pull + self.p.pod_startup_s + self.p.readiness_gate_s
         self.active[slot] = True
         self.pod_node[slot] = node_i
         self.created_at[slot] = now
@@ -150,8 +150,10 @@ class KubeSim:
             # still starting, the controller counts them as 0 % when scaling up.
             measured = min(ready_now, int(self.ready_per_period[j]))
             total = int(np.count_nonzero(self.active))
-            new = self.hpa.sync(now, self.replicas, measured, total - measured, util * measured * cores_per_pod,
-                                cores_per_pod)
+            # Ready but without a full metrics window since: "unready" (ignored unless scaling up);
+            # not ready yet: no metric at all, "missing" (100 % on a scale-down, 0 % up).
+            new = self.hpa.sync(now, self.replicas, measured, ready_now - measured, util * measured * cores_per_pod,
+                                cores_per_pod, missing=total - ready_now)
             if new != self.replicas:
                 self.scale_events += 1
             while self.replicas < new:

@@ -17,13 +17,24 @@ Lambda defaults
   continuously; default account quota 1,000 concurrent executions per region).
 * Caps: ``reserved_concurrency`` and the HTTP API route throttling (``throttle_rate_rps``,
   ``throttle_burst``) are unset here; the CLI takes serverless.yml's deployed values
-  (``twinbench.local_lambda.caps``). A reservation may not exceed the account limit minus the
+  (``twinserve_support.lambda_caps``). A reservation may not exceed the account limit minus the
   100 AWS keeps unreserved.
 * Billing: duration rounded up to 1 ms per invocation (AWS blog, 2020-12, "1ms billing
   granularity"); since 2025-08-01 the INIT phase is billed for on-demand ZIP functions on
   managed runtimes too (AWS Compute blog, 2025-04, "AWS Lambda standardizes billing for INIT
   phase"), so a cold invocation bills ceil(init + duration) ms. Provisioned environments
   are initialised ahead and never bill INIT per request.
+* SnapStart (``snapstart``): a new environment is *restored* from the snapshot taken when the
+  version was published, so its cold start waits the restore latency instead of INIT. Restore
+  latency (``DEFAULT_RESTORE_QUANTILES``) is not measured here (no AWS account): AWS states
+  "as low as sub-second" start-up for Python (AWS docs, "Improving startup performance with
+  Lambda SnapStart", read 2026-12-06; AWS News Blog, 2024-11-18, SnapStart for Python and .NET
+  GA); the default median 450 ms with a 1-s p99 sits inside that claim for a package of our
+  size. Pass ``--restore-ms`` to use your own REPORT lines' ``Restore Duration``. Billing: no
+  INIT per cold start (it ran at publish), the restore charge per GB restored, the snapshot's
+  cache per GB-s of the published version, and the after-restore hook's time as duration
+  (``restore_hook_ms``, 2 ms: re-seeding randomness). SnapStart and provisioned concurrency
+  cannot be combined (AWS docs, same page, "Supported features and limitations").
 
 Kubernetes defaults
 -------------------
@@ -34,6 +45,11 @@ Kubernetes defaults
 * Pods: 1 CPU / 1 GiB requests and ``WEB_CONCURRENCY=2`` sync workers as in ``k8s/base``.
 * ``pod_startup_s`` 3: the image's start to ready, measured ~0.5 s here (ONNX model load +
   gunicorn fork), plus half the 5-s readiness probe period on average. A parameter.
+* ``readiness_gate_s`` 0: time after the pod is Ready before it takes traffic and counts. The
+  prod overlay's ALB pod readiness gate holds a pod until its target is registered and healthy:
+  registration plus ``healthy threshold x interval`` of the target group's health check (AWS
+  Load Balancer Controller docs, "Pod readiness gate"; ELB defaults 5 x 30 s for ALB target
+  groups, commonly set to 2 x 10-15 s), so 20-40 s there; 0 for the base (no gate).
 * ``image_pull_s`` 10 on a node that has not pulled the image yet (not measured: no registry
   here; a ~100 MB image from ECR in-region is typically seconds to tens of seconds).
 * ``node_provisioning_s``: ``cluster-autoscaler`` 100 (scan interval 10 s, its documented
@@ -56,11 +72,12 @@ from dataclasses import dataclass, field, fields
 from typing import Literal
 
 import numpy as np
+from twinserve_support.lambda_caps import ACCOUNT_CONCURRENCY_DEFAULT, Caps, check_reserved_concurrency
 
-from twinbench.local_lambda.caps import ACCOUNT_CONCURRENCY_DEFAULT, Caps, check_reserved_concurrency
 from twinbench.simulate.errors import ParameterError
 
-__all__ = ["KubeParams", "LambdaParams", "NODE_PROVISIONERS", "ServiceTime", "check_finite"]
+__all__ = ["DEFAULT_RESTORE_QUANTILES", "KubeParams", "LambdaParams", "NODE_PROVISIONERS", "OneSidedCosts",
+           "ServiceTime", "check_finite"]
 
 NODE_PROVISIONERS: dict[str, tuple[float, float]] = {
     "cluster-autoscaler": (100.0, 600.0),
@@ -121,6 +138,18 @@ class ServiceTime:
     def mean_ms(self) -> float:
         return float(self.sorted_ms.mean())
 
+    def at_memory(self, measured_mb: int, memory_mb: int) -> ServiceTime:
+        """The distribution at ``memory_mb`` under the CPU-share model from one measured at ``measured_mb``.
+
+        Lambda gives a function CPU in proportion to memory, one full vCPU at 1,769 MB (AWS docs,
+        "Configure Lambda function memory"); our handler is single-threaded, so its times scale as
+        ``min(1, measured/1769) / min(1, memory/1769)``.
+        """
+        f = min(1.0, measured_mb / FULL_VCPU_MB) / min(1.0, memory_mb / FULL_VCPU_MB)
+        if f == 1.0:
+            return self
+        return ServiceTime(self.name, self.sorted_ms * f, f"{self.source}, x{f:.3g} (CPU share at {memory_mb} MB)")
+
     def sample(self, u: np.ndarray) -> np.ndarray:
         """Times (ms) at uniform draws ``u`` in [0, 1): linear between order statistics."""
         n = self.sorted_ms.size
@@ -134,11 +163,16 @@ class ServiceTime:
                 "p50_ms": round(float(np.quantile(s, 0.5)), 4), "p99_ms": round(float(np.quantile(s, 0.99)), 4)}
 
 
+FULL_VCPU_MB = 1769
+"""Lambda memory at which a function gets one full vCPU (AWS docs)."""
+
 # Warm service time of one prediction when no bench results are given: the ONNX path's
 # request handling measured here (~5 ms median through gunicorn with a tail), as quantiles.
 DEFAULT_SERVICE_QUANTILES = {0.0: 2.0, 0.5: 5.0, 0.9: 7.0, 0.99: 12.0, 0.999: 25.0, 1.0: 40.0}
 DEFAULT_INIT_QUANTILES = {0.0: 250.0, 0.5: 330.0, 0.99: 600.0, 1.0: 800.0}
 """Lambda INIT: the sample report's measured 330 ms median cold start (README), with a tail."""
+DEFAULT_RESTORE_QUANTILES = {0.0: 200.0, 0.5: 450.0, 0.99: 1000.0, 1.0: 1400.0}
+"""SnapStart restore latency: an assumption inside AWS's "as low as sub-second" (module docstring)."""
 
 
 @dataclass(frozen=True)
@@ -156,8 +190,13 @@ class LambdaParams:
     architecture: Literal["x86_64", "arm64"] = "x86_64"
     front_door: Literal["http-api", "rest", "function-url"] = "http-api"
     init_pool_size: int = 65536
+    snapstart: bool = False
+    restore_hook_ms: float = 2.0
 
     def __post_init__(self) -> None:
+        if self.snapstart and self.provisioned_concurrency:
+            raise ParameterError("SnapStart cannot be combined with provisioned concurrency (AWS does not allow it)")
+        check_finite("restore hook (ms)", self.restore_hook_ms)
         if not (isinstance(self.memory_mb, int) and 128 <= self.memory_mb <= 10240):
             raise ParameterError(f"Lambda memory must be 128..10240 MB, got {self.memory_mb}")
         check_finite("keep-alive (s)", self.keep_alive_s)
@@ -195,6 +234,7 @@ class KubeParams:
     pod_memory_mib: float = 1024.0
     instance_type: str = "t3.medium"
     pod_startup_s: float = 3.0
+    readiness_gate_s: float = 0.0
     image_pull_s: float = 10.0
     provisioner: Literal["cluster-autoscaler", "karpenter"] = "cluster-autoscaler"
     node_provisioning_s: float | None = None
@@ -235,3 +275,47 @@ class KubeParams:
     def metrics_lag_syncs(self) -> int:
         """The lag as whole sync periods (the simulator's metric resolution is one period)."""
         return max(0, round(self.metrics_lag_s / self.sync_period_s))
+
+
+@dataclass(frozen=True)
+class OneSidedCosts:
+    """Costs only one platform pays, as parameters (prices in prices.json, dated and sourced).
+
+    * ``nat_gateways`` 1: EKS nodes in private subnets reach ECR, STS and CloudWatch through a
+      NAT gateway (eksctl's default VPC creates one, ``--vpc-nat-mode Single``); one per AZ for
+      zonal resilience would be 2-3. Lambda outside a VPC needs none.
+    * ``nat_gb_per_month`` 10: image pulls and the nodes' own traffic through it (a parameter,
+      not a measurement: node starts x image size is a few GB a month here).
+    * ``public_ipv4`` 3: an internet-facing ALB holds one public IPv4 per AZ (2 AZs minimum) and
+      the NAT gateway one Elastic IP; since 2024-02-01 each costs $0.005/h.
+    * ``eks_extended_support``: a cluster on a Kubernetes version past standard support pays
+      $0.60/h instead of $0.10/h (off by default).
+    * ``lambda_log_bytes_per_invocation`` / ``..._per_cold_start``: CloudWatch Logs ingestion;
+      None takes them from ``twinbench.cost.lambda_logs`` (the handler's measured line plus the
+      platform's lines).
+    """
+
+    nat_gateways: int = 1
+    nat_gb_per_month: float = 10.0
+    public_ipv4: int = 3
+    eks_extended_support: bool = False
+    lambda_log_bytes_per_invocation: float | None = None
+    lambda_log_bytes_per_cold_start: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("nat_gateways", "nat_gb_per_month", "public_ipv4"):
+            check_finite(name.replace("_", "-"), getattr(self, name))
+        for name in ("lambda_log_bytes_per_invocation", "lambda_log_bytes_per_cold_start"):
+            if getattr(self, name) is not None:
+                check_finite(name.replace("_", "-"), getattr(self, name))
+
+    def log_bytes(self) -> tuple[float, float, str]:
+        """(bytes per invocation, extra bytes per cold start, source)."""
+        from twinbench.cost.lambda_logs import lambda_log_bytes
+
+        measured = lambda_log_bytes()
+        per = self.lambda_log_bytes_per_invocation
+        cold = self.lambda_log_bytes_per_cold_start
+        source = measured.source if per is None else "given"
+        return (measured.per_invocation if per is None else per,
+                measured.per_cold_start if cold is None else cold, source)

@@ -16,6 +16,15 @@ def _ms(v: Any) -> str:
     return "-" if v is None else f"{v:,.1f}"
 
 
+def _cost_cell(p: dict[str, Any]) -> str:
+    errors = int(p.get("throttled", 0)) + int(p.get("rejected", 0))
+    cost = f"${p['cost_usd_per_month']:,.2f}"
+    missed = p.get("slo") is not None and not p["slo"]["meets"]
+    if missed or errors:
+        return f"{cost}{'*' if missed else ''} ({errors:,} err)"
+    return cost
+
+
 def render_text(doc: dict[str, Any]) -> str:
     prof = doc["profile"]
     lines = [f"Simulated {prof['description'] or prof['name']}: {prof['minutes']:,} min, {prof['requests']:,} requests, "
@@ -37,7 +46,17 @@ def render_text(doc: dict[str, Any]) -> str:
     row("max nodes", lambda p: f"{p['max_nodes']:,}" if p["max_nodes"] else "-")
     row("billed GB-s | node-hours", lambda p: f"{p['billed_gb_s']:,.0f}" if "billed_gb_s" in p
         else f"{p['node_seconds'] / 3600:,.1f}")
-    row("monthly cost (730 h)", lambda p: f"${p['cost_usd_per_month']:,.2f}")
+    if doc.get("slo"):
+        slo = doc["slo"]
+        row(f"p{slo['percentile']:g} ms (SLO {slo['latency_ms']:g})", lambda p: _ms(p.get("slo_latency_ms")))
+        row("meets the SLO", lambda p: "yes" if p["slo"]["meets"] else "NO: " + "+".join(p["slo"]["binding"]))
+    # A platform that misses the SLO or drops requests is cheap because it drops them: its errors
+    # stand beside its cost, never a bare figure to rank.
+    row("monthly cost (730 h)", _cost_cell)
+    if any(p.get("slo") and not p["slo"]["meets"] for p in plats.values()):
+        lines.append("  * misses the SLO: its cost is not comparable (it is cheap because it fails requests)")
+    elif any(int(p.get("throttled", 0)) + int(p.get("rejected", 0)) for p in plats.values()):
+        lines.append("  (err): requests not served beside the cost; give --slo-ms to judge them against a budget")
     fargate = plats.get("kubernetes", {}).get("fargate_cost", {}).get("total_usd")
     if fargate is not None:
         lines.append(f"  the same pod-hours on EKS Fargate: ${fargate:,.2f}/month")

@@ -1,0 +1,106 @@
+"""``twinbench recommend``: the cheapest configuration meeting an SLO on each platform, by simulation.
+
+A thin adapter: the traffic and every platform option are ``twinbench simulate``'s (they describe
+the *shipped* configuration, whose figures are shown beside the best); the search is
+:mod:`twinbench.recommend`. Exit codes: 0 a recommendation (some platform meets the SLO), 1 no
+platform meets it (the closest configuration and the binding constraint are printed), 2 bad input
+(one line on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+EXIT_OK, EXIT_NONE_MEETS, EXIT_BAD_INPUT = 0, 1, 2
+HELP = "Cheapest configuration meeting an SLO on Lambda and on Kubernetes, searched by simulation"
+
+EPILOG = """\
+what it searches (each candidate is one simulation of the whole trace):
+  Lambda      memory (times scaled by CPU share), x86_64/arm64, provisioned concurrency (none or
+              a constant from the trace's concurrency), reserved concurrency (shipped or the
+              account limit - 100), SnapStart on/off (never with provisioned concurrency)
+  Kubernetes  pod CPU 500m/1/2 (capacity in proportion), workers 1/2/4, HPA min/max replicas
+              and target, node instance type (x86_64 ones in prices.json), cluster-autoscaler
+              or Karpenter
+  coarse grid first, then the neighbours of the cheapest feasible ones until nothing cheaper
+  appears; candidates whose cost floor exceeds the best, or with no more capacity than one that
+  failed, are pruned. --exhaustive simulates the whole grid (to check the search).
+
+examples:
+  twinbench recommend --trace traffic.csv --slo-ms 100
+  twinbench recommend --azure day1.csv --function rank:3 --slo-ms 250 --slo-pct 99.9 --out rec.json
+  twinbench recommend --profile diurnal --rps 40 --minutes 1440 --slo-ms 100 --write rec/
+      rec/lambda-params.json -> scripts/deploy_lambda.sh --params-file rec/lambda-params.json
+      rec/k8s/               -> kubectl apply -k rec/k8s
+
+exit codes: 0 recommended, 1 no platform meets the SLO (closest shown), 2 bad input (one line).
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from twinbench.simulate.cli import add_arguments
+
+    parser = subparsers.add_parser("recommend", help=HELP, description=HELP + ": each platform's configuration "
+                                   "space, its cheapest configuration that meets the SLO beside the shipped one, a "
+                                   "Pareto plot and the verdict between the platforms at their best.",
+                                   epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)  # traffic, measured inputs, shipped settings, one-sided costs, the SLO
+    r = parser.add_argument_group("search")
+    r.add_argument("--exhaustive", action="store_true", help="simulate the whole grid (no pruning)")
+    r.add_argument("--quick", action="store_true", help="a smaller grid (the bench's quick search)")
+    r.add_argument("--write", metavar="DIR", help="write DIR/lambda-params.json and the overlay DIR/k8s/")
+    r.add_argument("--pareto-plot", metavar="PNG", help="cost vs latency at the SLO percentile, per platform")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from twinbench.recommend import document, write
+    from twinbench.recommend.run import recommend
+    from twinbench.simulate.cli import build_config
+    from twinbench.simulate.errors import ParameterError, SimulationError
+    from twinbench.simulate.slo import Slo
+
+    started = time.perf_counter()
+
+    def progress(msg: str) -> None:
+        if not args.quiet and time.perf_counter() - progress.last >= 2.0:  # type: ignore[attr-defined]
+            progress.last = time.perf_counter()  # type: ignore[attr-defined]
+            print(f"recommend: {msg} ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+
+    progress.last = 0.0  # type: ignore[attr-defined]
+    try:
+        if args.slo_ms is None:
+            raise ParameterError("give the latency objective: --slo-ms MS (with --slo-pct, --error-budget)")
+        slo = Slo(args.slo_ms, args.slo_pct, args.error_budget)
+        base = build_config(args)
+        rec = recommend(base, slo, exhaustive=args.exhaustive, quick=args.quick, platforms=base.platforms,
+                        progress=progress)
+        doc = rec.doc
+        if args.out:
+            Path(args.out).write_text(json.dumps(doc, indent=1), encoding="utf-8")
+        if args.pareto_plot:
+            from twinbench.recommend.plot import plot_pareto
+
+            plot_pareto(doc, rec.searches, args.pareto_plot)
+        written = {}
+        if args.write:
+            chosen = {k: s.best.choice for k, s in rec.searches.items() if s.best is not None}
+            written = write.write_all(doc, chosen, args.write)
+    except SimulationError as exc:
+        print(f"twinbench recommend: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as exc:
+        print(f"twinbench recommend: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.json:
+        print(json.dumps(doc, indent=1))
+    else:
+        print(document.render_text(doc))
+        if written:
+            print("\nwritten: " + ", ".join(str(p) for p in written.values()))
+            print("deploy with:\n  " + "\n  ".join(write.deploy_commands(Path(args.write), written)))
+    return EXIT_OK if doc["verdict"]["winner"] is not None else EXIT_NONE_MEETS

@@ -1,0 +1,98 @@
+"""One recommendation: the shipped configurations, both searches, the verdict, as a document.
+
+``recommend(base, slo)`` takes the simulator's config for the *shipped* settings (what
+``twinbench simulate`` would run with the same options) and returns the ``twinbench.recommendation``
+document (``document.build``) plus the searches, for the plot and the written files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from functools import partial
+from typing import Any
+
+from twinbench.recommend import document, space
+from twinbench.recommend.search import (
+    Candidate,
+    PlatformSearch,
+    evaluate_kube,
+    evaluate_lambda,
+    kube_floor,
+    lambda_floor,
+    search_platform,
+)
+from twinbench.recommend.space import KubeChoice, LambdaChoice
+from twinbench.simulate import engine, external
+from twinbench.simulate.errors import ParameterError
+from twinbench.simulate.slo import Slo
+
+__all__ = ["Recommendation", "recommend"]
+
+
+@dataclass
+class Recommendation:
+    doc: dict[str, Any]
+    searches: dict[str, PlatformSearch]
+    shipped: dict[str, Candidate]
+
+
+def shipped_lambda(base: engine.SimulationConfig) -> LambdaChoice:
+    lp = base.lambda_params
+    return LambdaChoice(lp.memory_mb, lp.architecture, lp.provisioned_concurrency, lp.reserved_concurrency,
+                        lp.snapstart)
+
+
+def shipped_kube(base: engine.SimulationConfig) -> KubeChoice:
+    kp, h = base.kube_params, base.hpa
+    return KubeChoice(int(kp.pod_cpu_m), int(kp.workers), h.min_replicas, h.max_replicas, h.target_utilization,
+                      kp.instance_type, kp.provisioner)
+
+
+def recommend(base: engine.SimulationConfig, slo: Slo, *, exhaustive: bool = False, quick: bool = False,
+              platforms: tuple[str, ...] = ("lambda", "kubernetes"),
+              progress: Callable[[str], None] | None = None) -> Recommendation:
+    """Search the platforms in ``platforms``; raises SimulationError subclasses on bad inputs."""
+    prices = external.load_price_table(base.prices_path)
+    base = replace(base, slo=slo)
+    ref_mb = base.lambda_params.memory_mb
+    searches: dict[str, PlatformSearch] = {}
+    shipped: dict[str, Candidate] = {}
+    counts = base.profile.counts
+    if "lambda" in platforms:
+        ship = shipped_lambda(base)
+        shipped["lambda"] = evaluate_lambda(base, ship, slo, ref_mb)
+        dims = space.lambda_space(counts, base.lambda_duration.mean_ms, base.lambda_params.reserved_concurrency,
+                                  base.lambda_params.account_concurrency, quick)
+        searches["lambda"] = search_platform(
+            "lambda", dims, LambdaChoice, space.lambda_valid, partial(_eval_lambda, base, slo, ref_mb),
+            lambda_floor(base, prices), slo, exhaustive=exhaustive, progress=progress)
+    if "kubernetes" in platforms:
+        ship_k = shipped_kube(base)
+        shipped["kubernetes"] = evaluate_kube(base, ship_k, slo)
+        instances = [name for name, i in prices.instances.items() if i.architecture == "x86_64"]
+        cap_1cpu = base.kube_params.pod_capacity_rps * 1000.0 / base.kube_params.pod_cpu_m
+        dims = space.kube_space(counts, cap_1cpu, instances, quick)
+
+        def valid(c: KubeChoice) -> bool:
+            if not space.kube_valid(c):
+                return False
+            try:
+                external.node_pods_capacity(prices, c.instance_type, c.pod_cpu_m, c.pod_memory_mib)
+            except ParameterError:
+                return False
+            return True
+
+        searches["kubernetes"] = search_platform(
+            "kubernetes", dims, KubeChoice, valid, partial(_eval_kube, base, slo), kube_floor(base, prices), slo,
+            exhaustive=exhaustive, progress=progress)
+    doc = document.build(base, slo, searches, shipped, exhaustive=exhaustive)
+    return Recommendation(doc, searches, shipped)
+
+
+def _eval_lambda(base: engine.SimulationConfig, slo: Slo, ref_mb: int, c: LambdaChoice) -> Candidate:
+    return evaluate_lambda(base, c, slo, ref_mb)
+
+
+def _eval_kube(base: engine.SimulationConfig, slo: Slo, c: KubeChoice) -> Candidate:
+    return evaluate_kube(base, c, slo)

@@ -1,0 +1,282 @@
+"""Search each platform's configurations by simulation: coarse to fine, with pruning.
+
+Every candidate is one run of the trace-driven simulator (``engine.simulate``) on that platform
+alone, with the SLO attached, so its cost, latency at the SLO's percentile, cold starts and
+errors are simulated, not estimated.
+
+The search (``search_platform``):
+
+1. *Coarse*: every dimension cut to its ends and middle; each candidate evaluated unless pruned.
+2. *Fine*: around the cheapest feasible candidates (or, with none, the closest ones), every
+   neighbour one step away in one dimension of the full grid; repeated until a round finds
+   nothing cheaper (at most ``max_rounds``).
+
+Pruning, both safe:
+* *cost bound*: a candidate whose cost floor (``floor`` below: what it pays before serving a
+  request) already exceeds the best feasible cost is skipped;
+* *dominated capacity*: a candidate that has no more capacity than one already found infeasible
+  on every capacity dimension, equal on the others, is infeasible too (fewer pods, a higher target,
+  less memory cannot serve the same trace better) and is skipped.
+
+``exhaustive=True`` evaluates the whole grid (no pruning), to check the search.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from twinbench.recommend import space
+from twinbench.recommend.space import KubeChoice, LambdaChoice
+from twinbench.simulate import engine, external
+from twinbench.simulate.hpa import HpaSpec
+from twinbench.simulate.slo import Slo, check_slo
+
+__all__ = ["Candidate", "PlatformSearch", "evaluate_kube", "evaluate_lambda", "search_platform"]
+
+Choice = LambdaChoice | KubeChoice
+
+
+@dataclass
+class Candidate:
+    """One evaluated configuration: the simulated figures the recommendation reports."""
+
+    choice: Choice
+    cost_usd_per_month: float
+    latency_ms: dict[str, float | None]
+    slo_latency_ms: float | None
+    cold_starts: int
+    errors: int
+    error_fraction: float
+    feasible: bool
+    binding: tuple[str, ...]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def violation(self, slo: Slo) -> float:
+        """How far from the SLO (0 when met): the larger relative excess of latency or errors."""
+        lat = math.inf if self.slo_latency_ms is None else self.slo_latency_ms / slo.latency_ms - 1.0
+        err = (self.error_fraction - slo.error_budget) / max(slo.error_budget, 1e-9)
+        return max(0.0, lat, err)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"config": self.choice.to_dict(), "cost_usd_per_month": round(self.cost_usd_per_month, 4),
+                "latency_ms": {"p50": self.latency_ms.get("p50"), "p99": self.latency_ms.get("p99"),
+                               "at_slo_percentile": self.slo_latency_ms},
+                "cold_starts": self.cold_starts, "errors": self.errors,
+                "error_fraction": self.error_fraction, "meets_slo": self.feasible, "binding": list(self.binding),
+                **self.extra}
+
+
+@dataclass
+class PlatformSearch:
+    platform: str
+    evaluated: list[Candidate]
+    best: Candidate | None
+    closest: Candidate | None
+    pruned: int
+    grid_size: int
+    elapsed_s: float
+    exhaustive: bool
+
+    def binding(self) -> list[str]:
+        """Which constraint keeps the closest configuration from the SLO (when none meets it)."""
+        return [] if self.best is not None or self.closest is None else list(self.closest.binding)
+
+
+def _candidate(choice: Choice, res: dict[str, Any], slo: Slo, extra: dict[str, Any] | None = None) -> Candidate:
+    verdict = check_slo(res, slo)
+    return Candidate(choice, float(res["cost_usd_per_month"]), dict(res["latency_ms"]), verdict.latency_at_percentile_ms,
+                     int(res.get("cold_starts", 0)), verdict.errors, verdict.error_fraction, verdict.meets,
+                     verdict.binding, extra or {})
+
+
+def lambda_config(base: engine.SimulationConfig, c: LambdaChoice, ref_mb: int) -> engine.SimulationConfig:
+    lp = replace(base.lambda_params, memory_mb=c.memory_mb, architecture=c.architecture,
+                 provisioned_concurrency=c.provisioned_concurrency, reserved_concurrency=c.reserved_concurrency,
+                 snapstart=c.snapstart)
+    return replace(base, lambda_params=lp, platforms=("lambda",),
+                   lambda_duration=space.scaled_service(base.lambda_duration, ref_mb, c.memory_mb),
+                   lambda_init=space.scaled_service(base.lambda_init, ref_mb, c.memory_mb))
+
+
+def kube_config(base: engine.SimulationConfig, c: KubeChoice) -> engine.SimulationConfig:
+    cap_1cpu = base.kube_params.pod_capacity_rps * 1000.0 / base.kube_params.pod_cpu_m
+    kp = replace(base.kube_params, pod_cpu_m=float(c.pod_cpu_m), pod_memory_mib=float(c.pod_memory_mib),
+                 workers=c.workers, pod_capacity_rps=cap_1cpu * c.pod_cpu_m / 1000.0,
+                 instance_type=c.instance_type, provisioner=c.provisioner)  # type: ignore[arg-type]
+    hpa = HpaSpec(c.min_replicas, c.max_replicas, c.target_utilization, base.hpa.scale_up, base.hpa.scale_down,
+                  f"recommend: {c.min_replicas}..{c.max_replicas} at {c.target_utilization:.0%}", base.hpa.legacy)
+    return replace(base, kube_params=kp, hpa=hpa, platforms=("kubernetes",))
+
+
+def evaluate_lambda(base: engine.SimulationConfig, c: LambdaChoice, slo: Slo, ref_mb: int) -> Candidate:
+    res = engine.simulate(replace(lambda_config(base, c, ref_mb), slo=slo)).lambda_
+    assert res is not None
+    return _candidate(c, res, slo, {"throttled": int(res["throttled"])})
+
+
+def evaluate_kube(base: engine.SimulationConfig, c: KubeChoice, slo: Slo) -> Candidate:
+    res = engine.simulate(replace(kube_config(base, c), slo=slo)).kube
+    assert res is not None
+    fargate = res.get("fargate_cost", {}).get("total_usd")
+    return _candidate(c, res, slo, {"rejected": int(res["rejected"]), "max_replicas_reached": int(res["max_replicas"]),
+                                    "fargate_cost_usd_per_month": None if fargate is None else round(fargate, 4)})
+
+
+# --------------------------------------------------------------------------- the generic search
+
+CAPACITY_ORDER: dict[str, dict[str, int]] = {
+    # +1: more of this dimension never serves worse; -1: more serves worse; absent: no order.
+    "lambda": {"memory_mb": 1, "provisioned_concurrency": 1, "reserved_concurrency": 1},
+    "kubernetes": {"pod_cpu_m": 1, "min_replicas": 1, "max_replicas": 1, "target_utilization": -1},
+}
+
+
+def _grid(dims: dict[str, tuple[Any, ...]], make: Callable[..., Choice],
+          valid: Callable[[Any], bool]) -> list[Choice]:
+    keys = list(dims)
+    out = []
+    for values in itertools.product(*(dims[k] for k in keys)):
+        c = make(**dict(zip(keys, values, strict=False)))
+        if valid(c):
+            out.append(c)
+    return out
+
+
+def _coarse(values: tuple[Any, ...]) -> tuple[Any, ...]:
+    if len(values) <= 3:
+        return values
+    return (values[0], values[len(values) // 2], values[-1])
+
+
+def _neighbours(c: Choice, dims: dict[str, tuple[Any, ...]], make: Callable[..., Choice],
+                valid: Callable[[Any], bool]) -> Iterable[Choice]:
+    d = {k: getattr(c, k) for k in dims}
+    for k, values in dims.items():
+        if d[k] not in values:
+            continue
+        i = values.index(d[k])
+        for j in (i - 1, i + 1):
+            if 0 <= j < len(values):
+                n = make(**{**d, k: values[j]})
+                if valid(n):
+                    yield n
+
+
+def _dominated(c: Choice, infeasible: list[Choice], order: dict[str, int], dims: Iterable[str]) -> bool:
+    """True when some infeasible choice has at least ``c``'s capacity on every ordered dimension."""
+    for bad in infeasible:
+        ok = True
+        for k in dims:
+            a, b = getattr(c, k), getattr(bad, k)
+            sign = order.get(k)
+            if sign is None or a is None or b is None:
+                if a != b:
+                    ok = False
+                    break
+            elif (a - b) * sign > 0:
+                ok = False
+                break
+        if ok:
+            return True
+    return False
+
+
+def search_platform(platform: str, dims: dict[str, tuple[Any, ...]], make: Callable[..., Choice],
+                    valid: Callable[[Any], bool], evaluate: Callable[[Choice], Candidate],
+                    floor: Callable[[Choice], float], slo: Slo, exhaustive: bool = False, max_rounds: int = 6,
+                    top_k: int = 3, progress: Callable[[str], None] | None = None) -> PlatformSearch:
+    """Cheapest feasible choice in ``dims`` (module docstring); ``floor(c)`` is a lower bound of its cost."""
+    started = time.perf_counter()
+    grid = _grid(dims, make, valid)
+    order = CAPACITY_ORDER.get(platform, {})
+    seen: dict[Choice, Candidate] = {}
+    infeasible: list[Choice] = []
+    pruned = 0
+
+    def best_cost() -> float:
+        costs = [c.cost_usd_per_month for c in seen.values() if c.feasible]
+        return min(costs) if costs else math.inf
+
+    def run(batch: Iterable[Choice], prune: bool) -> None:
+        nonlocal pruned
+        for ch in batch:
+            if ch in seen:
+                continue
+            if prune and (floor(ch) > best_cost() or _dominated(ch, infeasible, order, dims)):
+                pruned += 1
+                continue
+            cand = evaluate(ch)
+            seen[ch] = cand
+            if not cand.feasible:
+                infeasible.append(ch)
+            if progress is not None:
+                progress(f"{platform}: {len(seen)} evaluated, {pruned} pruned")
+
+    if exhaustive:
+        run(grid, prune=False)
+    else:
+        coarse_dims = {k: _coarse(v) for k, v in dims.items()}
+        # cheapest first, so the cost bound prunes the rest of the coarse grid early
+        run(sorted(_grid(coarse_dims, make, valid), key=floor), prune=True)
+        pruned_set: set[Choice] = set()
+        for _ in range(max_rounds):
+            feas = sorted((c for c in seen.values() if c.feasible), key=lambda c: c.cost_usd_per_month)[:top_k]
+            seeds = feas or sorted(seen.values(), key=lambda c: c.violation(slo))[:top_k]
+            frontier = list(dict.fromkeys(n for s in seeds for n in _neighbours(s.choice, dims, make, valid)
+                                          if n not in seen and n not in pruned_set))
+            if not frontier:
+                break
+            run(sorted(frontier, key=floor), prune=True)
+            pruned_set.update(n for n in frontier if n not in seen)
+    evaluated = list(seen.values())
+    feasible = [c for c in evaluated if c.feasible]
+    best = min(feasible, key=lambda c: (c.cost_usd_per_month, c.slo_latency_ms or 0.0)) if feasible else None
+    closest = None if best is not None else min(evaluated, key=lambda c: (c.violation(slo), c.cost_usd_per_month),
+                                                default=None)
+    return PlatformSearch(platform, evaluated, best, closest, pruned, len(grid), time.perf_counter() - started,
+                          exhaustive)
+
+
+# --------------------------------------------------------------------------- cost floors
+
+def lambda_floor(base: engine.SimulationConfig, prices: Any) -> Callable[[LambdaChoice], float]:
+    """Requests x (invocation + front door + log bytes) + provisioned idle + SnapStart cache: paid before duration."""
+    requests = float(base.profile.total) * external.HOURS_PER_MONTH * 3600.0 / base.profile.span_s
+    per_inv, _, _ = base.costs.log_bytes()
+    fixed = requests / 1e6 * (prices.usd("lambda_usd_per_million_requests")
+                              + prices.usd(engine.FRONT_DOOR_PRICE_KEYS[base.lambda_params.front_door]))
+    fixed += requests * per_inv / 1e9 * prices.usd("cloudwatch_logs_ingestion_usd_per_gb")
+    month_s = external.HOURS_PER_MONTH * 3600.0
+
+    def floor(c: LambdaChoice) -> float:
+        gb = c.memory_mb / 1024.0
+        extra = c.provisioned_concurrency * gb * month_s * prices.usd("lambda_provisioned_x86_64_usd_per_gb_s_idle")
+        if c.snapstart:
+            extra += gb * month_s * prices.usd("lambda_snapstart_cache_usd_per_gb_s")
+        return (fixed + extra) * 0.999  # a bound, not an estimate: errors are unbilled, so stay below
+
+    return floor
+
+
+def kube_floor(base: engine.SimulationConfig, prices: Any) -> Callable[[KubeChoice], float]:
+    """Control plane + ALB hours + NAT + IPv4 + the nodes ``min_replicas`` pods need all month."""
+    hours = external.HOURS_PER_MONTH
+    fixed = hours * (prices.usd("eks_cluster_usd_per_hour") + prices.usd("alb_usd_per_hour"))
+    c = base.costs
+    fixed += c.nat_gateways * hours * prices.usd("nat_gateway_usd_per_hour")
+    fixed += c.public_ipv4 * hours * prices.usd("public_ipv4_usd_per_hour")
+
+    def floor(ch: KubeChoice) -> float:
+        try:
+            ppn = external.node_pods_capacity(prices, ch.instance_type, ch.pod_cpu_m, ch.pod_memory_mib)
+        except Exception:  # noqa: BLE001 - a pod that fits no node: evaluation will say so
+            return 0.0
+        nodes = max(base.kube_params.min_nodes, math.ceil(ch.min_replicas / ppn))
+        return (fixed + nodes * hours * prices.instance(ch.instance_type).usd_per_hour) * 0.999
+
+    return floor

@@ -1,0 +1,118 @@
+"""What the search may choose on each platform, and how a choice changes the simulator's inputs.
+
+Lambda
+  * memory: CPU share grows with memory (1 vCPU at 1,769 MB, AWS docs "Configure Lambda function
+    memory"); the handler is single-threaded, so warm duration and INIT scale as
+    ``min(1, ref/1769) / min(1, m/1769)`` from the measured memory ``ref`` (the CPU-share model;
+    a ``make bench-tune`` result measures it instead, not read here yet).
+  * architecture: arm64 is priced 20 % lower; its duration is taken equal to x86_64's (not
+    measured here: no arm64 machine).
+  * provisioned concurrency: none or a constant count from the trace's concurrency (mean, p99 and
+    peak minute of rate x duration); never with SnapStart (AWS does not allow both).
+  * reserved concurrency: the shipped cap or the most the account allows (limit - 100).
+  * SnapStart on/off.
+
+Kubernetes
+  * pod CPU request/limit 500m / 1 / 2 cores with capacity proportional to CPU (the measured
+    capacity is per 1-CPU pod), workers 1/2/4, memory 1 GiB up to 2 workers, 2 GiB above (not
+    measured: gunicorn workers with the ONNX model stay well under 256 MiB each here).
+  * HPA min/max replicas and target utilisation; node instance type (x86_64 ones in prices.json,
+    the image is built for x86_64); node provisioner (cluster-autoscaler or Karpenter).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from twinserve_support.lambda_caps import UNRESERVED_MINIMUM
+
+from twinbench.simulate.params import ServiceTime
+
+__all__ = ["KubeChoice", "LambdaChoice", "kube_space", "lambda_space", "scaled_service"]
+
+MEMORY_MB = (512, 768, 1024, 1280, 1536, 1769, 2048, 3008)
+POD_CPU_M = (500, 1000, 2000)
+WORKERS = (1, 2, 4)
+TARGETS = (0.5, 0.6, 0.7, 0.8, 0.9)
+PROVISIONERS = ("cluster-autoscaler", "karpenter")
+
+
+@dataclass(frozen=True, order=True)
+class LambdaChoice:
+    memory_mb: int
+    architecture: str = "x86_64"
+    provisioned_concurrency: int = 0
+    reserved_concurrency: int | None = 100
+    snapstart: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, order=True)
+class KubeChoice:
+    pod_cpu_m: int
+    workers: int
+    min_replicas: int
+    max_replicas: int
+    target_utilization: float
+    instance_type: str
+    provisioner: str = "cluster-autoscaler"
+
+    @property
+    def pod_memory_mib(self) -> int:
+        return 1024 if self.workers <= 2 else 2048
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "pod_memory_mib": self.pod_memory_mib}
+
+
+def scaled_service(st: ServiceTime, ref_mb: int, memory_mb: int) -> ServiceTime:
+    """The distribution at ``memory_mb`` (``ServiceTime.at_memory``: the CPU-share model)."""
+    return st.at_memory(ref_mb, memory_mb)
+
+
+def concurrency_levels(counts: np.ndarray, duration_ms: float) -> list[int]:
+    """Provisioned-concurrency candidates: mean, p99-minute and peak-minute concurrency."""
+    rps = np.asarray(counts, dtype=float) / 60.0
+    conc = rps * duration_ms / 1000.0
+    raw = [float(conc.mean()), float(np.quantile(conc, 0.99)), float(conc.max())]
+    return sorted({max(1, math.ceil(c)) for c in raw})
+
+
+def lambda_space(counts: np.ndarray, duration_ms: float, shipped_reserved: int | None,
+                 account_concurrency: int, quick: bool = False) -> dict[str, tuple[Any, ...]]:
+    """The dimensions (ordered from least to most capacity/cost where that order exists)."""
+    reserved_max = account_concurrency - UNRESERVED_MINIMUM
+    reserved = tuple(sorted({r for r in (shipped_reserved, reserved_max) if r is not None and r >= 1}))
+    pcs = (0, *concurrency_levels(counts, duration_ms))
+    memory = (512, 1024, 1769, 3008) if quick else MEMORY_MB
+    return {"memory_mb": memory, "architecture": ("x86_64", "arm64"), "provisioned_concurrency": pcs,
+            "reserved_concurrency": reserved or (None,), "snapstart": (False, True)}
+
+
+def lambda_valid(c: LambdaChoice) -> bool:
+    if c.snapstart and c.provisioned_concurrency:
+        return False  # AWS: SnapStart cannot be combined with provisioned concurrency
+    if c.provisioned_concurrency and c.architecture != "x86_64":
+        return False  # the pinned table prices provisioned concurrency for x86_64 only
+    return not (c.reserved_concurrency is not None and c.provisioned_concurrency > c.reserved_concurrency)
+
+
+def kube_space(counts: np.ndarray, pod_capacity_rps: float, instances: list[str],
+               quick: bool = False) -> dict[str, tuple[Any, ...]]:
+    """HPA ranges sized from the trace's peak minute at each pod size."""
+    peak_rps = float(np.max(counts)) / 60.0 if len(counts) else 0.0
+    need_1cpu = max(1, math.ceil(peak_rps / (pod_capacity_rps * 0.5)))  # at the lowest target
+    maxes = tuple(sorted({max(2, need_1cpu), max(3, math.ceil(need_1cpu * 2)), max(4, need_1cpu * 4)}))
+    return {"pod_cpu_m": (500, 1000, 2000) if not quick else (1000, 2000), "workers": WORKERS if not quick else (2,),
+            "min_replicas": (1, 2, 3), "max_replicas": maxes,
+            "target_utilization": TARGETS if not quick else (0.5, 0.7, 0.9),
+            "instance_type": tuple(instances), "provisioner": PROVISIONERS if not quick else ("cluster-autoscaler",)}
+
+
+def kube_valid(c: KubeChoice) -> bool:
+    return c.min_replicas <= c.max_replicas and c.workers <= max(1, c.pod_cpu_m // 250)

@@ -1,0 +1,143 @@
+"""Turn the chosen configurations into files the deploy tools take.
+
+* ``DIR/lambda-params.json``: serverless.yml params (``{"params": {...}}`` with the provenance
+  under ``_source``), taken by ``scripts/deploy_lambda.sh --params-file``.
+* ``DIR/k8s/kustomization.yaml``: an overlay on ``k8s/base`` (referenced by a relative path, so
+  the folder can move with the repository) that patches the HPA (range, target), the Deployment's
+  CPU/memory and the gunicorn workers (the generated ConfigMap, so a change rolls the pods).
+
+The node type and provisioner are cluster settings, not manifests: they are written as comments
+in the overlay and printed with the deploy commands.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from twinserve_support.paths import REPO
+
+from twinbench.recommend.space import KubeChoice, LambdaChoice
+
+__all__ = ["WriteError", "deploy_commands", "lambda_params", "write_all", "write_kube_overlay", "write_lambda_params"]
+
+
+class WriteError(OSError):
+    """The output folder or a file in it could not be written."""
+
+
+def lambda_params(c: LambdaChoice) -> dict[str, Any]:
+    """serverless.yml params for a choice (names as serverless.yml's ``params.default``)."""
+    return {"arch": c.architecture, "memoryMb": c.memory_mb, "provisionedConcurrency": c.provisioned_concurrency,
+            "reservedConcurrency": c.reserved_concurrency if c.reserved_concurrency is not None else 100,
+            "snapStart": bool(c.snapstart)}
+
+
+def write_lambda_params(c: LambdaChoice, folder: Path, source: str) -> Path:
+    path = folder / "lambda-params.json"
+    doc = {"_source": source, "params": lambda_params(c)}
+    _write(path, json.dumps(doc, indent=1) + "\n")
+    return path
+
+
+def _cpu(m: int) -> str:
+    return f"{m // 1000}" if m % 1000 == 0 else f"{m}m"
+
+
+def overlay_text(c: KubeChoice, base_rel: str, source: str) -> str:
+    mem = f"{c.pod_memory_mib // 1024}Gi" if c.pod_memory_mib % 1024 == 0 else f"{c.pod_memory_mib}Mi"
+    return f"""# Written by `twinbench recommend --write`: {source}
+# Cluster settings the manifests cannot carry: node instance type {c.instance_type}, node
+# provisioner {c.provisioner}.
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+
+resources:
+  - {base_rel}
+
+configMapGenerator:
+  - name: twinserve-predict-config
+    behavior: merge
+    literals:
+      - WEB_CONCURRENCY={c.workers}
+
+patches:
+  - target:
+      group: autoscaling
+      version: v2
+      kind: HorizontalPodAutoscaler
+      name: twinserve-predict
+    patch: |-
+      - op: replace
+        path: /spec/minReplicas
+        value: {c.min_replicas}
+      - op: replace
+        path: /spec/maxReplicas
+        value: {c.max_replicas}
+      - op: replace
+        path: /spec/metrics/0/resource/target/averageUtilization
+        value: {round(c.target_utilization * 100)}
+  - target:
+      group: apps
+      version: v1
+      kind: Deployment
+      name: twinserve-predict
+    patch: |-
+      - op: test
+        path: /spec/template/spec/containers/0/name
+        value: predict
+      - op: replace
+        path: /spec/template/spec/containers/0/resources/requests/cpu
+        value: "{_cpu(c.pod_cpu_m)}"
+      - op: replace
+        path: /spec/template/spec/containers/0/resources/limits/cpu
+        value: "{_cpu(c.pod_cpu_m)}"
+      - op: replace
+        path: /spec/template/spec/containers/0/resources/requests/memory
+        value: {mem}
+      - op: replace
+        path: /spec/template/spec/containers/0/resources/limits/memory
+        value: {mem}
+"""
+
+
+def write_kube_overlay(c: KubeChoice, folder: Path, source: str, base: Path | None = None) -> Path:
+    out = folder / "k8s"
+    base = base or REPO / "k8s" / "base"
+    rel = os.path.relpath(base.resolve(), out.resolve())
+    path = out / "kustomization.yaml"
+    _write(path, overlay_text(c, rel, source))
+    return path
+
+
+def deploy_commands(folder: Path, written: dict[str, Path]) -> list[str]:
+    cmds = []
+    if "lambda" in written:
+        cmds.append(f"scripts/deploy_lambda.sh --stage dev --region eu-west-1 --params-file {written['lambda']}")
+    if "kubernetes" in written:
+        cmds.append(f"kubectl apply -k {written['kubernetes'].parent}")
+    return cmds
+
+
+def write_all(doc: dict[str, Any], choices: dict[str, LambdaChoice | KubeChoice], folder: str | Path) -> dict[str, Path]:
+    """Write what was chosen (the best feasible, else nothing for that platform); raises WriteError."""
+    out = Path(folder)
+    source = f"cheapest configuration meeting p{doc['slo']['percentile']:g} <= {doc['slo']['latency_ms']:g} ms, " \
+             f"errors <= {doc['slo']['error_budget']:g}, simulated on {doc['profile'].get('name')} ({doc['created']})"
+    written: dict[str, Path] = {}
+    for name, c in choices.items():
+        if isinstance(c, LambdaChoice):
+            written[name] = write_lambda_params(c, out, source)
+        else:
+            written[name] = write_kube_overlay(c, out, source)
+    return written
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise WriteError(f"cannot write {path}: {exc.strerror or exc}") from None

@@ -1,0 +1,101 @@
+"""What a kustomize overlay and a serverless.yml parameters file change in the simulation.
+
+``--overlay DIR`` already applies the overlay's HPA patches (``hpa.load_hpa_spec``); this module
+reads the rest a written recommendation carries: the predict container's CPU and memory
+(JSON-patch ``replace`` of ``containers/0/resources``) and the gunicorn workers
+(``WEB_CONCURRENCY`` in the merged ConfigMap literals). ``--lambda-params FILE`` reads a
+parameters file (``{"params": {...}}`` or flat), the one ``scripts/deploy_lambda.sh
+--params-file`` deploys.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from twinbench.simulate.errors import InputsError
+
+__all__ = ["LambdaFileParams", "OverlayPod", "read_lambda_params", "read_overlay_pod"]
+
+
+@dataclass(frozen=True)
+class OverlayPod:
+    cpu_m: float | None = None
+    memory_mib: float | None = None
+    workers: int | None = None
+
+
+@dataclass(frozen=True)
+class LambdaFileParams:
+    memory_mb: int | None = None
+    architecture: str | None = None
+    provisioned_concurrency: int | None = None
+    reserved_concurrency: int | None = None
+    snapstart: bool | None = None
+
+
+def _cpu_m(text: Any) -> float:
+    t = str(text).strip()
+    return float(t[:-1]) if t.endswith("m") else float(t) * 1000.0
+
+
+def _mib(text: Any) -> float:
+    t = str(text).strip()
+    for suffix, f in (("Gi", 1024.0), ("Mi", 1.0), ("G", 1e9 / 2**20), ("M", 1e6 / 2**20)):
+        if t.endswith(suffix):
+            return float(t[: -len(suffix)]) * f
+    return float(t) / 2**20
+
+
+def read_overlay_pod(overlay: str | Path) -> OverlayPod:
+    """The pod settings an overlay patches; raises InputsError on an unreadable overlay."""
+    import yaml
+
+    path = Path(overlay)
+    if path.is_dir():
+        path = path / "kustomization.yaml"
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        cpu = mem = None
+        workers = None
+        for patch in doc.get("patches") or []:
+            if (patch.get("target") or {}).get("kind") != "Deployment" or not isinstance(patch.get("patch"), str):
+                continue
+            for op in yaml.safe_load(patch["patch"]) or []:
+                p = str(op.get("path", ""))
+                if op.get("op") != "replace" or "/containers/0/resources/" not in p:
+                    continue
+                if p.endswith("/limits/cpu"):
+                    cpu = _cpu_m(op["value"])
+                elif p.endswith("/limits/memory"):
+                    mem = _mib(op["value"])
+        for gen in doc.get("configMapGenerator") or []:
+            for lit in gen.get("literals") or []:
+                key, _, value = str(lit).partition("=")
+                if key == "WEB_CONCURRENCY":
+                    workers = int(value)
+    except OSError as exc:
+        raise InputsError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except (yaml.YAMLError, ValueError, TypeError, AttributeError, KeyError) as exc:
+        raise InputsError(f"{path}: not an overlay this reader understands ({exc})") from None
+    return OverlayPod(cpu, mem, workers)
+
+
+def read_lambda_params(file: str | Path) -> LambdaFileParams:
+    """A serverless.yml parameters file; raises InputsError."""
+    path = Path(file)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        params = doc.get("params", doc)
+        snap = params.get("snapStart")
+        return LambdaFileParams(
+            int(params["memoryMb"]) if "memoryMb" in params else None, params.get("arch"),
+            int(params["provisionedConcurrency"]) if "provisionedConcurrency" in params else None,
+            int(params["reservedConcurrency"]) if "reservedConcurrency" in params else None,
+            None if snap is None else str(snap).lower() == "true")
+    except OSError as exc:
+        raise InputsError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise InputsError(f"{path}: not a parameters file ({exc})") from None

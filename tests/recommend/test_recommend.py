@@ -1,0 +1,131 @@
+"""The search against the whole grid, the written files simulated again, the overlay checked."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from twinbench.recommend import write
+from twinbench.recommend.run import recommend
+from twinbench.simulate import engine
+from twinbench.simulate.slo import Slo, check_slo
+
+from .conftest import base_config
+
+REPO = Path(__file__).resolve().parents[2]
+SLO = Slo(150.0, 99.0, 0.001)
+RESULTS: dict[str, tuple] = {}
+
+
+def _pair(kind: str, path: Path) -> tuple:
+    if kind not in RESULTS:
+        base = base_config("--trace", str(path), "--seed", "1")
+        RESULTS[kind] = (recommend(base, SLO, quick=True), recommend(base, SLO, quick=True, exhaustive=True), base)
+    return RESULTS[kind]
+
+
+@pytest.mark.parametrize("kind", ["steady", "bursty", "sparse"])
+def test_search_finds_the_grid_optimum_within_2_percent(kind, traces):
+    rec, full, _ = _pair(kind, traces[kind])
+    for platform in ("lambda", "kubernetes"):
+        got, ref = rec.searches[platform], full.searches[platform]
+        assert (got.best is None) == (ref.best is None), platform
+        if ref.best is not None:
+            assert got.best.cost_usd_per_month <= ref.best.cost_usd_per_month * 1.02, (kind, platform)
+            assert got.best.feasible
+        assert len(got.evaluated) <= len(ref.evaluated)
+
+
+def test_the_document_matches_its_schema(traces):
+    jsonschema = pytest.importorskip("jsonschema")
+    rec, _, _ = _pair("bursty", traces["bursty"])
+    schema = json.loads((REPO / "scripts/twinbench/results/schemas/recommendation.schema.json").read_text())
+    jsonschema.validate(rec.doc, schema)
+    assert rec.doc["format"] == "twinbench.recommendation" and rec.doc["version"] == 1
+    for p in rec.doc["platforms"].values():
+        assert {"feasible", "best", "shipped"} <= set(p)
+
+
+def test_a_platform_missing_the_slo_is_never_the_winner(traces):
+    rec, _, _ = _pair("bursty", traces["bursty"])
+    winner = rec.doc["verdict"]["winner"]
+    if winner is not None:
+        assert rec.doc["platforms"][winner]["best"]["meets_slo"]
+
+
+@pytest.mark.parametrize("kind", ["steady", "bursty", "sparse"])
+def test_written_files_meet_the_slo_when_simulated_again(kind, traces, tmp_path):
+    rec, _, _ = _pair(kind, traces[kind])
+    chosen = {k: s.best.choice for k, s in rec.searches.items() if s.best is not None}
+    written = write.write_all(rec.doc, chosen, tmp_path)
+    argv = ["--trace", str(traces[kind]), "--seed", "1", "--slo-ms", "150"]
+    if "lambda" in written:
+        argv += ["--lambda-params", str(written["lambda"])]
+    if "kubernetes" in written:
+        kc = chosen["kubernetes"]
+        argv += ["--overlay", str(written["kubernetes"].parent), "--instance", kc.instance_type,
+                 "--provisioner", kc.provisioner]
+    again = base_config(*argv)
+    result = engine.simulate(again)
+    for name, res in (("lambda", result.lambda_), ("kubernetes", result.kube)):
+        if name in written:
+            assert check_slo(res, SLO).meets, (kind, name)
+            assert res["cost_usd_per_month"] == pytest.approx(rec.doc["platforms"][name]["best"]["cost_usd_per_month"],
+                                                              rel=1e-6, abs=1e-3)
+
+
+def test_nothing_feasible_names_the_binding_constraint(traces):
+    base = base_config("--trace", str(traces["steady"]), "--platforms", "kubernetes")
+    rec = recommend(base, Slo(1.0, 99.0, 0.001), quick=True)  # 1 ms: below the service time itself
+    p = rec.doc["platforms"]["kubernetes"]
+    assert not p["feasible"] and p["best"] is None and p["closest"] is not None
+    assert p["binding"] == ["latency"]
+    assert rec.doc["verdict"]["winner"] is None
+
+
+KUBECTL = REPO / ".venv-tools" / "bin" / "kubectl"
+
+
+@pytest.mark.skipif(not KUBECTL.exists(), reason="the tools venv (make tools) holds the pinned kubectl")
+def test_written_overlay_passes_the_k8s_checks(traces, tmp_path):
+    rec, _, _ = _pair("bursty", traces["bursty"])
+    best = rec.searches["kubernetes"].best
+    assert best is not None
+    overlay = write.write_kube_overlay(best.choice, tmp_path, "test").parent
+    rendered = tmp_path / "rendered.yaml"
+    rendered.write_bytes(subprocess.run([str(KUBECTL), "kustomize", str(overlay)], check=True,
+                                        capture_output=True).stdout)
+    py = str(REPO / ".venv-tools" / "bin" / "python")
+    for check in (["schema", "--kubernetes-version", "1.37.0"], ["posture"]):
+        out = subprocess.run([py, "scripts/k8s_validate.py", *check, str(rendered)], cwd=REPO, capture_output=True,
+                             text=True)
+        assert out.returncode == 0, out.stdout + out.stderr
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="bash")
+@pytest.mark.parametrize("content", ["not json", '{"params": [1]}'])
+def test_deploy_script_refuses_a_bad_params_file(tmp_path, content):
+    f = tmp_path / "p.json"
+    f.write_text(content)
+    out = subprocess.run(["bash", "scripts/deploy_lambda.sh", "--preflight", "--params-file", str(f)], cwd=REPO,
+                         capture_output=True, text=True, env={**os.environ, "PATH": os.environ["PATH"]})
+    assert out.returncode == 2
+    assert out.stderr.count("\n") == 1 and "params-file" in out.stderr
+
+
+def test_cli_exit_codes(traces, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO / "scripts")}
+    cmd = [sys.executable, "-m", "twinbench", "recommend", "--trace", str(traces["sparse"]), "--quick", "--quiet"]
+    bad = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    assert bad.returncode == 2 and "--slo-ms" in bad.stderr and bad.stderr.count("\n") == 1
+    out = tmp_path / "rec.json"
+    ok = subprocess.run([*cmd, "--slo-ms", "500", "--out", str(out), "--write", str(tmp_path / "w")],
+                        capture_output=True, text=True, env=env)
+    assert ok.returncode == 0, ok.stderr
+    assert "deploy_lambda.sh" in ok.stdout and "kubectl apply -k" in ok.stdout
+    assert json.loads(out.read_text())["format"] == "twinbench.recommendation"
