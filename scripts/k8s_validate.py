@@ -27,12 +27,12 @@ from pathlib import Path
 from typing import Any
 
 # This script also runs under .venv-tools' Python (kubernetes-validate lives there), which does not
-# install the project. twinbench.k8s needs only PyYAML, so the folder beside this file is put on
+# install the project. twinserve_support.k8s needs only PyYAML, so the folder beside this file is put on
 # the path: the script works under any of the project's Pythons without an install step.
 sys.path.append(str(Path(__file__).resolve().parent))
 
 import k8s_posture  # noqa: E402
-from twinbench.k8s.manifests import (  # noqa: E402
+from twinserve_support.k8s.manifests import (  # noqa: E402
     CONTAINER_NAME,
     DEPLOYMENT_NAME,
     ContainerLimits,
@@ -40,7 +40,7 @@ from twinbench.k8s.manifests import (  # noqa: E402
     load_objects,
     predictor_limits,
 )
-from twinbench.k8s.quantity import parse_quantity  # noqa: E402
+from twinserve_support.k8s.quantity import parse_quantity  # noqa: E402
 
 __all__ = ["CONTAINER_NAME", "DEPLOYMENT_NAME", "ContainerLimits", "ManifestError", "describe", "image_name",
            "load_objects", "main", "parse_quantity", "predictor_limits", "validate_schemas"]

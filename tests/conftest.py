@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 import requests
-from twinbench.aws.sample_events import event_for
-from twinbench.process.managed import ManagedProcess, http_probe
-from twinbench.process.net import free_port
-from twinbench.project.paths import REPO
+from twinserve_support.paths import REPO
+from twinserve_support.process.managed import ManagedProcess, http_probe
+from twinserve_support.process.net import free_port
+from twinserve_support.sample_events import event_for
 
 WSGI_PREFIX = "wsgi"  # serverless.yml serves the WSGI function under /wsgi
 

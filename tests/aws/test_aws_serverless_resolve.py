@@ -7,8 +7,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from twinbench.aws.serverless_config import ServerlessConfigError, parse_param_overrides, resolve_function
-from twinbench.project.paths import REPO
+from twinserve_support.paths import REPO
+from twinserve_support.serverless_config import ServerlessConfigError, parse_param_overrides, resolve_function
 
 YML = """service: x
 params:

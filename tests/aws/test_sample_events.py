@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from twinbench.aws.sample_events import EVENT_FILES, event_for, load_template
+from twinserve_support.sample_events import EVENT_FILES, event_for, load_template
 
 
 def test_http_api_get_has_no_body_and_no_content_headers():

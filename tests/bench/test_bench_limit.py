@@ -97,8 +97,8 @@ def test_nine_rounds_give_the_median_ratios_a_ci_and_five_do_not():
 
 
 def test_twinserve_runs_the_images_worker_count_and_the_no_op_gunicorns_default(tmp_path):
-    from twinbench.k8s.manifests import pod_settings
     from twinbench.measure.http_limit import image_workers, variants
+    from twinserve_support.k8s.manifests import pod_settings
 
     workers, source = image_workers()
     assert workers == int(pod_settings().env["WEB_CONCURRENCY"]) and "ConfigMap" in source

@@ -12,7 +12,6 @@ import shutil
 import urllib.request
 
 import pytest
-from twinbench.project.paths import REPO  # noqa: E402
 from twinbench.targets import OfflineLambdaTarget
 from twinbench.targets.lambda_offline import (
     OFFLINE_LABEL,
@@ -20,6 +19,7 @@ from twinbench.targets.lambda_offline import (
     OfflineLambdaError,
     parse_offline_durations,
 )
+from twinserve_support.paths import REPO  # noqa: E402
 
 SERVICE = REPO / "build" / "lambda" / "service"
 PKG = REPO / "build" / "lambda" / "pkg"

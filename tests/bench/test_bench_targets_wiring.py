@@ -14,7 +14,7 @@ from twinbench.targets import ContainerTarget
 
 
 class FakePodman:
-    """Stands in for twinbench.targets.container_podman.PodmanContainer (same constructor, .url, start/stop)."""
+    """Stands in for twinserve_support.podman.PodmanContainer (same constructor, .url, start/stop)."""
 
     made: list[FakePodman] = []
 
@@ -49,9 +49,9 @@ class FakePodman:
 @pytest.fixture
 def fake_podman(monkeypatch):
     FakePodman.made = []
-    module = types.ModuleType("twinbench.targets.container_podman")
+    module = types.ModuleType("twinserve_support.podman")
     module.PodmanContainer = FakePodman
-    monkeypatch.setitem(sys.modules, "twinbench.targets.container_podman", module)
+    monkeypatch.setitem(sys.modules, "twinserve_support.podman", module)
     return FakePodman
 
 

@@ -21,8 +21,8 @@ import pytest
 from twinbench.local_lambda.settings import DEFAULT_PACKAGE_DIR, DEFAULT_PYTHON
 from twinbench.measure.loadgen import LoadGenerator, step_result
 from twinbench.measure.locust_driver import LocustDriver, LocustStep, locust_available
-from twinbench.project.paths import REPO
 from twinbench.targets import ContainerTarget, LambdaTarget, request_body
+from twinserve_support.paths import REPO
 
 pytestmark = [
     pytest.mark.slow,

@@ -6,10 +6,10 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 
 import pytest
-from client_stand_in import FAKE_KEY_ID, FAKE_SECRET, Respond, StandIn
 from twinserve.client import RetryPolicy
 from twinserve.service import Service
 from twinserve.settings import Settings
+from twinserve_support.client_stand_in import Respond, StandIn, fake_aws_environment
 
 
 @pytest.fixture
@@ -39,12 +39,8 @@ def quick_policy() -> RetryPolicy:
 @pytest.fixture
 def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     """Fixed fake credentials in the environment; no profile, config file or metadata service used."""
-    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
-                 "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN"):
+    unset, values = fake_aws_environment(tmp_path)
+    for name in unset:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", FAKE_KEY_ID)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", FAKE_SECRET)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)

@@ -7,11 +7,11 @@ import json
 
 import numpy as np
 import pytest
-from client_stand_in import serving
 from twinserve.cli import main
 from twinserve.client import PredictClient, Schema
 from twinserve.client.batches import batches, rows_from_csv, rows_from_json
 from twinserve.responses import json_bytes
+from twinserve_support.client_stand_in import serving
 
 
 @pytest.fixture(scope="module")

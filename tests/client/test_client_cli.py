@@ -8,8 +8,8 @@ import subprocess
 import sys
 
 import pytest
-from client_stand_in import prediction, scripted
 from twinserve.cli import main
+from twinserve_support.client_stand_in import prediction, scripted
 
 
 @pytest.fixture
@@ -84,7 +84,7 @@ def test_argparse_usage_errors_exit_2(capsys):
 
 
 def test_a_200_that_is_not_a_prediction_exits_1(stand_in, capsys):
-    from client_stand_in import Reply
+    from twinserve_support.client_stand_in import Reply
 
     server = stand_in(scripted([Reply(200, b"<html>login</html>")]))
     assert main(["predict", "--url", server.url, "--row", "1"]) == 1
@@ -131,7 +131,7 @@ def test_a_bad_file_is_exit_2_even_when_the_server_is_down(tmp_path, capsys):
 
 
 def test_stdin_is_read_once_and_checked(stand_in, rf_service, rf_metadata):
-    from client_stand_in import serving
+    from twinserve_support.client_stand_in import serving
 
     server = stand_in(serving(rf_service))
     text = ",".join(rf_metadata["feature_names"]) + "\n" + ",".join(map(str, rf_metadata["example_row"])) + "\n"

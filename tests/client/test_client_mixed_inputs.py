@@ -7,10 +7,10 @@ import csv
 import json
 
 import pytest
-from client_stand_in import Reply
 from twinserve.cli import main
 from twinserve.client import Schema
 from twinserve.client.batches import rows_from_csv, rows_from_json
+from twinserve_support.client_stand_in import Reply
 
 MODEL = {"name": "mixed", "version": "1", "sha256": "0" * 64}
 
@@ -184,7 +184,7 @@ def _direct(service, rows) -> dict:
 
 def test_csv_rows_for_a_dataframe_classifier_are_answered_as_the_server_answers_them(stand_in, frame_models,
                                                                                      tmp_path, capsys):
-    from client_stand_in import serving
+    from twinserve_support.client_stand_in import serving
 
     service = frame_models["classifier"]
     server = stand_in(serving(service))
@@ -202,7 +202,7 @@ def test_csv_rows_for_a_dataframe_classifier_are_answered_as_the_server_answers_
 
 
 def test_json_rows_for_a_two_output_regressor_give_two_prediction_columns(stand_in, frame_models, tmp_path, capsys):
-    from client_stand_in import serving
+    from twinserve_support.client_stand_in import serving
 
     service = frame_models["two_outputs"]
     server = stand_in(serving(service))
@@ -216,7 +216,7 @@ def test_json_rows_for_a_two_output_regressor_give_two_prediction_columns(stand_
 
 
 def test_a_value_the_model_does_not_take_is_the_servers_one_line_refusal(stand_in, frame_models, tmp_path, capsys):
-    from client_stand_in import serving
+    from twinserve_support.client_stand_in import serving
 
     server = stand_in(serving(frame_models["classifier"]))
     (tmp_path / "rows.csv").write_text("income,city,age\n,Paris,3\n")  # income takes no missing value

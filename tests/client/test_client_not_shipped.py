@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from twinbench.project.paths import REPO
+from twinserve_support.paths import REPO
 
 CORE = REPO / "shared" / "twinserve"
 

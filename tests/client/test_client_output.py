@@ -10,10 +10,10 @@ import os
 import stat
 
 import pytest
-from client_stand_in import Reply, prediction, scripted
 from twinserve.cli import main
 from twinserve.client import Predictions, UnexpectedAnswer
 from twinserve.client.output import render
+from twinserve_support.client_stand_in import Reply, prediction, scripted
 
 
 def _answer(doc: dict) -> Reply:

@@ -6,8 +6,8 @@ import json
 import re
 
 import pytest
-from client_stand_in import Reply, prediction, scripted
 from twinserve.cli import main
+from twinserve_support.client_stand_in import Reply, prediction, scripted
 
 HOSTILE = "\x1b[2J\x1b[H\x1b]0;title\x07\x1b]52;c;ZXZpbA==\x1b\\row\nhas\r\t3\x00 values\x9b31m\x07\u202egnp.exe\x7f"
 # Nothing a terminal acts on: C0 except the final newline, DEL, C1, and bidi controls.

@@ -6,10 +6,10 @@ import json
 import time
 
 import pytest
-from client_stand_in import Reply, prediction, scripted
-from twinbench.process.net import free_port
 from twinserve.cli import main
 from twinserve.client import GaveUp, PredictClient, RetryPolicy, ServerRefused
+from twinserve_support.client_stand_in import Reply, prediction, scripted
+from twinserve_support.process.net import free_port
 
 ROW = [[1.0, 2.0, 3.0]]
 THROTTLED = Reply(429, b'{"message":"Too Many Requests"}')

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from client_stand_in import (
+from twinserve.cli import main
+from twinserve.client import PredictClient, UsageError
+from twinserve.client.sigv4 import SigV4Signer, region_from_url, service_for_url
+from twinserve_support.client_stand_in import (
     FAKE_KEY_ID,
     FAKE_SECRET,
     FAKE_TOKEN,
@@ -16,9 +19,6 @@ from client_stand_in import (
     sigv4_checked,
     verify,
 )
-from twinserve.cli import main
-from twinserve.client import PredictClient, UsageError
-from twinserve.client.sigv4 import SigV4Signer, region_from_url, service_for_url
 
 REGION = "eu-west-1"
 
@@ -194,7 +194,7 @@ def test_verifier_agrees_with_botocore_for_a_fixed_date():
     """The spec recomputation and botocore give the same signature for a known request."""
     import datetime as dt
 
-    from client_stand_in import Received
+    from twinserve_support.client_stand_in import Received
 
     signer_headers = {"Host": "h.example", "X-Amz-Date": "20240101T000000Z",
                       "X-Amz-Content-SHA256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"}

@@ -32,7 +32,7 @@ REGION = "eu-west-1"
 FN = "twinserve-dev-predict"
 LOG_GROUP = f"/aws/lambda/{FN}"
 API_ID = "a1b2c3d4e5"
-from twinbench.project.paths import REPO  # noqa: E402
+from twinserve_support.paths import REPO  # noqa: E402
 
 PINNED_PRICES = None  # the cost model's pinned prices.json, read by the one price loader
 

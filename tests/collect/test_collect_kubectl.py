@@ -18,7 +18,7 @@ from twinbench.cli.collect import main_kubectl, parse_since
 from twinbench.collect import kubectl as km
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "k8s"
-from twinbench.project.paths import REPO  # noqa: E402
+from twinserve_support.paths import REPO  # noqa: E402
 
 SCRIPTS = REPO / "scripts"
 NOW = datetime(2026, 1, 31, 10, 10, tzinfo=UTC)

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from twinbench.process.net import free_port
-from twinbench.targets.container_local import LocalContainer
+from twinserve_support.local_container import LocalContainer
+from twinserve_support.process.net import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -344,7 +344,7 @@ def test_the_idle_timeout_outlasts_the_load_balancers():
     balancer closes first and never sends on a connection the pod is closing."""
     import runpy
 
-    from twinbench.project.paths import CONTAINER_SERVICE
+    from twinserve_support.paths import CONTAINER_SERVICE
 
     settings = runpy.run_path(str(CONTAINER_SERVICE / "gunicorn.conf.py"))
     assert settings["keepalive"] > 60
@@ -435,7 +435,7 @@ def test_no_side_listener_and_no_server_without_a_model(tmp_path: Path):
     import subprocess
     import sys
 
-    from twinbench.project.paths import CONTAINER_SERVICE
+    from twinserve_support.paths import CONTAINER_SERVICE
 
     metrics_port = free_port()
     env = {**os.environ, "MODEL_PATH": str(tmp_path / "missing"), "PORT": str(free_port()),
@@ -448,7 +448,7 @@ def test_no_side_listener_and_no_server_without_a_model(tmp_path: Path):
 
 
 def test_no_private_names_of_gunicorn_or_prometheus_client():
-    from twinbench.project.paths import CONTAINER_SERVICE
+    from twinserve_support.paths import CONTAINER_SERVICE
 
     forbidden = ("murder_workers", "_buckets", "._sum", "sched_yield", "PrefilledSocket", "._value", "WORKERS")
     for path in [CONTAINER_SERVICE / "gunicorn.conf.py", *sorted((CONTAINER_SERVICE / "twinserve_flask").glob("*.py"))]:

@@ -15,9 +15,9 @@ from pathlib import Path
 import psutil
 import pytest
 import requests
-from twinbench.process.net import free_port
-from twinbench.targets.container_local import LocalContainer
 from twinserve.routes import route_of
+from twinserve_support.local_container import LocalContainer
+from twinserve_support.process.net import free_port
 
 pytestmark = pytest.mark.slow
 

@@ -16,8 +16,8 @@ import threading
 import time
 
 import requests
-from twinbench.process.net import free_port
-from twinbench.project.paths import REPO
+from twinserve_support.paths import REPO
+from twinserve_support.process.net import free_port
 
 STREAMS = 6
 LOAD_S = 2.0

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 import requests
-from twinbench.process.net import free_port
-from twinbench.project.paths import REPO
 from twinserve.errors import ModelIntegrityError, ModelLoadError, ModelPinMismatch
 from twinserve.integrity import sha256_file
 from twinserve.model_store import load_model
 from twinserve.settings import ENV_MODEL_SHA256, Settings
+from twinserve_support.paths import REPO
+from twinserve_support.process.net import free_port
 
 WRONG = "0123456789abcdef" * 4
 START_TIMEOUT_S = 60.0

@@ -9,8 +9,8 @@ import subprocess
 import sys
 
 import pytest
-from twinbench.process.net import free_port
-from twinbench.project.paths import REPO
+from twinserve_support.paths import REPO
+from twinserve_support.process.net import free_port
 
 
 @pytest.fixture()

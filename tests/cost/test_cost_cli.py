@@ -9,7 +9,7 @@ import sys
 
 import pytest
 from twinbench.__main__ import main
-from twinbench.project.paths import REPO  # noqa: E402
+from twinserve_support.paths import REPO  # noqa: E402
 
 
 def test_table_for_the_issue_example(capsys):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from twinbench.cli import cost as cost_cli
 from twinbench.cost import traffic
-from twinbench.project.paths import REPO
+from twinserve_support.paths import REPO
 
 TWINBENCH = Path(sys.executable).with_name("twinbench")
 

@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from twinbench.project.paths import REPO  # noqa: E402
+from twinserve_support.paths import REPO  # noqa: E402
 
 DEPLOY = REPO / "scripts" / "deploy_lambda.sh"
 FIND_PYTHON = REPO / "scripts" / "lambda_package_python.sh"

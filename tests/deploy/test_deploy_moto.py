@@ -48,9 +48,9 @@ from botocore.exceptions import ClientError
 
 pytestmark = pytest.mark.slow
 
-from twinbench.process.managed import ManagedProcess, http_probe  # noqa: E402
-from twinbench.process.net import free_port  # noqa: E402
-from twinbench.project.paths import REPO  # noqa: E402
+from twinserve_support.paths import REPO  # noqa: E402
+from twinserve_support.process.managed import ManagedProcess, http_probe  # noqa: E402
+from twinserve_support.process.net import free_port  # noqa: E402
 
 STAND_IN = Path(__file__).resolve().with_name("moto_stand_in.py")
 STAGE = "test"

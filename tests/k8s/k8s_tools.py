@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
-from twinbench.project.paths import REPO  # noqa: E402
+from twinserve_support.paths import REPO  # noqa: E402
 
 K8S = REPO / "k8s"
 # The container's import path (core + Flask wrapper), spelled out so a test's subprocess

@@ -29,8 +29,8 @@ def clone(tmp_path: Path) -> Path:
     (root / "scripts").mkdir(parents=True)
     for name in ("deploy_k8s.sh", "k8s_validate.py", "k8s_posture.py", "k8s_set_image.py", "k8s_rollback.py"):
         shutil.copy2(REPO / "scripts" / name, root / "scripts" / name)
-    # k8s_validate.py reads the manifests through twinbench's k8s room (quantities, pod limits).
-    shutil.copytree(REPO / "scripts" / "twinbench", root / "scripts" / "twinbench",
+    # k8s_validate.py reads the manifests through twinserve_support's k8s room (quantities, pod limits).
+    shutil.copytree(REPO / "scripts" / "twinserve_support", root / "scripts" / "twinserve_support",
                     ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(REPO / "k8s", root / "k8s")
     (root / "services" / "predict-container").mkdir(parents=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from k8s_tools import tools_bin
-from twinbench.project.paths import REPO  # noqa: E402
+from twinserve_support.paths import REPO  # noqa: E402
 
 SCRIPT = REPO / "scripts" / "deploy_k8s.sh"
 DIGEST = "sha256:" + "ab" * 32

@@ -1,4 +1,4 @@
-"""twinbench.k8s: the one Kubernetes quantity parser and the one pod-limits reader."""
+"""twinserve_support.k8s: the one Kubernetes quantity parser and the one pod-limits reader."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from twinbench.k8s.manifests import ManifestError, load_objects, pod_settings, predictor_limits
-from twinbench.k8s.quantity import QuantityError, parse_quantity, quantity_float
-from twinbench.project.paths import K8S_BASE
+from twinserve_support.k8s.manifests import ManifestError, load_objects, pod_settings, predictor_limits
+from twinserve_support.k8s.quantity import QuantityError, parse_quantity, quantity_float
+from twinserve_support.paths import K8S_BASE
 
 
 @pytest.mark.parametrize(("text", "expected"), [

@@ -14,7 +14,7 @@ from pathlib import Path
 import k8s_validate
 import pytest
 import yaml
-from twinbench.project.paths import REPO  # noqa: E402
+from twinserve_support.paths import REPO  # noqa: E402
 
 SCRIPT = REPO / "scripts" / "k8s_validate.py"
 K8S_VERSION = "1.37.0"
@@ -74,7 +74,7 @@ def test_a_malformed_limit_is_a_usage_error(tmp_path, capsys):
 
 
 def test_limits_cli_under_the_tools_python(tmp_path):
-    """The tools venv does not install the project: the script must still find twinbench.k8s."""
+    """The tools venv does not install the project: the script must still find twinserve_support.k8s."""
     (tmp_path / "d.yaml").write_text(DEPLOYMENT)
     result = subprocess.run([tools_python(), str(SCRIPT), "limits", str(tmp_path / "d.yaml")],
                             capture_output=True, text=True)

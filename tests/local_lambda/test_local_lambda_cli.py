@@ -15,8 +15,8 @@ import pytest
 import requests
 from twinbench.aws.report_line import parse_report_line
 from twinbench.local_lambda.settings import DEFAULT_PYTHON
-from twinbench.process.cgroup import CpuQuota
-from twinbench.project.paths import REPO  # noqa: E402
+from twinserve_support.paths import REPO  # noqa: E402
+from twinserve_support.process.cgroup import CpuQuota
 
 pytestmark = [
     pytest.mark.slow,

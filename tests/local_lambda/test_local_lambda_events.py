@@ -6,9 +6,9 @@ import base64
 import json
 
 import pytest
-from twinbench.aws.sample_events import load_template
 from twinbench.local_lambda.errors import BadFunctionResponse, FunctionTimeout, Throttled
 from twinbench.local_lambda.events import FrontRequest, build_event, parse_result
+from twinserve_support.sample_events import load_template
 
 REAL_V2_EVENT = load_template("http_api_v2.json")
 

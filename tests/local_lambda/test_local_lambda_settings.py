@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from twinbench.local_lambda.caps import CapsError, RouteThrottle, check_reserved_concurrency, deployed_caps
 from twinbench.local_lambda.settings import LambdaSettings, lambda_vcpu
-from twinbench.process import cgroup
+from twinbench.local_lambda.throttle import RouteThrottle
+from twinserve_support.lambda_caps import CapsError, check_reserved_concurrency, deployed_caps
+from twinserve_support.process import cgroup
 
 
 def test_env_vars_then_explicit_arguments(tmp_path: Path):

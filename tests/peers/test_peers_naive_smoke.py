@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from twinbench.peers import servers as peers
-from twinbench.process.net import http_status
+from twinserve_support.process.net import http_status
 
 pytestmark = pytest.mark.slow
 

@@ -1,5 +1,5 @@
 """One cgroup module: the core reads a CPU limit (twinserve.cgroup_cpus), the bench creates them
-(twinbench.process.cgroup); a limit the bench creates is the one the reader sees."""
+(twinserve_support.process.cgroup); a limit the bench creates is the one the reader sees."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from twinbench.process import cgroup
 from twinserve import cgroup_cpus
+from twinserve_support.process import cgroup
 
 
 def test_parse_cpu_max_and_cfs():

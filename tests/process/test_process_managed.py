@@ -11,12 +11,12 @@ from pathlib import Path
 
 import psutil
 import pytest
-from twinbench.process.managed import ManagedProcess, ProcessNotReady, http_probe
-from twinbench.process.net import free_port
-from twinbench.targets.container_local import ContainerStartError
-from twinbench.targets.container_podman import PodmanStartError
 from twinbench.targets.lambda_offline import OfflineLambdaError
 from twinbench.targets.lambda_process import LambdaStartError
+from twinserve_support.local_container import ContainerStartError
+from twinserve_support.podman import PodmanStartError
+from twinserve_support.process.managed import ManagedProcess, ProcessNotReady, http_probe
+from twinserve_support.process.net import free_port
 
 # A server with a worker in its group and a "runtime" in a session of its own (as the local
 # Lambda's environments are); it answers 200 on any GET once up.

@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from twinbench.aws.sample_events import event_for
+from twinserve_support.sample_events import event_for
 
 WSGI_PREFIX = "wsgi"  # as tests/conftest.py: serverless.yml serves the WSGI function under /wsgi
 

@@ -18,8 +18,8 @@ from twinbench.local_lambda.environments import exit_error_message
 from twinbench.local_lambda.errors import FunctionTimeout, RuntimeExited
 from twinbench.local_lambda.front import error_response
 from twinbench.measure.loadgen import Outcome
-from twinbench.process.cgroup import ProcessMemoryLimit
 from twinbench.reliability import chaos
+from twinserve_support.process.cgroup import ProcessMemoryLimit
 
 
 def _o(sent_s: float, service_ms: float, status: int = 200, lag_ms: float = 0.0) -> Outcome:

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from twinbench.local_lambda.settings import DEFAULT_PYTHON
 from twinbench.measure.progress import Progress
-from twinbench.project.paths import REPO  # noqa: E402
 from twinbench.reliability import fuzz
+from twinserve_support.paths import REPO  # noqa: E402
 
 PACKAGE = REPO / "build" / "lambda" / "pkg"
 FAST_N = 300

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from twinbench.local_lambda.settings import DEFAULT_PYTHON
-from twinbench.project.paths import LAMBDA_BUILD
 from twinbench.reliability import fuzz
-from twinbench.targets.container_local import LocalContainer
+from twinserve_support.local_container import LocalContainer
+from twinserve_support.paths import LAMBDA_BUILD
 
 pytestmark = pytest.mark.slow
 

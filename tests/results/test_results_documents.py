@@ -322,7 +322,7 @@ def test_package_size_document_from_the_packager(tmp_path: Path):
     import sys
     import zipfile
 
-    from twinbench.project.paths import REPO
+    from twinserve_support.paths import REPO
 
     archive = tmp_path / "twinserve.zip"
     with zipfile.ZipFile(archive, "w") as z:

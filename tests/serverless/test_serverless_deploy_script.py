@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from twinbench.project.paths import REPO  # noqa: E402
+from twinserve_support.paths import REPO  # noqa: E402
 
 SCRIPT = REPO / "scripts" / "deploy_lambda.sh"
 BASH = shutil.which("bash") or "/bin/bash"

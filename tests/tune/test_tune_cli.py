@@ -14,11 +14,11 @@ from pathlib import Path
 import psutil
 import pytest
 from twinbench.__main__ import main
-from twinbench.project.paths import REPO
 from twinbench.results import formats
 from twinbench.results.document import validate
 from twinbench.tune.profiles import TuneProfile
 from twinbench.tune.runner import TuneRequest, run_tune
+from twinserve_support.paths import REPO
 
 PACKAGE = REPO / "build" / "lambda" / "pkg"
 RUNTIME = REPO / ".venv-lambda" / "bin" / "python"

@@ -47,7 +47,7 @@ def test_native_handler_reports_cold_then_warm(rf_dir, monkeypatch, good_body):
     import importlib
     import sys
 
-    from twinbench.aws.sample_events import event_for
+    from twinserve_support.sample_events import event_for
 
     monkeypatch.setenv("MODEL_PATH", str(rf_dir))
     sys.modules.pop("handler", None)
@@ -65,7 +65,7 @@ def test_native_handler_does_not_import_flask(rf_dir):
     import subprocess
     import sys
 
-    from twinbench.project.paths import REPO
+    from twinserve_support.paths import REPO
 
     code = "import sys, handler; print('flask' in sys.modules, 'sklearn' in sys.modules)"
     env = {"MODEL_PATH": str(rf_dir), "PYTHONPATH": f"{REPO}/services/predict-lambda"}
@@ -77,7 +77,7 @@ def test_wsgi_handler_reports_cold_then_warm_on_both_event_kinds(rf_dir, monkeyp
     import importlib
     import sys
 
-    from twinbench.aws.sample_events import event_for
+    from twinserve_support.sample_events import event_for
 
     monkeypatch.setenv("MODEL_PATH", str(rf_dir))
     monkeypatch.setenv("API_GATEWAY_BASE_PATH", "wsgi")

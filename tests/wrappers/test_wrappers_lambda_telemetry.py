@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import types
 
-from twinbench.aws.sample_events import event_for
+from twinserve_support.sample_events import event_for
 
 
 def test_one_emf_line_per_invocation(lambda_modules, good_body, capsys):

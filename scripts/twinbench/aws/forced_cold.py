@@ -33,9 +33,9 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from twinserve.headers import COLD_HEADER
+from twinserve_support.process.signals import signals_held
 
 from twinbench.aws.api_errors import error_code, user_fix
-from twinbench.process.signals import signals_held
 
 NONCE_ENV_VAR = "TWINBENCH_COLD_NONCE"
 

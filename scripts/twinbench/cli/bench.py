@@ -37,6 +37,9 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
+from twinserve_support.paths import REPO
+from twinserve_support.process.managed import ProcessNotReady
+
 from twinbench.measure.loadgen import LoadGenerator
 from twinbench.measure.progress import Progress
 from twinbench.measure.scenarios import (
@@ -50,8 +53,6 @@ from twinbench.measure.scenarios import (
     scalability,
     warm,
 )
-from twinbench.process.managed import ProcessNotReady
-from twinbench.project.paths import REPO
 from twinbench.results import document as results
 from twinbench.results import formats
 from twinbench.results.documents import BenchResults

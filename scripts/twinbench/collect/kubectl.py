@@ -72,10 +72,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-# The one quantity parser (twinbench.k8s.quantity); measured figures are floats here.
-from twinbench.k8s.quantity import quantity_float as parse_quantity  # noqa: E402
+# The one quantity parser (twinserve_support.k8s.quantity); measured figures are floats here.
+from twinserve_support.k8s.quantity import quantity_float as parse_quantity  # noqa: E402
+from twinserve_support.paths import REPO as REPO_ROOT  # noqa: E402
+
 from twinbench.measure.stats import distribution  # noqa: E402
-from twinbench.project.paths import REPO as REPO_ROOT  # noqa: E402
 from twinbench.results.documents import KubectlResults, RunDocument  # noqa: E402
 
 PINNED_KUBECTL = REPO_ROOT / ".venv-tools" / "bin" / "kubectl"

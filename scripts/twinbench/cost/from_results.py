@@ -60,7 +60,7 @@ def cost_section(doc: dict, traffic_rps: float, shape: str = "constant") -> dict
         notes.append("the load generator limited some container steps, so pod throughput (and EKS cost) is conservative")
     profile = traffic.diurnal(traffic_rps) if shape == "diurnal" else traffic.constant(traffic_rps)
     # The caps serverless.yml deploys: what they turn away is not billed (the cost model's "Caps").
-    from twinbench.local_lambda.caps import deployed_caps
+    from twinserve_support.lambda_caps import deployed_caps
 
     try:
         caps = deployed_caps()

@@ -84,6 +84,7 @@ from dataclasses import asdict, dataclass, field, is_dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
+from twinserve_support.lambda_caps import ACCOUNT_CONCURRENCY_DEFAULT, Caps, check_reserved_concurrency
 
 from twinbench.cost.prices import (
     InstanceType,
@@ -100,7 +101,6 @@ from twinbench.cost.traffic import (
     TrafficError,
     TrafficProfile,
 )
-from twinbench.local_lambda.caps import ACCOUNT_CONCURRENCY_DEFAULT, Caps, check_reserved_concurrency
 from twinbench.results import formats
 
 __all__ = [

@@ -20,15 +20,16 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 
-from twinbench.aws.report_line import LambdaReport, format_report_line, parse_report_line
-from twinbench.process.cgroup import CpuQuota
+from twinserve_support.process.cgroup import CpuQuota
 
-from .caps import RouteThrottle
+from twinbench.aws.report_line import LambdaReport, format_report_line, parse_report_line
+
 from .environments import REGION, EnvironmentPool, ExecutionEnvironment, Invocation
 from .errors import FunctionError, FunctionTimeout, InvokeError, RouteThrottled, RuntimeExited
 from .gc_pauses import GcPauses
 from .runtime_api import RuntimeApiServer
 from .settings import LambdaSettings
+from .throttle import RouteThrottle
 
 INIT_PHASE_BILLED = True  # Lambda bills INIT for ZIP/managed runtimes since 2025-08-01
 RUNTIME_VERSION = "python:3.12.local (awslambdaric)"

@@ -24,10 +24,9 @@ ENV_THROTTLE_BURST = "LAMBDA_THROTTLE_BURST"
 ENV_STAGE = "LAMBDA_STAGE"
 ENV_PARAMS = "LAMBDA_PARAMS"
 
-from twinbench.aws.serverless_config import ResolvedFunction, parse_param_overrides, resolve_function  # noqa: E402
-from twinbench.project.paths import REPO as REPO_ROOT  # noqa: E402
-
-from .caps import Caps, deployed_caps  # noqa: E402
+from twinserve_support.lambda_caps import Caps, deployed_caps  # noqa: E402
+from twinserve_support.paths import REPO as REPO_ROOT  # noqa: E402
+from twinserve_support.serverless_config import ResolvedFunction, parse_param_overrides, resolve_function  # noqa: E402
 
 DEFAULT_PYTHON = REPO_ROOT / ".venv-lambda" / "bin" / "python"
 DEFAULT_PACKAGE_DIR = REPO_ROOT / "build" / "lambda" / "pkg"

@@ -69,7 +69,7 @@ import json, sys, time
 t0 = time.perf_counter()
 sys.path.insert(0, sys.argv[1])
 import handler
-from twinbench.aws.sample_events import event_for
+from twinserve_support.sample_events import event_for
 t1 = time.perf_counter()
 answer = handler.handler(event_for("http_api_v2.json", "POST", "/predict", sys.argv[2].encode(), "application/json"), None)
 t2 = time.perf_counter()
@@ -91,8 +91,7 @@ def run_bench_registered(model_dirs: list[Path], repeats: int, cold_repeats: int
     from twinserve.contract import parse_body
     from twinserve.samples import example_bodies
     from twinserve.trusted_types import TRUSTED_SKOPS_TYPES
-
-    from twinbench.project.paths import REPO
+    from twinserve_support.paths import REPO
 
     print(f"{'model':<22} {'backend':<12} {'core p50 µs':>12} {'raw p50 µs':>11} {'core p99 µs':>12} "
           f"{'cold init ms':>13} {'first ms':>9} {'n':>5}")

@@ -29,9 +29,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from twinserve_support.process.managed import ManagedProcess, ProcessNotReady
+from twinserve_support.process.net import free_port
+
 from twinbench.measure.loadgen import CPU_BOTTLENECK_FRACTION, SEND_LAG_BOTTLENECK_MS, Outcome, step_result
-from twinbench.process.managed import ManagedProcess, ProcessNotReady
-from twinbench.process.net import free_port
 
 __all__ = ["LOCUST_VERSION", "LOCUSTFILE", "LocustDriver", "LocustError", "LocustResult", "LocustStep"]
 

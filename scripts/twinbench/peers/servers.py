@@ -43,8 +43,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from twinbench.process.managed import ManagedProcess, ManagedServer, ProcessNotReady, http_probe
-from twinbench.process.net import free_port
+from twinserve_support.process.managed import ManagedProcess, ManagedServer, ProcessNotReady, http_probe
+from twinserve_support.process.net import free_port
 
 __all__ = [
     "CONCURRENCIES",
@@ -61,7 +61,7 @@ __all__ = [
     "wrk_lua_script",
 ]
 
-from twinbench.project.paths import REPO  # noqa: E402
+from twinserve_support.paths import REPO  # noqa: E402
 
 CONCURRENCIES: tuple[int, ...] = (1, 8, 32)
 TARGET_CONCURRENCY = 32

@@ -10,7 +10,7 @@ Container (gunicorn exactly as the image runs it, under the pod's CPU/memory lim
 
 * ``worker-sigkill`` — SIGKILL one worker; gunicorn's arbiter forks a replacement.
 * ``worker-oom`` — one worker is moved into a memory group of its own
-  (:class:`~twinbench.process.cgroup.ProcessMemoryLimit`) and sent large but valid batches
+  (:class:`~twinserve_support.process.cgroup.ProcessMemoryLimit`) and sent large but valid batches
   until the kernel's OOM killer ends it: a worker over its memory limit, killed by the kernel.
 * ``worker-stall`` — SIGSTOP one worker past gunicorn's ``timeout``: the arbiter's heartbeat check
   must kill (SIGABRT, which a stopped process keeps pending; gunicorn.conf.py's ``when_ready`` hook
@@ -61,11 +61,11 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from twinserve_support.paths import REPO
 
 from twinbench.measure.loadgen import LoadGenerator, Outcome, status_counts
 from twinbench.measure.progress import Progress
 from twinbench.measure.stats import summarize
-from twinbench.project.paths import REPO
 from twinbench.results import formats
 from twinbench.results.documents import ChaosResults
 
@@ -459,7 +459,7 @@ class _Pod:
     """The container under test; replaced by a new gunicorn on the same port after a master kill."""
 
     def __init__(self, settings: ChaosSettings, logs: Path, seen: Leftovers) -> None:
-        from twinbench.targets.container_local import LocalContainer
+        from twinserve_support.local_container import LocalContainer
 
         self._make = LocalContainer
         self.timeout_s = settings.gunicorn_timeout_s or pod_gunicorn_timeout_s()
@@ -573,7 +573,7 @@ def _container_fault(fault: str, pod: _Pod, body: bytes, rate: float, settings: 
                     "replaced_s": round(now_s() - t, 3) if replaced is not None else None,
                     "gunicorn_timeout_s": pod.timeout_s}
         # worker-oom
-        from twinbench.process.cgroup import ProcessMemoryLimit
+        from twinserve_support.process.cgroup import ProcessMemoryLimit
 
         t = now_s()
         limit = ProcessMemoryLimit(victim, settings.oom_limit_kb)

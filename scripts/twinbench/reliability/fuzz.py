@@ -2,7 +2,7 @@
 
 Three wrappers, each fed at least ``n`` generated requests:
 
-* **container** — the real gunicorn (:class:`~twinbench.targets.container_local.LocalContainer`, the pod's
+* **container** — the real gunicorn (:class:`~twinserve_support.local_container.LocalContainer`, the pod's
   config and limits), driven by ``schemathesis`` from the service's own ``/openapi.json``;
 * **wsgi-lambda** — the Flask app through serverless-wsgi, run by the local Lambda emulator
   (:class:`~twinbench.local_lambda.LocalLambda`: real ``awslambdaric`` processes from the unzipped
@@ -43,9 +43,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from twinbench.aws.sample_events import EVENT_FILES, event_for, load_template
+from twinserve_support.paths import REPO  # noqa: E402
+from twinserve_support.sample_events import EVENT_FILES, event_for, load_template
+
 from twinbench.measure.progress import Progress
-from twinbench.project.paths import REPO  # noqa: E402
 
 FUZZ_BIN = REPO / ".venv-fuzz" / "bin"
 DEFAULT_PACKAGE = REPO / "build" / "lambda" / "pkg"
@@ -777,7 +778,7 @@ def _collect_edge_problems(report: WrapperReport) -> None:
 
 
 def fuzz_container(settings: FuzzSettings, out_dir: Path, progress: Progress) -> WrapperReport:
-    from twinbench.targets.container_local import LocalContainer
+    from twinserve_support.local_container import LocalContainer
 
     report = WrapperReport("container")
     log_path = out_dir / "gunicorn.log"

@@ -34,10 +34,11 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from twinserve_support.paths import REPO  # noqa: E402
+
 from twinbench.measure.loadgen import LoadGenerator, Outcome, status_counts
 from twinbench.measure.progress import Progress
 from twinbench.measure.stats import summarize
-from twinbench.project.paths import REPO  # noqa: E402
 
 RESULTS = REPO / "results"
 SATURATION_LEVELS = (2, 4, 8, 16)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 __all__ = ["collect", "git_info", "load_average"]
 
-from twinbench.project.paths import REPO  # noqa: E402
+from twinserve_support.paths import REPO  # noqa: E402
 
 LIBRARIES = (
     "aiohttp", "hdrhistogram", "numpy", "scipy", "scikit-learn", "onnxruntime", "flask", "gunicorn",

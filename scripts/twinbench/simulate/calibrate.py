@@ -232,7 +232,8 @@ def _target_run(name: str, outcomes: list[Any], generator: dict[str, float], inp
 
 
 def _body() -> bytes:
-    from twinbench.project.paths import REPO
+    from twinserve_support.paths import REPO
+
     from twinbench.targets.base import request_body
 
     try:
@@ -257,6 +258,8 @@ def measure_lambda(schedule: Schedule, concurrency: int, timeout_s: float = 30.0
     import os
     import tempfile
 
+    from twinserve_support.process.managed import ProcessNotReady
+
     from twinbench.local_lambda import LambdaSettings
     from twinbench.local_lambda.settings import (
         DEFAULT_PACKAGE_DIR,
@@ -264,7 +267,6 @@ def measure_lambda(schedule: Schedule, concurrency: int, timeout_s: float = 30.0
         ENV_THROTTLE_BURST,
         ENV_THROTTLE_RATE_RPS,
     )
-    from twinbench.process.managed import ProcessNotReady
     from twinbench.targets.lambda_process import LambdaProcess
 
     if not DEFAULT_PYTHON.exists():

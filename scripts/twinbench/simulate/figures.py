@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from twinserve_support.paths import REPO  # noqa: E402
 
-from twinbench.project.paths import REPO  # noqa: E402
 from twinbench.simulate import engine, external, profiles
 from twinbench.simulate.errors import SimulationError
 from twinbench.simulate.hpa import load_hpa_spec

@@ -5,14 +5,15 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from twinbench.k8s.manifests import pod_settings
-from twinbench.process.net import free_port
+from twinserve_support.k8s.manifests import pod_settings
+from twinserve_support.local_container import LocalContainer
+from twinserve_support.process.net import free_port
+
 from twinbench.targets.base import (
     ColdSample,
     Target,
     _post,
 )
-from twinbench.targets.container_local import LocalContainer
 
 
 class ContainerTarget(Target):
@@ -38,9 +39,9 @@ class ContainerTarget(Target):
         log = self.log_dir / f"container-{tag}.log" if self.log_dir else None
         if self.runtime == "podman":
             try:
-                from twinbench.targets.container_podman import PodmanContainer
+                from twinserve_support.podman import PodmanContainer
             except ImportError as exc:
-                raise RuntimeError("--container-runtime podman: twinbench.targets.container_podman is not available in "
+                raise RuntimeError("--container-runtime podman: twinserve_support.podman is not available in "
                                    f"this checkout ({exc})") from exc
             return PodmanContainer(port=free_port(), cpus=self.cpus, memory_mb=self.memory_mb,
                                    stop_timeout_s=stop_timeout_s, log_path=log)

@@ -13,9 +13,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from twinserve_support.paths import REPO
+
 from twinbench.local_lambda.events import LOCAL_REQUEST_ID_HEADER
 from twinbench.measure.loadgen import COLD_HEADER, INIT_HEADER
-from twinbench.project.paths import REPO
 from twinbench.targets.base import (
     ColdSample,
     Target,

@@ -19,7 +19,7 @@ Duration (the cold start is inside the first Duration), ignores ``reservedConcur
 429: it starts another Python process instead), applies no memory/1769 vCPU share, and cannot reap
 an idle environment on demand (only after ``terminateIdleLambdaTime``).
 
-Everything runs in its own process group (:class:`~twinbench.process.managed.ManagedProcess`);
+Everything runs in its own process group (:class:`~twinserve_support.process.managed.ManagedProcess`);
 leaving the ``with`` block sends SIGTERM to the group, SIGKILL after a timeout, so no node or
 python process outlives it (success, failure, Ctrl-C).
 """
@@ -33,9 +33,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from twinbench.process.managed import ManagedProcess, ManagedServer, ProcessNotReady, http_probe
-from twinbench.process.net import free_port, http_status
-from twinbench.project.paths import REPO
+from twinserve_support.paths import REPO
+from twinserve_support.process.managed import ManagedProcess, ManagedServer, ProcessNotReady, http_probe
+from twinserve_support.process.net import free_port, http_status
 
 __all__ = ["OFFLINE_LABEL", "OfflineLambda", "OfflineLambdaError", "parse_offline_durations"]
 

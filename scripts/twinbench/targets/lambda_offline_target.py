@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 
 from twinserve.headers import parse_cold_flag
+from twinserve_support.paths import REPO
 
-from twinbench.project.paths import REPO
 from twinbench.targets.base import (
     ColdSample,
     Target,

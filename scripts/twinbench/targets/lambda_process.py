@@ -4,7 +4,7 @@
 the benchmark's GIL and the load generator would slow the emulator down (and vice versa). So the
 benchmark starts ``serve-lambda`` as a child in its own process group and uses the emulator's
 admin routes: ``GET /_local_lambda/stats``, ``GET /_local_lambda/reports``, ``POST /_local_lambda/reap``.
-Leaving the ``with`` block stops it (:class:`~twinbench.process.managed.ManagedProcess`: SIGTERM,
+Leaving the ``with`` block stops it (:class:`~twinserve_support.process.managed.ManagedProcess`: SIGTERM,
 on which the emulator stops every execution environment; SIGKILL to the group and to any runtime
 left after a timeout), on success, failure and Ctrl-C alike.
 """
@@ -18,9 +18,9 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from twinbench.process.managed import ManagedProcess, ManagedServer, ProcessNotReady
-from twinbench.process.net import free_port
-from twinbench.project.paths import REPO
+from twinserve_support.paths import REPO
+from twinserve_support.process.managed import ManagedProcess, ManagedServer, ProcessNotReady
+from twinserve_support.process.net import free_port
 
 __all__ = ["LambdaProcess", "LambdaStartError"]
 

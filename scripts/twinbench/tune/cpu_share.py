@@ -4,7 +4,7 @@ AWS allots CPU in proportion to memory: one vCPU at 1,769 MB, up to six vCPUs at
 (AWS Lambda Developer Guide, "Configure Lambda function memory"); the rule itself lives in
 :func:`twinbench.local_lambda.settings.lambda_vcpu`. The local Lambda turns it into a CFS quota of
 ``vcpu x 100 ms`` per 100 ms period for each execution environment
-(:class:`twinbench.process.cgroup.CpuQuota`). What that cannot reproduce:
+(:class:`twinserve_support.process.cgroup.CpuQuota`). What that cannot reproduce:
 
 * **more vCPUs than this machine has cores** — a quota above the core count is never reached:
   above ``cores x 1,769 MB`` every size runs on all the cores there are, so those rows are
@@ -23,8 +23,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from twinserve_support.process.cgroup import CFS_PERIOD_US
+
 from twinbench.local_lambda.settings import MB_PER_VCPU, lambda_vcpu
-from twinbench.process.cgroup import CFS_PERIOD_US
 
 __all__ = ["CpuShare", "machine_cores", "share_for"]
 

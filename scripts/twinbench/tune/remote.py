@@ -33,9 +33,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from twinserve_support.process.signals import signals_held
+
 from twinbench.aws.api_errors import error_code, user_fix
 from twinbench.aws.report_line import LambdaReport, parse_report_message
-from twinbench.process.signals import signals_held
 from twinbench.tune.errors import TuneInputError, TuneRunError
 from twinbench.tune.observations import ColdObservation, CpuMeter, SizeRun
 from twinbench.tune.profiles import TuneProfile

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from twinbench.project.paths import REPO
+from twinserve_support.paths import REPO
+
 from twinbench.results import formats
 from twinbench.tune.document import TuneSettings, build_payload
 from twinbench.tune.errors import TuneInputError, TuneRunError
@@ -73,7 +74,7 @@ def _remote_payload(request: TuneRequest) -> bytes:
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             raise TuneInputError(f"--payload {request.payload_file}: not a readable JSON event ({exc})") from None
         return text.encode()
-    from twinbench.aws.sample_events import event_for
+    from twinserve_support.sample_events import event_for
 
     return json.dumps(event_for("http_api_v2.json", "POST", "/predict", _model_body())).encode()
 
@@ -81,7 +82,8 @@ def _remote_payload(request: TuneRequest) -> bytes:
 def _local_architecture(request: TuneRequest) -> str:
     if request.architecture:
         return request.architecture
-    from twinbench.aws.serverless_config import ServerlessConfigError
+    from twinserve_support.serverless_config import ServerlessConfigError
+
     from twinbench.local_lambda.settings import deployed_function
 
     try:

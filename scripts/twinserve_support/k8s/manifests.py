@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from twinbench.k8s.quantity import QuantityError, parse_quantity
+from twinserve_support.k8s.quantity import QuantityError, parse_quantity
 
 __all__ = ["CONTAINER_NAME", "DEPLOYMENT_NAME", "ContainerLimits", "ManifestError", "PodSettings",
            "load_objects", "pod_settings", "predictor_limits"]
@@ -106,7 +106,7 @@ def pod_settings(k8s_base: Path | None = None) -> PodSettings:
     ``k8s_base`` defaults to the checkout's ``k8s/base``. Never raises: with a missing or odd
     manifest the limits are 1 CPU / 1 GiB and ``source`` says why.
     """
-    from twinbench.project.paths import K8S_BASE, REPO
+    from twinserve_support.paths import K8S_BASE, REPO
 
     base = Path(k8s_base) if k8s_base is not None else K8S_BASE
     deployment = base / "deployment.yaml"

@@ -1,42 +1,39 @@
-"""The caps that keep one flood from taking the account: reserved concurrency and route throttling.
+"""The caps that keep one flood from taking the account, as serverless.yml deploys them, and the platform's rules.
 
 Their defaults are written once, in serverless.yml's ``params`` (``reservedConcurrency``,
 ``throttleRateLimit``, ``throttleBurstLimit``). :func:`deployed_caps` reads them as the Framework
-resolves them for a stage and ``--param`` overrides, so the local Lambda, the simulator and the cost
-model run with the caps a deploy would set. This module also holds the platform's rules for them:
+resolves them for a stage and ``--param`` overrides, so the deploy script's checks, the local Lambda,
+the simulator and the cost model see the caps a deploy would set.
 
 * Reserved concurrency: each function holds at most that many execution environments; a request
   that finds none idle and the cap reached is answered 429 (``TooManyRequestsException``) and not
   billed. AWS keeps :data:`UNRESERVED_MINIMUM` of the account's concurrency unreserved, so the
   reservations of all functions together may not exceed the account limit minus 100
   (:func:`check_reserved_concurrency`; AWS refuses the deploy otherwise).
-* HTTP API route throttling (the stage's ``DefaultRouteSettings``): a token bucket per route holding
-  ``burst`` tokens, refilled at ``rate`` per second; a request that finds it empty is answered 429
-  (``{"message":"Too Many Requests"}``) by API Gateway, before Lambda is invoked (:class:`RouteThrottle`).
+* HTTP API route throttling (the stage's ``DefaultRouteSettings``): a rate and a burst, both or neither.
 """
 
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from twinbench.aws.serverless_config import (
+from twinserve_support.paths import SERVERLESS_YML
+from twinserve_support.serverless_config import (
     DEFAULT_FUNCTION,
     DEFAULT_STAGE,
     ServerlessConfigError,
     _load,
     _resolve,
 )
-from twinbench.project.paths import SERVERLESS_YML
 
-__all__ = ["ACCOUNT_CONCURRENCY_DEFAULT", "UNRESERVED_MINIMUM", "Caps", "CapsError", "RouteThrottle",
-           "check_reserved_concurrency", "deployed_caps"]
+__all__ = ["ACCOUNT_CONCURRENCY_DEFAULT", "UNRESERVED_MINIMUM", "Caps", "CapsError", "check_reserved_concurrency",
+           "deployed_caps"]
 
 ACCOUNT_CONCURRENCY_DEFAULT = 1000
 """Lambda's default concurrency quota per account and region (AWS docs, "Lambda quotas")."""
@@ -122,31 +119,3 @@ def deployed_caps(stage: str = DEFAULT_STAGE, overrides: Mapping[str, str] | Non
         throttle_rate_rps=None if rate is None else _number(rate, "ThrottlingRateLimit", float),
         throttle_burst=None if burst is None else _number(burst, "ThrottlingBurstLimit", int),
     )
-
-
-class RouteThrottle:
-    """API Gateway's route throttling: one token bucket per route, full at the start.
-
-    A route's bucket holds ``burst`` tokens and gains ``rate_rps`` per second (never above
-    ``burst``); each admitted request takes one. Times are ``clock()`` seconds (monotonic).
-    """
-
-    def __init__(self, rate_rps: float, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
-        Caps(None, rate_rps, burst)  # validates
-        self.rate_rps = float(rate_rps)
-        self.burst = int(burst)
-        self._clock = clock
-        self._buckets: dict[str, tuple[float, float]] = {}  # route -> (tokens, at)
-        self.rejected = 0
-
-    def admit(self, route: str) -> bool:
-        """Take a token from ``route``'s bucket; False (a 429) when it is empty."""
-        now = self._clock()
-        tokens, at = self._buckets.get(route, (float(self.burst), now))
-        tokens = min(float(self.burst), tokens + (now - at) * self.rate_rps)
-        if tokens < 1.0:
-            self._buckets[route] = (tokens, now)
-            self.rejected += 1
-            return False
-        self._buckets[route] = (tokens - 1.0, now)
-        return True

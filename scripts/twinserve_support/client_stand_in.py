@@ -25,6 +25,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -36,6 +37,22 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
 FAKE_KEY_ID = "AKIDEXAMPLESTANDIN01"
 FAKE_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 FAKE_TOKEN = "FwoGZXIvYXdzEXAMPLESESSIONTOKEN//+="
+# Everything botocore could read credentials or a region from besides the two variables set below.
+_AWS_SOURCES = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
+                "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN")
+
+
+def fake_aws_environment(tmp_dir: Path) -> tuple[tuple[str, ...], dict[str, str]]:
+    """(variables to unset, variables to set): the fake credentials, and no profile, config file or
+    metadata service (the files named under ``tmp_dir`` do not exist)."""
+    return _AWS_SOURCES, {
+        "AWS_ACCESS_KEY_ID": FAKE_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": FAKE_SECRET,
+        "AWS_CONFIG_FILE": str(tmp_dir / "no-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_dir / "no-credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Paths inside the twinserve repository, derived once from this file's location.
 
-The bench is installed editable (``pip install -e .`` in ``make setup``), so the package
+The project is installed editable (``pip install -e .`` in ``make setup``), so this package
 sits in the checkout and the manifests, serverless.yml and the model are found beside it.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[2]
 SERVERLESS_YML = REPO / "serverless.yml"
 K8S_DIR = REPO / "k8s"
 K8S_BASE = K8S_DIR / "base"

@@ -1,4 +1,4 @@
-"""The container target for real: the image built by ``make image``, run by podman like the pod.
+"""The container for real: the image built by ``make image``, run by podman like the pod.
 
 What is the same as the Kubernetes pod (k8s/base/deployment.yaml): the image, its CMD
 (gunicorn with ``gunicorn.conf.py``) and its server defaults, UID/GID 10001, a read-only root
@@ -14,7 +14,7 @@ uses the storage where ``make image`` put the image and never touches /etc/conta
 ``with PodmanContainer(port=8080, cpus=1.0, memory_mb=1024) as c:`` starts the container and
 waits until ``GET /ready`` answers 200; ``c.url`` is the base URL, ``c.timings`` holds
 ``start_to_ready_ms`` and, after the block, ``stop_ms``. ``podman run`` runs in the foreground as a
-:class:`~twinbench.process.managed.ManagedProcess` (its output is the container's log; its exit,
+:class:`~twinserve_support.process.managed.ManagedProcess` (its output is the container's log; its exit,
 the container's): a container that exits before it is ready fails the start at once. Leaving the
 block sends it SIGTERM, which podman passes to the container (``--sig-proxy``, its default), waits
 ``stop_timeout_s``, then SIGKILL, and removes the container by name (``podman rm --force`` also
@@ -33,12 +33,12 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from twinbench.process.managed import ManagedProcess, ManagedServer, ProcessNotReady, http_probe
-from twinbench.process.net import http_status
+from twinserve_support.process.managed import ManagedProcess, ManagedServer, ProcessNotReady, http_probe
+from twinserve_support.process.net import http_status
 
 __all__ = ["PodmanContainer", "PodmanStartError", "PodmanError", "podman_env", "DEFAULT_IMAGE"]
 
-from twinbench.project.paths import REPO  # noqa: E402
+from twinserve_support.paths import REPO  # noqa: E402
 
 PODMAN_ROOT = REPO / "build" / "podman"
 DEFAULT_IMAGE = os.environ.get("TWINSERVE_IMAGE", "localhost/twinserve-predict:0.1.0")

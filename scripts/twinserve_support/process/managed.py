@@ -4,7 +4,7 @@ Every local runtime (gunicorn under the pod's limits, the local Lambda emulator,
 the image under ``podman run``, the peer servers) is a :class:`ManagedProcess`:
 
 * spawned in its own process group (``start_new_session``), so one signal reaches every worker;
-  optionally inside a CPU/memory cgroup (:class:`~twinbench.process.cgroup.CgroupLimit`, joined
+  optionally inside a CPU/memory cgroup (:class:`~twinserve_support.process.cgroup.CgroupLimit`, joined
   before exec so every forked worker is inside); stdout and stderr to one log file;
 * ready when a probe says so (:func:`http_probe` or any callable), timed from spawn with
   ``perf_counter`` (:attr:`ManagedProcess.ready_ms`); an exit or a timeout first raises
@@ -27,9 +27,9 @@ from typing import IO, Self
 
 import psutil
 
-from twinbench.process.cgroup import CgroupLimit
-from twinbench.process.logtail import log_tail
-from twinbench.process.net import http_status
+from twinserve_support.process.cgroup import CgroupLimit
+from twinserve_support.process.logtail import log_tail
+from twinserve_support.process.net import http_status
 
 __all__ = ["ManagedProcess", "ManagedServer", "ProcessNotReady", "http_probe"]
 

@@ -1,16 +1,16 @@
-"""The container target without a container runtime: gunicorn exactly as the image runs it, pod limits applied.
+"""The container without a container runtime: gunicorn exactly as the image runs it, pod limits applied.
 
 What is the same as the pod: the gunicorn config file (``services/predict-container/gunicorn.conf.py``),
 the WSGI entry, the server settings from the kustomize ConfigMap (``WEB_CONCURRENCY``,
 ``GUNICORN_THREADS``, ...), and the CPU/memory limits of the predictor container in the k8s
-Deployment (read by :func:`twinbench.k8s.manifests.pod_settings`), applied through a cgroup (see
-:mod:`twinbench.process.cgroup`; recorded when not possible).
+Deployment (read by :func:`twinserve_support.k8s.manifests.pod_settings`), applied through a cgroup (see
+:mod:`twinserve_support.process.cgroup`; recorded when not possible).
 What is not: no image pull, no kubelet/probe delays, loopback networking, a shared kernel page
 cache (a second start finds the model's files already cached — as on a node that ran the pod before).
 
 ``with LocalContainer() as c:`` starts it and waits until ``GET /ready`` answers 200; ``c.url`` is
 the base URL, ``c.timings`` has ``spawn_to_ready_ms``. Leaving the block stops the whole process
-tree (:class:`~twinbench.process.managed.ManagedProcess`: SIGTERM to its process group, SIGKILL
+tree (:class:`~twinserve_support.process.managed.ManagedProcess`: SIGTERM to its process group, SIGKILL
 after the graceful timeout, then anything left in the cgroup), on success, failure and Ctrl-C alike.
 """
 
@@ -21,11 +21,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from twinbench.k8s.manifests import pod_settings
-from twinbench.process.managed import ManagedProcess, ManagedServer, ProcessNotReady, http_probe
-from twinbench.process.net import free_port
-from twinbench.project.paths import CONTAINER_SERVICE as APP_DIR
-from twinbench.project.paths import REPO
+from twinserve_support.k8s.manifests import pod_settings
+from twinserve_support.paths import CONTAINER_SERVICE as APP_DIR
+from twinserve_support.paths import REPO
+from twinserve_support.process.managed import ManagedProcess, ManagedServer, ProcessNotReady, http_probe
+from twinserve_support.process.net import free_port
 
 __all__ = ["ContainerStartError", "LocalContainer"]
 

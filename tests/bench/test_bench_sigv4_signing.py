@@ -7,18 +7,31 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from client_stand_in import FAKE_KEY_ID, FAKE_SECRET, prediction, scripted, sigv4_checked
 from twinserve.client.sigv4 import SigV4Signer
+from twinserve_support.client_stand_in import (
+    FAKE_KEY_ID,
+    FAKE_SECRET,
+    StandIn,
+    fake_aws_environment,
+    prediction,
+    scripted,
+    sigv4_checked,
+)
 
 REGION = "eu-west-1"
 BODY = b'{"features":[1.0]}'
 
 
 @pytest.fixture
-def signed_server(stand_in, aws_env):
+def signed_server(monkeypatch, tmp_path):
+    unset, values = fake_aws_environment(tmp_path)
+    for name in unset:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
     verdicts: list = []
-    server = stand_in(sigv4_checked(scripted([prediction(1)]), FAKE_KEY_ID, FAKE_SECRET, None, REGION, verdicts))
-    return server, SigV4Signer(server.url, region=REGION, reuse_s=1.0).sign, verdicts
+    with StandIn(sigv4_checked(scripted([prediction(1)]), FAKE_KEY_ID, FAKE_SECRET, None, REGION, verdicts)) as server:
+        yield server, SigV4Signer(server.url, region=REGION, reuse_s=1.0).sign, verdicts
 
 
 def test_load_generator_signs_every_request(signed_server):

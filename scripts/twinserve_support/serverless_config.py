@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from twinbench.project.paths import SERVERLESS_YML
+from twinserve_support.paths import SERVERLESS_YML
 
 __all__ = ["ResolvedFunction", "ServerlessConfigError", "parse_param_overrides", "resolve_function"]
 

@@ -1,0 +1,1 @@
+"""Running local servers: one managed-process helper, the cgroup creator, loopback helpers."""
