@@ -32,9 +32,7 @@ import contextlib
 import json
 import os
 import sys
-import time
 import traceback
-from datetime import UTC, datetime
 from pathlib import Path
 
 from twinserve_support.paths import REPO
@@ -56,6 +54,7 @@ from twinbench.measure.scenarios import (
 from twinbench.results import document as results
 from twinbench.results import formats
 from twinbench.results.documents import BenchResults
+from twinbench.results.lifecycle import RunFailed, RunLifecycle
 from twinbench.results.run_folder import RunFolder
 from twinbench.targets import (
     ContainerTarget,
@@ -506,8 +505,6 @@ def _measure(folder: RunFolder, args: argparse.Namespace, chosen_targets: list[s
     """
     doc = BenchResults(run={
         "id": folder.path.name,
-        "status": "running",
-        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "argv": sys.argv,
         "profile": profile_dict(PROFILES[args.profile]),
         "settings": {
@@ -528,49 +525,35 @@ def _measure(folder: RunFolder, args: argparse.Namespace, chosen_targets: list[s
         },
     })
     environment = {**folder.environment, "lambda_package": _package_info(args, chosen_targets)}
-    t0 = time.perf_counter()
-    exit_code = 0
-    try:
-        targets = _build_targets(args, chosen_targets, folder.logs)
-        with contextlib.ExitStack() as stack:
-            for target in targets:
-                progress.phase(f"starting {target.name} ({target.mode}, {target.runtime})")
-                stack.enter_context(target)
-                progress.done(target.url)
-            for target in targets:
-                doc.targets[target.name] = target.describe()
-            try:
-                asyncio.run(_scenarios(doc, targets, args, chosen, body, progress, folder.logs))
-            finally:
+    lifecycle = RunLifecycle(folder, run=doc.run, note=progress.note, keep_going=True,
+                             interrupted_note="interrupted: everything started was stopped; partial results kept")
+    with lifecycle:
+        try:
+            targets = _build_targets(args, chosen_targets, folder.logs)
+            with contextlib.ExitStack() as stack:
                 for target in targets:
-                    reports = target.lambda_reports()
-                    if reports:
-                        doc.lambda_reports[target.name] = _summarize_reports(reports)
+                    progress.phase(f"starting {target.name} ({target.mode}, {target.runtime})")
+                    stack.enter_context(target)
+                    progress.done(target.url)
+                for target in targets:
                     doc.targets[target.name] = target.describe()
-            progress.phase("stopping targets")
-        progress.done()
-        doc.run["status"] = "ok"
-        if any(r.get("error") for r in doc.scenarios.get("cold_start", {}).values()):
-            exit_code = 1  # the other scenarios ran; the failed one is in results.json and the warnings
-    except KeyboardInterrupt:
-        folder.mark_interrupted()
-        doc.run["status"] = "interrupted"
-        progress.note("interrupted: everything started was stopped; partial results kept")
-        exit_code = 130
-    except (OfflineLambdaError, ProcessNotReady) as exc:  # a missing prerequisite or a target that did not start
-        doc.run["status"] = "failed"
-        doc.run["error"] = (f"--lambda-runtime offline: {exc}" if isinstance(exc, OfflineLambdaError)
-                            else f"a target did not start: {exc}")
-        progress.note(f"FAILED: {doc.run['error']}")
-        exit_code = 2
-    except Exception as exc:  # a failed run still leaves its partial results and says why
-        doc.run["status"] = "failed"
-        doc.run["error"] = f"{type(exc).__name__}: {exc}"
-        progress.note(f"FAILED: {type(exc).__name__}: {exc}")
-        traceback.print_exc(file=sys.stderr)
-        exit_code = 1
-    doc.run["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-    doc.run["duration_s"] = round(time.perf_counter() - t0, 1)
+                try:
+                    asyncio.run(_scenarios(doc, targets, args, chosen, body, progress, folder.logs))
+                finally:
+                    for target in targets:
+                        reports = target.lambda_reports()
+                        if reports:
+                            doc.lambda_reports[target.name] = _summarize_reports(reports)
+                        doc.targets[target.name] = target.describe()
+                progress.phase("stopping targets")
+            progress.done()
+        except OfflineLambdaError as exc:  # a missing prerequisite
+            raise RunFailed(f"--lambda-runtime offline: {exc}", exit_code=2) from exc
+        except ProcessNotReady as exc:  # a target that did not start
+            raise RunFailed(f"a target did not start: {exc}", exit_code=2) from exc
+    exit_code = lifecycle.exit_code
+    if lifecycle.status == "ok" and any(r.get("error") for r in doc.scenarios.get("cold_start", {}).values()):
+        exit_code = 1  # the other scenarios ran; the failed one is in results.json and the warnings
     document = folder.document(doc, environment=environment)
     try:
         from twinbench.cost.from_results import cost_section

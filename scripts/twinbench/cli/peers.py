@@ -10,15 +10,14 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-import time
-import traceback
-from datetime import UTC, datetime
 from pathlib import Path
 
 from twinbench.measure.progress import Progress
 from twinbench.peers import servers as peers
 from twinbench.results import formats
 from twinbench.results.documents import PeersResults
+from twinbench.results.envinfo import load_average
+from twinbench.results.lifecycle import RunLifecycle
 from twinbench.results.run_folder import RunFolder
 
 __all__ = ["register", "run"]
@@ -160,18 +159,17 @@ def _measure(folder: RunFolder, cfg: peers.PeersConfig, args: argparse.Namespace
              progress: Progress) -> tuple[int, dict, list[str], Path]:
     """Run every model and the Lambda part; write results.json (partial and marked when interrupted)."""
     payload = PeersResults(run={
-        "id": folder.path.name, "status": "running", "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "argv": sys.argv,
+        "id": folder.path.name, "argv": sys.argv,
         "settings": {"models": list(cfg.models), "servers": list(cfg.servers), "rounds": cfg.rounds,
                      "wrk_duration_s": cfg.duration_s, "warmup_s": cfg.warmup_s,
                      "concurrencies": list(cfg.concurrencies), "sweep_rates_rps": list(cfg.sweep_rates),
                      "sweep_step_s": cfg.sweep_step_s, "sweep_slo_ms": peers.SWEEP_SLO_MS,
                      "target_concurrency": peers.TARGET_CONCURRENCY, "fast": args.fast,
                      "lambda": cfg.run_lambda}})
-    t0 = time.perf_counter()
-    exit_code = 0
     tables: list[str] = []
-    try:
+    lifecycle = RunLifecycle(folder, run=payload.run, note=progress.note, keep_going=True,
+                             interrupted_note="interrupted: every server started was stopped; partial results kept")
+    with lifecycle:
         for kind in cfg.models:
             progress.phase(f"{kind}: preparing the model (train if absent, joblib copy)")
             model = peers.prepare_model(kind, cfg.work_dir, cfg.python, progress.note)
@@ -188,21 +186,8 @@ def _measure(folder: RunFolder, cfg: peers.PeersConfig, args: argparse.Namespace
             payload.lambda_ = peers.run_lambda_part(cfg, progress.note)
             progress.done(payload.lambda_.get("status", "?"))
             tables.append(peers.render_lambda(payload.lambda_))
-        payload.run["status"] = "ok"
-    except KeyboardInterrupt:
-        folder.mark_interrupted()
-        payload.run["status"] = "interrupted"
-        progress.note("interrupted: every server started was stopped; partial results kept")
-        exit_code = 130
-    except Exception as exc:  # partial results are kept and the failure is said, never exit 0
-        payload.run["status"] = "failed"
-        payload.run["error"] = f"{type(exc).__name__}: {exc}"
-        progress.note(f"FAILED: {type(exc).__name__}: {exc}")
-        traceback.print_exc(file=sys.stderr)
-        exit_code = 1
-    payload.run["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-    payload.run["duration_s"] = round(time.perf_counter() - t0, 1)
-    payload.run["load_average_after"] = peers._load_average()
+    exit_code = lifecycle.exit_code
+    payload.run["load_average_after"] = load_average()
     document = folder.document(payload)
     payload.warnings = _warnings(document.to_dict())
     verdicts = _verdicts(payload.models, payload.lambda_)

@@ -439,6 +439,7 @@ def run(settings: SoakSettings, progress: Progress | None = None) -> dict:
     """
     from twinbench.results import formats
     from twinbench.results.documents import SoakResults
+    from twinbench.results.lifecycle import RunLifecycle
     from twinbench.results.run_folder import RunFolder
     from twinbench.targets import request_body
 
@@ -466,16 +467,10 @@ def run(settings: SoakSettings, progress: Progress | None = None) -> dict:
             folder.write(document, indent=2)
             return document.to_dict()
 
-        try:
+        with RunLifecycle(folder, save=write, note=progress.note) as lifecycle:
             for name in settings.targets:
                 payload.targets.append(soak_target(name, settings, folder.path, body, progress))
-        except KeyboardInterrupt:
-            folder.mark_interrupted()
-            write()
-            progress.note(f"interrupted: partial results in {folder.path / formats.SOAK.file_name}")
-            raise
-        written = write()
-    return written
+    return lifecycle.saved
 
 
 def summary_lines(document: dict) -> list[str]:

@@ -19,6 +19,7 @@ from typing import Any
 from twinserve_support.paths import REPO
 
 from twinbench.results import formats
+from twinbench.results.envinfo import load_average
 from twinbench.tune.document import TuneSettings, build_payload
 from twinbench.tune.errors import TuneInputError, TuneRunError
 from twinbench.tune.observations import SizeRun
@@ -133,6 +134,7 @@ def run_tune(request: TuneRequest, progress: Callable[[str], None] = lambda s: N
     :class:`TuneRunError` (exit 1) when the measurement fails, ``KeyboardInterrupt`` after writing
     the partial document when interrupted.
     """
+    from twinbench.results.lifecycle import RunLifecycle
     from twinbench.results.run_folder import RunFolder
 
     if request.mode == "local":
@@ -166,7 +168,7 @@ def run_tune(request: TuneRequest, progress: Callable[[str], None] = lambda s: N
             if request.mode == "remote" and facts.get("restored") is False and facts.get("original_memory_mb"):
                 extra_warnings.append(f"{request.function_name} may NOT have been restored to "
                                       f"{facts['original_memory_mb']} MB: check it")
-            load_end = [round(v, 2) for v in os.getloadavg()]
+            load_end = load_average()
             payload_doc = build_payload(runs, settings, generator=GENERATOR, wall_s=time.perf_counter() - started,
                                         status=status, extra_warnings=[*extra_warnings, *_busy(folder.environment, load_end)])
             payload_doc.run["load_average_end"] = load_end
@@ -183,31 +185,30 @@ def run_tune(request: TuneRequest, progress: Callable[[str], None] = lambda s: N
             (folder.path / REPORT_NAME).write_text(render_markdown(data), encoding="utf-8")
             return data
 
-        try:
-            if request.mode == "local":
-                from twinbench.tune.local import LocalTuneConfig, run_local
+        # the tune document says "complete" where the lifecycle says "ok"
+        lifecycle = RunLifecycle(folder, note=progress,
+                                 save=lambda: write({"ok": "complete"}.get(lifecycle.status, lifecycle.status)))
+        with lifecycle:
+            try:
+                if request.mode == "local":
+                    from twinbench.tune.local import LocalTuneConfig, run_local
 
-                run_local(LocalTuneConfig(package_dir=request.package_dir, body=body, profile=request.profile,
-                                          memory_mb=request.memory_mb, gap_ms=request.gap_ms, log_dir=folder.logs),
-                          runs, progress)
-            else:
-                from twinbench.tune.remote import RemoteTuneConfig, run_remote
+                    run_local(LocalTuneConfig(package_dir=request.package_dir, body=body, profile=request.profile,
+                                              memory_mb=request.memory_mb, gap_ms=request.gap_ms, log_dir=folder.logs),
+                              runs, progress)
+                else:
+                    from twinbench.tune.remote import RemoteTuneConfig, run_remote
 
-                assert request.function_name is not None
-                run_remote(client, RemoteTuneConfig(function_name=request.function_name, payload=payload,
-                                                    profile=request.profile, memory_mb=request.memory_mb),
-                           runs, facts, progress)
-        except KeyboardInterrupt:
-            folder.mark_interrupted()
-            write("interrupted")
-            progress(f"interrupted: partial results in {folder.path / formats.TUNE.file_name}")
-            raise
-        except TuneRunError as exc:
-            if runs:  # what finished is still data
-                extra_warnings.append(f"run stopped early: {exc}")
-                write("failed")
-            raise
-        document = write("complete")
+                    assert request.function_name is not None
+                    run_remote(client, RemoteTuneConfig(function_name=request.function_name, payload=payload,
+                                                        profile=request.profile, memory_mb=request.memory_mb),
+                               runs, facts, progress)
+            except TuneRunError as exc:
+                if runs:  # what finished is still data
+                    extra_warnings.append(f"run stopped early: {exc}")
+                    write("failed")
+                raise
+        document = lifecycle.saved
     if request.validate:
         from twinbench.results.document import ResultsError, validate
 
