@@ -19,6 +19,7 @@ from twinbench.local_lambda.errors import FunctionTimeout, RuntimeExited
 from twinbench.local_lambda.front import error_response
 from twinbench.measure.loadgen import Outcome
 from twinbench.reliability import chaos
+from twinbench.reliability.chaos.lambda_faults import package_without_model
 from twinserve_support.process.cgroup import ProcessMemoryLimit
 
 
@@ -132,12 +133,12 @@ def test_package_without_model_links_the_libraries_and_copies_the_core(tmp_path:
     (pkg / "twinserve" / "settings.py").write_text("")
     (pkg / "numpy").mkdir()
     (pkg / "handler.py").write_text("")
-    copy = chaos.package_without_model(pkg, tmp_path / "copy")
+    copy = package_without_model(pkg, tmp_path / "copy")
     assert not (copy / "model").exists()
     assert (copy / "numpy").is_symlink() and not (copy / "twinserve").is_symlink()
     assert (copy / "handler.py").is_file() and not (copy / "handler.py").is_symlink()
     with pytest.raises(chaos.FaultError):
-        chaos.package_without_model(tmp_path / "nothing", tmp_path / "copy2")
+        package_without_model(tmp_path / "nothing", tmp_path / "copy2")
 
 
 @pytest.mark.slow

@@ -19,6 +19,7 @@ from twinbench.local_lambda import LocalLambda
 from twinbench.local_lambda.settings import DEFAULT_PACKAGE_DIR, DEFAULT_PYTHON
 from twinbench.measure.progress import Progress
 from twinbench.reliability import chaos
+from twinbench.reliability.chaos import settings as chaos_settings
 from twinbench.results import document as results
 from twinbench.results import formats
 
@@ -55,7 +56,7 @@ def _fault(document: dict, name: str) -> dict:
 def test_killed_worker_loses_at_most_what_it_held_in_flight(tmp_path: Path):
     record = _fault(_run(tmp_path, faults=("worker-sigkill",), gunicorn_timeout_s=5), "worker-sigkill")
     assert record["failed"] <= record["in_flight_at_fault"]
-    assert all(s <= chaos.SENT_GRACE_S for s in record["failed_sent_s"])  # none sent after the kill failed
+    assert all(s <= chaos_settings.SENT_GRACE_S for s in record["failed_sent_s"])  # none sent after the kill failed
     assert record["facts"]["replaced_s"] is not None and record["facts"]["replaced_s"] < 5.0
     assert record["sent"] >= 400 and record["left_running"]["pids"] == []
 
@@ -67,8 +68,8 @@ def test_stalled_worker_is_killed_by_the_arbiter_after_its_timeout(tmp_path: Pat
     # not before the timeout (it is the heartbeat check, not something else, that kills it), and
     # within one arbiter loop of it plus a scheduling margin (not the two loops a stopped worker
     # took when it waited for gunicorn's SIGKILL) ...
-    assert chaos.STALL_LIMIT_EXTRA_S <= 1.25  # the bound itself: timeout + 1 s + margin
-    assert timeout <= killed <= timeout + chaos.STALL_LIMIT_EXTRA_S, killed
+    assert chaos_settings.STALL_LIMIT_EXTRA_S <= 1.25  # the bound itself: timeout + 1 s + margin
+    assert timeout <= killed <= timeout + chaos_settings.STALL_LIMIT_EXTRA_S, killed
     # ... and replaced right after
     assert record["facts"]["replaced_s"] - killed < 1.0
 
@@ -90,7 +91,7 @@ def test_master_kill_then_a_restart_on_the_same_port(tmp_path: Path):
 def test_target_vanishing_mid_step_ends_the_step_with_every_failure_counted(tmp_path: Path):
     record = _fault(_run(tmp_path, faults=("target-vanishes",), gunicorn_timeout_s=5), "target-vanishes")
     assert record["failed"] >= 0.8 * record["sent"]
-    assert record["step_wall_s"] < record["duration_s"] + chaos.CLIENT_TIMEOUT_S + 2.0
+    assert record["step_wall_s"] < record["duration_s"] + chaos_settings.CLIENT_TIMEOUT_S + 2.0
 
 
 def test_sigterm_mid_run_exits_130_with_partial_results_and_nothing_left(tmp_path: Path):
