@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from twinbench.reliability import fuzz
+from twinbench.reliability.fuzz.oracle import error_body_problem
 
 
 @pytest.mark.parametrize(("path", "body", "bad"), [
@@ -15,4 +15,4 @@ from twinbench.reliability import fuzz
     ("/v2x", b'{"error": "m"}', True),  # not a V2 route: the service's own error shape
 ])
 def test_fuzz_error_oracle_knows_the_v2_error_shape(path, body, bad):
-    assert (fuzz.error_body_problem(422, "application/json", body, path) is not None) is bad
+    assert (error_body_problem(422, "application/json", body, path) is not None) is bad

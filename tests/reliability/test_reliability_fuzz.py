@@ -12,14 +12,23 @@ from pathlib import Path
 import pytest
 from twinbench.local_lambda.settings import DEFAULT_PYTHON
 from twinbench.measure.progress import Progress
-from twinbench.reliability import fuzz
+from twinbench.reliability.fuzz.edge import edge_cases
+from twinbench.reliability.fuzz.native import fuzz_native, native_edge_cases
+from twinbench.reliability.fuzz.oracle import error_body_problem
+from twinbench.reliability.fuzz.runner import fuzz_container, fuzz_wsgi_lambda
+from twinbench.reliability.fuzz.settings import (
+    FUZZ_BIN,
+    LAMBDA_SYNC_PAYLOAD_BYTES,
+    FuzzSettings,
+    WrapperReport,
+)
 from twinserve_support.paths import REPO  # noqa: E402
 
 PACKAGE = REPO / "build" / "lambda" / "pkg"
 FAST_N = 300
 
 needs_schemathesis = pytest.mark.skipif(
-    not (fuzz.FUZZ_BIN / "schemathesis").exists(), reason="no .venv-fuzz: make test creates it (mk/reliability.mk)")
+    not (FUZZ_BIN / "schemathesis").exists(), reason="no .venv-fuzz: make test creates it (mk/reliability.mk)")
 needs_package = pytest.mark.skipif(
     not (PACKAGE / "wsgi_handler.py").exists() or not DEFAULT_PYTHON.exists(),
     reason="no Lambda package or .venv-lambda: make package-lambda lambda-runtime")
@@ -32,7 +41,7 @@ def model_env(rf_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return rf_dir
 
 
-def _assert_clean(report: fuzz.WrapperReport, at_least: int) -> None:
+def _assert_clean(report: WrapperReport, at_least: int) -> None:
     assert report.requests >= at_least, report.to_dict()
     assert report.server_errors == 0, report.statuses
     assert report.network_errors == 0
@@ -45,13 +54,13 @@ def _assert_clean(report: fuzz.WrapperReport, at_least: int) -> None:
 
 def test_sized_bodies_are_exact_and_valid(rf_metadata: dict):
     limit = 1_048_576
-    cases = {c.name: c for c in fuzz.edge_cases(rf_metadata["example_row"], rf_metadata["feature_names"],
+    cases = {c.name: c for c in edge_cases(rf_metadata["example_row"], rf_metadata["feature_names"],
                                                 limit, 1000, lambda_sizes=True)}
     at = cases["body exactly at MAX_BODY_BYTES (valid rows + whitespace)"].body
     over = cases["body MAX_BODY_BYTES + 1"].body
     assert len(at) == limit and len(over) == limit + 1
     assert len(json.loads(at)["instances"]) <= 1000
-    assert len(cases["body just over Lambda's 6 MB sync payload"].body) == fuzz.LAMBDA_SYNC_PAYLOAD_BYTES + 1
+    assert len(cases["body just over Lambda's 6 MB sync payload"].body) == LAMBDA_SYNC_PAYLOAD_BYTES + 1
     assert cases["100k nested arrays"].body.count(b"[") == 100_000
 
 
@@ -64,14 +73,14 @@ def test_sized_bodies_are_exact_and_valid(rf_metadata: dict):
     (400, "application/json", b'{"error": {"code": "c", "message": "m"}, "extra": 1}', True),
 ])
 def test_error_body_problem(status, content_type, body, bad):
-    assert (fuzz.error_body_problem(status, content_type, body) is not None) is bad
+    assert (error_body_problem(status, content_type, body) is not None) is bad
 
 
 def test_native_handler_events_in_process(model_env: Path):
-    report = fuzz.WrapperReport("native-lambda")
-    fuzz.fuzz_native(report, fuzz.FuzzSettings(n=FAST_N), Progress(quiet=True))
+    report = WrapperReport("native-lambda")
+    fuzz_native(report, FuzzSettings(n=FAST_N), Progress(quiet=True))
     _assert_clean(report, FAST_N)
-    fuzz.native_edge_cases(report)
+    native_edge_cases(report)
     assert [c for c in report.edge_cases if c["problem"]] == []
 
 
@@ -80,8 +89,8 @@ def test_native_handler_events_in_process(model_env: Path):
 @pytest.mark.slow
 @needs_schemathesis
 def test_container_gunicorn_schemathesis_and_edge_cases(model_env: Path, tmp_path: Path):
-    settings = fuzz.FuzzSettings(n=FAST_N, slow_clients=0, out_dir=tmp_path)
-    report = fuzz.fuzz_container(settings, tmp_path, Progress(quiet=True))
+    settings = FuzzSettings(n=FAST_N, slow_clients=0, out_dir=tmp_path)
+    report = fuzz_container(settings, tmp_path, Progress(quiet=True))
     _assert_clean(report, FAST_N)
     names = {c["case"] for c in report.edge_cases}
     assert "body exactly at MAX_BODY_BYTES (valid rows + whitespace)" in names
@@ -91,8 +100,8 @@ def test_container_gunicorn_schemathesis_and_edge_cases(model_env: Path, tmp_pat
 @needs_schemathesis
 @needs_package
 def test_wsgi_lambda_over_http_schemathesis_and_edge_cases(tmp_path: Path):
-    settings = fuzz.FuzzSettings(n=FAST_N, slow_clients=0, out_dir=tmp_path)
-    report = fuzz.fuzz_wsgi_lambda(settings, tmp_path, Progress(quiet=True))
+    settings = FuzzSettings(n=FAST_N, slow_clients=0, out_dir=tmp_path)
+    report = fuzz_wsgi_lambda(settings, tmp_path, Progress(quiet=True))
     _assert_clean(report, FAST_N)
     by_name = {c["case"]: c for c in report.edge_cases}
     assert by_name["body exactly at MAX_BODY_BYTES (valid rows + whitespace)"]["status"] == 200

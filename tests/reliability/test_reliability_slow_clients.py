@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 from twinbench.local_lambda.settings import DEFAULT_PYTHON
-from twinbench.reliability import fuzz
+from twinbench.reliability.fuzz.slow_clients import slow_clients
+from twinbench.reliability.fuzz.wire import http_request
 from twinserve_support.local_container import LocalContainer
 from twinserve_support.paths import LAMBDA_BUILD
 
@@ -23,8 +24,8 @@ TRICKLE_S = 4.0
 def test_gunicorn_keeps_serving_while_slow_clients_trickle(rf_dir: Path, rf_metadata: dict):
     body = json.dumps({"features": rf_metadata["example_row"]}).encode()
     with LocalContainer(model_path=rf_dir, env={"GUNICORN_ACCESS_LOG": ""}) as server:
-        result = fuzz.slow_clients(server.url, body, count=SLOW_SOCKETS, duration_s=TRICKLE_S)
-        assert fuzz.http_request(server.url, "GET", "/ready").status == 200
+        result = slow_clients(server.url, body, count=SLOW_SOCKETS, duration_s=TRICKLE_S)
+        assert http_request(server.url, "GET", "/ready").status == 200
     assert result["normal_requests"] > 0
     assert result["problem"] is None, result
 
@@ -36,6 +37,6 @@ def test_lambda_front_keeps_serving_while_slow_clients_trickle(rf_metadata: dict
 
     body = json.dumps({"features": rf_metadata["example_row"]}).encode()
     with LocalLambda(PACKAGE, handler="handler.handler") as fn:
-        result = fuzz.slow_clients(fn.url, body, count=SLOW_SOCKETS, duration_s=TRICKLE_S)
+        result = slow_clients(fn.url, body, count=SLOW_SOCKETS, duration_s=TRICKLE_S)
     assert result["normal_requests"] > 0
     assert result["problem"] is None, result

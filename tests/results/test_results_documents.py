@@ -16,7 +16,9 @@ from twinbench.collect import kubectl as km
 from twinbench.measure.loadgen import Outcome
 from twinbench.measure.progress import Progress
 from twinbench.measure.stats import summarize
-from twinbench.reliability import fuzz, soak
+from twinbench.reliability import soak
+from twinbench.reliability.fuzz import runner as fuzz
+from twinbench.reliability.fuzz.settings import FuzzSettings, WrapperReport
 from twinbench.results import document as results
 from twinbench.results import envinfo, formats
 from twinbench.results.documents import BenchResults, DocumentError, PeersResults, RunDocument, SoakResults
@@ -148,8 +150,8 @@ def test_an_interrupted_soak_writes_what_it_finished(tmp_path: Path, monkeypatch
     assert doc["interrupted"] is True and doc["ok"] is False and len(doc["targets"]) == 1
 
 
-def _wrapper_report(*_: object) -> fuzz.WrapperReport:
-    report = fuzz.WrapperReport("native-lambda", requests=50, duration_s=1.0)
+def _wrapper_report(*_: object) -> WrapperReport:
+    report = WrapperReport("native-lambda", requests=50, duration_s=1.0)
     report.statuses.update({"200": 30, "400": 20})
     report.edge_cases.append({"case": "empty body", "bytes": 0, "status": 400, "problem": None})
     return report
@@ -157,18 +159,18 @@ def _wrapper_report(*_: object) -> fuzz.WrapperReport:
 
 def test_fuzz_document_from_fuzz_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(fuzz, "fuzz_native_lambda", _wrapper_report)
-    reports = fuzz.run(fuzz.FuzzSettings(n=50, wrappers=("native-lambda",), out_dir=tmp_path), Progress(quiet=True))
+    reports = fuzz.run(FuzzSettings(n=50, wrappers=("native-lambda",), out_dir=tmp_path), Progress(quiet=True))
     doc = _ok(json.loads((tmp_path / "fuzz.json").read_text()), formats.FUZZ)
     assert doc["ok"] is True and doc["wrappers"] == [r.to_dict() for r in reports]
 
 
 def test_an_interrupted_fuzz_writes_what_it_finished(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    def interrupted(*_: object) -> fuzz.WrapperReport:
+    def interrupted(*_: object) -> WrapperReport:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(fuzz, "fuzz_native_lambda", _wrapper_report)
     monkeypatch.setattr(fuzz, "fuzz_container", interrupted)
-    settings = fuzz.FuzzSettings(wrappers=("native-lambda", "container"), out_dir=tmp_path)
+    settings = FuzzSettings(wrappers=("native-lambda", "container"), out_dir=tmp_path)
     with pytest.raises(KeyboardInterrupt):
         fuzz.run(settings, Progress(quiet=True))
     doc = _ok(json.loads((tmp_path / "fuzz.json").read_text()), formats.FUZZ)

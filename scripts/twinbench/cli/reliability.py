@@ -35,7 +35,8 @@ EXIT_INTERRUPTED = 130
 
 
 def run_fuzz(args: argparse.Namespace) -> int:
-    from twinbench.reliability.fuzz import WRAPPERS, FuzzSettings, run, summary_lines
+    from twinbench.reliability.fuzz.runner import run, summary_lines
+    from twinbench.reliability.fuzz.settings import WRAPPERS, FuzzSettings
 
     wrappers = tuple(w.strip() for w in args.wrappers.split(",") if w.strip())
     unknown = set(wrappers) - set(WRAPPERS)

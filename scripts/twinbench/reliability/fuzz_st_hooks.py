@@ -11,7 +11,7 @@ and ``TWINBENCH_FUZZ_COUNTS=<file>``. This module then
   ``{"error": {"code": str, "message": str}}`` (on the Open Inference Protocol V2 routes, the
   protocol's ``{"error": str}``).
 
-It runs in ``.venv-fuzz``, not ``.venv``: it imports only schemathesis and :mod:`twinbench.reliability.fuzz`, whose
+It runs in ``.venv-fuzz``, not ``.venv``: it imports only schemathesis and :mod:`twinbench.reliability.fuzz.oracle`, whose
 module level needs nothing but the standard library.
 """
 
@@ -25,7 +25,7 @@ import threading
 
 import schemathesis
 
-from twinbench.reliability.fuzz import COUNTS_ENV, error_body_problem
+from twinbench.reliability.fuzz.oracle import COUNTS_ENV, error_body_problem
 
 FLUSH_EVERY = 200
 
