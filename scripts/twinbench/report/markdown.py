@@ -234,15 +234,43 @@ def _sim_platform_costs(sim: dict) -> dict[str, float]:
 
 
 def simulated_recommendation(doc: dict, sim: dict) -> str:
-    """The recommendation from the simulation at the user's traffic (cost, then cold starts and p99 vs SLO)."""
+    """The recommendation from the simulation at the user's traffic.
+
+    A platform is ranked on cost only if it meets the SLO (p99 within it, no request dropped or,
+    when the simulation carries an SLO, within its error budget): one that drops requests is cheap
+    because it drops them, so it is marked as missing the SLO with its errors beside its cost.
+    """
     slo = doc["run"]["settings"]["slo_ms"]
     plats = sim["document"]["platforms"]
     costs = _sim_platform_costs(sim)
     if not costs:
         return "No simulated recommendation: the simulation produced no platform."
-    cheapest = min(costs, key=costs.get)
-    cost_text = ", ".join(f"{k} ${v:,.2f}" for k, v in sorted(costs.items(), key=lambda kv: kv[1]))
-    parts = [f"**At your traffic ({_traffic_text(sim)}), {cheapest} is the cheapest (simulated)**: {cost_text} per month."]
+
+    def meets(p: dict) -> bool:
+        if p.get("slo") is not None:
+            return bool(p["slo"]["meets"])
+        return p["latency_ms"]["p99"] is not None and p["latency_ms"]["p99"] <= slo and not p["throttled"] \
+            and not p["rejected"]
+
+    def errors(p: dict) -> int:
+        return int(p.get("throttled", 0)) + int(p.get("rejected", 0))
+
+    owner = {"Lambda": "lambda", "EKS": "kubernetes", "Fargate": "kubernetes"}
+    ok = {k: v for k, v in costs.items() if owner.get(k) in plats and meets(plats[owner[k]])}
+    cells = []
+    for k, v in sorted(costs.items(), key=lambda kv: kv[1]):
+        p = plats.get(owner.get(k, ""), {})
+        cells.append(f"{k} ${v:,.2f}" if k in ok else
+                     f"{k} ${v:,.2f} (misses the SLO: {errors(p):,} errors, p99 {_ms(p['latency_ms']['p99'])} ms)")
+    cost_text = ", ".join(cells)
+    if ok:
+        cheapest = min(ok, key=ok.get)
+        parts = [f"**At your traffic ({_traffic_text(sim)}), {cheapest} is the cheapest that meets the {slo:g} ms "
+                 f"SLO (simulated)**: {cost_text} per month."]
+    else:
+        cheapest = ""
+        parts = [f"**At your traffic ({_traffic_text(sim)}), no platform meets the {slo:g} ms SLO as shipped "
+                 f"(simulated)**: {cost_text} per month; `make recommend` searches for settings that do."]
     lam, kube = plats.get("lambda"), plats.get("kubernetes")
     if lam:
         parts.append(f"Lambda (simulated): {lam['cold_starts']:,} cold starts ({_pct(lam.get('cold_start_fraction', 0.0))} "
@@ -251,21 +279,12 @@ def simulated_recommendation(doc: dict, sim: dict) -> str:
     if kube:
         parts.append(f"Kubernetes (simulated): {kube['rejected']:,} rejected, p99 {_ms(kube['latency_ms']['p99'])} ms, "
                      f"at most {kube['max_replicas']:,} replicas on {kube['max_nodes']:,} nodes.")
-    meets = {name: p["latency_ms"]["p99"] is not None and p["latency_ms"]["p99"] <= slo
-             and not p["throttled"] and not p["rejected"] for name, p in plats.items()}
-    lam_ok, kube_ok = meets.get("lambda"), meets.get("kubernetes")
-    if cheapest == "Lambda" and lam_ok:
-        verdict = "Lambda: cheapest at your traffic and its simulated p99 meets the SLO"
-    elif cheapest == "Lambda" and kube_ok:
-        verdict = (f"the container, although Lambda is cheaper: Lambda's simulated p99 or throttling misses the "
-                   f"{slo:g} ms SLO (provisioned concurrency would fix it at a price)")
-    elif cheapest != "Lambda" and kube_ok:
-        verdict = f"the container ({cheapest}): cheapest at your traffic and its simulated p99 meets the SLO"
-    elif cheapest != "Lambda" and lam_ok:
-        verdict = (f"Lambda, although {cheapest} is cheaper: the container's simulated p99 or rejections miss the "
-                   f"{slo:g} ms SLO at this traffic")
+    if cheapest == "Lambda":
+        verdict = "Lambda: the cheapest of the platforms that meet the SLO at your traffic"
+    elif cheapest:
+        verdict = f"the container ({cheapest}): the cheapest of the platforms that meet the SLO at your traffic"
     else:
-        verdict = f"{cheapest} on cost; neither platform meets the {slo:g} ms SLO in simulation: size up first"
+        verdict = "neither platform as shipped: both miss the SLO in simulation; size up first (`make recommend`)"
     parts.append(f"**Recommendation (from the simulation):** {verdict}.")
     return " ".join(parts)
 
