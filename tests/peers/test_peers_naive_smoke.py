@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from twinbench.measure import wrk
 from twinbench.peers import servers as peers
 from twinserve_support.process.net import http_status
 
@@ -65,8 +66,8 @@ def test_naive_app_rejects_what_the_blog_never_checked(naive_server: peers.Serve
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk not installed (make bench-peers installs it)")
 def test_wrk_lua_summary_line_from_a_real_run(naive_server: peers.ServerProcess, tmp_path: Path) -> None:
     script = tmp_path / "naive.lua"
-    script.write_text(peers.wrk_lua_script(naive_server.spec.body))
-    step = peers.run_wrk("wrk", naive_server.spec.base_url + "/predict", script, concurrency=2, duration_s=1)
+    script.write_text(wrk.wrk_lua_script(naive_server.spec.body))
+    step = wrk.run_wrk("wrk", naive_server.spec.base_url + "/predict", script, concurrency=2, duration_s=1)
     assert step["source"] == "wrk done() json"
     assert step["ok"] > 0 and step["rps"] > 0
     assert 0 < step["p50_ms"] <= step["p99_ms"]

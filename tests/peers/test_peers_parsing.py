@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from twinbench.measure import wrk
 from twinbench.peers import servers as peers
 
 WRK_TEXT = """Running 10s test @ http://127.0.0.1:8080/predict
@@ -31,7 +32,7 @@ DONE_LINE = ('TWINBENCH_WRK {"requests":7052,"duration_us":10000000,"bytes":1258
 
 
 def test_parse_wrk_text_reads_rate_percentiles_and_errors() -> None:
-    parsed = peers.parse_wrk_text(WRK_TEXT)
+    parsed = wrk.parse_wrk_text(WRK_TEXT)
     assert parsed["rps"] == 705.19
     assert parsed["requests"] == 7052
     assert parsed["duration_s"] == pytest.approx(10.0)
@@ -41,16 +42,16 @@ def test_parse_wrk_text_reads_rate_percentiles_and_errors() -> None:
 
 @pytest.mark.parametrize(("text", "ms"), [("812.00us", 0.812), ("1.20ms", 1.2), ("2.01s", 2010.0), ("1.00m", 60000.0)])
 def test_wrk_durations_in_every_unit(text: str, ms: float) -> None:
-    assert peers._ms(text) == pytest.approx(ms)
+    assert wrk._ms(text) == pytest.approx(ms)
 
 
 def test_parse_wrk_text_without_result_raises() -> None:
     with pytest.raises(ValueError, match="Requests/sec"):
-        peers.parse_wrk_text("unable to connect to 127.0.0.1:1 Connection refused\n")
+        wrk.parse_wrk_text("unable to connect to 127.0.0.1:1 Connection refused\n")
 
 
 def test_done_line_wins_and_rps_counts_only_successes() -> None:
-    step = peers.wrk_step(WRK_TEXT + DONE_LINE + "\n")
+    step = wrk.wrk_step(WRK_TEXT + DONE_LINE + "\n")
     assert step["source"] == "wrk done() json"
     assert step["ok"] == 7052 - 12
     assert step["rps"] == pytest.approx((7052 - 12) / 10.0)
@@ -58,23 +59,23 @@ def test_done_line_wins_and_rps_counts_only_successes() -> None:
 
 
 def test_text_report_is_the_fallback() -> None:
-    step = peers.wrk_step(WRK_TEXT)
+    step = wrk.wrk_step(WRK_TEXT)
     assert step["source"] == "wrk text report"
     assert step["p99_ms"] == 167.2
     assert step["rps"] == pytest.approx(704.0)
 
 
 def test_garbled_done_line_is_ignored() -> None:
-    assert peers.parse_wrk_done_line("TWINBENCH_WRK {not json\n") is None
+    assert wrk.parse_wrk_done_line("TWINBENCH_WRK {not json\n") is None
 
 
 def test_lua_script_embeds_body_and_reports_in_microseconds() -> None:
     body = json.dumps({"features": [1.5, 2.0]}).encode()
-    script = peers.wrk_lua_script(body)
+    script = wrk.wrk_lua_script(body)
     assert '[[{"features": [1.5, 2.0]}]]' in script
     assert 'wrk.method = "POST"' in script and "latency:percentile(99)" in script
     with pytest.raises(ValueError):
-        peers.wrk_lua_script(b'{"x": [[1]]}')
+        wrk.wrk_lua_script(b'{"x": [[1]]}')
 
 
 def _cell(rps: float, p99: float) -> dict:

@@ -202,14 +202,8 @@ def _run_limit(config: LimitConfig, old_tree: Path | None) -> dict[str, Any]:
     from twinserve_support.process.net import free_port
 
     from twinbench.measure.other_work import other_work, snapshot
-    from twinbench.peers.servers import (
-        PeersError,
-        ServerProcess,
-        ServerSpec,
-        run_wrk,
-        wrk_lua_script,
-        wrk_version,
-    )
+    from twinbench.measure.wrk import WrkError, run_wrk, wrk_lua_script, wrk_version
+    from twinbench.peers.servers import PeersError, ServerProcess, ServerSpec
 
     wrk = shutil.which("wrk")
     if wrk is None:
@@ -275,7 +269,7 @@ def _run_limit(config: LimitConfig, old_tree: Path | None) -> dict[str, Any]:
                         config.log(f"round {round_index + 1}/{config.rounds} {name:<26} {step['rps']:>9.0f} req/s  "
                                    f"p99 {step['p99_ms']:.2f} ms  errors {sum(step['errors'].values())}  "
                                    f"other work {other.other_cpu_share:.0%}  steal {other.steal_share:.0%}")
-            except PeersError as exc:
+            except (PeersError, WrkError) as exc:
                 raise LimitBenchError(f"{variant.name}: {exc}") from None
     names = [v.name + kind for kind in config.client_kinds for v in chosen]
     document = {
