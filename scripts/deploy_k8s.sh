@@ -15,8 +15,9 @@ Usage: scripts/deploy_k8s.sh [--env dev|prod] [--tag TAG] [--image LOCAL_IMAGE]
                              [--model-dir DIR | --model-sha256 HEX|none] [--dry-run]
 
 Deploys the predictor to the current kube context, in this order:
-  1. model   model/ (`make model`) is the model the image bakes; the SHA-256 of its
-             metadata.json (which pins every artefact) becomes MODEL_SHA256 in the pods' ConfigMap
+  1. model   the model folder (--model-dir, else $MODEL_DIR, else model/: `make model`) is the
+             model the image bakes; the SHA-256 of its metadata.json (which pins every
+             artefact) becomes MODEL_SHA256 in the pods' ConfigMap
   2. image   `make image` (podman; it trains model/ first when missing), or with docker
              `make image-inputs` then docker build; skipped with --image
   3. push    to $REGISTRY/twinserve-predict:TAG, never an image built on the stand-in base
@@ -32,8 +33,8 @@ Options:
   --tag TAG             image tag (default: git commit, plus -dirty for local changes)
   --image IMAGE         push this already-built local image (e.g. the one `make image`
                         tagged, localhost/twinserve-predict:<version>) instead of building
-  --model-dir DIR       the model folder the image bakes (default: $MODEL_DIR, else model/);
-                        MODEL_SHA256 is the SHA-256 of its metadata.json
+  --model-dir DIR       the model folder the image bakes (`make image MODEL_DIR=DIR`; default:
+                        $MODEL_DIR, else model/); MODEL_SHA256 is the SHA-256 of its metadata.json
   --model-sha256 VALUE  MODEL_SHA256 for the pods: 64 hex digits, or `none` (the pin in
                         the image's metadata.json applies). Default: from --model-dir
   --dry-run             render and validate only: needs no registry, no container engine,
@@ -152,10 +153,6 @@ if ! $dry_run; then
   if [[ -n $local_image && -z $model_sha256 && ! -f $model_dir/metadata.json ]]; then
     preflight_fail "no $model_dir/metadata.json to take MODEL_SHA256 from: run 'make model' (the model your image was built from), or pass --model-dir DIR or --model-sha256 HEX|none"
   fi
-  # The Dockerfile copies the repository's model/: a build here bakes that folder, whatever MODEL_DIR says.
-  if [[ -z $local_image && -z $model_sha256 && $model_dir != "$(realpath -m -- "$REPO_ROOT/model")" ]]; then
-    preflight_fail "the image built here bakes model/, not $model_dir: pass --image with the image built from $model_dir, or leave MODEL_DIR unset"
-  fi
   [[ -n $local_image ]] || command -v make >/dev/null ||
     preflight_fail "make not found: it builds the image (make image); or pass --image"
   if [[ -z ${CONTAINER_ENGINE:-} ]]; then
@@ -247,10 +244,10 @@ if [[ -z $local_image ]]; then
   local_image=localhost/$IMAGE_NAME:$tag
   if [[ $CONTAINER_ENGINE == podman ]]; then
     log "model + image: make image IMAGE=$local_image (trains model/ first when it is missing)"
-    make -C "$REPO_ROOT" --no-print-directory image IMAGE="$local_image" || die "make image failed"
+    make -C "$REPO_ROOT" --no-print-directory image IMAGE="$local_image" MODEL_DIR="$model_dir" || die "make image failed"
   else
     log "model + build inputs: make image-inputs (model/ and the wheels the Dockerfile installs)"
-    make -C "$REPO_ROOT" --no-print-directory image-inputs || die "make image-inputs failed"
+    make -C "$REPO_ROOT" --no-print-directory image-inputs MODEL_DIR="$model_dir" || die "make image-inputs failed"
     log "image: $CONTAINER_ENGINE build $local_image"
     "$CONTAINER_ENGINE" build --file "$dockerfile" --tag "$local_image" "$REPO_ROOT" || die "image build failed"
   fi

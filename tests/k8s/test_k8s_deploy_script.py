@@ -87,12 +87,17 @@ def test_preflight_failures_exit_2_with_a_clear_message(tmp_path, args, env, mes
     assert not (tmp_path / "build").exists() or not any((tmp_path / "build").iterdir())
 
 
-def test_a_build_here_cannot_pin_another_model_folder(tmp_path, model_dir):
-    """The Dockerfile bakes the repository's model/: pinning MODEL_DIR's would refuse the pods."""
-    result = run(["--tag", "t7"], tmp_path, REGISTRY="r.example", MODEL_DIR=str(model_dir))
-    assert result.returncode == 2
-    assert f"the image built here bakes model/, not {model_dir}" in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
+def test_a_build_here_bakes_and_pins_model_dir(tmp_path, model_dir):
+    """`make image` is given the folder whose metadata.json is pinned, so the pods accept the image."""
+    stubs = real_path_stubs(tmp_path)
+    write_stub(stubs / "make", "exit 0")
+    calls = tmp_path / "calls.log"
+    result = run(["--tag", "t7"], tmp_path, [stubs], REGISTRY="r.example", MODEL_DIR=str(model_dir), CALLS=str(calls))
+    assert result.returncode == 0, result.stderr
+    assert f"make -C {REPO} --no-print-directory image IMAGE=localhost/twinserve-predict:t7 MODEL_DIR={model_dir}" \
+        in calls.read_text().splitlines()
+    pin = hashlib.sha256(FAKE_METADATA).hexdigest()
+    assert f"MODEL_SHA256={pin}" in (run_dir(tmp_path, "dev") / "overlay" / "model.env").read_text()
 
 
 def test_missing_kube_context_is_a_preflight_error(tmp_path, model_dir):
