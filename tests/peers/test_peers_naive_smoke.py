@@ -14,29 +14,29 @@ from pathlib import Path
 
 import pytest
 from twinbench.measure import wrk
-from twinbench.peers import servers as peers
+from twinbench.peers import servers
 from twinserve_support.process.net import http_status
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def naive_model(model_dirs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> peers.ModelFiles:
+def naive_model(model_dirs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> servers.ModelFiles:
     root = tmp_path_factory.mktemp("peers")
     model_dir = root / "rf"
     shutil.copytree(model_dirs["rf"], model_dir)
-    return peers.prepare_model("rf", root, sys.executable, log=lambda _: None)
+    return servers.prepare_model("rf", root, sys.executable, log=lambda _: None)
 
 
 @pytest.fixture(scope="module")
-def naive_server(naive_model: peers.ModelFiles, tmp_path_factory: pytest.TempPathFactory):
+def naive_server(naive_model: servers.ModelFiles, tmp_path_factory: pytest.TempPathFactory):
     work = tmp_path_factory.mktemp("peers-work")
-    [spec] = peers.build_specs(naive_model, work, ["naive"], Path(sys.executable).parent, Path("/nonexistent"))
-    with peers.ServerProcess(spec, work / "naive.log", ready_timeout_s=60) as server:
+    [spec] = servers.build_specs(naive_model, work, ["naive"], Path(sys.executable).parent, Path("/nonexistent"))
+    with servers.ServerProcess(spec, work / "naive.log", ready_timeout_s=60) as server:
         yield server
 
 
-def test_joblib_copy_is_the_same_estimator(naive_model: peers.ModelFiles) -> None:
+def test_joblib_copy_is_the_same_estimator(naive_model: servers.ModelFiles) -> None:
     import joblib
     import numpy as np
     import skops.io
@@ -48,23 +48,23 @@ def test_joblib_copy_is_the_same_estimator(naive_model: peers.ModelFiles) -> Non
     assert (original.predict_proba(rows) == copy.predict_proba(rows)).all()
 
 
-def test_naive_app_under_gunicorn_predicts_and_closes_connections(naive_server: peers.ServerProcess,
-                                                                 naive_model: peers.ModelFiles) -> None:
-    answer = peers.probe(naive_server.spec)
+def test_naive_app_under_gunicorn_predicts_and_closes_connections(naive_server: servers.ServerProcess,
+                                                                 naive_model: servers.ModelFiles) -> None:
+    answer = servers.probe(naive_server.spec)
     assert answer["status"] == 200
     assert set(answer["answer"]) == {"prediction"}
-    assert peers.predicted_label("naive", answer["answer"]) in (0, 1)
+    assert servers.predicted_label("naive", answer["answer"]) in (0, 1)
     assert answer["keep_alive"] is False  # gunicorn sync workers: Connection: close
     assert naive_server.spec.argv[1:3] == ["-w", "2"]
 
 
-def test_naive_app_rejects_what_the_blog_never_checked(naive_server: peers.ServerProcess) -> None:
+def test_naive_app_rejects_what_the_blog_never_checked(naive_server: servers.ServerProcess) -> None:
     status = http_status(naive_server.spec.port, "/predict", "POST", json.dumps({"x": 1}).encode())
     assert status == 500  # KeyError in the blog's code: the baseline is kept as written
 
 
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk not installed (make bench-peers installs it)")
-def test_wrk_lua_summary_line_from_a_real_run(naive_server: peers.ServerProcess, tmp_path: Path) -> None:
+def test_wrk_lua_summary_line_from_a_real_run(naive_server: servers.ServerProcess, tmp_path: Path) -> None:
     script = tmp_path / "naive.lua"
     script.write_text(wrk.wrk_lua_script(naive_server.spec.body))
     step = wrk.run_wrk("wrk", naive_server.spec.base_url + "/predict", script, concurrency=2, duration_s=1)

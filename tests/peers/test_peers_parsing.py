@@ -6,7 +6,7 @@ import json
 
 import pytest
 from twinbench.measure import wrk
-from twinbench.peers import servers as peers
+from twinbench.peers import compare, servers
 
 WRK_TEXT = """Running 10s test @ http://127.0.0.1:8080/predict
   2 threads and 32 connections
@@ -83,23 +83,23 @@ def _cell(rps: float, p99: float) -> dict:
 
 
 def test_median_summary_takes_medians_and_flags_spread() -> None:
-    summary = peers.median_summary([_cell(100, 10), _cell(300, 12), _cell(110, 11)])
+    summary = compare.median_summary([_cell(100, 10), _cell(300, 12), _cell(110, 11)])
     assert summary["rps"] == 110 and summary["p99_ms"] == 11
     assert summary["n_rounds"] == 3
     assert summary["unstable"] is True  # (300 - 100) / 110 > 20 %
-    assert peers.median_summary([_cell(100, 10), _cell(105, 10)])["unstable"] is False
+    assert compare.median_summary([_cell(100, 10), _cell(105, 10)])["unstable"] is False
 
 
 def _summary(twin: tuple[float, float], naive: tuple[float, float], batch: tuple[float, float] | None) -> dict:
-    out = {"twinserve": {32: peers.median_summary([_cell(*twin)])},
-           "naive": {32: peers.median_summary([_cell(*naive)])}}
+    out = {"twinserve": {32: compare.median_summary([_cell(*twin)])},
+           "naive": {32: compare.median_summary([_cell(*naive)])}}
     if batch:
-        out["mlserver-batch"] = {32: peers.median_summary([_cell(*batch)])}
+        out["mlserver-batch"] = {32: compare.median_summary([_cell(*batch)])}
     return out
 
 
 def test_rf_targets_pass_and_fail_at_their_limits() -> None:
-    verdicts = peers.evaluate_targets("rf", _summary((900, 40), (300, 80), (301, 50)))
+    verdicts = compare.evaluate_targets("rf", _summary((900, 40), (300, 80), (301, 50)))
     by_peer_metric = {(v["peer"], v["metric"]): v for v in verdicts}
     assert by_peer_metric[("naive", "rps")]["verdict"] == "PASS"  # 3.0x exactly
     assert by_peer_metric[("mlserver-batch", "rps")]["verdict"] == "FAIL"  # 2.99x
@@ -108,21 +108,21 @@ def test_rf_targets_pass_and_fail_at_their_limits() -> None:
 
 
 def test_logreg_targets_and_missing_peer() -> None:
-    verdicts = peers.evaluate_targets("logreg", _summary((1500, 41), (1000, 80), None))
+    verdicts = compare.evaluate_targets("logreg", _summary((1500, 41), (1000, 80), None))
     assert [v["verdict"] for v in verdicts] == ["PASS", "FAIL"]  # 1.5x rps; p99 0.5125x
-    missing = peers.evaluate_targets("rf", _summary((900, 40), (300, 80), None))
+    missing = compare.evaluate_targets("rf", _summary((900, 40), (300, 80), None))
     assert {v["peer"]: v["verdict"] for v in missing if v["metric"] == "rps"}["mlserver-batch"] == "MISSING"
 
 
 def test_ratio_handles_missing_and_zero() -> None:
-    assert peers.ratio(None, 1.0) is None and peers.ratio(1.0, 0) is None
-    assert peers.ratio(3.0, 2.0) == 1.5
+    assert compare.ratio(None, 1.0) is None and compare.ratio(1.0, 0) is None
+    assert compare.ratio(3.0, 2.0) == 1.5
 
 
 def test_table_shows_every_server_keep_alive_and_verdicts() -> None:
     summary = _summary((900, 40), (300, 80), (200, 90))
-    verdicts = peers.evaluate_targets("rf", summary)
-    table = peers.render_table("rf", summary, ["twinserve", "naive", "mlserver-batch"],
+    verdicts = compare.evaluate_targets("rf", summary)
+    table = compare.render_table("rf", summary, ["twinserve", "naive", "mlserver-batch"],
                                {"twinserve": True, "naive": False, "mlserver-batch": True}, verdicts)
     naive_line = next(line for line in table.splitlines() if line.startswith("naive"))
     assert " no " in naive_line and "3.00x" in naive_line and "0.500x" in naive_line
@@ -130,7 +130,7 @@ def test_table_shows_every_server_keep_alive_and_verdicts() -> None:
 
 
 def test_mlserver_templates_render_typed_values(tmp_path) -> None:
-    rendered = peers.render_mlserver(tmp_path, "rf", tmp_path / "model.joblib", (32, 0.005))
+    rendered = servers.render_mlserver(tmp_path, "rf", tmp_path / "model.joblib", (32, 0.005))
     written = json.loads((tmp_path / "model-settings.json").read_text())
     assert written["max_batch_size"] == 32 and written["max_batch_time"] == 0.005
     assert written["parameters"]["uri"].endswith("model.joblib")
@@ -147,7 +147,7 @@ def test_mlserver_templates_render_typed_values(tmp_path) -> None:
     ("garbage", None),
 ])
 def test_predicted_label_from_each_answer_shape(answer, label) -> None:
-    assert peers.predicted_label("x", answer) == label
+    assert servers.predicted_label("x", answer) == label
 
 
 def test_cli_registers_bench_peers_with_a_run_function() -> None:

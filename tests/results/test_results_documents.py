@@ -286,16 +286,16 @@ def test_bench_peers_command_writes_a_valid_document(tmp_path: Path, monkeypatch
 
     from twinbench.__main__ import main
     from twinbench.cli import peers as peers_cli
-    from twinbench.peers import servers as peers
+    from twinbench.peers import compare, runner, servers
 
     record = {"model": "rf", "labels_agree": True, "summary": {}, "_summary_int": {},
               "servers": {"twinserve": {"label": "twinserve", "keep_alive": False, "rounds": [], "sweeps": []}},
               "targets": [{"target": "rps >= 1.5x naive", "verdict": "FAIL"}]}
     monkeypatch.setattr(peers_cli, "_preflight", lambda cfg: None)
-    monkeypatch.setattr(peers, "environment", lambda cfg: {**envinfo.collect(), "wrk_version": None})
-    monkeypatch.setattr(peers, "prepare_model", lambda *a: SimpleNamespace(model_dir=tmp_path))
-    monkeypatch.setattr(peers, "run_model", lambda *a: json.loads(json.dumps(record)))
-    monkeypatch.setattr(peers, "render_table", lambda *a: "table")
+    monkeypatch.setattr(runner, "environment", lambda cfg: {**envinfo.collect(), "wrk_version": None})
+    monkeypatch.setattr(servers, "prepare_model", lambda *a: SimpleNamespace(model_dir=tmp_path))
+    monkeypatch.setattr(runner, "run_model", lambda *a: json.loads(json.dumps(record)))
+    monkeypatch.setattr(compare, "render_table", lambda *a: "table")
     code = main(["bench-peers", "--models", "rf", "--servers", "twinserve", "--sweep-rates", "", "--out",
                  str(tmp_path / "out"), "--quiet"])
     assert code == peers_cli.EXIT_TARGET_FAILED

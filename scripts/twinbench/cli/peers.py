@@ -1,7 +1,7 @@
 """``twinbench bench-peers``: twinserve vs the naive blog template and MLServer, same machine, same model.
 
-Runs :mod:`twinbench.peers.servers` and writes ``results/peers-<timestamp>/results.json``; prints one
-table per model with PASS/FAIL for each issue-7 target. Exit codes: 0 every target met,
+Runs :mod:`twinbench.peers` and writes ``results/peers-<timestamp>/results.json``; prints one
+table per model with PASS/FAIL for each target. Exit codes: 0 every target met,
 3 a target FAILED or could not be measured, 1 the run failed, 2 bad usage/setup, 130 interrupted.
 """
 
@@ -12,8 +12,9 @@ import shutil
 import sys
 from pathlib import Path
 
+import twinbench.peers as twinbench_peers
 from twinbench.measure.progress import Progress
-from twinbench.peers import servers as peers
+from twinbench.peers import compare, lambda_part, runner, servers
 from twinbench.results import formats
 from twinbench.results.documents import PeersResults
 from twinbench.results.envinfo import load_average
@@ -40,17 +41,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "bench-peers",
         help="twinserve vs the naive blog template and MLServer, interleaved, PASS/FAIL per target",
-        description=__doc__ + "\n" + (peers.__doc__ or ""),
+        description=__doc__ + "\n" + (twinbench_peers.__doc__ or ""),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--models", type=_csv(str, peers.MODEL_KINDS), default=peers.MODEL_KINDS,
+    p.add_argument("--models", type=_csv(str, servers.MODEL_KINDS), default=servers.MODEL_KINDS,
                    help="comma-separated default models (default: rf,logreg)")
-    p.add_argument("--servers", type=_csv(str, peers.SERVER_ORDER), default=peers.SERVER_ORDER,
+    p.add_argument("--servers", type=_csv(str, servers.SERVER_ORDER), default=servers.SERVER_ORDER,
                    help="comma-separated servers, in interleaving order (default: %(default)s)")
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds; tables show medians (default: 3)")
     p.add_argument("--duration-s", type=float, default=10.0, help="seconds per wrk run (default: 10)")
     p.add_argument("--warmup-s", type=float, default=2.0, help="discarded wrk warm-up per server (default: 2)")
-    p.add_argument("--concurrency", type=_csv(int), default=peers.CONCURRENCIES,
+    p.add_argument("--concurrency", type=_csv(int), default=servers.CONCURRENCIES,
                    help="wrk connections, comma-separated (default: 1,8,32; targets read c=32)")
     p.add_argument("--sweep-rates", type=_csv(float), default=(100.0, 300.0, 900.0),
                    help="open-loop rates in rps, ascending; stops at the first saturated step; "
@@ -62,23 +63,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="also measure Lambda cold init and warm duration: the shipped package "
                         "(build/lambda/pkg) vs the blog's handler in a scikit-learn package, local emulator")
     p.add_argument("--lambda-only", action="store_true", help="only the Lambda part")
-    p.add_argument("--lambda-package", type=Path, default=peers.PeersConfig.lambda_package,
+    p.add_argument("--lambda-package", type=Path, default=runner.PeersConfig.lambda_package,
                    help="unzipped shipped package (default: build/lambda/pkg)")
     p.add_argument("--lambda-handler", default="handler.handler", help="its handler (default: handler.handler)")
     p.add_argument("--lambda-cold-samples", type=int, default=5, help="cold starts per variant (default: 5)")
-    p.add_argument("--work-dir", type=Path, default=peers.PeersConfig.work_dir,
+    p.add_argument("--work-dir", type=Path, default=runner.PeersConfig.work_dir,
                    help="models, rendered MLServer settings, wrk scripts (default: build/peers)")
-    p.add_argument("--out", type=Path, default=peers.PeersConfig.results_dir,
+    p.add_argument("--out", type=Path, default=runner.PeersConfig.results_dir,
                    help="results root; the run goes to <out>/peers-<timestamp>/ (default: results)")
     p.add_argument("--wrk", default="wrk", help="wrk binary (default: wrk on PATH)")
-    p.add_argument("--mlserver", type=Path, default=peers.PeersConfig.mlserver_bin,
+    p.add_argument("--mlserver", type=Path, default=runner.PeersConfig.mlserver_bin,
                    help="mlserver executable (default: .venv-mlserver/bin/mlserver)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=run)
 
 
-def _config(args: argparse.Namespace) -> peers.PeersConfig:
-    cfg = peers.PeersConfig(
+def _config(args: argparse.Namespace) -> runner.PeersConfig:
+    cfg = runner.PeersConfig(
         models=tuple(args.models), servers=tuple(args.servers), rounds=args.rounds,
         duration_s=args.duration_s, warmup_s=args.warmup_s, concurrencies=tuple(args.concurrency),
         sweep_rates=tuple(args.sweep_rates), sweep_step_s=args.sweep_step_s, work_dir=args.work_dir,
@@ -95,7 +96,7 @@ def _config(args: argparse.Namespace) -> peers.PeersConfig:
     return cfg
 
 
-def _preflight(cfg: peers.PeersConfig) -> str | None:
+def _preflight(cfg: runner.PeersConfig) -> str | None:
     if cfg.models and shutil.which(cfg.wrk) is None:
         return f"wrk not found ({cfg.wrk}); `make bench-peers` installs it (apt-get install wrk)"
     if any(s.startswith("mlserver") for s in cfg.servers) and cfg.models and not cfg.mlserver_bin.exists():
@@ -150,12 +151,12 @@ def run(args: argparse.Namespace) -> int:
         return 2
     progress = Progress(quiet=args.quiet)
     with RunFolder(formats.PEERS, root=cfg.results_dir, prefix="peers", logs=True,
-                   environment=lambda: peers.environment(cfg)) as folder:
+                   environment=lambda: runner.environment(cfg)) as folder:
         exit_code, doc, tables, path = _measure(folder, cfg, args, progress)
     return _print(folder, doc, tables, path, exit_code)
 
 
-def _measure(folder: RunFolder, cfg: peers.PeersConfig, args: argparse.Namespace,
+def _measure(folder: RunFolder, cfg: runner.PeersConfig, args: argparse.Namespace,
              progress: Progress) -> tuple[int, dict, list[str], Path]:
     """Run every model and the Lambda part; write results.json (partial and marked when interrupted)."""
     payload = PeersResults(run={
@@ -163,8 +164,8 @@ def _measure(folder: RunFolder, cfg: peers.PeersConfig, args: argparse.Namespace
         "settings": {"models": list(cfg.models), "servers": list(cfg.servers), "rounds": cfg.rounds,
                      "wrk_duration_s": cfg.duration_s, "warmup_s": cfg.warmup_s,
                      "concurrencies": list(cfg.concurrencies), "sweep_rates_rps": list(cfg.sweep_rates),
-                     "sweep_step_s": cfg.sweep_step_s, "sweep_slo_ms": peers.SWEEP_SLO_MS,
-                     "target_concurrency": peers.TARGET_CONCURRENCY, "fast": args.fast,
+                     "sweep_step_s": cfg.sweep_step_s, "sweep_slo_ms": servers.SWEEP_SLO_MS,
+                     "target_concurrency": servers.TARGET_CONCURRENCY, "fast": args.fast,
                      "lambda": cfg.run_lambda}})
     tables: list[str] = []
     lifecycle = RunLifecycle(folder, run=payload.run, note=progress.note, keep_going=True,
@@ -172,20 +173,20 @@ def _measure(folder: RunFolder, cfg: peers.PeersConfig, args: argparse.Namespace
     with lifecycle:
         for kind in cfg.models:
             progress.phase(f"{kind}: preparing the model (train if absent, joblib copy)")
-            model = peers.prepare_model(kind, cfg.work_dir, cfg.python, progress.note)
+            model = servers.prepare_model(kind, cfg.work_dir, cfg.python, progress.note)
             progress.done(str(model.model_dir))
-            record = peers.run_model(model, cfg, progress.note, folder.logs)
+            record = runner.run_model(model, cfg, progress.note, folder.logs)
             summary = record.pop("_summary_int")
             payload.models[kind] = record
             keep_alive = {name: s["keep_alive"] for name, s in record["servers"].items()}
-            tables.append(peers.render_table(kind, summary, list(cfg.servers), keep_alive, record["targets"]))
+            tables.append(compare.render_table(kind, summary, list(cfg.servers), keep_alive, record["targets"]))
             if cfg.sweep_rates:
-                tables.append(peers.render_sweep(kind, {name: s["sweeps"] for name, s in record["servers"].items()}))
+                tables.append(compare.render_sweep(kind, {name: s["sweeps"] for name, s in record["servers"].items()}))
         if cfg.run_lambda:
             progress.phase("lambda: cold init and warm duration (local emulator)")
-            payload.lambda_ = peers.run_lambda_part(cfg, progress.note)
+            payload.lambda_ = lambda_part.run_lambda_part(cfg, progress.note)
             progress.done(payload.lambda_.get("status", "?"))
-            tables.append(peers.render_lambda(payload.lambda_))
+            tables.append(lambda_part.render_lambda(payload.lambda_))
     exit_code = lifecycle.exit_code
     payload.run["load_average_after"] = load_average()
     document = folder.document(payload)
