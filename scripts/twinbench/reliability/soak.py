@@ -66,8 +66,7 @@ class SoakSettings:
     saturation_from_results: bool = False
     """Reuse the newest bench's closed-loop peak instead of measuring open-loop here. Faster, but a
     closed-loop peak overstates what an open-loop stream holds when the generator shares the cores
-    (measured: 70 % of the bench's 1,779 req/s overloaded the container; two in-place measurements
-    gave 840 and 1,096)."""
+    (figures in docs/measurements.md)."""
     ramp_step_s: float = 10.0
     """Length of each ramp step (25/50/75 % of the soak rate) before the soak proper; 0 skips it."""
     window_s: float | None = None

@@ -33,8 +33,8 @@ THROUGHPUT_FRACTION = 0.9
 # (SIGKILL one loop later). A SIGSTOPped worker keeps SIGABRT pending; gunicorn.conf.py's
 # `when_ready` hook sends SIGCONT right after the abort, so it exits at once. The stall is thus
 # seen, and the worker killed, within timeout + one loop (the worst phase: the last check before
-# the timeout just missed it). The margin covers exit, reap and fork (20-80 ms measured on 2 shared
-# cores) and the arbiter's loop running a few ms past each second, with room for a loaded host.
+# the timeout just missed it). The margin covers exit, reap and fork (docs/measurements.md) and the
+# arbiter's loop running a few ms past each second, with room for a loaded host.
 ARBITER_LOOP_S = 1.0
 STALL_MARGIN_S = 0.25
 STALL_LIMIT_EXTRA_S = ARBITER_LOOP_S + STALL_MARGIN_S
