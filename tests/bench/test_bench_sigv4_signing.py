@@ -1,5 +1,5 @@
 """The bench's remote mode signs as the client does: its load generator and its cold-start POSTs pass the
-same SigV4 check. Pending the bench's ``sign`` hook (LoadGenerator, RemoteLambdaTarget, _post):
+same SigV4 check. Pending the bench's ``sign`` hook (LoadGenerator, RemoteLambdaTarget, timed_post):
 strict, so the markers must go once it lands."""
 
 from __future__ import annotations
@@ -50,9 +50,9 @@ def test_load_generator_signs_every_request(signed_server):
 
 def test_remote_lambda_target_signs_its_posts(signed_server):
     from twinbench.targets import RemoteLambdaTarget
-    from twinbench.targets.base import _post
+    from twinbench.targets.base import timed_post
 
     server, sign, verdicts = signed_server
     target = RemoteLambdaTarget(server.url, sign=sign)
     assert target.describe()["config"]["sigv4"] is True
-    assert _post(target.url + "/predict", BODY, sign=target.sign)[0] == 200 and verdicts[-1].ok
+    assert timed_post(target.url + "/predict", BODY, sign=target.sign)[0] == 200 and verdicts[-1].ok

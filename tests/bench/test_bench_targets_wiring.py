@@ -58,7 +58,7 @@ def fake_podman(monkeypatch):
 def test_podman_runtime_gets_a_real_port_the_pod_limits_and_is_stopped(fake_podman, monkeypatch):
     import twinbench.targets.container as targets
 
-    monkeypatch.setattr(targets, "_post", lambda url, body, timeout_s=60.0: (200, {}, 7.0))
+    monkeypatch.setattr(targets, "timed_post", lambda url, body, timeout_s=60.0: (200, {}, 7.0))
     with ContainerTarget(runtime="podman") as target:
         serving = fake_podman.made[0]
         assert target.url == serving.url and serving.port > 0
@@ -78,7 +78,7 @@ def test_podman_cold_container_is_removed_even_when_the_request_blows_up(fake_po
     def boom(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(targets, "_post", boom)
+    monkeypatch.setattr(targets, "timed_post", boom)
     target = ContainerTarget(runtime="podman")
     with pytest.raises(KeyboardInterrupt):
         target.cold_sample(b"{}")

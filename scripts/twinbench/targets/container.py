@@ -12,7 +12,7 @@ from twinserve_support.process.net import free_port
 from twinbench.targets.base import (
     ColdSample,
     Target,
-    _post,
+    timed_post,
 )
 
 
@@ -92,7 +92,7 @@ class ContainerTarget(Target):
                 spawned_at = time.perf_counter()
                 server.start()
                 ready_ms = server.timings.get("start_to_ready_ms", (time.perf_counter() - spawned_at) * 1000.0)
-            status, _, request_ms = _post(server.url + "/predict", body)
+            status, _, request_ms = timed_post(server.url + "/predict", body)
             first_ms = (time.perf_counter() - spawned_at) * 1000.0
         finally:
             if isinstance(server, LocalContainer):

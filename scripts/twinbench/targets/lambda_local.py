@@ -20,7 +20,7 @@ from twinbench.measure.loadgen import COLD_HEADER, INIT_HEADER
 from twinbench.targets.base import (
     ColdSample,
     Target,
-    _post,
+    timed_post,
 )
 
 WSGI_PREFIX = "/wsgi"  # serverless.yml: the WSGI function's routes and its API_GATEWAY_BASE_PATH
@@ -139,7 +139,7 @@ class LambdaTarget(Target):
         """Reap every environment, invoke once; the handler's header says whether it really was cold."""
         assert self._lam is not None
         self._lam.reap_all()
-        status, headers, request_ms = _post(self.url + "/predict", body)
+        status, headers, request_ms = timed_post(self.url + "/predict", body)
         cold_raw = headers.get(COLD_HEADER)
         cold = None if cold_raw is None else cold_raw.strip().lower() == "true"
         init_ms = None

@@ -13,7 +13,7 @@ from twinbench.targets.base import (
     ColdSample,
     Target,
     _init_header_ms,
-    _post,
+    timed_post,
 )
 from twinbench.targets.lambda_offline import OFFLINE_LABEL, OfflineLambda
 
@@ -107,7 +107,7 @@ class OfflineLambdaTarget(Target):
         server = self._new(f"cold-{self._cold_count}")
         try:
             server.start()
-            status, headers, request_ms = _post(server.url + "/predict", body)
+            status, headers, request_ms = timed_post(server.url + "/predict", body)
         finally:
             server.stop()
         return ColdSample(first_response_ms=request_ms, init_ms=_init_header_ms(headers), request_ms=request_ms,

@@ -14,7 +14,7 @@ from twinbench.targets.base import (
     Sign,
     Target,
     _init_header_ms,
-    _post,
+    timed_post,
 )
 
 
@@ -101,7 +101,7 @@ class RemoteLambdaTarget(RemoteTarget):
         statuses: list[int] = []
 
         def invoke() -> tuple[int, dict[str, str], float]:
-            status, headers, ms = _post(self.url + "/predict", body, sign=self.sign)
+            status, headers, ms = timed_post(self.url + "/predict", body, sign=self.sign)
             statuses.append(status)
             return status, headers, ms
 
