@@ -21,7 +21,7 @@ PRODUCT_TEST_DIRS = ("core", "wrappers", "protocols", "container", "client", "k8
                      "deploy", "models")
 # Product tests may run the local Lambda (the only way to serve the package as Lambda does, locally):
 # the emulator's room and the target that starts it.
-TESTS_MAY_IMPORT = ("twinbench.local_lambda", "twinbench.targets.lambda_local")
+TESTS_MAY_IMPORT = ("twinbench.local_lambda", "twinbench.targets.local_lambda_target")
 
 
 def _python_files(*roots: Path) -> list[Path]:

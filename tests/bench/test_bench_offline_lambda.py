@@ -13,7 +13,7 @@ import urllib.request
 
 import pytest
 from twinbench.targets import OfflineLambdaTarget
-from twinbench.targets.lambda_offline import (
+from twinbench.targets.serverless_offline import (
     OFFLINE_LABEL,
     OfflineLambda,
     OfflineLambdaError,

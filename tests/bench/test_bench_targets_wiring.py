@@ -134,7 +134,7 @@ def test_report_shows_package_size_and_shipped_init_and_old_documents_still_rend
 
 def test_every_output_labels_serverless_offline(tmp_path):
     from twinbench.report.markdown import render_markdown, summary_table
-    from twinbench.targets.lambda_offline import OFFLINE_LABEL
+    from twinbench.targets.serverless_offline import OFFLINE_LABEL
 
     doc = _doc()
     doc["targets"]["lambda"]["runtime"] = "offline"

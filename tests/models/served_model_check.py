@@ -11,7 +11,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from twinbench.targets.lambda_local import LambdaTarget
+from twinbench.targets.local_lambda_target import LambdaTarget
 from twinserve.samples import request_bodies
 
 

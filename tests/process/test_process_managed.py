@@ -11,8 +11,8 @@ from pathlib import Path
 
 import psutil
 import pytest
-from twinbench.targets.lambda_offline import OfflineLambdaError
 from twinbench.targets.lambda_process import LambdaStartError
+from twinbench.targets.serverless_offline import OfflineLambdaError
 from twinserve_support.local_container import ContainerStartError
 from twinserve_support.podman import PodmanStartError
 from twinserve_support.process.managed import ManagedProcess, ProcessNotReady, http_probe

@@ -68,7 +68,7 @@ from twinbench.targets import (
     request_payloads,
 )
 from twinbench.targets.base import Sign
-from twinbench.targets.lambda_local import WSGI_PREFIX
+from twinbench.targets.local_lambda_target import WSGI_PREFIX
 
 __all__ = ["register", "run"]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from twinbench.report import sections as provider_sections
 from twinbench.report.plots import draw_all
-from twinbench.targets.lambda_offline import OFFLINE_LABEL
+from twinbench.targets.serverless_offline import OFFLINE_LABEL
 
 __all__ = ["fmt_summary", "render_folder", "render_markdown", "summary_rows", "summary_table"]
 

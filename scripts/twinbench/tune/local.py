@@ -7,7 +7,7 @@ executor uses):
 
 1. **cold** — ``cold`` times: reap every environment (as an idle period longer than the
    keep-alive would), invoke once; the REPORT line of that request gives Init Duration, and the
-   handler's cold header confirms it (:meth:`twinbench.targets.lambda_local.LambdaTarget.cold_sample`
+   handler's cold header confirms it (:meth:`twinbench.targets.local_lambda_target.LambdaTarget.cold_sample`
    does the same);
 2. **warm** — ``warmup`` invocations discarded, then ``warm`` measured, ``gap_ms`` apart, on one
    kept-alive connection; their REPORT Billed Duration (Duration rounded up to 1 ms) is what is

@@ -15,11 +15,11 @@ from twinbench.targets.base import (
     _init_header_ms,
     timed_post,
 )
-from twinbench.targets.lambda_offline import OFFLINE_LABEL, OfflineLambda
+from twinbench.targets.serverless_offline import OFFLINE_LABEL, OfflineLambda
 
 
 class OfflineLambdaTarget(Target):
-    """The Lambda under serverless-offline 14.8.2 (osls), serving the shipped package; see :mod:`twinbench.targets.lambda_offline`.
+    """The Lambda under serverless-offline 14.8.2 (osls), serving the shipped package; see :mod:`twinbench.targets.serverless_offline`.
 
     Labelled :data:`OFFLINE_LABEL` everywhere: no Init Duration (cold start inside Duration), no
     throttling (``reservedConcurrency`` ignored), no per-environment CPU share, no reaping on demand.
