@@ -50,12 +50,27 @@ def read_sample(path: Path) -> Any:
 
 def _steps(estimator: Any) -> list[Any]:
     """The estimator and every fitted sub-estimator inside it (pipelines, column transformers)."""
-    found = [estimator]
+    return [step for step, _ in _steps_with_names(estimator, None)]
+
+
+def _steps_with_names(estimator: Any, inherited: list[str] | None) -> list[tuple[Any, list[str] | None]]:
+    """Each sub-estimator with the feature names its columns carry: its own ``feature_names_in_``,
+    else the names it was handed (a ColumnTransformer's column list, or the step before it in a
+    pipeline when the widths agree: a scaler behind an imputer sees the imputer's columns)."""
+    own = getattr(estimator, "feature_names_in_", None)
+    names = [str(n) for n in own] if own is not None else inherited
+    width = getattr(estimator, "n_features_in_", None)
+    if names is not None and width is not None and len(names) != width:
+        names = None
+    found = [(estimator, names)]
     for _, step in getattr(estimator, "steps", []) or []:
-        found += _steps(step)
-    for _, transformer, _ in getattr(estimator, "transformers_", []) or []:
-        if not isinstance(transformer, str):
-            found += _steps(transformer)
+        found += _steps_with_names(step, names)
+    for _, transformer, columns in getattr(estimator, "transformers_", []) or []:
+        if isinstance(transformer, str):
+            continue
+        given = [str(c) for c in columns] if isinstance(columns, list | tuple) and all(
+            isinstance(c, str) for c in columns) else None
+        found += _steps_with_names(transformer, given)
     return found
 
 
@@ -180,9 +195,9 @@ def _numeric_ranges(estimator: Any, names: tuple[str, ...]) -> dict[str, tuple[f
     """Per feature (mean, spread) from what the estimator learned: scalers' mean_/scale_, imputers'
     statistics_, trees' split thresholds. Used to draw realistic rows when there is no sample."""
     ranges: dict[str, tuple[float, float]] = {}
-    for step in _steps(estimator):
-        step_names = getattr(step, "feature_names_in_", None)
-        step_names = [str(n) for n in step_names] if step_names is not None else list(names)
+    for step, step_names in _steps_with_names(estimator, list(names)):
+        if step_names is None:
+            continue
         mean, scale = getattr(step, "mean_", None), getattr(step, "scale_", None)
         if mean is not None and scale is not None and len(mean) == len(step_names):
             for name, m, s in zip(step_names, mean, scale, strict=True):

@@ -1,0 +1,109 @@
+"""Registration from a model and a sample of the user's data: the schema it writes, and every
+failure as one line with exit 2 (never a traceback)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from twinserve.cli import main
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
+from model_shapes import write_shape  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return write_shape("dataframe-pipeline", tmp_path_factory.mktemp("pipeline"))
+
+
+def _register(capsys, *args: str) -> tuple[int, str]:
+    code = main(["import", *args])
+    return code, capsys.readouterr().err
+
+
+def test_the_schema_says_kind_nullable_and_categories_per_feature(pipeline, tmp_path, capsys):
+    src, sample = pipeline
+    code, err = _register(capsys, "--src", str(src), "--sample", str(sample), "--out", str(tmp_path / "m"))
+    assert code == 0, err
+    meta = json.loads((tmp_path / "m" / "metadata.json").read_text())
+    features = {f["name"]: f for f in meta["input_schema"]["features"]}
+    assert meta["input_schema"]["layout"] == "dataframe"
+    assert features["age"] == {"name": "age", "kind": "number", "nullable": True}  # the sample has gaps
+    assert features["fare"]["nullable"] is False
+    assert features["sex"]["kind"] == "string" and features["sex"]["categories"] == ["female", "male"]
+    assert features["sex"]["closed"] is False  # handle_unknown="ignore": the model takes new values
+    assert features["pclass"]["kind"] == "integer" and features["pclass"]["categories"] == [1, 2, 3]
+    assert "survived" in err and "ignored" in err  # the label column is listed
+    rows = json.loads((tmp_path / "m" / "samples.json").read_text())["rows"]
+    assert len(rows) == 100 and set(rows[0]) == set(features)
+    assert any(r["age"] is None for r in rows)  # missing values kept as null, never NaN
+
+
+def test_an_encoder_that_refuses_unknown_values_makes_the_feature_closed(tmp_path, capsys):
+    src, sample = write_shape("strict-categories", tmp_path / "src")
+    code, err = _register(capsys, "--src", str(src), "--sample", str(sample), "--out", str(tmp_path / "m"))
+    assert code == 0, err
+    features = {f["name"]: f for f in json.loads((tmp_path / "m" / "metadata.json").read_text())["input_schema"]["features"]}
+    assert features["sex"]["closed"] is True and features["embarked"]["closed"] is True
+
+
+def test_without_a_sample_it_warns_and_checks_on_rows_drawn_from_what_the_model_learned(pipeline, tmp_path, capsys):
+    src, _ = pipeline
+    code, err = _register(capsys, "--src", str(src), "--out", str(tmp_path / "m"))
+    assert code == 0, err
+    assert "warning: no SAMPLE given" in err
+    rows = json.loads((tmp_path / "m" / "samples.json").read_text())["rows"]
+    fares = [r["fare"] for r in rows if r["fare"] is not None]
+    assert np.median(fares) > 100  # the scaler's learned mean (~3,000), not N(0, 1)
+    # Known categories, the odd unseen one (the encoder ignores them) and null (it takes a missing value).
+    assert {r["sex"] for r in rows} <= {"female", "male", "__twinserve_unseen__", None}
+
+
+def _one_line_exit_2(capsys, *args: str) -> str:
+    code, err = _register(capsys, *args)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def test_an_unfitted_model_is_one_line_exit_2(tmp_path, capsys):
+    from sklearn.linear_model import LogisticRegression
+
+    joblib.dump(LogisticRegression(), tmp_path / "m.joblib")
+    assert "not fitted" in _one_line_exit_2(capsys, "--src", str(tmp_path / "m.joblib"), "--out", str(tmp_path / "o"))
+
+
+def test_a_sample_without_the_models_columns_names_them(pipeline, tmp_path, capsys):
+    src, sample = pipeline
+    pd.read_csv(sample).drop(columns=["sex", "pclass"]).to_csv(tmp_path / "s.csv", index=False)
+    line = _one_line_exit_2(capsys, "--src", str(src), "--sample", str(tmp_path / "s.csv"), "--out", str(tmp_path / "o"))
+    assert "SAMPLE lacks column(s) sex, pclass" in line
+
+
+def test_a_model_that_fails_on_the_sample_gives_its_own_message(pipeline, tmp_path, capsys):
+    src, sample = pipeline
+    frame = pd.read_csv(sample)
+    frame["fare"] = "not a number"
+    frame.to_csv(tmp_path / "s.csv", index=False)
+    line = _one_line_exit_2(capsys, "--src", str(src), "--sample", str(tmp_path / "s.csv"), "--out", str(tmp_path / "o"))
+    assert "the model fails on the sample rows" in line
+
+
+@pytest.mark.parametrize("bad", ["missing.joblib", "not-a-model.joblib"])
+def test_an_unreadable_model_file_is_one_line_exit_2(tmp_path, capsys, bad):
+    if bad == "not-a-model.joblib":
+        (tmp_path / bad).write_text("hello")
+    _one_line_exit_2(capsys, "--src", str(tmp_path / bad), "--out", str(tmp_path / "o"))
+
+
+def test_an_unreadable_sample_is_one_line_exit_2(pipeline, tmp_path, capsys):
+    src, _ = pipeline
+    (tmp_path / "s.parquet").write_bytes(b"not parquet")
+    _one_line_exit_2(capsys, "--src", str(src), "--sample", str(tmp_path / "s.parquet"), "--out", str(tmp_path / "o"))
