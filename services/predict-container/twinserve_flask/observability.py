@@ -225,7 +225,9 @@ class Observed:
                 "time": self.clock.now(), "level": "info", "logger": "twinserve.access",
                 "request_id": request_id, "method": method, "path": path, "route": route, "status": status,
                 "bytes": size, "latency_ms": round(seconds * 1000.0, 3),
-                "remote_addr": environ.get("REMOTE_ADDR"),
+                # Behind nginx the peer is a unix socket (no address) only nginx can reach, so its
+                # X-Real-IP is the client's; on a TCP port REMOTE_ADDR is, and X-Real-IP is not trusted.
+                "remote_addr": environ.get("REMOTE_ADDR") or environ.get("HTTP_X_REAL_IP"),
             }, option=self._newline)
             with contextlib.suppress(OSError):  # a closed or full log pipe must never fail the request
                 os.write(self.log_fd, line)
