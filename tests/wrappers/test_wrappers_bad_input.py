@@ -122,3 +122,26 @@ def test_small_chunked_upload_is_read_whole(gunicorn_url, good_body):
     response = requests.post(gunicorn_url + "/predict", data=iter([good_body[:10], good_body[10:]]),
                              headers={"Content-Type": "application/json"}, timeout=30)
     assert response.status_code == 200, response.text
+
+
+_HOSTILE = {
+    "long unknown feature": ("POST", "/predict", lambda: json.dumps({"features": {"x" * 50_000: 1}}).encode()),
+    "long string value": ("POST", "/predict", lambda: json.dumps({"features": ["\u0001" * 50_000]}).encode()),
+    "long V2 input name": ("POST", "/v2/models/m/infer", lambda: json.dumps(
+        {"inputs": [{"name": "y" * 200_000, "shape": [1, 1], "datatype": "FP64", "data": [1]}]}).encode()),
+    "long V2 model name": ("POST", "/v2/models/" + "n" * 3_000 + "/infer", lambda: b"{}"),
+    "long unknown path": ("GET", "/" + "p" * 3_000, lambda: b""),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_HOSTILE))
+def test_error_answers_stay_small_and_identical_whatever_the_request(callers, case):
+    """Echoed values are clipped and no error answer exceeds 1 KiB, on every wrapper, byte for byte."""
+    method, path, make_body = _HOSTILE[case]
+    body = make_body()
+    answers = {w: call(method, path, body, "application/json" if body else None) for w, call in callers.items()}
+    reference = answers["gunicorn"]
+    assert 400 <= reference.status < 500, reference.body[:200]
+    assert len(reference.body) <= 1024, len(reference.body)
+    for wrapper, answer in answers.items():
+        assert (answer.status, answer.body) == (reference.status, reference.body), wrapper
