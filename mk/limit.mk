@@ -10,6 +10,7 @@
 #   make bench-limit LIMIT_ARGS="--rounds 1 --duration 3 --no-breakdown"   a quick look
 #   make bench-limit-smoke                    CI: every server of the breakdown starts and answers wrk
 #                                             (1 round x 2 s; figures printed, the target not judged)
+#   BENCH_LIMIT_OLD_COMMIT=<commit>           the old edge to compare with (empty: none, e.g. in a shallow clone)
 
 LIMIT_ARGS ?=
 

@@ -47,6 +47,8 @@ TARGET_VS_OLD = {"": 1.0, "/close": 0.90}
 CLOSING = "/close"  # suffix of a closing-client step's server name
 OLD_EDGE = "old-edge"
 DEFAULT_OLD_COMMIT = "b9aa251"  # the last commit with the custom buffered worker
+# Another commit to compare with; empty: no old-edge server (a shallow clone has no such commit).
+ENV_OLD_COMMIT = "BENCH_LIMIT_OLD_COMMIT"
 # History: 1 stock sync no-op vs buffered twinserve, closing clients only; 2 the same arrangement
 # for both, keep-alive and closing clients, the replaced edge beside them.
 SCHEMA = "twinbench.http-limit/2"
@@ -123,7 +125,8 @@ class LimitConfig:
     concurrency: int = 32
     workers: int | None = None  # None: each server's own (see Variant.workers and image_workers)
     breakdown: bool = True
-    old_commit: str | None = DEFAULT_OLD_COMMIT  # None: no old-edge server
+    # None: no old-edge server. Default: BENCH_LIMIT_OLD_COMMIT if set (empty: none), else DEFAULT_OLD_COMMIT.
+    old_commit: str | None = field(default_factory=lambda: os.environ.get(ENV_OLD_COMMIT, DEFAULT_OLD_COMMIT) or None)
     client_kinds: tuple[str, ...] = ("", CLOSING)  # keep-alive, closing
     model_path: Path | None = None
     out: Path | None = None
@@ -181,7 +184,8 @@ def old_edge_tree(commit: str | None, log: Callable[[str], None]) -> Iterator[Pa
     except (OSError, subprocess.SubprocessError) as exc:
         shutil.rmtree(target, ignore_errors=True)
         detail = getattr(exc, "stderr", "") or exc
-        raise LimitBenchError(f"cannot check out the old edge at {commit}: {detail}") from None
+        raise LimitBenchError(f"cannot check out the old edge at {commit} ({ENV_OLD_COMMIT}= skips it): "
+                              f"{str(detail).strip()}") from None
     log(f"old edge: commit {commit} in {target}")
     try:
         yield target
