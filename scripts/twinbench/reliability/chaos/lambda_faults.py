@@ -14,17 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from twinbench.measure.progress import Progress
+from twinbench.reliability.chaos import stream as step
 from twinbench.reliability.chaos.leftovers import Leftovers, leftovers, wait_gone
 from twinbench.reliability.chaos.recovery import intended_s, status_counts_of
 from twinbench.reliability.chaos.settings import LAMBDA_FAULTS, ChaosSettings, FaultError
-from twinbench.reliability.chaos.stream import (
-    fault_record,
-    judge,
-    measure_rate,
-    one_line,
-    post,
-    stream_with_fault,
-)
 
 
 class _Lambda:
@@ -125,13 +118,13 @@ def _lambda_fault(fault: str, lam: _Lambda, body: bytes, rate: float, settings: 
                 "destroyed_after_s": round(now_s() - t_handed, 3) if gone is not None else None}
 
     progress.phase(f"lambda: {fault} at {rate:.0f} rps (function timeout {settings.lambda_timeout_s:g} s)")
-    outcomes, generator, facts = asyncio.run(stream_with_fault(lam.url, body, rate, duration, settings.pre_s, inject))
+    outcomes, generator, facts = asyncio.run(step.stream_with_fault(lam.url, body, rate, duration, settings.pre_s, inject))
     after = lam.stats()
     before = marks.get("before", {})
     deltas = {k: int(after.get(k, 0)) - int(before.get(k, 0))
               for k in ("runtime_exits", "timeouts", "function_errors", "cold_starts", "throttles")}
     errors = [r for r in lam.reports_since(marks.get("reports", 0)) if r.get("status")]
-    record = fault_record("lambda", fault, rate, duration, outcomes, generator, facts, settings.pre_s)
+    record = step.fault_record("lambda", fault, rate, duration, outcomes, generator, facts, settings.pre_s)
     t_fault = facts.get("t_fault_s") or settings.pre_s
     record["emulator_counts"] = deltas
     record["error_reports"] = [{"status": r.get("status"), "error_type": r.get("error_type"),
@@ -156,7 +149,7 @@ def _lambda_fault(fault: str, lam: _Lambda, body: bytes, rate: float, settings: 
         checks.append(("504 at the function timeout, environment destroyed",
                        destroyed is not None and destroyed <= settings.lambda_timeout_s + 1.0,
                        f"destroyed {destroyed} s after it was handed the invocation (timeout {settings.lambda_timeout_s:g} s)"))
-    return judge(record, checks)
+    return step.judge(record, checks)
 
 
 def package_without_model(package_dir: Path, dest: Path) -> Path:
@@ -189,7 +182,7 @@ def _init_failure(settings: ChaosSettings, body: bytes, work: Path, seen: Leftov
     requests = []
     with _Lambda(settings, package, work / "logs" / "lambda-init-failure.log", seen) as lam:
         for _ in range(5):
-            status, headers, answer, ms = post(lam.url + "/predict", body, timeout_s=30.0)
+            status, headers, answer, ms = step.post(lam.url + "/predict", body, timeout_s=30.0)
             requests.append({"status": status, "error_type": headers.get("x-local-lambda-error"),
                              "body": answer.decode(errors="replace")[:200], "ms": round(ms, 1)})
         stats = lam.stats()
@@ -205,7 +198,7 @@ def _init_failure(settings: ChaosSettings, body: bytes, work: Path, seen: Leftov
               "facts": {"package_dir": str(package), "note": "no recovery without a package that has its model; "
                         "each request starts a new environment whose init fails, as Lambda retries init per invoke"}}
     slowest = max(r["ms"] for r in requests)
-    return judge(record, [
+    return step.judge(record, [
         ("every request answered 502", statuses == {"502": len(requests)}, f"{statuses}"),
         ("the function's own init error named", all(r["error_type"] for r in requests),
          f"{sorted({r['error_type'] for r in requests if r['error_type']})}"),
@@ -226,15 +219,15 @@ def run_lambda_faults(settings: ChaosSettings, body: bytes, folder: Path, seen: 
         with _Lambda(settings, settings.package_dir, folder / "logs" / "lambda-chaos.log", seen) as lam:
             progress.done(lam.url)
             progress.phase("lambda: offered rate")
-            rate, source = measure_rate(lam.url, body, settings, progress)
+            rate, source = step.measure_rate(lam.url, body, settings, progress)
             progress.done(f"{rate:.0f} rps")
             targets["lambda"] = {"offered_rps": rate, "rate": source, "emulator": lam.stats().get("settings")}
             for fault in faults:
                 record = _lambda_fault(fault, lam, body, rate, settings, progress)
-                progress.done(one_line(record))
+                progress.done(step.one_line(record))
                 emit(record)
     if "init-failure" in settings.faults:
         record = _init_failure(settings, body, folder, seen, progress)
-        progress.done(one_line(record))
+        progress.done(step.one_line(record))
         emit(record)
     targets.setdefault("lambda", {})["left_running"] = leftovers(seen)
