@@ -129,9 +129,11 @@ _EDGE_ERRORS = {
 def nginx_config(run_dir: str = RUN_DIR) -> str:
     """nginx's configuration for this master: one worker process per usable CPU, logs on stderr
     (gunicorn writes the access log), every temporary file in ``run_dir`` (tmpfs)."""
+    # Internal URIs, not named locations: a request whose request line nginx could not parse has no
+    # URI of its own, and a redirect to a named location then ends in a 500 of nginx's own.
     error_pages = "\n".join(
-        f"        error_page {status} = @edge{status};\n"
-        f"        location @edge{status} {{ default_type application/json; "
+        f"        error_page {status} /_edge/{status}.json;\n"
+        f"        location = /_edge/{status}.json {{ internal; default_type application/json; "
         f"return {400 if status == 494 else status} '{{\"error\":{{\"code\":\"{code}\",\"message\":\"{message}\"}}}}'; }}"
         for status, (code, message) in _EDGE_ERRORS.items())
     # Run as root (a developer's machine), nginx would hand its workers to `nobody`, which cannot open

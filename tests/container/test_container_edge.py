@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import json
 import re
 import socket
 import threading
@@ -303,6 +304,21 @@ def test_ambiguous_framing_is_refused_never_smuggled(edge: Edge, name: str, raw:
     assert statuses, f"{name}: no answer at all: {received[:200]!r}"
     assert 400 <= statuses[0] < 600, f"{name}: {received[:300]!r}"
     assert len(statuses) == 1, f"{name}: a second request was read from the same bytes: {statuses}"
+
+
+@pytest.mark.parametrize(("raw", "status", "code"), [
+    (b"GARBAGE\r\n\r\n", 400, "bad_request"),
+    (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414, "uri_too_long"),
+    (b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 9000 + b"\r\n\r\n", 400, "headers_too_large"),
+    (b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (2 * BODY_LIMIT + 1), 413, "payload_too_large"),
+    (b"POST /predict HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501, "not_implemented"),
+])
+def test_the_edges_own_refusals_are_json_in_the_service_shape(edge: Edge, raw: bytes, status: int, code: str):
+    received = _exchange(edge.port, raw)
+    assert _statuses(received) == [status], received[:300]
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert b"application/json" in head
+    assert json.loads(body)["error"]["code"] == code
 
 
 @pytest.mark.parametrize("raw", [b"GET /health HTTP/1.1\nHost: x\n\n" + SMUGGLED,
