@@ -32,6 +32,7 @@ import contextlib
 import os
 import re
 import secrets
+import signal
 import subprocess
 import sys
 import threading
@@ -39,7 +40,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the side listener must not import the service (numpy, the model)
     from twinserve.service import Service
@@ -334,7 +335,9 @@ class _SideServer(ThreadingHTTPServer):
 
 
 def _follow_master(state: _ProbeState, server: _SideServer) -> None:
-    """Read the master's word from stdin until it closes (the master is gone), then stop."""
+    """Read the master's word from stdin until it closes (the master is gone), then stop, and stop
+    the watched processes too: a master killed outright (SIGKILL) cannot stop nginx, which would
+    keep the public port."""
     for line in sys.stdin.buffer:
         if line == READY:
             state.ready = True
@@ -342,6 +345,9 @@ def _follow_master(state: _ProbeState, server: _SideServer) -> None:
             state.draining = True
         elif line.startswith(WATCH) and line[len(WATCH):].strip().isdigit():
             state.watched.append(int(line[len(WATCH):]))
+    for pid in state.watched:
+        with contextlib.suppress(OSError):  # gone already: the master stopped it, as it should
+            os.kill(pid, signal.SIGTERM)
     server.shutdown()
 
 
@@ -423,7 +429,7 @@ class SideListener:
             pass
 
 
-def _readline_within(stream: Any, timeout_s: float) -> bytes:
+def _readline_within(stream: IO[bytes], timeout_s: float) -> bytes:
     """One line from a pipe, or b"" once ``timeout_s`` passes."""
     import selectors
 
