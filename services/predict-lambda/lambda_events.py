@@ -28,7 +28,7 @@ class UnsupportedEvent(MalformedBody):
     code = "unsupported_event"
 
 
-def _header(headers: dict[str, Any] | None, name: str) -> str | None:
+def _header(headers: dict[str, str] | None, name: str) -> str | None:
     if not headers:
         return None
     for key, value in headers.items():

@@ -27,7 +27,7 @@ _state = {"cold": True}
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     cold, _state["cold"] = _state["cold"], False
-    response = serverless_wsgi.handle_request(app, event, context)
+    response: dict[str, Any] = serverless_wsgi.handle_request(app, event, context)
     flag = "true" if cold else "false"
     # REST v1 events get multiValueHeaders back, HTTP API v2 and Function URLs plain headers.
     if "multiValueHeaders" in response:

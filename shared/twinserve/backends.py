@@ -99,7 +99,7 @@ class OnnxBackend:
 
 class SklearnBackend:
     name = "scikit-learn"
-    input_dtype = np.float64
+    input_dtype: type[np.floating[Any]] = np.float64
     float32_inputs = False  # scikit-learn itself says what it cannot take (a 422 is not ours to guess)
 
     def __init__(self, data: bytes, artefact: Artefact, metadata: ModelMetadata) -> None:

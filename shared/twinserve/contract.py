@@ -119,6 +119,7 @@ def _check_row(row: Any, spec: InputSpec, where: str) -> list[Any]:
         row = _row_by_name(row, spec, where)
     elif not isinstance(row, list):
         raise InvalidShape(f"{where} must be an array of {spec.n_features} values or an object by feature name, not {_describe(row)}")
+    checked: list[Any] = row
     if len(row) != spec.n_features:
         raise InvalidShape(f"{where} has {len(row)} values; the model expects {spec.n_features}")
     for i, value in enumerate(row):
@@ -126,7 +127,7 @@ def _check_row(row: Any, spec: InputSpec, where: str) -> list[Any]:
         if kind is not float and kind is not int:  # bool is a subclass of int: excluded by `is`
             name = spec.feature_names[i]
             raise InvalidValue(f"{where}[{i}] ({name!r}) is {_describe(value)}; expected a finite number")
-    return row
+    return checked
 
 
 _F32_MAX = float(np.finfo(np.float32).max)
@@ -192,7 +193,7 @@ def _typed_value(value: Any, feature: Feature, where: str) -> Any:
 
 def _to_columns(rows: list[list[Any]], schema: InputSchema, where: str) -> Columns:
     """Typed rows -> one array per feature, in the dtypes the model was fitted with."""
-    arrays = []
+    arrays: list[np.ndarray] = []
     for c, feature in enumerate(schema.features):
         values = [row[c] for row in rows]
         kind = feature.kind

@@ -52,7 +52,8 @@ def regression_close(actual: np.ndarray, expected: np.ndarray) -> tuple[bool, fl
 
 
 def _matrix(frame: Any) -> np.ndarray:
-    return frame.to_numpy(dtype=np.float64)
+    matrix: np.ndarray = frame.to_numpy(dtype=np.float64)  # frame: a pandas DataFrame (untyped)
+    return matrix
 
 
 def _column_feed(session: Any, frame: Any) -> dict[str, np.ndarray]:

@@ -60,7 +60,7 @@ PROBA_OUTPUT = "probabilities"
 SERVER_NAME = "twinserve"
 
 _FLOAT_TYPES = {"FP32": np.float32, "FP64": np.float64}
-_INT_TYPES = {
+_INT_TYPES: dict[str, type[np.integer[Any]]] = {
     "INT8": np.int8, "INT16": np.int16, "INT32": np.int32, "INT64": np.int64,
     "UINT8": np.uint8, "UINT16": np.uint16, "UINT32": np.uint32, "UINT64": np.uint64,
 }
@@ -102,6 +102,7 @@ class OpenInferenceV2:
         self.spec = predictor.spec
         predictions, proba = predictor.predict_raw(predictor.example_batch())
         self.regression = meta.task == "regression"
+        outputs: list[dict[str, Any]]
         if self.regression:
             values = np.asarray(predictions)
             self.label_datatype = _NUMPY_DATATYPES.get(values.dtype, "FP64")
@@ -114,7 +115,7 @@ class OpenInferenceV2:
         if proba is not None:
             self.proba_datatype = _NUMPY_DATATYPES.get(proba.dtype, "FP64")
             outputs.append({"name": PROBA_OUTPUT, "datatype": self.proba_datatype, "shape": [-1, len(meta.classes)]})
-        self.output_names = tuple(o["name"] for o in outputs)
+        self.output_names: tuple[str, ...] = tuple(o["name"] for o in outputs)
         input_datatype = "FP32" if self.spec.dtype is np.float32 else "FP64"
         self.typed = self.spec.typed
         if self.typed:
@@ -183,7 +184,7 @@ class OpenInferenceV2:
         request = self.parse(body)
         labels, proba = self.predictor.predict_raw(request.rows)
         n = len(labels)
-        outputs = []
+        outputs: list[dict[str, Any]] = []
         for name in request.outputs:
             if name == PREDICTION_OUTPUT:
                 values = np.asarray(labels)
@@ -192,6 +193,7 @@ class OpenInferenceV2:
             elif name == LABEL_OUTPUT:
                 outputs.append({"name": LABEL_OUTPUT, "datatype": self.label_datatype, "shape": [n], "data": labels})
             else:
+                assert proba is not None  # PROBA_OUTPUT is an output only of a model with probabilities
                 outputs.append({"name": PROBA_OUTPUT, "datatype": self.proba_datatype, "shape": list(proba.shape),
                                 "data": proba.reshape(-1)})
         answer: dict[str, Any] = {"model_name": self.model_name, "model_version": self.model_version}

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
-from typing import Any
+from typing import IO, Any
 
 from twinserve.errors import PayloadTooLarge
 from twinserve.responses import JSON_CONTENT_TYPE, Reply, error_reply
@@ -33,7 +33,7 @@ class PredictFastPath:
 
     def _read_body(self, environ: dict[str, Any], path: str) -> bytes | Reply:
         length = environ.get("CONTENT_LENGTH")
-        stream = environ["wsgi.input"]
+        stream: IO[bytes] = environ["wsgi.input"]
         if not length:
             # Chunked (or no) body: read one byte past the limit so the core can answer 413.
             return stream.read(self.body_limit + 1) if environ.get("wsgi.input_terminated") else b""

@@ -79,7 +79,8 @@ def _value(value: Any, where: str) -> Scalar:
     if isinstance(value, list | dict):
         kind = "an array" if isinstance(value, list) else "an object"
         raise BadInput(f"{where} is {kind}; a value must be a number, a string, true/false or null")
-    return value
+    scalar: Scalar = value  # what json.loads gives that is neither a list, a dict nor a non-finite number
+    return scalar
 
 
 _NUMBER = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*", re.ASCII)
@@ -161,7 +162,7 @@ class Rows:
 def row_from_arg(text: str, schema: Schema) -> Rows:
     """``--row 1,2,3``: one row by position."""
     cells = [c for c in text.split(",")]
-    row = [_cell(c, f"--row value {i + 1}") for i, c in enumerate(cells)]
+    row: list[Scalar] = [_cell(c, f"--row value {i + 1}") for i, c in enumerate(cells)]
     return Rows([_Shaper(schema).positional(row, "--row")], "--row")
 
 
