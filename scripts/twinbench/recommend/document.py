@@ -113,6 +113,8 @@ def _config(cfg: dict[str, Any]) -> str:
         if cfg["snapstart"]:
             parts.append("SnapStart")
         parts.append(f"reserved {cfg['reserved_concurrency']}")
+        if cfg.get("throttle_rate_rps") is not None:
+            parts.append(f"route {cfg['throttle_rate_rps']:g}/s burst {cfg['throttle_burst']}")
         return ", ".join(parts)
     return (f"{cfg['pod_cpu_m']}m/{cfg['pod_memory_mib']}Mi x{cfg['workers']}w, HPA {cfg['min_replicas']}.."
             f"{cfg['max_replicas']} @{cfg['target_utilization']:.0%}, {cfg['instance_type']}, {cfg['provisioner']}")

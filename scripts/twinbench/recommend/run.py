@@ -40,7 +40,7 @@ class Recommendation:
 def shipped_lambda(base: engine.SimulationConfig) -> LambdaChoice:
     lp = base.lambda_params
     return LambdaChoice(lp.memory_mb, lp.architecture, lp.provisioned_concurrency, lp.reserved_concurrency,
-                        lp.snapstart)
+                        lp.snapstart, lp.throttle_rate_rps, lp.throttle_burst)
 
 
 def shipped_kube(base: engine.SimulationConfig) -> KubeChoice:
@@ -65,7 +65,8 @@ def recommend(base: engine.SimulationConfig, slo: Slo, *, exhaustive: bool = Fal
         dims = space.lambda_space(counts, base.lambda_duration.mean_ms, base.lambda_params.reserved_concurrency,
                                   base.lambda_params.account_concurrency, quick)
         searches["lambda"] = search_platform(
-            "lambda", dims, LambdaChoice, space.lambda_valid, partial(_eval_lambda, base, slo, ref_mb),
+            "lambda", dims, space.lambda_maker(ship.reserved_concurrency, ship.throttle_rate_rps, ship.throttle_burst),
+            space.lambda_valid, partial(_eval_lambda, base, slo, ref_mb),
             lambda_floor(base, prices), slo, exhaustive=exhaustive, progress=progress)
     if "kubernetes" in platforms:
         ship_k = shipped_kube(base)

@@ -97,7 +97,7 @@ def _candidate(choice: Choice, res: dict[str, Any], slo: Slo, extra: dict[str, A
 def lambda_config(base: engine.SimulationConfig, c: LambdaChoice, ref_mb: int) -> engine.SimulationConfig:
     lp = replace(base.lambda_params, memory_mb=c.memory_mb, architecture=c.architecture,
                  provisioned_concurrency=c.provisioned_concurrency, reserved_concurrency=c.reserved_concurrency,
-                 snapstart=c.snapstart)
+                 snapstart=c.snapstart, throttle_rate_rps=c.throttle_rate_rps, throttle_burst=c.throttle_burst)
     return replace(base, lambda_params=lp, platforms=("lambda",),
                    lambda_duration=space.scaled_service(base.lambda_duration, ref_mb, c.memory_mb),
                    lambda_init=space.scaled_service(base.lambda_init, ref_mb, c.memory_mb))

@@ -9,7 +9,10 @@ Lambda
     measured here: no arm64 machine).
   * provisioned concurrency: none or a constant count from the trace's concurrency (mean, p99 and
     peak minute of rate x duration); never with SnapStart (AWS does not allow both).
-  * reserved concurrency: the shipped cap or the most the account allows (limit - 100).
+  * reserved concurrency: the shipped cap or the most the account allows (limit - 100), each with
+    its HTTP API route throttling: the shipped one with the shipped cap, the API Gateway account
+    default (10,000 req/s, burst 5,000: AWS docs, "Amazon API Gateway quotas", per account and
+    region) with the raised one (a route cannot be throttled above the account's level).
   * SnapStart on/off.
 
 Kubernetes
@@ -23,6 +26,7 @@ Kubernetes
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -47,6 +51,8 @@ class LambdaChoice:
     provisioned_concurrency: int = 0
     reserved_concurrency: int | None = 100
     snapstart: bool = False
+    throttle_rate_rps: float | None = None
+    throttle_burst: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -92,6 +98,23 @@ def lambda_space(counts: np.ndarray, duration_ms: float, shipped_reserved: int |
     memory = (512, 1024, 1769, 3008) if quick else MEMORY_MB
     return {"memory_mb": memory, "architecture": ("x86_64", "arm64"), "provisioned_concurrency": pcs,
             "reserved_concurrency": reserved or (None,), "snapstart": (False, True)}
+
+
+APIGW_ACCOUNT_RATE_RPS = 10_000.0
+APIGW_ACCOUNT_BURST = 5_000
+
+
+def lambda_maker(shipped_reserved: int | None, shipped_rate: float | None,
+                 shipped_burst: int | None) -> Callable[..., LambdaChoice]:
+    """A LambdaChoice factory: the shipped reservation keeps the shipped route throttling, a raised
+    one comes with the account-level throttling (module docstring)."""
+    def make(**kw: Any) -> LambdaChoice:
+        if kw.get("reserved_concurrency") == shipped_reserved:
+            return LambdaChoice(**kw, throttle_rate_rps=shipped_rate, throttle_burst=shipped_burst)
+        rate = None if shipped_rate is None else APIGW_ACCOUNT_RATE_RPS
+        burst = None if shipped_burst is None else APIGW_ACCOUNT_BURST
+        return LambdaChoice(**kw, throttle_rate_rps=rate, throttle_burst=burst)
+    return make
 
 
 def lambda_valid(c: LambdaChoice) -> bool:

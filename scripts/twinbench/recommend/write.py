@@ -30,9 +30,16 @@ class WriteError(OSError):
 
 def lambda_params(c: LambdaChoice) -> dict[str, Any]:
     """serverless.yml params for a choice (names as serverless.yml's ``params.default``)."""
-    return {"arch": c.architecture, "memoryMb": c.memory_mb, "provisionedConcurrency": c.provisioned_concurrency,
-            "reservedConcurrency": c.reserved_concurrency if c.reserved_concurrency is not None else 100,
-            "snapStart": bool(c.snapstart)}
+    out: dict[str, Any] = {"arch": c.architecture, "memoryMb": c.memory_mb,
+                           "provisionedConcurrency": c.provisioned_concurrency,
+                           "reservedConcurrency": c.reserved_concurrency if c.reserved_concurrency is not None else 100,
+                           "snapStart": bool(c.snapstart)}
+    if c.throttle_rate_rps is not None:
+        out["throttleRateLimit"] = int(c.throttle_rate_rps) if float(c.throttle_rate_rps).is_integer() \
+            else c.throttle_rate_rps
+    if c.throttle_burst is not None:
+        out["throttleBurstLimit"] = int(c.throttle_burst)
+    return out
 
 
 def write_lambda_params(c: LambdaChoice, folder: Path, source: str) -> Path:

@@ -281,6 +281,10 @@ def build_config(args: argparse.Namespace) -> engine.SimulationConfig:
         snapstart = bool(f.snapstart) or snapstart
         if f.reserved_concurrency is not None and args.reserved_concurrency is None:
             caps["reserved_concurrency"] = f.reserved_concurrency
+        if f.throttle_rate_rps is not None and args.throttle_rate_rps is None and caps["throttle_rate_rps"] is not None:
+            caps["throttle_rate_rps"] = f.throttle_rate_rps
+        if f.throttle_burst is not None and args.throttle_burst is None and caps["throttle_burst"] is not None:
+            caps["throttle_burst"] = f.throttle_burst
     lam = LambdaParams(memory_mb=memory, keep_alive_s=args.keep_alive_s, account_concurrency=args.account_concurrency,
                        **caps, provisioned_concurrency=pc, architecture=arch,  # type: ignore[arg-type]
                        front_door=args.front_door, snapstart=snapstart)

@@ -34,6 +34,8 @@ class LambdaFileParams:
     provisioned_concurrency: int | None = None
     reserved_concurrency: int | None = None
     snapstart: bool | None = None
+    throttle_rate_rps: float | None = None
+    throttle_burst: int | None = None
 
 
 def _cpu_m(text: Any) -> float:
@@ -94,7 +96,9 @@ def read_lambda_params(file: str | Path) -> LambdaFileParams:
             int(params["memoryMb"]) if "memoryMb" in params else None, params.get("arch"),
             int(params["provisionedConcurrency"]) if "provisionedConcurrency" in params else None,
             int(params["reservedConcurrency"]) if "reservedConcurrency" in params else None,
-            None if snap is None else str(snap).lower() == "true")
+            None if snap is None else str(snap).lower() == "true",
+            float(params["throttleRateLimit"]) if "throttleRateLimit" in params else None,
+            int(params["throttleBurstLimit"]) if "throttleBurstLimit" in params else None)
     except OSError as exc:
         raise InputsError(f"cannot read {path}: {exc.strerror or exc}") from None
     except (ValueError, TypeError, AttributeError) as exc:
