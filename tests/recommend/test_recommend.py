@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -13,6 +14,7 @@ import pytest
 from twinbench.recommend import write
 from twinbench.recommend.run import recommend
 from twinbench.simulate import engine
+from twinbench.simulate.hpa import load_hpa_spec
 from twinbench.simulate.slo import Slo, check_slo
 
 from .conftest import base_config
@@ -96,15 +98,20 @@ def test_written_overlay_passes_the_k8s_checks(traces, tmp_path):
     rec, _, _ = _pair("bursty", traces["bursty"])
     best = rec.searches["kubernetes"].best
     assert best is not None
-    overlay = write.write_kube_overlay(best.choice, tmp_path, "test").parent
-    rendered = tmp_path / "rendered.yaml"
-    rendered.write_bytes(subprocess.run([str(KUBECTL), "kustomize", str(overlay)], check=True,
-                                        capture_output=True).stdout)
-    py = str(REPO / ".venv-tools" / "bin" / "python")
-    for check in (["schema", "--kubernetes-version", "1.37.0"], ["posture"]):
-        out = subprocess.run([py, "scripts/k8s_validate.py", *check, str(rendered)], cwd=REPO, capture_output=True,
-                             text=True)
-        assert out.returncode == 0, out.stdout + out.stderr
+    for i, choice in enumerate((best.choice, dataclasses.replace(best.choice, scale_up="fast"))):
+        overlay = write.write_kube_overlay(choice, tmp_path / str(i), "test").parent
+        rendered = tmp_path / f"rendered{i}.yaml"
+        rendered.write_bytes(subprocess.run([str(KUBECTL), "kustomize", str(overlay)], check=True,
+                                            capture_output=True).stdout)
+        py = str(REPO / ".venv-tools" / "bin" / "python")
+        for check in (["schema", "--kubernetes-version", "1.37.0"], ["posture"]):
+            out = subprocess.run([py, "scripts/k8s_validate.py", *check, str(rendered)], cwd=REPO,
+                                 capture_output=True, text=True)
+            assert out.returncode == 0, out.stdout + out.stderr
+        spec = load_hpa_spec(REPO / "k8s/base/hpa.yaml", overlay)  # what simulate --overlay reads back
+        assert (spec.min_replicas, spec.max_replicas) == (choice.min_replicas, choice.max_replicas)
+        if choice.scale_up == "fast":
+            assert spec.scale_up.policies[0].value == 400
 
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="bash")

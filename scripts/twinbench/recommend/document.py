@@ -117,7 +117,8 @@ def _config(cfg: dict[str, Any]) -> str:
             parts.append(f"route {cfg['throttle_rate_rps']:g}/s burst {cfg['throttle_burst']}")
         return ", ".join(parts)
     return (f"{cfg['pod_cpu_m']}m/{cfg['pod_memory_mib']}Mi x{cfg['workers']}w, HPA {cfg['min_replicas']}.."
-            f"{cfg['max_replicas']} @{cfg['target_utilization']:.0%}, {cfg['instance_type']}, {cfg['provisioner']}")
+            f"{cfg['max_replicas']} @{cfg['target_utilization']:.0%}{' fast-up' if cfg.get('scale_up') == 'fast' else ''}, "
+            f"{cfg['instance_type']}, {cfg['provisioner']}")
 
 
 def render_text(doc: dict[str, Any]) -> str:

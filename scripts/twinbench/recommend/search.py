@@ -33,7 +33,7 @@ from typing import Any
 from twinbench.recommend import space
 from twinbench.recommend.space import KubeChoice, LambdaChoice
 from twinbench.simulate import engine, external
-from twinbench.simulate.hpa import HpaSpec
+from twinbench.simulate.hpa import HpaSpec, _rules
 from twinbench.simulate.slo import Slo, check_slo
 
 __all__ = ["Candidate", "PlatformSearch", "evaluate_kube", "evaluate_lambda", "search_platform"]
@@ -108,7 +108,8 @@ def kube_config(base: engine.SimulationConfig, c: KubeChoice) -> engine.Simulati
     kp = replace(base.kube_params, pod_cpu_m=float(c.pod_cpu_m), pod_memory_mib=float(c.pod_memory_mib),
                  workers=c.workers, pod_capacity_rps=cap_1cpu * c.pod_cpu_m / 1000.0,
                  instance_type=c.instance_type, provisioner=c.provisioner)  # type: ignore[arg-type]
-    hpa = HpaSpec(c.min_replicas, c.max_replicas, c.target_utilization, base.hpa.scale_up, base.hpa.scale_down,
+    scale_up = base.hpa.scale_up if c.scale_up == "shipped" else _rules(space.FAST_SCALE_UP, base.hpa.scale_up, "fast")
+    hpa = HpaSpec(c.min_replicas, c.max_replicas, c.target_utilization, scale_up, base.hpa.scale_down,
                   f"recommend: {c.min_replicas}..{c.max_replicas} at {c.target_utilization:.0%}", base.hpa.legacy)
     return replace(base, kube_params=kp, hpa=hpa, platforms=("kubernetes",))
 

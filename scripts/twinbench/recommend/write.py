@@ -19,7 +19,7 @@ from typing import Any
 
 from twinserve_support.paths import REPO
 
-from twinbench.recommend.space import KubeChoice, LambdaChoice
+from twinbench.recommend.space import FAST_SCALE_UP, KubeChoice, LambdaChoice
 
 __all__ = ["WriteError", "deploy_commands", "lambda_params", "write_all", "write_kube_overlay", "write_lambda_params"]
 
@@ -51,6 +51,16 @@ def write_lambda_params(c: LambdaChoice, folder: Path, source: str) -> Path:
 
 def _cpu(m: int) -> str:
     return f"{m // 1000}" if m % 1000 == 0 else f"{m}m"
+
+
+def _scale_up_patch(c: KubeChoice) -> str:
+    if c.scale_up == "shipped":
+        return ""
+    pol = "\n".join(f"            - type: {p['type']}\n              value: {p['value']}\n"
+                    f"              periodSeconds: {p['periodSeconds']}" for p in FAST_SCALE_UP["policies"])
+    return (f"      - op: replace\n        path: /spec/behavior/scaleUp\n        value:\n"
+            f"          stabilizationWindowSeconds: {FAST_SCALE_UP['stabilizationWindowSeconds']}\n"
+            f"          selectPolicy: {FAST_SCALE_UP['selectPolicy']}\n          policies:\n{pol}\n")
 
 
 def overlay_text(c: KubeChoice, base_rel: str, source: str) -> str:
@@ -86,7 +96,7 @@ patches:
       - op: replace
         path: /spec/metrics/0/resource/target/averageUtilization
         value: {round(c.target_utilization * 100)}
-  - target:
+{_scale_up_patch(c)}  - target:
       group: apps
       version: v1
       kind: Deployment
