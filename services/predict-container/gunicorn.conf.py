@@ -108,6 +108,8 @@ _METRICS_DIR = _metrics_dir()
 # ------------------------------------------------------------------------------ nginx in front
 # Upstream keep-alive: nginx closes an idle connection to gunicorn after this, before gunicorn would.
 UPSTREAM_KEEPALIVE_S = max(1, KEEPALIVE_S - 15)
+# Idle connections nginx keeps to gunicorn (0: a new connection per request, spread by accept).
+UPSTREAM_CONNECTIONS = _int("UPSTREAM_CONNECTIONS", 16)
 # Timeouts between two reads or writes of a client (nginx's own meaning), and for a whole header.
 CLIENT_TIMEOUT_S = _int("CLIENT_TIMEOUT_S", 10)
 # nginx reads bodies up to twice the service's limit, so the service itself answers 413 (in its own
@@ -139,6 +141,8 @@ def nginx_config(run_dir: str = RUN_DIR) -> str:
     # Run as root (a developer's machine), nginx would hand its workers to `nobody`, which cannot open
     # this master's private socket: they run as the same user as gunicorn, as in the pod.
     user = f"user {pwd.getpwuid(os.geteuid()).pw_name};\n" if os.geteuid() == 0 else ""
+    upstream_keepalive = (f"        keepalive {UPSTREAM_CONNECTIONS};\n        keepalive_timeout {UPSTREAM_KEEPALIVE_S}s;"
+                          if UPSTREAM_CONNECTIONS else "")
     return f"""daemon off;
 {user}worker_processes {max(1, available_cpus())};
 pid {run_dir}/nginx.pid;
@@ -163,8 +167,7 @@ http {{
     client_body_buffer_size 64k;
     upstream gunicorn {{
         server unix:{run_dir}/gunicorn.sock max_fails=0;
-        keepalive 16;
-        keepalive_timeout {UPSTREAM_KEEPALIVE_S}s;
+{upstream_keepalive}
     }}
     server {{
         listen {PUBLIC_HOST}:{PUBLIC_PORT} backlog=2048;
