@@ -17,6 +17,11 @@ MODEL_DIR ?= model
 PORT ?= 8080
 export MODEL_PATH ?= $(abspath $(MODEL_DIR))
 
+# nginx fronts gunicorn wherever gunicorn.conf.py starts it (the image, the tests, serve-container,
+# the bench): Debian 12's package, pinned; installed only when missing or at another version.
+NGINX_VERSION := 1.22.1-9+deb12u12
+NGINX_STAMP := build/.nginx-$(NGINX_VERSION).stamp
+
 # Extra checks that other parts of the Makefile (mk/*.mk) add to `make test`.
 TEST_TARGETS :=
 
@@ -28,7 +33,15 @@ help: ## List every target with one line each
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sort -u | \
 	  awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
 
-$(VENV)/.stamp: requirements/dev.lock pyproject.toml
+$(NGINX_STAMP):
+	@have=$$(dpkg-query -W -f='$${Version}' nginx 2>/dev/null || true); \
+	if [[ "$$have" != "$(NGINX_VERSION)" ]]; then \
+	  echo "apt: installing nginx=$(NGINX_VERSION)"; apt-get update -q; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+	    nginx=$(NGINX_VERSION) nginx-common=$(NGINX_VERSION); fi
+	mkdir -p $(@D) && touch $@
+
+$(VENV)/.stamp: requirements/dev.lock pyproject.toml | $(NGINX_STAMP)
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "twinserve needs Python >= 3.11"'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --require-hashes --upgrade -r requirements/pip.lock

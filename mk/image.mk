@@ -83,11 +83,21 @@ $(IMAGE_WHEELS)/.stamp: $(IMAGE_REQS) $(VENV)/.stamp
 	  --requirement $(IMAGE_REQS)
 	touch $@
 
+# nginx for the image: the same Debian package as the host's (NGINX_VERSION), downloaded by apt
+# (which checks it against the archive's signed index); the build is offline, so the Dockerfile
+# unpacks its binary from here.
+IMAGE_DEBS := build/image/debs
+
+$(IMAGE_DEBS)/.stamp: Makefile | $(NGINX_STAMP)
+	rm -rf $(IMAGE_DEBS) && mkdir -p $(IMAGE_DEBS)
+	cd $(IMAGE_DEBS) && apt-get download -q nginx=$(NGINX_VERSION)
+	touch $@
+
 # The registered model, copied fresh into the build context for every build.
 image-stage-model: $(MODEL_DIR)/metadata.json
 	rm -rf $(IMAGE_MODEL) && mkdir -p $(dir $(IMAGE_MODEL)) && cp -R $(MODEL_DIR) $(IMAGE_MODEL)
 
-image: $(PODMAN_ROOT)/.apt-stamp $(PODMAN_CONF) $(IMAGE_WHEELS)/.stamp image-stage-model ## Build the container image with podman (IMAGE=localhost/twinserve-predict:<version>)
+image: $(PODMAN_ROOT)/.apt-stamp $(PODMAN_CONF) $(IMAGE_WHEELS)/.stamp $(IMAGE_DEBS)/.stamp image-stage-model ## Build the container image with podman (IMAGE=localhost/twinserve-predict:<version>)
 	@if ! $(PODMAN) image exists $(BASE_IMAGE) && ! $(PODMAN) image exists $(BASE_STANDIN); then \
 	  $(PODMAN_ENV) infra/podman/standin-base.sh $(BASE_IMAGE) $(PODMAN_ROOT)/standin; fi
 	@if ! $(PODMAN) image exists $(BASE_IMAGE); then \
@@ -99,7 +109,7 @@ image: $(PODMAN_ROOT)/.apt-stamp $(PODMAN_CONF) $(IMAGE_WHEELS)/.stamp image-sta
 	@$(PODMAN) image inspect --format '{{.Size}}' $(IMAGE) | \
 	  awk '{printf "built %s: %.1f MiB (%d bytes) uncompressed\n", "$(IMAGE)", $$1 / 1048576, $$1}'
 
-image-inputs: $(IMAGE_WHEELS)/.stamp image-stage-model ## What the Dockerfile copies from the host (model/, wheels), for a build with docker instead of podman
+image-inputs: $(IMAGE_WHEELS)/.stamp $(IMAGE_DEBS)/.stamp image-stage-model ## What the Dockerfile copies from the host (model/, wheels), for a build with docker instead of podman
 
 # kind, k3d and minikube load an image from a docker archive into their nodes; the dev
 # overlay (kubectl apply -k k8s/) then runs it with imagePullPolicy IfNotPresent.

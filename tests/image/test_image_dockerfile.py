@@ -18,7 +18,7 @@ DOCKERIGNORE = REPO / ".dockerignore"
 K8S_BASE = REPO / "k8s" / "base"
 # Made by `make image` (the wheels, the requirements its model's backend needs, the model copied
 # from MODEL_DIR).
-GENERATED = {"build/image/wheels/", "build/image/requirements.txt", "build/image/model/"}
+GENERATED = {"build/image/wheels/", "build/image/debs/", "build/image/requirements.txt", "build/image/model/"}
 
 
 def instructions() -> list[tuple[str, str]]:
@@ -88,18 +88,19 @@ def test_cmd_runs_gunicorn_with_the_repos_config_and_the_wsgi_entry():
     assert (REPO / "services" / "predict-container" / "gunicorn.conf.py").is_file()
 
 
-def test_healthcheck_asks_health_on_the_configured_port():
+def test_healthcheck_asks_liveness_on_the_side_listener():
+    """The probe listener, not the request port: traffic cannot starve it (as the pod's probes)."""
     health = [args for keyword, args in stages()[-1] if keyword == "HEALTHCHECK"]
-    assert len(health) == 1 and "/health" in health[0] and "PORT" in health[0]
+    assert len(health) == 1 and "/livez" in health[0] and "METRICS_PORT" in health[0]
 
 
 def test_port_and_server_settings_agree_with_the_deployment_and_configmap():
     env = final_env()
     container = deployment_container()
-    port = container["ports"][0]["containerPort"]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     exposed = [args for keyword, args in stages()[-1] if keyword == "EXPOSE"]
-    assert exposed == [str(port)]
-    assert env["PORT"] == str(port)
+    assert exposed == [f"{ports['http']} {ports['metrics']}"]
+    assert env["PORT"] == str(ports["http"]) and env["METRICS_PORT"] == str(ports["metrics"])
     assert env["HOST"] == "0.0.0.0"  # a pod must listen on its own IP; local runs override it
     assert env["MODEL_PATH"] == "/app/model"
     literals = configmap_literals()
