@@ -44,7 +44,7 @@ def verdict(platforms: dict[str, dict[str, Any]], slo: Slo) -> dict[str, Any]:
         text += f" vs {NAMES[k]} at its best ${v:,.2f} ({v / feasible[winner]:.2f}x)" if feasible[winner] else ""
     for k, p in platforms.items():
         if not p["feasible"]:
-            text += f"; {NAMES[k]} meets the SLO with no configuration searched ({', '.join(p['binding'])} binds)"
+            text += f"; no {NAMES[k]} configuration searched meets the SLO ({', '.join(p['binding'])} binds)"
     return {"winner": winner, "costs_usd_per_month": feasible, "text": text + f" (SLO {slo.describe()})"}
 
 
