@@ -73,8 +73,10 @@ class _Pod:
         return int(self.server.server_env.get("WEB_CONCURRENCY") or 2)
 
     def workers(self) -> list[int]:
+        """The master's gunicorn workers (not nginx nor the side listener, its other children)."""
         try:
-            found = [p.pid for p in psutil.Process(self.master).children() if p.status() != psutil.STATUS_ZOMBIE]
+            found = [p.pid for p in psutil.Process(self.master).children()
+                     if p.status() != psutil.STATUS_ZOMBIE and _is_gunicorn(p)]
         except psutil.Error:
             return []
         self.seen.add(found)
@@ -280,3 +282,10 @@ def run_container_faults(settings: ChaosSettings, body: bytes, folder_logs: Path
     finally:
         pod.stop()
     targets["container"]["left_running"] = leftovers(seen)
+
+
+def _is_gunicorn(process: psutil.Process) -> bool:
+    try:
+        return "gunicorn" in " ".join(process.cmdline())
+    except psutil.Error:
+        return False
