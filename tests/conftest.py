@@ -92,7 +92,7 @@ def gunicorn_url(rf_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     """Real gunicorn, configured by the repo's gunicorn.conf.py, on a free loopback port (the bench's process helper)."""
     port = free_port()
     env = {**os.environ, "MODEL_PATH": str(rf_dir), "PORT": str(port), "HOST": "127.0.0.1",
-           "WEB_CONCURRENCY": "2", "GUNICORN_ACCESS_LOG": ""}
+           "METRICS_PORT": str(free_port()), "WEB_CONCURRENCY": "2", "GUNICORN_ACCESS_LOG": ""}
     server = ManagedProcess([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "twinserve_flask.wsgi:app"],
                             name="gunicorn", env=env, cwd=REPO / "services" / "predict-container",
                             log_path=tmp_path_factory.mktemp("gunicorn") / "gunicorn.log",

@@ -80,6 +80,9 @@ class LocalContainer(ManagedServer):
             **self.server_env,
             "HOST": "127.0.0.1",
             "PORT": str(self.port),
+            # The side listener's port (9091 in the pod) is per instance here: several servers
+            # may run at once on one machine.
+            "METRICS_PORT": self.server_env.get("METRICS_PORT") or str(free_port()),
             "MODEL_PATH": str(self.model_path),
             # Each pod has its own filesystem; locally, gunicorn's default control socket
             # (~/.gunicorn/gunicorn.ctl) would be shared by every instance we start.

@@ -34,7 +34,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from twinserve_support.process.managed import ManagedProcess, ManagedServer, ProcessNotReady, http_probe
-from twinserve_support.process.net import http_status
+from twinserve_support.process.net import free_port, http_status
 
 __all__ = ["PodmanContainer", "PodmanStartError", "PodmanError", "podman_env", "DEFAULT_IMAGE"]
 
@@ -134,7 +134,8 @@ class PodmanContainer(ManagedServer):
 
     def run_args(self) -> list[str]:
         """The full ``podman run`` argument list (without the leading ``podman``)."""
-        env = {**self.env, "HOST": "127.0.0.1", "PORT": str(self.port)}
+        # Host networking: the side listener's port (9091 in the pod) is chosen free here too.
+        env = {"METRICS_PORT": str(free_port()), **self.env, "HOST": "127.0.0.1", "PORT": str(self.port)}
         args = [
             "run", f"--name={self.name}", "--pull=never",
             # Never a bridge network: host networking, bound to loopback by HOST above.

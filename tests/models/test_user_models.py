@@ -96,7 +96,7 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
     port = free_port()
     env = {**os.environ, "MODEL_PATH": str(model_dir), "PORT": str(port), "HOST": "127.0.0.1",
-           "WEB_CONCURRENCY": "2", "GUNICORN_ACCESS_LOG": ""}
+           "METRICS_PORT": str(free_port()), "WEB_CONCURRENCY": "2", "GUNICORN_ACCESS_LOG": ""}
     server = ManagedProcess([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "twinserve_flask.wsgi:app"],
                             name="gunicorn", env=env, cwd=REPO / "services" / "predict-container",
                             log_path=folder / "gunicorn.log", ready=http_probe(port, "/ready"),
