@@ -54,6 +54,11 @@ what it does:
                 --workers workers, 503 past --queue-limit waiting requests.
   It prints requests, cold starts, 429/503s, latency p50/p99/p99.9, peak environments,
   replicas and nodes, and the monthly cost from the simulated billed GB-s and node-hours.
+  With --slo-ms a platform that misses the SLO (latency at --slo-pct, or more than
+  --error-budget of requests unserved) is marked and its cost is not comparable; without it,
+  any 429/503 count stands beside the cost. The costs include what one side alone pays: NAT
+  gateway and public IPv4 (EKS), CloudWatch Logs ingestion (Lambda), SnapStart cache/restores.
+  `twinbench recommend` searches the settings of both platforms for the cheapest meeting an SLO.
 
 examples:
   python -m twinbench.simulate.cli --profile constant --rps 50 --minutes 60
