@@ -7,6 +7,10 @@
 #   scripts/deploy_lambda.sh --preflight ...  only the preflight checks
 #   scripts/deploy_lambda.sh --remove --stage dev --region eu-west-1   tear the stack down (`osls remove`)
 #
+# --params-file FILE reads serverless.yml params from a JSON file (`twinbench recommend --write DIR`
+# writes DIR/lambda-params.json): an object {"params": {"memoryMb": 1769, ...}} or a flat
+# {"memoryMb": 1769, ...}; each goes through the same checks as --param, and a --param given on
+# the command line wins over the file.
 # --param passes a serverless.yml param to osls (repeatable; also --param=key=value), e.g.
 # --param="provisionedConcurrency=2", --param reservedConcurrency=10, --param throttleRateLimit=500,
 # --param functionUrl=true. --arch and --memory-mb are short for --param=arch=... and
@@ -43,6 +47,7 @@ venv_python="$repo/.venv/bin/python"
 stage="${LAMBDA_STAGE:-dev}"
 region="${LAMBDA_REGION:-${AWS_REGION:-${AWS_DEFAULT_REGION:-eu-west-1}}}"
 params=()
+params_file=""
 mode="deploy"
 account_concurrency=""
 model_dir="${MODEL_DIR:-model}"
@@ -69,8 +74,9 @@ while [[ $# -gt 0 ]]; do
     --arch) need_value "$1" "${2:-}"; params+=("arch=$2"); shift 2 ;;
     --memory-mb) need_value "$1" "${2:-}"; params+=("memoryMb=$2"); shift 2 ;;
     --param) need_value "$1" "${2:-}"; params+=("$2"); shift 2 ;;
+    --params-file) need_value "$1" "${2:-}"; params_file="$2"; shift 2 ;;
     --account-concurrency) need_value "$1" "${2:-}"; account_concurrency="$2"; shift 2 ;;
-    --stage=*|--region=*|--arch=*|--memory-mb=*|--param=*|--account-concurrency=*)
+    --stage=*|--region=*|--arch=*|--memory-mb=*|--param=*|--params-file=*|--account-concurrency=*)
       # --option=value is the same as --option value.
       set -- "${1%%=*}" "${1#*=}" "${@:2}"
       ;;
@@ -89,6 +95,41 @@ done
   || die 2 "region '$region' is not an AWS region name like eu-west-1"
 [[ -z "$account_concurrency" || "$account_concurrency" =~ ^[1-9][0-9]{0,6}$ ]] \
   || die 2 "--account-concurrency '$account_concurrency' must be a whole number >= 1"
+
+# --params-file: its params go first, so a --param on the command line (later) wins.
+if [[ -n "$params_file" ]]; then
+  [[ -f "$params_file" ]] || die 2 "--params-file '$params_file' is not a readable file"
+  file_params="$("$venv_python" - "$params_file" <<'PY'
+import json
+import sys
+
+try:
+    doc = json.load(open(sys.argv[1], encoding="utf-8"))
+except (OSError, ValueError) as exc:
+    print(f"--params-file {sys.argv[1]}: not JSON ({exc})")
+    sys.exit(2)
+params = doc.get("params", doc) if isinstance(doc, dict) else None
+if not isinstance(params, dict) or not all(isinstance(v, (str, int, float, bool)) for v in params.values()):
+    print(f"--params-file {sys.argv[1]}: expected an object of param: scalar (or {{\"params\": {{...}}}})")
+    sys.exit(2)
+for key, value in params.items():
+    if key.startswith("_"):
+        continue  # comments and provenance
+    print(f"{key}={str(value).lower() if isinstance(value, bool) else value}")
+PY
+)" || die 2 "$file_params"
+  file_list=()
+  [[ -z "$file_params" ]] || mapfile -t file_list <<<"$file_params"
+  merged=()
+  for file_param in "${file_list[@]}"; do  # a key also given with --param is taken from --param
+    overridden=""
+    for param in "${params[@]}"; do
+      [[ "${param%%=*}" != "${file_param%%=*}" ]] || overridden=1
+    done
+    [[ -n "$overridden" ]] || merged+=("$file_param")
+  done
+  params=("${merged[@]}" "${params[@]}")
+fi
 
 # The model pin: an explicit modelSha256 param wins; `none` drops it (serverless.yml's empty
 # default); without one, preflight takes the SHA-256 of $MODEL_DIR/metadata.json.
