@@ -102,5 +102,7 @@ def run(args: argparse.Namespace) -> int:
         print(document.render_text(doc))
         if written:
             print("\nwritten: " + ", ".join(str(p) for p in written.values()))
-            print("deploy with:\n  " + "\n  ".join(write.deploy_commands(Path(args.write), written)))
+            kube = rec.searches["kubernetes"].best if "kubernetes" in rec.searches else None
+            print("deploy with:\n  " + "\n  ".join(write.deploy_commands(
+                Path(args.write), written, kube.choice if kube is not None else None)))  # type: ignore[arg-type]
     return EXIT_OK if doc["verdict"]["winner"] is not None else EXIT_NONE_MEETS

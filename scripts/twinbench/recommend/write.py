@@ -129,12 +129,15 @@ def write_kube_overlay(c: KubeChoice, folder: Path, source: str, base: Path | No
     return path
 
 
-def deploy_commands(folder: Path, written: dict[str, Path]) -> list[str]:
+def deploy_commands(folder: Path, written: dict[str, Path], kube: KubeChoice | None = None) -> list[str]:
+    """The two deploy commands (and, for the cluster, the node settings the manifests cannot carry)."""
     cmds = []
     if "lambda" in written:
         cmds.append(f"scripts/deploy_lambda.sh --stage dev --region eu-west-1 --params-file {written['lambda']}")
     if "kubernetes" in written:
         cmds.append(f"kubectl apply -k {written['kubernetes'].parent}")
+        if kube is not None:
+            cmds.append(f"# on a cluster whose nodes are {kube.instance_type}, provisioned by {kube.provisioner}")
     return cmds
 
 
