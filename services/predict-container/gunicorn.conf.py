@@ -120,6 +120,7 @@ _EDGE_ERRORS = {
     400: ("bad_request", "the request is not valid HTTP/1.1"),
     408: ("request_timeout", "the request was not received in time"),
     413: ("payload_too_large", f"body exceeds the limit of {_BODY_LIMIT} bytes"),
+    405: ("method_not_allowed", "nginx refuses this method (TRACE) before it reaches the service"),
     414: ("uri_too_long", "the request line is too long"),
     494: ("headers_too_large", "the request headers are too large"),
     501: ("not_implemented", "unsupported Transfer-Encoding"),
@@ -133,9 +134,11 @@ def nginx_config(run_dir: str = RUN_DIR) -> str:
     (gunicorn writes the access log), every temporary file in ``run_dir`` (tmpfs)."""
     # Internal URIs, not named locations: a request whose request line nginx could not parse has no
     # URI of its own, and a redirect to a named location then ends in a 500 of nginx's own.
+    # On the Open Inference Protocol's routes (/v2...) the protocol's own shape, {"error": "<message>"}.
     error_pages = "\n".join(
         f"        error_page {status} /_edge/{status}.json;\n"
         f"        location = /_edge/{status}.json {{ internal; default_type application/json; "
+        f"if ($edge_v2) {{ return {400 if status == 494 else status} '{{\"error\":\"{message}\"}}'; }} "
         f"return {400 if status == 494 else status} '{{\"error\":{{\"code\":\"{code}\",\"message\":\"{message}\"}}}}'; }}"
         for status, (code, message) in _EDGE_ERRORS.items())
     # Run as root (a developer's machine), nginx would hand its workers to `nobody`, which cannot open
@@ -165,6 +168,7 @@ http {{
     large_client_header_buffers 4 8k;
     client_max_body_size {2 * _BODY_LIMIT};
     client_body_buffer_size 64k;
+    map $request_uri $edge_v2 {{ ~^/v2(/|\?|$) 1; default 0; }}
     upstream gunicorn {{
         server unix:{run_dir}/gunicorn.sock max_fails=0;
 {upstream_keepalive}

@@ -31,7 +31,7 @@ FLUSH_EVERY = 200
 
 _lock = threading.Lock()
 _statuses: collections.Counter[str] = collections.Counter()
-_state = {"requests": 0, "network_errors": 0, "bad_error_bodies": 0}
+_state: dict[str, object] = {"requests": 0, "network_errors": 0, "bad_error_bodies": 0, "examples": []}
 
 
 def _content_type(response) -> str | None:
@@ -60,8 +60,13 @@ def after_call(context, case, response) -> None:  # noqa: ARG001 (schemathesis' 
         _statuses[str(response.status_code)] += 1
         _state["requests"] += 1
         flush = _state["requests"] % FLUSH_EVERY == 0
-        if error_body_problem(response.status_code, _content_type(response), response.content, case.path):
+        problem = error_body_problem(response.status_code, _content_type(response), response.content, case.path)
+        if problem:
             _state["bad_error_bodies"] += 1
+            examples = _state["examples"]
+            if len(examples) < 5:  # what the report shows: enough to find the route that answered it
+                examples.append(f"{case.method} {case.path} -> {response.status_code}: {problem}; "
+                                f"{response.content[:120]!r}")
     if flush:
         _flush()
 

@@ -34,6 +34,7 @@ def run_schemathesis(report: WrapperReport, schema_url: str, base_url: str, sett
     if not settings.schemathesis.exists():
         raise FileNotFoundError(f"{settings.schemathesis} not found: run `make fuzz` (it creates .venv-fuzz)")
     started = time.monotonic()
+    bad_examples: list[str] = []  # the first answers without the error body, for the report
     for round_no in range(max_rounds):
         remaining = settings.n - report.requests
         budget_s = settings.max_s_per_wrapper - (time.monotonic() - started)
@@ -77,6 +78,7 @@ def run_schemathesis(report: WrapperReport, schema_url: str, base_url: str, sett
         report.statuses.update(counts.get("statuses", {}))
         report.network_errors += int(counts.get("network_errors", 0))
         report.bad_error_bodies += int(counts.get("bad_error_bodies", 0))
+        bad_examples.extend(counts.get("examples", []))
         if proc.returncode != 0:
             tail = log_path.read_text(errors="replace").splitlines()[-25:]
             report.problems.append(f"schemathesis round {round_no} exited {proc.returncode} (log: {log_path}): "
@@ -93,4 +95,4 @@ def run_schemathesis(report: WrapperReport, schema_url: str, base_url: str, sett
     if report.server_errors:
         report.problems.append(f"{report.server_errors} responses >= 500")
     if report.bad_error_bodies:
-        report.problems.append(f"{report.bad_error_bodies} 4xx answers without the JSON error body")
+        report.problems.append(f"{report.bad_error_bodies} 4xx answers without the JSON error body: {bad_examples[:3]}")
