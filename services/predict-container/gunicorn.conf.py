@@ -168,7 +168,7 @@ http {{
     large_client_header_buffers 4 8k;
     client_max_body_size {2 * _BODY_LIMIT};
     client_body_buffer_size 64k;
-    map $request_uri $edge_v2 {{ ~^/v2(/|\?|$) 1; default 0; }}
+    map $request_uri $edge_v2 {{ ~^/v2(/|[?]|$) 1; default 0; }}
     upstream gunicorn {{
         server unix:{run_dir}/gunicorn.sock max_fails=0;
 {upstream_keepalive}
