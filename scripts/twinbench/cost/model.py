@@ -80,7 +80,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, is_dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -102,6 +102,7 @@ from twinbench.cost.traffic import (
     TrafficProfile,
 )
 from twinbench.results import formats
+from twinbench.results.jsonable import jsonable
 
 __all__ = [
     "HOURS_PER_MONTH",
@@ -388,21 +389,7 @@ class CostComparison:
     assumptions: tuple[str, ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
-        return {**formats.COST.header(), **_jsonable(asdict(self))}
-
-
-def _jsonable(value: Any) -> Any:
-    if is_dataclass(value) and not isinstance(value, type):
-        return _jsonable(asdict(value))
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, tuple | list):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
+        return {**formats.COST.header(), **jsonable(asdict(self))}
 
 
 # --------------------------------------------------------------------------- Lambda

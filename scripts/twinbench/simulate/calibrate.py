@@ -45,10 +45,14 @@ from typing import Any
 
 import numpy as np
 
+from twinbench.results.envinfo import load_average
+from twinbench.results.jsonable import jsonable
 from twinbench.simulate.errors import SimulationError
 from twinbench.simulate.hpa import DEFAULT_SCALE_DOWN, DEFAULT_SCALE_UP, HpaSpec
 from twinbench.simulate.params import KubeParams, LambdaParams, ServiceTime
 from twinbench.simulate.replay import ReplayOutcome, replay_kube, replay_lambda, service_draws
+
+RAW_DIGITS = 3  # decimals kept of the raw per-request series in the report's JSON
 
 __all__ = ["CalibrationError", "CalibrationReport", "Check", "Measurement", "Schedule", "Tolerance",
            "TOLERANCES", "NOT_CHECKABLE", "bursty_schedule", "calibrate", "compare", "measure", "register",
@@ -187,7 +191,7 @@ class TargetRun:
                 "status": [int(v) for v in self.status], "cold": [int(v) for v in self.cold],
                 "busy_ms": _floats_or_none(self.busy_ms, 3),
                 "pool_arrival_s": _floats_or_none(self.pool_arrival_s, 6),
-                "errors": self.errors, "inputs": _jsonable(self.inputs), "info": _jsonable(self.info),
+                "errors": self.errors, "inputs": jsonable(self.inputs, RAW_DIGITS), "info": jsonable(self.info, RAW_DIGITS),
                 "generator": self.generator}
 
 
@@ -457,17 +461,8 @@ def measure(schedule: Schedule, concurrency: int = 8, targets: tuple[str, ...] =
     # The hypervisor's steal during each replay, a share of all CPUs: CPU the VM was owed and did not
     # get slows INITs and answers at random, which no model of the platform has.
     env["steal_share"] = {name: round(share, 4) for name, share in steal.items()}
-    env["load_average"] = _load_average()
+    env["load_average"] = load_average()
     return Measurement(schedule, lam, ctr, env)
-
-
-def _load_average() -> list[float] | None:
-    import os
-
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        return None
 
 
 # ---------------------------------------------------------------------------------------------- simulate
@@ -839,12 +834,12 @@ class CalibrationReport:
             "format": FORMAT, "version": VERSION, "ok": self.ok, "elapsed_s": round(self.elapsed_s, 1),
             "busy": self.busy_reasons(), "environment": m.environment, "schedule": m.schedule.describe(),
             "checks": [c.to_dict() for c in self.checks],
-            "simulation_parameters": _jsonable(self.simulated.parameters),
+            "simulation_parameters": jsonable(self.simulated.parameters, RAW_DIGITS),
             "targets": {}, "not_checkable": list(NOT_CHECKABLE),
         }
         for run in (m.lambda_run, m.container_run):
             if run is not None:
-                doc["targets"][run.name] = run.to_dict() if raw else {"info": _jsonable(run.info),
+                doc["targets"][run.name] = run.to_dict() if raw else {"info": jsonable(run.info, RAW_DIGITS),
                                                                        "errors": run.errors,
                                                                        "generator": run.generator}
         if raw:
@@ -906,20 +901,6 @@ class CalibrationReport:
                 + ", ".join(c.key for c in failed)
         lines += ["", verdict]
         return "\n".join(lines)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        return [round(float(v), 3) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating,)):
-        return float(value)
-    return value
 
 
 def calibrate(short: bool = False, seed: int = 7, concurrency: int = 8, keep_alive_s: float | None = None,

@@ -15,12 +15,12 @@ import numpy as np
 from twinbench.cost import model as cost_model_module
 from twinbench.cost import traffic as traffic_module
 from twinbench.cost.prices import load_prices
+from twinbench.cost.traffic import HOURS_PER_MONTH
 from twinbench.simulate.errors import InputsError, ParameterError
 
 __all__ = ["cost_model", "load_price_table", "node_pods_capacity", "peak_sized_eks_usd",
            "per_minute_cold_starts", "per_minute_profile", "alb_monthly_usd", "HOURS_PER_MONTH"]
 
-HOURS_PER_MONTH = 730.0
 
 
 def cost_model() -> ModuleType:
