@@ -31,6 +31,7 @@ import os
 import re
 import time
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -225,7 +226,7 @@ def _sample(pids: list[int]) -> dict:
 
 # -- one target --------------------------------------------------------------------------------
 
-async def _measure_saturation(url: str, body: bytes, progress: Progress) -> tuple[float, list[dict]]:
+async def _measure_saturation(url: str, body: Sequence[bytes], progress: Progress) -> tuple[float, list[dict]]:
     """Closed-loop steps give a first estimate; open-loop steps at fractions of it give the answer:
     the highest offered rate served with no error, >= 95 % achieved, the generator not the
     bottleneck and latency not climbing (:func:`latency_stable`). (A closed-loop peak alone
@@ -265,7 +266,7 @@ async def _measure_saturation(url: str, body: bytes, progress: Progress) -> tupl
     return (best or estimate * SATURATION_OPEN_FRACTIONS[0]), steps
 
 
-async def _soak_one(url: str, body: bytes, rate: float, settings: SoakSettings, watch,
+async def _soak_one(url: str, body: Sequence[bytes], rate: float, settings: SoakSettings, watch,
                     progress: Progress) -> tuple:
     duration_s = settings.duration_s
     samples: list[dict] = []
@@ -341,7 +342,7 @@ def _rss_growth(samples: list[dict], warm_s: float, retention_bytes: float | Non
     return result
 
 
-def soak_target(name: str, settings: SoakSettings, out_dir: Path, body: bytes, progress: Progress) -> dict:
+def soak_target(name: str, settings: SoakSettings, out_dir: Path, body: Sequence[bytes], progress: Progress) -> dict:
     from twinbench.targets import ContainerTarget, LambdaTarget
 
     target = ContainerTarget(log_dir=out_dir) if name == "container" else LambdaTarget(log_dir=out_dir)
@@ -440,13 +441,15 @@ def run(settings: SoakSettings, progress: Progress | None = None) -> dict:
     from twinbench.results.documents import SoakResults
     from twinbench.results.lifecycle import RunLifecycle
     from twinbench.results.run_folder import RunFolder
-    from twinbench.targets import request_body
+    from twinbench.targets import request_body, request_payloads
 
     progress = progress or Progress()
     for name in settings.targets:
         if name not in ("container", "lambda"):
             raise ValueError(f"unknown soak target {name!r} (container|lambda)")
-    body = request_body(Path(os.environ.get("MODEL_PATH") or REPO / "model"))
+    model_dir = Path(os.environ.get("MODEL_PATH") or REPO / "model")
+    # The model's registered rows, round-robin (its first row for a model registered without them).
+    body = request_payloads(model_dir) or [request_body(model_dir)]
     folder = (RunFolder(formats.SOAK, path=settings.out_dir) if settings.out_dir
               else RunFolder(formats.SOAK, root=RESULTS, prefix="soak"))
     with folder:
