@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import json
+import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,11 +13,19 @@ from twinserve_support.paths import REPO  # noqa: E402
 from twinbench.measure.progress import Progress
 from twinbench.reliability.fuzz.crashes import gunicorn_crashes, stable_workers
 from twinbench.reliability.fuzz.edge import check_edge, edge_cases
-from twinbench.reliability.fuzz.native import body_limits, fuzz_native, model_metadata, native_edge_cases
+from twinbench.reliability.fuzz.native import (
+    TYPED_NOTE,
+    body_limits,
+    fuzz_native,
+    model_metadata,
+    native_edge_cases,
+    numeric_example,
+)
 from twinbench.reliability.fuzz.schemathesis_run import run_schemathesis
 from twinbench.reliability.fuzz.settings import WSGI_PREFIX, FuzzSettings, WrapperReport
 from twinbench.reliability.fuzz.slow_clients import slow_clients
 from twinbench.reliability.fuzz.wire import http_request
+from twinbench.targets.base import request_body
 
 
 def _http_suite(report: WrapperReport, base_url: str, schema_url: str, settings: FuzzSettings, out_dir: Path,
@@ -30,7 +38,9 @@ def _http_suite(report: WrapperReport, base_url: str, schema_url: str, settings:
                   f"no answer {report.network_errors}")
     metadata = model_metadata()
     max_body, max_rows = body_limits()
-    if settings.edge:
+    if settings.edge and numeric_example(metadata) is None:
+        report.notes.append(TYPED_NOTE)
+    elif settings.edge:
         progress.phase(f"{report.name}: edge cases")
         for case in edge_cases(metadata["example_row"], metadata["feature_names"], max_body, max_rows, lambda_sizes):
             answer = http_request(base_url, "POST", "/predict", case.body, case.content_type, chunked=case.chunked)
@@ -39,7 +49,7 @@ def _http_suite(report: WrapperReport, base_url: str, schema_url: str, settings:
         progress.done(f"{len(report.edge_cases) - len(bad)}/{len(report.edge_cases)} as expected")
     if settings.slow_s > 0 and settings.slow_clients > 0:
         progress.phase(f"{report.name}: {settings.slow_clients} slow clients for {settings.slow_s:.0f} s")
-        body = json.dumps({"features": metadata["example_row"]}).encode()
+        body = request_body(Path(os.environ.get("MODEL_PATH") or REPO / "model"))
         report.slow_clients = slow_clients(base_url, body, settings.slow_clients, settings.slow_s,
                                            settings.slow_interval_s)
         progress.done(f"{report.slow_clients['normal_requests']} normal requests, "
