@@ -9,7 +9,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +108,7 @@ def _pick_worker(pod: _Pod) -> int:
     return workers[0]
 
 
-def _container_fault(fault: str, pod: _Pod, body: bytes, rate: float, settings: ChaosSettings,
+def _container_fault(fault: str, pod: _Pod, body: Sequence[bytes], rate: float, settings: ChaosSettings,
                      progress: Progress) -> dict[str, Any]:
     duration = settings.pre_s + settings.window_s
     if fault == "worker-stall":
@@ -118,7 +118,7 @@ def _container_fault(fault: str, pod: _Pod, body: bytes, rate: float, settings: 
     expected = pod.expected_workers()
     batch = None
     if fault == "worker-oom":
-        row = json.loads(body)["features"]
+        row = json.loads(body[0])["features"]
         batch = json.dumps({"instances": [row] * OOM_BATCH_ROWS}).encode()
 
     def inject(now_s: Callable[[], float], cancel: threading.Event) -> dict[str, Any]:
@@ -225,7 +225,7 @@ def _container_fault(fault: str, pod: _Pod, body: bytes, rate: float, settings: 
 
 
 
-def _target_vanishes(pod: _Pod, body: bytes, rate: float, settings: ChaosSettings, progress: Progress) -> dict:
+def _target_vanishes(pod: _Pod, body: Sequence[bytes], rate: float, settings: ChaosSettings, progress: Progress) -> dict:
     """SIGKILL the container's whole group mid-step: the step ends on time, every failure counted."""
     duration = settings.pre_s + min(settings.window_s, 8.0)
 
@@ -258,7 +258,7 @@ def _target_vanishes(pod: _Pod, body: bytes, rate: float, settings: ChaosSetting
     ])
 
 
-def run_container_faults(settings: ChaosSettings, body: bytes, folder_logs: Path, seen: Leftovers, progress: Progress,
+def run_container_faults(settings: ChaosSettings, body: Sequence[bytes], folder_logs: Path, seen: Leftovers, progress: Progress,
                    emit: Callable[[dict], None], targets: dict) -> None:
     faults = [f for f in settings.faults if f in CONTAINER_FAULTS or f == "target-vanishes"]
     # master-sigkill replaces the server: last of the container's own faults; target-vanishes ends it.

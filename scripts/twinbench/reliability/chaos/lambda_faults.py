@@ -9,7 +9,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +82,7 @@ def lost_by_status(record: dict[str, Any]) -> dict[str, int]:
     return {status: n for status, n in record["failed_by_status"].items() if status != "429"}
 
 
-def _lambda_fault(fault: str, lam: _Lambda, body: bytes, rate: float, settings: ChaosSettings,
+def _lambda_fault(fault: str, lam: _Lambda, body: Sequence[bytes], rate: float, settings: ChaosSettings,
                   progress: Progress) -> dict[str, Any]:
     duration = settings.pre_s + max(settings.window_s, settings.lambda_timeout_s + 6.0)
     marks: dict[str, Any] = {}
@@ -175,14 +175,14 @@ def package_without_model(package_dir: Path, dest: Path) -> Path:
     return dest
 
 
-def _init_failure(settings: ChaosSettings, body: bytes, work: Path, seen: Leftovers, progress: Progress) -> dict:
+def _init_failure(settings: ChaosSettings, body: Sequence[bytes], work: Path, seen: Leftovers, progress: Progress) -> dict:
     """Every request to a function whose init fails: the function's error, quickly, no hang."""
     progress.phase("lambda: init-failure (package without model/)")
     package = package_without_model(settings.package_dir, work / "package-without-model")
     requests = []
     with _Lambda(settings, package, work / "logs" / "lambda-init-failure.log", seen) as lam:
         for _ in range(5):
-            status, headers, answer, ms = step.post(lam.url + "/predict", body, timeout_s=30.0)
+            status, headers, answer, ms = step.post(lam.url + "/predict", body[0], timeout_s=30.0)
             requests.append({"status": status, "error_type": headers.get("x-local-lambda-error"),
                              "body": answer.decode(errors="replace")[:200], "ms": round(ms, 1)})
         stats = lam.stats()
@@ -211,7 +211,7 @@ def _init_failure(settings: ChaosSettings, body: bytes, work: Path, seen: Leftov
     ])
 
 
-def run_lambda_faults(settings: ChaosSettings, body: bytes, folder: Path, seen: Leftovers, progress: Progress,
+def run_lambda_faults(settings: ChaosSettings, body: Sequence[bytes], folder: Path, seen: Leftovers, progress: Progress,
                 emit: Callable[[dict], None], targets: dict) -> None:
     faults = [f for f in settings.faults if f in LAMBDA_FAULTS and f != "init-failure"]
     if faults:

@@ -39,10 +39,12 @@ def run(settings: ChaosSettings, progress: Progress | None = None) -> dict:
     """
     from twinbench.results.lifecycle import RunLifecycle
     from twinbench.results.run_folder import RunFolder
-    from twinbench.targets import request_body
+    from twinbench.targets import request_body, request_payloads
 
     progress = progress or Progress()
-    body = request_body(Path(os.environ.get("MODEL_PATH") or REPO / "model"))
+    model_dir = Path(os.environ.get("MODEL_PATH") or REPO / "model")
+    # The model's registered rows, sent round-robin by the load (the first of them where one body is sent).
+    body = request_payloads(model_dir) or [request_body(model_dir)]
     folder = (RunFolder(formats.CHAOS, path=settings.out_dir, logs=True) if settings.out_dir
               else RunFolder(formats.CHAOS, root=RESULTS, prefix="chaos", logs=True))
     seen = Leftovers()

@@ -8,7 +8,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import psutil
@@ -32,7 +32,7 @@ Inject = Callable[[Callable[[], float], threading.Event], dict[str, Any]]
 returns facts including ``t_fault_s``. It must return soon after ``cancel`` is set."""
 
 
-async def stream_with_fault(url: str, body: bytes, rate: float, duration_s: float, pre_s: float,
+async def stream_with_fault(url: str, body: Sequence[bytes], rate: float, duration_s: float, pre_s: float,
                              inject: Inject) -> tuple[list[Outcome], dict, dict]:
     cancel = threading.Event()
     async with LoadGenerator(url, body, timeout_s=CLIENT_TIMEOUT_S) as gen:
@@ -65,7 +65,7 @@ async def stream_with_fault(url: str, body: bytes, rate: float, duration_s: floa
     return outcomes, generator, facts
 
 
-def measure_rate(url: str, body: bytes, settings: ChaosSettings, progress: Progress) -> tuple[float, dict]:
+def measure_rate(url: str, body: Sequence[bytes], settings: ChaosSettings, progress: Progress) -> tuple[float, dict]:
     """The offered rate: ``--rps``, or ``load_fraction`` of a quick closed-loop saturation estimate."""
     if settings.rps:
         return settings.rps, {"source": "--rps", "saturation_rps": None}
@@ -98,7 +98,7 @@ def measure_rate(url: str, body: bytes, settings: ChaosSettings, progress: Progr
                   "saturation_rps": saturation, "steps": steps, "rate_checks": checks}
 
 
-async def _hold_rate(url: str, body: bytes, rate: float, progress: Progress) -> list[dict]:
+async def _hold_rate(url: str, body: Sequence[bytes], rate: float, progress: Progress) -> list[dict]:
     from twinbench.reliability.soak import latency_stable
 
     checks = []
