@@ -25,12 +25,12 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
      "run the local Lambda (awslambdaric per environment + HTTP API front) in the foreground"),
     ("cost", "twinbench.cli.cost",
      "Monthly cost of Lambda vs EKS vs Fargate for a traffic profile, and the break-even rate"),
-    ("simulate", "twinbench.simulate.cli",
+    ("simulate", "twinbench.cli.simulate",
      "Per-request simulation of a traffic profile on Lambda and Kubernetes: cold starts, 429/503s, "
      "latency, scaling and monthly cost"),
     ("recommend", "twinbench.cli.recommend",
      "Cheapest configuration meeting an SLO on Lambda and on Kubernetes, searched by simulation"),
-    ("calibrate", "twinbench.simulate.cli",
+    ("calibrate", "twinbench.cli.calibrate",
      "Check the simulator against the real local stack: the same bursty arrivals through the local "
      "Lambda and gunicorn and through the model; cold starts, 429s and p50/p99 within tolerances"),
     ("collect-cloudwatch", "twinbench.cli.collect",

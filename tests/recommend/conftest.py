@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from twinbench.simulate import cli as simulate_cli
+from twinbench.cli import simulate as simulate_cli
 from twinbench.simulate.engine import SimulationConfig
 
 MINUTES = 120

@@ -16,7 +16,7 @@ SCHEMA = json.loads((REPO / "scripts/twinbench/simulate/schema.json").read_text(
 
 def cli(*args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "scripts"), os.environ.get("PYTHONPATH", "")]))
-    return subprocess.run([sys.executable, "-m", "twinbench.simulate.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "twinbench.cli.simulate", *args], capture_output=True, text=True,
                           env=env, cwd=REPO, timeout=120)
 
 

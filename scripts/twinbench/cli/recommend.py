@@ -42,7 +42,7 @@ exit codes: 0 recommended, 1 no platform meets the SLO (closest shown), 2 bad in
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from twinbench.simulate.cli import add_arguments
+    from twinbench.cli.simulate import add_arguments
 
     parser = subparsers.add_parser("recommend", help=HELP, description=HELP + ": each platform's configuration "
                                    "space, its cheapest configuration that meets the SLO beside the shipped one, a "
@@ -58,9 +58,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from twinbench.cli.simulate import build_config
     from twinbench.recommend import document, write
     from twinbench.recommend.run import recommend
-    from twinbench.simulate.cli import build_config
     from twinbench.simulate.errors import ParameterError, SimulationError
     from twinbench.simulate.slo import Slo
 

@@ -7,5 +7,5 @@ profile request by request on models of both platforms (``lambda_sim``, ``kube_s
 parameterised by what ``make bench`` measured (``inputs``), and prices what happened.
 
 Entry points: ``engine.simulate(SimulationConfig)`` -> ``SimulationResult.to_document()``
-(schema: ``schema.json``); the CLI is ``cli.py`` (``python -m twinbench.simulate.cli``).
+(schema: ``schema.json``); the CLI is ``twinbench.cli.simulate`` (``twinbench simulate``).
 """

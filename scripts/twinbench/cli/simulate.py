@@ -2,7 +2,7 @@
 
 A thin adapter: parse options, build the profile and parameters, call ``engine.simulate``,
 print. Every SimulationError becomes one line on stderr and exit code 2, here and only here.
-Runnable alone as ``python -m twinbench.simulate.cli`` until the main CLI lists it.
+Runnable alone as ``python -m twinbench.cli.simulate``.
 """
 
 from __future__ import annotations
@@ -61,11 +61,11 @@ what it does:
   `twinbench recommend` searches the settings of both platforms for the cheapest meeting an SLO.
 
 examples:
-  python -m twinbench.simulate.cli --profile constant --rps 50 --minutes 60
-  python -m twinbench.simulate.cli --trace traffic.csv --from results/20261202T101500Z --plot sim.png
-  python -m twinbench.simulate.cli --azure invocations_per_function_md.anon.d01.csv --function rank:3
-  python -m twinbench.simulate.cli --azure day1.csv --jobs 2 --top 8 --json   # 8 busiest, 2 processes
-  python -m twinbench.simulate.cli --bench     # one day at 1,000 req/s: prints seconds and peak RSS
+  python -m twinbench.cli.simulate --profile constant --rps 50 --minutes 60
+  python -m twinbench.cli.simulate --trace traffic.csv --from results/20261202T101500Z --plot sim.png
+  python -m twinbench.cli.simulate --azure invocations_per_function_md.anon.d01.csv --function rank:3
+  python -m twinbench.cli.simulate --azure day1.csv --jobs 2 --top 8 --json   # 8 busiest, 2 processes
+  python -m twinbench.cli.simulate --bench     # one day at 1,000 req/s: prints seconds and peak RSS
 
 trace CSV: a header with a time column (minute | timestamp, ISO 8601 with zone) and a volume
 column (requests | count | rps); minutes with no row are idle (a warning says how many); a
@@ -87,10 +87,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     add_arguments(parser)
     parser.set_defaults(func=run)
-    # `twinbench calibrate`: the simulator against the real local stack (simulate/calibrate.py).
-    from twinbench.simulate import calibrate
-
-    calibrate.register(subparsers)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -413,7 +409,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the subcommand alone (``python -m twinbench.simulate.cli``)."""
+    """Run the subcommand alone (``python -m twinbench.cli.simulate``)."""
     parser = argparse.ArgumentParser(prog="twinbench")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["simulate", *(sys.argv[1:] if argv is None else argv)])
