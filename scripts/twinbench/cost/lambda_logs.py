@@ -11,8 +11,8 @@ What one invocation writes:
   are the documented shapes with a real request id; a cold one adds the init duration.
 * Our line: the native handler writes one JSON/EMF record per invocation
   (``services/predict-lambda/telemetry.py``). Its size is *measured* by building the record
-  with the handler's own code when it is importable, else the fallback measured that way on
-  2026-12-06 (531 bytes + newline).
+  with the handler's own code when it is importable, else a fallback measured that way
+  (docs/measurements.md).
 """
 
 from __future__ import annotations

@@ -2,18 +2,14 @@
 
 * **Open loop** (:meth:`LoadGenerator.open_loop`): requests are *scheduled* at fixed arrival times
   (``t0 + i / rate`` or Poisson) whether or not earlier ones have answered, and each latency is
-  measured from its **intended** send time. A server that stalls therefore shows the queueing its
-  clients would really see, instead of the generator politely waiting (coordinated omission,
-  Gil Tene; the wrk2 approach). The service time (from the actual send) is kept beside it.
+  measured from its **intended** send time, so a stalled server shows the queueing its clients would
+  see (coordinated omission, Gil Tene; the wrk2 approach). The service time is kept beside it.
 * **Closed loop** (:meth:`LoadGenerator.closed_loop`): ``C`` workers, each sending its next
   request when the last one answered; latency is service time by construction.
-* The generator keeps its own garbage collector out of the figures (:class:`_HeldCollector`): a
-  10-minute soak holds ~350,000 outcomes, a full collection over that many takes ~280 ms here,
-  and while it runs the requests due pile up and go out as one burst (measured in 10-min
-  container soaks at 588 req/s: max send lag 2,197 ms before, 84 ms after).
-* The generator measures its own CPU (``time.process_time`` over wall time) and how late it sent
-  (send lag). When it used most of a core or sent late, *it* was the bottleneck and the step is
-  flagged so the report can say so.
+* The generator keeps its own garbage collector out of the figures (:class:`_HeldCollector`): a full
+  collection over a long soak's outcomes stalls the send loop and bunches the requests due
+  (the figures are in docs/measurements.md).
+* It measures its own CPU and send lag; when *it* was the bottleneck the step is flagged.
 """
 
 from __future__ import annotations

@@ -2,17 +2,12 @@
 
 ``python -m twinbench.simulate.figures [--out-dir DIR] [--from results/<ts>] [--json]``
 
-The Azure Functions 2019 trace is not reachable from this machine, so the three functions are
-synthesised in its format (one row per function, 1,440 per-minute counts) with the shapes
-measured on it: *bursty* (mean 1.4 req/s, peak minute ~98 req/s, 997 idle minutes: bursts
-of lognormal size in clumps), *steady* (~250 req/s: 15,000 requests a minute, 15,001
-every 7th) and *sparse* (~150 lone invocations a day). The file is written to ``--out-dir``
-and read back through the Azure reader, so the figures come from exactly what
-``--azure FILE --function HASH`` would simulate; a "x100" row replays bursty at 100x.
-
-Per-minute model: the cost model's ``expected_cold_starts`` on the same counts (called, not
-changed). Peak-sized cost: the cost model's EKS fleet (peak minute x 1.43 headroom, all
-month); autoscaled: the simulated node-hours under the HPA read from k8s/base/hpa.yaml.
+The Azure Functions 2019 trace is not reachable from this machine, so three functions are synthesised
+in its format with the shapes measured on it (listed in docs/measurements.md), written to
+``--out-dir`` and read back through the Azure reader: the figures come from exactly what
+``--azure FILE --function HASH`` would simulate; a "x100" row replays bursty at 100x. Per-minute
+model: the cost model's ``expected_cold_starts`` on the same counts. Peak-sized cost: the cost
+model's EKS fleet all month; autoscaled: the simulated node-hours under k8s/base/hpa.yaml's HPA.
 """
 
 from __future__ import annotations

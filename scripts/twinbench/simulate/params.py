@@ -1,68 +1,9 @@
-"""The simulated platforms' parameters, with their defaults and where each default comes from.
+"""The simulated platforms' parameters and their defaults; every number a user can pass is checked here.
 
-Every number a user can pass is checked here (finite, and > 0 or >= 0 as the platform needs),
-so a NaN never reaches the engine and the CLI can say which option was wrong.
-
-Lambda defaults
----------------
-* ``keep_alive_s`` 300: AWS does not publish how long an idle execution environment lives.
-  Measurements disagree and change over time: Yan Cui (theburningmonk.com, 2017-06,
-  "how long does AWS Lambda keep your idle functions around") saw 45-60 min, sometimes far
-  less; Mikhail Shilkov (mikhail.io, 2019-08, "AWS Lambda cold starts after 10 minutes")
-  saw a fixed 10 min after the last request. 300 s is the lower end quoted in community
-  write-ups and the cost model's default, so the two models are compared on the same
-  assumption and cold starts are not understated. Pass your own with ``--keep-alive-s``.
-* ``scale_rate_per_10s`` 1,000 and ``account_concurrency`` 1,000: AWS docs, "Lambda scaling
-  behavior" (each function scales by 1,000 execution environments every 10 s, refilled
-  continuously; default account quota 1,000 concurrent executions per region).
-* Caps: ``reserved_concurrency`` and the HTTP API route throttling (``throttle_rate_rps``,
-  ``throttle_burst``) are unset here; the CLI takes serverless.yml's deployed values
-  (``twinserve_support.lambda_caps``). A reservation may not exceed the account limit minus the
-  100 AWS keeps unreserved.
-* Billing: duration rounded up to 1 ms per invocation (AWS blog, 2020-12, "1ms billing
-  granularity"); since 2025-08-01 the INIT phase is billed for on-demand ZIP functions on
-  managed runtimes too (AWS Compute blog, 2025-04, "AWS Lambda standardizes billing for INIT
-  phase"), so a cold invocation bills ceil(init + duration) ms. Provisioned environments
-  are initialised ahead and never bill INIT per request.
-* SnapStart (``snapstart``): a new environment is *restored* from the snapshot taken when the
-  version was published, so its cold start waits the restore latency instead of INIT. Restore
-  latency (``DEFAULT_RESTORE_QUANTILES``) is not measured here (no AWS account): AWS states
-  "as low as sub-second" start-up for Python (AWS docs, "Improving startup performance with
-  Lambda SnapStart", read 2026-12-06; AWS News Blog, 2024-11-18, SnapStart for Python and .NET
-  GA); the default median 450 ms with a 1-s p99 sits inside that claim for a package of our
-  size. Pass ``--restore-ms`` to use your own REPORT lines' ``Restore Duration``. Billing: no
-  INIT per cold start (it ran at publish), the restore charge per GB restored, the snapshot's
-  cache per GB-s of the published version, and the after-restore hook's time as duration
-  (``restore_hook_ms``, 2 ms: re-seeding randomness). SnapStart and provisioned concurrency
-  cannot be combined (AWS docs, same page, "Supported features and limitations").
-
-Kubernetes defaults
--------------------
-* HPA: ``k8s/base/hpa.yaml`` is read (see ``hpa.py``); sync 15 s and tolerance 0.1 are the
-  kube-controller-manager defaults (``--horizontal-pod-autoscaler-sync-period``,
-  ``--horizontal-pod-autoscaler-tolerance``); ``metrics_lag_s`` 15 s is metrics-server's
-  default ``--metric-resolution``.
-* Pods: 1 CPU / 1 GiB requests and ``WEB_CONCURRENCY=2`` sync workers as in ``k8s/base``.
-* ``pod_startup_s`` 3: the image's start to ready, measured ~0.5 s here (ONNX model load +
-  gunicorn fork), plus half the 5-s readiness probe period on average. A parameter.
-* ``readiness_gate_s`` 0: time after the pod is Ready before it takes traffic and counts. The
-  prod overlay's ALB pod readiness gate holds a pod until its target is registered and healthy:
-  registration plus ``healthy threshold x interval`` of the target group's health check (AWS
-  Load Balancer Controller docs, "Pod readiness gate"; ELB defaults 5 x 30 s for ALB target
-  groups, commonly set to 2 x 10-15 s), so 20-40 s there; 0 for the base (no gate).
-* ``image_pull_s`` 10 on a node that has not pulled the image yet (not measured: no registry
-  here; a ~100 MB image from ECR in-region is typically seconds to tens of seconds).
-* ``node_provisioning_s``: ``cluster-autoscaler`` 100 (scan interval 10 s, its documented
-  default, plus EC2 launch and node join, typically 60-120 s) or ``karpenter`` 55 (pending
-  pods batched for 1-10 s, its documented ``batchIdleDuration``/``batchMaxDuration``, plus
-  launch and join ~45 s). ``node_idle_removal_s``: cluster-autoscaler's documented
-  ``--scale-down-unneeded-time`` 10 min; Karpenter's consolidation is taken as 60 s.
-* ``queue_limit`` 128 requests waiting per pod before 503: gunicorn's listen backlog is
-  2,048, but a client or the ALB gives up long before that many 5-ms requests drain; a
-  parameter, not a measurement.
-* ``pod_capacity_rps``: the bench's measured knee per pod. Service times are stretched by
-  ``max(1, workers / (capacity x mean service time))`` so the pod's saturation throughput is
-  the measured capacity (two sync workers share the pod's single CPU).
+Checked means finite, and > 0 or >= 0 as the platform needs, so a NaN never reaches the engine and
+the CLI can say which option was wrong. Where each default comes from (AWS documentation, Kubernetes'
+defaults, community measurements, each with its date) is in docs/measurements.md, "The simulator's
+defaults and their sources".
 """
 
 from __future__ import annotations
