@@ -5,9 +5,8 @@ line is a JSON object too, and its ``_aws`` member makes CloudWatch extract the 
 (EMF), so one ``write`` per invocation is both the access log and the metrics: request id, cold
 flag, route template, status, latency.
 
-Written by hand, not with aws-embedded-metrics: that library imports aiohttp and added ~160 ms
-to a fresh process here (``import aws_embedded_metrics`` 177-206 ms vs 20-29 ms for the bare
-interpreter, 5 fresh processes each), which would nearly double this function's cold start.
+Written by hand, not with aws-embedded-metrics: that library imports aiohttp, which would nearly
+double this function's cold start (figures in docs/measurements.md).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ restore endpoints are not needed: environments are never snapshotted).
 
 Nagle is off on every socket: ``awslambdaric``'s libcurl sets ``TCP_NODELAY`` on its side, and the
 server must too, or a response written in two segments waits for the client's delayed ACK
-(~40-50 ms per warm call). aiohttp sets it on each accepted connection; the listener gets it
+(tens of ms per warm call; docs/measurements.md). aiohttp sets it on each accepted connection; the listener gets it
 as well, and the first connection's value is recorded in :attr:`RuntimeApiServer.tcp_nodelay`.
 """
 

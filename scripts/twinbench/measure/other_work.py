@@ -5,8 +5,8 @@ of about four on two cores, so a warning on it fires on every run. Instead a ste
 time the whole machine was busy (user, system, interrupts and softirqs), less the load generator's
 and the server's own, and the hypervisor's steal time (CPU the VM was owed but another guest got).
 Both are shares of all CPUs over the step's wall time. The interrupt and softirq time counts on
-both sides: the kernel charges it to whichever process was running (measured here: without it the
-benchmark's own processes used ~10 % more CPU than the machine's user + system time).
+both sides: the kernel charges it to whichever process was running (without it the benchmark's
+own processes appeared to use more CPU than the machine had busy; see docs/measurements.md).
 """
 
 from __future__ import annotations

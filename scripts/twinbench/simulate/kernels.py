@@ -1,8 +1,8 @@
 """The per-request inner loops of both platforms, compiled with numba when it is installed.
 
 Everything per request lives here and nothing else: plain arrays in, plain arrays out, so
-the same code runs compiled (numba, ~10^7 requests/s) or as ordinary Python (the fallback,
-~10^5 requests/s: fine for tests and small traces, far too slow for a day at 1,000 req/s).
+the same code runs compiled (numba) or as ordinary Python (the fallback, about a hundred times
+slower: fine for tests and small traces; speeds in docs/measurements.md).
 State that must survive from one chunk of arrivals to the next is kept in arrays owned by
 the callers (``lambda_sim.LambdaState``, ``kube_sim``), so a chunk boundary changes nothing.
 

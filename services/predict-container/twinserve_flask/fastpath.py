@@ -1,10 +1,9 @@
 """A WSGI layer that sends ``POST /predict`` (and ``POST /v2/...infer``) straight to the core and
 everything else to Flask.
 
-Measured here (LogisticRegression, one row, in-process): the core answers in ~30 µs, the same
-request through Flask's routing, request and response objects takes ~187 µs. On the hot route
-Flask adds nothing the core does not already do (content type, size limit, validation, error
-rendering), so this layer skips it; the answers are byte-identical (tested). The Open Inference
+Why: Flask's routing, request and response objects cost several times what the core takes for
+one row (figures in docs/measurements.md), and on the hot route Flask adds nothing the core does
+not already do (content type, size limit, validation, error rendering), so this layer skips it; the answers are byte-identical (tested). The Open Inference
 Protocol's POSTs take the same way (the core routes ``/v2``). Every other route, and every error
 Flask itself raises, still goes through the Flask app.
 """
