@@ -3,9 +3,10 @@ everything else to Flask.
 
 Why: Flask's routing, request and response objects cost several times what the core takes for
 one row (figures in docs/measurements.md), and on the hot route Flask adds nothing the core does
-not already do (content type, size limit, validation, error rendering), so this layer skips it; the answers are byte-identical (tested). The Open Inference
-Protocol's POSTs take the same way (the core routes ``/v2``). Every other route, and every error
-Flask itself raises, still goes through the Flask app.
+not already do (content type, size limit, validation, error rendering), so this layer skips it;
+the answers are byte-identical (tested). The Open Inference Protocol's POSTs take the same way
+(the core routes ``/v2``). Every other route, and every error Flask itself raises, still goes
+through the Flask app.
 """
 
 from __future__ import annotations
