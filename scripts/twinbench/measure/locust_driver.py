@@ -1,21 +1,13 @@
 """Open-loop steps from Locust (master + workers) instead of the built-in generator.
 
-``LocustDriver.run_plan(steps)`` writes a plan, starts ``locust --master --headless`` and
-``workers`` local ``locust --worker`` processes (each in its own process group, stopped on every
-exit path), waits for the master to walk the plan (:mod:`twinbench.measure.locustfile`) and
-returns one record per step in the same shape as the built-in generator's
-(:func:`twinbench.measure.loadgen.step_result`), so results.json, the knee and the report treat
-both alike. The per-request samples come from the locustfile's own export (JSON through Locust's
-messaging), Locust's own per-step figures from its ``--csv`` stats file; nothing is read off
-the screen.
-
-Workers on other machines: ``remote_workers`` makes the master wait for that many more; start
-each with the command :meth:`LocustDriver.worker_command` returns (the master binds
-``bind_host:port``). A worker quits when its master does, so a remote worker is started once per
-plan (the bench runs one plan per scenario), e.g. in a shell loop.
-
-Why Locust at all: one Python process sends ~2,000 req/s at most; Locust's workers spread the
-sending over processes and machines, which a deployed Lambda (thousands of environments) needs.
+Why: one Python process can send only so many requests a second (figure in docs/measurements.md);
+Locust's workers spread the sending over processes and machines, which a deployed Lambda needs.
+``LocustDriver.run_plan(steps)`` starts a headless master and ``workers`` local workers (each in its
+own process group, stopped on every exit path), walks the plan (:mod:`twinbench.measure.locustfile`)
+and returns one record per step in the built-in generator's shape
+(:func:`twinbench.measure.loadgen.step_result`): samples from the locustfile's own export, Locust's
+per-step figures from its ``--csv`` file, nothing read off the screen. Remote workers: start each
+with :meth:`LocustDriver.worker_command`, once per plan (a worker quits with its master).
 """
 
 from __future__ import annotations
