@@ -16,7 +16,10 @@ After measuring, the run is replayed "at your traffic" by the trace-driven simul
 (:mod:`twinbench.simulate`) with the measured service times: ``--traffic-rps`` (default: the rate the
 cost is quoted at, ``--cost-rps``) as a constant or diurnal profile (``--cost-shape``), or ``--trace``
 (a per-minute CSV, simulated as it is). The simulation document is stored in results.json under
-``simulation`` and the report's recommendation comes from it.
+``simulation``. Then a quick configuration search (``twinbench recommend --quick``'s grid, bounded by
+``--search-budget-s``, default 60 s) finds each platform's cheapest configuration meeting the SLO on
+the same traffic and inputs, stored under ``simulation.search``: the report's recommendation
+compares the platforms at their best, never ranking on cost one that misses the SLO.
 
 ``--generator locust`` drives the open-loop steps (scalability rates, burst) of targets given as URLs
 from Locust: a master and ``--locust-workers`` worker processes on this machine, plus any started on
@@ -152,6 +155,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="per-minute traffic CSV (minute|timestamp, requests|count|rps) simulated as it is "
                      "(with --traffic-rps: rescaled to that mean)  [env TRACE]")
     sim.add_argument("--no-simulation", action="store_true", help="skip the simulation at your traffic")
+    sim.add_argument("--search-budget-s", type=float, default=_env_float("SEARCH_BUDGET_S") or SEARCH_BUDGET_S,
+                     help="time for the quick configuration search at your traffic, s (default 60; skipped when "
+                     "one simulation of the traffic takes more than a quarter of it)  [env SEARCH_BUDGET_S]")
+    sim.add_argument("--no-search", action="store_true",
+                     help="simulate the shipped settings only, without the quick configuration search")
     gen = p.add_argument_group("load generator")
     gen.add_argument("--generator", choices=GENERATORS, default=os.environ.get("GENERATOR") or "builtin",
                      help="builtin (default; aiohttp, one process) or locust (targets given as URLs only: master + "
@@ -323,6 +331,11 @@ def _package_info(args: argparse.Namespace, chosen_targets: list[str]) -> dict |
     return info
 
 
+SEARCH_BUDGET_S = 60.0
+SEARCH_MIN_SIMULATIONS = 4
+"""The quick search runs only when this many simulations of the traffic (each as long as the one at
+your traffic took) fit in its budget: the shipped settings of both platforms take one, and fewer than
+three more leave too few candidates for the result to mean anything."""
 SIM_CONSTANT_MINUTES = 60  # a steady rate: an hour settles every keep-alive and HPA window; priced x 730
 SIM_DIURNAL_MINUTES = 1440  # a day: the whole sinusoid
 
@@ -380,6 +393,55 @@ def simulate_at_traffic(results_path: Path, *, rps: float | None, shape: str, tr
     except (SimulationError, OSError, ValueError) as exc:
         return {"skipped": True, "reason": f"{type(exc).__name__}: {exc}"}
     return {"skipped": False, "traffic": traffic, "provenance": _provenance(inputs), "document": document}
+
+
+def traffic_argv(results_path: Path, traffic: dict) -> list[str]:
+    """``twinbench simulate``/``recommend`` options for the same traffic from this run's measured inputs."""
+    argv = ["--from", str(results_path.parent if results_path.suffix == ".json" else results_path)]
+    if traffic["source"] == "trace":
+        argv += ["--trace", str(traffic["trace"])]
+        if traffic.get("rescaled_to_rps") is not None:
+            argv += ["--scale", repr(float(traffic["rescaled_to_rps"]))]
+    else:
+        argv += ["--profile", traffic["source"], "--rps", repr(float(traffic["rps"])),
+                 "--minutes", str(int(traffic["minutes"]))]
+    return argv
+
+
+def search_at_traffic(results_path: Path, simulation: dict, *, slo_ms: float, budget_s: float) -> dict:
+    """The quick configuration search at the simulated traffic, within ``budget_s`` seconds.
+
+    The same traffic and measured inputs as :func:`simulate_at_traffic`, read as ``twinbench
+    recommend --from <this run>`` reads them (the shipped settings are serverless.yml's and
+    k8s/base's, concurrency caps included), SLO p99 <= ``slo_ms`` with the default error budget.
+    Returns ``{"skipped": False, "command", "budget_s", "elapsed_s", "budget_reached", "document":
+    <twinbench.recommendation>}``, or ``{"skipped": True, "reason"}`` when the traffic is too long
+    to search in the budget or the search fails (the measurements are never lost to it).
+    """
+    import time
+
+    from twinbench.cli.simulate import add_arguments, build_config
+    from twinbench.recommend.run import quick_search
+    from twinbench.simulate.slo import Slo
+
+    one_s = float(simulation["document"]["engine"]["elapsed_s"])
+    argv = [*traffic_argv(results_path, simulation["traffic"]), "--slo-ms", f"{slo_ms:g}"]
+    command = ["twinbench", "recommend", *argv, "--quick"]
+    if one_s * SEARCH_MIN_SIMULATIONS > budget_s:
+        return {"skipped": True, "command": command,
+                "reason": f"one simulation of this traffic took {one_s:.1f} s: a search needs dozens and would not "
+                          f"fit in the {budget_s:g} s budget (raise --search-budget-s, or run the command)"}
+    parser = argparse.ArgumentParser(add_help=False)
+    add_arguments(parser)
+    started = time.perf_counter()
+    try:
+        rec = quick_search(build_config(parser.parse_args(argv)), Slo(slo_ms), budget_s)
+    except Exception as exc:  # noqa: BLE001 - the search must not lose the measurements
+        return {"skipped": True, "command": command, "reason": f"search failed: {type(exc).__name__}: {exc}"}
+    platforms = rec.doc["platforms"].values()
+    return {"skipped": False, "command": command, "budget_s": budget_s,
+            "elapsed_s": round(time.perf_counter() - started, 2),
+            "budget_reached": any(p["search"]["budget_reached"] for p in platforms), "document": rec.doc}
 
 
 def _collect_warnings(doc: dict) -> list[str]:
@@ -467,6 +529,8 @@ def run(args: argparse.Namespace) -> int:
     problem = _check_generator(args, chosen_targets)
     if problem is None and args.traffic_rps is not None and not (args.traffic_rps > 0 and args.traffic_rps < 1e6):
         problem = f"--traffic-rps must be > 0 and < 1e6, got {args.traffic_rps}"
+    if problem is None and not (args.search_budget_s > 0 and args.search_budget_s <= 3600):
+        problem = f"--search-budget-s must be > 0 and <= 3600, got {args.search_budget_s}"
     if problem is None and args.trace is not None and not args.trace.is_file():
         problem = f"--trace {args.trace}: no such file"
     if problem is not None:
@@ -570,6 +634,11 @@ def _measure(folder: RunFolder, args: argparse.Namespace, chosen_targets: list[s
                                              shape=args.cost_shape, trace=args.trace)
         progress.done("skipped: " + doc.simulation["reason"] if doc.simulation["skipped"] else
                       f"{doc.simulation['document']['engine']['elapsed_s']:.1f} s")
+        if not doc.simulation["skipped"] and not args.no_search:
+            progress.phase(f"best configuration at your traffic (quick search, <= {args.search_budget_s:g} s)")
+            search = search_at_traffic(path, doc.simulation, slo_ms=args.slo_ms, budget_s=args.search_budget_s)
+            doc.simulation["search"] = search
+            progress.done("skipped: " + search["reason"] if search["skipped"] else f"{search['elapsed_s']:.1f} s")
         path = folder.write(document)
     data = document.to_dict()
     try:

@@ -25,7 +25,7 @@ from twinbench.results.formats import RECOMMENDATION
 from twinbench.simulate import engine
 from twinbench.simulate.slo import Slo
 
-__all__ = ["build", "render_text", "verdict"]
+__all__ = ["build", "describe_config", "render_text", "verdict"]
 
 NAMES = {"lambda": "Lambda", "kubernetes": "Kubernetes (EKS)"}
 
@@ -50,7 +50,7 @@ def verdict(platforms: dict[str, dict[str, Any]], slo: Slo) -> dict[str, Any]:
 
 def _search_summary(s: PlatformSearch) -> dict[str, Any]:
     return {"evaluated": len(s.evaluated), "pruned": s.pruned, "grid_size": s.grid_size,
-            "exhaustive": s.exhaustive, "elapsed_s": round(s.elapsed_s, 2),
+            "exhaustive": s.exhaustive, "elapsed_s": round(s.elapsed_s, 2), "budget_reached": s.budget_reached,
             "pareto": [{"cost_usd_per_month": round(c.cost_usd_per_month, 4), "latency_ms": c.slo_latency_ms,
                         "meets_slo": c.feasible, "config": c.choice.to_dict()} for c in pareto(s.evaluated)]}
 
@@ -98,14 +98,15 @@ def _fmt(c: dict[str, Any] | None) -> list[str]:
     lat = c["latency_ms"]
     mark = "" if c["meets_slo"] else " (misses: " + "+".join(c["binding"]) + ")"
     return [f"${c['cost_usd_per_month']:,.2f}{mark}", f"{_ms(lat['p50'])} / {_ms(lat['p99'])}",
-            _ms(lat["at_slo_percentile"]), f"{c['cold_starts']:,}", f"{c['errors']:,}", _config(c["config"])]
+            _ms(lat["at_slo_percentile"]), f"{c['cold_starts']:,}", f"{c['errors']:,}", describe_config(c["config"])]
 
 
 def _ms(v: float | None) -> str:
     return "-" if v is None else f"{v:,.1f}"
 
 
-def _config(cfg: dict[str, Any]) -> str:
+def describe_config(cfg: dict[str, Any]) -> str:
+    """One line for a figures' ``config`` (either platform), as the text rendering shows it."""
     if "memory_mb" in cfg:
         parts = [f"{cfg['memory_mb']} MB {cfg['architecture']}"]
         if cfg["provisioned_concurrency"]:
@@ -130,7 +131,8 @@ def render_text(doc: dict[str, Any]) -> str:
     for name, p in doc["platforms"].items():
         s = p["search"]
         lines.append(f"{NAMES[name]}: {s['evaluated']} configurations simulated, {s['pruned']} pruned, grid "
-                     f"{s['grid_size']}{' (exhaustive)' if s['exhaustive'] else ''}, {s['elapsed_s']:.1f} s")
+                     f"{s['grid_size']}{' (exhaustive)' if s['exhaustive'] else ''}, {s['elapsed_s']:.1f} s"
+                     f"{' (stopped at the time budget: the best found so far)' if s.get('budget_reached') else ''}")
         head = ["", "cost/month", "p50 / p99 ms", f"p{slo['percentile']:g} ms", "cold starts", "errors", "config"]
         rows = [["shipped", *_fmt(p["shipped"])], ["best", *_fmt(p["best"])]]
         if not p["feasible"]:

@@ -3,10 +3,12 @@
 ``recommend(base, slo)`` takes the simulator's config for the *shipped* settings (what
 ``twinbench simulate`` would run with the same options) and returns the ``twinbench.recommendation``
 document (``document.build``) plus the searches, for the plot and the written files.
+``quick_search(base, slo, budget_s)`` is the bench's entry point: the ``--quick`` grid, bounded in time.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
@@ -27,7 +29,7 @@ from twinbench.simulate import engine, external
 from twinbench.simulate.errors import ParameterError
 from twinbench.simulate.slo import Slo
 
-__all__ = ["Recommendation", "recommend"]
+__all__ = ["Recommendation", "quick_search", "recommend"]
 
 
 @dataclass
@@ -51,8 +53,18 @@ def shipped_kube(base: engine.SimulationConfig) -> KubeChoice:
 
 def recommend(base: engine.SimulationConfig, slo: Slo, *, exhaustive: bool = False, quick: bool = False,
               platforms: tuple[str, ...] = ("lambda", "kubernetes"),
-              progress: Callable[[str], None] | None = None) -> Recommendation:
-    """Search the platforms in ``platforms``; raises SimulationError subclasses on bad inputs."""
+              progress: Callable[[str], None] | None = None, budget_s: float | None = None) -> Recommendation:
+    """Search the platforms in ``platforms``; raises SimulationError subclasses on bad inputs.
+
+    ``budget_s`` bounds the whole call in time (the shipped configurations' simulations included):
+    Lambda may use the first half (what it leaves passes on), Kubernetes the rest; each search stops
+    starting candidates at its deadline (``search_platform``) and says so.
+    """
+    started = time.perf_counter()
+
+    def deadline(share: float) -> float | None:
+        return None if budget_s is None else started + budget_s * share
+
     prices = external.load_price_table(base.prices_path)
     base = replace(base, slo=slo)
     ref_mb = base.lambda_params.memory_mb
@@ -67,7 +79,8 @@ def recommend(base: engine.SimulationConfig, slo: Slo, *, exhaustive: bool = Fal
         searches["lambda"] = search_platform(
             "lambda", dims, space.lambda_maker(ship.reserved_concurrency, ship.throttle_rate_rps, ship.throttle_burst),
             space.lambda_valid, partial(_eval_lambda, base, slo, ref_mb),
-            lambda_floor(base, prices), slo, exhaustive=exhaustive, progress=progress)
+            lambda_floor(base, prices), slo, exhaustive=exhaustive, progress=progress,
+            deadline=deadline(0.5 if "kubernetes" in platforms else 1.0))
     if "kubernetes" in platforms:
         ship_k = shipped_kube(base)
         shipped["kubernetes"] = evaluate_kube(base, ship_k, slo)
@@ -86,9 +99,15 @@ def recommend(base: engine.SimulationConfig, slo: Slo, *, exhaustive: bool = Fal
 
         searches["kubernetes"] = search_platform(
             "kubernetes", dims, KubeChoice, valid, partial(_eval_kube, base, slo), kube_floor(base, prices), slo,
-            exhaustive=exhaustive, progress=progress)
+            exhaustive=exhaustive, progress=progress, deadline=deadline(1.0))
     doc = document.build(base, slo, searches, shipped, exhaustive=exhaustive)
     return Recommendation(doc, searches, shipped)
+
+
+def quick_search(base: engine.SimulationConfig, slo: Slo, budget_s: float,
+                 progress: Callable[[str], None] | None = None) -> Recommendation:
+    """The ``--quick`` grid on both platforms within ``budget_s`` seconds (``search_platform``'s deadline)."""
+    return recommend(base, slo, quick=True, platforms=base.platforms, progress=progress, budget_s=budget_s)
 
 
 def _eval_lambda(base: engine.SimulationConfig, slo: Slo, ref_mb: int, c: LambdaChoice) -> Candidate:

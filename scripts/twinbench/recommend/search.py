@@ -19,6 +19,11 @@ Pruning, both safe:
   less memory cannot serve the same trace better) and is skipped.
 
 ``exhaustive=True`` evaluates the whole grid (no pruning), to check the search.
+
+``deadline`` (a ``time.perf_counter()`` value) bounds the search in time: no candidate starts that
+would end after it, judged by the slowest simulation so far (so an overrun is at most the difference
+between two simulations), and the result says it stopped there (``PlatformSearch.budget_reached``:
+the best *found*, not the best of the space).
 """
 
 from __future__ import annotations
@@ -81,6 +86,8 @@ class PlatformSearch:
     grid_size: int
     elapsed_s: float
     exhaustive: bool
+    budget_reached: bool = False
+    """The search stopped at its deadline with candidates left to simulate."""
 
     def binding(self) -> list[str]:
         """Which constraint keeps the closest configuration from the SLO (when none meets it)."""
@@ -190,9 +197,12 @@ def _dominated(c: Choice, infeasible: list[Choice], order: dict[str, int], dims:
 def search_platform(platform: str, dims: dict[str, tuple[Any, ...]], make: Callable[..., Choice],
                     valid: Callable[[Any], bool], evaluate: Callable[[Choice], Candidate],
                     floor: Callable[[Choice], float], slo: Slo, exhaustive: bool = False, max_rounds: int = 6,
-                    top_k: int = 3, progress: Callable[[str], None] | None = None) -> PlatformSearch:
+                    top_k: int = 3, progress: Callable[[str], None] | None = None,
+                    deadline: float | None = None) -> PlatformSearch:
     """Cheapest feasible choice in ``dims`` (module docstring); ``floor(c)`` is a lower bound of its cost."""
     started = time.perf_counter()
+    stopped = False
+    slowest_s = 0.0
     grid = _grid(dims, make, valid)
     order = CAPACITY_ORDER.get(platform, {})
     seen: dict[Choice, Candidate] = {}
@@ -204,14 +214,19 @@ def search_platform(platform: str, dims: dict[str, tuple[Any, ...]], make: Calla
         return min(costs) if costs else math.inf
 
     def run(batch: Iterable[Choice], prune: bool) -> None:
-        nonlocal pruned
+        nonlocal pruned, stopped, slowest_s
         for ch in batch:
             if ch in seen:
                 continue
+            if deadline is not None and time.perf_counter() + slowest_s >= deadline:
+                stopped = True
+                return
             if prune and (floor(ch) > best_cost() or _dominated(ch, infeasible, order, dims)):
                 pruned += 1
                 continue
+            t0 = time.perf_counter()
             cand = evaluate(ch)
+            slowest_s = max(slowest_s, time.perf_counter() - t0)
             seen[ch] = cand
             if not cand.feasible:
                 infeasible.append(ch)
@@ -230,7 +245,7 @@ def search_platform(platform: str, dims: dict[str, tuple[Any, ...]], make: Calla
             seeds = feas or sorted(seen.values(), key=lambda c: c.violation(slo))[:top_k]
             frontier = list(dict.fromkeys(n for s in seeds for n in _neighbours(s.choice, dims, make, valid)
                                           if n not in seen and n not in pruned_set))
-            if not frontier:
+            if not frontier or stopped:
                 break
             run(sorted(frontier, key=floor), prune=True)
             pruned_set.update(n for n in frontier if n not in seen)
@@ -240,7 +255,7 @@ def search_platform(platform: str, dims: dict[str, tuple[Any, ...]], make: Calla
     closest = None if best is not None else min(evaluated, key=lambda c: (c.violation(slo), c.cost_usd_per_month),
                                                 default=None)
     return PlatformSearch(platform, evaluated, best, closest, pruned, len(grid), time.perf_counter() - started,
-                          exhaustive)
+                          exhaustive, stopped)
 
 
 # --------------------------------------------------------------------------- cost floors

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from twinbench.report import best_config
 from twinbench.report import sections as provider_sections
 from twinbench.report.plots import draw_all
 from twinbench.targets.serverless_offline import OFFLINE_LABEL
@@ -129,6 +130,9 @@ def summary_rows(doc: dict) -> list[tuple[str, dict[str, str]]]:
             "container": (f"${kube['cost_usd_per_month']:,.2f}/month EKS, {kube['rejected']:,} 503, "
                           f"p99 {_ms(kube['latency_ms']['p99'])} ms, max {kube['max_replicas']} pods") if kube else "",
         }))
+    best = best_config.summary_row(doc)
+    if best is not None:
+        rows.append(best)
     return rows
 
 
@@ -233,8 +237,8 @@ def _sim_platform_costs(sim: dict) -> dict[str, float]:
     return costs
 
 
-def simulated_recommendation(doc: dict, sim: dict) -> str:
-    """The recommendation from the simulation at the user's traffic.
+def simulated_recommendation(doc: dict, sim: dict, verdict: bool = True) -> str:
+    """The recommendation from the simulation at the user's traffic (``verdict=False``: the figures only).
 
     A platform is ranked on cost only if it meets the SLO (p99 within it, no request dropped or,
     when the simulation carries an SLO, within its error budget): one that drops requests is cheap
@@ -279,27 +283,35 @@ def simulated_recommendation(doc: dict, sim: dict) -> str:
     if kube:
         parts.append(f"Kubernetes (simulated): {kube['rejected']:,} rejected, p99 {_ms(kube['latency_ms']['p99'])} ms, "
                      f"at most {kube['max_replicas']:,} replicas on {kube['max_nodes']:,} nodes.")
+    if not verdict:
+        return " ".join(parts)
     if cheapest == "Lambda":
-        verdict = "Lambda: the cheapest of the platforms that meet the SLO at your traffic"
+        text = "Lambda: the cheapest of the platforms that meet the SLO at your traffic"
     elif cheapest:
-        verdict = f"the container ({cheapest}): the cheapest of the platforms that meet the SLO at your traffic"
+        text = f"the container ({cheapest}): the cheapest of the platforms that meet the SLO at your traffic"
     else:
-        verdict = "neither platform as shipped: both miss the SLO in simulation; size up first (`make recommend`)"
-    parts.append(f"**Recommendation (from the simulation):** {verdict}.")
+        text = "neither platform as shipped: both miss the SLO in simulation; size up first (`make recommend`)"
+    parts.append(f"**Recommendation (from the simulation):** {text}.")
     return " ".join(parts)
 
 
 def recommendation(doc: dict) -> str:
     """One paragraph naming the numbers that decide, or what is missing to decide.
 
-    With a simulation at the user's traffic the verdict comes from it; the per-minute cost
-    model's paragraph follows as the measured-inputs cross-check.
+    With a configuration search at the user's traffic the verdict compares the platforms at their
+    best (``best_config``) and the shipped settings' simulation follows as figures; without one, the
+    verdict comes from the shipped settings' simulation. The per-minute cost model's paragraph
+    follows as the measured-inputs cross-check.
     """
     sim = _simulated(doc)
     model = _cost_model_recommendation(doc)
     if sim is None:
         return model
-    return simulated_recommendation(doc, sim) + "\n\n" + "Per-minute cost model (for comparison): " + model
+    cross_check = "\n\n" + "Per-minute cost model (for comparison): " + model
+    best = best_config.recommendation(doc)
+    if best is None:
+        return simulated_recommendation(doc, sim) + cross_check
+    return best + "\n\n" + "As shipped: " + simulated_recommendation(doc, sim, verdict=False) + cross_check
 
 
 def _cost_model_recommendation(doc: dict) -> str:
@@ -403,6 +415,7 @@ def render_markdown(doc: dict, plots: dict[str, str], provider: list[str]) -> st
     for label, cells in summary_rows(doc):
         lines.append(f"| {label} | " + " | ".join(cells.get(t, "") for t in targets) + " |")
     lines += ["", "## Recommendation", "", recommendation(doc), ""]
+    lines += best_config.section(doc)
     lines += simulation_section(doc)
     lines += wsgi_section(doc)
     lines += generator_section(doc)
