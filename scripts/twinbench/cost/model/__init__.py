@@ -3,7 +3,8 @@
 Pure arithmetic over the pinned price table (``prices.json``) and the figures ``make bench`` measures
 (billed duration, throughput per pod, cold starts), so a report can be re-derived by hand. A month is
 730 hours; rates are req/s; on-demand list prices only. configs (inputs) -> lambda_cost, sizing,
-containers -> comparison (break-even, curves, the ``twinbench.cost`` document in outputs).
+containers -> comparison (break-even, curves, the ``twinbench.cost`` document in outputs). The
+cold-start (keep-alive) model is described in :func:`~twinbench.cost.model.lambda_cost.expected_cold_starts`.
 """
 
 from twinbench.cost.model.comparison import (
