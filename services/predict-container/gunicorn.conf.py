@@ -170,6 +170,9 @@ http {{
     client_body_buffer_size 64k;
     map $request_uri $edge_v2 {{ ~^/v2(/|[?]|$) 1; default 0; }}
     upstream gunicorn {{
+        # The same socket twice: a request that meets a connection whose worker just died (an idle
+        # kept-alive one nginx reuses) is tried once more, on another connection, instead of a 502.
+        server unix:{run_dir}/gunicorn.sock max_fails=0;
         server unix:{run_dir}/gunicorn.sock max_fails=0;
 {upstream_keepalive}
     }}
@@ -188,7 +191,10 @@ http {{
             proxy_max_temp_file_size 16m;
             proxy_connect_timeout 5s;
             proxy_read_timeout {_int("GUNICORN_TIMEOUT", 30)}s;
-            proxy_next_upstream off;
+            # Only when the connection failed before an answer began (never on a timeout, never after
+            # bytes came back); a prediction is a pure function of its body, so a POST may be resent.
+            proxy_next_upstream error non_idempotent;
+            proxy_next_upstream_tries 2;
         }}
 {error_pages}
     }}
