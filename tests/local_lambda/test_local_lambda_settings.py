@@ -28,7 +28,10 @@ def test_caps_default_to_what_serverless_yml_deploys(tmp_path: Path):
     s = LambdaSettings.from_env(tmp_path, {"LAMBDA_RESERVED_CONCURRENCY": ""})  # empty = not given
     assert (s.reserved_concurrency, s.throttle_rate_rps, s.throttle_burst) == (
         caps.reserved_concurrency, caps.throttle_rate_rps, caps.throttle_burst)
-    assert s.concurrency_limit == caps.reserved_concurrency
+    # The reservation, within the emulator's account concurrency (a local bound on environments).
+    assert s.concurrency_limit == min(caps.reserved_concurrency, s.account_concurrency)
+    bounded = LambdaSettings.from_env(tmp_path, {"LAMBDA_ACCOUNT_CONCURRENCY": "16"})
+    assert bounded.concurrency_limit == 16  # an account bound holds whatever the reservation
     s = LambdaSettings.from_env(tmp_path, {"LAMBDA_PARAMS": "reservedConcurrency=5 throttleRateLimit=20 throttleBurstLimit=7"})
     assert (s.reserved_concurrency, s.throttle_rate_rps, s.throttle_burst) == (5, 20.0, 7)
     s = LambdaSettings.from_env(tmp_path, {"LAMBDA_RESERVED_CONCURRENCY": "3", "LAMBDA_THROTTLE_RATE_RPS": "2.5",

@@ -137,9 +137,11 @@ class LambdaSettings:
 
     @property
     def concurrency_limit(self) -> int:
-        """The most environments that may exist at once."""
+        """The most environments that may exist at once: the function's reservation, never more than
+        the account's concurrency (a run that bounds the account, as chaos does on a small machine,
+        bounds every function in it)."""
         if self.reserved_concurrency is not None:
-            return self.reserved_concurrency
+            return min(self.reserved_concurrency, self.account_concurrency)
         return self.account_concurrency
 
     @classmethod
