@@ -93,8 +93,8 @@ def test_nothing_feasible_names_the_binding_constraint(traces):
 KUBECTL = REPO / ".venv-tools" / "bin" / "kubectl"
 
 
-@pytest.mark.skipif(not KUBECTL.exists(), reason="the tools venv (make tools) holds the pinned kubectl")
 def test_written_overlay_passes_the_k8s_checks(traces, tmp_path):
+    assert KUBECTL.exists(), "make test builds the tools venv (the pinned kubectl) first: run make setup-tools"
     rec, _, _ = _pair("bursty", traces["bursty"])
     best = rec.searches["kubernetes"].best
     assert best is not None
@@ -114,9 +114,9 @@ def test_written_overlay_passes_the_k8s_checks(traces, tmp_path):
             assert spec.scale_up.policies[0].value == 400
 
 
-@pytest.mark.skipif(shutil.which("bash") is None, reason="bash")
 @pytest.mark.parametrize("content", ["not json", '{"params": [1]}'])
 def test_deploy_script_refuses_a_bad_params_file(tmp_path, content):
+    assert shutil.which("bash"), "bash is missing"
     f = tmp_path / "p.json"
     f.write_text(content)
     out = subprocess.run(["bash", "scripts/deploy_lambda.sh", "--preflight", "--params-file", str(f)], cwd=REPO,
