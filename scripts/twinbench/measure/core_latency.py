@@ -11,6 +11,7 @@ from __future__ import annotations
 import statistics
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from twinserve.model_store import load_model
@@ -25,6 +26,23 @@ WARMUP_CALLS = 30
 
 def _percentile(samples: list[float], q: float) -> float:
     return nearest_rank(sorted(samples), q)
+
+
+def _interleaved(predictor: Predictor, estimator: Any, bodies: list[bytes], inputs: list[Any],
+                 repeats: int) -> tuple[list[float], list[float]]:
+    """(core µs, raw µs) per call, the two interleaved so machine drift hits both alike; bodies and
+    the model's inputs round-robin in step."""
+    core_us: list[float] = []
+    raw_us: list[float] = []
+    for i in range(repeats):
+        t0 = time.perf_counter()
+        predictor.predict_body(bodies[i % len(bodies)])
+        t1 = time.perf_counter()
+        estimator.predict(inputs[i % len(inputs)])
+        t2 = time.perf_counter()
+        core_us.append((t1 - t0) * 1e6)
+        raw_us.append((t2 - t1) * 1e6)
+    return core_us, raw_us
 
 
 def run_bench_core(models: list[str], repeats: int, work_dir: Path) -> int:
@@ -45,16 +63,7 @@ def run_bench_core(models: list[str], repeats: int, work_dir: Path) -> int:
         for _ in range(WARMUP_CALLS):
             predictor.predict_body(body)
             estimator.predict(array)
-        core_us: list[float] = []
-        raw_us: list[float] = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            predictor.predict_body(body)
-            t1 = time.perf_counter()
-            estimator.predict(array)
-            t2 = time.perf_counter()
-            core_us.append((t1 - t0) * 1e6)
-            raw_us.append((t2 - t1) * 1e6)
+        core_us, raw_us = _interleaved(predictor, estimator, [body], [array], repeats)
         core_p50, raw_p50 = statistics.median(core_us), statistics.median(raw_us)
         print(
             f"{kind:<8} {predictor.model.backend.name:<12} {core_p50:>12.1f} {raw_p50:>11.1f} "
@@ -106,17 +115,7 @@ def run_bench_registered(model_dirs: list[Path], repeats: int, cold_repeats: int
         for i in range(WARMUP_CALLS):
             predictor.predict_body(bodies[i % len(bodies)])
             estimator.predict(inputs[i % len(inputs)])
-        core_us: list[float] = []
-        raw_us: list[float] = []
-        for i in range(repeats):
-            body, rows = bodies[i % len(bodies)], inputs[i % len(inputs)]
-            t0 = time.perf_counter()
-            predictor.predict_body(body)
-            t1 = time.perf_counter()
-            estimator.predict(rows)
-            t2 = time.perf_counter()
-            core_us.append((t1 - t0) * 1e6)
-            raw_us.append((t2 - t1) * 1e6)
+        core_us, raw_us = _interleaved(predictor, estimator, bodies, inputs, repeats)
         colds = []
         env = {**os.environ, "MODEL_PATH": str(model_dir)}
         for _ in range(cold_repeats):
