@@ -75,7 +75,7 @@ def recommend(base: engine.SimulationConfig, slo: Slo, *, exhaustive: bool = Fal
         ship = shipped_lambda(base)
         shipped["lambda"] = evaluate_lambda(base, ship, slo, ref_mb)
         dims = space.lambda_space(counts, base.lambda_duration.mean_ms, base.lambda_params.reserved_concurrency,
-                                  base.lambda_params.account_concurrency, quick)
+                                  base.lambda_params.account_concurrency, quick, space.reserving_functions())
         searches["lambda"] = search_platform(
             "lambda", dims, space.lambda_maker(ship.reserved_concurrency, ship.throttle_rate_rps, ship.throttle_burst),
             space.lambda_valid, partial(_eval_lambda, base, slo, ref_mb),

@@ -9,7 +9,9 @@ Lambda
     measured here: no arm64 machine).
   * provisioned concurrency: none or a constant count from the trace's concurrency (mean, p99 and
     peak minute of rate x duration); never with SnapStart (AWS does not allow both).
-  * reserved concurrency: the shipped cap or the most the account allows (limit - 100), each with
+  * reserved concurrency: the shipped cap or the most the account allows each function: serverless.yml
+    reserves it for every function it lists (``reserving_functions``), so at most
+    (limit - 100) / that count (``reserved_ceiling``; deploy_lambda.sh refuses more), each with
     its HTTP API route throttling: the shipped one with the shipped cap, the API Gateway account
     default (10,000 req/s, burst 5,000: AWS docs, "Amazon API Gateway quotas", per account and
     region) with the raised one (a route cannot be throttled above the account's level).
@@ -31,9 +33,14 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import numpy as np
-from twinserve_support.lambda_caps import UNRESERVED_MINIMUM
+from pathlib import Path
 
+import numpy as np
+import yaml
+from twinserve_support.lambda_caps import UNRESERVED_MINIMUM, deployed_caps
+from twinserve_support.paths import SERVERLESS_YML
+
+from twinbench.simulate.errors import ParameterError
 from twinbench.simulate.params import ServiceTime
 
 __all__ = ["KubeChoice", "LambdaChoice", "kube_space", "lambda_space", "scaled_service"]
@@ -92,11 +99,34 @@ def concurrency_levels(counts: np.ndarray, duration_ms: float) -> list[int]:
     return sorted({max(1, math.ceil(c)) for c in raw})
 
 
+def reserving_functions(path: Path = SERVERLESS_YML) -> int:
+    """How many of serverless.yml's functions reserve concurrency, as the Framework resolves them.
+
+    Each reservation comes out of the same account pool, so this count divides what one may take.
+    Raises ParameterError when serverless.yml cannot be read or resolved.
+    """
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        names = list((doc or {}).get("functions") or {})
+        return sum(deployed_caps(function=name, path=path).reserved_concurrency is not None for name in names)
+    except (OSError, yaml.YAMLError, ValueError, AttributeError) as exc:
+        raise ParameterError(f"cannot read the functions' reservations from {path}: {exc}") from None
+
+
+def reserved_ceiling(account_concurrency: int, functions: int) -> int:
+    """The most each of ``functions`` reserving functions may reserve (AWS keeps 100 unreserved)."""
+    return (account_concurrency - UNRESERVED_MINIMUM) // max(1, functions)
+
+
 def lambda_space(counts: np.ndarray, duration_ms: float, shipped_reserved: int | None,
-                 account_concurrency: int, quick: bool = False) -> dict[str, tuple[Any, ...]]:
-    """The dimensions (ordered from least to most capacity/cost where that order exists)."""
-    reserved_max = account_concurrency - UNRESERVED_MINIMUM
-    reserved = tuple(sorted({r for r in (shipped_reserved, reserved_max) if r is not None and r >= 1}))
+                 account_concurrency: int, quick: bool = False,
+                 functions: int = 1) -> dict[str, tuple[Any, ...]]:
+    """The dimensions (ordered from least to most capacity/cost where that order exists).
+
+    ``functions``: how many functions share the account's reservable concurrency (``reserving_functions``).
+    """
+    reserved_max = reserved_ceiling(account_concurrency, functions)
+    reserved = tuple(sorted({r for r in (shipped_reserved, reserved_max) if r is not None and 1 <= r <= reserved_max}))
     pcs = (0, *concurrency_levels(counts, duration_ms))
     memory = (512, 1024, 1769, 3008) if quick else MEMORY_MB
     return {"memory_mb": memory, "architecture": ("x86_64", "arm64"), "provisioned_concurrency": pcs,
