@@ -75,7 +75,7 @@ def test_moto_invoke_has_no_log_tail(moto_lambda):
 def test_without_a_log_tail_the_run_fails_and_the_function_is_restored(moto_lambda):
     runs: list[SizeRun] = []
     facts: dict = {}
-    config = RemoteTuneConfig(FUNCTION, PAYLOAD, PROFILE, (128, 1769), waiter_delay_s=0)
+    config = RemoteTuneConfig(FUNCTION, (PAYLOAD,), PROFILE, (128, 1769), waiter_delay_s=0)
     with pytest.raises(TuneRunError, match="no REPORT line"):
         run_remote(moto_lambda, config, runs, facts)
     assert memory_of(moto_lambda) == ORIGINAL_MEMORY and env_of(moto_lambda) == ORIGINAL_ENV
@@ -107,7 +107,7 @@ def test_a_full_run_reads_report_lines_and_restores(moto_lambda):
     client = SplitClient(moto_lambda, _scripted_invoke(moto_lambda))
     runs: list[SizeRun] = []
     facts: dict = {}
-    run_remote(client, RemoteTuneConfig(FUNCTION, PAYLOAD, PROFILE, (128, 1769), waiter_delay_s=0), runs, facts)
+    run_remote(client, RemoteTuneConfig(FUNCTION, (PAYLOAD,), PROFILE, (128, 1769), waiter_delay_s=0), runs, facts)
     assert memory_of(moto_lambda) == ORIGINAL_MEMORY and env_of(moto_lambda) == ORIGINAL_ENV
     assert facts == {"function_name": FUNCTION, "restored": True, "original_memory_mb": ORIGINAL_MEMORY,
                      "architecture": "arm64", "environment_restored": True}
@@ -133,7 +133,7 @@ def test_sigterm_mid_run_restores_memory_and_environment(moto_lambda):
     before = signal.getsignal(signal.SIGTERM)
     with pytest.raises(KeyboardInterrupt):
         run_remote(SplitClient(moto_lambda, invoke),
-                   RemoteTuneConfig(FUNCTION, PAYLOAD, PROFILE, (128, 1769), waiter_delay_s=0), [], {})
+                   RemoteTuneConfig(FUNCTION, (PAYLOAD,), PROFILE, (128, 1769), waiter_delay_s=0), [], {})
     assert memory_of(moto_lambda) == ORIGINAL_MEMORY and env_of(moto_lambda) == ORIGINAL_ENV
     assert signal.getsignal(signal.SIGTERM) == before  # the handler that turned SIGTERM into an interrupt is gone
 

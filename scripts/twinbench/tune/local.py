@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import itertools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -43,10 +44,11 @@ GENERATOR = "twinbench bench-tune: sequential http.client requests from the tune
 
 @dataclass(frozen=True)
 class LocalTuneConfig:
-    """What to run: the unzipped package, the request body, the profile, the pause between warm calls."""
+    """What to run: the unzipped package, the request bodies (sent round-robin: the model's registered
+    rows), the profile, the pause between warm calls."""
 
     package_dir: Path
-    body: bytes
+    bodies: Sequence[bytes]
     profile: TuneProfile
     memory_mb: Sequence[int]
     gap_ms: float = 0.0
@@ -105,6 +107,7 @@ def _measure_size(config: LocalTuneConfig, memory_mb: int, progress: Callable[[s
         stats = lam.stats()
         run.cpu_quota = dict(stats.get("cpu_quota", {}))
         conn = _Connection(lam.url)
+        bodies = itertools.cycle(config.bodies)  # every size gets the same sequence of rows
         cold_ids: list[tuple[str | None, int, bool | None]] = []
         warm_ids: list[str] = []
         meter = CpuMeter(GENERATOR, helper_pid=lam.process.pid,
@@ -113,12 +116,12 @@ def _measure_size(config: LocalTuneConfig, memory_mb: int, progress: Callable[[s
             for i in range(profile.cold):
                 lam.reap_all()
                 conn.close()  # a cold start comes with a new connection, as after an idle period
-                status, headers = conn.post(config.path, config.body)
+                status, headers = conn.post(config.path, next(bodies))
                 cold_ids.append((headers.get(REQUEST_ID_HEADER), status, parse_cold_flag(headers)))
                 progress(f"{memory_mb} MB: cold {i + 1}/{profile.cold}")
         with meter.phase("warm"):
             for i in range(profile.warmup + profile.warm):
-                status, headers = conn.post(config.path, config.body)
+                status, headers = conn.post(config.path, next(bodies))
                 if i >= profile.warmup:
                     if 200 <= status < 300 and headers.get(REQUEST_ID_HEADER):
                         warm_ids.append(headers[REQUEST_ID_HEADER])

@@ -27,9 +27,10 @@ is calling (a dev stage), and the caller needs ``lambda:GetFunctionConfiguration
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,10 +49,11 @@ GENERATOR = "twinbench bench-tune: sequential boto3 Lambda Invoke (RequestRespon
 
 @dataclass(frozen=True)
 class RemoteTuneConfig:
-    """The deployed function and what to send it (``payload``: the invocation event, JSON bytes)."""
+    """The deployed function and what to send it (``payloads``: invocation events, JSON bytes, sent
+    round-robin: one per registered row of the model, or the ``--payload`` event alone)."""
 
     function_name: str
-    payload: bytes
+    payloads: Sequence[bytes]
     profile: TuneProfile
     memory_mb: tuple[int, ...]
     waiter_delay_s: int = 1
@@ -231,11 +233,12 @@ def _measure_size(client: Any, config: RemoteTuneConfig, memory: FunctionMemory,
     waits = [memory.set(memory_mb)]
     peak = 0
     meter = CpuMeter(GENERATOR)
+    payloads = itertools.cycle(config.payloads)  # every size gets the same sequence of rows
     with meter.phase("cold"):
         for i in range(profile.cold):
             if i:
                 waits.append(forcer.force())
-            inv = invoke_once(client, config.function_name, config.payload)
+            inv = invoke_once(client, config.function_name, next(payloads))
             if inv.report is None:
                 raise TuneRunError(f"{config.function_name}: the Invoke response has no REPORT line in its LogResult "
                                    "(LogType=Tail); cannot read Billed or Init Duration")
@@ -253,7 +256,7 @@ def _measure_size(client: Any, config: RemoteTuneConfig, memory: FunctionMemory,
             progress(f"{memory_mb} MB: cold {i + 1}/{profile.cold}")
     with meter.phase("warm"):
         for i in range(profile.warmup + profile.warm):
-            inv = invoke_once(client, config.function_name, config.payload)
+            inv = invoke_once(client, config.function_name, next(payloads))
             if i < profile.warmup:
                 continue
             if not 200 <= inv.status < 300:

@@ -57,27 +57,42 @@ class TuneRequest:
         return "remote" if self.function_name else "local"
 
 
-def _model_body() -> bytes:
-    from twinbench.targets.base import request_body
+def _model_dir() -> Path:
+    return Path(os.environ.get("MODEL_PATH") or REPO / "model")
 
+
+def _model_bodies() -> list[bytes]:
+    """The registered rows as ``POST /predict`` bodies, sent round-robin (as bench, soak and chaos
+    send them), so each size is measured on the model's own inputs rather than on one row."""
+    from twinbench.targets.base import request_body, request_payloads
+
+    model_dir = _model_dir()
     try:
-        return request_body(Path(os.environ.get("MODEL_PATH") or REPO / "model"))
+        return request_payloads(model_dir) or [request_body(model_dir)]
     except FileNotFoundError as exc:
         raise TuneInputError(str(exc)) from None
 
 
-def _remote_payload(request: TuneRequest) -> bytes:
-    """The invocation event: ``--payload`` as given, else the committed HTTP API event with a model row."""
+def _payload_source(count: int) -> str:
+    """Where the requests came from, recorded in the document's target (and so in ``report.md``)."""
+    return f"{count} registered row{'s' if count != 1 else ''} of {_model_dir()}, round-robin"
+
+
+def _remote_payloads(request: TuneRequest) -> tuple[list[bytes], str]:
+    """The invocation events and where they came from: ``--payload`` as given, else the committed
+    HTTP API event around each registered row."""
     if request.payload_file is not None:
         try:
             text = request.payload_file.read_text(encoding="utf-8")
             json.loads(text)
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             raise TuneInputError(f"--payload {request.payload_file}: not a readable JSON event ({exc})") from None
-        return text.encode()
+        return [text.encode()], f"--payload {request.payload_file}"
     from twinserve_support.sample_events import event_for
 
-    return json.dumps(event_for("http_api_v2.json", "POST", "/predict", _model_body())).encode()
+    bodies = _model_bodies()
+    events = [json.dumps(event_for("http_api_v2.json", "POST", "/predict", body)).encode() for body in bodies]
+    return events, _payload_source(len(bodies))
 
 
 def _local_architecture(request: TuneRequest) -> str:
@@ -139,17 +154,17 @@ def run_tune(request: TuneRequest, progress: Callable[[str], None] = lambda s: N
 
     if request.mode == "local":
         _check_local(request)
-        body = _model_body()
+        bodies = _model_bodies()
         architecture = _local_architecture(request)
         target: dict[str, Any] = {"kind": "local Lambda emulator (awslambdaric per environment)",
-                                  "package_dir": str(request.package_dir)}
+                                  "package_dir": str(request.package_dir), "payloads": _payload_source(len(bodies))}
         from twinbench.tune.local import GENERATOR
     else:
-        payload = _remote_payload(request)
+        payloads, source = _remote_payloads(request)
         client = _client(request)
         architecture = request.architecture or "x86_64"  # replaced by the function's own below
         target = {"kind": "deployed Lambda function", "function_name": request.function_name,
-                  "region": request.region}
+                  "region": request.region, "payloads": source}
         from twinbench.tune.remote import GENERATOR
 
     runs: list[SizeRun] = []
@@ -193,14 +208,14 @@ def run_tune(request: TuneRequest, progress: Callable[[str], None] = lambda s: N
                 if request.mode == "local":
                     from twinbench.tune.local import LocalTuneConfig, run_local
 
-                    run_local(LocalTuneConfig(package_dir=request.package_dir, body=body, profile=request.profile,
+                    run_local(LocalTuneConfig(package_dir=request.package_dir, bodies=tuple(bodies), profile=request.profile,
                                               memory_mb=request.memory_mb, gap_ms=request.gap_ms, log_dir=folder.logs),
                               runs, progress)
                 else:
                     from twinbench.tune.remote import RemoteTuneConfig, run_remote
 
                     assert request.function_name is not None
-                    run_remote(client, RemoteTuneConfig(function_name=request.function_name, payload=payload,
+                    run_remote(client, RemoteTuneConfig(function_name=request.function_name, payloads=tuple(payloads),
                                                         profile=request.profile, memory_mb=request.memory_mb),
                                runs, facts, progress)
             except TuneRunError as exc:
