@@ -406,10 +406,14 @@ def test_unreadable_price_table_is_a_user_error_not_a_silent_fallback(tmp_path):
 
 
 def test_pinned_prices_json_is_the_default():
+    from twinbench.cost.prices import DEFAULT_PRICES_PATH
+
     found, source = cw.load_lambda_prices()
     assert source.endswith("prices.json")
-    assert found == {"x86_64_usd_per_gb_s": 0.0000166667, "arm64_usd_per_gb_s": 0.0000133334,
-                     "requests_usd_per_million": 0.20}
+    raw = json.loads(DEFAULT_PRICES_PATH.read_text())["prices"]
+    assert found == {ours: raw[theirs]["usd"] for ours, theirs in cw.PRICE_KEYS.items()}
+    assert set(found) >= {"x86_64_usd_per_gb_s", "arm64_usd_per_gb_s", "requests_usd_per_million",
+                          "snapstart_restore_usd_per_gb"}
 
 
 def test_prices_from_another_table(tmp_path):

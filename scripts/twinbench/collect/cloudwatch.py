@@ -37,10 +37,13 @@ all durations in ms, memory in MB, money in USD, times ISO 8601 UTC::
       "api_metrics": null | {same layout: "count", "errors_4xx_count", "errors_5xx_count",
                               "latency_p50_ms".. "latency_p99_ms", "integration_latency_p50_ms".., "series"},
       "reports": {
-        "count", "cold_start_count", "warm_count", "snapstart_restore_count",
+        "count", "cold_start_count", "warm_count",
+        "snapstart_restore_count", "init_cold_start_count",      # the two kinds of cold start apart
+        "restore_memory_gb_total",                               # GB restored from snapshots (priced)
         "timeout_count", "error_count", "log_events_scanned", "log_pages",
         "duration_ms", "warm_duration_ms", "cold_duration_ms", "init_duration_ms",
-        "restore_duration_ms", "max_memory_used_mb":
+        "restore_duration_ms", "max_memory_used_mb",
+        "init_cold_start_ms", "restore_cold_start_ms":   # Init (or Restore) Duration + Duration, as AWS defines a cold start
             {"n", "min", "p50", "p90", "p99", "max", "mean"}   (null members when n = 0),
         "billed_duration_ms_total", "billed_restore_duration_ms_total", "billed_gb_s_total",
         "samples": [{"timestamp", "log_stream", "request_id", "duration_ms", "billed_duration_ms",
@@ -49,7 +52,8 @@ all durations in ms, memory in MB, money in USD, times ISO 8601 UTC::
                      "cold_start", "billed_gb_s"}, ...]    # raw, one per REPORT line, time order
       },
       "cost": {"architecture", "price_source", "compute_usd_per_gb_s", "requests_usd_per_million",
-               "requests_count", "billed_gb_s", "compute_usd", "requests_usd", "total_usd", "notes": [...]},
+               "requests_count", "billed_gb_s", "compute_usd", "requests_usd",
+               "snapstart_restore_gb", "snapstart_restore_usd", "total_usd", "notes": [...]},
       "emf_metrics": null | {                 # the handler's EMF metrics; null (and a warning) when none
         "namespace": "twinserve", "dimensions": {"function": "<function_name>"}, "period_s": 60,
         "requests_count", "errors_5xx_count", "cold_starts_count",       # sums over routes and window
@@ -65,8 +69,13 @@ Semantics worth knowing when reading it:
 * ``reports.count`` counts REPORT lines; it can differ from ``lambda_metrics.invocations_count``
   by in-flight invocations at the window edges and by log delivery delay (a few seconds).
 * Since August 2025 Lambda bills the INIT phase too; the REPORT line's Billed Duration already
-  includes it, so ``billed_gb_s_total`` is what was billed. SnapStart's restore is billed at its
-  own rate and is only reported (``billed_restore_duration_ms_total``), not priced.
+  includes it, so ``billed_gb_s_total`` is what was billed. A SnapStart function's new environment
+  is *restored*, not initialised: its REPORT line carries ``Restore Duration: X ms`` and ``Billed
+  Restore Duration: Y ms`` instead of ``Init Duration`` (AWS docs, "Monitoring for Lambda
+  SnapStart"; the Init Duration is then in the INIT_REPORT written when the version is published,
+  which the REPORT filter leaves out). Restores are counted apart from init cold starts
+  (``snapstart_restore_count`` vs ``init_cold_start_count``); Billed Duration already includes the
+  billed restore, and the restore itself is priced per GB restored (``cost.snapstart_restore_usd``).
 * Free tier is ignored: the cost is the list price of the window.
 * ``emf_metrics`` counts what the handler saw (its route, its status); Lambda's own Invocations
   also count invocations that failed before or outside the handler (init errors, timeouts).
@@ -86,7 +95,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from twinbench.aws.report_line import LambdaReport, parse_report_message
+from twinbench.aws.report_line import MB_PER_GB, LambdaReport, parse_report_message
 from twinbench.cost.prices import load_prices
 from twinbench.cost.traffic import CostModelError
 from twinbench.measure.stats import distribution
@@ -413,15 +422,25 @@ def summarize_reports(samples: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """The ``reports`` section from parsed samples (raw samples included)."""
     cold = [s for s in samples if s["cold_start"]]
     warm = [s for s in samples if not s["cold_start"]]
+    restored = [s for s in cold if s.get("restore_duration_ms") is not None]
+    initialised = [s for s in cold if s.get("restore_duration_ms") is None]
 
     def values(rows: Iterable[Mapping[str, Any]], key: str) -> list[float]:
         return [r[key] for r in rows if r.get(key) is not None]
+
+    def start_latency(rows: Iterable[Mapping[str, Any]], phase: str) -> list[float]:
+        # AWS: a cold start lasts Init Duration + Duration; a SnapStart one Restore Duration + Duration.
+        return [r[phase] + r["duration_ms"] for r in rows if r.get(phase) is not None]
 
     return {
         "count": len(samples),
         "cold_start_count": len(cold),
         "warm_count": len(warm),
-        "snapstart_restore_count": sum(1 for s in samples if s["restore_duration_ms"] is not None),
+        "snapstart_restore_count": len(restored),
+        "init_cold_start_count": len(initialised),
+        "init_cold_start_ms": distribution(start_latency(initialised, "init_duration_ms")),
+        "restore_cold_start_ms": distribution(start_latency(restored, "restore_duration_ms")),
+        "restore_memory_gb_total": sum(r["memory_size_mb"] for r in restored) / MB_PER_GB,
         "timeout_count": sum(1 for s in samples if s["status"] == "timeout"),
         "error_count": sum(1 for s in samples if s["status"] not in (None, "timeout")),
         "duration_ms": distribution(values(samples, "duration_ms")),
@@ -445,6 +464,7 @@ PRICE_KEYS = {  # our key -> key under "prices" in prices.json (the cost model's
     "x86_64_usd_per_gb_s": "lambda_x86_64_usd_per_gb_s",
     "arm64_usd_per_gb_s": "lambda_arm64_usd_per_gb_s",
     "requests_usd_per_million": "lambda_usd_per_million_requests",
+    "snapstart_restore_usd_per_gb": "lambda_snapstart_restore_usd_per_gb",
 }
 
 
@@ -464,14 +484,21 @@ def load_lambda_prices(path: Path | None = None) -> tuple[dict[str, float], str]
 
 
 def compute_cost(
-    billed_gb_s_total: float, requests_count: int, architecture: str, prices: Mapping[str, float], source: str
+    billed_gb_s_total: float, requests_count: int, architecture: str, prices: Mapping[str, float], source: str,
+    restore_gb_total: float = 0.0,
 ) -> dict[str, Any]:
-    """Cost of the window at list price (free tier ignored)."""
+    """Cost of the window at list price (free tier ignored).
+
+    ``restore_gb_total``: memory restored from SnapStart snapshots (GB, one function's memory per
+    REPORT line with a Restore Duration), priced per GB restored; the restore's billed time is
+    already inside Billed Duration. The snapshot cache (per GB-s a version exists) is not in the logs.
+    """
     arch = "arm64" if architecture == "arm64" else "x86_64"
     per_gb_s = prices[f"{arch}_usd_per_gb_s"]
     per_million = prices["requests_usd_per_million"]
     compute = billed_gb_s_total * per_gb_s
     requests = requests_count * per_million / 1_000_000
+    restores = restore_gb_total * prices["snapstart_restore_usd_per_gb"]
     return {
         "architecture": arch,
         "price_source": source,
@@ -481,11 +508,13 @@ def compute_cost(
         "billed_gb_s": billed_gb_s_total,
         "compute_usd": compute,
         "requests_usd": requests,
-        "total_usd": compute + requests,
+        "snapstart_restore_gb": restore_gb_total,
+        "snapstart_restore_usd": restores,
+        "total_usd": compute + requests + restores,
         "notes": [
             "list price, free tier ignored",
             "requests_count = REPORT lines in the window",
-            "SnapStart restore/cache charges not priced",
+            "SnapStart restores priced per GB restored; the snapshot cache charge is not in the logs and not priced",
         ],
     }
 
@@ -650,7 +679,8 @@ def collect(
         lambda_metrics=lambda_section,
         api_metrics=api_section,
         reports=reports,
-        cost=compute_cost(reports["billed_gb_s_total"], reports["count"], architecture, prices, source),
+        cost=compute_cost(reports["billed_gb_s_total"], reports["count"], architecture, prices, source,
+                          reports["restore_memory_gb_total"]),
         emf_metrics=emf_section,
         warnings=warnings,
     )
