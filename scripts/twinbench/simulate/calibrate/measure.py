@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +21,13 @@ from twinbench.simulate.calibrate.schedule import CalibrationError, Schedule
 from twinbench.simulate.calibrate.simulated import lambda_arrivals
 
 
-async def _replay(url: str, body: bytes, arrivals_s: np.ndarray, timeout_s: float
+async def _replay(url: str, bodies: Sequence[bytes], arrivals_s: np.ndarray, timeout_s: float
                   ) -> tuple[list[Any], dict[str, float], float]:
     """Open loop at exactly ``arrivals_s``; outcomes in arrival order (latency from the intended send),
     the generator's send lag, and the schedule's time 0 on ``time.monotonic()``."""
     from twinbench.measure.loadgen import LoadGenerator
 
-    async with LoadGenerator(url, body, timeout_s=timeout_s) as gen:
+    async with LoadGenerator(url, bodies, timeout_s=timeout_s) as gen:
         outcomes, generator = await gen.open_loop_at([float(x) for x in arrivals_s])
     zero_s = gen.started_monotonic_s
     assert zero_s is not None  # open_loop_at sets it
@@ -45,15 +46,21 @@ def _target_run(name: str, outcomes: list[Any], generator: dict[str, float], inp
                      generator)
 
 
-def _body() -> bytes:
+def _bodies() -> tuple[list[bytes], str]:
+    """The model's registered rows as ``POST /predict`` bodies, sent round-robin (as bench, soak and
+    chaos send them), and where they came from for the report."""
+    import os
+
     from twinserve_support.paths import REPO
 
-    from twinbench.targets.base import request_body
+    from twinbench.targets.base import request_body, request_payloads
 
+    model_dir = Path(os.environ.get("MODEL_PATH") or REPO / "model")
     try:
-        return request_body(REPO / "model")
+        bodies = request_payloads(model_dir) or [request_body(model_dir)]
     except FileNotFoundError as exc:
         raise CalibrationError(f"{exc}") from None
+    return bodies, f"{len(bodies)} registered row{'s' if len(bodies) != 1 else ''} of {model_dir}, round-robin"
 
 
 def _problem_lines(log_path: Path) -> list[str]:
@@ -87,7 +94,7 @@ def measure_lambda(schedule: Schedule, concurrency: int, timeout_s: float = 30.0
         raise CalibrationError(f"{DEFAULT_PYTHON} missing: run `make lambda-runtime`")
     if not (DEFAULT_PACKAGE_DIR / "handler.py").exists():
         raise CalibrationError(f"no Lambda package at {DEFAULT_PACKAGE_DIR}: run `make package-lambda`")
-    body = _body()
+    bodies, payloads = _bodies()
     # What is calibrated is the concurrency cap's mechanics: serverless.yml's route throttling is
     # lifted in the emulator (the model replays pool arrivals, which a route 429 never becomes).
     lifted = {ENV_THROTTLE_RATE_RPS: "none", ENV_THROTTLE_BURST: "none"}
@@ -106,7 +113,7 @@ def measure_lambda(schedule: Schedule, concurrency: int, timeout_s: float = 30.0
                                reserved_concurrency=settings.reserved_concurrency, idle_s=settings.idle_s,
                                timeout_s=settings.timeout_s, log_path=log_path,
                                env={"PYTHONUNBUFFERED": "1", **lifted}) as fn:
-                outcomes, generator, zero_s = asyncio.run(_replay(fn.url, body, schedule.arrivals_s, timeout_s))
+                outcomes, generator, zero_s = asyncio.run(_replay(fn.url, bodies, schedule.arrivals_s, timeout_s))
                 reports = fn.reports
                 rows = fn.occupancy
                 held = {row["request_id"]: float(row["busy_ms"]) for row in rows if row["busy_ms"] is not None}
@@ -120,7 +127,7 @@ def measure_lambda(schedule: Schedule, concurrency: int, timeout_s: float = 30.0
     inits = [float(r["init_duration_ms"]) for r in reports if r.get("init_duration_ms") is not None]
     run = _target_run("lambda", outcomes, generator, {}, {
         "memory_mb": settings.memory_mb, "idle_s": settings.idle_s, "reserved_concurrency": concurrency,
-        "route_throttle": "lifted", "emulator_process": "python -m twinbench serve-lambda (its own process)",
+        "route_throttle": "lifted", "payloads": payloads, "emulator_process": "python -m twinbench serve-lambda (its own process)",
         "report_cold_starts": len(inits), "report_durations_ms": [r.get("duration_ms") for r in reports],
         "emulator": {k: stats.get(k) for k in ("invocations", "cold_starts", "throttles", "reaped",
                                                  "peak_environments", "timeouts", "function_errors",
@@ -159,26 +166,26 @@ def _inits_in_start_order(arrivals_s: np.ndarray, run: TargetRun, inits: list[fl
     return np.array([init_of[i] for i in by_start.tolist()]), "cold-start order (REPORT lines matched to cold answers)"
 
 
-async def _capacity(url: str, body: bytes, concurrency: int, seconds: float) -> float:
+async def _capacity(url: str, bodies: Sequence[bytes], concurrency: int, seconds: float) -> float:
     """Successful answers per second of a closed loop at ``concurrency`` (the pod saturated)."""
     from twinbench.measure.loadgen import LoadGenerator
 
-    async with LoadGenerator(url, body) as gen:
+    async with LoadGenerator(url, bodies) as gen:
         outcomes, _ = await gen.closed_loop(concurrency, seconds)
     ok = [o for o in outcomes if o.ok]
     span = max((o.done_s for o in outcomes), default=0.0)
     return len(ok) / span if span > 0 else 0.0
 
 
-async def _probe(url: str, body: bytes, sequential: int, concurrency: int, seconds: float
+async def _probe(url: str, bodies: Sequence[bytes], sequential: int, concurrency: int, seconds: float
                  ) -> tuple[list[float], float]:
     """Warm-up, then ``sequential`` back-to-back requests (service time) and a closed-loop capacity run."""
     from twinbench.measure.loadgen import LoadGenerator
 
-    async with LoadGenerator(url, body) as gen:
+    async with LoadGenerator(url, bodies) as gen:
         await gen.closed_loop(concurrency, 0.3)  # every worker and connection warm
         seq = await gen.sequential(sequential)
-    return [o.service_ms for o in seq if o.ok], await _capacity(url, body, concurrency, seconds)
+    return [o.service_ms for o in seq if o.ok], await _capacity(url, bodies, concurrency, seconds)
 
 
 def measure_container(schedule: Schedule, timeout_s: float = 30.0, probe_s: float = 1.0) -> TargetRun:
@@ -190,23 +197,23 @@ def measure_container(schedule: Schedule, timeout_s: float = 30.0, probe_s: floa
     """
     from twinbench.targets.container import ContainerTarget
 
-    body = _body()
+    bodies, payloads = _bodies()
     try:
         with ContainerTarget(runtime="gunicorn") as target:
             description = target.describe()
             config = description.get("config") or {}
             workers = int((config.get("server_env") or {}).get("WEB_CONCURRENCY", 2))
             probe_c = max(4, 2 * workers)
-            service, before = asyncio.run(_probe(target.url, body, 200, probe_c, probe_s))
-            outcomes, generator, _ = asyncio.run(_replay(target.url, body, schedule.arrivals_s, timeout_s))
-            after = asyncio.run(_capacity(target.url, body, probe_c, probe_s))
+            service, before = asyncio.run(_probe(target.url, bodies, 200, probe_c, probe_s))
+            outcomes, generator, _ = asyncio.run(_replay(target.url, bodies, schedule.arrivals_s, timeout_s))
+            after = asyncio.run(_capacity(target.url, bodies, probe_c, probe_s))
             capacity = max(before, after)
     except RuntimeError as exc:  # ContainerStartError and friends
         raise CalibrationError(f"container target: {exc}") from None
     if not service or capacity <= 0:
         raise CalibrationError("the container probe got no successful answer")
     run = _target_run("container", outcomes, generator, {}, {
-        "cpus": config.get("cpus"), "memory_mb": config.get("memory_mb"),
+        "cpus": config.get("cpus"), "memory_mb": config.get("memory_mb"), "payloads": payloads,
         "cpu_quota_applied": config.get("cpu_quota_applied"), "workers": workers,
         "limits_source": config.get("limits_source"), "capacity_rps": round(capacity, 1),
         "capacity_probes_rps": [round(before, 1), round(after, 1)],

@@ -108,6 +108,7 @@ class CalibrationReport:
                   "  measured  = replayed open-loop on this machine (latency from the intended send time, 2xx only);",
                   "              Lambda: the local Lambda (awslambdaric processes), x-twinserve-cold and REPORT lines;",
                   "              container: gunicorn under the pod limits, 1 pod",
+                  *(f"              requests: {src}" for src in _payload_sources(m)),
                   "  simulated = the simulator on the same arrivals (simulate/replay.py), inputs from the same run:"]
         p = self.simulated.parameters
         if "lambda" in p:
@@ -136,6 +137,12 @@ class CalibrationReport:
                 + ", ".join(c.key for c in failed)
         lines += ["", verdict]
         return "\n".join(lines)
+
+
+def _payload_sources(m: Measurement) -> list[str]:
+    """What each target was sent (the model's registered rows, round-robin), once if both agree."""
+    sources = [run.info["payloads"] for run in (m.lambda_run, m.container_run) if run and "payloads" in run.info]
+    return sorted(set(sources))
 
 
 def calibrate(short: bool = False, seed: int = 7, concurrency: int = 8, keep_alive_s: float | None = None,
