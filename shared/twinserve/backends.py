@@ -59,6 +59,9 @@ class OnnxBackend:
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        # Errors only: a multi-output regressor's graph declares one output column, and ONNX
+        # Runtime would print a warning to stderr on every request that answers two.
+        options.log_severity_level = 3
         try:
             self._session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own untyped errors
@@ -131,8 +134,12 @@ def model_input(batch: Batch, schema: InputSchema) -> Any:
     if schema.layout == "dataframe":
         import pandas as pd
 
-        arrays = batch.arrays if isinstance(batch, Columns) else tuple(batch.T)
-        return pd.DataFrame(dict(zip(schema.names, arrays, strict=True)), columns=list(schema.names))
+        # Built on the batch's own arrays (copy=False): the batch is this request's alone and
+        # scikit-learn does not write to its input. An all-number batch stays one float block,
+        # which scikit-learn's validation reads back as a view instead of stacking columns.
+        if not isinstance(batch, Columns):
+            return pd.DataFrame(batch, columns=list(schema.names), copy=False)
+        return pd.DataFrame(dict(zip(schema.names, batch.arrays, strict=True)), columns=list(schema.names), copy=False)
     return _as_matrix(batch)
 
 

@@ -80,7 +80,9 @@ def _variants(schema: InputSchema, estimator: Any, frame: Any) -> list[tuple[str
                                                      options=options),
                          lambda session, f: {session.get_inputs()[0].name: f[name].to_numpy().astype(object).reshape(-1, 1)}))
         return variants
-    numeric = all(f.kind in ("number", "integer") for f in schema.features)
+    # Booleans go into the matrix as 0/1, as scikit-learn itself converts them.
+    numeric = all(f.kind in ("number", "integer") or (f.kind == "boolean" and not f.nullable)
+                  for f in schema.features)
     if numeric:
         for dtype, round_f32 in ((np.float32, False), (np.float64, True), (np.float64, False)):
             label = np.dtype(dtype).name + ("+f32-inputs" if round_f32 else "")
@@ -115,6 +117,10 @@ def compile_to_onnx(estimator: Any, schema: InputSchema, frame: Any, task: str) 
     from twinserve.registration import call_model
 
     expected, expected_proba = call_model(estimator, schema, frame)
+    # A variant ONNX Runtime cannot run is recorded in the report; its own log lines would only
+    # print the same failure to the user's terminal a second time.
+    quiet = ort.SessionOptions()
+    quiet.log_severity_level = 4
     report: dict[str, Any] = {"rows": int(len(frame)), "tried": []}
     for label, build, feed in _variants(schema, estimator, frame):
         attempt: dict[str, Any] = {"variant": label}
@@ -122,10 +128,10 @@ def compile_to_onnx(estimator: Any, schema: InputSchema, frame: Any, task: str) 
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 data = build().SerializeToString()
-                session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+                session = ort.InferenceSession(data, quiet, providers=["CPUExecutionProvider"])
                 outputs = session.run(None, feed(session, frame))
         except Exception as exc:  # skl2onnx and onnxruntime raise many kinds for what they cannot do
-            attempt["error"] = " ".join(str(exc).split())[:300]
+            attempt["error"] = f"{type(exc).__name__}: " + " ".join(str(exc).split())[:300]
             report["tried"].append(attempt)
             continue
         if task == "regression":

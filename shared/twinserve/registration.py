@@ -46,9 +46,40 @@ def call_model(estimator: Any, schema: InputSchema, frame: Any) -> tuple[Any, np
 
 
 def is_classifier(estimator: Any) -> bool:
-    from sklearn.base import is_classifier as sklearn_is_classifier
+    """Whether ``predict`` answers labels from a fixed set (see :func:`output_labels`)."""
+    return output_labels(estimator) is not None
 
-    return bool(sklearn_is_classifier(estimator)) or getattr(estimator, "classes_", None) is not None
+
+def output_labels(estimator: Any) -> list[Any] | None:
+    """The labels ``predict`` can answer, or None for a regressor. A classifier's ``classes_``;
+    an outlier detector's -1 (outlier) and 1 (inlier); a clusterer's cluster ids. The last two
+    are labels too: served as numbers, they would come back as -1.0 from one backend and -1 from
+    the other, and a client could not tell a cluster id from a measurement."""
+    from sklearn.base import is_classifier as sklearn_is_classifier
+    from sklearn.base import is_clusterer, is_outlier_detector
+
+    classes = getattr(estimator, "classes_", None)
+    if classes is not None:
+        return [c.item() if hasattr(c, "item") else c for c in classes]
+    if is_outlier_detector(estimator):
+        return [-1, 1]
+    final = estimator.steps[-1][1] if hasattr(estimator, "steps") else estimator
+    centers = getattr(final, "cluster_centers_", None)
+    if is_clusterer(estimator) and centers is not None:
+        return list(range(len(centers)))
+    return [] if sklearn_is_classifier(estimator) else None
+
+
+# Code a registered model may call by reference: the libraries every server ships, and Python's own.
+_SERVED_LIBRARIES = frozenset({"sklearn", "numpy", "scipy", "joblib", "threadpoolctl", "skops"})
+
+
+def foreign_code(types: list[str]) -> list[str]:
+    """The types in a skops artefact that name code of the user's own (a FunctionTransformer's
+    function from their script or module, a lambda): skops stores a reference, never the code,
+    and no server has that module, so the model could not load where it is deployed."""
+    return [t for t in types if t.split(".", 1)[0] not in _SERVED_LIBRARIES | set(sys.stdlib_module_names)
+            or "<lambda>" in t or "<locals>" in t]
 
 
 def _library_versions() -> dict[str, str]:
@@ -132,6 +163,12 @@ def register(
     if source_format == "skops":
         source_bytes, source_name = sio.dumps(estimator), "model.skops"
         trusted_extra = extra_trusted_types(source_bytes)
+        foreign = foreign_code(trusted_extra)
+        if foreign:
+            raise RegistrationError(
+                f"the model calls your own code ({', '.join(foreign[:5])}), which no server ships and skops "
+                "cannot store; use a scikit-learn or numpy function (FunctionTransformer(np.log1p), say) "
+                "or apply it to the data before the model")
     elif source_format == "joblib":
         import io
 
@@ -143,7 +180,8 @@ def register(
     else:
         raise ValueError(f"source_format must be skops or joblib, not {source_format!r}")
 
-    classifier = is_classifier(estimator)
+    labels = output_labels(estimator)
+    classifier = labels is not None
     task = "classification" if classifier else "regression"
     compiled, equivalence = compile_to_onnx(estimator, schema, check_rows, task)
     source_sha = sha256_bytes(source_bytes)
@@ -165,7 +203,6 @@ def register(
     else:
         reasons = "; ".join(f"{t['variant']}: {t.get('error', 'outputs differ')}" for t in equivalence["tried"])
         equivalence["error"] = f"no ONNX form equals the estimator, so scikit-learn serves it ({reasons or 'none tried'})"
-    classes = getattr(estimator, "classes_", None) if classifier else None
     first = sample_rows[0] if sample_rows else None
     document = {
         "schema": METADATA_SCHEMA,
@@ -176,7 +213,7 @@ def register(
         "feature_names": list(schema.names),
         "n_features": len(schema.names),
         "input_schema": schema.to_dict(),
-        "classes": [c.item() if hasattr(c, "item") else c for c in classes] if classes is not None else [],
+        "classes": labels or [],
         "has_proba": classifier and hasattr(estimator, "predict_proba"),
         "sha256": source_sha,
         "backend": "onnxruntime" if compiled is not None else "scikit-learn",
@@ -229,9 +266,14 @@ def import_estimator(src: Path, out_dir: Path, name: str | None = None, sample_p
         raise RegistrationError(f"{src} does not exist")
     try:
         estimator = joblib.load(src)
+    except (AttributeError, ModuleNotFoundError) as exc:  # a reference to code that is not here
+        raise RegistrationError(
+            f"cannot load {src}: it refers to code defined in your own script or module ({' '.join(str(exc).split())[:150]}); "
+            "no server could run it either: use scikit-learn or numpy functions in the model") from None
     except Exception as exc:  # a file that is not a joblib/pickle of a model
         raise RegistrationError(f"cannot load {src}: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}") from None
     check_fitted(estimator)
+    notes += _label_notes(estimator)
     sample = read_sample(sample_path) if sample_path is not None else None
     schema, unused = infer_schema(estimator, sample, text_column)
     if unused:
@@ -262,6 +304,16 @@ def import_estimator(src: Path, out_dir: Path, name: str | None = None, sample_p
     document = register(estimator, out_dir, name=name or src.stem, schema=schema, check_rows=check_rows,
                         sample_rows=sample_records(sample_frame, schema), samples_source=source)
     return document, notes
+
+
+def _label_notes(estimator: Any) -> list[str]:
+    from sklearn.base import is_clusterer, is_outlier_detector
+
+    if is_outlier_detector(estimator):
+        return [f"{_estimator_name(estimator)} is an outlier detector: it answers the label -1 (outlier) or 1 (inlier)"]
+    if is_clusterer(estimator):
+        return [f"{_estimator_name(estimator)} is a clusterer: it answers the id of the nearest cluster as a label"]
+    return []
 
 
 def _answerable(estimator: Any, schema: InputSchema, frame: Any, chunk: int = 500) -> Any:

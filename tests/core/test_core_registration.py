@@ -107,3 +107,43 @@ def test_an_unreadable_sample_is_one_line_exit_2(pipeline, tmp_path, capsys):
     src, _ = pipeline
     (tmp_path / "s.parquet").write_bytes(b"not parquet")
     _one_line_exit_2(capsys, "--src", str(src), "--sample", str(tmp_path / "s.parquet"), "--out", str(tmp_path / "o"))
+
+
+def _times_two(values):
+    return values * 2
+
+
+def _with_function(function) -> tuple[object, pd.DataFrame]:
+    from sklearn.linear_model import LinearRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    frame = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "b": [0.5, 1.0, 0.0, 2.0]})
+    return make_pipeline(FunctionTransformer(function), LinearRegression()).fit(frame, frame.a), frame
+
+
+def test_a_function_of_the_users_own_is_refused_in_one_line_exit_2(tmp_path, capsys):
+    # skops stores a reference to the function, never its code; no server has the user's module.
+    model, frame = _with_function(_times_two)
+    joblib.dump(model, tmp_path / "m.joblib")
+    frame.to_csv(tmp_path / "s.csv", index=False)
+    line = _one_line_exit_2(capsys, "--src", str(tmp_path / "m.joblib"), "--sample", str(tmp_path / "s.csv"),
+                            "--out", str(tmp_path / "o"))
+    assert "your own code" in line and "_times_two" in line
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_lambda_is_refused_and_a_numpy_function_is_served(tmp_path):
+    from twinserve.errors import RegistrationError
+    from twinserve.registration import register, sample_records
+    from twinserve.schema import Feature, InputSchema
+
+    schema = InputSchema((Feature("a"), Feature("b")), "dataframe")
+    model, frame = _with_function(lambda values: values * 2)
+    with pytest.raises(RegistrationError, match="<lambda>"):
+        register(model, tmp_path / "o", name="m", schema=schema, check_rows=frame,
+                 sample_rows=sample_records(frame, schema), samples_source="test")
+    model, frame = _with_function(np.log1p)
+    document = register(model, tmp_path / "o", name="m", schema=schema, check_rows=frame,
+                        sample_rows=sample_records(frame, schema), samples_source="test")
+    assert document["backend"] == "scikit-learn" and document["trusted_types"] == []

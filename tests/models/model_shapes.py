@@ -100,6 +100,24 @@ def classifier_without_proba(rng: np.random.Generator) -> tuple[object, pd.DataF
     return LinearSVC().fit(X, (X.a + X.b > 0).map({True: "yes", False: "no"})), X
 
 
+def boolean_columns(rng: np.random.Generator) -> tuple[object, pd.DataFrame]:
+    """A forest on numbers and true/false columns: compiled to one ONNX matrix, booleans as 0/1."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    n = 200
+    frame = pd.DataFrame({"age": rng.normal(40, 12, n), "member": rng.random(n) < 0.4, "vip": rng.random(n) < 0.2})
+    label = (frame.member | (frame.vip & (frame.age > 40))).astype(int)
+    return RandomForestClassifier(10, max_depth=4, random_state=0).fit(frame, label), frame
+
+
+def outlier_detector(rng: np.random.Generator) -> tuple[object, pd.DataFrame]:
+    """IsolationForest: predict answers the labels -1 (outlier) and 1 (inlier), not numbers."""
+    from sklearn.ensemble import IsolationForest
+
+    frame = pd.DataFrame(rng.normal(size=(200, 2)), columns=["cpu", "latency"])
+    return IsolationForest(n_estimators=10, contamination=0.2, random_state=0).fit(frame), frame
+
+
 SHAPES: dict[str, Callable[[np.random.Generator], tuple[object, pd.DataFrame]]] = {
     "dataframe-pipeline": dataframe_pipeline,
     "strict-categories": strict_categories,
@@ -107,7 +125,12 @@ SHAPES: dict[str, Callable[[np.random.Generator], tuple[object, pd.DataFrame]]] 
     "text": text_classifier,
     "multi-output": multi_output_regressor,
     "no-proba": classifier_without_proba,
+    "boolean-columns": boolean_columns,
+    "outlier-detector": outlier_detector,
 }
+
+# The backend a shape must get where the choice itself was once wrong: a regression guard, not a preference.
+EXPECTED_BACKENDS = {"boolean-columns": "onnxruntime", "outlier-detector": "scikit-learn"}
 
 
 def write_shape(name: str, folder: Path) -> tuple[Path, Path]:
