@@ -5,6 +5,7 @@ against the no-op under the same buffered worker, the verdict at the targets' ed
 from __future__ import annotations
 
 import io
+import time
 
 import pytest
 from twinbench.measure import http_limit
@@ -121,3 +122,44 @@ def test_the_booted_workers_are_counted_from_gunicorns_log(tmp_path):
                    "[INFO] Booting worker with pid: 12\n[INFO] Worker exiting (pid: 12)\n")
     assert booted_workers(log) == 2
     assert booted_workers(tmp_path / "missing.log") is None
+
+
+def test_cpu_per_request_is_split_by_role_and_its_medians_are_tabled():
+    before = {"workers": 1.0, "nginx": 0.5, "rest": 0.1}
+    after = {"workers": 1.3, "nginx": 0.55, "rest": 0.1}
+    split = http_limit.cpu_per_request(before, after, wrk_cpu_s=0.02, requests=1000)
+    assert split == {"workers": 300.0, "nginx": 50.0, "rest": 0.0, "wrk": 20.0, "total": 370.0}
+    assert http_limit.cpu_per_request(before, after, 0.02, requests=0) is None
+    runs = _runs([(6_000.0, 9.0), (7_000.0, 8.0), (6_500.0, 7.0)])
+    for i, run in enumerate(r for r in runs if r["server"] == "twinserve"):
+        run["cpu_us_per_request"] = {**split, "workers": 300.0 + 10 * i}
+    summary = summarise(runs, NAMES)
+    assert summary["servers"]["twinserve"]["cpu_us_per_request"]["workers"] == 310.0
+    assert summary["servers"]["noop"]["cpu_us_per_request"] is None  # no split recorded: no row
+    text = render({"summary": summary, "runs": runs, "path": "limit.json",
+                   "settings": {"rounds": 3, "concurrency": 32, "duration_s": 5.0, "model": "m", "answer_bytes": 219},
+                   "environment": {"cpus": 2}})
+    assert "| twinserve | 310 | 50 | 0 | 20 | 370 |" in text
+    assert "| noop | " not in text.split("CPU per answered request")[1]
+
+
+def test_cpu_by_role_counts_a_busy_child_of_the_master_as_a_worker():
+    import subprocess
+    import sys
+
+    import psutil
+
+    child = subprocess.Popen([sys.executable, "-c", "import time\nend = time.process_time() + 1.0\n"
+                              "while time.process_time() < end: pass\ntime.sleep(10)"])
+    try:
+        root = psutil.Process()
+        before = http_limit.cpu_by_role(root)
+        deadline = time.monotonic() + 10
+        while http_limit.cpu_by_role(root)["workers"] - before["workers"] < 0.5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        after = http_limit.cpu_by_role(root)
+    finally:
+        child.kill()
+        child.wait()
+    assert after["workers"] - before["workers"] >= 0.5
+    assert set(after) == set(http_limit.CPU_ROLES)

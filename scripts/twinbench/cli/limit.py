@@ -1,14 +1,15 @@
 """``twinbench bench-limit``: the container next to the HTTP limit of its own server.
 
-Starts, in interleaved rounds, a no-op WSGI app under the same gunicorn and gunicorn.conf.py
-(stock sync workers, no log, no metrics) and twinserve as its image runs it (buffered worker,
-JSON access log, Prometheus metrics, the image's WEB_CONCURRENCY workers; the no-op keeps
-gunicorn.conf.py's two per CPU), and measures each with wrk. The breakdown (--no-breakdown skips it) adds twinserve without the log, without log and metrics, without the worker's yield
-between requests, and the no-op app under twinserve's own buffered worker, whose ratio is the
-app's own cost on the same server. Prints the throughput ratios and p99s; writes
-results/bench-limit-<time>/limit.json.
+Starts, in interleaved rounds, a no-op WSGI app under exactly twinserve's arrangement
+(gunicorn.conf.py: nginx in front of gthread workers, the image's WEB_CONCURRENCY, no log, no
+metrics), twinserve as its image runs it (JSON access log, Prometheus metrics) and the edge it
+replaced (a git worktree of BENCH_LIMIT_OLD_COMMIT), and measures each with wrk, once with
+keep-alive clients and once with closing ones. The breakdown (--no-breakdown skips it) adds
+twinserve without the log, without log and metrics, and without nginx. Prints throughput and p99
+ratios; writes results/bench-limit-<time>/limit.json.
 
-Target: twinserve (log and metrics on) >= 0.70 of the no-op app's throughput, p99 <= 1.5x.
+Targets: twinserve >= 0.85 of the no-op's throughput with p99 <= 1.3x, each client kind; against
+the replaced edge, as fast with keep-alive clients and at most 10 % slower with closing ones.
 Exit codes: 0 measured (target met, or missed without --check), 1 target missed with --check, a
 server or wrk failure, or any error wrk saw (socket errors, non-2xx answers), 2 bad arguments.
 """
@@ -45,7 +46,7 @@ def _bench_limit(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("bench-limit", help="the container vs a no-op WSGI app under the same gunicorn (wrk)",
+    parser = subparsers.add_parser("bench-limit", help="the container vs a no-op WSGI app on the same edge, and vs the replaced edge (wrk)",
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=positive_int, default=9,
                         help="interleaved rounds (default 9: each round starts every server afresh, and fresh servers "
@@ -56,9 +57,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--warmup", type=positive_float, default=1.0, help="discarded wrk seconds before each run (default 1)")
     parser.add_argument("--concurrency", type=positive_int, default=32, help="wrk connections (default 32)")
     parser.add_argument("--workers", type=positive_int, default=None,
-                        help="gunicorn workers of every server (default: each its own: twinserve and the no-op "
-                             "on its worker the image's WEB_CONCURRENCY, from the k8s/base ConfigMap that the "
-                             "Dockerfile's ENV repeats; the stock no-op gunicorn.conf.py's two per CPU)")
+                        help="gunicorn workers of every server (default: the image's WEB_CONCURRENCY, from the "
+                             "k8s/base ConfigMap that the Dockerfile's ENV repeats)")
     parser.add_argument("--no-breakdown", action="store_true", help="only the no-op app and twinserve as shipped")
     parser.add_argument("--model-path", type=Path, default=None, help="model folder (default MODEL_PATH or model/)")
     parser.add_argument("--out", type=Path, default=None, help="where to write the JSON result")

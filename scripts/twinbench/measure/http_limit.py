@@ -18,7 +18,9 @@ Every server is started fresh in every round and measured in turn with wrk (clos
 ``concurrency`` connections), after a discarded warm-up; rounds are interleaved so drift on a
 shared machine hits every server alike. Every step records the CPU that neither wrk nor the
 server used, and the hypervisor's steal (:mod:`twinbench.measure.other_work`); the report warns
-when either was large enough to disturb it.
+when either was large enough to disturb it. Every step also records the CPU per answered request
+of gunicorn's workers, nginx, the rest of the server and wrk: it says where a gap between two
+servers goes, and moves far less than throughput when other work shares the machine.
 """
 
 from __future__ import annotations
@@ -50,8 +52,9 @@ DEFAULT_OLD_COMMIT = "b9aa251"  # the last commit with the custom buffered worke
 # Another commit to compare with; empty: no old-edge server (a shallow clone has no such commit).
 ENV_OLD_COMMIT = "BENCH_LIMIT_OLD_COMMIT"
 # History: 1 stock sync no-op vs buffered twinserve, closing clients only; 2 the same arrangement
-# for both, keep-alive and closing clients, the replaced edge beside them.
-SCHEMA = "twinbench.http-limit/2"
+# for both, keep-alive and closing clients, the replaced edge beside them; 3 adds each step's CPU per
+# request by process role (cpu_us_per_request).
+SCHEMA = "twinbench.http-limit/3"
 
 
 class LimitBenchError(RuntimeError):
@@ -153,6 +156,46 @@ def booted_workers(log_path: Path) -> int | None:
         return None
 
 
+# Where a request's CPU goes: the server's processes by role, and wrk (µs of user+sys per request).
+CPU_ROLES = ("workers", "nginx", "rest")
+
+
+def cpu_by_role(root: Any) -> dict[str, float]:
+    """user+sys CPU seconds of a server's live processes by role: gunicorn's workers, nginx (master
+    and workers), the rest (gunicorn's master, the side listener). ``root`` is the gunicorn master's
+    ``psutil.Process``; its own direct children that run Python are the workers (the side listener
+    is the one running ``twinserve_flask.observability``)."""
+    import psutil
+
+    totals = dict.fromkeys(CPU_ROLES, 0.0)
+    try:
+        tree = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return totals
+    for proc in tree:
+        with contextlib.suppress(psutil.Error):
+            times = proc.cpu_times()
+            if proc.name().startswith("nginx"):
+                role = "nginx"
+            elif proc.pid != root.pid and proc.ppid() == root.pid and "twinserve_flask.observability" not in proc.cmdline():
+                role = "workers"
+            else:
+                role = "rest"
+            totals[role] += times.user + times.system
+    return totals
+
+
+def cpu_per_request(before: dict[str, float], after: dict[str, float], wrk_cpu_s: float,
+                    requests: int) -> dict[str, float] | None:
+    """µs of CPU per answered request by role, wrk and all together (None without requests)."""
+    if requests <= 0:
+        return None
+    shares = {role: (after.get(role, 0.0) - before.get(role, 0.0)) for role in CPU_ROLES}
+    shares["wrk"] = wrk_cpu_s
+    shares["total"] = sum(shares.values())
+    return {role: round(seconds / requests * 1e6, 1) for role, seconds in shares.items()}
+
+
 def _answer_size(url: str, body: bytes) -> int:
     import urllib.request
 
@@ -202,6 +245,7 @@ def run_limit(config: LimitConfig) -> dict[str, Any]:
 
 
 def _run_limit(config: LimitConfig, old_tree: Path | None) -> dict[str, Any]:
+    import psutil
     from twinserve_support.paths import CONTAINER_SERVICE, DEFAULT_MODEL_DIR, RESULTS_DIR
     from twinserve_support.process.net import free_port
 
@@ -229,7 +273,8 @@ def _run_limit(config: LimitConfig, old_tree: Path | None) -> dict[str, Any]:
     answer_bytes: int | None = None
     runs: list[dict[str, Any]] = []
     for round_index in range(config.rounds):
-        for variant in chosen:
+        # twinserve first until its answer size is known, so the no-op answers as many bytes from round 1 on.
+        for variant in chosen if answer_bytes is not None else sorted(chosen, key=lambda v: v.name != "twinserve"):
             port = free_port()
             env = {**os.environ, "MODEL_PATH": str(model_path), "HOST": "127.0.0.1", "PORT": str(port),
                    "METRICS_PORT": str(free_port()), **variant.env}
@@ -253,6 +298,7 @@ def _run_limit(config: LimitConfig, old_tree: Path | None) -> dict[str, Any]:
             log_path = work / f"{variant.name}-round{round_index + 1}.log"
             try:
                 with ServerProcess(spec, log_path) as server:
+                    root = psutil.Process(server.process.pid)
                     if variant.name == "twinserve" and answer_bytes is None:
                         answer_bytes = _answer_size(f"{spec.base_url}/predict", body)
                     url = f"{spec.base_url}/predict"
@@ -260,14 +306,16 @@ def _run_limit(config: LimitConfig, old_tree: Path | None) -> dict[str, Any]:
                         server.wait_quiet(max_wait_s=10.0)
                         run_wrk(wrk, url, scripts[kind], config.concurrency, config.warmup_s)
                         load_before = os.getloadavg()[0]
-                        cpu_before, server_before = snapshot(), server.cpu_s()
+                        cpu_before, server_before, roles_before = snapshot(), server.cpu_s(), cpu_by_role(root)
                         step = run_wrk(wrk, url, scripts[kind], config.concurrency, config.duration_s)
-                        cpu_after, server_after = snapshot(), server.cpu_s()
+                        cpu_after, server_after, roles_after = snapshot(), server.cpu_s(), cpu_by_role(root)
                         other = other_work(cpu_before, cpu_after,
                                            float(step["wrk_cpu_s"]) + server_after - server_before, os.cpu_count() or 1)
                         name = variant.name + kind
                         step.update(server=name, clients="closing" if kind else "keep-alive", round=round_index + 1,
                                     workers=booted_workers(log_path), load_avg_1m=round(load_before, 2),
+                                    cpu_us_per_request=cpu_per_request(roles_before, roles_after, float(step["wrk_cpu_s"]),
+                                                                       int(step.get("requests") or 0)),
                                     **other.as_dict())
                         runs.append(step)
                         config.log(f"round {round_index + 1}/{config.rounds} {name:<26} {step['rps']:>9.0f} req/s  "
@@ -313,9 +361,12 @@ def summarise(runs: Sequence[dict[str, Any]], names: Sequence[str]) -> dict[str,
         rps = [r["rps"] for r in mine]
         p99 = [r["p99_ms"] for r in mine]
         booted = sorted({r["workers"] for r in mine if r.get("workers")})
+        split = [r["cpu_us_per_request"] for r in mine if r.get("cpu_us_per_request")]
         by_server[name] = {"n": len(mine), "workers": booted, "rps_median": statistics.median(rps), "rps_min": min(rps),
                            "rps_max": max(rps), "p99_ms_median": statistics.median(p99),
-                           "errors": sum(sum(r["errors"].values()) for r in mine)}
+                           "errors": sum(sum(r["errors"].values()) for r in mine),
+                           "cpu_us_per_request": {role: round(statistics.median(s[role] for s in split), 1)
+                                                  for role in split[0]} if split else None}
     ratios: dict[str, Any] = {}
     vs_old: dict[str, Any] = {}
     for kind in ("", CLOSING):
@@ -396,6 +447,13 @@ def render(document: dict[str, Any]) -> str:
         workers = "/".join(str(n) for n in row.get("workers") or []) or "?"
         lines.append(f"| {name} | {workers} | {row['rps_median']:,.0f} ({row['rps_min']:,.0f}-{row['rps_max']:,.0f}) | "
                      f"{row['p99_ms_median']:.2f} | {throughput} | {p99} | {row['errors']} |")
+    lines += ["", "CPU per answered request, µs (user+sys, median over rounds; robust to other work on the machine):", "",
+              "| server | gunicorn workers | nginx | master + side listener | wrk | total |", "|---|---|---|---|---|---|"]
+    for name, row in summary["servers"].items():
+        split = row.get("cpu_us_per_request")
+        if split:
+            lines.append(f"| {name} | {split['workers']:.0f} | {split['nginx']:.0f} | {split['rest']:.0f} | "
+                         f"{split['wrk']:.0f} | {split['total']:.0f} |")
     target = summary["target"]
     main = summary["ratios"].get("twinserve", {})
     verdict = "met" if target["met"] else "NOT met"
