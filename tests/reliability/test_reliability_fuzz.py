@@ -13,6 +13,7 @@ import pytest
 from twinbench.local_lambda.settings import DEFAULT_PYTHON
 from twinbench.measure.progress import Progress
 from twinbench.reliability.fuzz.edge import edge_cases
+from twinbench.reliability.fuzz.model_inputs import load_fuzz_model
 from twinbench.reliability.fuzz.native import fuzz_native, native_edge_cases
 from twinbench.reliability.fuzz.oracle import error_body_problem
 from twinbench.reliability.fuzz.runner import fuzz_container, fuzz_wsgi_lambda
@@ -52,10 +53,9 @@ def _assert_clean(report: WrapperReport, at_least: int) -> None:
 
 # -- pure parts ---------------------------------------------------------------------------------
 
-def test_sized_bodies_are_exact_and_valid(rf_metadata: dict):
+def test_sized_bodies_are_exact_and_valid(rf_dir: Path):
     limit = 1_048_576
-    cases = {c.name: c for c in edge_cases(rf_metadata["example_row"], rf_metadata["feature_names"],
-                                                limit, 1000, lambda_sizes=True)}
+    cases = {c.name: c for c in edge_cases(load_fuzz_model(rf_dir), limit, 1000, lambda_sizes=True)}
     at = cases["body exactly at MAX_BODY_BYTES (valid rows + whitespace)"].body
     over = cases["body MAX_BODY_BYTES + 1"].body
     assert len(at) == limit and len(over) == limit + 1

@@ -40,3 +40,28 @@ def error_body_problem(status: int, content_type: str | None, body: bytes, path:
     if not isinstance(error, dict) or not isinstance(error.get("code"), str) or not isinstance(error.get("message"), str):
         return f'{status} body is not {{"error": {{"code", "message"}}}}: {body[:120]!r}'
     return None
+
+
+def _refuse_constant(token: str) -> None:
+    raise ValueError(f"{token} in the answer")
+
+
+def answer_problem(status: int, content_type: str | None, body: bytes, path: str = "") -> str | None:
+    """Why an answer breaks what every answer keeps, or ``None``: no traceback anywhere; a 4xx is
+    the JSON error body (:func:`error_body_problem`) on one line; a JSON 2xx holds no NaN or
+    Infinity (not JSON, and no number a client can use)."""
+    if b"Traceback (most recent call last)" in body:
+        return f"{status} answer carries a traceback: {body[:120]!r}"
+    if 400 <= status < 500:
+        problem = error_body_problem(status, content_type, body, path)
+        if problem:
+            return problem
+        if b"\n" in body.strip():
+            return f"{status} error body is not one line: {body[:120]!r}"
+        return None
+    if 200 <= status < 300 and (content_type or "").lower().startswith("application/json"):
+        try:
+            json.loads(body, parse_constant=_refuse_constant)
+        except ValueError as exc:
+            return f"{status} answer is not strict JSON ({exc}): {body[:120]!r}"
+    return None

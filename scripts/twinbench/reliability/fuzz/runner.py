@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,14 +12,8 @@ from twinserve_support.paths import REPO  # noqa: E402
 from twinbench.measure.progress import Progress
 from twinbench.reliability.fuzz.crashes import gunicorn_crashes, stable_workers
 from twinbench.reliability.fuzz.edge import check_edge, edge_cases
-from twinbench.reliability.fuzz.native import (
-    TYPED_NOTE,
-    body_limits,
-    fuzz_native,
-    model_metadata,
-    native_edge_cases,
-    numeric_example,
-)
+from twinbench.reliability.fuzz.model_inputs import load_fuzz_model, model_dir
+from twinbench.reliability.fuzz.native import body_limits, fuzz_native, native_edge_cases
 from twinbench.reliability.fuzz.schemathesis_run import run_schemathesis
 from twinbench.reliability.fuzz.settings import WSGI_PREFIX, FuzzSettings, WrapperReport
 from twinbench.reliability.fuzz.slow_clients import slow_clients
@@ -36,20 +29,17 @@ def _http_suite(report: WrapperReport, base_url: str, schema_url: str, settings:
     report.duration_s = time.perf_counter() - t0
     progress.done(f"{report.requests} requests in {report.duration_s:.0f} s, 5xx {report.server_errors}, "
                   f"no answer {report.network_errors}")
-    metadata = model_metadata()
     max_body, max_rows = body_limits()
-    if settings.edge and numeric_example(metadata) is None:
-        report.notes.append(TYPED_NOTE)
-    elif settings.edge:
+    if settings.edge:
         progress.phase(f"{report.name}: edge cases")
-        for case in edge_cases(metadata["example_row"], metadata["feature_names"], max_body, max_rows, lambda_sizes):
+        for case in edge_cases(load_fuzz_model(), max_body, max_rows, lambda_sizes):
             answer = http_request(base_url, "POST", "/predict", case.body, case.content_type, chunked=case.chunked)
             report.edge_cases.append(check_edge(case, answer))
         bad = [c for c in report.edge_cases if c["problem"] or c.get("finding")]
         progress.done(f"{len(report.edge_cases) - len(bad)}/{len(report.edge_cases)} as expected")
     if settings.slow_s > 0 and settings.slow_clients > 0:
         progress.phase(f"{report.name}: {settings.slow_clients} slow clients for {settings.slow_s:.0f} s")
-        body = request_body(Path(os.environ.get("MODEL_PATH") or REPO / "model"))
+        body = request_body(model_dir())
         report.slow_clients = slow_clients(base_url, body, settings.slow_clients, settings.slow_s,
                                            settings.slow_interval_s)
         progress.done(f"{report.slow_clients['normal_requests']} normal requests, "
