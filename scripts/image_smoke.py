@@ -1,23 +1,7 @@
 """Smoke-test the predictor image for real: run it with podman as the pod runs, and ask it.
 
-Checks, in order (any failure exits 1; the container is always stopped and removed):
-  1. the image runs as UID/GID 10001 and has a HEALTHCHECK (image config);
-  2. the container becomes ready (GET /ready 200) within --ready-timeout-s, started with the
-     Kubernetes limits (--cpus/--memory from k8s/base/deployment.yaml unless given), a
-     read-only root filesystem, only /tmp writable, all capabilities dropped, host network
-     bound to 127.0.0.1;
-  3. GET /health 200, GET /ready 200 naming the served artefact of --model-dir's metadata.json;
-  4. POST /predict with the model's registered rows -> 200 with one prediction (a known class for a
-     classifier);
-     a malformed body -> 4xx with the {"error": {"code", "message"}} shape;
-  5. the image's own HEALTHCHECK command succeeds inside the container;
-  6. nothing in the container could write outside /tmp (the root fs really is read-only);
-  7. SIGTERM by container ID: exit code 0 within --max-stop-s (default: the image's
-     GUNICORN_GRACEFUL_TIMEOUT, i.e. workers must exit on their own, not be waited out), and
-     no error, traceback or crashed worker anywhere in the container's log.
-
-Usage: python scripts/image_smoke.py [--image localhost/twinserve-predict:0.1.0] [--port N]
-Prints one line per check and a JSON summary (timings in ms) at the end.
+Why: the image's user, read-only root, limits, health check and clean SIGTERM are facts only a
+running container shows. The checks, in order, are the ``--help`` text (:data:`HELP`).
 """
 
 from __future__ import annotations
@@ -39,6 +23,29 @@ from twinserve_support.podman import (
     PodmanStartError,
     podman,
 )
+
+HELP = """Smoke-test the predictor image for real: run it with podman as the pod runs, and ask it.
+
+Checks, in order (any failure exits 1; the container is always stopped and removed):
+  1. the image runs as UID/GID 10001 and has a HEALTHCHECK (image config);
+  2. the container becomes ready (GET /ready 200) within --ready-timeout-s, started with the
+     Kubernetes limits (--cpus/--memory from k8s/base/deployment.yaml unless given), a
+     read-only root filesystem, only /tmp writable, all capabilities dropped, host network
+     bound to 127.0.0.1;
+  3. GET /health 200, GET /ready 200 naming the served artefact of --model-dir's metadata.json;
+  4. POST /predict with the model's registered rows -> 200 with one prediction (a known class for a
+     classifier);
+     a malformed body -> 4xx with the {"error": {"code", "message"}} shape;
+  5. the image's own HEALTHCHECK command succeeds inside the container;
+  6. nothing in the container could write outside /tmp (the root fs really is read-only);
+  7. SIGTERM by container ID: exit code 0 within --max-stop-s (default: the image's
+     GUNICORN_GRACEFUL_TIMEOUT, i.e. workers must exit on their own, not be waited out), and
+     no error, traceback or crashed worker anywhere in the container's log.
+
+Usage: python scripts/image_smoke.py [--image localhost/twinserve-predict:0.1.0] [--port N]
+Prints one line per check and a JSON summary (timings in ms) at the end.
+"""
+"""The ``--help`` text: what it does, step by step, and its exit codes."""
 
 DEPLOYMENT = REPO / "k8s" / "base" / "deployment.yaml"
 # Log lines that mean something went wrong even though the requests succeeded: gunicorn errors,
@@ -171,8 +178,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser = argparse.ArgumentParser(description=HELP.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=HELP)
     parser.add_argument("--image", default=DEFAULT_IMAGE)
     parser.add_argument("--model-dir", type=Path, default=REPO / "model",
                         help="the registered model the image was built with (its hash and sample rows)")

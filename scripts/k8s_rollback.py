@@ -1,4 +1,22 @@
-"""What a failed Kubernetes deploy must put back: written before `kubectl apply`, used after a failed rollout.
+"""What a failed Kubernetes deploy must put back: written before ``kubectl apply``, used after a
+failed rollout.
+
+Why: ``kubectl rollout undo`` restores only the Deployment; the ConfigMap, HPA, Service and the
+objects the apply created need their own record. Inputs, outputs and exit codes: :data:`HELP`
+(the ``--help`` text).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+HELP = """What a failed Kubernetes deploy must put back: written before `kubectl apply`, used after a failed rollout.
 
 Input: the rendered manifests about to be applied, and the live state of those objects before the
 apply (`kubectl get -f RENDERED -o json --ignore-not-found`, plus the ConfigMap the live Deployment
@@ -16,16 +34,7 @@ Exit codes: 0 written, 2 unreadable input.
 Example:
   python scripts/k8s_rollback.py snapshot --rendered run/dev.yaml --live run/live.json --out run/rollback
 """
-
-from __future__ import annotations
-
-import argparse
-import json
-import sys
-from pathlib import Path
-from typing import Any
-
-import yaml
+"""The ``--help`` text: what it does, step by step, and its exit codes."""
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 # Not namespaced, or not to be deleted by a rollback even when new (its deletion removes everything).
@@ -79,7 +88,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="k8s_rollback.py", description=__doc__,
+    parser = argparse.ArgumentParser(prog="k8s_rollback.py", description=HELP,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     snap = sub.add_parser("snapshot", help="write restore.yaml and created.txt before an apply")

@@ -1,4 +1,27 @@
-"""Point a kustomize overlay at an image, and pin the model that image serves.
+"""Point a kustomize overlay at an image and pin the model that image serves (``kustomize edit
+set image`` without the kustomize binary, which no pinned distribution installs here).
+
+Why a script: the overlay's ``images:`` and its ``model.env`` (MODEL_SHA256) must change together
+and atomically, and nothing but those may change. What it does, step by step, and its exit codes
+are the ``--help`` text (:data:`HELP`); docs/deploy-kubernetes.md describes where it fits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+HELP = """Point a kustomize overlay at an image, and pin the model that image serves.
 
 What `kustomize edit set image twinserve-predict=REF` does, for the one image this project
 has, without the kustomize binary: kubectl bundles kustomize's build but not its `edit`
@@ -27,21 +50,7 @@ Examples:
   python scripts/k8s_set_image.py k8s/overlays/prod \\
       --image ghcr.io/acme/twinserve-predict@sha256:<64 hex> --model-sha256 <64 hex>
 """
-
-from __future__ import annotations
-
-import argparse
-import hashlib
-import json
-import os
-import re
-import sys
-import tempfile
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
-
-import yaml
+"""The ``--help`` text: what it does, step by step, and its exit codes."""
 
 IMAGE_NAME = "twinserve-predict"  # the placeholder in k8s/base/deployment.yaml
 MODEL_ENV_FILE = "model.env"
@@ -219,7 +228,7 @@ def model_env_text(sha256: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="k8s_set_image.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        prog="k8s_set_image.py", description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("overlay", type=Path, help="overlay folder holding kustomization.yaml, e.g. k8s/overlays/dev")
     parser.add_argument("--image", required=True, metavar="REF",
                         help="registry/name:tag or registry/name@sha256:<digest> (prod: a digest)")

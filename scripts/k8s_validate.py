@@ -1,21 +1,8 @@
-"""Checks and facts for rendered Kubernetes manifests (output of `kubectl kustomize`).
+"""Checks and facts for rendered Kubernetes manifests: strict schema validation, the
+predictor's limits, deploy facts and network posture (subcommands in :data:`HELP`, the ``--help``).
 
-Subcommands:
-  schema  strict schema validation of every object against one pinned Kubernetes
-          version, with kubernetes-validate's Python API. Unlike its CLI (which only
-          warns and exits 0), an unknown kind or a removed apiVersion is an error here.
-  limits  print the predictor container's CPU and memory limits, so a local run
-          (podman --cpus/--memory, the benchmark) applies exactly what Kubernetes would.
-  describe  print facts the deploy script needs (namespace, image, ...) as KEY=VALUE.
-  posture   who can reach the pods (k8s_posture.py): NetworkPolicy sources, Ingress paths
-            and TLS, the metrics port; one line per problem.
-
-Exit codes: 0 all good, 1 a check failed, 2 usage or input error.
-
-Examples:
-  python scripts/k8s_validate.py schema --kubernetes-version 1.37.0 build/k8s/dev.yaml
-  python scripts/k8s_validate.py limits build/k8s/dev.yaml --format podman
-  python scripts/k8s_validate.py posture build/k8s/prod.yaml
+Why: kubernetes-validate's own CLI only warns and exits 0, and a local run must apply exactly the
+limits Kubernetes would.
 """
 
 from __future__ import annotations
@@ -41,6 +28,27 @@ from twinserve_support.k8s.manifests import (  # noqa: E402
     predictor_limits,
 )
 from twinserve_support.k8s.quantity import parse_quantity  # noqa: E402
+
+HELP = """Checks and facts for rendered Kubernetes manifests (output of `kubectl kustomize`).
+
+Subcommands:
+  schema  strict schema validation of every object against one pinned Kubernetes
+          version, with kubernetes-validate's Python API. Unlike its CLI (which only
+          warns and exits 0), an unknown kind or a removed apiVersion is an error here.
+  limits  print the predictor container's CPU and memory limits, so a local run
+          (podman --cpus/--memory, the benchmark) applies exactly what Kubernetes would.
+  describe  print facts the deploy script needs (namespace, image, ...) as KEY=VALUE.
+  posture   who can reach the pods (k8s_posture.py): NetworkPolicy sources, Ingress paths
+            and TLS, the metrics port; one line per problem.
+
+Exit codes: 0 all good, 1 a check failed, 2 usage or input error.
+
+Examples:
+  python scripts/k8s_validate.py schema --kubernetes-version 1.37.0 build/k8s/dev.yaml
+  python scripts/k8s_validate.py limits build/k8s/dev.yaml --format podman
+  python scripts/k8s_validate.py posture build/k8s/prod.yaml
+"""
+"""The ``--help`` text: what it does, step by step, and its exit codes."""
 
 __all__ = ["CONTAINER_NAME", "DEPLOYMENT_NAME", "ContainerLimits", "ManifestError", "describe", "image_name",
            "load_objects", "main", "parse_quantity", "predictor_limits", "validate_schemas"]
@@ -184,7 +192,7 @@ def cmd_describe(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="k8s_validate.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+        prog="k8s_validate.py", description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
     schema = sub.add_parser("schema", help="strict schema validation against a pinned Kubernetes version")

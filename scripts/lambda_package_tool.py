@@ -1,22 +1,9 @@
-"""Build and check twinserve's Lambda package: stage the code flat, measure the zip, smoke-test it.
+"""Build and check twinserve's Lambda package: stage the code flat, measure the zip, check the
+template, smoke-test the handlers in a clean Python.
 
-Subcommands (run in this order by `make package-lambda`):
-
-  stage   copy serverless.yml, requirements, handlers, the core, the Flask app and the model into a
-          flat service folder (Lambda wants ``twinserve/``, ``handler.py``, ``model/`` at the zip
-          root, but the repo keeps them under shared/, services/ and model/), and byte-compile the
-          copied code for Python 3.12 as unchecked-hash .pyc.
-  size    unzip the packaged zip into an empty folder, print its unzipped size (MiB) per top-level
-          entry, and exit 1 above Lambda's limit (250 MiB unzipped; function + layers).
-  check-template
-          invariants of the generated CloudFormation template that the linters do not enforce:
-          no IAM statement grants a bare "*" action or resource (nor "service:*"), every function
-          runs python3.12 on the expected architecture, and both functions exist.
-  smoke   in a clean Python 3.12 (``-I -S``: no site-packages, no environment, nothing on sys.path
-          but the stdlib and the unzipped package) import each handler and answer real-shaped HTTP
-          API v2 events for /predict and /health; exit 1 on any wrong answer.
-
-Exit status: 0 when every check passed, 1 when a check failed, 2 on bad usage.
+Why: Lambda wants the code flat at the zip root within 250 MiB, and only an import in a bare
+interpreter proves the zip carries what the handlers need. Subcommands and exit codes:
+:data:`HELP` (the ``--help`` text).
 """
 
 from __future__ import annotations
@@ -45,6 +32,28 @@ PACKAGE_TARGET_MIB = 120
 PACKAGE_SIZE_HEADER = {"format": "twinbench.package-size", "version": 2}
 
 from twinserve_support.paths import REPO  # noqa: E402
+
+HELP = """Build and check twinserve's Lambda package: stage the code flat, measure the zip, smoke-test it.
+
+Subcommands (run in this order by `make package-lambda`):
+
+  stage   copy serverless.yml, requirements, handlers, the core, the Flask app and the model into a
+          flat service folder (Lambda wants ``twinserve/``, ``handler.py``, ``model/`` at the zip
+          root, but the repo keeps them under shared/, services/ and model/), and byte-compile the
+          copied code for Python 3.12 as unchecked-hash .pyc.
+  size    unzip the packaged zip into an empty folder, print its unzipped size (MiB) per top-level
+          entry, and exit 1 above Lambda's limit (250 MiB unzipped; function + layers).
+  check-template
+          invariants of the generated CloudFormation template that the linters do not enforce:
+          no IAM statement grants a bare "*" action or resource (nor "service:*"), every function
+          runs python3.12 on the expected architecture, and both functions exist.
+  smoke   in a clean Python 3.12 (``-I -S``: no site-packages, no environment, nothing on sys.path
+          but the stdlib and the unzipped package) import each handler and answer real-shaped HTTP
+          API v2 events for /predict and /health; exit 1 on any wrong answer.
+
+Exit status: 0 when every check passed, 1 when a check failed, 2 on bad usage.
+"""
+"""The ``--help`` text: what it does, step by step, and its exit codes."""
 
 LAMBDA_SRC = "services/predict-lambda"
 # The handler modules Lambda imports by name (serverless.yml `handler:`); every other top-level
@@ -471,7 +480,7 @@ def cmd_smoke(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lambda_package_tool.py", description=__doc__,
+    parser = argparse.ArgumentParser(prog="lambda_package_tool.py", description=HELP,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 

@@ -22,6 +22,7 @@ import hmac
 import json
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -61,6 +62,8 @@ class Received:
     path: str
     headers: tuple[tuple[str, str], ...]
     body: bytes
+    at_s: float = field(default=0.0, compare=False)
+    """``time.perf_counter()`` when the request's head had been read: gaps between retries."""
 
     def header(self, name: str) -> str | None:
         values = [v for k, v in self.headers if k.lower() == name.lower()]
@@ -90,9 +93,10 @@ class StandIn:
             protocol_version = "HTTP/1.1"
 
             def _handle(self) -> None:
+                at_s = time.perf_counter()
                 length = min(int(self.headers.get("Content-Length") or 0), MAX_BODY_BYTES)
                 body = self.rfile.read(length) if length else b""
-                got = Received(self.command, self.path, tuple(self.headers.items()), body)
+                got = Received(self.command, self.path, tuple(self.headers.items()), body, at_s)
                 with stand_in._lock:
                     stand_in.received.append(got)
                 try:

@@ -1,24 +1,14 @@
 """The container for real: the image built by ``make image``, run by podman like the pod.
 
-What is the same as the Kubernetes pod (k8s/base/deployment.yaml): the image, its CMD
-(gunicorn with ``gunicorn.conf.py``) and its server defaults, UID/GID 10001, a read-only root
-filesystem with only ``/tmp`` writable (a 64 MiB tmpfs, as the pod's memory-backed emptyDir),
-every capability dropped, no privilege escalation, and the CPU and memory limits given here
-(callers pass the Deployment's limits; no swap). What is not: host networking instead of a
-pod network (the server binds 127.0.0.1 only, never a bridge), no kubelet probes.
-
-Podman is always called with the project's own configuration (``build/podman/*.conf`` rendered
-by ``make image``, selected through ``CONTAINERS_CONF`` / ``CONTAINERS_STORAGE_CONF``), so it
-uses the storage where ``make image`` put the image and never touches /etc/containers.
-
-``with PodmanContainer(port=8080, cpus=1.0, memory_mb=1024) as c:`` starts the container and
-waits until ``GET /ready`` answers 200; ``c.url`` is the base URL, ``c.timings`` holds
-``start_to_ready_ms`` and, after the block, ``stop_ms``. ``podman run`` runs in the foreground as a
-:class:`~twinserve_support.process.managed.ManagedProcess` (its output is the container's log; its exit,
-the container's): a container that exits before it is ready fails the start at once. Leaving the
-block sends it SIGTERM, which podman passes to the container (``--sig-proxy``, its default), waits
-``stop_timeout_s``, then SIGKILL, and removes the container by name (``podman rm --force`` also
-ends one whose ``podman run`` was killed), on success, failure and Ctrl-C alike.
+Why: the image's user, read-only root, dropped capabilities and limits only hold if something
+runs it that way. Same as the pod (k8s/base/deployment.yaml): image, CMD, UID/GID 10001, a
+read-only root with a 64 MiB ``/tmp`` tmpfs, every capability dropped, the CPU and memory limits
+given; not the same: host networking bound to 127.0.0.1, no kubelet probes. Podman always uses
+the project's own configuration (``build/podman/*.conf``), never /etc/containers.
+``with PodmanContainer(port=8080, cpus=1.0, memory_mb=1024) as c:`` runs ``podman run`` in the
+foreground as a :class:`~twinserve_support.process.managed.ManagedProcess`, waits for ``GET /ready``
+200, and on leaving sends SIGTERM, then SIGKILL after ``stop_timeout_s``, and removes the
+container by name on every exit path.
 """
 
 from __future__ import annotations

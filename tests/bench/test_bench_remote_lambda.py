@@ -17,7 +17,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import uuid
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,6 +27,7 @@ from moto import mock_aws
 from twinbench.aws.forced_cold import NONCE_ENV_VAR
 from twinbench.measure.scenarios import cold_start
 from twinbench.targets import RemoteLambdaTarget
+from twinserve_support.process.wait import wait_until
 
 REGION = "eu-west-1"
 FN = "twinserve-dev-predict"
@@ -183,17 +183,16 @@ def moto_server():
     proc = subprocess.Popen([sys.executable, "-c", "import sys\nfrom moto.server import main\nsys.exit(main())",
                              "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 30
-        while True:
+        def listening() -> bool:
+            if proc.poll() is not None:
+                pytest.fail(f"moto_server exited: {proc.stderr.read().decode()[-2000:]}")
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                    break
+                    return True
             except OSError:
-                if proc.poll() is not None:
-                    pytest.fail(f"moto_server exited: {proc.stderr.read().decode()[-2000:]}")
-                if time.monotonic() > deadline:
-                    pytest.fail("moto_server did not listen within 30 s")
-                time.sleep(0.1)
+                return False
+
+        wait_until(listening, 30.0, what=f"moto_server listening on 127.0.0.1:{port}", poll_s=0.1)
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import threading
 import time
 
 import pytest
@@ -10,6 +12,7 @@ from twinserve.cli import main
 from twinserve.client import GaveUp, PredictClient, RetryPolicy, ServerRefused
 from twinserve_support.client_stand_in import Reply, prediction, scripted
 from twinserve_support.process.net import free_port
+from urllib3.util.retry import RequestHistory
 
 ROW = [[1.0, 2.0, 3.0]]
 THROTTLED = Reply(429, b'{"message":"Too Many Requests"}')
@@ -56,9 +59,16 @@ def test_backoff_grows_between_attempts(stand_in):
         t0 = time.perf_counter()
         client.predict(ROW)
         elapsed = time.perf_counter() - t0
-    # urllib3: retry 1 immediate, then factor * 2**(n-1) (+ jitter): 0 + 0.2 + 0.4
-    assert 0.6 <= elapsed < 0.6 + 3 * 0.05 + 1.0
-    assert policy.to_urllib3().backoff_jitter == 0.05
+    # urllib3's schedule: retry 1 immediate, then factor * 2**(n-1) (+ jitter): 0, 0.2, 0.4
+    retry = policy.to_urllib3()
+    assert retry.backoff_jitter == 0.05
+    failed = RequestHistory("POST", "/predict", None, 503, None)
+    schedule = [retry.new(history=(failed,) * n).get_backoff_time() for n in (1, 2, 3)]
+    assert schedule[0] == 0 and 0.2 <= schedule[1] <= 0.25 and 0.4 <= schedule[2] <= 0.45
+    # ... and the client waits it out: the server saw each retry no sooner than its backoff
+    gaps = [b.at_s - a.at_s for a, b in itertools.pairwise(server.posts())]
+    assert len(gaps) == 3 and gaps[1] >= 0.2 and gaps[2] >= 0.4, gaps
+    assert elapsed < 10.0  # not stuck: a generous deadline, the schedule above is the precise check
 
 
 @pytest.mark.parametrize("status,code", [(400, "malformed_json"), (403, None), (413, "too_many_rows"), (422, "invalid_shape")])
@@ -79,18 +89,19 @@ def test_connection_refused_is_retried_then_gives_up(quick_policy):
 
 
 def test_a_slow_answer_times_out_and_is_retried(stand_in, quick_policy):
-    slow_once = {"n": 0}
+    retried = threading.Event()
 
     def respond(got):
-        slow_once["n"] += 1
-        if slow_once["n"] == 1:
-            time.sleep(0.6)
+        if len(server.posts()) == 1:
+            retried.wait(30)  # the first answer is held until the client gave up on it and tried again
+        else:
+            retried.set()
         return prediction(1)
 
     server = stand_in(respond)
-    with PredictClient(server.url, policy=quick_policy, timeout_s=0.3) as client:
+    with PredictClient(server.url, policy=quick_policy, timeout_s=1.0) as client:
         assert client.predict_rows(ROW).predictions == [1]
-    assert len(server.posts()) == 2
+    assert len(server.posts()) == 2 and retried.is_set()
 
 
 def test_cli_gives_up_with_exit_1_and_one_line(stand_in, capsys):

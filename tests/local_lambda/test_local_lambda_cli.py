@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from twinbench.aws.report_line import parse_report_line
 from twinbench.local_lambda.settings import DEFAULT_PYTHON
 from twinserve_support.paths import REPO  # noqa: E402
 from twinserve_support.process.cgroup import CpuQuota
+from twinserve_support.process.wait import wait_until
 
 pytestmark = [
     pytest.mark.slow,
@@ -43,6 +43,22 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _first_answer(proc: subprocess.Popen, url: str) -> requests.Response:
+    """The first answer from ``url`` once the emulator listens; fails at once if it exited."""
+    answers: list[requests.Response] = []
+
+    def answered() -> bool:
+        assert proc.poll() is None, f"serve-lambda exited with {proc.returncode}"
+        try:
+            answers.append(requests.get(url, timeout=10))
+        except requests.ConnectionError:
+            return False
+        return True
+
+    wait_until(answered, 30.0, what=f"serve-lambda answering {url}", poll_s=0.1)
+    return answers[0]
+
+
 def test_help_names_the_settings():
     out = subprocess.run([sys.executable, "-m", "twinbench", "serve-lambda", "--help"], env=_env(),
                          capture_output=True, text=True, check=True, timeout=60).stdout
@@ -64,14 +80,7 @@ def test_serves_prints_report_lines_and_stops_on_sigint(tmp_path: Path):
                             env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                answer = requests.get(url + "/hello", timeout=10)
-                break
-            except requests.ConnectionError:
-                assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read()
-                time.sleep(0.1)
+        answer = _first_answer(proc, url + "/hello")
         assert answer.status_code == 200 and answer.json() == {"ok": True}
         pid = int(answer.headers["x-pid"])
         stats = requests.get(url + "/_local_lambda/stats", timeout=10).json()
@@ -119,29 +128,15 @@ def test_runtimes_die_with_a_sigkilled_emulator(tmp_path: Path):
                              "--port", str(port), "--quiet"], env=_env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                pid = int(requests.get(f"http://127.0.0.1:{port}/", timeout=10).headers["x-pid"])
-                break
-            except requests.ConnectionError:
-                assert proc.poll() is None and time.monotonic() < deadline
-                time.sleep(0.1)
+        pid = int(_first_answer(proc, f"http://127.0.0.1:{port}/").headers["x-pid"])
     finally:
         proc.kill()  # no chance to clean up: the kernel's parent-death signal must do it
         proc.wait()
-    deadline = time.monotonic() + 10
-    while not _gone(pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert _gone(pid), "runtime process outlived its SIGKILLed emulator"
-    # The next emulator removes the SIGKILLed one's cgroup once it is empty (a zombie keeps it busy).
-    def leftovers() -> list[Path]:
-        return list(Path("/sys/fs/cgroup/cpu").glob(f"twinbench-lambda-{proc.pid}-*"))
+    wait_until(lambda: _gone(pid), 10.0, what="the runtime gone after its emulator was SIGKILLed")
 
-    deadline = time.monotonic() + 10
-    while True:
+    # The next emulator removes the SIGKILLed one's cgroup once it is empty (a zombie keeps it busy).
+    def cleaned_up() -> bool:
         CpuQuota(0.5).close()
-        if not leftovers() or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
-    assert not leftovers()
+        return not list(Path("/sys/fs/cgroup/cpu").glob(f"twinbench-lambda-{proc.pid}-*"))
+
+    wait_until(cleaned_up, 10.0, what="the SIGKILLed emulator's cgroup removed by the next one", poll_s=0.2)

@@ -13,7 +13,6 @@ import math
 import os
 import re
 import socket
-import statistics
 import time
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from twinbench.aws.report_line import parse_report_line
 from twinbench.local_lambda import LocalLambda
 from twinbench.local_lambda.events import LOCAL_REQUEST_ID_HEADER
 from twinbench.local_lambda.settings import DEFAULT_PYTHON
+from twinserve_support.process.wait import wait_until
 
 pytestmark = [
     pytest.mark.slow,
@@ -148,10 +148,7 @@ def test_warm_reuse_then_idle_past_keep_alive_is_cold(package: Path):
         assert second.headers["x-twinserve-cold"] == "false"
         assert first.headers["x-pid"] == second.headers["x-pid"]
         old_pid = int(first.headers["x-pid"])
-        deadline = time.monotonic() + 5
-        while _alive(old_pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not _alive(old_pid), "idle environment was not reaped"
+        wait_until(lambda: not _alive(old_pid), 10.0, what="the idle environment reaped")
         third = requests.get(fn.url + "/")
         assert third.headers["x-twinserve-cold"] == "true" and int(third.headers["x-pid"]) != old_pid
         assert fn.stats()["reaped"] >= 1
@@ -300,8 +297,9 @@ def test_warm_calls_do_not_pay_nagle_delays(package: Path):
             session.get(fn.url + "/")
             samples.append((time.perf_counter() - t0) * 1000)
         assert fn.stats()["runtime_api_tcp_nodelay"] is True
-    # a delayed-ACK stall costs ~40 ms per call; a loaded 2-core machine still stays well below
-    assert statistics.median(samples) < 25, samples
+    # A delayed-ACK stall costs ~40 ms on every warm call, so even the quickest of 30 would pay it;
+    # the quickest is what a loaded machine leaves alone (the median is a figure: serve-lambda --overhead).
+    assert min(samples) < 25, samples
 
 
 def test_cpu_quota_is_applied_or_reported(package: Path):

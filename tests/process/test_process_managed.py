@@ -17,6 +17,7 @@ from twinserve_support.local_container import ContainerStartError
 from twinserve_support.podman import PodmanStartError
 from twinserve_support.process.managed import ManagedProcess, ProcessNotReady, http_probe
 from twinserve_support.process.net import free_port
+from twinserve_support.process.wait import wait_until
 
 # A server with a worker in its group and a "runtime" in a session of its own (as the local
 # Lambda's environments are); it answers 200 on any GET once up.
@@ -75,7 +76,8 @@ def test_timeout_names_the_probe_and_stops_the_process():
     t0 = time.perf_counter()
     with pytest.raises(ProcessNotReady, match=r"sleeper not ready after 0.5 s \(GET 127.0.0.1:\d+/ready -> 200\)"):
         proc.__enter__()
-    assert time.perf_counter() - t0 < 10 and not proc.running and proc.pid is None
+    # stopped by the timeout, not waited for: the sleeper would live 60 s (a generous bound for a loaded machine)
+    assert time.perf_counter() - t0 < 30 and not proc.running and proc.pid is None
     assert "no log" in proc.log_tail()
 
 
@@ -84,11 +86,11 @@ def test_cannot_spawn_is_the_same_error_type():
         ManagedProcess(["/nonexistent/binary"], name="ghost", error=DemoStartError).start()
 
 
-def test_sigterm_ignored_means_sigkill_after_the_grace():
+def test_sigterm_ignored_means_sigkill_after_the_grace(tmp_path: Path):
     code = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); print('up', flush=True); time.sleep(60)"
-    proc = ManagedProcess([sys.executable, "-c", code], name="stubborn", grace_s=0.5)
+    proc = ManagedProcess([sys.executable, "-c", code], name="stubborn", grace_s=0.5, log_path=tmp_path / "stubborn.log")
     proc.start()
-    time.sleep(0.3)
+    wait_until(lambda: "up" in proc.log_text(), 30.0, what="SIGTERM ignored (the child said 'up')")
     proc.stop()
     assert proc.returncode == -9 and proc.stop_ms is not None and proc.stop_ms >= 400
 

@@ -3,16 +3,15 @@ memory limit, and the local Lambda's answer to a crashed runtime — each shown 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
+import psutil
 import pytest
 from twinbench.local_lambda.environments import exit_error_message
 from twinbench.local_lambda.errors import FunctionTimeout, RuntimeExited
@@ -21,6 +20,7 @@ from twinbench.measure.loadgen import Outcome
 from twinbench.reliability import chaos
 from twinbench.reliability.chaos.lambda_faults import package_without_model
 from twinserve_support.process.cgroup import ProcessMemoryLimit
+from twinserve_support.process.wait import wait_until
 
 
 def _o(sent_s: float, service_ms: float, status: int = 200, lag_ms: float = 0.0) -> Outcome:
@@ -81,7 +81,7 @@ def test_leftovers_sees_a_live_process_and_a_listening_port_and_forgets_them_onc
     seen.add([proc.pid], [port])
     assert chaos.leftovers(seen) == {"pids": [proc.pid], "ports": [port]}
     proc.kill()
-    time.sleep(0.1)
+    wait_until(lambda: psutil.Process(proc.pid).status() == psutil.STATUS_ZOMBIE, 10.0, what="the killed child a zombie")
     assert chaos.leftovers(seen)["pids"] == [proc.pid]  # a zombie nobody reaped is still left running
     proc.wait()
     sock.close()
@@ -155,15 +155,15 @@ def test_a_process_over_its_lowered_memory_limit_is_oom_killed_by_the_kernel():
                 pytest.skip(f"no writable memory cgroup here: {limit.reason}")
             proc.stdin.write("go\n")
             proc.stdin.flush()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=2)
+            # "alive" once it holds its allocation; end of output (no line) once the kernel killed it
+            said = proc.stdout.readline().strip()
             oom = limit.oom_kills()
         proc.kill()
         proc.wait()
         if killed:
-            assert proc.returncode == -signal.SIGKILL and oom == 1
+            assert said == "" and proc.returncode == -signal.SIGKILL and oom == 1
         else:
-            assert oom == 0
+            assert said == "alive" and oom == 0
 
 
 def test_memory_limit_refuses_nonsense():

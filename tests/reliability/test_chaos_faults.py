@@ -9,7 +9,6 @@ import json
 import os
 import signal
 import threading
-import time
 from pathlib import Path
 
 import psutil
@@ -22,6 +21,7 @@ from twinbench.reliability import chaos
 from twinbench.reliability.chaos import settings as chaos_settings
 from twinbench.results import document as results
 from twinbench.results import formats
+from twinserve_support.process.wait import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -29,6 +29,11 @@ needs_lambda_runtime = pytest.mark.skipif(not DEFAULT_PYTHON.exists(),
                                           reason=f"{DEFAULT_PYTHON} missing: make lambda-runtime")
 needs_package = pytest.mark.skipif(not (DEFAULT_PACKAGE_DIR / "handler.py").exists() or not DEFAULT_PYTHON.exists(),
                                    reason="no Lambda package or runtime: make package-lambda lambda-runtime")
+
+
+# The arbiter forks a replacement in the loop that reaps the dead worker (milliseconds when idle);
+# the bound is a deadline for a loaded 2-core machine, not a latency figure.
+REPLACED_WITHIN_S = 5.0
 
 
 def _children() -> list[int]:
@@ -57,7 +62,7 @@ def test_killed_worker_loses_at_most_what_it_held_in_flight(tmp_path: Path):
     record = _fault(_run(tmp_path, faults=("worker-sigkill",), gunicorn_timeout_s=5), "worker-sigkill")
     assert record["failed"] <= record["in_flight_at_fault"]
     assert all(s <= chaos_settings.SENT_GRACE_S for s in record["failed_sent_s"])  # none sent after the kill failed
-    assert record["facts"]["replaced_s"] is not None and record["facts"]["replaced_s"] < 5.0
+    assert record["facts"]["replaced_s"] is not None and record["facts"]["replaced_s"] < REPLACED_WITHIN_S
     assert record["sent"] >= 400 and record["left_running"]["pids"] == []
 
 
@@ -70,8 +75,8 @@ def test_stalled_worker_is_killed_by_the_arbiter_after_its_timeout(tmp_path: Pat
     # took when it waited for gunicorn's SIGKILL) ...
     assert chaos_settings.STALL_LIMIT_EXTRA_S <= 1.25  # the bound itself: timeout + 1 s + margin
     assert timeout <= killed <= timeout + chaos_settings.STALL_LIMIT_EXTRA_S, killed
-    # ... and replaced right after
-    assert record["facts"]["replaced_s"] - killed < 1.0
+    # ... and replaced after it (never, without the arbiter: None)
+    assert 0 <= record["facts"]["replaced_s"] - killed < REPLACED_WITHIN_S
 
 
 def test_worker_over_its_memory_limit_is_oom_killed_and_replaced(tmp_path: Path):
@@ -101,7 +106,12 @@ def test_sigterm_mid_run_exits_130_with_partial_results_and_nothing_left(tmp_pat
 
 @needs_package
 def test_lambda_stream_faults_lose_only_the_stalled_environments_invocation(tmp_path: Path):
-    document = _run(tmp_path, faults=("env-sigkill", "env-timeout"), rps=60.0, window_s=2.0, lambda_timeout_s=1.0)
+    # On a loaded 2-core machine (load 10-40 in CI rehearsals) the run must not starve itself: the
+    # default function timeout (2 s), so an ordinary invocation does not reach it, and a pool of 6
+    # environments at 30 req/s, so a burst is throttled (429, an answer) instead of starting a dozen
+    # cold environments at once that time out the invocations already running (a loss that is the
+    # machine's, not the fault's). One stalled environment still leaves five.
+    document = _run(tmp_path, faults=("env-sigkill", "env-timeout"), rps=30.0, window_s=2.0, lambda_environments=6)
     killed = _fault(document, "env-sigkill")
     assert _lost(killed) == {"502": 1} and killed["emulator_counts"]["runtime_exits"] == 1
     timed_out = _fault(document, "env-timeout")
@@ -136,6 +146,9 @@ def handler(event, context):
 '''
 
 
+HELD_S = 1.0  # how long the slow request holds its environment (under the 2 s timeout): the quick one arrives well inside it
+
+
 @pytest.fixture
 def tiny_package(tmp_path: Path) -> Path:
     pkg = tmp_path / "pkg"
@@ -144,40 +157,39 @@ def tiny_package(tmp_path: Path) -> Path:
     return pkg
 
 
-def _gone_within(pid: int, timeout_s: float) -> bool:
-    """True once ``pid`` has exited (or is a zombie awaiting its parent) within ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                return True
-        except psutil.NoSuchProcess:
-            return True
-        time.sleep(0.05)
-    return False
+def _gone(pid: int) -> bool:
+    """True once ``pid`` has exited (or is a zombie awaiting its parent)."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
 
 
-def _busy_pid(fn: LocalLambda, timeout_s: float = 5.0) -> int:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        busy = [int(p) for p, s in fn.stats()["environment_states"].items() if s == "busy"]
-        if busy:
-            return busy[0]
-        time.sleep(0.01)
-    raise AssertionError("no environment became busy")
+def _busy_pid(fn: LocalLambda, timeout_s: float = 10.0) -> int:
+    """The pid of an environment holding an invocation, once one does."""
+    busy = wait_until(lambda: [int(p) for p, s in fn.stats()["environment_states"].items() if s == "busy"],
+                      timeout_s, what="an environment busy with an invocation", poll_s=0.01)
+    return busy[0]
+
+
+def _while_one_is_held(fn: LocalLambda) -> list[requests.Response]:
+    """A slow request, held by an environment, and a quick one sent while it is held (so it needs
+    another environment); both answers."""
+    answers: list[requests.Response] = []
+    slow = threading.Thread(target=lambda: answers.append(requests.get(fn.url + f"/?sleep={HELD_S}", timeout=30)))
+    slow.start()
+    _busy_pid(fn)
+    answers.append(requests.get(fn.url + "/", timeout=30))
+    slow.join()
+    return answers
 
 
 @needs_lambda_runtime
 @pytest.mark.parametrize("fault", ["sigkill", "timeout"])
 def test_an_environment_killed_or_timed_out_mid_invocation_loses_only_that_invocation(tiny_package: Path, fault: str):
-    with LocalLambda(tiny_package, timeout_s=1.0) as fn:
+    with LocalLambda(tiny_package, timeout_s=2.0) as fn:
         # two environments, both warm
-        answers: list[requests.Response] = []
-        slow = threading.Thread(target=lambda: answers.append(requests.get(fn.url + "/?sleep=0.3", timeout=10)))
-        slow.start()
-        time.sleep(0.1)
-        assert requests.get(fn.url + "/", timeout=10).status_code == 200
-        slow.join()
+        assert [r.status_code for r in _while_one_is_held(fn)] == [200, 200]
         warm_pids = set(fn.stats()["environment_pids"])
         assert len(warm_pids) == 2
         # one invocation held by an environment, killed (or stalled past the timeout) mid-invocation
@@ -200,14 +212,9 @@ def test_an_environment_killed_or_timed_out_mid_invocation_loses_only_that_invoc
         assert [r.status_code for r in others] == [200] * 20
         # The emulator answers first and destroys the environment right after (SIGTERM, then SIGKILL):
         # allow it a bounded moment to be gone.
-        assert _gone_within(victim, 5.0), f"environment {victim} still running 5 s after its failed invocation"
+        wait_until(lambda: _gone(victim), 5.0, what=f"environment {victim} gone after its failed invocation")
         # the environment is replaced: a request that needs a second environment starts one, cold
-        both = []
-        t = threading.Thread(target=lambda: both.append(requests.get(fn.url + "/?sleep=0.3", timeout=10)))
-        t.start()
-        time.sleep(0.1)
-        both.append(requests.get(fn.url + "/", timeout=10))
-        t.join()
+        both = _while_one_is_held(fn)
         assert sorted(r.headers["x-twinserve-cold"] for r in both) == ["false", "true"]
         assert victim not in fn.stats()["environment_pids"]
         counts = fn.stats()

@@ -1,25 +1,17 @@
 """Forced cold starts on a real Lambda function, the SeBS way, with the configuration always restored.
 
-Lambda keeps an execution environment warm for minutes; the only documented way to make the next
-invocation start a new one is to change the function's configuration. :class:`ForcedColdStarts`
-does that with an environment variable (``TWINBENCH_COLD_NONCE``) set to a fresh value through
-``UpdateFunctionConfiguration``, then waits until ``LastUpdateStatus`` is ``Successful`` (boto3's
-``function_updated`` waiter), after which the next invocation is served by a new environment.
-
-The function's original environment variables are put back when the ``with`` block ends — after
-success, an exception, Ctrl-C (SIGINT) or SIGTERM::
+Why this way: the only documented way to make the next invocation start a new execution
+environment is to change the function's configuration. :class:`ForcedColdStarts` sets a fresh
+``TWINBENCH_COLD_NONCE`` through ``UpdateFunctionConfiguration`` and waits for
+``LastUpdateStatus == Successful``; the original variables come back when the ``with`` block ends
+(success, exception, Ctrl-C or SIGTERM)::
 
     with ForcedColdStarts(lambda_client, "twinserve-dev-predict") as forcer:
-        for _ in range(n):
-            forcer.force()          # returns seconds spent updating + waiting
-            sample = invoke()       # client-side: HTTP call through the API
-            ...
+        forcer.force()          # seconds spent updating + waiting
+        sample = invoke()
 
-:func:`run_forced_cold_starts` is that loop, with the classification step: each sample is checked
-against the handler's own cold flag (the response's cold header), and the ones the handler says
-were warm are dropped and counted as misclassified, never silently kept.
-
-No boto3 import: the caller passes a ``lambda`` client.
+:func:`run_forced_cold_starts` is that loop; samples the handler's own cold flag calls warm are
+dropped and counted as misclassified, never kept. No boto3 import: the caller passes the client.
 """
 
 from __future__ import annotations
@@ -29,7 +21,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, Generic, TypeVar
 
 from twinserve.headers import COLD_HEADER
@@ -64,6 +56,7 @@ class ColdRunResult(Generic[T]):
     update_wait_s: list[float] = field(default_factory=list)
 
 
+@dataclass(eq=False)
 class ForcedColdStarts:
     """Context manager that bumps an environment variable to force cold starts and restores it.
 
@@ -72,32 +65,23 @@ class ForcedColdStarts:
     ``lambda:GetFunctionConfiguration`` and ``lambda:UpdateFunctionConfiguration``).
     """
 
-    def __init__(
-        self,
-        lambda_client: Any,
-        function_name: str,
-        *,
-        env_var: str = NONCE_ENV_VAR,
-        delay_s: int = 1,
-        max_attempts: int = 120,
-        conflict_retries: int = 10,
-    ) -> None:
-        self._client = lambda_client
-        self.function_name = function_name
-        self.env_var = env_var
-        self.delay_s = delay_s
-        self.max_attempts = max_attempts
-        self.conflict_retries = conflict_retries
-        self.original_variables: dict[str, str] | None = None
-        self.restored = False
-        self._previous_sigterm: Any = None
-        self._forced = 0
-        self._dirty = False  # an update of ours was accepted and not yet undone
+    lambda_client: Any
+    function_name: str
+    _: KW_ONLY
+    env_var: str = NONCE_ENV_VAR
+    delay_s: int = 1
+    max_attempts: int = 120
+    conflict_retries: int = 10
+    original_variables: dict[str, str] | None = field(default=None, init=False)
+    restored: bool = field(default=False, init=False)
+    _previous_sigterm: Any = field(default=None, init=False, repr=False)
+    _forced: int = field(default=0, init=False, repr=False)
+    _dirty: bool = field(default=False, init=False, repr=False)  # an update of ours was accepted and not yet undone
 
     # -- context manager ---------------------------------------------------------------------
 
     def __enter__(self) -> ForcedColdStarts:
-        conf = self._call("GetFunctionConfiguration", self._client.get_function_configuration,
+        conf = self._call("GetFunctionConfiguration", self.lambda_client.get_function_configuration,
                           FunctionName=self.function_name)
         self.original_variables = dict((conf.get("Environment") or {}).get("Variables") or {})
         self._install_sigterm_handler()
@@ -135,7 +119,7 @@ class ForcedColdStarts:
         started = time.perf_counter()
         for attempt in range(self.conflict_retries + 1):
             try:
-                self._client.update_function_configuration(
+                self.lambda_client.update_function_configuration(
                     FunctionName=self.function_name, Environment={"Variables": variables}
                 )
                 self._dirty = True
@@ -150,7 +134,7 @@ class ForcedColdStarts:
         return time.perf_counter() - started
 
     def _wait(self) -> None:
-        waiter = self._client.get_waiter("function_updated")
+        waiter = self.lambda_client.get_waiter("function_updated")
         try:
             waiter.wait(
                 FunctionName=self.function_name,

@@ -1,25 +1,15 @@
 """AWS Lambda ``REPORT`` log lines: print them exactly as Lambda does, and parse them back.
 
-Lambda writes one ``REPORT`` line to the function's log group at the end of every invocation.
-Its fields are ``Key: value unit`` pairs separated by TABs, with a trailing TAB::
+Why one module: the local emulator prints them (:func:`format_report_line`) and the CloudWatch
+collector reads them (:func:`parse_report_line`), so a local and a deployed run are parsed by the
+same code. Fields are ``Key: value unit`` pairs separated by TABs, with a trailing TAB::
 
-    REPORT RequestId: 6f8c...\\tDuration: 2.07 ms\\tBilled Duration: 3 ms\\tMemory Size: 512 MB\\tMax Memory Used: 81 MB\\t
     REPORT RequestId: 6f8c...\\tDuration: 102.25 ms\\tBilled Duration: 103 ms\\tMemory Size: 512 MB\\tMax Memory Used: 81 MB\\tInit Duration: 233.60 ms\\t
-    REPORT RequestId: 6f8c...\\tDuration: 2.73 ms\\tBilled Duration: 211 ms\\tMemory Size: 512 MB\\tMax Memory Used: 100 MB\\tRestore Duration: 474.16 ms\\tBilled Restore Duration: 208 ms\\t
 
-* ``Init Duration`` is present only on the first invocation of a new execution environment
-  (a cold start); ``Restore Duration`` / ``Billed Restore Duration`` only on a SnapStart restore.
-* Durations are printed with two decimals, billed durations and memory as integers.
-* With active tracing an ``XRAY TraceId: ... SegmentId: ... Sampled: true`` part follows;
-  a timed-out or crashed invocation adds ``Status: timeout`` / ``Status: error`` and
-  ``Error Type: ...``. The parser keeps those too and ignores anything it does not know,
-  so a new field added by AWS does not break parsing.
-
-A function configured with ``LoggingConfig.LogFormat = JSON`` writes the same figures as a
-``platform.report`` JSON record instead; :func:`parse_report_message` accepts either form.
-
-This module is pure (no boto3): the local Lambda emulator imports :func:`format_report_line`
-to print REPORT lines, the CloudWatch collector imports :func:`parse_report_line`.
+``Init Duration`` only on a cold start, ``Restore Duration`` only on a SnapStart restore;
+unknown fields are kept or ignored, never an error. :func:`parse_report_message` also reads the
+``platform.report`` JSON record (``LogFormat = JSON``). Pure: no boto3. The other variants
+(SnapStart, X-Ray, timeout/error status): docs/benchmark.md, "REPORT lines".
 """
 
 from __future__ import annotations

@@ -1,30 +1,8 @@
 """``twinbench bench``: run the scenarios against both targets, write results/<ts>/, render the report.
 
-Local by default (the emulated Lambda from the unzipped package, gunicorn under the pod's limits);
-``--lambda-url`` / ``--container-url`` (or ``LAMBDA_URL`` / ``CONTAINER_URL``) measure deployed
-endpoints instead; with ``--lambda-function`` and ``--aws-region`` (``LAMBDA_FUNCTION``, ``AWS_REGION``)
-the cold-start scenario forces cold starts on the deployed function and restores its configuration.
-``--lambda-runtime offline`` runs serverless-offline instead of the awslambdaric emulator, labelled
-"serverless-offline: no init split, no throttling" in every output. Everything it starts is stopped when it returns — also on failure, Ctrl-C and
-SIGTERM. Exit codes: 0 done, 1 a scenario failed, 2 bad usage/setup, 130 interrupted.
-
-``--targets lambda,lambda-wsgi,container`` adds the WSGI function (the container's Flask app through
-serverless-wsgi, ``wsgi_handler.handler``, served under ``/wsgi``) beside the native handler: the same
-package, so the report compares cold start, warm latency and throughput and says which to deploy.
-
-After measuring, the run is replayed "at your traffic" by the trace-driven simulator
-(:mod:`twinbench.simulate`) with the measured service times: ``--traffic-rps`` (default: the rate the
-cost is quoted at, ``--cost-rps``) as a constant or diurnal profile (``--cost-shape``), or ``--trace``
-(a per-minute CSV, simulated as it is). The simulation document is stored in results.json under
-``simulation``. Then a quick configuration search (``twinbench recommend --quick``'s grid, bounded by
-``--search-budget-s``, default 60 s) finds each platform's cheapest configuration meeting the SLO on
-the same traffic and inputs, stored under ``simulation.search``: the report's recommendation
-compares the platforms at their best, never ranking on cost one that misses the SLO.
-
-``--generator locust`` drives the open-loop steps (scalability rates, burst) of targets given as URLs
-from Locust: a master and ``--locust-workers`` worker processes on this machine, plus any started on
-other machines with ``--master-host`` (``--locust-remote-workers``). Cold starts, warm latency and the
-closed-loop steps stay on the built-in generator; the report says which generator produced each figure.
+Why one command: local and deployed targets, the simulation "at your traffic" and the quick
+configuration search all read the same measured run. Options, targets, generators and exit
+codes are the ``--help`` text (:data:`HELP`); docs/benchmark.md has the walkthrough.
 """
 
 from __future__ import annotations
@@ -73,6 +51,36 @@ from twinbench.targets import (
 from twinbench.targets.base import Sign
 from twinbench.targets.local_lambda_target import WSGI_PREFIX
 
+HELP = """``twinbench bench``: run the scenarios against both targets, write results/<ts>/, render the report.
+
+Local by default (the emulated Lambda from the unzipped package, gunicorn under the pod's limits);
+``--lambda-url`` / ``--container-url`` (or ``LAMBDA_URL`` / ``CONTAINER_URL``) measure deployed
+endpoints instead; with ``--lambda-function`` and ``--aws-region`` (``LAMBDA_FUNCTION``, ``AWS_REGION``)
+the cold-start scenario forces cold starts on the deployed function and restores its configuration.
+``--lambda-runtime offline`` runs serverless-offline instead of the awslambdaric emulator, labelled
+"serverless-offline: no init split, no throttling" in every output. Everything it starts is stopped when it returns — also on failure, Ctrl-C and
+SIGTERM. Exit codes: 0 done, 1 a scenario failed, 2 bad usage/setup, 130 interrupted.
+
+``--targets lambda,lambda-wsgi,container`` adds the WSGI function (the container's Flask app through
+serverless-wsgi, ``wsgi_handler.handler``, served under ``/wsgi``) beside the native handler: the same
+package, so the report compares cold start, warm latency and throughput and says which to deploy.
+
+After measuring, the run is replayed "at your traffic" by the trace-driven simulator
+(:mod:`twinbench.simulate`) with the measured service times: ``--traffic-rps`` (default: the rate the
+cost is quoted at, ``--cost-rps``) as a constant or diurnal profile (``--cost-shape``), or ``--trace``
+(a per-minute CSV, simulated as it is). The simulation document is stored in results.json under
+``simulation``. Then a quick configuration search (``twinbench recommend --quick``'s grid, bounded by
+``--search-budget-s``, default 60 s) finds each platform's cheapest configuration meeting the SLO on
+the same traffic and inputs, stored under ``simulation.search``: the report's recommendation
+compares the platforms at their best, never ranking on cost one that misses the SLO.
+
+``--generator locust`` drives the open-loop steps (scalability rates, burst) of targets given as URLs
+from Locust: a master and ``--locust-workers`` worker processes on this machine, plus any started on
+other machines with ``--master-host`` (``--locust-remote-workers``). Cold starts, warm latency and the
+closed-loop steps stay on the built-in generator; the report says which generator produced each figure.
+"""
+"""The ``--help`` text: what it does, step by step, and its exit codes."""
+
 __all__ = ["register", "run"]
 
 TARGET_NAMES = ("lambda", "lambda-wsgi", "container")
@@ -96,7 +104,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "bench",
         help="Compare the Lambda and the container: cold start, warm latency, scalability, burst, cost",
-        description=__doc__,
+        description=HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n"
         "  twinbench bench --profile smoke                 # CI-sized, both local targets, <= 3 min\n"

@@ -41,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "bench-peers",
         help="twinserve vs the naive blog template and MLServer, interleaved, PASS/FAIL per target",
-        description=__doc__ + "\n" + (twinbench_peers.__doc__ or ""),
+        description=__doc__ + "\n" + twinbench_peers.HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--models", type=_csv(str, servers.MODEL_KINDS), default=servers.MODEL_KINDS,

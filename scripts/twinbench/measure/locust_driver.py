@@ -17,12 +17,12 @@ import json
 import math
 import sys
 import tempfile
-import time
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 
 from twinserve_support.process.managed import ManagedProcess, ProcessNotReady
 from twinserve_support.process.net import free_port
+from twinserve_support.process.wait import poll_until
 
 from twinbench.measure.loadgen import CPU_BOTTLENECK_FRACTION, SEND_LAG_BOTTLENECK_MS, Outcome, step_result
 
@@ -74,21 +74,27 @@ def locust_available() -> str | None:
         return None
 
 
+@dataclass(eq=False)
 class LocustDriver:
-    """Runs plans of open-loop steps on a Locust master and ``workers`` local workers."""
+    """Runs plans of open-loop steps on a Locust master and ``workers`` local workers.
 
-    def __init__(self, body: bytes, *, workers: int = 2, remote_workers: int = 0, bind_host: str = "127.0.0.1",
-                 port: int = 0, timeout_s: float = 10.0, log_dir: Path | None = None) -> None:
-        if workers < 0 or remote_workers < 0 or workers + remote_workers < 1:
+    ``port`` 0 picks a free one per plan; ``timeout_s`` is added to each plan's own duration
+    budget; ``log_dir`` keeps each process's log (``None``: discarded).
+    """
+
+    body: bytes
+    _: KW_ONLY
+    workers: int = 2
+    remote_workers: int = 0
+    log_dir: Path | None = None
+    bind_host: str = "127.0.0.1"
+    port: int = 0
+    timeout_s: float = 10.0
+    plans_run: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        if self.workers < 0 or self.remote_workers < 0 or self.workers + self.remote_workers < 1:
             raise ValueError("Locust needs at least one worker (--locust-workers / --locust-remote-workers)")
-        self.body = body
-        self.workers = workers
-        self.remote_workers = remote_workers
-        self.bind_host = bind_host
-        self.port = port
-        self.timeout_s = timeout_s
-        self.log_dir = log_dir
-        self.plans_run = 0
 
     def worker_command(self, port: int) -> str:
         """What to run on another machine to join the master."""
@@ -133,14 +139,12 @@ class LocustDriver:
             if self.remote_workers and on_note:
                 on_note(f"Locust master waits for {self.remote_workers} remote worker(s): {self.worker_command(port)}")
             budget = sum(s.pause_s + s.duration_s + DRAIN_S + 1.0 for s in steps) + 60.0 + self.timeout_s
-            started = time.perf_counter()
             try:
                 master.start()
                 for w in workers:
                     w.start()
-                while master.running and time.perf_counter() - started < budget:
-                    time.sleep(0.1)
-                if master.running:
+                # the master quits by itself once the plan is walked and the samples written
+                if not poll_until(lambda: not master.running, budget, poll_s=0.1):
                     raise LocustError(f"the Locust run did not finish within {budget:.0f} s{master.log_tail()}")
                 if not out.exists():
                     raise LocustError(f"the Locust master wrote no samples{master.log_tail()}")

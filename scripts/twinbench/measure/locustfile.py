@@ -5,23 +5,11 @@ file and ``pip install locust==2.47.0``::
 
     locust -f locustfile.py --worker --master-host <bench machine> --master-port <port>
 
-How it runs (all from the plan the bench writes, ``TWINBENCH_LOCUST_PLAN`` on the master):
-
-* The master starts ``users`` users (``-u``), spread by Locust over the workers, then walks the
-  plan's steps. For each it sends every worker a ``twinbench_step`` message with an absolute
-  start and end time (wall clock), the URL and the step's total rate.
-* Each user paces itself at ``rate / users`` requests/s on its own schedule
-  (``start + phase + k * interval``, random phase): the union is an open-loop arrival process as
-  long as no user is still waiting for its previous answer when its next send is due. The plan
-  sizes ``users`` so that happens only when a response takes longer than one interval (>= 200 ms
-  by default: far past any SLO), so below saturation this *is* open loop; above it each late user
-  sends as soon as it can (closed loop with ``users`` in flight) and every latency is still
-  measured from the request's **intended** send time (wrk2's correction), as the built-in
-  generator does. Service time (from the actual send) is kept beside it.
-* Workers ship their samples to the master with Locust's own messaging (``twinbench_samples``)
-  every 0.5 s and once more after each step; the master writes them, with each process's CPU
-  seconds per step (psutil, measured by the process itself), to ``TWINBENCH_LOCUST_OUT``.
-  Locust's own statistics (request name ``step<i>``) go to its ``--csv`` files as usual.
+Why paced users: the union of users each on its own schedule is an open-loop arrival process
+while answers take less than one pacing interval, and every latency is measured from the
+**intended** send time (wrk2's correction), as the built-in generator does. Samples and CPU
+seconds travel by Locust's own messaging to the master, which writes ``TWINBENCH_LOCUST_OUT``.
+The plan, the messages and the pacing rules: docs/benchmark.md, "Locust workers".
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
 
 from twinbench.measure.loadgen import LoadGenerator, Outcome, step_result
@@ -226,20 +226,18 @@ async def scalability(
         for (name, spec), res in zip(plan, results, strict=True):
             rate_steps[name].append(res.record)
             on_step(_step_line(name, f"{spec.rate:g} rps", res.record) + "  [locust]")
-    for rate in rates if locust is None else ():
-        for name, gen in gens.items():
-            outcomes, generator = await gen.open_loop(rate, step_s, progress=on_tick)
-            step = _named(step_result(outcomes, generator, offered_rps=rate, duration_s=step_s))
-            rate_steps[name].append(step)
-            on_step(_step_line(name, f"{rate:g} rps", step))
-            await asyncio.sleep(pause_s)
-    for level in levels:
-        for name, gen in gens.items():
-            outcomes, generator = await gen.closed_loop(level, level_s, progress=on_tick)
-            step = _named(step_result(outcomes, generator, concurrency=level, duration_s=level_s))
-            conc_steps[name].append(step)
-            on_step(_step_line(name, f"concurrency {level}", step))
-            await asyncio.sleep(pause_s)
+
+    async def open_step(gen: LoadGenerator, rate: float) -> dict:
+        outcomes, generator = await gen.open_loop(rate, step_s, progress=on_tick)
+        return step_result(outcomes, generator, offered_rps=rate, duration_s=step_s)
+
+    async def closed_step(gen: LoadGenerator, level: float) -> dict:
+        outcomes, generator = await gen.closed_loop(int(level), level_s, progress=on_tick)
+        return step_result(outcomes, generator, concurrency=int(level), duration_s=level_s)
+
+    if locust is None:
+        await _interleaved(gens, rates, open_step, lambda rate: f"{rate:g} rps", rate_steps, on_step, pause_s)
+    await _interleaved(gens, levels, closed_step, lambda level: f"concurrency {level}", conc_steps, on_step, pause_s)
     results = {}
     for name in gens:
         knee = find_knee(
@@ -259,6 +257,19 @@ async def scalability(
             "concurrency_steps": conc_steps[name],
         }
     return results
+
+
+async def _interleaved(gens: dict[str, LoadGenerator], points: Sequence[float],
+                       measure: Callable[[LoadGenerator, float], Awaitable[dict]], label: Callable[[float], str],
+                       out: dict[str, list[dict]], on_step: Progress, pause_s: float) -> None:
+    """Each point on each target in turn (targets alternate within a point), a pause after every
+    step so one target's backlog does not land in the next one's step."""
+    for point in points:
+        for name, gen in gens.items():
+            step = _named(await measure(gen, point))
+            out[name].append(step)
+            on_step(_step_line(name, label(point), step))
+            await asyncio.sleep(pause_s)
 
 
 def _step_line(name: str, label: str, step: dict) -> str:

@@ -1,5 +1,16 @@
 """``bench-peers``: twinserve against what a user would otherwise write or install.
 
+Why: a serving stack is only worth its complexity if it beats the naive Flask template and holds
+its own against MLServer on the *same* fitted estimator. Servers (``twinserve``, ``naive``,
+``mlserver``, ``mlserver-batch``) run on 127.0.0.1 and are loaded in interleaved rounds with wrk at
+fixed concurrency and a bounded open-loop sweep; results land in ``results/peers-<ts>/``.
+Nothing here imports scikit-learn (model preparation runs in a subprocess of the project venv).
+The method and figures: docs/peers.md. Modules: :mod:`.servers`, :mod:`.runner`, :mod:`.compare`,
+:mod:`.lambda_part`; wrk is driven by :mod:`twinbench.measure.wrk`.
+"""
+
+HELP = """``bench-peers``: twinserve against what a user would otherwise write or install.
+
 Servers, all on 127.0.0.1, all loading the *same* fitted estimator (the twinserve model's
 ``model.skops``; the peers get a joblib dump of it):
 
@@ -27,3 +38,4 @@ The modules: :mod:`.servers` (specs, processes, model files), :mod:`.runner` (on
 sweep), :mod:`.compare` (medians, ratios, verdicts, tables) and :mod:`.lambda_part`; wrk itself is
 driven by :mod:`twinbench.measure.wrk`.
 """
+"""``bench-peers --help``: the servers, the load, what is reported."""

@@ -1,25 +1,12 @@
 """Soak: ``python -m twinbench soak`` / ``make soak``.
 
-For each target (the local container under the pod's limits, the local Lambda emulator with the
-native handler — the same targets ``make bench`` measures, :mod:`twinbench.targets`):
-
-1. **Saturation**: measured here: closed-loop steps for an estimate, then 20-s open-loop steps at
-   fractions of it; the highest rate held (no error, >= 95 % achieved, generator not the
-   bottleneck, and latency not climbing: the last third's p99 within 2x + 10 ms of the first
-   third's — a queue that grows by a little each second passes a 5-s step and collapses in a
-   10-minute one, as it did here). ``--saturation-rps`` or the newest bench's peak skip this.
-2. **Ramp**: 25, 50 and 75 % of the soak rate for ``ramp_step_s`` each, so the local Lambda
-   scales out the way a real traffic ramp lets it (one environment per concurrent request, each
-   with a cold start). Its requests and errors count in the totals; it is reported on its own.
-3. **Soak**: open loop (coordinated-omission corrected, :class:`~twinbench.measure.loadgen.LoadGenerator`) at
-   ``load_fraction`` (70 %) of saturation for ``duration_s``; every few seconds the RSS of the
-   serving processes is sampled (gunicorn workers; Lambda execution environments).
-4. **Figures**: errors (must be 0), p99 of the first and of the last window and their ratio
-   (drift, reported), RSS growth from the end of the first window (warm) to the end (must be
-   < ``rss_growth_max_pct``).
-
-Targets run one after the other (each gets the machine's two cores to itself), so the wall time
-is about ``len(targets) x duration_s`` plus the saturation probes.
+Why: a queue that grows a little each second passes a 5-s step and collapses in a 10-minute
+one, and memory that grows per request shows only over hours of requests. For each target (the
+ones ``make bench`` measures), one after the other: **saturation** measured in place, a **ramp**
+(25/50/75 %) so the local Lambda scales out as real traffic lets it, the **soak** itself open loop
+at ``load_fraction`` of saturation with the serving processes' RSS sampled, then the **figures**
+(errors must be 0, p99 drift, RSS growth under ``rss_growth_max_pct``). The rules of each phase:
+docs/benchmark.md, "Soak phases"; the figures: docs/reliability.md.
 """
 
 from __future__ import annotations

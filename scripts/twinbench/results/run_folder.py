@@ -1,6 +1,7 @@
 """The one place that owns a run's folder: its name, its environment metadata, signals, and writing.
 
-``bench``, ``bench-peers``, ``soak`` and ``fuzz`` each run inside a :class:`RunFolder`::
+Why: ``bench``, ``bench-peers``, ``soak`` and ``fuzz`` must all leave a readable, honest folder
+even when interrupted. Each runs inside a :class:`RunFolder`::
 
     with RunFolder(formats.SOAK, root=RESULTS, prefix="soak") as run:   # results/soak-<UTC ts>/
         try:
@@ -9,16 +10,9 @@
             run.mark_interrupted()
         run.write(run.document(SoakResults(...)))
 
-* the folder is ``<root>/<prefix>-<UTC %Y%m%dT%H%M%SZ>`` (``<root>/<ts>`` without a prefix, as
-  ``bench`` names it), with ``-2``, ``-3``... if that exists; or exactly ``path`` when given;
-* environment metadata (:func:`twinbench.results.envinfo.collect` or the caller's collector) is
-  collected once, when the folder is entered, before anything is started;
-* SIGTERM raises :class:`RunInterrupted` (a ``KeyboardInterrupt``) in the main thread, and SIGINT
-  is Python's own ``KeyboardInterrupt`` even when the shell started the run with SIGINT ignored,
-  so every ``with``/``finally`` stops what it started and the partial results get written, marked
-  ``"interrupted": true``; the previous handlers come back on exit;
-* documents are written atomically (a temporary file in the same folder, then ``os.replace``),
-  with NaN/inf as ``null``; a signal arriving during a write is held until the file is in place.
+Metadata is collected once on entry; SIGTERM raises :class:`RunInterrupted` and SIGINT is always
+``KeyboardInterrupt``, so partial results are written marked ``"interrupted": true``; documents are
+written atomically with NaN/inf as ``null``. Naming and signal rules: docs/benchmark.md, "Run folders".
 """
 
 from __future__ import annotations

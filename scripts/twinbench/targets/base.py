@@ -1,22 +1,10 @@
 """The things the benchmark measures: the Lambda and the container, each local or remote.
 
-A target is a context manager that serves on ``url`` while open and knows how to produce one
-forced cold-start sample (:meth:`cold_sample`) — the one scenario whose mechanics differ:
-
-* local container: a *new* gunicorn process under the pod's limits; process start -> ``/ready``
-  200 -> first prediction answered (a pod start without image pull);
-* local Lambda: reap every execution environment of the running emulator, invoke, and take the
-  handler's cold header plus the ``REPORT`` line's Init Duration;
-* local Lambda under serverless-offline (:class:`OfflineLambdaTarget`): a new ``osls offline``
-  server per sample, its first request (the Python process start and the handler's init are inside
-  it: serverless-offline has no init split); init from the handler's own init header;
-* remote Lambda (:class:`RemoteLambdaTarget`) with a function name and region: SeBS-style forced
-  cold starts through ``UpdateFunctionConfiguration`` (:mod:`twinbench.aws.forced_cold`), the config
-  restored afterwards; without them, and for a remote container (a pod restart needs kubectl),
-  the scenario is skipped with the reason recorded.
-
-A target whose cold starts come as one batch (the remote Lambda: the function's configuration is
-changed once for the whole series and restored at the end) implements :meth:`Target.cold_batch`.
+Why one interface: every scenario runs the same way on every target, except the forced cold
+start, whose mechanics differ. A target is a context manager that serves on ``url`` while open
+and produces one cold-start sample (:meth:`Target.cold_sample`), or a whole series at once
+(:meth:`Target.cold_batch`, the remote Lambda: configuration changed once, restored at the end).
+How each target makes a cold start: docs/benchmark.md, "Cold starts per target".
 """
 
 from __future__ import annotations

@@ -1,27 +1,12 @@
 """``--lambda-runtime offline``: the Lambda served by serverless-offline 14.8.2 through osls.
 
-The alternative to the default local Lambda (:mod:`twinbench.local_lambda`), for users who know
-serverless-offline. It runs ``osls offline`` in the staged service (``build/lambda/service``, made
-by ``make package-lambda``) with the options of serverless-offline 14.8.2 (its README /
-``src/config/commandOptions.js``): ``--host 127.0.0.1 --httpPort P --lambdaPort Q
---noPrependStageInUrl --noSponsor --terminateIdleLambdaTime S``.
-
-What serverless-offline does with a Python handler (measured, and read in its ``PythonRunner.js``):
-it spawns ``python3`` from ``PATH`` — with ``$VIRTUAL_ENV/bin`` put first when ``VIRTUAL_ENV`` is
-set — once per concurrently busy function instance, in the service folder, and imports the handler
-module after ``sys.path.append('.')``. So this module sets ``VIRTUAL_ENV`` to a Python 3.12 venv
-(the Lambda runtime's version: the package holds cp312 wheels) and ``PYTHONPATH`` to the unzipped
-package (``build/lambda/pkg``). ``PYTHONPATH`` comes before ``.`` on ``sys.path``, so the handler,
-the core and every library are imported from the package that ships — what is measured is what ships.
-
-What it does not do, and why every output carries :data:`OFFLINE_LABEL`: it reports no Init
-Duration (the cold start is inside the first Duration), ignores ``reservedConcurrency`` (never a
-429: it starts another Python process instead), applies no memory/1769 vCPU share, and cannot reap
-an idle environment on demand (only after ``terminateIdleLambdaTime``).
-
-Everything runs in its own process group (:class:`~twinserve_support.process.managed.ManagedProcess`);
-leaving the ``with`` block sends SIGTERM to the group, SIGKILL after a timeout, so no node or
-python process outlives it (success, failure, Ctrl-C).
+Why: users who know serverless-offline can compare it with the default emulator
+(:mod:`twinbench.local_lambda`). It runs ``osls offline`` in the staged service with
+``VIRTUAL_ENV`` set to a Python 3.12 venv and ``PYTHONPATH`` to the unzipped package, so what is
+measured is what ships. It has no init split, no throttling, no vCPU share and no on-demand reap,
+so every output carries :data:`OFFLINE_LABEL`. Everything runs in one process group
+(:class:`~twinserve_support.process.managed.ManagedProcess`), stopped on every exit path.
+How serverless-offline runs a Python handler: docs/benchmark.md, "serverless-offline".
 """
 
 from __future__ import annotations

@@ -1,36 +1,16 @@
-"""Read trace files into requests per minute: per-minute CSV and the Azure Functions format.
+"""Read trace files into requests per minute: a per-minute CSV and the Azure Functions 2019 format.
 
-Per-minute CSV (``read_minute_csv``)
-------------------------------------
-A header naming a time column and a volume column; ``#`` lines and blank lines are skipped::
+Why one reader: ``bench --trace``, ``cost`` and ``simulate`` must see the same minutes from the same
+file. Per-minute CSV (:func:`read_minute_csv`): a header naming a time column (``minute`` or an
+ISO 8601 ``timestamp``) and a volume column (``requests``, ``count`` or ``rps``)::
 
-    minute,requests        or   timestamp,rps            (or count instead of requests)
+    minute,requests        or   timestamp,rps
     0,120                       2026-11-02T14:00:00Z,2.0
-    3,60                        2026-11-02T14:03:00Z,1.0
 
-* time: ``minute`` (integer) or ``timestamp`` (ISO 8601 with a zone, truncated to the
-  minute). Rows may come in any order.
-* volume: ``requests`` or ``count`` (requests in that minute) or ``rps`` (mean rate).
-* Minutes with no row between the first and the last row are idle: exporters skip empty
-  minutes. The span runs from the first to the last row, or ``span_minutes`` from the first
-  row when given (idle minutes *after* the last row are not in the file, so only the caller
-  can restore them). Whenever minutes had no row, ``MinuteTrace.warnings`` says how many.
-* A UTF-8 BOM (as spreadsheets write) is not part of the header. Any other encoding is an
-  error, not a guess.
-
-Azure Functions 2019 public trace (``read_azure_csv``)
-------------------------------------------------------
-``invocations_per_function_md.anon.d01.csv``: one row per function,
-``HashOwner,HashApp,HashFunction,Trigger,1,...,1440`` per-minute invocation counts. A
-function is picked by rank of total invocations (``rank:1`` is the busiest) or by a unique
-prefix of its HashFunction; the same function listed under two triggers adds up.
-
-Limits
-------
-A span over ``MAX_MINUTES`` (a leap year) or a minute over ``MAX_REQUESTS_PER_MINUTE``
-(1 M req/s) raises TraceLimitError *before* anything that large is allocated: timestamps
-from year 1 to 9999 would otherwise ask for terabytes. Every error names the file and, when
-there is one, the line.
+Azure (:func:`read_azure_csv`): ``HashOwner,HashApp,HashFunction,Trigger,1..1440``, a function
+picked by rank (``rank:1``) or a unique HashFunction prefix. Minutes missing between rows are idle
+(counted in ``MinuteTrace.warnings``); sizes past ``MAX_MINUTES`` / ``MAX_REQUESTS_PER_MINUTE`` raise
+:class:`TraceLimitError` before allocating. The full rules: docs/benchmark.md, "Trace files".
 """
 
 from __future__ import annotations

@@ -1,25 +1,13 @@
 """The one place the bench *creates* CPU and memory limits: cgroups under this process's own group.
 
-Two uses, one mechanism:
-
-* :class:`CgroupLimit` — a Kubernetes pod's ``limits.cpu`` becomes a CFS quota (``cpu.max`` on
-  cgroup v2, ``cpu.cfs_quota_us`` on v1) and ``limits.memory`` a hard memory limit; the local
-  container target puts gunicorn in such a group *before it execs* (:meth:`CgroupLimit.preexec`),
-  so every worker it forks is inside.
-* :class:`CpuQuota` — Lambda's CPU share per execution environment
-  (:func:`twinbench.local_lambda.settings.lambda_vcpu`): a parent group with one child per
-  environment, each with that quota, a runtime process moved in right after it is spawned.
-* :class:`ProcessMemoryLimit` — one *running* process (a gunicorn worker) moved into a memory
-  group of its own with a small limit, so the kernel's OOM killer, not the bench, ends it when it
-  next allocates (``twinbench chaos``).
-
-Groups are children of this process's own group (nothing outside our subtree is touched) named
-``twinbench-<name>-<pid>-<n>``; empty groups left by a SIGKILLed run (their pid is gone) are
-removed by the next one. Reading a limit is the core's job (:mod:`twinserve.cgroup_cpus`, which
-the container's gunicorn.conf.py uses); this module only writes them.
-
-Nothing here raises for a machine that does not allow it (read-only cgroupfs, no delegation, not
-root): ``applied`` stays ``False`` with the reason, and the benchmark writes that into its results.
+Why: a pod's limits and Lambda's CPU share per environment must be applied, not assumed, and
+only inside our own subtree. :class:`CgroupLimit` puts a process under a pod's ``limits.cpu`` /
+``limits.memory`` before it execs (every forked worker inside); :class:`CpuQuota` gives each
+Lambda environment memory/1769 vCPU; :class:`ProcessMemoryLimit` moves one running process into
+a small memory group so the kernel's OOM killer ends it (``twinbench chaos``). Groups are named
+``twinbench-<name>-<pid>-<n>``; empty ones left by a SIGKILLed run are removed by the next.
+Reading a limit is the core's job (:mod:`twinserve.cgroup_cpus`). Nothing here raises where the
+machine does not allow it: ``applied`` stays ``False`` with the reason, written into the results.
 """
 
 from __future__ import annotations

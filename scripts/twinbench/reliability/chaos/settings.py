@@ -1,36 +1,11 @@
 """What ``make chaos`` injects and how: the fault names, the settings, and the fixed rules (recovery
-bins, the arbiter's loop, rates). The faults, everything on 127.0.0.1:
+bins, the arbiter's loop, rates), everything on 127.0.0.1.
 
-Container (gunicorn exactly as the image runs it, under the pod's CPU/memory limits):
-
-* ``worker-sigkill`` — SIGKILL one worker; gunicorn's arbiter forks a replacement.
-* ``worker-oom`` — one worker is moved into a memory group of its own
-  (:class:`~twinserve_support.process.cgroup.ProcessMemoryLimit`) and sent large but valid batches
-  until the kernel's OOM killer ends it: a worker over its memory limit, killed by the kernel.
-* ``worker-stall`` — SIGSTOP one worker past gunicorn's ``timeout``: the arbiter's heartbeat check
-  must kill (SIGABRT, which a stopped process keeps pending; gunicorn.conf.py's ``when_ready`` hook
-  adds SIGCONT so it is taken at once) and replace it.
-* ``master-sigkill`` — SIGKILL the master. Nothing inside the pod restarts it: the workers notice
-  their parent is gone and exit, and the kubelet restarts the container (with its own back-off).
-  The bench stands in for the kubelet by starting a new gunicorn on the same port at once, so
-  "recovery" here is a container restart without back-off or image pull.
-
-Local Lambda (real ``awslambdaric`` processes, ``LAMBDA_TIMEOUT_S``-style short function timeout):
-
-* ``env-sigkill`` — one execution environment is SIGSTOPped until it has been handed an
-  invocation, then SIGKILLed: the caller gets what API Gateway returns for a crashed runtime
-  (502, ``Runtime.ExitError``); the environment is discarded and a new one starts cold when needed.
-* ``init-failure`` — a copy of the package without ``model/`` (links to the rest): every request
-  is a cold start whose init fails; the function's error (502) comes back, never a hang.
-* ``env-timeout`` — one environment is SIGSTOPped and left: the invocation it holds runs past the
-  function timeout, gets 504, and the environment is destroyed.
-
-The bench itself:
-
-* ``target-vanishes`` — the container's whole process group is SIGKILLed mid-step: the step must
-  end on time with every failure counted (connection refused), and the run goes on.
-* ``interrupt-sigint`` / ``interrupt-sigterm`` — a child ``twinbench chaos`` is interrupted mid-run:
-  it must exit 130 with its partial ``chaos.json`` marked ``interrupted``, leaving nothing running.
+Why in one module: the checks of a run and the tests that mirror them read the same bounds.
+Faults: container ``worker-sigkill``, ``worker-oom``, ``worker-stall``, ``master-sigkill``; local
+Lambda ``env-sigkill``, ``env-timeout``, ``init-failure``; the bench itself ``target-vanishes``,
+``interrupt-sigint``, ``interrupt-sigterm``. What each does and what must hold after it:
+docs/benchmark.md, "Chaos faults, one by one"; the figures: docs/reliability.md.
 """
 
 from __future__ import annotations
