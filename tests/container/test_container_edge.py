@@ -390,7 +390,12 @@ def test_probes_answer_while_both_workers_are_held(edge: Edge):
     import psutil
 
     master = psutil.Process(edge.container.process.pid)
-    workers = [p for p in master.children() if "gunicorn" in " ".join(p.cmdline())]  # not nginx nor the side listener
+    booted = time.monotonic() + 10.0  # a fresh master may still be forking its second worker
+    while True:
+        workers = [p for p in master.children() if "gunicorn" in " ".join(p.cmdline())]  # not nginx nor the side listener
+        if len(workers) == 2 or time.monotonic() >= booted:
+            break
+        time.sleep(0.05)
     assert len(workers) == 2, [p.cmdline() for p in master.children()]
     worst = 0.0
     for worker in workers:
