@@ -25,6 +25,18 @@ def _save(fig, folder: Path, name: str) -> str:
     return name
 
 
+def _dress(ax, xlabel: str | None, ylabel: str, title: str, *, legend: bool = True, legend_loc: str = "best",
+           **grid: str) -> None:
+    """Labels, title, a small legend and a light grid (``grid``: matplotlib's ``which`` / ``axis``): every plot's dress."""
+    if xlabel is not None:
+        ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if legend:
+        ax.legend(loc=legend_loc, fontsize=8)
+    ax.grid(alpha=0.3, **grid)
+
+
 def latency_cdf(doc: dict, folder: Path) -> str | None:
     warm = doc["scenarios"].get("warm")
     if not warm:
@@ -38,11 +50,8 @@ def latency_cdf(doc: dict, folder: Path) -> str | None:
         ax.step(samples, y, where="post", color=COLORS.get(name), label=f"{name} (n={samples.size}, "
                 f"median {res['latency']['median_ms']} ms, p99 {res['latency']['p99_ms']} ms)")
     ax.set_xscale("log")
-    ax.set_xlabel("latency (ms, log scale)")
-    ax.set_ylabel("fraction of requests")
-    ax.set_title("Warm latency CDF (sequential requests, kept-alive connection)")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
+    _dress(ax, "latency (ms, log scale)", "fraction of requests",
+           "Warm latency CDF (sequential requests, kept-alive connection)", legend_loc="lower right", which="both")
     return _save(fig, folder, "latency_cdf.png")
 
 
@@ -71,18 +80,11 @@ def scalability(doc: dict, folder: Path) -> str | None:
         if res["knee_rps"]:
             ax2.axvline(res["knee_rps"], color=color, linestyle=":", alpha=0.7)
     ax1.plot([0, top], [0, top], color="grey", linestyle="--", linewidth=1, label="achieved = offered")
-    ax1.set_xlabel("offered load (req/s, open loop)")
-    ax1.set_ylabel("achieved throughput (req/s)")
-    ax1.set_title("Throughput vs offered load")
-    ax1.legend(fontsize=8)
-    ax1.grid(alpha=0.3)
+    _dress(ax1, "offered load (req/s, open loop)", "achieved throughput (req/s)", "Throughput vs offered load")
     ax2.axhline(slo, color="red", linestyle="--", linewidth=1, label=f"SLO {slo:g} ms")
     ax2.set_yscale("log")
-    ax2.set_xlabel("offered load (req/s, open loop)")
-    ax2.set_ylabel("p99 latency (ms, from intended send time)")
-    ax2.set_title("p99 vs offered load (x = generator-bound step)")
-    ax2.legend(fontsize=8)
-    ax2.grid(alpha=0.3, which="both")
+    _dress(ax2, "offered load (req/s, open loop)", "p99 latency (ms, from intended send time)",
+           "p99 vs offered load (x = generator-bound step)", which="both")
     return _save(fig, folder, "scalability.png")
 
 
@@ -104,9 +106,7 @@ def cold_start(doc: dict, folder: Path) -> str | None:
         jitter = np.random.default_rng(i).uniform(-0.08, 0.08, len(values))
         ax.plot(np.full(len(values), i) + jitter, values, "o", alpha=0.6, color="black", markersize=4)
     ax.set_xticks(range(1, len(labels) + 1), labels, fontsize=8)
-    ax.set_ylabel("ms")
-    ax.set_title("Cold start: process/environment start to first answer")
-    ax.grid(alpha=0.3, axis="y")
+    _dress(ax, None, "ms", "Cold start: process/environment start to first answer", legend=False, axis="y")
     return _save(fig, folder, "cold_start.png")
 
 
@@ -129,11 +129,8 @@ def cost(doc: dict, folder: Path) -> str | None:
             ax.annotate(f"{label}\n{value:.1f} req/s", (value, ax.get_ylim()[1] * height), fontsize=8,
                         xytext=(4, 0), textcoords="offset points", va="top",
                         bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
-    ax.set_xlabel(f"mean request rate (req/s, {section['traffic_shape']} traffic)")
-    ax.set_ylabel("USD per month (us-east-1 list prices)")
-    ax.set_title("Monthly cost vs request rate")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
+    _dress(ax, f"mean request rate (req/s, {section['traffic_shape']} traffic)", "USD per month (us-east-1 list prices)",
+           "Monthly cost vs request rate")
     return _save(fig, folder, "cost.png")
 
 
@@ -150,11 +147,8 @@ def burst(doc: dict, folder: Path) -> str | None:
         ax.plot(t, p99, "o-", color=COLORS.get(name), label=f"{name} (steady after {res['time_to_steady_s']} s)")
     ax.axhline(slo, color="red", linestyle="--", linewidth=1, label=f"SLO {slo:g} ms")
     ax.set_yscale("log")
-    ax.set_xlabel("seconds since the burst started (by intended send time)")
-    ax.set_ylabel("p99 per window (ms)")
-    ax.set_title("Burst from idle")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3, which="both")
+    _dress(ax, "seconds since the burst started (by intended send time)", "p99 per window (ms)", "Burst from idle",
+           which="both")
     return _save(fig, folder, "burst.png")
 
 
