@@ -97,7 +97,10 @@ class OnnxBackend:
         if self._regression:
             values = results[0]
             return (values[:, 0] if values.ndim == 2 and values.shape[1] == 1 else values), None
-        return results[0].tolist(), (results[1] if self._proba_name else None)
+        labels = results[0]
+        if labels.ndim == 2 and labels.shape[1] == 1:  # an outlier detector's graph answers [N, 1] labels
+            labels = labels[:, 0]
+        return labels.tolist(), (results[1] if self._proba_name else None)
 
 
 class SklearnBackend:
@@ -139,8 +142,18 @@ def model_input(batch: Batch, schema: InputSchema) -> Any:
         # which scikit-learn's validation reads back as a view instead of stacking columns.
         if not isinstance(batch, Columns):
             return pd.DataFrame(batch, columns=list(schema.names), copy=False)
-        return pd.DataFrame(dict(zip(schema.names, batch.arrays, strict=True)), columns=list(schema.names), copy=False)
+        arrays = [_nan_for_none(a) if f.kind == "boolean" and f.nullable else a
+                  for f, a in zip(schema.features, batch.arrays, strict=True)]
+        return pd.DataFrame(dict(zip(schema.names, arrays, strict=True)), columns=list(schema.names), copy=False)
     return _as_matrix(batch)
+
+
+def _nan_for_none(values: np.ndarray) -> np.ndarray:
+    """A nullable boolean column as the registrar checked the model on it (True, False, NaN): the
+    way pandas reads such a column, and scikit-learn turns NaN, not None, into a missing number."""
+    out = values.copy()
+    out[np.equal(values, None)] = np.nan
+    return out
 
 
 def needed_untrusted_types(data: bytes) -> list[str]:

@@ -67,6 +67,9 @@ def output_labels(estimator: Any) -> list[Any] | None:
     centers = getattr(final, "cluster_centers_", None)
     if is_clusterer(estimator) and centers is not None:
         return list(range(len(centers)))
+    components = getattr(final, "n_components", None)
+    if hasattr(final, "means_") and isinstance(components, int):  # a Gaussian mixture: component ids
+        return list(range(components))
     return [] if sklearn_is_classifier(estimator) else None
 
 
@@ -307,12 +310,12 @@ def import_estimator(src: Path, out_dir: Path, name: str | None = None, sample_p
 
 
 def _label_notes(estimator: Any) -> list[str]:
-    from sklearn.base import is_clusterer, is_outlier_detector
+    from sklearn.base import is_outlier_detector
 
     if is_outlier_detector(estimator):
         return [f"{_estimator_name(estimator)} is an outlier detector: it answers the label -1 (outlier) or 1 (inlier)"]
-    if is_clusterer(estimator):
-        return [f"{_estimator_name(estimator)} is a clusterer: it answers the id of the nearest cluster as a label"]
+    if getattr(estimator, "classes_", None) is None and output_labels(estimator):
+        return [f"{_estimator_name(estimator)} answers the id of a cluster (or mixture component) as a label"]
     return []
 
 

@@ -116,6 +116,17 @@ def _kind_of_dtype(dtype: Any) -> Kind:
     return "string"
 
 
+def _kind_of_column(column: Any) -> Kind:
+    """A sample column's kind. A true/false column with gaps reads back from CSV as objects
+    (True, False, NaN): it is a boolean feature, not a string one."""
+    kind = _kind_of_dtype(column.dtype)
+    if kind == "string":
+        present = column.dropna()
+        if len(present) and all(isinstance(v, bool | np.bool_) for v in present):
+            return "boolean"
+    return kind
+
+
 def _names(estimator: Any, sample: Any, text_column: str | None) -> tuple[tuple[str, ...], str, list[str]]:
     """(feature names, layout, sample columns the model does not use)."""
     columns = [] if sample is None else list(sample.columns)
@@ -179,7 +190,7 @@ def infer_schema(estimator: Any, sample: Any, text_column: str | None = None) ->
         if layout == "documents":
             kind: Kind = "string"
         elif sample is not None:
-            kind = _kind_of_dtype(sample[name].dtype)
+            kind = _kind_of_column(sample[name])
         elif categories is not None:
             kind = _kind_of_values(categories)
         else:

@@ -160,6 +160,8 @@ def test_answers_equal_scikit_learn_on_the_sample_rows(served: Served):
     for feature in schema.features:  # the dtypes the model was fitted with, as the server builds them
         if feature.kind == "string":
             frame[feature.name] = frame[feature.name].astype(object)
+        elif feature.kind == "boolean" and feature.nullable:  # as pandas reads it from the CSV
+            frame[feature.name] = frame[feature.name].astype(object).where(frame[feature.name].notna(), np.nan)
     expected, expected_proba = call_model(served.estimator, schema, frame)
     document = json.loads(served.answers["gunicorn"][1][1])
     # Labels (classes, outlier flags, cluster ids) come back as the values predict gives, -1 not -1.0.
