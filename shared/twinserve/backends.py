@@ -152,7 +152,7 @@ def _nan_for_none(values: np.ndarray) -> np.ndarray:
     """A nullable boolean column as the registrar checked the model on it (True, False, NaN): the
     way pandas reads such a column, and scikit-learn turns NaN, not None, into a missing number."""
     out = values.copy()
-    out[np.equal(values, None)] = np.nan
+    out[np.fromiter((v is None for v in values), dtype=bool, count=len(values))] = np.nan
     return out
 
 
