@@ -30,6 +30,7 @@ import psutil
 from twinserve_support.process.cgroup import CgroupLimit
 from twinserve_support.process.logtail import log_tail
 from twinserve_support.process.net import http_status
+from twinserve_support.process.wait import poll_until
 
 __all__ = ["ManagedProcess", "ManagedServer", "ProcessNotReady", "http_probe"]
 
@@ -239,16 +240,17 @@ class ManagedProcess:
     @staticmethod
     def _wait_group_gone(pgid: int, timeout_s: float) -> bool:
         """Wait (bounded) until no process of group ``pgid`` exists; orphans are reaped by init."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+
+        def settled() -> str:  # "" while some process of the group is alive
             try:
                 os.killpg(pgid, 0)
             except ProcessLookupError:
-                return True
+                return "gone"
             except PermissionError:
-                return False
-            time.sleep(0.05)
-        return False
+                return "not ours to see"
+            return ""
+
+        return poll_until(settled, timeout_s) == "gone"
 
     def _release(self) -> None:
         if self.cgroup is not None:
