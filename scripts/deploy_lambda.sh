@@ -13,7 +13,8 @@
 # the command line wins over the file.
 # --param passes a serverless.yml param to osls (repeatable; also --param=key=value), e.g.
 # --param="provisionedConcurrency=2", --param reservedConcurrency=10, --param throttleRateLimit=500,
-# --param functionUrl=true. --arch and --memory-mb are short for --param=arch=... and
+# --param functionUrl=true, --param provisionedSchedule=1/1/.../4 (24 hourly counts, UTC, with
+# provisionedConcurrency = the smallest). --arch and --memory-mb are short for --param=arch=... and
 # --param=memoryMb=....
 #
 # Caps (docs/deploy-lambda.md): reservedConcurrency and the HTTP API's route throttling are always
@@ -195,11 +196,26 @@ try:
     caps = deployed_caps(stage, overrides, path=Path(service_yml))
     check_reserved_concurrency(caps.reserved_concurrency, len(config["functions"]),
                                int(account) if account else ACCOUNT_CONCURRENCY_DEFAULT)
-    provisioned = str({**known, **(config["params"].get(stage) or {}), **overrides}["provisionedConcurrency"])
+    resolved = {**known, **(config["params"].get(stage) or {}), **overrides}
+    provisioned = str(resolved["provisionedConcurrency"])
     if not provisioned.isdigit():
         print(f"provisionedConcurrency '{provisioned}' must be a whole number >= 0")
     elif caps.reserved_concurrency is not None and int(provisioned) > caps.reserved_concurrency:
         print(f"provisionedConcurrency {provisioned} exceeds reservedConcurrency {caps.reserved_concurrency}")
+    # provisionedSchedule: none, or 24 counts joined by '/' (hour 00 UTC first), each 1..reserved;
+    # its scalable targets need the alias that provisionedConcurrency >= 1 creates.
+    schedule = str(resolved.get("provisionedSchedule", "none"))
+    if schedule != "none":
+        hours = schedule.split("/")
+        limit = caps.reserved_concurrency
+        if len(hours) != 24 or not all(h.isdigit() and int(h) >= 1 for h in hours):
+            print(f"provisionedSchedule '{schedule}' must be none or 24 whole numbers >= 1 joined by '/' (hour 00 UTC first)")
+        elif limit is not None and max(map(int, hours)) > limit:
+            print(f"provisionedSchedule hour {max(map(int, hours))} exceeds reservedConcurrency {limit}")
+        elif provisioned.isdigit() and int(provisioned) < 1:
+            print("provisionedSchedule needs provisionedConcurrency >= 1 (the alias it scales; give the smallest hour)")
+        if str(resolved.get("snapStart")).lower() == "true":
+            print("provisionedSchedule cannot be combined with snapStart (AWS does not allow provisioned concurrency with it)")
 except ValueError as exc:
     print(exc)
 PYEOF

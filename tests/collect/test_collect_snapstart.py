@@ -45,23 +45,23 @@ def _put(logs, at: datetime) -> None:
     and one environment of $LATEST (no SnapStart) started by INIT."""
     logs.create_log_group(logGroupName=GROUP)
     t0 = int(at.timestamp() * 1000)
-    streams = {
-        f"2026/12/06/[3]{uuid.uuid4().hex}": [
+    streams = [
+        (f"2026/12/06/[3]{uuid.uuid4().hex}", [
             "INIT_REPORT Init Duration: 1187.42 ms\tPhase: init\tStatus: success\n",  # at publish time
             _report(str(uuid.uuid4()), "3.61", 215, 141,
                     "Restore Duration: 474.16 ms\tBilled Restore Duration: 208 ms\t"),
             _report(str(uuid.uuid4()), "2.07", 3, 141),
             _report(str(uuid.uuid4()), "1.98", 2, 141),
-        ],
-        f"2026/12/06/[3]{uuid.uuid4().hex}": [
+        ]),
+        (f"2026/12/06/[3]{uuid.uuid4().hex}", [
             _report(str(uuid.uuid4()), "4.02", 322, 139,
                     "Restore Duration: 612.50 ms\tBilled Restore Duration: 318 ms\t"),
-        ],
-        f"2026/12/06/[$LATEST]{uuid.uuid4().hex}": [
+        ]),
+        (f"2026/12/06/[$LATEST]{uuid.uuid4().hex}", [
             _report(str(uuid.uuid4()), "5.20", 342, 98, "Init Duration: 336.10 ms\t"),
-        ],
-    }
-    for n, (stream, lines) in enumerate(streams.items()):
+        ]),
+    ]
+    for n, (stream, lines) in enumerate(streams):
         logs.create_log_stream(logGroupName=GROUP, logStreamName=stream)
         logs.put_log_events(logGroupName=GROUP, logStreamName=stream,
                             logEvents=[{"timestamp": t0 + n * 10_000 + i * 1000, "message": m}

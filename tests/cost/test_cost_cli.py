@@ -9,6 +9,8 @@ import sys
 
 import pytest
 from twinbench.__main__ import main
+from twinbench.cost.lambda_logs import lambda_log_bytes
+from twinbench.cost.prices import load_prices
 from twinserve_support.paths import REPO  # noqa: E402
 
 
@@ -17,7 +19,10 @@ def test_table_for_the_issue_example(capsys):
     out = capsys.readouterr().out
     assert "730-hour month" in out
     assert "Lambda + API Gateway HTTP API" in out and "EKS + EC2 t3.medium" in out and "EKS on Fargate" in out
-    assert "$183.96" in out  # 131.4 M requests: $26.28 requests + $26.28 compute + $131.40 HTTP API
+    # 131.4 M requests: $26.28 requests + $26.28 compute + $131.40 HTTP API + their log lines
+    logs_usd = 131.4e6 * lambda_log_bytes().per_invocation / 1e9 * load_prices().usd("cloudwatch_logs_ingestion_usd_per_gb")
+    assert f"${183.96 + logs_usd:,.2f}" in out
+    assert "CloudWatch Logs ingestion" in out and "NAT gateway (1)" in out and "public IPv4 addresses (3)" in out
     assert "Break-even" in out and "req/s mean" in out
     assert "ALB LCUs: 1 new connection(s) per request" in out
 
@@ -31,7 +36,8 @@ def test_json_output_is_the_comparison(capsys):
     assert data["lambda_config"] == {"billed_duration_ms": 20.0, "memory_mb": 512, "architecture": "arm64",
                                      "front_door": "function-url", "init_duration_ms": 0.0,
                                      "keep_alive_s": 300.0, "provisioned_concurrency": 0,
-                                     "reserved_concurrency": None, "throttle_rate_rps": None}
+                                     "reserved_concurrency": None, "throttle_rate_rps": None,
+                                     "provisioned_schedule": []}
     assert data["eks_cost"]["sizing"]["instance_type"] == "c7g.large"
     assert any("arm64" in n for n in data["eks_cost"]["notes"])
     assert data["break_even_eks"]["rps"] > 0

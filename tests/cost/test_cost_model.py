@@ -15,9 +15,14 @@ from twinbench.cost.model import (
     PodDoesNotFitError,
     PriceTableError,
 )
+from twinbench.simulate.params import OneSidedCosts
 
 MONTH_S = 730 * 3600
 NO_LCU = AlbAssumptions(new_connections_per_request=0.0, processed_bytes_per_request=0.0)
+# The hand-worked cases price the platforms alone; the one-sided costs have their own tests
+# (test_cost_one_sided.py).
+NO_ONE_SIDED = OneSidedCosts(nat_gateways=0, nat_gb_per_month=0.0, public_ipv4=0,
+                             lambda_log_bytes_per_invocation=0.0, lambda_log_bytes_per_cold_start=0.0)
 
 
 def monthly_requests(n: float) -> traffic.TrafficProfile:
@@ -75,7 +80,8 @@ def test_unknown_price_or_instance_is_a_price_table_error(tmp_path):
 
 def test_one_million_requests_of_100_ms_at_1024_mb_x86():
     """The issue's case: 100,000 GB-s x $0.0000166667 = $1.66667, plus $0.20 of requests."""
-    c = cost.lambda_monthly_cost(monthly_requests(1e6), LambdaConfig(100, 1024, "x86_64", "function-url"))
+    c = cost.lambda_monthly_cost(monthly_requests(1e6), LambdaConfig(100, 1024, "x86_64", "function-url"),
+                                 costs=NO_ONE_SIDED)
     assert item(c, "compute (x86_64)").quantity == pytest.approx(100_000)
     assert item(c, "compute (x86_64)").monthly_usd == pytest.approx(1.66667, abs=1e-6)
     assert item(c, "requests").monthly_usd == pytest.approx(0.20)
@@ -220,7 +226,7 @@ def test_scale_out_environments_are_cold():
 
 
 def test_eks_fixed_cost_is_control_plane_two_nodes_and_alb():
-    c = cost.eks_monthly_cost(traffic.constant(0.0), ContainerConfig(pod_rps=400), NO_LCU)
+    c = cost.eks_monthly_cost(traffic.constant(0.0), ContainerConfig(pod_rps=400), NO_LCU, costs=NO_ONE_SIDED)
     assert item(c, "EKS control plane").monthly_usd == pytest.approx(730 * 0.10) == pytest.approx(73.0)
     assert item(c, "nodes (t3.medium)").monthly_usd == pytest.approx(2 * 730 * 0.0416)
     assert item(c, "ALB hours").monthly_usd == pytest.approx(730 * 0.0225)
@@ -279,9 +285,9 @@ def test_fargate_sizes_and_hand_worked_cost():
         cost.fargate_pod_size(32000, 1024, prices)
     # ECS on Fargate, 2 pods x (0.5 vCPU, 1 GB), idle: 2 x (0.5 x 0.04048 + 1 x 0.004445) x 730 + ALB 16.425.
     cfg = ContainerConfig(pod_rps=400, pod_cpu_m=500, pod_memory_mib=512)
-    ecs = cost.fargate_monthly_cost(traffic.constant(0.0), cfg, NO_LCU, on_eks=False)
+    ecs = cost.fargate_monthly_cost(traffic.constant(0.0), cfg, NO_LCU, on_eks=False, costs=NO_ONE_SIDED)
     assert ecs.monthly_usd == pytest.approx(2 * (0.5 * 0.04048 + 1 * 0.004445) * 730 + 16.425)
-    eks = cost.fargate_monthly_cost(traffic.constant(0.0), cfg, NO_LCU, on_eks=True)
+    eks = cost.fargate_monthly_cost(traffic.constant(0.0), cfg, NO_LCU, on_eks=True, costs=NO_ONE_SIDED)
     assert eks.monthly_usd - ecs.monthly_usd == pytest.approx(73.0)  # same size (768 MiB -> 1 GB) + control plane
 
 
@@ -309,11 +315,11 @@ def hand_break_even_case() -> tuple[LambdaConfig, ContainerConfig, float]:
 
 def test_break_even_where_the_curves_cross():
     lam, ctr, expected_rps = hand_break_even_case()
-    be = cost.break_even_rps(traffic.constant(1.0), lam, ctr, "eks", alb=NO_LCU)
+    be = cost.break_even_rps(traffic.constant(1.0), lam, ctr, "eks", alb=NO_LCU, costs=NO_ONE_SIDED)
     assert expected_rps == pytest.approx(30.61, abs=0.01)
     assert be.rps == pytest.approx(expected_rps, abs=2e-3)
     assert be.requests_per_month == pytest.approx(be.rps * MONTH_S)
-    curve = cost.cost_curve(traffic.constant(1.0), lam, ctr, [0, 10, 30, 31, 60], alb=NO_LCU)
+    curve = cost.cost_curve(traffic.constant(1.0), lam, ctr, [0, 10, 30, 31, 60], alb=NO_LCU, costs=NO_ONE_SIDED)
     below = curve.lambda_monthly_usd < curve.eks_monthly_usd
     assert below.tolist() == [True, True, True, False, False]
     assert curve.break_even_eks.rps == pytest.approx(expected_rps, abs=2e-3)
@@ -328,7 +334,7 @@ def test_break_even_on_a_step_is_found_and_every_crossing_listed():
     """
     lam = LambdaConfig(100, 1024, front_door="function-url")
     ctr = ContainerConfig(pod_rps=10, headroom_factor=1.0, min_replicas=1, min_nodes=1)
-    be = cost.break_even_rps(traffic.constant(1.0), lam, ctr, "eks", alb=NO_LCU, max_rps=200)
+    be = cost.break_even_rps(traffic.constant(1.0), lam, ctr, "eks", alb=NO_LCU, max_rps=200, costs=NO_ONE_SIDED)
     slope = MONTH_S * (0.20e-6 + 0.1 * 0.0000166667)
     node, fixed = 730 * 0.0416, 73.0 + 730 * 0.0225
     expected = [(fixed + 5 * node) / slope, 50.0, (fixed + 6 * node) / slope, 60.0, (fixed + 7 * node) / slope]
@@ -356,7 +362,8 @@ def test_cost_curve_default_range_covers_both_break_evens_and_returns_arrays():
 
 
 def test_compare_is_data_with_a_schema_version():
-    result = cost.compare(traffic.constant(50.0), LambdaConfig(12, 1024), ContainerConfig(pod_rps=400))
+    result = cost.compare(traffic.constant(50.0), LambdaConfig(12, 1024), ContainerConfig(pod_rps=400),
+                          costs=NO_ONE_SIDED)
     data = result.to_dict()
     assert (data["format"], data["version"]) == ("twinbench.cost", cost.SCHEMA_VERSION)
     assert data["hours_per_month"] == 730

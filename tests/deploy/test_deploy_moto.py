@@ -12,7 +12,14 @@ The story, in file order (one stack, stage ``test``):
      MODEL_SHA256 set to the SHA-256 of model/metadata.json, which the script pins by itself.
   4. scripts/deploy_lambda.sh --params-file with the file `twinbench recommend --write` wrote for a
      short synthetic trace: memory and reserved concurrency deployed as the file says.
-  5. `npx osls remove`: stack, functions and deployment bucket gone.
+  5. a params file with an hourly provisioned-concurrency schedule (as `recommend --write` writes
+     one): the stack updates; the template shipped (cfn-lint and checkov passed on it in the
+     package build) holds both functions' Application Auto Scaling targets with the 24 hourly
+     actions. moto 5.2.5 creates neither AWS::Lambda::Alias nor
+     AWS::ApplicationAutoScaling::ScalableTarget from a template (skipped like the HTTP API, and so
+     are the invoke permissions that then name the alias), so the schedule itself is checked in the
+     template, not in moto's state.
+  6. `npx osls remove`: stack, functions and deployment bucket gone.
 
 The stand-in (tests/deploy/moto_stand_in.py) patches two places where moto differs from AWS: its
 ValidateTemplate refuses cfn-lint *warnings* (AWS does not), and it keeps a function's
@@ -65,6 +72,9 @@ SERVER_EXTRAS = ("cfnlint", "openapi_spec_validator", "jsonpath_ng", "joserfc", 
 # The resource types of the generated template that moto 5.2.5 silently does not create.
 MOTO_SKIPS = {"AWS::ApiGatewayV2::Api", "AWS::ApiGatewayV2::Stage", "AWS::ApiGatewayV2::Integration",
               "AWS::ApiGatewayV2::Route", "AWS::S3::BucketPolicy"}
+# ... and, with provisioned concurrency on a schedule, these: the alias, its scaling targets and the
+# HTTP API's invoke permissions, which then name the alias.
+MOTO_SKIPS_SCHEDULED = {"AWS::Lambda::Alias", "AWS::ApplicationAutoScaling::ScalableTarget", "AWS::Lambda::Permission"}
 OSLS_TIMEOUT_S = 300
 
 
@@ -215,12 +225,20 @@ def test_first_deploy_matches_serverless_yml(first_deploy, aws, config, build_di
     assert groups[f"/aws/http-api/{STACK}"]["retentionInDays"] == defaults["logRetentionDays"]
 
 
-def test_what_moto_skips_is_the_http_api_and_the_bucket_policy(first_deploy, aws):
+def _skipped_by_moto(aws: dict[str, Any]) -> tuple[dict[str, Any], set[str]]:
+    """The template deployed last, and the types of the resources it declares (conditions that hold)
+    that moto did not create."""
     template = json.loads((REPO / ".serverless/cloudformation-template-update-stack.json").read_text())
-    declared = {name: r["Type"] for name, r in template["Resources"].items()}
+    off = {name for name, c in (template.get("Conditions") or {}).items()
+           if c == {"Fn::Not": [{"Fn::Equals": ["none", "none"]}]}}  # the schedule's, without one
+    declared = {name: r["Type"] for name, r in template["Resources"].items() if r.get("Condition") not in off}
     created = {r["LogicalResourceId"] for r in
                aws["cloudformation"].list_stack_resources(StackName=STACK)["StackResourceSummaries"]}
-    skipped = {declared[name] for name in set(declared) - created}
+    return template, {declared[name] for name in set(declared) - created}
+
+
+def test_what_moto_skips_is_the_http_api_and_the_bucket_policy(first_deploy, aws):
+    _, skipped = _skipped_by_moto(aws)
     assert skipped == MOTO_SKIPS, "moto now creates (or skips) other resources: update the module docstring"
 
 
@@ -276,6 +294,35 @@ def test_a_recommended_params_file_deploys_as_written(first_deploy, deploy_env, 
         assert function["Configuration"]["MemorySize"] == params["memoryMb"], name
         assert function["Concurrency"]["ReservedConcurrentExecutions"] == params["reservedConcurrency"], name
         assert function["Configuration"]["Architectures"] == ["x86_64" if keep_arch else params["arch"]], name
+
+
+def test_a_params_file_with_an_hourly_schedule_deploys(first_deploy, deploy_env, aws, tmp_path):
+    # The shape `twinbench recommend --write` gives a schedule (tests/recommend/test_pc_schedule.py
+    # checks the writer; a product test does not import the bench).
+    schedule = tuple([1] * 13 + [3, 3] + [1] * 9)
+    text = "/".join(map(str, schedule))
+    params_file = tmp_path / "lambda-params.json"
+    params_file.write_text(json.dumps({"_source": "test: an hourly schedule", "params": {
+        "memoryMb": 1024, "arch": "x86_64", "provisionedConcurrency": min(schedule), "provisionedSchedule": text,
+        "reservedConcurrency": 100, "snapStart": False}}))
+    output = _run([str(REPO / "scripts/deploy_lambda.sh"), "--stage", STAGE, "--region", REGION,
+                   "--params-file", str(params_file)], deploy_env)
+    assert f"Service deployed to stack {STACK}" in output
+    assert _stack(aws)["StackStatus"] == "UPDATE_COMPLETE"
+    template, skipped = _skipped_by_moto(aws)
+    assert template["Conditions"]["ProvisionedOnSchedule"] == {"Fn::Not": [{"Fn::Equals": [text, "none"]}]}
+    for target, fn in (("PredictProvisionedSchedule", "Predict"), ("PredictDashwsgiProvisionedSchedule", "PredictDashwsgi")):
+        resource = template["Resources"][target]
+        assert resource["DependsOn"] == [f"{fn}ProvConcLambdaAlias"]
+        alias = template["Resources"][f"{fn}ProvConcLambdaAlias"]["Properties"]
+        assert alias["Name"] == "provisioned"
+        assert alias["ProvisionedConcurrencyConfig"] == {"ProvisionedConcurrentExecutions": min(schedule)}
+        actions = resource["Properties"]["ScheduledActions"]
+        assert [a["Schedule"] for a in actions] == [f"cron(0 {h} * * ? *)" for h in range(24)]
+        hours = [a["ScalableTargetAction"]["MinCapacity"]["Fn::Select"] for a in actions]
+        assert [text.split("/")[i] for i, (_, split) in enumerate(hours)] == [str(v) for v in schedule]
+        assert all(split == {"Fn::Split": ["/", text]} for _, split in hours)
+    assert skipped == MOTO_SKIPS | MOTO_SKIPS_SCHEDULED, "moto now creates the alias or the targets: check them"
 
 
 def test_remove_deletes_the_stack(first_deploy, deploy_env, aws):

@@ -23,6 +23,7 @@ from typing import Any
 from twinbench.recommend.search import Candidate, PlatformSearch
 from twinbench.results.formats import RECOMMENDATION
 from twinbench.simulate import engine
+from twinbench.simulate.params import ARM64_SPEED_FACTOR_UNKNOWN
 from twinbench.simulate.slo import Slo
 
 __all__ = ["build", "describe_config", "render_text", "verdict"]
@@ -86,10 +87,21 @@ def build(base: engine.SimulationConfig, slo: Slo, searches: dict[str, PlatformS
         "slo": slo.to_dict(),
         "profile": base.profile.summary(),
         "inputs": {**base.inputs, "seed": base.seed, "figures": "simulated (twinbench simulate's model)",
-                   "one_sided_costs": {k: v for k, v in base.costs.__dict__.items()}},
+                   "one_sided_costs": {k: v for k, v in base.costs.__dict__.items()},
+                   "arm64": arm64_assumption(base.lambda_params.arm64_speed_factor)},
         "platforms": platforms,
         "verdict": verdict(platforms, slo),
     }
+
+
+def arm64_assumption(factor: float) -> dict[str, Any]:
+    """How arm64's durations were obtained, said plainly: a given factor, or none (taken equal)."""
+    if factor == ARM64_SPEED_FACTOR_UNKNOWN:
+        text = ("arm64 durations taken equal to x86_64's: not measured here (no arm64 machine); arm64 "
+                "is chosen only for its lower GB-s price")
+    else:
+        text = f"arm64 durations = x86_64's / {factor:g} (a given speed factor, not measured here)"
+    return {"speed_factor": factor, "measured": False, "text": text}
 
 
 def _fmt(c: dict[str, Any] | None) -> list[str]:
@@ -111,6 +123,9 @@ def describe_config(cfg: dict[str, Any]) -> str:
         parts = [f"{cfg['memory_mb']} MB {cfg['architecture']}"]
         if cfg["provisioned_concurrency"]:
             parts.append(f"PC {cfg['provisioned_concurrency']}")
+        if cfg.get("provisioned_schedule"):
+            hours = cfg["provisioned_schedule"]
+            parts.append(f"PC hourly {min(hours)}..{max(hours)} (UTC {'/'.join(map(str, hours))})")
         if cfg["snapstart"]:
             parts.append("SnapStart")
         parts.append(f"reserved {cfg['reserved_concurrency']}")
@@ -143,6 +158,8 @@ def render_text(doc: dict[str, Any]) -> str:
                                           enumerate(zip(r[:-1], widths, strict=False))) + "  " + r[-1])
         if not p["feasible"]:
             lines.append(f"  no configuration meets the SLO: {', '.join(p['binding'])} binds; the closest is shown")
+        if name == "lambda" and "arm64" in doc["inputs"]:
+            lines.append(f"  {doc['inputs']['arm64']['text']}")
         lines.append("")
     lines.append("Verdict (each platform at its best feasible configuration): " + doc["verdict"]["text"])
     return "\n".join(lines)

@@ -42,7 +42,7 @@ class Recommendation:
 def shipped_lambda(base: engine.SimulationConfig) -> LambdaChoice:
     lp = base.lambda_params
     return LambdaChoice(lp.memory_mb, lp.architecture, lp.provisioned_concurrency, lp.reserved_concurrency,
-                        lp.snapstart, lp.throttle_rate_rps, lp.throttle_burst)
+                        lp.snapstart, lp.throttle_rate_rps, lp.throttle_burst, lp.provisioned_schedule)
 
 
 def shipped_kube(base: engine.SimulationConfig) -> KubeChoice:

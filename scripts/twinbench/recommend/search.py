@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from twinbench.cost import one_sided
 from twinbench.recommend import space
 from twinbench.recommend.space import KubeChoice, LambdaChoice
 from twinbench.simulate import engine, external
@@ -103,7 +104,8 @@ def _candidate(choice: Choice, res: dict[str, Any], slo: Slo, extra: dict[str, A
 
 def lambda_config(base: engine.SimulationConfig, c: LambdaChoice, ref_mb: int) -> engine.SimulationConfig:
     lp = replace(base.lambda_params, memory_mb=c.memory_mb, architecture=c.architecture,
-                 provisioned_concurrency=c.provisioned_concurrency, reserved_concurrency=c.reserved_concurrency,
+                 provisioned_concurrency=c.provisioned_concurrency, provisioned_schedule=c.provisioned_schedule,
+                 reserved_concurrency=c.reserved_concurrency,
                  snapstart=c.snapstart, throttle_rate_rps=c.throttle_rate_rps, throttle_burst=c.throttle_burst)
     return replace(base, lambda_params=lp, platforms=("lambda",),
                    lambda_duration=space.scaled_service(base.lambda_duration, ref_mb, c.memory_mb),
@@ -263,15 +265,16 @@ def search_platform(platform: str, dims: dict[str, tuple[Any, ...]], make: Calla
 def lambda_floor(base: engine.SimulationConfig, prices: Any) -> Callable[[LambdaChoice], float]:
     """Requests x (invocation + front door + log bytes) + provisioned idle + SnapStart cache: paid before duration."""
     requests = float(base.profile.total) * external.HOURS_PER_MONTH * 3600.0 / base.profile.span_s
-    per_inv, _, _ = base.costs.log_bytes()
     fixed = requests / 1e6 * (prices.usd("lambda_usd_per_million_requests")
                               + prices.usd(engine.FRONT_DOOR_PRICE_KEYS[base.lambda_params.front_door]))
-    fixed += requests * per_inv / 1e9 * prices.usd("cloudwatch_logs_ingestion_usd_per_gb")
+    fixed += one_sided.lambda_logs(base.costs, prices, requests, 0.0).monthly_usd
     month_s = external.HOURS_PER_MONTH * 3600.0
 
     def floor(c: LambdaChoice) -> float:
         gb = c.memory_mb / 1024.0
-        extra = c.provisioned_concurrency * gb * month_s * prices.usd("lambda_provisioned_x86_64_usd_per_gb_s_idle")
+        provisioned = sum(c.provisioned_schedule) / len(c.provisioned_schedule) if c.provisioned_schedule \
+            else c.provisioned_concurrency  # a schedule's mean over the day
+        extra = provisioned * gb * month_s * prices.usd("lambda_provisioned_x86_64_usd_per_gb_s_idle")
         if c.snapstart:
             extra += gb * month_s * prices.usd("lambda_snapstart_cache_usd_per_gb_s")
         return (fixed + extra) * 0.999  # a bound, not an estimate: errors are unbilled, so stay below
@@ -282,10 +285,8 @@ def lambda_floor(base: engine.SimulationConfig, prices: Any) -> Callable[[Lambda
 def kube_floor(base: engine.SimulationConfig, prices: Any) -> Callable[[KubeChoice], float]:
     """Control plane + ALB hours + NAT + IPv4 + the nodes ``min_replicas`` pods need all month."""
     hours = external.HOURS_PER_MONTH
-    fixed = hours * (prices.usd("eks_cluster_usd_per_hour") + prices.usd("alb_usd_per_hour"))
-    c = base.costs
-    fixed += c.nat_gateways * hours * prices.usd("nat_gateway_usd_per_hour")
-    fixed += c.public_ipv4 * hours * prices.usd("public_ipv4_usd_per_hour")
+    fixed = hours * prices.usd("alb_usd_per_hour") + one_sided.control_plane(base.costs, prices).monthly_usd
+    fixed += sum(r.monthly_usd for r in one_sided.cluster_network(base.costs, prices))
 
     def floor(ch: KubeChoice) -> float:
         try:

@@ -7,8 +7,11 @@ Lambda
     a ``make bench-tune`` result measures it instead, not read here yet).
   * architecture: arm64 is priced 20 % lower; its duration is taken equal to x86_64's (not
     measured here: no arm64 machine).
-  * provisioned concurrency: none or a constant count from the trace's concurrency (mean, p99 and
-    peak minute of rate x duration); never with SnapStart (AWS does not allow both).
+  * provisioned concurrency: none, a constant count from the trace's concurrency (mean, p99 and
+    peak minute of rate x duration), or an hourly schedule (UTC hour of day, the same every day:
+    each hour's p99 or peak minute over the trace's days, at least 1; ``twinbench.cost.pc_schedule``),
+    deployed by Application Auto Scaling's scheduled actions (serverless.yml); never with SnapStart
+    (AWS does not allow both).
   * reserved concurrency: the shipped cap or the most the account allows each function: serverless.yml
     reserves it for every function it lists (``reserving_functions``), so at most
     (limit - 100) / that count (``reserved_ceiling``; deploy_lambda.sh refuses more), each with
@@ -31,15 +34,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
-
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
 from twinserve_support.lambda_caps import UNRESERVED_MINIMUM, deployed_caps
 from twinserve_support.paths import SERVERLESS_YML
 
+from twinbench.cost import pc_schedule
 from twinbench.simulate.errors import ParameterError
 from twinbench.simulate.params import ServiceTime
 
@@ -61,9 +64,11 @@ class LambdaChoice:
     snapstart: bool = False
     throttle_rate_rps: float | None = None
     throttle_burst: int | None = None
+    provisioned_schedule: tuple[int, ...] = ()
+    """24 hourly counts (UTC) replacing the constant ``provisioned_concurrency``; ``()`` = none."""
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "provisioned_schedule": list(self.provisioned_schedule) or None}
 
 
 @dataclass(frozen=True, order=True)
@@ -91,12 +96,23 @@ def scaled_service(st: ServiceTime, ref_mb: int, memory_mb: int) -> ServiceTime:
     return st.at_memory(ref_mb, memory_mb)
 
 
+def _concurrency(counts: np.ndarray, duration_ms: float) -> np.ndarray:
+    """Mean in-flight requests per minute (Little's law: rate x duration)."""
+    return np.asarray(counts, dtype=float) / 60.0 * duration_ms / 1000.0
+
+
 def concurrency_levels(counts: np.ndarray, duration_ms: float) -> list[int]:
     """Provisioned-concurrency candidates: mean, p99-minute and peak-minute concurrency."""
-    rps = np.asarray(counts, dtype=float) / 60.0
-    conc = rps * duration_ms / 1000.0
+    conc = _concurrency(counts, duration_ms)
     raw = [float(conc.mean()), float(np.quantile(conc, 0.99)), float(conc.max())]
     return sorted({max(1, math.ceil(c)) for c in raw})
+
+
+def hourly_schedules(counts: np.ndarray, duration_ms: float, limit: int | None) -> list[tuple[int, ...]]:
+    """Hourly-schedule candidates: each UTC hour's p99 and peak minute of concurrency (distinct ones)."""
+    conc = _concurrency(counts, duration_ms)
+    found = [pc_schedule.from_concurrency(conc, q, limit) for q in (0.99, 1.0)]
+    return list(dict.fromkeys(found))
 
 
 def reserving_functions(path: Path = SERVERLESS_YML) -> int:
@@ -128,9 +144,10 @@ def lambda_space(counts: np.ndarray, duration_ms: float, shipped_reserved: int |
     reserved_max = reserved_ceiling(account_concurrency, functions)
     reserved = tuple(sorted({r for r in (shipped_reserved, reserved_max) if r is not None and 1 <= r <= reserved_max}))
     pcs = (0, *concurrency_levels(counts, duration_ms))
+    schedules = ((), *hourly_schedules(counts, duration_ms, max(reserved) if reserved else None))
     memory = (512, 1024, 1769, 3008) if quick else MEMORY_MB
     return {"memory_mb": memory, "architecture": ("x86_64", "arm64"), "provisioned_concurrency": pcs,
-            "reserved_concurrency": reserved or (None,), "snapstart": (False, True)}
+            "provisioned_schedule": schedules, "reserved_concurrency": reserved or (None,), "snapstart": (False, True)}
 
 
 APIGW_ACCOUNT_RATE_RPS = 10_000.0
@@ -151,11 +168,14 @@ def lambda_maker(shipped_reserved: int | None, shipped_rate: float | None,
 
 
 def lambda_valid(c: LambdaChoice) -> bool:
-    if c.snapstart and c.provisioned_concurrency:
+    provisioned = max((c.provisioned_concurrency, *c.provisioned_schedule))
+    if c.provisioned_concurrency and c.provisioned_schedule:
+        return False  # a constant or a schedule, not both
+    if c.snapstart and provisioned:
         return False  # AWS: SnapStart cannot be combined with provisioned concurrency
-    if c.provisioned_concurrency and c.architecture != "x86_64":
+    if provisioned and c.architecture != "x86_64":
         return False  # the pinned table prices provisioned concurrency for x86_64 only
-    return not (c.reserved_concurrency is not None and c.provisioned_concurrency > c.reserved_concurrency)
+    return not (c.reserved_concurrency is not None and provisioned > c.reserved_concurrency)
 
 
 def kube_space(counts: np.ndarray, pod_capacity_rps: float, instances: list[str],

@@ -1,7 +1,8 @@
 """Turn the chosen configurations into files the deploy tools take.
 
 * ``DIR/lambda-params.json``: serverless.yml params (``{"params": {...}}`` with the provenance
-  under ``_source``), taken by ``scripts/deploy_lambda.sh --params-file``.
+  under ``_source``), taken by ``scripts/deploy_lambda.sh --params-file``; an hourly
+  provisioned-concurrency schedule as ``provisionedSchedule`` (``none`` without one).
 * ``DIR/k8s/kustomization.yaml``: an overlay on ``k8s/base`` (referenced by a relative path, so
   the folder can move with the repository) that patches the HPA (range, target), the Deployment's
   CPU/memory and the gunicorn workers (the generated ConfigMap, so a change rolls the pods).
@@ -19,6 +20,7 @@ from typing import Any
 
 from twinserve_support.paths import REPO
 
+from twinbench.cost import pc_schedule
 from twinbench.recommend.space import FAST_SCALE_UP, KubeChoice, LambdaChoice
 
 __all__ = ["WriteError", "deploy_commands", "lambda_params", "write_all", "write_kube_overlay", "write_lambda_params"]
@@ -30,8 +32,11 @@ class WriteError(OSError):
 
 def lambda_params(c: LambdaChoice) -> dict[str, Any]:
     """serverless.yml params for a choice (names as serverless.yml's ``params.default``)."""
+    # An hourly schedule deploys on the alias that a constant count creates: its smallest hour.
+    constant = min(c.provisioned_schedule) if c.provisioned_schedule else c.provisioned_concurrency
     out: dict[str, Any] = {"arch": c.architecture, "memoryMb": c.memory_mb,
-                           "provisionedConcurrency": c.provisioned_concurrency,
+                           "provisionedConcurrency": constant,
+                           "provisionedSchedule": pc_schedule.render(c.provisioned_schedule),
                            "reservedConcurrency": c.reserved_concurrency if c.reserved_concurrency is not None else 100,
                            "snapStart": bool(c.snapstart)}
     if c.throttle_rate_rps is not None:

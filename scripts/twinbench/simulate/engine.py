@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from twinbench.cost import one_sided
 from twinbench.results.formats import SIMULATION
 from twinbench.simulate import external
 from twinbench.simulate.hpa import HpaSpec
@@ -158,7 +159,10 @@ def simulate(config: SimulationConfig, progress: Callable[[float, float], None] 
     do_lambda = "lambda" in config.platforms
     do_kube = "kubernetes" in config.platforms
     snap = config.lambda_params.snapstart
-    lam = LambdaSim(config.lambda_params, config.restore() if snap else config.lambda_init, minutes,
+    arch = config.lambda_params.duration_factor  # arm64: the measured times / its speed factor
+    why = f"arm64 at {config.lambda_params.arm64_speed_factor:g}x x86_64's speed"
+    lambda_duration = config.lambda_duration.scaled(arch, why)
+    lam = LambdaSim(config.lambda_params, config.restore() if snap else config.lambda_init.scaled(arch, why), minutes,
                     np.random.default_rng(config.seed + 1)) if do_lambda else None
     kube = None
     stretch = service_stretch(config.kube_params, config.container_service)
@@ -175,7 +179,7 @@ def simulate(config: SimulationConfig, progress: Callable[[float, float], None] 
             offsets = minute_offsets(t, first, end - first)
             future = None
             if lam is not None:
-                dur = config.lambda_duration.sample(u)
+                dur = lambda_duration.sample(u)
                 if pool is not None:
                     future = pool.submit(lam.run_chunk, t, dur, offsets, first)
                 else:
@@ -267,16 +271,13 @@ def lambda_cost(res: dict[str, Any], config: SimulationConfig, prices: Any) -> d
         _item(f"duration incl. INIT ({lp.architecture})", res["billed_gb_s"] * k, "GB-s",
               prices.usd(f"lambda_{lp.architecture}_usd_per_gb_s")),
     ]
-    per_inv, per_cold, _ = config.costs.log_bytes()
-    log_gb = (res["served"] * per_inv + res["cold_starts"] * per_cold) / 1e9
-    items.append(_item("CloudWatch Logs ingestion (platform lines + handler's JSON/EMF line)", log_gb * k, "GB",
-                       prices.usd("cloudwatch_logs_ingestion_usd_per_gb")))
+    items.append(_row(one_sided.lambda_logs(config.costs, prices, res["served"] * k, res["cold_starts"] * k)))
     if lp.snapstart:
         items.append(_item("SnapStart cache (1 published version)", lp.memory_gb * external.HOURS_PER_MONTH * 3600.0,
                            "GB-s", prices.usd("lambda_snapstart_cache_usd_per_gb_s")))
         items.append(_item("SnapStart restores", res["cold_starts"] * k * lp.memory_gb, "GB restored",
                            prices.usd("lambda_snapstart_restore_usd_per_gb")))
-    if lp.provisioned_concurrency:
+    if lp.provisioned_concurrency or lp.provisioned_schedule:
         items.append(_item("provisioned concurrency (configured)", res["provisioned_configured_gb_s"] * k, "GB-s",
                            prices.usd("lambda_provisioned_x86_64_usd_per_gb_s_idle")))
         items.append(_item("provisioned concurrency (duration)", res["provisioned_billed_gb_s"] * k, "GB-s",
@@ -322,20 +323,14 @@ def fargate_cost(res: dict[str, Any], config: SimulationConfig, prices: Any) -> 
     return {"total_usd": sum(i["monthly_usd"] for i in items), "items": items}
 
 
+def _row(row: one_sided.Row) -> dict[str, Any]:
+    return _item(row.name, row.quantity, row.unit, row.unit_usd)
+
+
 def _control_plane(config: SimulationConfig, prices: Any) -> dict[str, Any]:
-    if config.costs.eks_extended_support:
-        return _item("EKS control plane (extended support)", external.HOURS_PER_MONTH, "cluster-hours",
-                     prices.usd("eks_extended_support_usd_per_hour"))
-    return _item("EKS control plane", external.HOURS_PER_MONTH, "cluster-hours", prices.usd("eks_cluster_usd_per_hour"))
+    return _row(one_sided.control_plane(config.costs, prices))
 
 
 def _network_items(config: SimulationConfig, prices: Any) -> list[dict[str, Any]]:
     """What only the cluster pays: NAT gateway hours and GB, public IPv4 addresses (OneSidedCosts)."""
-    c = config.costs
-    return [
-        _item(f"NAT gateway ({c.nat_gateways})", c.nat_gateways * external.HOURS_PER_MONTH, "gateway-hours",
-              prices.usd("nat_gateway_usd_per_hour")),
-        _item("NAT gateway data processed", c.nat_gb_per_month, "GB", prices.usd("nat_gateway_usd_per_gb")),
-        _item(f"public IPv4 addresses ({c.public_ipv4}: ALB per AZ + NAT)", c.public_ipv4 * external.HOURS_PER_MONTH,
-              "address-hours", prices.usd("public_ipv4_usd_per_hour")),
-    ]
+    return [_row(r) for r in one_sided.cluster_network(config.costs, prices)]

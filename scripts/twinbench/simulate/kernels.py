@@ -106,7 +106,7 @@ def _lambda_advance(now, ints, floats, ht, he, idle, free_at, created_at, dead, 
 
 @jit
 def lambda_chunk(t, dur_ms, init_pool, ints, floats, ht, he, idle, free_at, created_at, dead,  # type: ignore[no-untyped-def]
-                 keep_alive_s, limit, provisioned, bucket_cap, refill_per_s, route_rate, route_burst,
+                 keep_alive_s, limit, pc_pm, bucket_cap, refill_per_s, route_rate, route_burst,
                  latency_ms, cold_flag, env_max, cold_pm, throttled_pm, busy_max):
     """Serve arrivals ``t`` (sorted) on Lambda; fills latency_ms (-1 = throttled) and cold_flag.
 
@@ -114,7 +114,9 @@ def lambda_chunk(t, dur_ms, init_pool, ints, floats, ht, he, idle, free_at, crea
     at ``route_rate``/s; ``route_rate`` <= 0 = off): no token, 429 and Lambda never sees it. Then
     provisioned environments first (never cold); else the most recently used idle environment;
     else a new one if the concurrency limit and the scaling token bucket allow (cold: pays INIT,
-    billed ceil(init + duration) ms); else 429.
+    billed ceil(init + duration) ms); else 429. ``pc_pm``: provisioned environments per minute (a
+    schedule changes them at minute boundaries; the free count may go negative while environments
+    taken away are still busy, and they leave as they finish).
     """
     n_minutes = env_max.size
     pool_n = init_pool.size
@@ -128,7 +130,8 @@ def lambda_chunk(t, dur_ms, init_pool, ints, floats, ht, he, idle, free_at, crea
             ints[L_MINUTE] += 1
             boundary = ints[L_MINUTE] * 60.0
             _lambda_advance(boundary, ints, floats, ht, he, idle, free_at, created_at, dead, keep_alive_s)
-            env_max[ints[L_MINUTE]] = max(env_max[ints[L_MINUTE]], ints[L_ALIVE] + provisioned)
+            ints[L_PC_FREE] += pc_pm[ints[L_MINUTE]] - pc_pm[ints[L_MINUTE] - 1]
+            env_max[ints[L_MINUTE]] = max(env_max[ints[L_MINUTE]], ints[L_ALIVE] + pc_pm[ints[L_MINUTE]])
         _lambda_advance(now, ints, floats, ht, he, idle, free_at, created_at, dead, keep_alive_s)
         ints[L_REQUESTS] += 1
         d = dur_ms[i]
@@ -198,8 +201,8 @@ def lambda_chunk(t, dur_ms, init_pool, ints, floats, ht, he, idle, free_at, crea
                 cold_flag[i] = 1
                 ints[L_COLD] += 1
                 cold_pm[minute] += 1
-        if ints[L_ALIVE] + provisioned > env_max[minute]:
-            env_max[minute] = ints[L_ALIVE] + provisioned
+        if ints[L_ALIVE] + pc_pm[minute] > env_max[minute]:
+            env_max[minute] = ints[L_ALIVE] + pc_pm[minute]
         if ints[L_HEAP_N] > busy_max[minute]:
             busy_max[minute] = ints[L_HEAP_N]
 

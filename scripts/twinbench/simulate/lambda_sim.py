@@ -19,8 +19,8 @@ The model (the per-request loop is ``kernels.lambda_chunk``):
   (1,000 per 10 s, continuously, never above 1,000): no token, no new environment, 429.
 * Billing: each invocation ceil(duration) ms, a cold one ceil(init + duration) ms (INIT
   billed since 2025-08-01; see params.py); GB-s = billed s x memory MB / 1024. Provisioned
-  environments bill their configured GB-s all the time plus their duration at the
-  provisioned rate.
+  environments bill their configured GB-s for every minute they are configured (all the time,
+  or each hour's count of an hourly schedule) plus their duration at the provisioned rate.
 * Environment-seconds: from creation to reaping (idle keep-alive included): what AWS keeps
   resident for you, not what you pay for.
 """
@@ -46,7 +46,8 @@ class LambdaSim:
         self.floats = np.zeros(k.L_N_FLOATS, dtype=np.float64)
         self.floats[k.LF_TOKENS] = params.scale_rate_per_10s
         self.floats[k.LF_ROUTE_TOKENS] = params.throttle_burst or 0
-        self.ints[k.L_PC_FREE] = params.provisioned_concurrency
+        self.pc_pm = params.provisioned_per_minute(minutes)
+        self.ints[k.L_PC_FREE] = self.pc_pm[0]
         self.heap_t = np.zeros(cap, dtype=np.float64)
         self.heap_e = np.zeros(cap, dtype=np.int64)
         self.idle = np.zeros(cap, dtype=np.int64)
@@ -56,7 +57,7 @@ class LambdaSim:
         self.init_pool = init.sample(rng.random(params.init_pool_size))
         self.minutes = minutes
         self.env_max = np.zeros(minutes, dtype=np.int64)
-        self.env_max[0] = params.provisioned_concurrency
+        self.env_max[0] = self.pc_pm[0]
         self.cold_pm = np.zeros(minutes, dtype=np.int64)
         self.throttled_pm = np.zeros(minutes, dtype=np.int64)
         self.busy_max = np.zeros(minutes, dtype=np.int64)
@@ -71,7 +72,7 @@ class LambdaSim:
         p = self.p
         k.lambda_chunk(t, dur_ms, self.init_pool, self.ints, self.floats, self.heap_t, self.heap_e, self.idle,
                        self.free_at, self.created_at, self.dead, float(p.keep_alive_s), int(p.concurrency_limit),
-                       int(p.provisioned_concurrency), float(p.scale_rate_per_10s), float(p.scale_rate_per_10s) / 10.0,
+                       self.pc_pm, float(p.scale_rate_per_10s), float(p.scale_rate_per_10s) / 10.0,
                        float(p.throttle_rate_rps or 0.0), float(p.throttle_burst or 0),
                        latency, cold, self.env_max, self.cold_pm, self.throttled_pm, self.busy_max)
         self.latency.add(latency, offsets, first_minute)
@@ -86,7 +87,8 @@ class LambdaSim:
             self.ints[k.L_MINUTE] += 1
             m = int(self.ints[k.L_MINUTE])
             k._lambda_advance(m * 60.0, *args)
-            self.env_max[m] = max(self.env_max[m], int(self.ints[k.L_ALIVE]) + p.provisioned_concurrency)
+            self.ints[k.L_PC_FREE] += self.pc_pm[m] - self.pc_pm[m - 1]
+            self.env_max[m] = max(self.env_max[m], int(self.ints[k.L_ALIVE]) + int(self.pc_pm[m]))
         k._lambda_advance(self.span_s, *args)
         # Still alive at the end: idle ones until min(reaping, end), busy ones until the end.
         lo, cnt, cap = int(self.ints[k.L_IDLE_LO]), int(self.ints[k.L_IDLE_CNT]), self.idle.size
@@ -115,8 +117,8 @@ class LambdaSim:
             "billed_ms": int(i[k.L_BILLED_MS]),
             "billed_gb_s": int(i[k.L_BILLED_MS]) / 1000.0 * gb,
             "provisioned_billed_gb_s": int(i[k.L_PC_BILLED_MS]) / 1000.0 * gb,
-            "provisioned_configured_gb_s": self.p.provisioned_concurrency * gb * self.span_s,
-            "environment_seconds": float(self.floats[k.LF_ENV_SECONDS]) + self.p.provisioned_concurrency * self.span_s,
+            "provisioned_configured_gb_s": float(self.pc_pm.sum()) * 60.0 * gb,
+            "environment_seconds": float(self.floats[k.LF_ENV_SECONDS]) + float(self.pc_pm.sum()) * 60.0,
             "max_environments": int(self.env_max.max()),
             "max_concurrency": int(self.busy_max.max()),
             "latency_ms": self.latency.summary(),

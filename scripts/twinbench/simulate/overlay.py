@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from twinbench.cost import pc_schedule
 from twinbench.simulate.errors import InputsError
 
 __all__ = ["LambdaFileParams", "OverlayPod", "read_lambda_params", "read_overlay_pod"]
@@ -36,6 +37,8 @@ class LambdaFileParams:
     snapstart: bool | None = None
     throttle_rate_rps: float | None = None
     throttle_burst: int | None = None
+    provisioned_schedule: tuple[int, ...] = ()
+    """``provisionedSchedule``: 24 hourly counts (UTC), ``()`` for none; it replaces the constant."""
 
 
 def _cpu_m(text: Any) -> float:
@@ -98,7 +101,8 @@ def read_lambda_params(file: str | Path) -> LambdaFileParams:
             int(params["reservedConcurrency"]) if "reservedConcurrency" in params else None,
             None if snap is None else str(snap).lower() == "true",
             float(params["throttleRateLimit"]) if "throttleRateLimit" in params else None,
-            int(params["throttleBurstLimit"]) if "throttleBurstLimit" in params else None)
+            int(params["throttleBurstLimit"]) if "throttleBurstLimit" in params else None,
+            pc_schedule.parse(params.get("provisionedSchedule", pc_schedule.NONE)))
     except OSError as exc:
         raise InputsError(f"cannot read {path}: {exc.strerror or exc}") from None
     except (ValueError, TypeError, AttributeError) as exc:

@@ -15,6 +15,7 @@ from typing import Literal
 import numpy as np
 from twinserve_support.lambda_caps import ACCOUNT_CONCURRENCY_DEFAULT, Caps, check_reserved_concurrency
 
+from twinbench.cost import pc_schedule
 from twinbench.simulate.errors import ParameterError
 
 __all__ = ["DEFAULT_RESTORE_QUANTILES", "KubeParams", "LambdaParams", "NODE_PROVISIONERS", "OneSidedCosts",
@@ -87,9 +88,13 @@ class ServiceTime:
         ``min(1, measured/1769) / min(1, memory/1769)``.
         """
         f = min(1.0, measured_mb / FULL_VCPU_MB) / min(1.0, memory_mb / FULL_VCPU_MB)
-        if f == 1.0:
+        return self.scaled(f, f"CPU share at {memory_mb} MB")
+
+    def scaled(self, factor: float, why: str) -> ServiceTime:
+        """Every time multiplied by ``factor`` (itself when 1), with ``why`` in its source."""
+        if factor == 1.0:
             return self
-        return ServiceTime(self.name, self.sorted_ms * f, f"{self.source}, x{f:.3g} (CPU share at {memory_mb} MB)")
+        return ServiceTime(self.name, self.sorted_ms * factor, f"{self.source}, x{factor:.3g} ({why})")
 
     def sample(self, u: np.ndarray) -> np.ndarray:
         """Times (ms) at uniform draws ``u`` in [0, 1): linear between order statistics."""
@@ -112,6 +117,8 @@ FULL_VCPU_MB = 1769
 DEFAULT_SERVICE_QUANTILES = {0.0: 2.0, 0.5: 5.0, 0.9: 7.0, 0.99: 12.0, 0.999: 25.0, 1.0: 40.0}
 DEFAULT_INIT_QUANTILES = {0.0: 250.0, 0.5: 330.0, 0.99: 600.0, 1.0: 800.0}
 """Lambda INIT: the sample report's measured 330 ms median cold start (README), with a tail."""
+ARM64_SPEED_FACTOR_UNKNOWN = 1.0
+"""arm64 speed relative to x86_64 when nothing measured it (LambdaParams.arm64_speed_factor)."""
 DEFAULT_RESTORE_QUANTILES = {0.0: 200.0, 0.5: 450.0, 0.99: 1000.0, 1.0: 1400.0}
 """SnapStart restore latency: an assumption inside AWS's "as low as sub-second" (module docstring)."""
 
@@ -133,10 +140,25 @@ class LambdaParams:
     init_pool_size: int = 65536
     snapstart: bool = False
     restore_hook_ms: float = 2.0
+    provisioned_schedule: tuple[int, ...] = ()
+    """Provisioned concurrency by hour of day, UTC (``twinbench.cost.pc_schedule``); ``()`` = none.
+    Replaces the constant ``provisioned_concurrency`` (which must then be 0)."""
+    arm64_speed_factor: float = ARM64_SPEED_FACTOR_UNKNOWN
+    """How much faster the handler runs on arm64 than on x86_64 (2.0 = half the time); arm64's warm
+    duration and INIT are the measured ones divided by it. 1.0 = unknown: not measured here (no
+    arm64 machine), so arm64 is taken as fast as x86_64 and saves only its lower GB-s price."""
 
     def __post_init__(self) -> None:
-        if self.snapstart and self.provisioned_concurrency:
+        check_finite("arm64 speed factor", self.arm64_speed_factor, strict=True)
+        if self.snapstart and (self.provisioned_concurrency or self.provisioned_schedule):
             raise ParameterError("SnapStart cannot be combined with provisioned concurrency (AWS does not allow it)")
+        if self.provisioned_schedule:
+            if self.provisioned_concurrency:
+                raise ParameterError("give a constant provisioned concurrency or an hourly schedule, not both")
+            try:
+                pc_schedule.check(self.provisioned_schedule)
+            except pc_schedule.ScheduleError as exc:
+                raise ParameterError(str(exc)) from None
         check_finite("restore hook (ms)", self.restore_hook_ms)
         if not (isinstance(self.memory_mb, int) and 128 <= self.memory_mb <= 10240):
             raise ParameterError(f"Lambda memory must be 128..10240 MB, got {self.memory_mb}")
@@ -148,11 +170,20 @@ class LambdaParams:
             Caps(None, self.throttle_rate_rps, self.throttle_burst)
         except ValueError as exc:
             raise ParameterError(str(exc)) from None
-        if not 0 <= self.provisioned_concurrency <= self.concurrency_limit:
+        if not 0 <= max((self.provisioned_concurrency, *self.provisioned_schedule)) <= self.concurrency_limit:
             raise ParameterError("provisioned concurrency must be within 0..the function's concurrency limit")
         check_finite("scale rate (environments per 10 s)", self.scale_rate_per_10s, strict=True)
-        if self.provisioned_concurrency and self.architecture != "x86_64":
+        if (self.provisioned_concurrency or self.provisioned_schedule) and self.architecture != "x86_64":
             raise ParameterError("provisioned concurrency is priced for x86_64 only in the pinned price table")
+
+    def provisioned_per_minute(self, minutes: int) -> np.ndarray:
+        """Provisioned environments in each minute of the span (the schedule's hour, else the constant)."""
+        return pc_schedule.per_minute(self.provisioned_schedule, minutes, self.provisioned_concurrency)
+
+    @property
+    def duration_factor(self) -> float:
+        """What the measured (x86_64) times are multiplied by on this function's architecture."""
+        return 1.0 / self.arm64_speed_factor if self.architecture == "arm64" else 1.0
 
     @property
     def concurrency_limit(self) -> int:

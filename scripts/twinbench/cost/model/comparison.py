@@ -4,10 +4,11 @@ document with the assumptions it states."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from twinbench.cost import one_sided
 from twinbench.cost.model.configs import (
     MAX_SEARCH_RPS,
     MIN_SEARCH_RPS,
@@ -33,13 +34,17 @@ from twinbench.cost.traffic import (
     TrafficProfile,
 )
 
+if TYPE_CHECKING:
+    from twinbench.simulate.params import OneSidedCosts
 
 def _costs_at(profile: TrafficProfile, mean_rps: float, lam: LambdaConfig, ctr: ContainerConfig,
-              alb: AlbAssumptions, prices: PriceTable, fargate_on_eks: bool) -> tuple[float, float, float]:
+              alb: AlbAssumptions, prices: PriceTable, fargate_on_eks: bool,
+              costs: OneSidedCosts | None = None) -> tuple[float, float, float]:
     scaled = profile.scaled_to_mean(mean_rps)
-    return (lambda_monthly_cost(scaled, lam, prices).monthly_usd,
-            eks_monthly_cost(scaled, ctr, alb, prices).monthly_usd,
-            fargate_monthly_cost(scaled, ctr, alb, prices, fargate_on_eks).monthly_usd)
+    costs = costs or one_sided.default_costs()
+    return (lambda_monthly_cost(scaled, lam, prices, costs).monthly_usd,
+            eks_monthly_cost(scaled, ctr, alb, prices, costs).monthly_usd,
+            fargate_monthly_cost(scaled, ctr, alb, prices, fargate_on_eks, costs).monthly_usd)
 
 
 MAX_STEP_POINTS = 500
@@ -49,7 +54,8 @@ MAX_STEP_POINTS = 500
 def break_even_rps(profile: TrafficProfile, lam: LambdaConfig, ctr: ContainerConfig,
                    against: Literal["eks", "fargate"] = "eks", *, alb: AlbAssumptions | None = None,
                    prices: PriceTable | None = None, fargate_on_eks: bool = True,
-                   max_rps: float = 100_000.0, grid_points: int = 160, tolerance_rps: float = 1e-3) -> BreakEven:
+                   max_rps: float = 100_000.0, grid_points: int = 160, tolerance_rps: float = 1e-3,
+                   costs: OneSidedCosts | None = None) -> BreakEven:
     """Lowest mean rate (same traffic shape) at which Lambda costs at least ``against``.
 
     Lambda is priced serving all of it: its caps are lifted (:meth:`LambdaConfig.uncapped`).
@@ -66,15 +72,16 @@ def break_even_rps(profile: TrafficProfile, lam: LambdaConfig, ctr: ContainerCon
     if not MIN_SEARCH_RPS <= max_rps <= MAX_SEARCH_RPS:  # also refuses NaN; the grid starts at 1e-3
         raise ConfigError(f"max_rps must be within {MIN_SEARCH_RPS:g}..{MAX_SEARCH_RPS:,.0f} req/s, got {max_rps}")
     prices = prices or load_prices()
+    costs = costs or one_sided.default_costs()
     alb = alb or AlbAssumptions()
     lam = lam.uncapped()
     if profile.mean_rps == 0:
         profile = TrafficProfile(profile.name, np.ones(1))  # no shape to keep: price a constant rate
     def lambda_minus_other(rps: float) -> float:
         scaled = profile.scaled_to_mean(rps)
-        other = (eks_monthly_cost(scaled, ctr, alb, prices) if against == "eks"
-                 else fargate_monthly_cost(scaled, ctr, alb, prices, fargate_on_eks))
-        return lambda_monthly_cost(scaled, lam, prices).monthly_usd - other.monthly_usd
+        other = (eks_monthly_cost(scaled, ctr, alb, prices, costs) if against == "eks"
+                 else fargate_monthly_cost(scaled, ctr, alb, prices, fargate_on_eks, costs))
+        return lambda_monthly_cost(scaled, lam, prices, costs).monthly_usd - other.monthly_usd
 
     cache: dict[float, bool] = {}
 
@@ -124,7 +131,8 @@ def break_even_rps(profile: TrafficProfile, lam: LambdaConfig, ctr: ContainerCon
 
 def cost_curve(profile: TrafficProfile, lam: LambdaConfig, ctr: ContainerConfig,
                rates_rps: Sequence[float] | np.ndarray | None = None, *, alb: AlbAssumptions | None = None,
-               prices: PriceTable | None = None, fargate_on_eks: bool = True) -> CostCurve:
+               prices: PriceTable | None = None, fargate_on_eks: bool = True,
+               costs: OneSidedCosts | None = None) -> CostCurve:
     """Monthly cost of each platform at each mean rate (profile shape kept), for plotting.
 
     Default rates: 201 points from 0 to 2.5 x the larger break-even (or 2 x the profile's
@@ -132,11 +140,14 @@ def cost_curve(profile: TrafficProfile, lam: LambdaConfig, ctr: ContainerConfig,
     serving every request (caps lifted), as in :func:`break_even_rps`.
     """
     prices = prices or load_prices()
+    costs = costs or one_sided.default_costs()
     alb = alb or AlbAssumptions()
     lam = lam.uncapped()
     shaped = profile if profile.mean_rps > 0 else TrafficProfile(profile.name, np.ones(1))
-    be_eks = break_even_rps(shaped, lam, ctr, "eks", alb=alb, prices=prices, fargate_on_eks=fargate_on_eks)
-    be_fargate = break_even_rps(shaped, lam, ctr, "fargate", alb=alb, prices=prices, fargate_on_eks=fargate_on_eks)
+    be_eks = break_even_rps(shaped, lam, ctr, "eks", alb=alb, prices=prices, fargate_on_eks=fargate_on_eks,
+                            costs=costs)
+    be_fargate = break_even_rps(shaped, lam, ctr, "fargate", alb=alb, prices=prices, fargate_on_eks=fargate_on_eks,
+                                costs=costs)
     if rates_rps is None:
         top = max([2.0 * profile.mean_rps, 1.0] + [2.5 * b.rps for b in (be_eks, be_fargate) if b.rps])
         rates = np.linspace(0.0, top, 201)
@@ -144,13 +155,14 @@ def cost_curve(profile: TrafficProfile, lam: LambdaConfig, ctr: ContainerConfig,
         rates = np.asarray(rates_rps, dtype=float)
         if rates.ndim != 1 or np.any(rates < 0):
             raise ConfigError("rates_rps must be a 1-D sequence of rates >= 0")
-    costs = np.array([_costs_at(shaped, float(r), lam, ctr, alb, prices, fargate_on_eks) for r in rates]).reshape(-1, 3)
+    bills = np.array([_costs_at(shaped, float(r), lam, ctr, alb, prices, fargate_on_eks, costs)
+                      for r in rates]).reshape(-1, 3)
     return CostCurve(
         mean_rps=rates,
         requests_per_month=rates * SECONDS_PER_MONTH,
-        lambda_monthly_usd=costs[:, 0],
-        eks_monthly_usd=costs[:, 1],
-        fargate_monthly_usd=costs[:, 2],
+        lambda_monthly_usd=bills[:, 0],
+        eks_monthly_usd=bills[:, 1],
+        fargate_monthly_usd=bills[:, 2],
         break_even_eks=be_eks,
         break_even_fargate=be_fargate,
         profile_name=profile.name,
@@ -159,15 +171,20 @@ def cost_curve(profile: TrafficProfile, lam: LambdaConfig, ctr: ContainerConfig,
 
 def compare(profile: TrafficProfile, lam: LambdaConfig, ctr: ContainerConfig, *,
             alb: AlbAssumptions | None = None, prices: PriceTable | None = None,
-            fargate_on_eks: bool = True, max_rps: float = 100_000.0) -> CostComparison:
-    """Price one scenario on all three platforms and find both break-even rates."""
+            fargate_on_eks: bool = True, max_rps: float = 100_000.0,
+            costs: OneSidedCosts | None = None) -> CostComparison:
+    """Price one scenario on all three platforms and find both break-even rates.
+
+    ``costs``: what only one platform pays (NAT, IPv4, extended support, Lambda's log ingestion), the
+    parameters' one home ``simulate.params.OneSidedCosts``; None takes their defaults."""
     prices = prices or load_prices()
+    costs = costs or one_sided.default_costs()
     alb = alb or AlbAssumptions()
-    lambda_cost = lambda_monthly_cost(profile, lam, prices)
-    eks_cost = eks_monthly_cost(profile, ctr, alb, prices)
-    fargate_cost = fargate_monthly_cost(profile, ctr, alb, prices, fargate_on_eks)
+    lambda_cost = lambda_monthly_cost(profile, lam, prices, costs)
+    eks_cost = eks_monthly_cost(profile, ctr, alb, prices, costs)
+    fargate_cost = fargate_monthly_cost(profile, ctr, alb, prices, fargate_on_eks, costs)
     be = {against: break_even_rps(profile, lam, ctr, against, alb=alb, prices=prices,
-                                  fargate_on_eks=fargate_on_eks, max_rps=max_rps)
+                                  fargate_on_eks=fargate_on_eks, max_rps=max_rps, costs=costs)
           for against in ("eks", "fargate")}
     cheapest = min((lambda_cost, eks_cost, fargate_cost), key=lambda c: c.monthly_usd).platform
     return CostComparison(
@@ -201,7 +218,10 @@ def alb_assumption_text(alb: AlbAssumptions) -> str:
 ASSUMPTIONS: tuple[str, ...] = (
     "730-hour month; us-east-1 on-demand list prices pinned in prices.json (no free tier, volume tiers, "
     "Savings Plans or Spot)",
-    "not priced: data transfer, CloudWatch Logs/metrics, NAT gateway, ECR/S3 storage, EBS node volumes",
+    "one-sided costs (simulate.params.OneSidedCosts defaults unless given): EKS/Fargate pay NAT gateway hours "
+    "and GB processed and public IPv4 addresses (ALB per AZ + NAT), Lambda pays CloudWatch Logs ingestion per "
+    "invocation (the handler's measured line + the platform's lines); EKS extended support is off",
+    "not priced: other data transfer, CloudWatch metrics, ECR/S3 storage, EBS node volumes",
     "container fleets sized for the profile's peak minute x headroom and run all month (no autoscaling)",
     "Lambda duration billed per invocation rounded up to 1 ms; INIT billed on each cold start",
     "cold starts: Poisson arrivals per environment, keep-alive model (see twinbench.cost.model docstring)",

@@ -13,6 +13,7 @@ from typing import Literal
 import numpy as np
 from twinserve_support.lambda_caps import ACCOUNT_CONCURRENCY_DEFAULT, Caps, check_reserved_concurrency
 
+from twinbench.cost import pc_schedule
 from twinbench.cost.traffic import (
     CostModelError,
 )
@@ -67,7 +68,9 @@ class LambdaConfig:
     durations). ``init_duration_ms`` is the measured Init Duration, billed once per cold
     start. ``keep_alive_s`` is how long an idle environment survives (not published by AWS;
     300 s is a commonly observed lower end, so cold starts are not understated).
-    ``provisioned_concurrency`` environments are billed all month (x86_64 prices only).
+    ``provisioned_concurrency`` environments are billed all month (x86_64 prices only);
+    ``provisioned_schedule`` (24 hourly counts, UTC, ``twinbench.cost.pc_schedule``) instead bills
+    each hour's count for that hour, every day.
     ``reserved_concurrency`` and ``throttle_rate_rps`` (req/s) are the caps: what they turn away
     gets 429 and is not billed (see ``lambda_monthly_cost``); ``None`` = uncapped.
     """
@@ -81,6 +84,7 @@ class LambdaConfig:
     provisioned_concurrency: int = 0
     reserved_concurrency: int | None = None
     throttle_rate_rps: float | None = None
+    provisioned_schedule: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if not (0 < self.billed_duration_ms <= LAMBDA_MAX_DURATION_MS):
@@ -103,6 +107,13 @@ class LambdaConfig:
             Caps(None, self.throttle_rate_rps, None if self.throttle_rate_rps is None else 1)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
+        if self.provisioned_schedule:
+            if self.provisioned_concurrency:
+                raise ConfigError("give provisioned_concurrency or provisioned_schedule, not both")
+            try:
+                pc_schedule.check(self.provisioned_schedule, self.reserved_concurrency)
+            except pc_schedule.ScheduleError as exc:
+                raise ConfigError(str(exc)) from None
         if self.reserved_concurrency is not None and self.provisioned_concurrency > self.reserved_concurrency:
             raise ConfigError(f"provisioned_concurrency {self.provisioned_concurrency} exceeds reserved_concurrency "
                               f"{self.reserved_concurrency}")
@@ -111,6 +122,17 @@ class LambdaConfig:
     def memory_gb(self) -> float:
         """Lambda's GB for GB-seconds: MB / 1024 (128 MB = 0.125 GB)."""
         return self.memory_mb / 1024.0
+
+    def provisioned_per_minute(self, minutes: int) -> np.ndarray:
+        """Provisioned environments in each minute of a profile starting at 00:00 UTC."""
+        return pc_schedule.per_minute(self.provisioned_schedule, minutes, self.provisioned_concurrency)
+
+    @property
+    def provisioned_mean(self) -> float:
+        """Environments configured on average over a day (what the configured GB-s bill)."""
+        if self.provisioned_schedule:
+            return sum(self.provisioned_schedule) / len(self.provisioned_schedule)
+        return float(self.provisioned_concurrency)
 
     def uncapped(self) -> LambdaConfig:
         """The same function with both caps lifted (what serving all of a traffic costs)."""

@@ -1,7 +1,9 @@
 """The container platforms' monthly bills: EKS (control plane + nodes for the peak's pods + ALB) and Fargate
 (EKS on Fargate by default, each pod at the smallest size holding it; ECS on Fargate optionally).
 
-EKS = control plane 730 x $/h + nodes x 730 x instance $/h + ALB, pods = ceil(peak x headroom / pod_rps)
+EKS = control plane 730 x $/h + nodes x 730 x instance $/h + ALB + what only the cluster pays (NAT gateway
+hours and GB, public IPv4 addresses; extended support raises the control plane's rate: ``cost.one_sided``,
+parameters ``simulate.params.OneSidedCosts``), pods = ceil(peak x headroom / pod_rps)
 bin-packed onto nodes (see sizing). Fargate on EKS bills memory request + 256 MiB. ALB = $/h + $/LCU-hour,
 an LCU-hour the largest of new connections/s / 25, active connections / 3000, processed GB/h, rule
 evaluations/s / 1000. The fleets are sized for the profile's peak and run all month (no autoscaling).
@@ -9,6 +11,9 @@ evaluations/s / 1000. The fleets are sized for the profile's peak and run all mo
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from twinbench.cost import one_sided
 from twinbench.cost.model.configs import (
     GIB,
     T3_UNLIMITED_USD_PER_VCPU_HOUR,
@@ -29,6 +34,9 @@ from twinbench.cost.traffic import (
     TrafficProfile,
 )
 
+if TYPE_CHECKING:
+    from twinbench.simulate.params import OneSidedCosts
+
 
 def _alb_items(profile: TrafficProfile, alb: AlbAssumptions, prices: PriceTable) -> list[LineItem]:
     lcu = prices.lcu
@@ -46,24 +54,37 @@ def _alb_items(profile: TrafficProfile, alb: AlbAssumptions, prices: PriceTable)
             LineItem("ALB LCUs", lcu_hours, "LCU-hours", lcu_price, lcu_hours * lcu_price)]
 
 
-def _control_plane_item(prices: PriceTable) -> LineItem:
-    price = prices.usd("eks_cluster_usd_per_hour")
-    return LineItem("EKS control plane", HOURS_PER_MONTH, "cluster-hours", price, HOURS_PER_MONTH * price)
+def _line(row: one_sided.Row) -> LineItem:
+    return LineItem(row.name, row.quantity, row.unit, row.unit_usd, row.monthly_usd)
+
+
+def _cluster_items(costs: OneSidedCosts | None, prices: PriceTable, on_eks: bool = True) -> tuple[list[LineItem],
+                                                                                                  list[LineItem]]:
+    """(the control plane when ``on_eks``, the network rows): the one-sided costs of a container platform.
+
+    ``costs`` None: the platform alone (standard control plane, no network rows), as the Power Tuning
+    pricing and the simulator's peak-sized reference want it; ``compare`` passes the defaults."""
+    plane_costs = costs or one_sided.default_costs()
+    plane = [_line(one_sided.control_plane(plane_costs, prices))] if on_eks else []
+    return plane, [] if costs is None else [_line(r) for r in one_sided.cluster_network(costs, prices)]
 
 
 def eks_monthly_cost(profile: TrafficProfile, config: ContainerConfig, alb: AlbAssumptions | None = None,
-                     prices: PriceTable | None = None) -> PlatformCost:
-    """EKS control plane + EC2 nodes for the peak's pods + ALB, for a month of ``profile``."""
+                     prices: PriceTable | None = None, costs: OneSidedCosts | None = None) -> PlatformCost:
+    """EKS control plane + EC2 nodes for the peak's pods + ALB + NAT and IPv4, for a month of ``profile``.
+
+    ``costs``: the one-sided parameters (None: none of them, the platform alone)."""
     prices = prices or load_prices()
     alb = alb or AlbAssumptions()
     instance = prices.instance(config.instance_type)
     pods = pods_needed(profile.peak_rps, config)
     nodes = nodes_needed(pods, config, prices)
     node_hours = nodes * HOURS_PER_MONTH
-    items = [_control_plane_item(prices),
+    plane, network = _cluster_items(costs, prices)
+    items = [*plane,
              LineItem(f"nodes ({instance.name})", node_hours, "instance-hours", instance.usd_per_hour,
                       node_hours * instance.usd_per_hour),
-             *_alb_items(profile, alb, prices)]
+             *_alb_items(profile, alb, prices), *network]
     notes = []
     if instance.burstable_baseline_fraction is not None:
         notes.append(f"{instance.name} is burstable: CPU above {instance.burstable_baseline_fraction:.0%} per vCPU "
@@ -84,8 +105,11 @@ def eks_monthly_cost(profile: TrafficProfile, config: ContainerConfig, alb: AlbA
 
 
 def fargate_monthly_cost(profile: TrafficProfile, config: ContainerConfig, alb: AlbAssumptions | None = None,
-                         prices: PriceTable | None = None, on_eks: bool = True) -> PlatformCost:
-    """Fargate pods for the peak + ALB (+ EKS control plane when ``on_eks``), for a month."""
+                         prices: PriceTable | None = None, on_eks: bool = True,
+                         costs: OneSidedCosts | None = None) -> PlatformCost:
+    """Fargate pods for the peak + ALB + NAT and IPv4 (+ EKS control plane when ``on_eks``), for a month.
+
+    ``costs``: the one-sided parameters (None: none of them, the platform alone)."""
     prices = prices or load_prices()
     alb = alb or AlbAssumptions()
     pods = pods_needed(profile.peak_rps, config)
@@ -94,10 +118,12 @@ def fargate_monthly_cost(profile: TrafficProfile, config: ContainerConfig, alb: 
     gb_hours = pods * memory_gb * HOURS_PER_MONTH
     vcpu_price = prices.usd("fargate_x86_64_usd_per_vcpu_hour")
     gb_price = prices.usd("fargate_x86_64_usd_per_gb_hour")
-    items = ([_control_plane_item(prices)] if on_eks else []) + [
+    plane, network = _cluster_items(costs, prices, on_eks)
+    items = [
+        *plane,
         LineItem("Fargate vCPU", vcpu_hours, "vCPU-hours", vcpu_price, vcpu_hours * vcpu_price),
         LineItem("Fargate memory", gb_hours, "GB-hours", gb_price, gb_hours * gb_price),
-        *_alb_items(profile, alb, prices),
+        *_alb_items(profile, alb, prices), *network,
     ]
     return PlatformCost(
         platform="fargate",

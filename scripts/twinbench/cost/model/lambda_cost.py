@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from twinbench.cost import one_sided
 from twinbench.cost.model.configs import (
     FRONT_DOOR_LABELS,
     FRONT_DOOR_PRICE_KEYS,
@@ -33,6 +35,9 @@ from twinbench.cost.traffic import (
     SECONDS_PER_MONTH,
     TrafficProfile,
 )
+
+if TYPE_CHECKING:
+    from twinbench.simulate.params import OneSidedCosts
 
 
 def mean_billed_duration_ms(durations_ms: Iterable[float]) -> float:
@@ -84,8 +89,11 @@ def expected_cold_starts(profile: TrafficProfile, billed_duration_ms: float, kee
     )
 
 
-def lambda_monthly_cost(profile: TrafficProfile, config: LambdaConfig, prices: PriceTable | None = None) -> PlatformCost:
-    """Lambda + front door for a month of ``profile``; raises PriceTableError for PC on arm64.
+def lambda_monthly_cost(profile: TrafficProfile, config: LambdaConfig, prices: PriceTable | None = None,
+                        costs: OneSidedCosts | None = None) -> PlatformCost:
+    """Lambda + front door + CloudWatch Logs ingestion for a month of ``profile``; raises
+    PriceTableError for PC on arm64. ``costs``: the one-sided parameters (None: no log ingestion, the
+    function alone, as the Power Tuning pricing wants it; ``compare`` passes the defaults).
 
     cost = requests x price/request + front door
          + (requests x mean billed duration + cold starts x init duration) x memory GB x price/GB-s,
@@ -110,12 +118,13 @@ def lambda_monthly_cost(profile: TrafficProfile, config: LambdaConfig, prices: P
     notes: list[str] = []
 
     # Share of each minute's duration that provisioned environments absorb.
-    pc = config.provisioned_concurrency
+    pc_pm = config.provisioned_per_minute(rates.size)
+    pc = bool(pc_pm.any())
     if pc:
         if config.architecture != "x86_64":
             raise PriceTableError("provisioned-concurrency prices are pinned for x86_64 only")
         demand = rates * d_s
-        pc_share = np.divide(np.minimum(demand, pc), demand, out=np.ones_like(rates), where=demand > 0)
+        pc_share = np.divide(np.minimum(demand, pc_pm), demand, out=np.ones_like(rates), where=demand > 0)
     else:
         pc_share = np.zeros_like(rates)
     invoke_gb_s_per_min = rates * 60.0 * d_s * gb
@@ -139,7 +148,7 @@ def lambda_monthly_cost(profile: TrafficProfile, config: LambdaConfig, prices: P
     if config.init_duration_ms > 0:
         items.append(LineItem("init (cold starts)", init_gb_s, "GB-s", on_demand_price, init_gb_s * on_demand_price))
     if pc:
-        configured_gb_s = pc * gb * SECONDS_PER_MONTH
+        configured_gb_s = config.provisioned_mean * gb * SECONDS_PER_MONTH  # every hour of every day, as scheduled
         idle_price = prices.usd("lambda_provisioned_x86_64_usd_per_gb_s_idle")
         used_price = prices.usd("lambda_provisioned_x86_64_usd_per_gb_s_used")
         items.append(LineItem("provisioned concurrency (configured)", configured_gb_s, "GB-s",
@@ -149,6 +158,9 @@ def lambda_monthly_cost(profile: TrafficProfile, config: LambdaConfig, prices: P
     door_price = prices.usd(FRONT_DOOR_PRICE_KEYS[config.front_door])
     items.append(LineItem(FRONT_DOOR_LABELS[config.front_door], door_requests / 1e6, "million requests",
                           door_price, door_requests / 1e6 * door_price))
+    if costs is not None:
+        logs = one_sided.lambda_logs(costs, prices, requests, cold.cold_starts_per_month)
+        items.append(LineItem(logs.name, logs.quantity, logs.unit, logs.unit_usd, logs.monthly_usd))
 
     if cold_all.peak_concurrency > LAMBDA_DEFAULT_CONCURRENCY_LIMIT:
         notes.append(f"peak concurrency {cold_all.peak_concurrency:.0f} exceeds the default account quota "
@@ -168,7 +180,8 @@ def lambda_monthly_cost(profile: TrafficProfile, config: LambdaConfig, prices: P
                 "cold_start_fraction": cold.cold_start_fraction,
                 "cold_starts_per_month": cold.cold_starts_per_month,
                 "peak_concurrency": cold_all.peak_concurrency,
-                "provisioned_concurrency": pc,
+                "provisioned_concurrency": config.provisioned_concurrency,
+                "provisioned_schedule": list(config.provisioned_schedule) or None,
                 "throttled_per_month": throttled,
                 "throttled_fraction": throttled / offered.requests_per_month if offered.requests_per_month else 0.0},
         notes=tuple(notes),
