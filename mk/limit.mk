@@ -4,7 +4,9 @@
 # commit with the custom buffered worker), each with keep-alive and with closing clients, in
 # interleaved wrk rounds. Targets: >= 0.85 of the no-op throughput and p99 <= 1.3x for both client
 # kinds; against the replaced edge, as fast with keep-alive clients and at most 10 % slower with
-# closing ones. Needs wrk (the pinned Debian package, as bench-peers) and nginx (as the image).
+# closing ones. A second table gives each server's CPU per request by process role (gunicorn workers,
+# nginx, wrk), the figure to read on a shared machine. Needs wrk (the pinned Debian package, as
+# bench-peers) and nginx (as the image).
 #
 #   make bench-limit                          9 rounds x 5 s per server and client kind, with the breakdown (~25 min)
 #   make bench-limit LIMIT_ARGS="--rounds 1 --duration 3 --no-breakdown"   a quick look
