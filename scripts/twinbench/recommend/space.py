@@ -5,8 +5,9 @@ Lambda
     memory"); the handler is single-threaded, so warm duration and INIT scale as
     ``min(1, ref/1769) / min(1, m/1769)`` from the measured memory ``ref`` (the CPU-share model;
     a ``make bench-tune`` result measures it instead, not read here yet).
-  * architecture: arm64 is priced 20 % lower; its duration is taken equal to x86_64's (not
-    measured here: no arm64 machine).
+  * architecture: arm64 is priced 20 % lower; its durations are the measured (x86_64) ones divided by
+    ``LambdaParams.arm64_speed_factor``, 1.0 when unknown (not measured here: no arm64 machine), as
+    the recommendation's ``inputs.arm64`` says.
   * provisioned concurrency: none, a constant count from the trace's concurrency (mean, p99 and
     peak minute of rate x duration), or an hourly schedule (UTC hour of day, the same every day:
     each hour's p99 or peak minute over the trace's days, at least 1; ``twinbench.cost.pc_schedule``),
