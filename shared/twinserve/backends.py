@@ -46,6 +46,19 @@ _ONNX_TYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tenso
                "tensor(int32)": np.int32, "tensor(bool)": np.bool_, "tensor(string)": object}
 
 
+def column_inputs(graph_inputs: list[Any], names: tuple[str, ...]) -> list[tuple[str, Any]]:
+    """Per feature (schema order): its graph input's name and numpy dtype. skl2onnx names a
+    column's input after the column, but rewrites characters it does not take (``prix €`` becomes
+    ``prix__``): then the inputs are matched by position, the DataFrame's column order."""
+    by_name = {i.name: i for i in graph_inputs}
+    if len(graph_inputs) == len(names) and not all(n in by_name for n in names):
+        matched = list(graph_inputs)
+    else:
+        matched = [by_name.get(n) for n in names]
+    return [(i.name if i is not None else n, _ONNX_TYPES.get(i.type, np.float64) if i is not None else np.float64)
+            for n, i in zip(names, matched, strict=True)]
+
+
 class OnnxBackend:
     name = "onnxruntime"
 
@@ -70,8 +83,7 @@ class OnnxBackend:
         self._input_name = inputs[0].name
         self._columns = artefact.inputs == "columns"
         # Per feature (schema order): the graph input's name and numpy dtype.
-        by_name = {i.name: _ONNX_TYPES.get(i.type, np.float64) for i in inputs}
-        self._column_inputs = [(name, by_name.get(name, np.float64)) for name in metadata.schema.names]
+        self._column_inputs = column_inputs(inputs, metadata.schema.names)
         outputs = [o.name for o in self._session.get_outputs()]
         self._label_name = outputs[0]
         self._proba_name = outputs[1] if metadata.has_proba and len(outputs) > 1 else None

@@ -57,13 +57,13 @@ def _matrix(frame: Any) -> np.ndarray:
 
 
 def _column_feed(session: Any, frame: Any) -> dict[str, np.ndarray]:
-    from twinserve.backends import _ONNX_TYPES
+    from twinserve.backends import column_inputs
 
     feed = {}
-    for graph_input in session.get_inputs():
-        dtype = _ONNX_TYPES.get(graph_input.type, np.float64)
-        column = frame[graph_input.name].to_numpy()
-        feed[graph_input.name] = (column.astype(object) if dtype is object else column.astype(dtype)).reshape(-1, 1)
+    names = tuple(str(c) for c in frame.columns)
+    for column_name, (input_name, dtype) in zip(names, column_inputs(session.get_inputs(), names), strict=True):
+        column = frame[column_name].to_numpy()
+        feed[input_name] = (column.astype(object) if dtype is object else column.astype(dtype)).reshape(-1, 1)
     return feed
 
 
