@@ -25,7 +25,9 @@ def cli(*args: str) -> subprocess.CompletedProcess:
     ["--rps", "5", "--workers", "0"], ["--rps", "5", "--pod-capacity-rps", "0"], ["--rps", "5", "--memory", "64"],
     ["--rps", "5", "--scale", "nan"], ["--trace", "/nonexistent.csv"], ["--azure", "/nonexistent.csv"],
     ["--rps", "5", "--hpa", "/nonexistent.yaml"], ["--rps", "5", "--from", "/nonexistent"],
-    ["--rps", "5", "--platforms", "ecs"], [],
+    ["--rps", "5", "--platforms", "ecs"], [], ["--rps", "5", "--provisioned-schedule", "1/2"],
+    ["--rps", "5", "--provisioned-schedule", "/".join(["1"] * 23 + ["x"])], ["--rps", "5", "--arm64-speed-factor", "nan"],
+    ["--rps", "5", "--provisioned-schedule", "/".join(["1"] * 24), "--provisioned-concurrency", "2"],
 ])
 def test_bad_input_exits_2_with_one_line(args):
     proc = cli(*args, "--minutes", "2")
@@ -95,3 +97,24 @@ def test_caps_out_of_range_exit_2_with_one_line(args):
     proc = cli("--rps", "5", "--minutes", "2", *args)
     assert proc.returncode == 2, proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def _configured_gb_s(*args: str) -> float:
+    proc = cli("--rps", "2", "--minutes", "1440", "--platforms", "lambda", "--memory", "1024", "--json", "--quiet", *args)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)["platforms"]["lambda"]["provisioned_configured_gb_s"]
+
+
+def test_an_hourly_schedule_is_simulated_from_the_flag_and_from_a_written_parameters_file(tmp_path):
+    """recommend --write puts the schedule in provisionedSchedule (and its smallest hour in
+    provisionedConcurrency); simulating that file must keep the schedule, not the constant."""
+    schedule = "/".join(["1"] * 12 + ["5"] * 12)
+    params = tmp_path / "lambda-params.json"
+    params.write_text(json.dumps({"params": {"memoryMb": 1024, "provisionedConcurrency": 1,
+                                             "provisionedSchedule": schedule}}))
+    from_flag = _configured_gb_s("--provisioned-schedule", schedule)
+    from_file = _configured_gb_s("--lambda-params", str(params))
+    constant = _configured_gb_s("--provisioned-concurrency", "1")
+    assert from_flag == pytest.approx(3 * 86_400)  # three environments on average, one GB each, a day
+    assert from_file == pytest.approx(from_flag)
+    assert constant == pytest.approx(86_400)

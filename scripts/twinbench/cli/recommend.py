@@ -20,9 +20,11 @@ HELP = "Cheapest configuration meeting an SLO on Lambda and on Kubernetes, searc
 
 EPILOG = """\
 what it searches (each candidate is one simulation of the whole trace):
-  Lambda      memory (times scaled by CPU share), x86_64/arm64, provisioned concurrency (none or
-              a constant from the trace's concurrency), reserved concurrency (shipped or the
-              account limit - 100), SnapStart on/off (never with provisioned concurrency)
+  Lambda      memory (times scaled by CPU share), x86_64/arm64 (arm64 as fast as x86_64 unless
+              a speed factor is given: not measured here), provisioned concurrency (none, a
+              constant, or an hourly UTC schedule, from the trace's concurrency), reserved
+              concurrency (shipped, or (account limit - 100) / the functions serverless.yml
+              reserves for), SnapStart on/off (never with provisioned concurrency)
   Kubernetes  pod CPU 500m/1/2 (capacity in proportion), workers 1/2/4, HPA min/max replicas
               and target, node instance type (x86_64 ones in prices.json), cluster-autoscaler
               or Karpenter

@@ -125,7 +125,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     lam.add_argument("--throttle-burst", metavar="N|none",
                      help="HTTP API route throttling burst (default: serverless.yml's throttleBurstLimit)")
     lam.add_argument("--provisioned-concurrency", type=int, default=0, help="provisioned environments (default 0)")
+    lam.add_argument("--provisioned-schedule", metavar="N/N/.../N",
+                     help="provisioned concurrency by hour of day, UTC: 24 whole numbers joined by '/' (hour 00 "
+                     "first), as recommend --write's provisionedSchedule; not with --provisioned-concurrency")
     lam.add_argument("--arch", choices=("x86_64", "arm64"), default="x86_64", help="architecture (default x86_64)")
+    lam.add_argument("--arm64-speed-factor", type=float, default=None, metavar="F",
+                     help="how much faster the handler runs on arm64 than on x86_64 (2.0 = half the time); "
+                     "default 1.0: not measured here (no arm64 machine), arm64 saves only its lower price")
     lam.add_argument("--lambda-params", metavar="JSON",
                      help="serverless.yml parameters file (recommend --write's lambda-params.json): memory, arch, "
                      "provisioned and reserved concurrency, SnapStart")
@@ -205,6 +211,16 @@ def _cap(text: str | None, option: str, kind: type) -> Any:
         raise ParameterError(f"{option} {text!r} is neither a number nor none") from None
 
 
+def _schedule(text: str) -> tuple[int, ...]:
+    """``--provisioned-schedule``'s 24 counts; a malformed one is a ParameterError (exit 2)."""
+    from twinbench.cost import pc_schedule
+
+    try:
+        return pc_schedule.parse(text)
+    except pc_schedule.ScheduleError as exc:
+        raise ParameterError(f"--provisioned-schedule: {exc}") from None
+
+
 def _caps(args: argparse.Namespace) -> dict[str, Any]:
     """The Lambda caps: each option as given (``none`` = lifted), else serverless.yml's deployed value."""
     given = {"reserved_concurrency": _cap(args.reserved_concurrency, "--reserved-concurrency", int),
@@ -274,10 +290,13 @@ def build_config(args: argparse.Namespace) -> engine.SimulationConfig:
     caps = _caps(args)
     memory = args.memory if args.memory is not None else inputs.memory_mb
     pc, arch, snapstart = args.provisioned_concurrency, args.arch, args.snapstart
+    schedule = _schedule(args.provisioned_schedule) if args.provisioned_schedule else ()
     if args.lambda_params:  # a written parameters file: its values unless an option says otherwise
         f = read_lambda_params(args.lambda_params)
         memory = f.memory_mb if f.memory_mb is not None and args.memory is None else memory
-        pc = f.provisioned_concurrency if f.provisioned_concurrency is not None and not pc else pc
+        if not pc and not schedule:  # the file's provisioned concurrency: its schedule, else its constant
+            schedule = f.provisioned_schedule
+            pc = 0 if schedule else (f.provisioned_concurrency or 0)
         arch = f.architecture or arch
         snapstart = bool(f.snapstart) or snapstart
         if f.reserved_concurrency is not None and args.reserved_concurrency is None:
@@ -288,7 +307,8 @@ def build_config(args: argparse.Namespace) -> engine.SimulationConfig:
             caps["throttle_burst"] = f.throttle_burst
     lam = LambdaParams(memory_mb=memory, keep_alive_s=args.keep_alive_s, account_concurrency=args.account_concurrency,
                        **caps, provisioned_concurrency=pc, architecture=arch,  # type: ignore[arg-type]
-                       front_door=args.front_door, snapstart=snapstart)
+                       front_door=args.front_door, snapstart=snapstart, provisioned_schedule=schedule,
+                       **({} if args.arm64_speed_factor is None else {"arm64_speed_factor": args.arm64_speed_factor}))
     # The measured times are at the measured memory; another size scales them by CPU share.
     duration = inputs.lambda_duration.at_memory(inputs.memory_mb, memory)
     init = inputs.lambda_init.at_memory(inputs.memory_mb, memory)
