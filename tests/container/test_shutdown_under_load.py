@@ -27,7 +27,7 @@ LONG_ROWS = 150_000  # about 1 s of parsing + prediction: certain to be running 
 
 def _start(rf_dir, port: int) -> subprocess.Popen:
     env = {**os.environ, "MODEL_PATH": str(rf_dir), "PORT": str(port),
-           "WEB_CONCURRENCY": "2", "GUNICORN_ACCESS_LOG": "",  # the shipped worker class (buffered sync)
+           "WEB_CONCURRENCY": "2", "GUNICORN_ACCESS_LOG": "",  # the shipped arrangement, access log off
            "MAX_ROWS": str(LONG_ROWS), "MAX_BODY_BYTES": str(64 * 1024 * 1024)}
     return subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "twinserve_flask.wsgi:app"],
                             cwd=REPO / "services" / "predict-container", env=env,

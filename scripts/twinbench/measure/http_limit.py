@@ -373,7 +373,6 @@ def summarise(runs: Sequence[dict[str, Any]], names: Sequence[str]) -> dict[str,
         mine = [n for n in names if n.endswith(CLOSING) == bool(kind)]
         ratios.update(_ratios(runs, mine, "noop" + kind))
         vs_old.update(_ratios(runs, ["twinserve" + kind] if "twinserve" + kind in mine else [], OLD_EDGE + kind))
-    same_server = _ratios(runs, [n for n in names if n.startswith("twinserve")], "noop-buffered")
     checked = [ratios.get("twinserve" + kind, {}) for kind in ("", CLOSING) if "twinserve" + kind in names]
     met = bool(checked) and all(
         main.get("throughput_ratio") is not None and main["throughput_ratio"] >= TARGET_THROUGHPUT_RATIO
@@ -383,7 +382,7 @@ def summarise(runs: Sequence[dict[str, Any]], names: Sequence[str]) -> dict[str,
         old_met = all(row.get("throughput_ratio") is not None
                       and row["throughput_ratio"] >= TARGET_VS_OLD[CLOSING if name.endswith(CLOSING) else ""]
                       for name, row in vs_old.items())
-    return {"servers": by_server, "ratios": ratios, "ratios_same_server": same_server, "ratios_vs_old_edge": vs_old,
+    return {"servers": by_server, "ratios": ratios, "ratios_vs_old_edge": vs_old,
             "target": {"throughput_ratio_min": TARGET_THROUGHPUT_RATIO, "p99_ratio_max": TARGET_P99_RATIO, "met": met,
                        "vs_old_edge_min": {("closing" if k else "keep-alive"): v for k, v in TARGET_VS_OLD.items()},
                        "vs_old_edge_met": old_met}}
@@ -471,10 +470,6 @@ def render(document: dict[str, Any]) -> str:
         lines.append(f"twinserve vs the replaced edge, {kind} clients: throughput {_fmt(row.get('throughput_ratio'))} "
                      f"(at least {TARGET_VS_OLD[CLOSING if name.endswith(CLOSING) else '']:.2f}; "
                      f"{_ci(row.get('throughput_ratio_ci95'))}), p99 {_fmt(row.get('p99_ratio'))}x")
-    same = summary.get("ratios_same_server", {}).get("twinserve")
-    if same:
-        lines.append(f"twinserve vs the no-op app under the same buffered worker (the app's own cost): throughput "
-                     f"{_fmt(same['throughput_ratio'])}, p99 {_fmt(same['p99_ratio'])}x")
     from twinbench.measure.other_work import OtherWork
 
     disturbed = [r for r in document["runs"] if OtherWork(r.get("other_cpu_share", 0.0), r.get("steal_share", 0.0)).disturbed()]
