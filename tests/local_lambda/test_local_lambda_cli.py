@@ -16,6 +16,7 @@ from twinbench.aws.report_line import parse_report_line
 from twinbench.local_lambda.settings import DEFAULT_PYTHON
 from twinserve_support.paths import REPO  # noqa: E402
 from twinserve_support.process.cgroup import CpuQuota
+from twinserve_support.process.pids import pid_alive
 from twinserve_support.process.wait import wait_until
 
 pytestmark = [
@@ -113,14 +114,6 @@ def test_overhead_figure_prints_n_median_p99_and_writes_a_valid_document(tmp_pat
     document.validate(json.loads(out.read_text()), formats.LAMBDA_OVERHEAD)
 
 
-def _gone(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True
-    return state in {"Z", "X"}
-
-
 def test_runtimes_die_with_a_sigkilled_emulator(tmp_path: Path):
     (tmp_path / "handler.py").write_text(HANDLER)
     port = _free_port()
@@ -132,7 +125,7 @@ def test_runtimes_die_with_a_sigkilled_emulator(tmp_path: Path):
     finally:
         proc.kill()  # no chance to clean up: the kernel's parent-death signal must do it
         proc.wait()
-    wait_until(lambda: _gone(pid), 10.0, what="the runtime gone after its emulator was SIGKILLed")
+    wait_until(lambda: not pid_alive(pid, zombies_gone=True), 10.0, what="the runtime gone after its emulator was SIGKILLed")
 
     # The next emulator removes the SIGKILLed one's cgroup once it is empty (a zombie keeps it busy).
     def cleaned_up() -> bool:

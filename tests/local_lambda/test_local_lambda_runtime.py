@@ -10,7 +10,6 @@ import asyncio
 import gc
 import json
 import math
-import os
 import re
 import socket
 import time
@@ -23,6 +22,7 @@ from twinbench.aws.report_line import parse_report_line
 from twinbench.local_lambda import LocalLambda
 from twinbench.local_lambda.events import LOCAL_REQUEST_ID_HEADER
 from twinbench.local_lambda.settings import DEFAULT_PYTHON
+from twinserve_support.process.pids import pid_alive
 from twinserve_support.process.wait import wait_until
 
 pytestmark = [
@@ -73,14 +73,6 @@ def package(tmp_path: Path) -> Path:
     pkg.mkdir()
     (pkg / "handler.py").write_text(HANDLER)
     return pkg
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 async def _concurrent_get(url: str, n: int) -> list[tuple[int, str]]:
@@ -148,7 +140,7 @@ def test_warm_reuse_then_idle_past_keep_alive_is_cold(package: Path):
         assert second.headers["x-twinserve-cold"] == "false"
         assert first.headers["x-pid"] == second.headers["x-pid"]
         old_pid = int(first.headers["x-pid"])
-        wait_until(lambda: not _alive(old_pid), 10.0, what="the idle environment reaped")
+        wait_until(lambda: not pid_alive(old_pid), 10.0, what="the idle environment reaped")
         third = requests.get(fn.url + "/")
         assert third.headers["x-twinserve-cold"] == "true" and int(third.headers["x-pid"]) != old_pid
         assert fn.stats()["reaped"] >= 1
@@ -322,8 +314,8 @@ def test_no_orphan_process_or_port_after_exit(package: Path):
         asyncio.run(_concurrent_get(fn.url + "/?sleep=0.2", 3))
         pids = fn.stats()["environment_pids"]
         port = int(fn.url.rsplit(":", 1)[1])
-        assert len(pids) == 3 and all(_alive(pid) for pid in pids)
-    assert not any(_alive(pid) for pid in pids)
+        assert len(pids) == 3 and all(pid_alive(pid) for pid in pids)
+    assert not any(pid_alive(pid) for pid in pids)
     with socket.socket() as s, pytest.raises(ConnectionRefusedError):
         s.connect(("127.0.0.1", port))
 
@@ -333,7 +325,7 @@ def test_exception_inside_the_block_still_stops_everything(package: Path):
     with pytest.raises(KeyError), LocalLambda(package) as fn:
         pids.append(int(requests.get(fn.url + "/").headers["x-pid"]))
         raise KeyError("boom")
-    assert not _alive(pids[0])
+    assert not pid_alive(pids[0])
 
 
 def test_missing_interpreter_fails_at_start(package: Path, tmp_path: Path):

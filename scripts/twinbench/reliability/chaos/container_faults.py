@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from twinserve_support.process.pids import pid_alive
 
 from twinbench.measure.progress import Progress
-from twinbench.reliability.chaos.leftovers import Leftovers, leftovers, pid_alive, wait_gone
+from twinbench.reliability.chaos.leftovers import Leftovers, leftovers, wait_gone
 from twinbench.reliability.chaos.recovery import status_counts_of
 from twinbench.reliability.chaos.settings import (
     CLIENT_TIMEOUT_S,

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import psutil
+from twinserve_support.process.pids import pid_alive
 
 
 @dataclass
@@ -70,11 +71,3 @@ def wait_gone(pids: Iterable[int], timeout_s: float, cancel: threading.Event | N
             return time.perf_counter() - t0
         time.sleep(0.01)
     return None
-
-
-def pid_alive(pid: int, zombies_gone: bool = False) -> bool:
-    gone = (psutil.STATUS_DEAD, psutil.STATUS_ZOMBIE) if zombies_gone else (psutil.STATUS_DEAD,)
-    try:
-        return psutil.Process(pid).status() not in gone
-    except psutil.Error:
-        return False
