@@ -12,8 +12,16 @@ from __future__ import annotations
 ECHO_LIMIT_CHARS = 100
 
 
+# Characters a client's value must not carry into a message: C0 and C1 controls, DEL and the
+# Unicode line and paragraph separators. A message is one line in a log or a terminal, and an
+# escape sequence sent in a path must not reach an operator's terminal as one.
+_UNPRINTABLE = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))} | {0x2028: "\\u2028", 0x2029: "\\u2029"}
+
+
 def clip(text: str, limit: int = ECHO_LIMIT_CHARS) -> str:
-    """``text`` cut to ``limit`` characters, with an ellipsis when it was longer."""
+    """``text`` with control characters escaped (``\\x0a``), cut to ``limit`` characters with an
+    ellipsis when it was longer."""
+    text = text[: limit + 1].translate(_UNPRINTABLE)  # escaping only lengthens: limit + 1 decide the ellipsis
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

@@ -121,3 +121,16 @@ def test_the_fast_range_check_agrees_with_numpy(spec, value, rows):
     else:
         got = parse_body(body, spec)
         assert got.dtype == expected.dtype and np.array_equal(got, expected)
+
+
+@pytest.mark.parametrize(("sent", "echoed"), [
+    ("a\nb", "a\\x0ab"), ("\x1b[31mred", "\\x1b[31mred"), ("x\u2028y\u0085z\x7f", "x\\u2028y\\x85z\\x7f"),
+    ("caf\u00e9 \u20ac", "caf\u00e9 \u20ac"), ("\x01" * 5_000, ("\\x01" * 25)[:99] + "\u2026"),
+])
+def test_an_echoed_value_is_one_printable_line_of_at_most_100_characters(sent, echoed):
+    """A path or value echoed into an error message cannot break the message's line in a log or
+    send an escape sequence to an operator's terminal."""
+    from twinserve.errors import clip
+
+    assert clip(sent) == echoed
+    assert len(clip(sent)) <= 100
