@@ -43,7 +43,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("bench-core", "twinbench.cli.core", "core predict path vs raw estimator.predict, per row"),
     ("bench-load", "twinbench.cli.core",
      "cold-start cost of loading the model per artefact format (fresh processes)"),
-    ("bench-limit", "twinbench.cli.limit", "the container vs a no-op WSGI app under the same gunicorn (wrk)"),
+    ("bench-limit", "twinbench.cli.limit", "the container vs a no-op WSGI app on the same edge, and vs the replaced edge (wrk)"),
     ("fuzz", "twinbench.cli.reliability",
      "hostile input against the container, the WSGI Lambda and the native handler"),
     ("soak", "twinbench.cli.reliability",
