@@ -16,8 +16,10 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+from twinserve_support.lambda_caps import ACCOUNT_CONCURRENCY_DEFAULT, Caps, check_reserved_concurrency
 
-__all__ = ["HOURS", "NONE", "SEPARATOR", "ScheduleError", "check", "from_concurrency", "parse", "per_minute", "render"]
+__all__ = ["HOURS", "NONE", "SEPARATOR", "ScheduleError", "check", "check_function", "check_provisioning", "from_concurrency", "parse",
+           "per_minute", "render"]
 
 HOURS = 24
 SEPARATOR = "/"
@@ -40,6 +42,35 @@ def check(schedule: Sequence[int], limit: int | None = None) -> tuple[int, ...]:
         if limit is not None and v > limit:
             raise ScheduleError(f"hour {hour:02d}: provisioned concurrency {v} exceeds the reservation {limit}")
     return tuple(int(v) for v in values)
+
+
+def check_provisioning(constant: int, schedule: Sequence[int], limit: int | None) -> None:
+    """The one check of a function's provisioning (the cost model and the simulator both call it).
+
+    A constant count or a schedule, not both; the schedule valid (:func:`check`); neither above
+    ``limit`` (the function's concurrency limit, None = unlimited). Raises ScheduleError.
+    """
+    if schedule:
+        if constant:
+            raise ScheduleError("give a constant provisioned concurrency or an hourly schedule, not both")
+        check(schedule)
+    top = max((constant, *schedule))
+    if constant < 0 or (limit is not None and top > limit):
+        raise ScheduleError(f"provisioned concurrency {top} must be within 0..the function's concurrency limit "
+                            f"{limit}")
+
+
+def check_function(reserved: int | None, rate_rps: float | None, burst: int | None, constant: int,
+                   schedule: Sequence[int], account: int = ACCOUNT_CONCURRENCY_DEFAULT) -> None:
+    """A function's caps and provisioning, checked in one place for the cost model and the simulator.
+
+    The reservation must fit ``account``, the route throttling be valid, and the provisioning fit
+    the function's concurrency limit (:func:`check_provisioning`). Raises ValueError (CapsError
+    or ScheduleError), whose ``str()`` says which.
+    """
+    check_reserved_concurrency(reserved, 1, account)
+    Caps(None, rate_rps, burst)
+    check_provisioning(constant, schedule, account if reserved is None else reserved)
 
 
 def parse(text: str) -> tuple[int, ...]:

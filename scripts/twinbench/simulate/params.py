@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields
 from typing import Literal
 
 import numpy as np
-from twinserve_support.lambda_caps import ACCOUNT_CONCURRENCY_DEFAULT, Caps, check_reserved_concurrency
+from twinserve_support.lambda_caps import ACCOUNT_CONCURRENCY_DEFAULT
 
 from twinbench.cost import pc_schedule
 from twinbench.simulate.errors import ParameterError
@@ -152,13 +152,6 @@ class LambdaParams:
         check_finite("arm64 speed factor", self.arm64_speed_factor, strict=True)
         if self.snapstart and (self.provisioned_concurrency or self.provisioned_schedule):
             raise ParameterError("SnapStart cannot be combined with provisioned concurrency (AWS does not allow it)")
-        if self.provisioned_schedule:
-            if self.provisioned_concurrency:
-                raise ParameterError("give a constant provisioned concurrency or an hourly schedule, not both")
-            try:
-                pc_schedule.check(self.provisioned_schedule)
-            except pc_schedule.ScheduleError as exc:
-                raise ParameterError(str(exc)) from None
         check_finite("restore hook (ms)", self.restore_hook_ms)
         if not (isinstance(self.memory_mb, int) and 128 <= self.memory_mb <= 10240):
             raise ParameterError(f"Lambda memory must be 128..10240 MB, got {self.memory_mb}")
@@ -166,12 +159,11 @@ class LambdaParams:
         if self.account_concurrency < 1:
             raise ParameterError(f"account concurrency must be >= 1, got {self.account_concurrency}")
         try:
-            check_reserved_concurrency(self.reserved_concurrency, 1, self.account_concurrency)
-            Caps(None, self.throttle_rate_rps, self.throttle_burst)
+            pc_schedule.check_function(self.reserved_concurrency, self.throttle_rate_rps, self.throttle_burst,
+                                       self.provisioned_concurrency, self.provisioned_schedule,
+                                       self.account_concurrency)
         except ValueError as exc:
             raise ParameterError(str(exc)) from None
-        if not 0 <= max((self.provisioned_concurrency, *self.provisioned_schedule)) <= self.concurrency_limit:
-            raise ParameterError("provisioned concurrency must be within 0..the function's concurrency limit")
         check_finite("scale rate (environments per 10 s)", self.scale_rate_per_10s, strict=True)
         if (self.provisioned_concurrency or self.provisioned_schedule) and self.architecture != "x86_64":
             raise ParameterError("provisioned concurrency is priced for x86_64 only in the pinned price table")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
-from twinserve_support.lambda_caps import ACCOUNT_CONCURRENCY_DEFAULT, Caps, check_reserved_concurrency
+from twinserve_support.lambda_caps import ACCOUNT_CONCURRENCY_DEFAULT
 
 from twinbench.cost import pc_schedule
 from twinbench.cost.traffic import (
@@ -102,21 +102,12 @@ class LambdaConfig:
             raise ConfigError("init_duration_ms, keep_alive_s and provisioned_concurrency must be finite and >= 0, "
                               f"got {self.init_duration_ms}, {self.keep_alive_s}, {self.provisioned_concurrency}")
         try:
-            check_reserved_concurrency(self.reserved_concurrency)
             # The rate alone is modelled (per minute); a burst of 1 stands in to validate it.
-            Caps(None, self.throttle_rate_rps, None if self.throttle_rate_rps is None else 1)
+            pc_schedule.check_function(self.reserved_concurrency, self.throttle_rate_rps,
+                                       None if self.throttle_rate_rps is None else 1,
+                                       self.provisioned_concurrency, self.provisioned_schedule)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
-        if self.provisioned_schedule:
-            if self.provisioned_concurrency:
-                raise ConfigError("give provisioned_concurrency or provisioned_schedule, not both")
-            try:
-                pc_schedule.check(self.provisioned_schedule, self.reserved_concurrency)
-            except pc_schedule.ScheduleError as exc:
-                raise ConfigError(str(exc)) from None
-        if self.reserved_concurrency is not None and self.provisioned_concurrency > self.reserved_concurrency:
-            raise ConfigError(f"provisioned_concurrency {self.provisioned_concurrency} exceeds reserved_concurrency "
-                              f"{self.reserved_concurrency}")
 
     @property
     def memory_gb(self) -> float:
