@@ -21,6 +21,8 @@ export MODEL_PATH ?= $(abspath $(MODEL_DIR))
 # the bench): Debian 12's package, pinned; installed only when missing or at another version.
 NGINX_VERSION := 1.22.1-9+deb12u12
 NGINX_STAMP := build/.nginx-$(NGINX_VERSION).stamp
+WRK_VERSION := 4.1.0-3+b2
+WRK_STAMP := build/.wrk-$(WRK_VERSION).stamp
 
 # Extra checks that other parts of the Makefile (mk/*.mk) add to `make test`.
 TEST_TARGETS :=
@@ -75,8 +77,8 @@ model-import: $(VENV)/.stamp ## Register your own fitted estimator: make model-i
 	  $(if $(TEXT_COLUMN),--text-column "$(TEXT_COLUMN)") $(if $(NAME),--name "$(NAME)")
 
 # The pinned tools and the Lambda package are built first so that no test skips for want of them.
-test-unit: $(VENV)/.stamp $(TOOLS_VENV)/.stamp $(MODEL_DIR)/metadata.json package-lambda ## Run the pytest suite (unit, wrappers, real gunicorn, property tests)
-	$(PY) -m pytest -q
+test-unit: $(VENV)/.stamp $(TOOLS_VENV)/.stamp $(MODEL_DIR)/metadata.json package-lambda ## Run the pytest suite (unit, wrappers, real gunicorn, property tests); a skip fails here
+	TWINSERVE_STRICT_SKIPS=1 $(PY) -m pytest -q
 
 test-fast: $(VENV)/.stamp $(MODEL_DIR)/metadata.json ## The quick loop: pytest without the tests marked slow (no packaging, no tool venv); stops at the first failure
 	$(PY) -m pytest -q -m "not slow" -x

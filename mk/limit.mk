@@ -18,14 +18,10 @@ LIMIT_ARGS ?=
 
 .PHONY: bench-limit bench-limit-smoke
 
-bench-limit: $(VENV)/.stamp ## container vs a no-op WSGI app on the same edge and vs the replaced edge (wrk, keep-alive + closing clients): ratios + p99s (LIMIT_ARGS=...)
-	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk=$(WRK_VERSION); }
-	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { apt-get update -qq && apt-get install -y -qq nginx-light; }
+bench-limit: $(VENV)/.stamp $(NGINX_STAMP) $(WRK_STAMP) ## container vs a no-op WSGI app on the same edge and vs the replaced edge (wrk, keep-alive + closing clients): ratios + p99s (LIMIT_ARGS=...)
 	$(PY) -m twinbench bench-limit $(LIMIT_ARGS)
 
-bench-limit-smoke: $(VENV)/.stamp $(MODEL_DIR)/metadata.json ## CI check: bench-limit's six servers start and answer wrk, both client kinds (1 round x 2 s), build/bench-limit-smoke.json
-	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk=$(WRK_VERSION); }
-	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { apt-get update -qq && apt-get install -y -qq nginx-light; }
+bench-limit-smoke: $(VENV)/.stamp $(MODEL_DIR)/metadata.json $(NGINX_STAMP) $(WRK_STAMP) ## CI check: bench-limit's six servers start and answer wrk, both client kinds (1 round x 2 s), build/bench-limit-smoke.json
 	$(PY) -m twinbench bench-limit --rounds 1 --duration 2 --warmup 0.5 --out build/bench-limit-smoke.json
 
 TEST_TARGETS += bench-limit-smoke

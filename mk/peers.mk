@@ -6,11 +6,16 @@
 #   make bench-peers PEERS_ARGS=--fast   smoke run (1 round, 2 s per point)
 #   make bench-peers PEERS_ARGS=--lambda also Lambda cold init / warm duration vs the naive handler
 
-WRK_VERSION := 4.1.0-3+b2
 MLSERVER_VENV := .venv-mlserver
 PEERS_ARGS ?=
 
 .PHONY: bench-peers
+
+# wrk from Debian, pinned (WRK_VERSION in the Makefile); installed once, before pytest's wrk tests.
+$(WRK_STAMP):
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk=$(WRK_VERSION); }
+	mkdir -p build && touch $@
+test-unit: $(WRK_STAMP)
 
 $(MLSERVER_VENV)/.stamp: requirements/mlserver.lock
 	test -x $(MLSERVER_VENV)/bin/python || $(PYTHON) -m venv $(MLSERVER_VENV)
@@ -18,6 +23,5 @@ $(MLSERVER_VENV)/.stamp: requirements/mlserver.lock
 	$(MLSERVER_VENV)/bin/python -m pip install -q --require-hashes --no-deps -r requirements/mlserver.lock
 	touch $@
 
-bench-peers: $(VENV)/.stamp $(MLSERVER_VENV)/.stamp ## twinserve vs naive template vs MLServer (wrk c=1/8/32 + open-loop, both models) -> results/peers-*/ (PEERS_ARGS=--fast|--lambda)
-	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk=$(WRK_VERSION); }
+bench-peers: $(VENV)/.stamp $(MLSERVER_VENV)/.stamp $(WRK_STAMP) ## twinserve vs naive template vs MLServer (wrk c=1/8/32 + open-loop, both models) -> results/peers-*/ (PEERS_ARGS=--fast|--lambda)
 	$(PY) -m twinbench bench-peers $(PEERS_ARGS)
