@@ -106,5 +106,6 @@ def run(args: argparse.Namespace) -> int:
             print("\nwritten: " + ", ".join(str(p) for p in written.values()))
             kube = rec.searches["kubernetes"].best if "kubernetes" in rec.searches else None
             print("deploy with:\n  " + "\n  ".join(write.deploy_commands(
-                Path(args.write), written, kube.choice if kube is not None else None)))  # type: ignore[arg-type]
+                Path(args.write), written, kube.choice if kube is not None else None,  # type: ignore[arg-type]
+                None if kube is None else kube.extra.get("min_nodes"))))
     return EXIT_OK if doc["verdict"]["winner"] is not None else EXIT_NONE_MEETS

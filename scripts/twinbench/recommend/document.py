@@ -50,7 +50,7 @@ def verdict(platforms: dict[str, dict[str, Any]], slo: Slo) -> dict[str, Any]:
 
 
 def _search_summary(s: PlatformSearch) -> dict[str, Any]:
-    return {"evaluated": len(s.evaluated), "pruned": s.pruned, "grid_size": s.grid_size,
+    return {"evaluated": len(s.evaluated), "pruned": s.pruned, "same_as_twin": s.same_as_twin, "grid_size": s.grid_size,
             "exhaustive": s.exhaustive, "elapsed_s": round(s.elapsed_s, 2), "budget_reached": s.budget_reached,
             "pareto": [{"cost_usd_per_month": round(c.cost_usd_per_month, 4), "latency_ms": c.slo_latency_ms,
                         "meets_slo": c.feasible, "config": c.choice.to_dict()} for c in pareto(s.evaluated)]}
@@ -134,7 +134,9 @@ def describe_config(cfg: dict[str, Any]) -> str:
         return ", ".join(parts)
     return (f"{cfg['pod_cpu_m']}m/{cfg['pod_memory_mib']}Mi x{cfg['workers']}w, HPA {cfg['min_replicas']}.."
             f"{cfg['max_replicas']} @{cfg['target_utilization']:.0%}{' fast-up' if cfg.get('scale_up') == 'fast' else ''}, "
-            f"{cfg['instance_type']}, {cfg['provisioner']}")
+            + ("EKS on Fargate" if cfg["provisioner"] == "fargate" else
+               f"{cfg['instance_type']}, {cfg['provisioner']}"
+               + (f", {cfg['warm_nodes']} warm node(s)" if cfg.get("warm_nodes") else "")))
 
 
 def render_text(doc: dict[str, Any]) -> str:
@@ -145,7 +147,8 @@ def render_text(doc: dict[str, Any]) -> str:
              f"{slo['error_budget'] * 100:g} %  [simulated]", ""]
     for name, p in doc["platforms"].items():
         s = p["search"]
-        lines.append(f"{NAMES[name]}: {s['evaluated']} configurations simulated, {s['pruned']} pruned, grid "
+        twins = f", {s['same_as_twin']} skipped as their twin" if s.get("same_as_twin") else ""
+        lines.append(f"{NAMES[name]}: {s['evaluated']} configurations simulated, {s['pruned']} pruned{twins}, grid "
                      f"{s['grid_size']}{' (exhaustive)' if s['exhaustive'] else ''}, {s['elapsed_s']:.1f} s"
                      f"{' (stopped at the time budget: the best found so far)' if s.get('budget_reached') else ''}")
         head = ["", "cost/month", "p50 / p99 ms", f"p{slo['percentile']:g} ms", "cold starts", "errors", "config"]

@@ -23,6 +23,8 @@ from twinbench.recommend.search import (
     kube_floor,
     lambda_floor,
     search_platform,
+    waited_for_node,
+    warm_twin,
 )
 from twinbench.recommend.space import KubeChoice, LambdaChoice
 from twinbench.simulate import engine, external
@@ -92,14 +94,18 @@ def recommend(base: engine.SimulationConfig, slo: Slo, *, exhaustive: bool = Fal
             if not space.kube_valid(c):
                 return False
             try:
-                external.node_pods_capacity(prices, c.instance_type, c.pod_cpu_m, c.pod_memory_mib)
-            except ParameterError:
+                if c.provisioner == "fargate":
+                    external.cost_model().fargate_pod_size(c.pod_cpu_m, c.pod_memory_mib, prices)
+                else:
+                    external.node_pods_capacity(prices, c.instance_type, c.pod_cpu_m, c.pod_memory_mib)
+            except (ParameterError, ValueError):
                 return False
             return True
 
         searches["kubernetes"] = search_platform(
-            "kubernetes", dims, KubeChoice, valid, partial(_eval_kube, base, slo), kube_floor(base, prices), slo,
-            exhaustive=exhaustive, progress=progress, deadline=deadline(1.0))
+            "kubernetes", dims, space.kube_maker, valid, partial(_eval_kube, base, slo), kube_floor(base, prices),
+            slo, exhaustive=exhaustive, progress=progress, deadline=deadline(1.0),
+            twin=(warm_twin, waited_for_node))
     doc = document.build(base, slo, searches, shipped, exhaustive=exhaustive)
     return Recommendation(doc, searches, shipped)
 

@@ -18,7 +18,11 @@ Pruning, both safe:
   on every capacity dimension, equal on the others, is infeasible too (fewer pods, a higher target,
   less memory cannot serve the same trace better) and is skipped.
 
-``exhaustive=True`` evaluates the whole grid (no pruning), to check the search.
+*Same as its twin* (exact, so applied with ``exhaustive`` too): a Kubernetes choice with a warm
+node more than its twin (``warm_twin``) is skipped when no pod of the twin's simulation waited for a
+node: the extra node changes only the bill. The twin is simulated first when it was not yet.
+
+``exhaustive=True`` evaluates the whole grid (no pruning but the exact one above), to check the search.
 
 ``deadline`` (a ``time.perf_counter()`` value) bounds the search in time: no candidate starts that
 would end after it, judged by the slowest simulation so far (so an overrun is at most the difference
@@ -89,6 +93,8 @@ class PlatformSearch:
     exhaustive: bool
     budget_reached: bool = False
     """The search stopped at its deadline with candidates left to simulate."""
+    same_as_twin: int = 0
+    """Choices skipped because their twin's simulation shows they cannot differ but in cost."""
 
     def binding(self) -> list[str]:
         """Which constraint keeps the closest configuration from the SLO (when none meets it)."""
@@ -112,11 +118,22 @@ def lambda_config(base: engine.SimulationConfig, c: LambdaChoice, ref_mb: int) -
                    lambda_init=space.scaled_service(base.lambda_init, ref_mb, c.memory_mb))
 
 
+def kube_min_nodes(base: engine.SimulationConfig, c: KubeChoice) -> int:
+    """The node minimum a choice deploys with (``space.node_minimum``, 0 on Fargate)."""
+    if c.provisioner == "fargate":
+        return 0
+    prices = external.load_price_table(base.prices_path)
+    ppn = external.node_pods_capacity(prices, c.instance_type, c.pod_cpu_m, c.pod_memory_mib)
+    return space.node_minimum(c, ppn, base.kube_params.min_nodes)
+
+
 def kube_config(base: engine.SimulationConfig, c: KubeChoice) -> engine.SimulationConfig:
     cap_1cpu = base.kube_params.pod_capacity_rps * 1000.0 / base.kube_params.pod_cpu_m
+    instance = base.kube_params.instance_type if c.provisioner == "fargate" else c.instance_type
     kp = replace(base.kube_params, pod_cpu_m=float(c.pod_cpu_m), pod_memory_mib=float(c.pod_memory_mib),
                  workers=c.workers, pod_capacity_rps=cap_1cpu * c.pod_cpu_m / 1000.0,
-                 instance_type=c.instance_type, provisioner=c.provisioner)  # type: ignore[arg-type]
+                 instance_type=instance, provisioner=c.provisioner,  # type: ignore[arg-type]
+                 min_nodes=kube_min_nodes(base, c))
     scale_up = base.hpa.scale_up if c.scale_up == "shipped" else _rules(space.FAST_SCALE_UP, base.hpa.scale_up, "fast")
     hpa = HpaSpec(c.min_replicas, c.max_replicas, c.target_utilization, scale_up, base.hpa.scale_down,
                   f"recommend: {c.min_replicas}..{c.max_replicas} at {c.target_utilization:.0%}", base.hpa.legacy)
@@ -134,7 +151,24 @@ def evaluate_kube(base: engine.SimulationConfig, c: KubeChoice, slo: Slo) -> Can
     assert res is not None
     fargate = res.get("fargate_cost", {}).get("total_usd")
     return _candidate(c, res, slo, {"rejected": int(res["rejected"]), "max_replicas_reached": int(res["max_replicas"]),
-                                    "fargate_cost_usd_per_month": None if fargate is None else round(fargate, 4)})
+                                    "fargate_cost_usd_per_month": None if fargate is None else round(fargate, 4),
+                                    "min_nodes": kube_min_nodes(base, c),
+                                    "pods_waited_for_node": int(res["pods_waited_for_node"])})
+
+
+def warm_twin(c: Choice) -> Choice | None:
+    """The choice with one warm node fewer, whose simulation decides whether ``c`` can differ.
+
+    With no pod waiting for a node there, every pod found room on a node already up, so a node more
+    changes no request's latency, only the bill: ``c`` is the twin at a higher cost.
+    """
+    if isinstance(c, KubeChoice) and c.warm_nodes > 0:
+        return replace(c, warm_nodes=c.warm_nodes - 1)
+    return None
+
+
+def waited_for_node(cand: Candidate) -> bool:
+    return int(cand.extra.get("pods_waited_for_node", 0)) > 0
 
 
 # --------------------------------------------------------------------------- the generic search
@@ -142,19 +176,19 @@ def evaluate_kube(base: engine.SimulationConfig, c: KubeChoice, slo: Slo) -> Can
 CAPACITY_ORDER: dict[str, dict[str, int]] = {
     # +1: more of this dimension never serves worse; -1: more serves worse; absent: no order.
     "lambda": {"memory_mb": 1, "provisioned_concurrency": 1, "reserved_concurrency": 1},
-    "kubernetes": {"pod_cpu_m": 1, "min_replicas": 1, "max_replicas": 1, "target_utilization": -1},
+    "kubernetes": {"pod_cpu_m": 1, "min_replicas": 1, "max_replicas": 1, "target_utilization": -1, "warm_nodes": 1},
 }
 
 
 def _grid(dims: dict[str, tuple[Any, ...]], make: Callable[..., Choice],
           valid: Callable[[Any], bool]) -> list[Choice]:
     keys = list(dims)
-    out = []
+    out: dict[Choice, None] = {}  # a maker may map several points to one choice (Fargate's node dimensions)
     for values in itertools.product(*(dims[k] for k in keys)):
         c = make(**dict(zip(keys, values, strict=False)))
         if valid(c):
-            out.append(c)
-    return out
+            out[c] = None
+    return list(out)
 
 
 def _coarse(values: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -200,8 +234,14 @@ def search_platform(platform: str, dims: dict[str, tuple[Any, ...]], make: Calla
                     valid: Callable[[Any], bool], evaluate: Callable[[Choice], Candidate],
                     floor: Callable[[Choice], float], slo: Slo, exhaustive: bool = False, max_rounds: int = 6,
                     top_k: int = 3, progress: Callable[[str], None] | None = None,
-                    deadline: float | None = None) -> PlatformSearch:
-    """Cheapest feasible choice in ``dims`` (module docstring); ``floor(c)`` is a lower bound of its cost."""
+                    deadline: float | None = None,
+                    twin: tuple[Callable[[Choice], Choice | None], Callable[[Candidate], bool]] | None = None,
+                    ) -> PlatformSearch:
+    """Cheapest feasible choice in ``dims`` (module docstring); ``floor(c)`` is a lower bound of its cost.
+
+    ``twin`` = (``twin_of``, ``matters``): a choice whose ``twin_of`` was simulated and does not
+    ``matters`` is skipped, exhaustive or not (module docstring, *same as its twin*).
+    """
     started = time.perf_counter()
     stopped = False
     slowest_s = 0.0
@@ -210,19 +250,29 @@ def search_platform(platform: str, dims: dict[str, tuple[Any, ...]], make: Calla
     seen: dict[Choice, Candidate] = {}
     infeasible: list[Choice] = []
     pruned = 0
+    same = 0
 
     def best_cost() -> float:
         costs = [c.cost_usd_per_month for c in seen.values() if c.feasible]
         return min(costs) if costs else math.inf
 
     def run(batch: Iterable[Choice], prune: bool) -> None:
-        nonlocal pruned, stopped, slowest_s
+        nonlocal pruned, stopped, slowest_s, same
         for ch in batch:
             if ch in seen:
                 continue
             if deadline is not None and time.perf_counter() + slowest_s >= deadline:
                 stopped = True
                 return
+            other = None if twin is None else twin[0](ch)
+            if other is not None and twin is not None:
+                if other not in seen:
+                    run([other], prune)  # the twin first: it decides whether ``ch`` can differ
+                if other in seen and not twin[1](seen[other]):
+                    same += 1
+                    continue
+                if ch in seen or stopped:
+                    continue
             if prune and (floor(ch) > best_cost() or _dominated(ch, infeasible, order, dims)):
                 pruned += 1
                 continue
@@ -257,7 +307,7 @@ def search_platform(platform: str, dims: dict[str, tuple[Any, ...]], make: Calla
     closest = None if best is not None else min(evaluated, key=lambda c: (c.violation(slo), c.cost_usd_per_month),
                                                 default=None)
     return PlatformSearch(platform, evaluated, best, closest, pruned, len(grid), time.perf_counter() - started,
-                          exhaustive, stopped)
+                          exhaustive, stopped, same)
 
 
 # --------------------------------------------------------------------------- cost floors
@@ -283,17 +333,28 @@ def lambda_floor(base: engine.SimulationConfig, prices: Any) -> Callable[[Lambda
 
 
 def kube_floor(base: engine.SimulationConfig, prices: Any) -> Callable[[KubeChoice], float]:
-    """Control plane + ALB hours + NAT + IPv4 + the nodes ``min_replicas`` pods need all month."""
+    """Control plane + ALB hours + NAT + IPv4 + the node minimum all month (``kube_min_nodes``), or on
+    Fargate the ``min_replicas`` pods all month at their Fargate size."""
     hours = external.HOURS_PER_MONTH
     fixed = hours * prices.usd("alb_usd_per_hour") + one_sided.control_plane(base.costs, prices).monthly_usd
     fixed += sum(r.monthly_usd for r in one_sided.cluster_network(base.costs, prices))
 
     def floor(ch: KubeChoice) -> float:
+        if ch.provisioner == "fargate":  # the min_replicas pods all month at their Fargate size
+            vcpu, gb = fargate_size(ch)
+            per_pod = vcpu * prices.usd("fargate_x86_64_usd_per_vcpu_hour") \
+                + gb * prices.usd("fargate_x86_64_usd_per_gb_hour")
+            return (fixed + ch.min_replicas * hours * per_pod) * 0.999
         try:
-            ppn = external.node_pods_capacity(prices, ch.instance_type, ch.pod_cpu_m, ch.pod_memory_mib)
+            nodes = kube_min_nodes(base, ch)
         except Exception:  # noqa: BLE001 - a pod that fits no node: evaluation will say so
             return 0.0
-        nodes = max(base.kube_params.min_nodes, math.ceil(ch.min_replicas / ppn))
         return (fixed + nodes * hours * prices.instance(ch.instance_type).usd_per_hour) * 0.999
+
+    def fargate_size(ch: KubeChoice) -> tuple[float, float]:
+        try:
+            return external.cost_model().fargate_pod_size(ch.pod_cpu_m, ch.pod_memory_mib, prices)
+        except ValueError:
+            return 0.0, 0.0
 
     return floor

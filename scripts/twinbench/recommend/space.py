@@ -27,7 +27,12 @@ Kubernetes
     measured: gunicorn workers with the ONNX model stay well under 256 MiB each here).
   * HPA min/max replicas, target utilisation and scale-up behaviour (shipped or ``FAST_SCALE_UP``);
     node instance type (x86_64 ones in prices.json,
-    the image is built for x86_64); node provisioner (cluster-autoscaler or Karpenter).
+    the image is built for x86_64); node provisioner (cluster-autoscaler, Karpenter, or EKS on
+    Fargate: no nodes, each pod billed at the Fargate size holding it; ``instance_type`` is then
+    ``FARGATE`` and ``warm_nodes`` 0, ``kube_maker``).
+  * warm nodes: 0 or 1 node kept beyond what ``min_replicas`` pods need (the node group's or
+    NodePool's minimum, ``node_minimum``), so a burst's first new pods skip node provisioning. It
+    can only matter when a pod waited for a node: the search simulates it only then (``search.py``).
 """
 
 from __future__ import annotations
@@ -47,13 +52,17 @@ from twinbench.cost import pc_schedule
 from twinbench.simulate.errors import ParameterError
 from twinbench.simulate.params import ServiceTime
 
-__all__ = ["KubeChoice", "LambdaChoice", "kube_space", "lambda_space", "scaled_service"]
+__all__ = ["FARGATE", "KubeChoice", "LambdaChoice", "kube_maker", "kube_space", "lambda_space", "node_minimum",
+           "scaled_service"]
 
 MEMORY_MB = (512, 768, 1024, 1280, 1536, 1769, 2048, 3008)
 POD_CPU_M = (500, 1000, 2000)
 WORKERS = (1, 2, 4)
 TARGETS = (0.5, 0.6, 0.7, 0.8, 0.9)
-PROVISIONERS = ("cluster-autoscaler", "karpenter")
+PROVISIONERS = ("cluster-autoscaler", "karpenter", "fargate")
+WARM_NODES = (0, 1)
+FARGATE = "fargate"
+"""``instance_type`` of a Fargate choice: no node type to choose."""
 
 
 @dataclass(frozen=True, order=True)
@@ -83,6 +92,8 @@ class KubeChoice:
     provisioner: str = "cluster-autoscaler"
     scale_up: str = "shipped"
     """"shipped" (the manifest's behavior) or "fast" (``FAST_SCALE_UP``)."""
+    warm_nodes: int = 0
+    """Nodes kept beyond those the ``min_replicas`` pods fill (``node_minimum``)."""
 
     @property
     def pod_memory_mib(self) -> int:
@@ -90,6 +101,22 @@ class KubeChoice:
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "pod_memory_mib": self.pod_memory_mib}
+
+
+def node_minimum(c: KubeChoice, pods_per_node: int, floor: int) -> int:
+    """The node group's (or NodePool's) minimum for a choice: at least ``floor`` (the simulator's
+    ``min_nodes``, one node per zone), the nodes ``min_replicas`` pods fill, plus ``warm_nodes``;
+    0 on Fargate (no nodes)."""
+    if c.provisioner == "fargate":
+        return 0
+    return max(floor, math.ceil(c.min_replicas / max(1, pods_per_node))) + c.warm_nodes
+
+
+def kube_maker(**kw: Any) -> KubeChoice:
+    """A KubeChoice; on Fargate the node dimensions collapse (one choice, whatever the grid says)."""
+    if kw.get("provisioner") == "fargate":
+        kw = {**kw, "instance_type": FARGATE, "warm_nodes": 0}
+    return KubeChoice(**kw)
 
 
 def scaled_service(st: ServiceTime, ref_mb: int, memory_mb: int) -> ServiceTime:
@@ -191,8 +218,9 @@ def kube_space(counts: np.ndarray, pod_capacity_rps: float, instances: list[str]
     return {"pod_cpu_m": (500, 1000, 2000) if not quick else (1000, 2000), "workers": WORKERS if not quick else (2,),
             "min_replicas": mins, "max_replicas": maxes,
             "target_utilization": TARGETS if not quick else (0.5, 0.7, 0.9),
-            "instance_type": tuple(instances), "provisioner": PROVISIONERS if not quick else ("cluster-autoscaler",),
-            "scale_up": ("shipped", "fast")}
+            "instance_type": tuple(instances),
+            "provisioner": PROVISIONERS if not quick else ("cluster-autoscaler", "fargate"),
+            "scale_up": ("shipped", "fast"), "warm_nodes": WARM_NODES}
 
 
 FAST_SCALE_UP = {"stabilizationWindowSeconds": 0, "selectPolicy": "Max",

@@ -7,8 +7,10 @@
   the folder can move with the repository) that patches the HPA (range, target), the Deployment's
   CPU/memory and the gunicorn workers (the generated ConfigMap, so a change rolls the pods).
 
-The node type and provisioner are cluster settings, not manifests: they are written as comments
-in the overlay and printed with the deploy commands.
+The node type, the provisioner and the node minimum are cluster settings, not manifests: they are
+written as comments in the overlay (``cluster_notes``) and printed with the deploy commands. On EKS
+on Fargate, the overlay labels the pods ``FARGATE_LABEL`` (kustomize ``labels``, templates only) and
+the comment names the Fargate profile's selector: namespace ``NAMESPACE`` and that label.
 """
 
 from __future__ import annotations
@@ -24,6 +26,12 @@ from twinbench.cost import pc_schedule
 from twinbench.recommend.space import FAST_SCALE_UP, KubeChoice, LambdaChoice
 
 __all__ = ["WriteError", "deploy_commands", "lambda_params", "write_all", "write_kube_overlay", "write_lambda_params"]
+
+
+NAMESPACE = "twinserve"
+"""k8s/base's namespace: what a Fargate profile must select."""
+FARGATE_LABEL = ("twinserve-compute", "fargate")
+"""The pod label the overlay adds on Fargate, for the Fargate profile's label selector."""
 
 
 class WriteError(OSError):
@@ -68,17 +76,42 @@ def _scale_up_patch(c: KubeChoice) -> str:
             f"          selectPolicy: {FAST_SCALE_UP['selectPolicy']}\n          policies:\n{pol}\n")
 
 
-def overlay_text(c: KubeChoice, base_rel: str, source: str) -> str:
+def cluster_notes(c: KubeChoice, min_nodes: int | None) -> list[str]:
+    """What the cluster must be set to, outside the manifests (one line each)."""
+    if c.provisioner == "fargate":
+        key, value = FARGATE_LABEL
+        return ["EKS on Fargate: no nodes. Create a Fargate profile selecting namespace "
+                f"{NAMESPACE} with the label {key}={value} (this overlay adds it to the pods); "
+                "the pods must not also match a node group's scheduling."]
+    lines = [f"nodes {c.instance_type}, provisioned by {c.provisioner}"]
+    if min_nodes is not None:
+        where = "the NodePool's capacity floor (a static NodePool or a placeholder Deployment)" \
+            if c.provisioner == "karpenter" else "the node group's minSize (eksctl minSize / ASG MinSize)"
+        lines.append(f"keep at least {min_nodes} node(s) up ({c.warm_nodes} warm beyond what minReplicas "
+                     f"fill): {where}")
+    return lines
+
+
+def _labels(c: KubeChoice) -> str:
+    if c.provisioner != "fargate":
+        return ""
+    key, value = FARGATE_LABEL
+    return (f"\nlabels:\n  - pairs:\n      {key}: {value}\n    includeSelectors: false\n"
+            "    includeTemplates: true\n")
+
+
+def overlay_text(c: KubeChoice, base_rel: str, source: str, min_nodes: int | None = None) -> str:
     mem = f"{c.pod_memory_mib // 1024}Gi" if c.pod_memory_mib % 1024 == 0 else f"{c.pod_memory_mib}Mi"
+    notes = "\n".join(f"#   {line}" for line in cluster_notes(c, min_nodes))
     return f"""# Written by `twinbench recommend --write`: {source}
-# Cluster settings the manifests cannot carry: node instance type {c.instance_type}, node
-# provisioner {c.provisioner}.
+# Cluster settings the manifests cannot carry:
+{notes}
 apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
 
 resources:
   - {base_rel}
-
+{_labels(c)}
 configMapGenerator:
   - name: twinserve-predict-config
     behavior: merge
@@ -125,16 +158,18 @@ patches:
 """
 
 
-def write_kube_overlay(c: KubeChoice, folder: Path, source: str, base: Path | None = None) -> Path:
+def write_kube_overlay(c: KubeChoice, folder: Path, source: str, base: Path | None = None,
+                       min_nodes: int | None = None) -> Path:
     out = folder / "k8s"
     base = base or REPO / "k8s" / "base"
     rel = os.path.relpath(base.resolve(), out.resolve())
     path = out / "kustomization.yaml"
-    _write(path, overlay_text(c, rel, source))
+    _write(path, overlay_text(c, rel, source, min_nodes))
     return path
 
 
-def deploy_commands(folder: Path, written: dict[str, Path], kube: KubeChoice | None = None) -> list[str]:
+def deploy_commands(folder: Path, written: dict[str, Path], kube: KubeChoice | None = None,
+                    min_nodes: int | None = None) -> list[str]:
     """The two deploy commands (and, for the cluster, the node settings the manifests cannot carry)."""
     cmds = []
     if "lambda" in written:
@@ -142,7 +177,7 @@ def deploy_commands(folder: Path, written: dict[str, Path], kube: KubeChoice | N
     if "kubernetes" in written:
         cmds.append(f"kubectl apply -k {written['kubernetes'].parent}")
         if kube is not None:
-            cmds.append(f"# on a cluster whose nodes are {kube.instance_type}, provisioned by {kube.provisioner}")
+            cmds += [f"# cluster: {line}" for line in cluster_notes(kube, min_nodes)]
     return cmds
 
 
@@ -156,7 +191,8 @@ def write_all(doc: dict[str, Any], choices: dict[str, LambdaChoice | KubeChoice]
         if isinstance(c, LambdaChoice):
             written[name] = write_lambda_params(c, out, source)
         else:
-            written[name] = write_kube_overlay(c, out, source)
+            best = (doc.get("platforms", {}).get(name) or {}).get("best") or {}
+            written[name] = write_kube_overlay(c, out, source, min_nodes=best.get("min_nodes"))
     return written
 
 

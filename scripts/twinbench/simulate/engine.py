@@ -17,7 +17,9 @@ price table (``external.load_price_table``):
 * Lambda: requests x (invocation + front-door price) + billed GB-s x GB-s price
   (+ provisioned: configured GB-s at the idle rate, their duration at the provisioned rate).
 * EKS: control plane + node-hours x instance price + ALB (the cost model's ALB pricing).
-* Fargate: pod-hours x the smallest Fargate size holding the pod (+ control plane and ALB).
+* Fargate: pod-hours x the smallest Fargate size holding the pod (+ control plane and ALB); the
+  bill of a ``provisioner="fargate"`` run, else the same pod-hours priced beside the EKS bill. A pod's
+  hours run from its creation (Fargate bills from its image pull: a slight overcount).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import numpy as np
 from twinbench.cost import one_sided
 from twinbench.results.formats import SIMULATION
 from twinbench.simulate import external
+from twinbench.simulate.errors import ParameterError
 from twinbench.simulate.hpa import HpaSpec
 from twinbench.simulate.kernels import HAVE_NUMBA, minute_offsets
 from twinbench.simulate.kube_sim import KubeSim
@@ -168,7 +171,8 @@ def simulate(config: SimulationConfig, progress: Callable[[float, float], None] 
     stretch = service_stretch(config.kube_params, config.container_service)
     if do_kube:
         kp = config.kube_params
-        ppn = external.node_pods_capacity(prices, kp.instance_type, kp.pod_cpu_m, kp.pod_memory_mib)
+        ppn = 1 if kp.fargate else external.node_pods_capacity(prices, kp.instance_type, kp.pod_cpu_m,
+                                                                kp.pod_memory_mib)
         kube = KubeSim(kp, config.hpa, ppn, minutes, config.seed)
     total = max(1, profile.total)
     done = 0
@@ -215,8 +219,13 @@ def simulate(config: SimulationConfig, progress: Callable[[float, float], None] 
         kube_res["service_stretch"] = round(stretch, 4)
         if config.slo is not None:
             kube_res["slo_latency_ms"] = kube.latency.percentile(config.slo.quantile)
-        kube_res["cost"] = eks_cost(kube_res, config, prices)
         kube_res["fargate_cost"] = fargate_cost(kube_res, config, prices)
+        if config.kube_params.fargate:  # the pods are the bill: no nodes
+            if kube_res["fargate_cost"]["total_usd"] is None:
+                raise ParameterError(kube_res["fargate_cost"]["error"])
+            kube_res["cost"] = kube_res["fargate_cost"]
+        else:
+            kube_res["cost"] = eks_cost(kube_res, config, prices)
         kube_res["cost_usd_per_month"] = kube_res["cost"]["total_usd"]
         if kube_res["rejected"]:
             warnings.append(f"Kubernetes rejected {kube_res['rejected']:,} requests (503): pod queues full or no "

@@ -17,7 +17,11 @@ The model:
   after the node, the image pull (first pod on a node) and its own start-up. Scale-down
   removes not-ready pods first, then the newest (the ReplicaSet's order); in-flight
   requests finish (graceful shutdown). A node empty for ``node_idle_s`` is removed, down
-  to ``min_nodes``.
+  to ``min_nodes``. ``pods_waited_for_node`` counts the pods that had to wait for a node (a new
+  one, or one still starting): only then can a higher ``min_nodes`` change anything.
+* EKS on Fargate (``provisioner="fargate"``): every pod gets its own capacity, started for it
+  (the provisioner's delay, then the image pull: nothing is cached) and released with it; no
+  node minimum. Its bill is per pod (``engine.fargate_cost``), so node-seconds are not priced.
 * The simulation starts with ``minReplicas`` ready pods on ready nodes (a deployed service).
 """
 
@@ -44,7 +48,8 @@ class KubeSim:
         self.p = params
         self.spec = spec
         self.hpa = Hpa(spec, params.tolerance)
-        self.ppn = max(1, int(pods_per_node))
+        self.ppn = 1 if params.fargate else max(1, int(pods_per_node))
+        self.node_waits = 0
         n_slots = spec.max_replicas
         w, q = int(params.workers), int(params.queue_limit)
         self.ready_at = np.full(n_slots, INF)
@@ -78,7 +83,9 @@ class KubeSim:
         self.rejected = 0
         self.scale_events = 0
         self.cpu_s_per_request = (params.pod_cpu_m / 1000.0) / params.pod_capacity_rps
-        for _ in range(max(params.min_nodes, math.ceil(spec.min_replicas / self.ppn))):
+        floor = 0 if params.fargate else params.min_nodes
+        self.min_nodes = floor
+        for _ in range(max(floor, math.ceil(spec.min_replicas / self.ppn))):
             self.nodes.append([0.0, 0.0, INF, 0, 1, 0.0])
         for _ in range(spec.min_replicas):
             self._add_pod(0.0, initial=True)
@@ -88,12 +95,15 @@ class KubeSim:
 
     def _add_pod(self, now: float, initial: bool = False) -> None:
         slot = int(np.flatnonzero(~self.active)[0])
-        node_i = next((i for i, n in enumerate(self.nodes) if n[2] == INF and n[3] < self.ppn), None)
+        node_i = None if self.p.fargate and not initial else \
+            next((i for i, n in enumerate(self.nodes) if n[2] == INF and n[3] < self.ppn), None)
         if node_i is None:
             node_i = len(self.nodes)
             self.nodes.append([now, now + self.p.node_delay_s, INF, 0, 0, now])
         node = self.nodes[node_i]
         node[3] += 1
+        if not initial and (node[1] > now or not node[4]):
+            self.node_waits += 1
         pull = 0.0 if node[4] else self.p.image_pull_s
         node[4] = 1
         ready = 0.0 if initial else max(now, node[1]) + pull + self.p.pod_startup_s + self.p.readiness_gate_s
@@ -123,7 +133,7 @@ class KubeSim:
     def _reap_nodes(self, now: float) -> None:
         up = [n for n in self.nodes if n[2] == INF]
         for n in sorted(up, key=lambda n: -n[0]):
-            if len([x for x in self.nodes if x[2] == INF]) <= self.p.min_nodes:
+            if len([x for x in self.nodes if x[2] == INF]) <= self.min_nodes:
                 break
             if n[3] == 0 and n[5] + self.p.node_idle_s <= now:
                 n[2] = n[5] + self.p.node_idle_s
@@ -230,6 +240,7 @@ class KubeSim:
             "max_replicas": int(self.replicas_pm.max()),
             "max_ready_replicas": int(self.ready_pm.max()),
             "max_nodes": int(self.nodes_pm.max()),
+            "pods_waited_for_node": self.node_waits,
             "latency_ms": self.latency.summary(),
             "per_minute": {"replicas_max": self.replicas_pm, "ready_max": self.ready_pm, "nodes_max": self.nodes_pm,
                            "rejected": self.rejected_pm, "latency_ms": self.latency.per_minute},

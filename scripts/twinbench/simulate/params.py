@@ -18,14 +18,24 @@ from twinserve_support.lambda_caps import ACCOUNT_CONCURRENCY_DEFAULT
 from twinbench.cost import pc_schedule
 from twinbench.simulate.errors import ParameterError
 
-__all__ = ["DEFAULT_RESTORE_QUANTILES", "KubeParams", "LambdaParams", "NODE_PROVISIONERS", "OneSidedCosts",
+__all__ = ["DEFAULT_RESTORE_QUANTILES", "FARGATE_POD_START_S", "KubeParams", "LambdaParams", "NODE_PROVISIONERS", "OneSidedCosts",
            "ServiceTime", "check_finite"]
+
+FARGATE_POD_START_S = 40.0
+"""EKS on Fargate: capacity provisioning of one pod before its image pull (each Fargate pod pulls the
+image: no node cache), so a new pod is ready after this + ``image_pull_s`` + ``pod_startup_s`` (53 s
+with the defaults, inside the ~30-60 s commonly reported; not measured here: no AWS account). Sources:
+vladionescu.me/posts/scaling-containers-in-aws (Fargate on EKS starts scaling at once, no node
+provisioning, then about 60 pods a minute), justingarrison.com/blog/2024-02-08-fargate-is-not-firecracker
+(a pod's own VM is started for each pod). Overridden by ``node_provisioning_s``."""
 
 NODE_PROVISIONERS: dict[str, tuple[float, float]] = {
     "cluster-autoscaler": (100.0, 600.0),
     "karpenter": (55.0, 60.0),
+    "fargate": (FARGATE_POD_START_S, 0.0),
 }
-"""Provisioner -> (node provisioning delay s, idle time before an empty node is removed s)."""
+"""Provisioner -> (node provisioning delay s, idle time before an empty node is removed s). Fargate
+has no nodes: each pod gets its own capacity (the delay), released with the pod."""
 
 
 def check_finite(name: str, value: float, *, minimum: float = 0.0, strict: bool = False) -> float:
@@ -200,7 +210,7 @@ class KubeParams:
     pod_startup_s: float = 3.0
     readiness_gate_s: float = 0.0
     image_pull_s: float = 10.0
-    provisioner: Literal["cluster-autoscaler", "karpenter"] = "cluster-autoscaler"
+    provisioner: Literal["cluster-autoscaler", "karpenter", "fargate"] = "cluster-autoscaler"
     node_provisioning_s: float | None = None
     node_idle_removal_s: float | None = None
     min_nodes: int = 2
@@ -226,6 +236,11 @@ class KubeParams:
             raise ParameterError(f"workers must be <= 64, got {self.workers}")
         if self.tolerance >= 1:
             raise ParameterError(f"tolerance must be < 1, got {self.tolerance}")
+
+    @property
+    def fargate(self) -> bool:
+        """EKS on Fargate: one pod per (billed) micro-VM, no node group, no node minimum."""
+        return self.provisioner == "fargate"
 
     @property
     def node_delay_s(self) -> float:
