@@ -70,8 +70,10 @@ def test_written_files_meet_the_slo_when_simulated_again(kind, traces, tmp_path)
         argv += ["--lambda-params", str(written["lambda"])]
     if "kubernetes" in written:
         kc = chosen["kubernetes"]
-        argv += ["--overlay", str(written["kubernetes"].parent), "--instance", kc.instance_type,
-                 "--provisioner", kc.provisioner]
+        argv += ["--overlay", str(written["kubernetes"].parent), "--provisioner", kc.provisioner,
+                 "--min-nodes", str(rec.doc["platforms"]["kubernetes"]["best"]["min_nodes"])]
+        if kc.provisioner != "fargate":
+            argv += ["--instance", kc.instance_type]
     again = base_config(*argv)
     result = engine.simulate(again)
     for name, res in (("lambda", result.lambda_), ("kubernetes", result.kube)):
@@ -98,8 +100,11 @@ def test_written_overlay_passes_the_k8s_checks(traces, tmp_path):
     rec, _, _ = _pair("bursty", traces["bursty"])
     best = rec.searches["kubernetes"].best
     assert best is not None
-    for i, choice in enumerate((best.choice, dataclasses.replace(best.choice, scale_up="fast"))):
-        overlay = write.write_kube_overlay(choice, tmp_path / str(i), "test").parent
+    on_nodes = dataclasses.replace(best.choice, instance_type="t3.medium", provisioner="karpenter", warm_nodes=1)
+    fargate = dataclasses.replace(best.choice, instance_type="fargate", provisioner="fargate", warm_nodes=0)
+    for i, choice in enumerate((best.choice, dataclasses.replace(best.choice, scale_up="fast"), on_nodes, fargate)):
+        overlay = write.write_kube_overlay(choice, tmp_path / str(i), "test", min_nodes=3).parent
+        text = (overlay / "kustomization.yaml").read_text()
         rendered = tmp_path / f"rendered{i}.yaml"
         rendered.write_bytes(subprocess.run([str(KUBECTL), "kustomize", str(overlay)], check=True,
                                             capture_output=True).stdout)
@@ -108,6 +113,11 @@ def test_written_overlay_passes_the_k8s_checks(traces, tmp_path):
             out = subprocess.run([py, "scripts/k8s_validate.py", *check, str(rendered)], cwd=REPO,
                                  capture_output=True, text=True)
             assert out.returncode == 0, out.stdout + out.stderr
+        if choice.provisioner == "fargate":  # the profile's selector is named, and the pods carry its label
+            assert f"namespace {write.NAMESPACE} with the label twinserve-compute=fargate" in text
+            assert rendered.read_text().count("twinserve-compute: fargate") >= 2  # the Deployment and its pods
+        else:
+            assert "keep at least 3 node(s) up" in text
         spec = load_hpa_spec(REPO / "k8s/base/hpa.yaml", overlay)  # what simulate --overlay reads back
         assert (spec.min_replicas, spec.max_replicas) == (choice.min_replicas, choice.max_replicas)
         if choice.scale_up == "fast":
