@@ -159,10 +159,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    "20-40 with the prod overlay's gate)")
     k.add_argument("--image-pull-s", type=float, default=10.0, help="image pull on a fresh node, s (default 10)")
     k.add_argument("--provisioner", choices=tuple(NODE_PROVISIONERS), default="cluster-autoscaler",
-                   help="node provisioning: cluster-autoscaler (100 s, empty nodes kept 10 min) or karpenter "
-                   "(55 s, 60 s); default cluster-autoscaler")
-    k.add_argument("--node-provisioning-s", type=float, help="override the provisioner's node delay, s")
-    k.add_argument("--min-nodes", type=int, default=2, help="nodes never removed (default 2)")
+                   help="node provisioning: cluster-autoscaler (100 s, empty nodes kept 10 min), karpenter "
+                   "(55 s, 60 s) or fargate (EKS on Fargate: no nodes, each pod's own capacity in 40 s, billed "
+                   "per pod at its Fargate size); default cluster-autoscaler")
+    k.add_argument("--node-provisioning-s", type=float,
+                   help="override the provisioner's node delay (on Fargate: a pod's capacity), s")
+    k.add_argument("--min-nodes", type=int, default=2, help="nodes never removed (default 2; none on Fargate)")
     k.add_argument("--metrics-lag-s", type=float, default=15.0, help="metrics-server lag, s (default 15)")
     k.add_argument("--balancing", choices=("round-robin", "random"), default="round-robin",
                    help="round-robin (ALB default) or random (kube-proxy iptables); default round-robin")

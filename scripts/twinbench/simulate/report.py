@@ -58,7 +58,11 @@ def render_text(doc: dict[str, Any]) -> str:
     elif any(int(p.get("throttled", 0)) + int(p.get("rejected", 0)) for p in plats.values()):
         lines.append("  (err): requests not served beside the cost; give --slo-ms to judge them against a budget")
     fargate = plats.get("kubernetes", {}).get("fargate_cost", {}).get("total_usd")
-    if fargate is not None:
+    on_fargate = doc.get("parameters", {}).get("kubernetes", {}).get("provisioner") == "fargate"
+    if on_fargate:
+        lines.append("  Kubernetes on EKS Fargate: the cost is its pods at their Fargate size; 'nodes' are the "
+                     "pods' own capacity, not billed")
+    elif fargate is not None:
         lines.append(f"  the same pod-hours on EKS Fargate: ${fargate:,.2f}/month")
     for w in doc.get("warnings", []):
         lines.append(f"warning: {w}")
