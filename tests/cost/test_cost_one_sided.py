@@ -7,12 +7,12 @@ from __future__ import annotations
 import argparse
 
 import pytest
+from twinbench.cli import simulate as simulate_cli
 from twinbench.cost import model as cost
 from twinbench.cost import traffic
 from twinbench.cost.lambda_logs import lambda_log_bytes
 from twinbench.cost.model import ContainerConfig, LambdaConfig
 from twinbench.cost.prices import load_prices
-from twinbench.cli import simulate as simulate_cli
 from twinbench.simulate import engine
 from twinbench.simulate.params import OneSidedCosts
 
