@@ -204,8 +204,8 @@ def _print(folder: RunFolder, doc: dict, tables: list[str], path: Path, exit_cod
     print(f"bench-peers {folder.path.name}: {env.get('cpu_model')}, {env.get('cpu_count')} cores, "
           f"load average before {env.get('load_average_1_5_15')} after {doc['run']['load_average_after']}, "
           f"wrk {env.get('wrk_version')}, {doc['run']['duration_s']:.0f} s")
-    print("keep-alive: MLServer (uvicorn) keeps connections open; gunicorn sync workers (twinserve and the "
-          "naive template) close them after every response -- as probed, column 'keep-alive'")
+    print("keep-alive: whether a server kept the client's connection open, as probed (column 'keep-alive'): "
+          "twinserve (nginx) and MLServer (uvicorn) do; the naive template's gunicorn sync workers close it")
     for table in tables:
         print()
         print(table)
