@@ -15,7 +15,8 @@ from test_bench_results import _doc
 from twinbench.__main__ import main
 from twinbench.cli.bench import search_at_traffic, simulate_at_traffic
 from twinbench.recommend.document import verdict
-from twinbench.report.markdown import recommendation, render_markdown, summary_table
+from twinbench.report.markdown import render_markdown, summary_table
+from twinbench.report.recommendation import recommendation
 from twinbench.results import document as results
 from twinbench.simulate.slo import Slo
 

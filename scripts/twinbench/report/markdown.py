@@ -11,7 +11,9 @@ from pathlib import Path
 
 from twinbench.report import best_config
 from twinbench.report import sections as provider_sections
+from twinbench.report.formatting import get, ms, pct
 from twinbench.report.plots import draw_all
+from twinbench.report.recommendation import recommendation, simulated, traffic_text
 from twinbench.targets.serverless_offline import OFFLINE_LABEL
 
 __all__ = ["fmt_summary", "render_folder", "render_markdown", "summary_rows", "summary_table"]
@@ -19,32 +21,13 @@ __all__ = ["fmt_summary", "render_folder", "render_markdown", "summary_rows", "s
 TARGETS = ("lambda", "lambda-wsgi", "container")
 
 
-def _ms(value: float | None) -> str:
-    if value is None:
-        return "—"
-    if value >= 100:
-        return f"{value:.0f}"
-    if value >= 10:
-        return f"{value:.1f}"
-    return f"{value:.2f}"
-
-
 def fmt_summary(summary: dict | None, unit: str = "ms") -> str:
     """``median [95 % CI] · p99 · n`` of one summary, e.g. ``1.42 [1.38–1.47] · p99 3.1 · n=300``."""
     if not summary or not summary.get("n"):
         return "no data"
     low, high = summary["ci95"]["median_ms"]
-    ci = f"[{_ms(low)}–{_ms(high)}]" if low is not None or high is not None else "[n too small]"
-    return f"{_ms(summary['median_ms'])} {unit} {ci} · p99 {_ms(summary['p99_ms'])} · n={summary['n']}"
-
-
-def _get(doc: dict, *path: str) -> object:
-    node: object = doc
-    for key in path:
-        if not isinstance(node, dict) or key not in node:
-            return None
-        node = node[key]
-    return node
+    ci = f"[{ms(low)}–{ms(high)}]" if low is not None or high is not None else "[n too small]"
+    return f"{ms(summary['median_ms'])} {unit} {ci} · p99 {ms(summary['p99_ms'])} · n={summary['n']}"
 
 
 def summary_rows(doc: dict) -> list[tuple[str, dict[str, str]]]:
@@ -70,7 +53,7 @@ def summary_rows(doc: dict) -> list[tuple[str, dict[str, str]]]:
 
         row("cold start: first answer", lambda t: cold(t, "first_response"))
         row("cold start: init / ready", lambda t: cold(t, "init"))
-    pkg = _get(doc, "environment", "lambda_package")
+    pkg = get(doc, "environment", "lambda_package")
     if isinstance(pkg, dict) and "lambda" in targets:
         rows.append(("Lambda package (unzipped)", {"lambda": package_text(pkg), "container": "",
                                                     "lambda-wsgi": "the same zip (both handlers ship in it)"}))
@@ -79,7 +62,7 @@ def summary_rows(doc: dict) -> list[tuple[str, dict[str, str]]]:
             rows.append(("Lambda init, shipped package", {"lambda": f"{fmt_summary(init[0])} ({init[1]})",
                                                           "container": ""}))
     if "warm" in sc:
-        row("warm latency", lambda t: fmt_summary(_get(sc, "warm", t, "latency")))  # type: ignore[arg-type]
+        row("warm latency", lambda t: fmt_summary(get(sc, "warm", t, "latency")))  # type: ignore[arg-type]
     if "scalability" in sc:
         slo = doc["run"]["settings"]["slo_ms"]
 
@@ -95,7 +78,7 @@ def summary_rows(doc: dict) -> list[tuple[str, dict[str, str]]]:
             return f"{value:g} req/s"
 
         row(f"knee (p99 <= {slo:g} ms)", knee)
-        row("max throughput seen", lambda t: f"{_get(sc, 'scalability', t, 'max_achieved_rps')} req/s")
+        row("max throughput seen", lambda t: f"{get(sc, 'scalability', t, 'max_achieved_rps')} req/s")
         row("429s / errors (all steps)", lambda t: _errors(sc["scalability"].get(t)))
     if "burst" in sc:
         def burst(t: str) -> str:
@@ -105,9 +88,9 @@ def summary_rows(doc: dict) -> list[tuple[str, dict[str, str]]]:
             steady = res["time_to_steady_s"]
             steady_text = "not reached" if steady is None else f"{steady:g} s"
             return (f"steady after {steady_text}, cold {res['cold_starts']}, 429 {res['throttled_429']}, "
-                    f"p99 {_ms(res['latency']['p99_ms'])} ms")
+                    f"p99 {ms(res['latency']['p99_ms'])} ms")
 
-        row(f"burst to {_get(sc, 'burst', targets[0], 'offered_rps')} req/s", burst)
+        row(f"burst to {get(sc, 'burst', targets[0], 'offered_rps')} req/s", burst)
     cost = doc.get("cost")
     if cost and not cost.get("skipped"):
         comp = cost["comparison"]
@@ -118,7 +101,7 @@ def summary_rows(doc: dict) -> list[tuple[str, dict[str, str]]]:
         }))
         be = comp["break_even_eks"]["rps"]
         rows.append(("break-even vs EKS", {"lambda": f"{be:.1f} req/s" if be else "—", "container": ""}))
-    sim = _simulated(doc)
+    sim = simulated(doc)
     if sim is not None:
         plats = sim["document"]["platforms"]
         lam, kube = plats.get("lambda"), plats.get("kubernetes")
@@ -126,9 +109,9 @@ def summary_rows(doc: dict) -> list[tuple[str, dict[str, str]]]:
                  f"{', ' + format(sim['traffic']['rps'], 'g') + ' req/s' if sim['traffic'].get('rps') else ''})")
         rows.append((label, {
             "lambda": (f"${lam['cost_usd_per_month']:,.2f}/month, {lam['cold_starts']:,} cold, {lam['throttled']:,} 429, "
-                       f"p99 {_ms(lam['latency_ms']['p99'])} ms") if lam else "",
+                       f"p99 {ms(lam['latency_ms']['p99'])} ms") if lam else "",
             "container": (f"${kube['cost_usd_per_month']:,.2f}/month EKS, {kube['rejected']:,} 503, "
-                          f"p99 {_ms(kube['latency_ms']['p99'])} ms, max {kube['max_replicas']} pods") if kube else "",
+                          f"p99 {ms(kube['latency_ms']['p99'])} ms, max {kube['max_replicas']} pods") if kube else "",
         }))
     best = best_config.summary_row(doc)
     if best is not None:
@@ -153,9 +136,9 @@ def shipped_init(doc: dict) -> tuple[dict, str] | None:
     deployed function), then every REPORT Init Duration of the run (includes cold starts under
     load, so slower).
     """
-    cold = _get(doc, "scenarios", "cold_start", "lambda")
+    cold = get(doc, "scenarios", "cold_start", "lambda")
     if isinstance(cold, dict) and not cold.get("skipped") and cold["init"].get("n"):
-        target = _get(doc, "targets", "lambda") or {}
+        target = get(doc, "targets", "lambda") or {}
         if target.get("mode") == "remote":
             source = "forced cold starts on the deployed function, handler's init header"
         elif target.get("runtime") == "offline":
@@ -163,23 +146,14 @@ def shipped_init(doc: dict) -> tuple[dict, str] | None:
         else:
             source = "forced cold starts, REPORT Init Duration"
         return cold["init"], source
-    reports = _get(doc, "lambda_reports", "lambda", "init_duration")
+    reports = get(doc, "lambda_reports", "lambda", "init_duration")
     if isinstance(reports, dict) and reports.get("n"):
         return reports, "every REPORT Init Duration of the run, including cold starts under load"
     return None
 
 
 def _offline(doc: dict) -> bool:
-    return _get(doc, "targets", "lambda", "runtime") == "offline"
-
-
-def _pct(fraction: float) -> str:
-    """A small fraction readably: 0.35 %, 0.0042 %, or 1 in 2.4 million."""
-    if fraction <= 0:
-        return "0 %"
-    if fraction >= 1e-4:
-        return f"{fraction:.2%}"
-    return f"1 in {1 / fraction:,.0f}"
+    return get(doc, "targets", "lambda", "runtime") == "offline"
 
 
 def _errors(res: dict | None) -> str:
@@ -206,169 +180,6 @@ def summary_table(doc: dict) -> str:
     if _offline(doc):
         title += f"\nlambda = {OFFLINE_LABEL}"
     return "\n" + title + "\n" + "\n".join(lines) + "\n"
-
-
-def _simulated(doc: dict) -> dict | None:
-    """The run's ``simulation`` section when it ran (results.json 2.x, optional)."""
-    sim = doc.get("simulation")
-    return sim if isinstance(sim, dict) and not sim.get("skipped") and sim.get("document") else None
-
-
-def _traffic_text(sim: dict) -> str:
-    traffic = sim["traffic"]
-    prof = sim["document"]["profile"]
-    if traffic["source"] == "trace":
-        rescaled = f", rescaled to a mean of {traffic['rescaled_to_rps']:g} req/s" if traffic.get("rescaled_to_rps") else ""
-        return (f"the trace `{traffic['trace']}`{rescaled} ({prof['minutes']:,} min, mean {prof['mean_rps']:,.2f} req/s, "
-                f"peak minute {prof['peak_minute_rps']:,.2f} req/s)")
-    return f"a {traffic['source']} {traffic['rps']:g} req/s ({prof['minutes']:,} min simulated, priced x 730 h)"
-
-
-def _sim_platform_costs(sim: dict) -> dict[str, float]:
-    plats = sim["document"]["platforms"]
-    costs: dict[str, float] = {}
-    if "lambda" in plats:
-        costs["Lambda"] = plats["lambda"]["cost_usd_per_month"]
-    if "kubernetes" in plats:
-        costs["EKS"] = plats["kubernetes"]["cost_usd_per_month"]
-        fargate = (plats["kubernetes"].get("fargate_cost") or {}).get("total_usd")
-        if fargate is not None:
-            costs["Fargate"] = fargate
-    return costs
-
-
-def simulated_recommendation(doc: dict, sim: dict, verdict: bool = True) -> str:
-    """The recommendation from the simulation at the user's traffic (``verdict=False``: the figures only).
-
-    A platform is ranked on cost only if it meets the SLO (p99 within it, no request dropped or,
-    when the simulation carries an SLO, within its error budget): one that drops requests is cheap
-    because it drops them, so it is marked as missing the SLO with its errors beside its cost.
-    """
-    slo = doc["run"]["settings"]["slo_ms"]
-    plats = sim["document"]["platforms"]
-    costs = _sim_platform_costs(sim)
-    if not costs:
-        return "No simulated recommendation: the simulation produced no platform."
-
-    def meets(p: dict) -> bool:
-        if p.get("slo") is not None:
-            return bool(p["slo"]["meets"])
-        return p["latency_ms"]["p99"] is not None and p["latency_ms"]["p99"] <= slo and not p["throttled"] \
-            and not p["rejected"]
-
-    def errors(p: dict) -> int:
-        return int(p.get("throttled", 0)) + int(p.get("rejected", 0))
-
-    owner = {"Lambda": "lambda", "EKS": "kubernetes", "Fargate": "kubernetes"}
-    ok = {k: v for k, v in costs.items() if owner.get(k) in plats and meets(plats[owner[k]])}
-    cells = []
-    for k, v in sorted(costs.items(), key=lambda kv: kv[1]):
-        p = plats.get(owner.get(k, ""), {})
-        cells.append(f"{k} ${v:,.2f}" if k in ok else
-                     f"{k} ${v:,.2f} (misses the SLO: {errors(p):,} errors, p99 {_ms(p['latency_ms']['p99'])} ms)")
-    cost_text = ", ".join(cells)
-    if ok:
-        cheapest = min(ok, key=ok.get)
-        parts = [f"**At your traffic ({_traffic_text(sim)}), {cheapest} is the cheapest that meets the {slo:g} ms "
-                 f"SLO (simulated)**: {cost_text} per month."]
-    else:
-        cheapest = ""
-        parts = [f"**At your traffic ({_traffic_text(sim)}), no platform meets the {slo:g} ms SLO as shipped "
-                 f"(simulated)**: {cost_text} per month; `make recommend` searches for settings that do."]
-    lam, kube = plats.get("lambda"), plats.get("kubernetes")
-    if lam:
-        parts.append(f"Lambda (simulated): {lam['cold_starts']:,} cold starts ({_pct(lam.get('cold_start_fraction', 0.0))} "
-                     f"of requests), {lam['throttled']:,} throttled, p99 {_ms(lam['latency_ms']['p99'])} ms, "
-                     f"at most {lam['max_environments']:,} environments.")
-    if kube:
-        parts.append(f"Kubernetes (simulated): {kube['rejected']:,} rejected, p99 {_ms(kube['latency_ms']['p99'])} ms, "
-                     f"at most {kube['max_replicas']:,} replicas on {kube['max_nodes']:,} nodes.")
-    if not verdict:
-        return " ".join(parts)
-    if cheapest == "Lambda":
-        text = "Lambda: the cheapest of the platforms that meet the SLO at your traffic"
-    elif cheapest:
-        text = f"the container ({cheapest}): the cheapest of the platforms that meet the SLO at your traffic"
-    else:
-        text = "neither platform as shipped: both miss the SLO in simulation; size up first (`make recommend`)"
-    parts.append(f"**Recommendation (from the simulation):** {text}.")
-    return " ".join(parts)
-
-
-def recommendation(doc: dict) -> str:
-    """One paragraph naming the numbers that decide, or what is missing to decide.
-
-    With a configuration search at the user's traffic the verdict compares the platforms at their
-    best (``best_config``) and the shipped settings' simulation follows as figures; without one, the
-    verdict comes from the shipped settings' simulation. The per-minute cost model's paragraph
-    follows as the measured-inputs cross-check.
-    """
-    sim = _simulated(doc)
-    model = _cost_model_recommendation(doc)
-    if sim is None:
-        return model
-    cross_check = "\n\n" + "Per-minute cost model (for comparison): " + model
-    best = best_config.recommendation(doc)
-    if best is None:
-        return simulated_recommendation(doc, sim) + cross_check
-    return best + "\n\n" + "As shipped: " + simulated_recommendation(doc, sim, verdict=False) + cross_check
-
-
-def _cost_model_recommendation(doc: dict) -> str:
-    """The per-minute cost model's paragraph (the recommendation before the simulator existed)."""
-    sc = doc["scenarios"]
-    parts: list[str] = []
-    cost = doc.get("cost")
-    warm_l = _get(sc, "warm", "lambda", "latency")
-    warm_c = _get(sc, "warm", "container", "latency")
-    cold_l = _get(sc, "cold_start", "lambda", "first_response")
-    knee_c = _get(sc, "scalability", "container", "knee_rps")
-    slo = doc["run"]["settings"]["slo_ms"]
-    if cost and not cost.get("skipped"):
-        comp = cost["comparison"]
-        rps = cost["traffic_rps"]
-        lam, eks = comp["lambda_cost"]["monthly_usd"], comp["eks_cost"]["monthly_usd"]
-        be = comp["break_even_eks"]["rps"]
-        cold_frac = comp["cold_starts"]["cold_start_fraction"]
-        cheaper = "Lambda" if lam < eks else "the container on EKS"
-        be_text = f"{be:.1f} req/s" if be else "beyond the searched range" if be is None else "never (EKS is always cheaper)"
-        parts.append(
-            f"**At a mean of {rps:g} req/s, {cheaper} is cheaper**: Lambda ${lam:,.2f}/month vs EKS ${eks:,.2f}/month; "
-            f"Lambda stays cheaper up to **{be_text}** (break-even vs EKS, from a billed duration of "
-            f"{cost['inputs']['billed_duration_ms']:.1f} ms at {cost['inputs']['memory_mb']} MB and "
-            f"{cost['inputs']['pod_rps']:g} req/s per pod at the SLO)."
-        )
-        if cold_l and cold_l.get("n"):
-            parts.append(
-                f"The price of Lambda is its cold start: {_ms(cold_l['median_ms'])} ms median "
-                f"(p99 {_ms(cold_l['p99_ms'])} ms, n={cold_l['n']}) on the first request of each new environment, "
-                f"expected on {_pct(cold_frac)} of requests at this traffic (cost model's keep-alive estimate)."
-            )
-    if warm_l and warm_c and warm_l.get("n") and warm_c.get("n"):
-        parts.append(
-            f"Warm, the two are {'close' if abs(warm_l['median_ms'] - warm_c['median_ms']) < 2 else 'apart'}: "
-            f"median {_ms(warm_l['median_ms'])} ms (Lambda) vs {_ms(warm_c['median_ms'])} ms (container), "
-            f"p99 {_ms(warm_l['p99_ms'])} vs {_ms(warm_c['p99_ms'])} ms."
-        )
-    if knee_c:
-        parts.append(f"One pod (the k8s limits) sustains {knee_c:g} req/s with p99 under {slo:g} ms.")
-    if cost and not cost.get("skipped"):
-        be = cost["comparison"]["break_even_eks"]["rps"]
-        cold_p99 = cold_l["p99_ms"] if cold_l and cold_l.get("n") else None
-        if cold_p99 is not None and cold_p99 > slo:
-            parts.append(
-                f"**Recommendation:** below ~{be:.0f} req/s choose Lambda if an occasional {_ms(cold_p99)} ms first "
-                f"request is acceptable (it exceeds the {slo:g} ms SLO; provisioned concurrency removes it at a price); "
-                "above it, or when every request must meet the SLO, choose the container." if be else
-                "**Recommendation:** the container: it is cheaper at every rate searched."
-            )
-        else:
-            parts.append(f"**Recommendation:** Lambda below ~{be:.0f} req/s, the container above." if be else
-                         "**Recommendation:** the container: it is cheaper at every rate searched.")
-    else:
-        reason = cost.get("reason") if cost else "the cost model did not run"
-        parts.append(f"No cost recommendation: {reason}.")
-    return " ".join(parts)
 
 
 LIMITS = (
@@ -466,7 +277,7 @@ def simulation_section(doc: dict) -> list[str]:
     sim = raw
     sdoc = sim["document"]
     plats = sdoc["platforms"]
-    out.append(f"The trace-driven simulator (`twinbench simulate`, seed {sdoc['seed']}) replayed {_traffic_text(sim)}, "
+    out.append(f"The trace-driven simulator (`twinbench simulate`, seed {sdoc['seed']}) replayed {traffic_text(sim)}, "
                f"{sdoc['profile']['requests']:,} requests, request by request on both platforms with this run's "
                "measured service times. Every figure in this table is **simulated**; the inputs below say which were "
                "**measured locally** and which are **defaults**.")
@@ -476,9 +287,9 @@ def simulation_section(doc: dict) -> list[str]:
         out.append(f"| {label} | " + " | ".join(fn(p) for p in plats.values()) + " |")
 
     row("requests", lambda p: f"{p['requests']:,}")
-    row("cold starts (fraction of requests)", lambda p: f"{p['cold_starts']:,} ({_pct(p.get('cold_start_fraction', 0.0))})")
+    row("cold starts (fraction of requests)", lambda p: f"{p['cold_starts']:,} ({pct(p.get('cold_start_fraction', 0.0))})")
     row("throttled (429) / rejected (503)", lambda p: f"{p['throttled']:,} / {p['rejected']:,}")
-    row("latency p50 / p99 ms", lambda p: f"{_ms(p['latency_ms']['p50'])} / {_ms(p['latency_ms']['p99'])}")
+    row("latency p50 / p99 ms", lambda p: f"{ms(p['latency_ms']['p50'])} / {ms(p['latency_ms']['p99'])}")
     row("max environments / replicas / nodes",
         lambda p: f"{p['max_environments']:,} / {p['max_replicas']:,} / {p['max_nodes']:,}")
     row("monthly cost, USD (730 h)", lambda p: f"${p['cost_usd_per_month']:,.2f}"
@@ -494,7 +305,7 @@ def simulation_section(doc: dict) -> list[str]:
         detail = described.get(key) or {}
         extra = ""
         if detail.get("mean_ms") is not None:
-            extra = f": mean {_ms(detail['mean_ms'])} ms"
+            extra = f": mean {ms(detail['mean_ms'])} ms"
         elif key == "pod_capacity_rps":
             extra = f": {sdoc['inputs'].get('pod_capacity_rps')} req/s per pod"
         elif key == "memory_mb":
@@ -525,7 +336,7 @@ def wsgi_section(doc: dict) -> list[str]:
         return f"{b / a:.2f}x" if a and b else "—"
 
     def pick(*path: str) -> tuple[float | None, float | None]:
-        vals = tuple(_get(sc, path[0], n, *path[1:]) for n in names)
+        vals = tuple(get(sc, path[0], n, *path[1:]) for n in names)
         return tuple(v if isinstance(v, (int, float)) else None for v in vals)  # type: ignore[return-value]
 
     cold = pick("cold_start", "init", "median_ms")
@@ -537,8 +348,8 @@ def wsgi_section(doc: dict) -> list[str]:
     for label, pair, unit in (("cold start: init, median", cold, "ms"), ("cold start: first answer, median", first, "ms"),
                               ("warm latency, median", warm_med, "ms"), ("warm latency, p99", warm_p99, "ms"),
                               ("knee (p99 <= SLO)", knee, "req/s"), ("max throughput seen", top, "req/s")):
-        out.append(f"| {label} | {_ms(pair[0])} {unit} | {_ms(pair[1])} {unit} | {ratio(*pair)} |")
-    pkg = _get(doc, "environment", "lambda_package")
+        out.append(f"| {label} | {ms(pair[0])} {unit} | {ms(pair[1])} {unit} | {ratio(*pair)} |")
+    pkg = get(doc, "environment", "lambda_package")
     if isinstance(pkg, dict):
         out.append(f"| package | {package_text(pkg)} | the same zip | 1.00x |")
     # Native wins unless WSGI is at least as fast warm and at cold start (within 10 %): the native
@@ -590,7 +401,7 @@ def generator_section(doc: dict) -> list[str]:
 
 
 def _package_section(doc: dict) -> list[str]:
-    pkg = _get(doc, "environment", "lambda_package")
+    pkg = get(doc, "environment", "lambda_package")
     if not isinstance(pkg, dict):
         return []
     out = ["## Lambda package", ""]
@@ -680,8 +491,8 @@ def _scenario_sections(doc: dict, plots: dict[str, str]) -> list[str]:
 def _step_row(name: str, label: str, s: dict) -> str:
     lat = s["latency"]
     low, high = lat["ci95"]["p99_ms"]
-    ci = f"[{_ms(low)}–{_ms(high)}]"
-    return (f"| {name} | {label} | {s['achieved_rps']:g} | {_ms(lat['median_ms'])} | {_ms(lat['p99_ms'])} {ci} | "
+    ci = f"[{ms(low)}–{ms(high)}]"
+    return (f"| {name} | {label} | {s['achieved_rps']:g} | {ms(lat['median_ms'])} | {ms(lat['p99_ms'])} {ci} | "
             f"{s['errors']} | {s['throttled_429']} | {s['cold_starts']} | {s['generator']['cpu_fraction']:.0%} | "
             f"{'locust ' if s['generator'].get('name') == 'locust' else ''}{'gen' if s['generator']['bottleneck'] else ''} |")
 
