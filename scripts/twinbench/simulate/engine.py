@@ -3,23 +3,10 @@
 ``simulate(config)`` is the whole API the CLI, the bench report and a calibration test
 need: it takes a ``SimulationConfig`` (profile, both platforms' parameters, the measured
 service times, the HPA spec) and returns a ``SimulationResult`` whose ``to_document()`` is
-the versioned JSON described by ``schema.json``.
+the versioned JSON described by ``schema.json``. Both platforms see the same arrivals and
+draws (common random numbers), in chunks of whole minutes so memory stays bounded.
 
-Both platforms see the same arrival times and the same uniform draw per request (mapped
-through each platform's measured service-time distribution): common random numbers, so a
-difference between them is the platforms', not the dice's. Arrivals are generated in chunks
-of whole minutes (``chunk_requests`` at most), so memory stays bounded however long the
-trace; the Lambda kernel runs in a second thread while the Kubernetes one runs (numba
-releases the GIL), which is what the two cores here are for.
-
-Monthly cost = the simulated quantities x (730 h / simulated span), priced with the pinned
-price table (``external.load_price_table``):
-* Lambda: requests x (invocation + front-door price) + billed GB-s x GB-s price
-  (+ provisioned: configured GB-s at the idle rate, their duration at the provisioned rate).
-* EKS: control plane + node-hours x instance price + ALB (the cost model's ALB pricing).
-* Fargate: pod-hours x the smallest Fargate size holding the pod (+ control plane and ALB); the
-  bill of a ``provisioner="fargate"`` run, else the same pod-hours priced beside the EKS bill. A pod's
-  hours run from its creation (Fargate bills from its image pull: a slight overcount).
+Details (chunking, threads, the monthly cost): docs/simulation.md, 'The engine (engine.py)'.
 """
 
 from __future__ import annotations

@@ -1,47 +1,13 @@
 """The HorizontalPodAutoscaler v2 algorithm, as documented and as the controller implements it.
 
-Read from the manifests the project ships (``k8s/base/hpa.yaml`` and, optionally, an
-overlay's JSON patches to it), so the simulation autoscales exactly what ``kubectl apply -k``
-deploys. Per sync (every 15 s by default):
+Read from the manifests the project ships (``k8s/base/hpa.yaml`` and, optionally, an overlay's
+JSON patches to it), so the simulation autoscales exactly what ``kubectl apply -k`` deploys.
+Per sync: utilisation ratio with tolerance, desired replicas within min/max, stabilisation
+(``stabilize``), then the behaviour's rate limits (``limit_by_policies``); Kubernetes' defaults
+when ``behavior`` is absent. Each rule is pinned by a test vector in tests/simulate/test_hpa.py
+naming the controller function it follows.
 
-1. ratio = current utilisation / target. Pods not yet ready count as 0 % when the ratio
-   says scale up (the documented conservative treatment); within ``tolerance`` (0.1) of 1
-   nothing changes.
-2. desired = ceil(ratio x pods counted), at least ``minReplicas`` and at most ``maxReplicas``.
-3. Stabilisation (``stabilize``): over the recommendations in the last scale-up window take
-   the minimum, over the scale-down window the maximum; the result moves from the current
-   count only as far as both allow (``stabilizeRecommendationWithBehaviors`` in the
-   controller).
-4. Rate limits (``limit_by_policies``): each policy allows, from the replica count at the
-   start of its period (current minus what was added in the last periodSeconds, or plus
-   what was removed), +value pods or x(1 + value %) up / -value or x(1 - value %) down;
-   ``selectPolicy: Max`` takes the policy allowing the biggest change, ``Min`` the smallest,
-   ``Disabled`` none.
-
-Defaults when ``behavior`` is absent are Kubernetes': scale-up window 0 s, policies +100 %
-or +4 pods per 15 s (Max); scale-down window 300 s, -100 % per 15 s.
-
-Read against the controller's source (kubernetes/kubernetes, ``pkg/controller/podautoscaler``;
-each rule is pinned by a test vector in tests/simulate/test_hpa.py naming its function):
-
-* ``replica_calculator.go`` ``GetResourceReplicas`` and ``metrics/utilization.go``
-  ``GetResourceUtilizationRatio``: utilisation is the *whole percent*
-  ``int32(metricsTotal*100/requestsTotal)`` of summed millicores, so 3 pods at 935m of 1000m
-  against 70 % give 93 % and 4 replicas, not 5. Pods without a metric ("missing": here the
-  pods not ready yet) count at max(100 %, target) on a scale-down and 0 % on a scale-up; pods
-  ready for less than one metrics window ("unready" within the CPU initialisation period) are
-  ignored except on a scale-up, where they count 0 %; if counting them reverses the direction
-  or lands within the tolerance, the count stays.
-* ``horizontal.go`` ``reconcileAutoscaler``: a controller that has no recommendation for the HPA
-  yet (a fresh one) starts its list with the current replica count, so a scale-down waits the
-  whole stabilisation window from its first sync.
-* ``horizontal.go`` ``calculateScaleUpLimitWithScalingRules`` / ``...ScaleDownLimit...``: a
-  policy's period start is current - added + removed in the period (events of both directions).
-* ``horizontal.go`` ``normalizeDesiredReplicas`` / ``convertDesiredReplicasWithRules`` (an HPA
-  without ``behavior``): scale-down stabilised over the controller's 300-s window with no rate
-  limit; scale-up at most to max(2 x current, 4) per sync.
-* Kubernetes 1.33+ (``HPAConfigurableTolerance``): ``behavior.scaleUp.tolerance`` and
-  ``scaleDown.tolerance`` replace the global 0.1 in their direction (``tolerances.isWithin``).
+Details (the steps, the defaults, the controller sources): docs/simulation.md, 'The HPA model'.
 """
 
 from __future__ import annotations

@@ -1,28 +1,11 @@
 """Kubernetes, per request: the HPA, pod start-up, node provisioning, per-pod queues.
 
-The model:
+Requests are spread over the ready pods, each a FIFO queue in front of its workers; the HPA
+(``hpa.Hpa``, read from k8s/base/hpa.yaml) sets the replica count from the pods' CPU; new pods
+wait for a node (or, with ``provisioner="fargate"``, their own capacity), the image pull and
+their start-up. The simulation starts with ``minReplicas`` ready pods on ready nodes.
 
-* Requests are spread over the *ready* pods (round-robin, the ALB's default algorithm, or
-  random as kube-proxy's iptables mode does); each pod queues them FIFO in front of
-  ``workers`` sync workers (WEB_CONCURRENCY). Service times are the measured warm ones,
-  stretched so that a saturated pod serves exactly its measured capacity. A pod with
-  ``queue_limit`` requests already waiting rejects the next one (503, counted).
-* CPU: a pod at its measured capacity uses its whole CPU limit (1 core), so each request
-  costs cpu_request / capacity core-seconds; the HPA sees the ready pods' average usage
-  over one sync period, ``metrics_lag_s`` late (metrics-server's resolution).
-* Every ``sync_period_s`` the HPA (``hpa.Hpa``, read from k8s/base/hpa.yaml) sets the
-  replica count. A new pod is placed on a node with room (pods per node from the node's
-  allocatable CPU and memory after the EKS reservations, see the cost model); with no
-  room, a node is provisioned (cluster-autoscaler or Karpenter delay). The pod is ready
-  after the node, the image pull (first pod on a node) and its own start-up. Scale-down
-  removes not-ready pods first, then the newest (the ReplicaSet's order); in-flight
-  requests finish (graceful shutdown). A node empty for ``node_idle_s`` is removed, down
-  to ``min_nodes``. ``pods_waited_for_node`` counts the pods that had to wait for a node (a new
-  one, or one still starting): only then can a higher ``min_nodes`` change anything.
-* EKS on Fargate (``provisioner="fargate"``): every pod gets its own capacity, started for it
-  (the provisioner's delay, then the image pull: nothing is cached) and released with it; no
-  node minimum. Its bill is per pod (``engine.fargate_cost``), so node-seconds are not priced.
-* The simulation starts with ``minReplicas`` ready pods on ready nodes (a deployed service).
+Details (each rule of the model): docs/simulation.md, 'The Kubernetes model (kube_sim.py)'.
 """
 
 from __future__ import annotations

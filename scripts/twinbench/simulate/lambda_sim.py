@@ -1,28 +1,11 @@
 """AWS Lambda, per request: execution environments, keep-alive, scaling limits, billing.
 
-The model (the per-request loop is ``kernels.lambda_chunk``):
+The per-request loop is ``kernels.lambda_chunk``; this module holds its parameters and state:
+provisioned and on-demand environments (most-recently-used reuse, cold starts wait INIT),
+keep-alive reaping, API Gateway throttling, concurrency and scaling-rate limits (429), and
+billing (GB-s, provisioned) with environment-seconds.
 
-* An execution environment serves one request at a time. A request takes, in order of
-  preference: a free provisioned environment (pre-initialised, never cold); the most
-  recently used idle on-demand environment (Lambda reuses warm environments MRU-first,
-  which is why the least used ones age out); a new environment, which is a cold start:
-  the request waits INIT (sampled from the measured init durations) before running.
-* An idle environment is reaped ``keep_alive_s`` after its last invocation ended.
-  (Lambda also recycles environments after a few hours regardless; not modelled: at most
-  one cold start per environment every few hours.)
-* API Gateway's route throttling comes first: a token bucket of ``throttle_burst`` tokens
-  refilled at ``throttle_rate_rps`` (serverless.yml's throttleBurstLimit / throttleRateLimit);
-  no token, 429 before Lambda is invoked (not billed by Lambda nor, taken here, by API Gateway).
-* Concurrency (requests in flight, provisioned ones included) may not exceed the function's
-  reserved concurrency, or the account limit: past it, 429 (not billed by Lambda).
-* New environments come from a token bucket holding 1,000 tokens refilled at 100/s
-  (1,000 per 10 s, continuously, never above 1,000): no token, no new environment, 429.
-* Billing: each invocation ceil(duration) ms, a cold one ceil(init + duration) ms (INIT
-  billed since 2025-08-01; see params.py); GB-s = billed s x memory MB / 1024. Provisioned
-  environments bill their configured GB-s for every minute they are configured (all the time,
-  or each hour's count of an hourly schedule) plus their duration at the provisioned rate.
-* Environment-seconds: from creation to reaping (idle keep-alive included): what AWS keeps
-  resident for you, not what you pay for.
+Details (each rule of the model): docs/simulation.md, 'The Lambda model (lambda_sim.py)'.
 """
 
 from __future__ import annotations

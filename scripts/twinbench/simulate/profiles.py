@@ -1,28 +1,11 @@
 """Traffic profiles as requests per minute, and the arrival times inside each minute.
 
-A profile here is an integer count of requests for every minute of the simulated span
-(``MinuteCounts``); arrival times are drawn from it chunk by chunk, so a day at 1,000 req/s
-(86.4 M arrivals) never sits in memory at once.
+A profile is an integer count of requests for every minute of the simulated span
+(``MinuteCounts``): ``constant``, ``diurnal``, or a trace file (per-minute CSV, Azure Functions
+2019). Arrival times are drawn from it chunk by chunk (Poisson arrivals conditioned on each
+minute's count, one seeded ``numpy`` Generator), so a day at 1,000 req/s never sits in memory at once.
 
-Arrivals inside a minute
-------------------------
-Given a minute's count n, the n arrival times are the order statistics of n uniform draws
-over the minute: exactly the arrival times of a Poisson process *conditioned* on n arrivals.
-So a trace keeps its per-minute counts exactly, and sub-minute bursts are what a Poisson
-process would produce (real clients can be burstier; the simulation then under-counts
-concurrency spikes, not over-counts). They are drawn as normalised cumulative sums of n + 1
-exponentials (O(n), already sorted). ``constant`` and ``diurnal`` profiles draw each
-minute's count from a Poisson distribution of the rate x 60, so they are a true Poisson
-process of that (piecewise-constant) rate. Everything uses one seeded ``numpy`` Generator.
-
-Sources
--------
-* ``constant(rps, minutes)``, ``diurnal(mean_rps, peak_to_mean, peak_hour_utc, minutes)``.
-* ``from_minute_csv(path, span_minutes)`` and ``from_azure_csv(path, function)``: trace files,
-  read by the one reader the cost model shares (``twinbench.traffic.traces``: per-minute CSV
-  with a BOM, skipped minutes counted idle with a warning, the Azure Functions 2019 format,
-  the span and count limits). Its TraceError becomes ProfileError here; whole requests per
-  minute are its counts rounded half to even.
+Details (the arrival model, the sources): docs/simulation.md, 'Traffic profiles (profiles.py)'.
 """
 
 from __future__ import annotations

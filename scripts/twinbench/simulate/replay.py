@@ -5,15 +5,7 @@ against the real local stack, or a request log) already has the exact arrival ti
 functions take them as they are and return, besides the usual result dict, the per-request
 latency and cold flag, so a caller can compare request by request.
 
-* :func:`replay_lambda` / :func:`replay_kube`: one platform, explicit service times per request.
-* :func:`simulate_arrivals`: a whole ``SimulationConfig`` (both platforms, costs) on explicit
-  arrivals; the document it returns is the same as ``engine.simulate``'s.
-
-Service times are drawn as in the engine: one uniform per request mapped through the measured
-distribution (``service_draws``), so the two platforms see matched draws. A replay may instead
-pin the INIT durations in the order they happened (``init_sequence_ms``): the k-th simulated cold
-start then takes the k-th measured INIT, which removes the dice from the comparison and leaves
-the mechanics (keep-alive, most-recently-used reuse, queueing, limits).
+Details (the functions, matched draws, ``init_sequence_ms``): docs/simulation.md, 'Replays (replay.py)'.
 """
 
 from __future__ import annotations
