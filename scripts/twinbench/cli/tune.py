@@ -1,20 +1,7 @@
 """``twinbench bench-tune``: memory power-tuning of the Lambda function, as AWS Lambda Power Tuning does it.
 
-For each memory size: cold init (forced cold starts, REPORT Init Duration) and warm billed
-duration (REPORT Billed Duration, rounded up to 1 ms), the cost per million invocations and per
-month at --rps, and the cost / speed / balanced picks (Power Tuning's formulas, its
-balancedWeight and discardTopBottom). Prints the table, writes results/tune-<ts>/ with tune.json,
-report.md and tune_duration_cost.png.
-
-Local (default): the local Lambda from build/lambda/pkg, one emulator per size under that size's
-CPU quota (memory / 1769 vCPU per environment; this machine's cores cap it).
-Remote (--lambda-function NAME --aws-region R): UpdateFunctionConfiguration(MemorySize) on the
-deployed function, Invoke with LogType=Tail, REPORT from the log tail; the original memory and
-environment are restored on exit, Ctrl-C and SIGTERM. Needs lambda:GetFunctionConfiguration,
-lambda:UpdateFunctionConfiguration and lambda:InvokeFunction; use a stage no one else calls.
-
-Exit codes: 0 measured; 1 the measurement failed (emulator, AWS, an invalid document with
---validate); 2 bad input; 130 interrupted (the partial document is written).
+The subcommand's parser and entry point; its ``--help`` text is :data:`HELP`.
+Details: docs/benchmark.md, 'Memory power-tuning (make bench-tune)'.
 """
 
 from __future__ import annotations
@@ -114,6 +101,26 @@ def _usage(message: str) -> Exception:
     return TuneInputError(message)
 
 
+HELP = """``twinbench bench-tune``: memory power-tuning of the Lambda function, as AWS Lambda Power Tuning does it.
+
+For each memory size: cold init (forced cold starts, REPORT Init Duration) and warm billed
+duration (REPORT Billed Duration, rounded up to 1 ms), the cost per million invocations and per
+month at --rps, and the cost / speed / balanced picks (Power Tuning's formulas, its
+balancedWeight and discardTopBottom). Prints the table, writes results/tune-<ts>/ with tune.json,
+report.md and tune_duration_cost.png.
+
+Local (default): the local Lambda from build/lambda/pkg, one emulator per size under that size's
+CPU quota (memory / 1769 vCPU per environment; this machine's cores cap it).
+Remote (--lambda-function NAME --aws-region R): UpdateFunctionConfiguration(MemorySize) on the
+deployed function, Invoke with LogType=Tail, REPORT from the log tail; the original memory and
+environment are restored on exit, Ctrl-C and SIGTERM. Needs lambda:GetFunctionConfiguration,
+lambda:UpdateFunctionConfiguration and lambda:InvokeFunction; use a stage no one else calls.
+
+Exit codes: 0 measured; 1 the measurement failed (emulator, AWS, an invalid document with
+--validate); 2 bad input; 130 interrupted (the partial document is written).
+"""
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     from twinbench.tune.profiles import DEFAULT_MEMORY_MB, PROFILES
     from twinbench.tune.runner import DEFAULT_RESULTS, TuneRequest
@@ -121,7 +128,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     parser = subparsers.add_parser("bench-tune", help="memory power-tuning: duration and cost per memory size, "
                                    "cost/speed/balanced picks (local Lambda, or a deployed function)",
-                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+                                   description=HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", choices=sorted(PROFILES), default="quick",
                         help="smoke: 3 sizes x (2 cold, 20 warm); quick: 5 cold, 100 warm; full: 20 cold, 500 warm")
     parser.add_argument("--memory", default=None,

@@ -1,88 +1,15 @@
 """CloudWatch collector: what AWS itself measured for one Lambda function (and its HTTP API) in a window.
 
-Two sources, both read-only:
-
-* **CloudWatch metrics** (``GetMetricData``, paginated, batches of <= 500 queries): Lambda
-  Invocations / Errors / Throttles (Sum), ConcurrentExecutions (Maximum), Duration (p50/p90/p99,
-  Average); and, with ``api_id``, the HTTP API's Count / 4xx / 5xx (Sum) and Latency /
-  IntegrationLatency (p50/p90/p99).
-* **CloudWatch Logs** (``FilterLogEvents``, paginated) on the function's log group: every
-  ``REPORT`` line (text or JSON log format) parsed by :mod:`twinbench.aws.report_line`, giving
-  cold-start counts, the Init Duration distribution, billed GB-seconds and the cost they imply.
-* **The handler's own metrics** (``GetMetricData`` on namespace ``twinserve``): the native
-  handler's log line per invocation is CloudWatch Embedded Metric Format, from which CloudWatch
-  extracts ``requests``, ``errors_5xx``, ``cold_starts`` and ``latency_ms`` with dimensions
-  ``function`` and ``route`` (``services/predict-lambda/telemetry.py``); read per route template.
-
-Output document (``format`` ``"twinbench.cloudwatch"``, ``version`` from
-:data:`twinbench.results.formats.CLOUDWATCH`; schema ``results/schemas/cloudwatch.schema.json``);
-all durations in ms, memory in MB, money in USD, times ISO 8601 UTC::
-
-    {
-      "format": "twinbench.cloudwatch", "version": 2,
-      "created": "2026-01-01T12:00:00Z",            # when the collection ran
-      "interrupted": false,
-      "environment": {"python": "3.11.2", "boto3": "1.44.8", "endpoint_url": null},
-      "target": {"function_name", "region", "log_group", "log_format": "Text"|"JSON",
-                 "architecture": "x86_64"|"arm64", "memory_size_mb", "runtime", "api_id", "api_stage"},
-      "window": {"start", "end", "duration_s"},
-      "lambda_metrics": {
-        "period_s": 60,
-        "invocations_count", "errors_count", "throttles_count",         # sums over the window
-        "concurrent_executions_max",                                      # max over the window
-        "duration_p50_ms", "duration_p90_ms", "duration_p99_ms",          # whole-window percentiles
-        "duration_avg_ms",
-        "series": {"invocations_count": [{"timestamp", "value"}], ...}   # one point per period_s
-      },
-      "api_metrics": null | {same layout: "count", "errors_4xx_count", "errors_5xx_count",
-                              "latency_p50_ms".. "latency_p99_ms", "integration_latency_p50_ms".., "series"},
-      "reports": {
-        "count", "cold_start_count", "warm_count",
-        "snapstart_restore_count", "init_cold_start_count",      # the two kinds of cold start apart
-        "restore_memory_gb_total",                               # GB restored from snapshots (priced)
-        "timeout_count", "error_count", "log_events_scanned", "log_pages",
-        "duration_ms", "warm_duration_ms", "cold_duration_ms", "init_duration_ms",
-        "restore_duration_ms", "max_memory_used_mb",
-        "init_cold_start_ms", "restore_cold_start_ms":   # Init (or Restore) Duration + Duration, as AWS defines a cold start
-            {"n", "min", "p50", "p90", "p99", "max", "mean"}   (null members when n = 0),
-        "billed_duration_ms_total", "billed_restore_duration_ms_total", "billed_gb_s_total",
-        "samples": [{"timestamp", "log_stream", "request_id", "duration_ms", "billed_duration_ms",
-                     "memory_size_mb", "max_memory_used_mb", "init_duration_ms", "restore_duration_ms",
-                     "billed_restore_duration_ms", "status", "error_type", "xray_trace_id",
-                     "cold_start", "billed_gb_s"}, ...]    # raw, one per REPORT line, time order
-      },
-      "cost": {"architecture", "price_source", "compute_usd_per_gb_s", "requests_usd_per_million",
-               "requests_count", "billed_gb_s", "compute_usd", "requests_usd",
-               "snapstart_restore_gb", "snapstart_restore_usd", "total_usd", "notes": [...]},
-      "emf_metrics": null | {                 # the handler's EMF metrics; null (and a warning) when none
-        "namespace": "twinserve", "dimensions": {"function": "<function_name>"}, "period_s": 60,
-        "requests_count", "errors_5xx_count", "cold_starts_count",       # sums over routes and window
-        "routes": {"/predict": {"requests_count", "errors_5xx_count", "cold_starts_count",
-                                "latency_avg_ms", "latency_max_ms", "latency_p50_ms", "latency_p99_ms",
-                                "series": {...}}, ...}                    # only routes with data
-      },
-      "warnings": ["..."]        # empty window, missing metrics, inaccessible function config...
-    }
-
-Semantics worth knowing when reading it:
-
-* ``reports.count`` counts REPORT lines; it can differ from ``lambda_metrics.invocations_count``
-  by in-flight invocations at the window edges and by log delivery delay (a few seconds).
-* Since August 2025 Lambda bills the INIT phase too; the REPORT line's Billed Duration already
-  includes it, so ``billed_gb_s_total`` is what was billed. A SnapStart function's new environment
-  is *restored*, not initialised: its REPORT line carries ``Restore Duration: X ms`` and ``Billed
-  Restore Duration: Y ms`` instead of ``Init Duration`` (AWS docs, "Monitoring for Lambda
-  SnapStart"; the Init Duration is then in the INIT_REPORT written when the version is published,
-  which the REPORT filter leaves out). Restores are counted apart from init cold starts
-  (``snapstart_restore_count`` vs ``init_cold_start_count``); Billed Duration already includes the
-  billed restore, and the restore itself is priced per GB restored (``cost.snapstart_restore_usd``).
-* Free tier is ignored: the cost is the list price of the window.
-* ``emf_metrics`` counts what the handler saw (its route, its status); Lambda's own Invocations
-  also count invocations that failed before or outside the handler (init errors, timeouts).
-  Routes are the templates of :mod:`twinserve.routes`, the module the handler labels them with.
+Read-only: Lambda and HTTP API metrics (``GetMetricData``), every ``REPORT`` line of the function's
+log group (``FilterLogEvents``, parsed by :mod:`twinbench.aws.report_line`: cold starts, Init
+Duration, billed GB-s and their cost) and the handler's own EMF metrics (namespace ``twinserve``).
+The output is the ``twinbench.cloudwatch`` document (schema ``results/schemas/cloudwatch.schema.json``),
+so provider-side figures sit beside the bench's client-side ones.
 
 boto3 is never imported here: callers pass clients (:func:`collect`), so tests use moto or a
 botocore Stubber and the CLI builds clients from the normal credential chain.
+
+Details (the document's layout, how to read its counts and costs): docs/benchmark.md, 'CloudWatch collector'.
 """
 
 from __future__ import annotations

@@ -1,60 +1,11 @@
 """kubectl collector: what Kubernetes itself recorded about the container deployment.
 
-It runs the real ``kubectl`` (the pinned one from ``.venv-tools``) with ``-o json`` and parses
-the API documents it prints:
+It runs the real ``kubectl`` (the pinned one from ``.venv-tools``) with ``-o json`` and parses the
+API documents it prints (pods and their startup conditions, pod metrics, HPAs, events, and with
+``--watch`` a replica/ready-pod timeline) into the ``twinbench.kubectl`` document (schema
+``results/schemas/kubectl.schema.json``): pod startup phases and HPA reactions, as the cluster saw them.
 
-* ``get pods -l SELECTOR``: per pod the startup phases from ``metadata.creationTimestamp`` and
-  the ``PodScheduled`` / ``Initialized`` / ``ContainersReady`` / ``Ready`` conditions plus the
-  containers' ``state.running.startedAt``; restarts; waiting reasons (``CrashLoopBackOff``...);
-  last termination reason and exit code.
-* ``get pods.metrics.k8s.io -l SELECTOR``: the ``PodMetricsList`` that ``kubectl top pods``
-  prints as a table (``kubectl top`` has no JSON output) — CPU in millicores, memory in MiB.
-  Absent metrics-server gives a warning, not a failure.
-* ``get horizontalpodautoscalers``: HPA min/max/current/desired replicas, current metrics.
-* ``get events``: HPA ``SuccessfulRescale`` events and the selected pods' events (image pull
-  times parsed from ``Pulled`` messages), limited to ``--since``.
-* ``--watch``: the replica/ready-pod timeline, one sample every ``interval_s`` until stopped
-  (SIGINT/SIGTERM from the bench, or ``duration_s``).
-
-Output document (``format`` ``"twinbench.kubectl"``, ``version`` from
-:data:`twinbench.results.formats.KUBECTL`; schema ``results/schemas/kubectl.schema.json``); times
-ISO 8601 UTC, durations in s (Kubernetes timestamps have 1 s resolution), CPU in millicores, memory in MiB::
-
-    {
-      "format": "twinbench.kubectl", "version": 2,
-      "created": "...",                             # when the snapshot was taken
-      "interrupted": false,
-      "environment": {"kubectl": "/abs/path/kubectl", "kubectl_version": "v1.37.1", "python": "3.11.2"},
-      "target": {"context": null|"kind-twinserve", "namespace": "twinserve", "selector": "app=predict",
-                 "since_s": 3600},
-      "pods": [{
-          "name", "node", "phase": "Pending|Running|...", "ready": bool, "qos_class",
-          "created_at", "scheduled_at", "initialized_at", "containers_ready_at", "ready_at",
-          "container_started_at",                       # earliest running container's startedAt
-          "scheduled_s", "initialized_s", "container_started_s", "containers_ready_s", "ready_s",
-                                                        # seconds after created_at (null = not yet)
-          "image_pull_s": float|null,                   # from the pod's Pulled event, if recent
-          "restarts_count", "waiting_reasons": ["CrashLoopBackOff"],
-          "last_termination": [{"container", "reason", "exit_code", "finished_at"}],
-          "cpu_millicores": float|null, "memory_mib": float|null          # from metrics.k8s.io
-      }],
-      "pods_summary": {"count", "ready_count", "pending_count", "crash_looping_count", "restarts_total",
-                       "ready_s": {"n","min","p50","p90","p99","max","mean"}, "scheduled_s": {...},
-                       "container_started_s": {...}},
-      "top": {"available": bool, "message": str|null, "cpu_millicores_total", "memory_mib_total"},
-      "hpas": [{"name", "target": "Deployment/predict", "min_replicas", "max_replicas",
-                "current_replicas", "desired_replicas", "last_scale_time",
-                "current_metrics": [{"name": "cpu", "average_utilization_percent", "average_value"}],
-                "conditions": {"AbleToScale": "True", ...},
-                "scaling_events": [{"time", "new_size", "message", "count"}]}],
-      "pod_events": [{"time", "pod", "reason", "type", "message", "count"}],
-      "timeline": null | {"interval_s", "samples": [{"t_s", "time", "pods_total", "pods_ready",
-                           "pods_pending", "hpa": {"name": {"current_replicas", "desired_replicas"}}}]},
-      "warnings": [...]
-    }
-
-``ready_s`` is measured from ``creationTimestamp`` to the *latest* ``Ready`` transition: a pod
-that became unready and ready again reports the later one (its ``restarts_count`` tells).
+Details (the sources, the document's layout, what ``ready_s`` means): docs/benchmark.md, 'kubectl collector'.
 """
 
 from __future__ import annotations

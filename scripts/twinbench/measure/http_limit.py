@@ -1,26 +1,11 @@
 """How close the container comes to the HTTP limit of its own server, and to the edge it replaced.
 
-The limit is a no-op WSGI app (:func:`noop_app`: reads the body, answers a fixed JSON body of
-the same size as twinserve's answer) under exactly the same server arrangement as twinserve —
-``gunicorn.conf.py``, so nginx in front of gunicorn's gthread workers, the same worker count —
-with no access log or metrics: what the edge + HTTP + the kernel cost here, with no application.
-Against it, twinserve as its image runs it (JSON access log and Prometheus metrics on), and the
-edge it replaced (``--old-commit``: that commit's custom buffered sync worker, run from a git
-worktree, as that image ran it). The breakdown adds twinserve without the log, without log and
-metrics, and served by gunicorn directly without nginx (``TWINSERVE_PROXY=off``).
+The limit is a no-op WSGI app (:func:`noop_app`) under exactly the same server arrangement as
+twinserve; against it, twinserve as its image runs it and the edge of ``--old-commit``. Each
+server is measured with keep-alive and closing clients, in interleaved rounds with wrk, recording
+the CPU left unused, the steal and each process role's CPU per answered request.
 
-Each server is measured with two kinds of clients: keep-alive (what a load balancer does; wrk's
-default) and closing (``Connection: close`` on every request, a new TCP connection each). A
-server name ending in ``/close`` is a closing-client step; its ratios are against the no-op's
-closing-client step of the same round.
-
-Every server is started fresh in every round and measured in turn with wrk (closed loop,
-``concurrency`` connections), after a discarded warm-up; rounds are interleaved so drift on a
-shared machine hits every server alike. Every step records the CPU that neither wrk nor the
-server used, and the hypervisor's steal (:mod:`twinbench.measure.other_work`); the report warns
-when either was large enough to disturb it. Every step also records the CPU per answered request
-of gunicorn's workers, nginx, the rest of the server and wrk: it says where a gap between two
-servers goes, and moves far less than throughput when other work shares the machine.
+Details (the servers compared, the clients, what is recorded): docs/benchmark.md, 'HTTP limit (measure/http_limit.py)'.
 """
 
 from __future__ import annotations

@@ -1,21 +1,11 @@
 """The CPU each memory size gets: AWS's rule, and how much of it this machine can reproduce.
 
-AWS allots CPU in proportion to memory: one vCPU at 1,769 MB, up to six vCPUs at 10,240 MB
-(AWS Lambda Developer Guide, "Configure Lambda function memory"); the rule itself lives in
-:func:`twinbench.local_lambda.settings.lambda_vcpu`. The local Lambda turns it into a CFS quota of
-``vcpu x 100 ms`` per 100 ms period for each execution environment
-(:class:`twinserve_support.process.cgroup.CpuQuota`). What that cannot reproduce:
+AWS allots CPU in proportion to memory (:func:`twinbench.local_lambda.settings.lambda_vcpu`); the
+local Lambda turns it into a CFS quota per execution environment
+(:class:`twinserve_support.process.cgroup.CpuQuota`). This module says, for each size, what that
+quota cannot reproduce, so the tuning table carries its caveats.
 
-* **more vCPUs than this machine has cores** — a quota above the core count is never reached:
-  above ``cores x 1,769 MB`` every size runs on all the cores there are, so those rows are
-  capped by the machine, not by the size;
-* **sharing** — on AWS each environment's vCPUs are its own; here the cores are shared with the
-  emulator, the load generator and anything else running (the run records the load average);
-* **single-threaded Python gains nothing past one vCPU** — there or here; a duration that still
-  falls above 1,769 MB comes from helper threads (e.g. the inference library's), not the handler;
-* **the quota period** — AWS does not publish its throttling period; CFS here uses 100 ms, so a
-  short invocation that fits in one period's budget runs at full core speed at any size, and
-  throttling shows when invocations (or INIT) use more CPU than a period allows.
+Details (the four limits): docs/benchmark.md, 'CPU share (tune/cpu_share.py)'.
 """
 
 from __future__ import annotations

@@ -1,21 +1,10 @@
 """Power-tuning the local Lambda: one emulator per memory size, under that size's CPU quota.
 
-Per size, in a fresh ``serve-lambda`` process (:class:`twinbench.targets.lambda_process.LambdaProcess`)
-started with ``--memory-mb`` (the quota follows: memory / 1,769 vCPU per environment) and a
-concurrency cap of 1 (the invocations are sequential: one environment, as Power Tuning's serial
-executor uses):
+Per size, a fresh ``serve-lambda`` process (:class:`twinbench.targets.lambda_process.LambdaProcess`)
+with ``--memory-mb`` and a concurrency cap of 1: ``cold`` forced cold samples, then ``warmup``
+discarded and ``warm`` measured invocations, priced on their REPORT lines' Billed Duration.
 
-1. **cold** — ``cold`` times: reap every environment (as an idle period longer than the
-   keep-alive would), invoke once; the REPORT line of that request gives Init Duration, and the
-   handler's cold header confirms it (:meth:`twinbench.targets.local_lambda_target.LambdaTarget.cold_sample`
-   does the same);
-2. **warm** — ``warmup`` invocations discarded, then ``warm`` measured, ``gap_ms`` apart, on one
-   kept-alive connection; their REPORT Billed Duration (Duration rounded up to 1 ms) is what is
-   priced and picked on.
-
-The REPORT lines are the emulator's (the request id header of each answer finds its line), so the
-durations exclude the HTTP front and the client, as Lambda's do. The load generator is this
-process; :class:`twinbench.tune.observations.CpuMeter` records its CPU and the emulator front's.
+Details (the steps, what the durations include): docs/benchmark.md, 'Local tuning (tune/local.py)'.
 """
 
 from __future__ import annotations

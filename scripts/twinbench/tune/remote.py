@@ -1,27 +1,12 @@
 """Power-tuning a deployed function the way AWS Lambda Power Tuning does it, then putting it back.
 
-For each memory size:
+For each memory size: ``UpdateFunctionConfiguration(MemorySize=...)`` and wait, forced cold
+samples, then warm ones, every one ``Invoke(LogType=Tail)`` read through its ``REPORT`` line
+(:func:`twinbench.aws.report_line.parse_report_message`). The function's original ``MemorySize``
+and environment are restored when the run ends: after success, an error, Ctrl-C or SIGTERM.
+``$LATEST`` is changed and changed back: run it against a function no one else is calling.
 
-1. ``UpdateFunctionConfiguration(MemorySize=...)`` and wait until ``LastUpdateStatus`` is
-   ``Successful`` (boto3's ``function_updated`` waiter, as Power Tuning's ``waitForFunctionUpdate``);
-   a configuration change means a new execution environment, so the next invocation is cold;
-2. ``cold`` cold samples: that first invocation, then ``cold - 1`` more, each after an
-   environment-variable bump (:class:`twinbench.aws.forced_cold.ForcedColdStarts`, SeBS's method);
-3. ``warmup`` discarded and ``warm`` measured invocations, sequential;
-
-every one ``Invoke(InvocationType=RequestResponse, LogType=Tail)``: the response's ``LogResult``
-is the base64 tail (last 4 KB) of the invocation's log, whose ``REPORT`` line
-(:func:`twinbench.aws.report_line.parse_report_message`, text or JSON log format) gives Duration,
-Billed Duration and, on a cold start, Init Duration — Power Tuning reads the same line
-(``extractDuration`` in its ``lambda/utils.js``).
-
-The function's original ``MemorySize`` (and, through ``ForcedColdStarts``, its environment
-variables) are restored when the run ends: after success, an error, Ctrl-C, or SIGTERM (which
-:class:`twinbench.results.run_folder.RunFolder` turns into ``KeyboardInterrupt``); signals arriving
-during the restore itself are held until it is done. Unlike Power Tuning no versions or aliases
-are published: ``$LATEST`` is changed and changed back, so run it against a function no one else
-is calling (a dev stage), and the caller needs ``lambda:GetFunctionConfiguration``,
-``lambda:UpdateFunctionConfiguration`` and ``lambda:InvokeFunction``.
+Details (the steps, the permissions, Power Tuning's counterparts): docs/benchmark.md, 'Remote tuning (tune/remote.py)'.
 """
 
 from __future__ import annotations

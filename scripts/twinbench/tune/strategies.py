@@ -1,25 +1,10 @@
 """The three picks of AWS Lambda Power Tuning — *cost*, *speed*, *balanced* — and its trimmed mean.
 
-Pure functions, no I/O, so the rules can be checked against Power Tuning's own code line by line:
+Pure functions, no I/O, so the rules can be checked against Power Tuning's own code line by line
+(``computeAverageDuration``, ``findCheapest``, ``findFastest``, ``findBalanced``). One difference:
+the ``cost`` passed here includes the per-request charge, which Power Tuning leaves out.
 
-* **average duration** — Power Tuning's ``computeAverageDuration`` (``lambda/utils.js``): sort the
-  Billed Durations, drop ``int(n * discardTopBottom)`` from each end (default 0.2, allowed
-  0..0.4), mean of the rest (:func:`trimmed_mean`).
-* **cost** — the cheapest; equal costs go to the faster (``findCheapest``).
-* **speed** — the fastest; equal durations go to the cheaper (``findFastest``).
-* **balanced** — minimise ``w * cost / max(cost) + (1 - w) * duration / max(duration)`` over the
-  sizes, ``w = balancedWeight`` clamped to [0, 1], default 0.5; ``w = 0`` is *speed*, ``w = 1``
-  is *cost* (``findBalanced`` in ``lambda/analyzer.js``).
-
-Source: https://github.com/alexcasalboni/aws-lambda-power-tuning, ``lambda/analyzer.js`` at commit
-0198f2c1521d3f8a8835300adf1db007dca98700 and ``lambda/utils.js``; parameters as documented in its
-README-INPUT-OUTPUT.md (``balancedWeight``, ``discardTopBottom``).
-
-One difference, stated wherever the picks are printed: Power Tuning's cost is the compute price
-of the average billed duration only; here ``cost`` is what the caller passes, and the tuner passes
-the price of one invocation *including* the per-request charge ($0.20 per million), which a
-user also pays. It does not change the *cost* pick (the same amount is added to every size) but
-it shifts the balanced normalisation slightly towards duration.
+Details (each rule, the source commit, the difference): docs/benchmark.md, 'Power Tuning's picks (tune/strategies.py)'.
 """
 
 from __future__ import annotations
