@@ -1,29 +1,12 @@
 """The Open Inference Protocol V2 (REST) over the same model: what KServe, MLServer and Triton speak.
 
-Routes (``{name}`` is the served model's name, as ``/ready`` reports it; ``/versions/{version}``
-may follow it, with the served version):
-
-  GET  /v2                               server metadata
-  GET  /v2/health/live | /v2/health/ready
-  GET  /v2/models/{name}                 model metadata: one input tensor [-1, F], its outputs
-  GET  /v2/models/{name}/ready
-  POST /v2/models/{name}/infer           JSON tensors in, JSON tensors out
-
-For a model whose inputs are all numbers, an inference request carries exactly one input tensor
-``features`` of shape ``[N, F]`` (``F`` = the model's feature count, ``1 <= N <= MAX_ROWS``),
-datatype FP32, FP64 or an integer type, and its ``data`` row-major, flat or nested by row. FP32
-data are read as float32 values (the client's tensor holds float32s). For a model with typed
-inputs (strings, missing values: one fitted on a DataFrame), the request carries one input per
-feature, named by the feature, shape ``[N]`` or ``[N, 1]``: ``BYTES`` for strings, ``BOOL`` for
-booleans, FP32/FP64/INT* for numbers, ``null`` where the model takes a missing value, as
-MLServer's pandas codec reads them. The binary tensor data extension is not implemented: such a
-request gets a 400 that says so. Outputs are ``label`` ([N], INT64 or BYTES from the model's
-classes) and ``probabilities`` ([N, C], in the backend's dtype, printed as that dtype's shortest
-digits) for a classifier; ``prediction`` ([N] or [N, K]) for a regressor.
-
+Routes under ``/v2`` (server metadata, health, model metadata and readiness, ``infer``); one
+``features`` tensor ``[N, F]`` for an all-numeric model, one input per feature for a typed one.
 Errors are the core's types (their statuses), rendered as ``{"error": "<message>"}`` by
 :func:`twinserve.responses.error_reply`, as the specification's error responses are.
 This module imports no web framework; every wrapper reaches it through ``Service.dispatch``.
+
+Details (routes, tensor shapes and datatypes, outputs): docs/api.md, 'The V2 module (v2.py)'.
 """
 
 from __future__ import annotations

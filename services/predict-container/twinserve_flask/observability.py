@@ -2,28 +2,12 @@
 Prometheus metrics aggregated across gunicorn's workers, and the probes, on a side listener.
 
 The log and the metrics are one WSGI layer in front of the app, switched by the environment when
-the app is built (``gunicorn.conf.py`` turns them on; the Lambda WSGI handler leaves them off):
+the app is built (``gunicorn.conf.py`` turns them on; the Lambda WSGI handler leaves them off).
+The side listener (:class:`SideListener`, ``python -m twinserve_flask.observability``) answers
+``/livez``, ``/readyz`` and ``/metrics`` on its own port, so traffic can neither starve a probe nor
+reach the metrics; it imports no part of the service.
 
-``TWINSERVE_ACCESS_LOG``  ``json``: one JSON object per request on stdout; ``off`` (default).
-``TWINSERVE_METRICS``     ``prometheus``: the metrics below; ``off`` (default).
-``PROMETHEUS_MULTIPROC_DIR``  prometheus-client's multiprocess directory (on tmpfs), set and
-                          emptied by ``gunicorn.conf.py`` before the app (and the client) load.
-
-The side listener (:class:`SideListener`, ``python -m twinserve_flask.observability``) is a small
-process the gunicorn master starts and steers: it answers ``/livez``, ``/readyz`` and ``/metrics``
-on its own port (``METRICS_PORT``, 9091 in the pod), so a flood, a slow client or a stuck request
-on the traffic port can neither starve a probe nor reach the metrics. It imports no part of the
-service (no numpy, no model): it reads the multiprocess files and the master's word.
-
-Cost (measured with ``make bench-limit``): the log line is built by orjson and written with one
-``os.write`` (atomic for lines under PIPE_BUF, so workers never interleave) instead of ``logging``;
-metric children are created once per label set and cached; request ids are a per-process random
-prefix and a counter, reset after fork. Every metric goes through prometheus-client's public API.
-
-Metrics: ``twinserve_requests_total{route,method,status}``,
-``twinserve_request_duration_seconds{route}`` (histogram), ``twinserve_requests_in_flight``,
-``twinserve_model_info{name,version,sha256,backend}``. ``route`` is the route's template
-(``/v2/models/{name}/infer``), never the raw path, so a scan cannot explode the label set.
+Details (settings, metric names, what keeps it cheap): docs/edge.md, 'The observability layer (observability.py)'.
 """
 
 from __future__ import annotations

@@ -1,31 +1,10 @@
 """Rows in (one ``--row``, a JSON file, a CSV file), checked here, and cut into request bodies.
 
-Input forms:
-  ``--row 1,2,3``         one row of numbers, by position.
-  JSON file               a list of rows, ``{"instances": [rows]}``, ``{"features": row}`` or one row
-                          (a list of values); a row is a list of values (by position) or an object by
-                          feature name.
-  CSV file                one row per line. If any cell of the first line is not a number, that
-                          line is a header of feature names and columns are matched by name (any
-                          order); otherwise every line is data, by position. Blank lines are skipped.
+Everything is checked before anything is sent (file, line and column of the first bad value);
+rows given by feature name are sent by position in the server's order when its ``/openapi.json``
+names them. A CSV file is streamed (read twice, never held in memory); ``-`` reads stdin once.
 
-Values, for models fitted on DataFrames with string categories and missing values, and text models:
-  JSON                    any JSON scalar: a number, a string, ``true``/``false`` or ``null``, sent as
-                          given; the server judges whether each fits its feature. Refused here, with
-                          the file and row: NaN and Infinity (not JSON numbers), numbers too large
-                          for a float, and arrays or objects as values.
-  CSV with a header       a cell that is a finite number (``12``, ``-0.5``, ``1e3``) is sent as a
-                          number (an integer when written as one), an empty or blank cell as null,
-                          anything else as a string, exactly as the csv module reads it (quotes
-                          removed, spaces kept).
-  CSV without a header,   finite numbers only, as before: the file, line and column of the first
-  ``--row``               other cell is reported.
-Everything is checked before anything is sent. When the server's feature names are known (its
-``/openapi.json``), row lengths and names are checked against them too, and rows given by name
-are sent by position in the server's order: the same request, a third of the bytes.
-
-A CSV file is read twice (a checking pass that also counts rows for progress, then a streaming
-pass), so large files are never held in memory; ``-`` reads standard input once, into memory.
+Details (input forms, how values are read): docs/deploy.md, 'The client's modules'.
 """
 
 from __future__ import annotations

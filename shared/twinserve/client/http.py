@@ -1,21 +1,11 @@
 """One HTTP session, retries on urllib3's ``Retry`` schedule (a kept library), and one way to read answers.
 
-What is retried: 429 and every 5xx (throttling, a cold Lambda timing out, a gateway error),
-connection errors and timeouts, with exponential backoff plus jitter; a ``Retry-After`` header
-is obeyed (capped). What is not: every other 4xx (the request itself is wrong; sending it again
-would get the same answer) and redirects (a signed request must not be replayed elsewhere).
+429, 5xx, connection errors and timeouts are retried with backoff (``Retry-After`` obeyed,
+capped); other 4xx and redirects are not. Every retried condition counts against one budget
+(``retries``). The attempts are made here, one at a time, so each asks for its headers afresh
+(a SigV4 signature carries its own date); urllib3's ``Retry`` decides, counts and waits.
 
-POST is retried although it is not idempotent in general: a prediction is a pure function of the
-body, so a request whose answer was lost can be sent again with the same effect.
-
-Every retried condition counts against one budget (``retries``), so a run that gives up has
-made exactly ``retries + 1`` attempts.
-
-The attempts are made here, one at a time, not inside urllib3: each attempt asks for its headers
-afresh, so a SigV4 signature carries that attempt's own date. urllib3 would resend the first
-attempt's bytes, and with up to 100 retries and a minute of ``Retry-After`` each, late attempts
-would fall outside SigV4's five-minute window (and replay an old signature). urllib3's ``Retry``
-still decides what is retried, counts the budget and computes every wait.
+Details (why POST is retried, why not inside urllib3): docs/deploy.md, 'The client's modules'.
 """
 
 from __future__ import annotations

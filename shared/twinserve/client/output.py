@@ -1,21 +1,10 @@
 """Predictions out, in input order: the server's JSON shape, or one CSV line per row.
 
-JSON: ``{"predictions", "probabilities", "classes", "model"}`` exactly as one server answer would
-be for all the rows at once (ASCII, so a control character in a label is an escape, not a byte).
+JSON is one server answer for all the rows at once; CSV is ``row``, the prediction(s), then the
+probabilities when the model gives them. A file is written whole or not at all (a temporary
+file this process creates, then a rename).
 
-CSV: ``row`` (the 0-based index of the input row; a CSV header is not counted, so the output joins
-back to the input by position), then the prediction, then the probabilities when the model gives
-them:
-  a classifier          ``row,prediction,probability_<class>...``
-  a regressor           ``row,prediction``
-  a multi-output model  ``row,prediction_0,...,prediction_<k-1>`` (a list of k values per row)
-Labels are written as the server sent them: numbers in their shortest round-trip form, strings as
-text (quoted by the csv module when needed), ``true``/``false``, null as an empty cell, and
-anything nested as compact JSON. On a terminal, escape sequences and control characters are
-removed from text cells (:func:`~twinserve.client.printable.printable`); files and pipes get the
-server's bytes.
-
-A file is written whole or not at all (a temporary file this process creates, then a rename).
+Details (CSV columns, how labels are written): docs/deploy.md, 'The client's modules'.
 """
 
 from __future__ import annotations

@@ -1,23 +1,11 @@
 """SigV4 signing for IAM-authenticated Lambda Function URLs, with botocore's own signer.
 
 One function shape for every HTTP library: ``signer.sign(method, url, headers, body)`` returns the
-headers to send (the given ones plus ``Authorization``, ``X-Amz-Date``, ``X-Amz-Content-SHA256``
-and, with temporary credentials, ``X-Amz-Security-Token``). The prediction client (requests) and the
-bench's load generator (aiohttp) call it per request, so both sign the same way.
+headers to send. The prediction client (requests) and the bench's load generator (aiohttp) call
+it per request, so both sign the same way. Credentials come from botocore's default chain, read
+again at every signature; nothing is signed for plain ``http://`` unless the host is this machine.
 
-Why ``X-Amz-Content-SHA256`` is added: SigV4 already hashes the body into the signature, but a
-Function URL behind CloudFront (origin access control) needs the hash as a header for POST; sending
-it always costs nothing and keeps one signing path.
-
-Credentials come from botocore's default chain (environment, ``AWS_PROFILE`` / shared files, SSO,
-container and instance roles), read again at every signature so refreshed roles keep working.
-The region: the one given, else the Function URL's (``<id>.lambda-url.<region>.on.aws``), else
-``AWS_REGION``, else botocore's (``AWS_DEFAULT_REGION``, the profile's ``region``).
-
-Nothing is signed for plain ``http://`` unless the host is this machine (127.0.0.0/8, ``::1``,
-``localhost``: stand-ins and emulators): on any other network a signed request in clear can be
-captured and replayed for five minutes, and a session token read. Checked when the signer is made
-and again at every signature, so no URL handed to :meth:`SigV4Signer.sign` escapes it.
+Details (headers, region, the plain-HTTP rule): docs/deploy.md, 'The client's modules'.
 """
 
 from __future__ import annotations
