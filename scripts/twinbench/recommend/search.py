@@ -2,32 +2,11 @@
 
 Every candidate is one run of the trace-driven simulator (``engine.simulate``) on that platform
 alone, with the SLO attached, so its cost, latency at the SLO's percentile, cold starts and
-errors are simulated, not estimated.
+errors are simulated, not estimated. ``search_platform`` runs a coarse pass, then fine rounds
+around the best; pruning is safe (cost bound, dominated capacity, a warm node's twin);
+``exhaustive=True`` evaluates the whole grid to check it; ``deadline`` bounds it in time.
 
-The search (``search_platform``):
-
-1. *Coarse*: every dimension cut to its ends and middle; each candidate evaluated unless pruned.
-2. *Fine*: around the cheapest feasible candidates (or, with none, the closest ones), every
-   neighbour one step away in one dimension of the full grid; repeated until a round finds
-   nothing cheaper (at most ``max_rounds``).
-
-Pruning, both safe:
-* *cost bound*: a candidate whose cost floor (``floor`` below: what it pays before serving a
-  request) already exceeds the best feasible cost is skipped;
-* *dominated capacity*: a candidate that has no more capacity than one already found infeasible
-  on every capacity dimension, equal on the others, is infeasible too (fewer pods, a higher target,
-  less memory cannot serve the same trace better) and is skipped.
-
-*Same as its twin* (exact, so applied with ``exhaustive`` too): a Kubernetes choice with a warm
-node more than its twin (``warm_twin``) is skipped when no pod of the twin's simulation waited for a
-node: the extra node changes only the bill. The twin is simulated first when it was not yet.
-
-``exhaustive=True`` evaluates the whole grid (no pruning but the exact one above), to check the search.
-
-``deadline`` (a ``time.perf_counter()`` value) bounds the search in time: no candidate starts that
-would end after it, judged by the slowest simulation so far (so an overrun is at most the difference
-between two simulations), and the result says it stopped there (``PlatformSearch.budget_reached``:
-the best *found*, not the best of the space).
+Details: docs/recommend.md, 'How it searches' and 'The search (search.py)'.
 """
 
 from __future__ import annotations

@@ -1,38 +1,11 @@
 """What the search may choose on each platform, and how a choice changes the simulator's inputs.
 
-Lambda
-  * memory: CPU share grows with memory (1 vCPU at 1,769 MB, AWS docs "Configure Lambda function
-    memory"); the handler is single-threaded, so warm duration and INIT scale as
-    ``min(1, ref/1769) / min(1, m/1769)`` from the measured memory ``ref`` (the CPU-share model;
-    a ``make bench-tune`` result measures it instead, not read here yet).
-  * architecture: arm64 is priced 20 % lower; its durations are the measured (x86_64) ones divided by
-    ``LambdaParams.arm64_speed_factor``, 1.0 when unknown (not measured here: no arm64 machine), as
-    the recommendation's ``inputs.arm64`` says.
-  * provisioned concurrency: none, a constant count from the trace's concurrency (mean, p99 and
-    peak minute of rate x duration), or an hourly schedule (UTC hour of day, the same every day:
-    each hour's p99 or peak minute over the trace's days, at least 1; ``twinbench.cost.pc_schedule``),
-    deployed by Application Auto Scaling's scheduled actions (serverless.yml); never with SnapStart
-    (AWS does not allow both).
-  * reserved concurrency: the shipped cap or the most the account allows each function: serverless.yml
-    reserves it for every function it lists (``reserving_functions``), so at most
-    (limit - 100) / that count (``reserved_ceiling``; deploy_lambda.sh refuses more), each with
-    its HTTP API route throttling: the shipped one with the shipped cap, the API Gateway account
-    default (10,000 req/s, burst 5,000: AWS docs, "Amazon API Gateway quotas", per account and
-    region) with the raised one (a route cannot be throttled above the account's level).
-  * SnapStart on/off.
+Lambda: memory (CPU share), architecture, provisioned concurrency (none, constant or an hourly
+schedule), reserved concurrency, SnapStart. Kubernetes: pod CPU, workers, HPA settings, node
+type, node provisioner (incl. EKS on Fargate) and warm nodes. Each dimension maps a choice onto
+the simulator's parameters, so a candidate is a simulation, not an estimate.
 
-Kubernetes
-  * pod CPU request/limit 500m / 1 / 2 cores with capacity proportional to CPU (the measured
-    capacity is per 1-CPU pod), workers 1/2/4, memory 1 GiB up to 2 workers, 2 GiB above (not
-    measured: gunicorn workers with the ONNX model stay well under 256 MiB each here).
-  * HPA min/max replicas, target utilisation and scale-up behaviour (shipped or ``FAST_SCALE_UP``);
-    node instance type (x86_64 ones in prices.json,
-    the image is built for x86_64); node provisioner (cluster-autoscaler, Karpenter, or EKS on
-    Fargate: no nodes, each pod billed at the Fargate size holding it; ``instance_type`` is then
-    ``FARGATE`` and ``warm_nodes`` 0, ``kube_maker``).
-  * warm nodes: 0 or 1 node kept beyond what ``min_replicas`` pods need (the node group's or
-    NodePool's minimum, ``node_minimum``), so a burst's first new pods skip node provisioning. It
-    can only matter when a pod waited for a node: the search simulates it only then (``search.py``).
+Details (each dimension's values and rules): docs/recommend.md, 'What it searches' and 'The search space (space.py)'.
 """
 
 from __future__ import annotations
