@@ -13,7 +13,7 @@ import json
 import pytest
 from test_bench_results import _doc
 from twinbench.__main__ import main
-from twinbench.cli.bench import search_at_traffic, simulate_at_traffic
+from twinbench.bench.at_traffic import search_at_traffic, simulate_at_traffic
 from twinbench.recommend.document import verdict
 from twinbench.report.markdown import render_markdown, summary_table
 from twinbench.report.recommendation import recommendation

@@ -2,54 +2,27 @@
 
 Why one command: local and deployed targets, the simulation "at your traffic" and the quick
 configuration search all read the same measured run. Options, targets, generators and exit
-codes are the ``--help`` text (:data:`HELP`); docs/benchmark.md has the walkthrough.
+codes are the ``--help`` text (:data:`HELP`); docs/benchmark.md has the walkthrough. This module
+parses and validates; the run itself is :mod:`twinbench.bench.run`, the rendering :mod:`twinbench.report`.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import json
 import os
 import sys
 import traceback
 from pathlib import Path
 
 from twinserve_support.paths import REPO
-from twinserve_support.process.managed import ProcessNotReady
 
-from twinbench.measure.loadgen import LoadGenerator
+from twinbench.bench.at_traffic import SEARCH_BUDGET_S
+from twinbench.bench.run import env_float, measure
 from twinbench.measure.progress import Progress
-from twinbench.measure.scenarios import (
-    PROFILES,
-    SCENARIOS,
-    burst,
-    capacity_estimate_rps,
-    cold_start,
-    profile_dict,
-    rate_ladder,
-    scalability,
-    warm,
-)
-from twinbench.results import document as results
+from twinbench.measure.scenarios import PROFILES, SCENARIOS
 from twinbench.results import formats
-from twinbench.results.documents import BenchResults
-from twinbench.results.lifecycle import RunFailed, RunLifecycle
 from twinbench.results.run_folder import RunFolder
-from twinbench.targets import (
-    ContainerTarget,
-    LambdaTarget,
-    OfflineLambdaError,
-    OfflineLambdaTarget,
-    RemoteLambdaTarget,
-    RemoteTarget,
-    Target,
-    request_body,
-    request_payloads,
-)
-from twinbench.targets.base import Sign
-from twinbench.targets.local_lambda_target import WSGI_PREFIX
+from twinbench.targets import request_body
 
 HELP = """``twinbench bench``: run the scenarios against both targets, write results/<ts>/, render the report.
 
@@ -79,6 +52,7 @@ from Locust: a master and ``--locust-workers`` worker processes on this machine,
 other machines with ``--master-host`` (``--locust-remote-workers``). Cold starts, warm latency and the
 closed-loop steps stay on the built-in generator; the report says which generator produced each figure.
 """
+
 """The ``--help`` text: what it does, step by step, and its exit codes."""
 
 __all__ = ["register", "run"]
@@ -87,17 +61,6 @@ TARGET_NAMES = ("lambda", "lambda-wsgi", "container")
 DEFAULT_TARGETS = "lambda,container"  # lambda-wsgi is opt-in: it adds ~1/3 to the run (see --help)
 GENERATORS = ("builtin", "locust")
 EXIT_USAGE = 2
-MAX_RAW_REPORTS = 2000
-
-
-def _env_int(name: str) -> int | None:
-    raw = os.environ.get(name, "").strip()
-    return int(raw) if raw and raw.lower() not in {"none", "unlimited"} else None
-
-
-def _env_float(name: str) -> float | None:
-    raw = os.environ.get(name, "").strip()
-    return float(raw) if raw else None
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -157,13 +120,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--cost-shape", choices=("constant", "diurnal"), default=os.environ.get("COST_SHAPE") or "constant",
                    help="traffic shape for the cost model (default constant)  [env COST_SHAPE]")
     sim = p.add_argument_group("at your traffic (simulated after the run)")
-    sim.add_argument("--traffic-rps", type=float, default=_env_float("TRAFFIC_RPS"),
+    sim.add_argument("--traffic-rps", type=float, default=env_float("TRAFFIC_RPS"),
                      help="mean rate to simulate, req/s (default: --cost-rps), shape --cost-shape  [env TRAFFIC_RPS]")
     sim.add_argument("--trace", type=Path, default=Path(os.environ["TRACE"]) if os.environ.get("TRACE") else None,
                      help="per-minute traffic CSV (minute|timestamp, requests|count|rps) simulated as it is "
                      "(with --traffic-rps: rescaled to that mean)  [env TRACE]")
     sim.add_argument("--no-simulation", action="store_true", help="skip the simulation at your traffic")
-    sim.add_argument("--search-budget-s", type=float, default=_env_float("SEARCH_BUDGET_S") or SEARCH_BUDGET_S,
+    sim.add_argument("--search-budget-s", type=float, default=env_float("SEARCH_BUDGET_S") or SEARCH_BUDGET_S,
                      help="time for the quick configuration search at your traffic, s (default 60; skipped when "
                      "one simulation of the traffic takes more than a quarter of it)  [env SEARCH_BUDGET_S]")
     sim.add_argument("--no-search", action="store_true",
@@ -186,316 +149,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress display")
     p.set_defaults(func=run)
 
-
 def _split(raw: str, allowed: tuple[str, ...], what: str) -> list[str]:
     items = [s.strip() for s in raw.split(",") if s.strip()]
     bad = [s for s in items if s not in allowed]
     if bad or not items:
         raise SystemExit(f"twinbench bench: unknown {what} {bad or raw!r}; choose from {','.join(allowed)}")
     return items
-
-
-def _lambda_signer(args: argparse.Namespace, url: str | None = None) -> Sign | None:
-    """SigV4 for --lambda-sigv4, signed as `twinserve predict --sigv4` signs; exit 2 without credentials/region."""
-    if not args.lambda_sigv4:
-        return None
-    from twinserve.client.errors import UsageError
-    from twinserve.client.sigv4 import SigV4Signer
-
-    try:
-        return SigV4Signer(url or args.lambda_url, region=args.aws_region, reuse_s=1.0).sign
-    except UsageError as exc:
-        print(f"twinbench bench: {exc.message}", file=sys.stderr)
-        raise SystemExit(2) from None
-
-
-def _build_targets(args: argparse.Namespace, names: list[str], log_dir: Path) -> list[Target]:
-    targets: list[Target] = []
-    for name in names:
-        if name == "lambda-wsgi":
-            wsgi_url = args.lambda_wsgi_url or (args.lambda_url.rstrip("/") + WSGI_PREFIX if args.lambda_url else None)
-            if wsgi_url:
-                function = args.lambda_wsgi_function or (f"{args.lambda_function}-wsgi" if args.lambda_function else None)
-                targets.append(RemoteLambdaTarget(wsgi_url, function_name=function, region=args.aws_region,
-                                                  sign=_lambda_signer(args, wsgi_url), name="lambda-wsgi"))
-            elif args.lambda_runtime == "offline":
-                raise SystemExit("twinbench bench: --targets lambda-wsgi runs on the awslambdaric emulator only "
-                                 "(not --lambda-runtime offline)")
-            else:
-                targets.append(LambdaTarget(
-                    runtime=args.lambda_runtime, package_dir=args.lambda_package,
-                    memory_mb=_env_int("LAMBDA_MEMORY_MB"), reserved_concurrency=_env_int("LAMBDA_RESERVED_CONCURRENCY"),
-                    log_dir=log_dir, variant="wsgi"))
-        elif name == "lambda":
-            if args.lambda_url:
-                targets.append(RemoteLambdaTarget(args.lambda_url, function_name=args.lambda_function,
-                                                  region=args.aws_region, sign=_lambda_signer(args)))
-            elif args.lambda_runtime == "offline":
-                targets.append(OfflineLambdaTarget(package_dir=args.lambda_package,
-                                                   memory_mb=_env_int("LAMBDA_MEMORY_MB"),
-                                                   idle_s=_env_float("LAMBDA_IDLE_S"), log_dir=log_dir))
-            else:
-                targets.append(LambdaTarget(
-                    runtime=args.lambda_runtime, package_dir=args.lambda_package,
-                    memory_mb=_env_int("LAMBDA_MEMORY_MB"), reserved_concurrency=_env_int("LAMBDA_RESERVED_CONCURRENCY"),
-                    log_dir=log_dir))
-        elif args.container_url:
-            targets.append(RemoteTarget("container", args.container_url))
-        else:
-            targets.append(ContainerTarget(runtime=args.container_runtime, log_dir=log_dir))
-    return targets
-
-
-def _summarize_reports(reports: list[dict]) -> dict:
-    from twinbench.measure.stats import summarize
-
-    warm = [r for r in reports if r.get("init_duration_ms") is None]
-    cold = [r for r in reports if r.get("init_duration_ms") is not None]
-    memory = sorted({int(r["memory_size_mb"]) for r in reports if r.get("memory_size_mb")})
-    return {
-        "n": len(reports),
-        "n_cold": len(cold),
-        "memory_size_mb": memory[0] if memory else None,
-        "billed_duration_warm": summarize([float(r["billed_duration_ms"]) for r in warm]),
-        "duration_warm": summarize([float(r["duration_ms"]) for r in warm]),
-        "init_duration": summarize([float(r["init_duration_ms"]) for r in cold]),
-        "max_memory_used_mb": max((int(r.get("max_memory_used_mb") or 0) for r in reports), default=None),
-        "raw": reports[:MAX_RAW_REPORTS],
-        "raw_truncated": len(reports) > MAX_RAW_REPORTS,
-    }
-
-
-async def _scenarios(doc: BenchResults, targets: list[Target], args: argparse.Namespace, chosen: list[str],
-                     body: bytes, progress: Progress, log_dir: Path | None = None) -> None:
-    profile = PROFILES[args.profile]
-    slo = args.slo_ms
-    out = doc.scenarios
-    locust = None
-    if args.generator == "locust":
-        from twinbench.measure.locust_driver import LocustDriver
-
-        locust = LocustDriver(body, workers=args.locust_workers, remote_workers=args.locust_remote_workers,
-                              bind_host=args.locust_bind_host, port=args.locust_port,
-                              timeout_s=args.request_timeout_s, log_dir=log_dir)
-    async with contextlib.AsyncExitStack() as stack:
-        gens = {t.name: await stack.enter_async_context(
-            LoadGenerator(t.url, request_payloads(args.model_dir) or body, timeout_s=args.request_timeout_s,
-                          max_connections=args.max_connections,
-                          sign=t.sign))
-            for t in targets}
-
-        def tick(info: dict) -> None:
-            progress.update(f"{info['elapsed_s']:.1f}/{info['duration_s']:.0f} s, {info['sent']} sent")
-
-        if "cold" in chosen:
-            progress.phase(f"cold start x{profile.cold_n}")
-            out["cold_start"] = await cold_start(targets, body, profile.cold_n, progress.update)
-            progress.done(", ".join(
-                f"{n} median {r['first_response']['median_ms']} ms" if not r.get("skipped") else f"{n} skipped"
-                for n, r in out["cold_start"].items()))
-
-        progress.phase(f"warm latency ({profile.warm_n} sequential)")
-        warm_n = profile.warm_n if "warm" in chosen else 20
-        warm_result = await warm(gens, profile.warmup_n, warm_n, progress.update)
-        if "warm" in chosen:
-            out["warm"] = warm_result
-        progress.done(", ".join(f"{n} median {r['latency']['median_ms']} ms" for n, r in warm_result.items()))
-
-        estimates = {t.name: capacity_estimate_rps(warm_result[t.name]["latency"]["median_ms"],
-                                                   t.cpus_effective or 1.0) for t in targets}
-        capacity = max((v for v in estimates.values() if v), default=50.0)
-        doc.run["capacity_estimate_rps"] = {k: (round(v, 1) if v else None) for k, v in estimates.items()}
-
-        if "scalability" in chosen:
-            rates = rate_ladder(capacity, profile.rate_fractions, profile.max_rate_rps)
-            doc.run["rate_ladder_rps"] = rates
-            progress.phase("scalability")
-            prewarm = {t.name: int(t.describe()["config"].get("concurrency_limit") or 4) for t in targets
-                       if t.kind == "lambda" and t.mode == "local"}
-            out["scalability"] = await scalability(
-                gens, rates, profile.rate_step_s, profile.concurrency_levels, profile.concurrency_step_s,
-                profile.pause_s, slo, progress.note, tick, prewarm=prewarm, locust=locust)
-            progress.done(", ".join(f"{n} knee {r['knee_rps']} rps" for n, r in out["scalability"].items()))
-
-        if "burst" in chosen:
-            rate = round(min(profile.max_rate_rps, capacity * profile.burst_fraction), 1)
-            progress.phase(f"burst to {rate:g} rps")
-            out["burst"] = await burst(targets, gens, rate, profile.burst_idle_s, profile.burst_s, slo,
-                                       progress.note, tick, locust=locust)
-            progress.done()
-
-
-def _package_info(args: argparse.Namespace, chosen_targets: list[str]) -> dict | None:
-    """Size of the Lambda package this run measured (local Lambda) or last built (remote: may differ)."""
-    if "lambda" not in chosen_targets:
-        return None
-    from twinbench.aws.package_info import package_info
-
-    info = package_info(args.lambda_package)
-    if info is not None:
-        info["measured"] = not args.lambda_url
-        if args.lambda_url:
-            info["note"] = "the local build; the deployed function's package may differ"
-    return info
-
-
-SEARCH_BUDGET_S = 60.0
-SEARCH_MIN_SIMULATIONS = 4
-"""The quick search runs only when this many simulations of the traffic (each as long as the one at
-your traffic took) fit in its budget: the shipped settings of both platforms take one, and fewer than
-three more leave too few candidates for the result to mean anything."""
-SIM_CONSTANT_MINUTES = 60  # a steady rate: an hour settles every keep-alive and HPA window; priced x 730
-SIM_DIURNAL_MINUTES = 1440  # a day: the whole sinusoid
-
-
-def _provenance(inputs: object) -> dict[str, str]:
-    """Which simulation input was measured by this run and which is the simulator's default."""
-    def label(source: str) -> str:
-        return "measured locally" if "scenarios." in source else "default"
-
-    notes = " ".join(inputs.notes)  # type: ignore[attr-defined]
-    return {
-        "lambda_duration_ms": label(inputs.lambda_duration.source),  # type: ignore[attr-defined]
-        "lambda_init_ms": label(inputs.lambda_init.source),  # type: ignore[attr-defined]
-        "container_service_ms": label(inputs.container_service.source),  # type: ignore[attr-defined]
-        "pod_capacity_rps": "default" if "no container knee" in notes else "measured locally",
-        "memory_mb": "default" if "no Lambda memory size" in notes else "measured locally",
-        "lambda_keep_alive_s": "default", "lambda_concurrency_limits": "default", "kubernetes_hpa": "k8s/base/hpa.yaml",
-        "pod_startup_and_image_pull_s": "default", "node_provisioning_s": "default", "prices": "pinned price table",
-    }
-
-
-def simulate_at_traffic(results_path: Path, *, rps: float | None, shape: str, trace: Path | None) -> dict:
-    """Replay the traffic through the simulator with this run's measured inputs.
-
-    Returns ``{"skipped": False, "traffic": ..., "provenance": ..., "document": <twinbench.simulation>}``;
-    a simulator error (bad trace, unusable inputs) returns ``{"skipped": True, "reason": ...}`` so
-    the measurements are never lost to it.
-    """
-    from twinbench.simulate import profiles
-    from twinbench.simulate.engine import SimulationConfig, simulate
-    from twinbench.simulate.errors import SimulationError
-    from twinbench.simulate.hpa import load_hpa_spec
-    from twinbench.simulate.inputs import inputs_from_results
-    from twinbench.simulate.params import KubeParams, LambdaParams
-
-    try:
-        if trace is not None:
-            profile = profiles.from_minute_csv(trace)
-            traffic = {"source": "trace", "trace": str(trace), "rescaled_to_rps": rps}
-            if rps is not None:
-                profile = profile.scaled_to_mean(rps)
-        else:
-            assert rps is not None
-            if shape == "diurnal":
-                profile = profiles.diurnal(rps, minutes=SIM_DIURNAL_MINUTES)
-            else:
-                profile = profiles.constant(rps, minutes=SIM_CONSTANT_MINUTES)
-            traffic = {"source": shape, "rps": rps, "minutes": profile.minutes}
-        inputs = inputs_from_results(results_path)
-        config = SimulationConfig(
-            profile, LambdaParams(memory_mb=inputs.memory_mb), KubeParams(pod_capacity_rps=inputs.pod_capacity_rps),
-            load_hpa_spec(REPO / "k8s" / "base" / "hpa.yaml"), inputs.lambda_duration, inputs.lambda_init,
-            inputs.container_service, inputs=inputs.describe())
-        document = simulate(config).to_document(per_minute=False)
-    except (SimulationError, OSError, ValueError) as exc:
-        return {"skipped": True, "reason": f"{type(exc).__name__}: {exc}"}
-    return {"skipped": False, "traffic": traffic, "provenance": _provenance(inputs), "document": document}
-
-
-def traffic_argv(results_path: Path, traffic: dict) -> list[str]:
-    """``twinbench simulate``/``recommend`` options for the same traffic from this run's measured inputs."""
-    argv = ["--from", str(results_path.parent if results_path.suffix == ".json" else results_path)]
-    if traffic["source"] == "trace":
-        argv += ["--trace", str(traffic["trace"])]
-        if traffic.get("rescaled_to_rps") is not None:
-            argv += ["--scale", repr(float(traffic["rescaled_to_rps"]))]
-    else:
-        argv += ["--profile", traffic["source"], "--rps", repr(float(traffic["rps"])),
-                 "--minutes", str(int(traffic["minutes"]))]
-    return argv
-
-
-def search_at_traffic(results_path: Path, simulation: dict, *, slo_ms: float, budget_s: float) -> dict:
-    """The quick configuration search at the simulated traffic, within ``budget_s`` seconds.
-
-    The same traffic and measured inputs as :func:`simulate_at_traffic`, read as ``twinbench
-    recommend --from <this run>`` reads them (the shipped settings are serverless.yml's and
-    k8s/base's, concurrency caps included), SLO p99 <= ``slo_ms`` with the default error budget.
-    Returns ``{"skipped": False, "command", "budget_s", "elapsed_s", "budget_reached", "document":
-    <twinbench.recommendation>}``, or ``{"skipped": True, "reason"}`` when the traffic is too long
-    to search in the budget or the search fails (the measurements are never lost to it).
-    """
-    import time
-
-    from twinbench.cli.simulate import add_arguments, build_config
-    from twinbench.recommend.run import quick_search
-    from twinbench.simulate.slo import Slo
-
-    one_s = float(simulation["document"]["engine"]["elapsed_s"])
-    argv = [*traffic_argv(results_path, simulation["traffic"]), "--slo-ms", f"{slo_ms:g}"]
-    command = ["twinbench", "recommend", *argv, "--quick"]
-    if one_s * SEARCH_MIN_SIMULATIONS > budget_s:
-        return {"skipped": True, "command": command,
-                "reason": f"one simulation of this traffic took {one_s:.1f} s: a search needs dozens and would not "
-                          f"fit in the {budget_s:g} s budget (raise --search-budget-s, or run the command)"}
-    parser = argparse.ArgumentParser(add_help=False)
-    add_arguments(parser)
-    started = time.perf_counter()
-    try:
-        rec = quick_search(build_config(parser.parse_args(argv)), Slo(slo_ms), budget_s)
-    except Exception as exc:  # noqa: BLE001 - the search must not lose the measurements
-        return {"skipped": True, "command": command, "reason": f"search failed: {type(exc).__name__}: {exc}"}
-    platforms = rec.doc["platforms"].values()
-    return {"skipped": False, "command": command, "budget_s": budget_s,
-            "elapsed_s": round(time.perf_counter() - started, 2),
-            "budget_reached": any(p["search"]["budget_reached"] for p in platforms), "document": rec.doc}
-
-
-def _collect_warnings(doc: dict) -> list[str]:
-    warnings: list[str] = []
-    scal = doc["scenarios"].get("scalability", {})
-    for name, res in scal.items():
-        bound = [s for s in res["rate_steps"] + res["concurrency_steps"] if s["generator"]["bottleneck"]]
-        if bound:
-            labels = [f"{s.get('offered_rps', '')}{' rps' if 'offered_rps' in s else 'c=' + str(s.get('concurrency'))}"
-                      for s in bound]
-            worst_lag = max(s["generator"]["send_lag_p99_ms"] for s in bound)
-            worst_cpu = max(s["generator"]["cpu_fraction"] for s in bound)
-            warnings.append(f"{name}: the load generator, not the target, limited {len(bound)} step(s) "
-                            f"({', '.join(labels)}): p99 send lag up to {worst_lag:.0f} ms, generator CPU up to "
-                            f"{worst_cpu:.0%} of a core; latency there includes the generator's delay")
-    for name, res in doc["scenarios"].get("burst", {}).items():
-        if res["generator"]["bottleneck"]:
-            warnings.append(f"{name}: the load generator was the bottleneck during the burst")
-    for name, res in doc["scenarios"].get("cold_start", {}).items():
-        if res.get("error"):
-            warnings.append(f"{name}: {res['reason']}")
-        if not res.get("skipped") and res.get("n_unknown_cold_flag"):
-            warnings.append(f"{name}: {res['n_unknown_cold_flag']} cold-start sample(s) dropped: no cold header")
-        if not res.get("skipped") and res.get("config_restored") is False:
-            warnings.append(f"{name}: the function's configuration may NOT have been restored; check it")
-        if not res.get("skipped") and res["n_dropped_misclassified"]:
-            warnings.append(f"{name}: {res['n_dropped_misclassified']} cold-start sample(s) dropped: "
-                            "the handler said the environment was warm")
-        if not res.get("skipped") and res["n_failed"]:
-            warnings.append(f"{name}: {res['n_failed']} cold-start sample(s) failed")
-    for name, res in doc["scenarios"].get("warm", {}).items():
-        from twinbench.measure.stats import relative_ci_width
-
-        width = relative_ci_width(res["latency"])
-        if width is not None and width > 0.2:
-            warnings.append(f"{name}: warm median unstable (95 % CI spans {width:.0%} of it)")
-    load = doc["environment"].get("load_average_1_5_15")
-    cores = doc["environment"].get("cpu_count") or 1
-    if load and load[0] > 0.5 * cores:
-        warnings.append(f"machine was busy before the run (1-min load average {load[0]} on {cores} cores)")
-    for target in doc["targets"].values():
-        for note in target.get("notes", []):
-            if "NOT applied" in note:
-                warnings.append(f"{target['name']}: {note}")
-    return warnings
-
 
 def _check_generator(args: argparse.Namespace, chosen_targets: list[str]) -> str | None:
     """Why this generator cannot drive these targets (one line), or None."""
@@ -517,20 +176,6 @@ def _check_generator(args: argparse.Namespace, chosen_targets: list[str]) -> str
         return f"--generator locust: locust is not installed (pip install locust=={LOCUST_VERSION})"
     return None
 
-
-def _model_summary(model_dir: Path) -> dict[str, object]:
-    """Which model was measured, what served it and where the payload came from (the report's header)."""
-    try:
-        meta = json.loads((model_dir / "metadata.json").read_text())
-        samples = json.loads((model_dir / meta["artefacts"]["samples"]["path"]).read_text()) \
-            if "samples" in meta.get("artefacts", {}) else {}
-    except (OSError, ValueError, KeyError) as exc:
-        return {"error": f"cannot read {model_dir}: {exc}"}
-    return {"name": meta.get("name"), "estimator": meta.get("estimator"), "task": meta.get("task", "classification"),
-            "backend": "onnxruntime" if meta.get("artefacts", {}).get("serving") else "scikit-learn",
-            "payload_source": samples.get("source", "example_row"), "sample_rows": len(samples.get("rows", []))}
-
-
 def run(args: argparse.Namespace) -> int:
     chosen_targets = _split(args.targets, TARGET_NAMES, "target")
     chosen = _split(args.scenarios, SCENARIOS, "scenario")
@@ -551,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"twinbench bench: {exc}", file=sys.stderr)
         return 2
     with RunFolder(formats.RESULTS, root=args.out, logs=True) as folder:
-        exit_code, data, path = _measure(folder, args, chosen_targets, chosen, body, progress)
+        exit_code, data, path = measure(folder, args, chosen_targets, chosen, body, progress)
     # Rendering is a view of the data on disk: outside the run's signal handling, like before.
     if not args.no_report:
         from twinbench.report.markdown import render_folder, summary_table
@@ -567,91 +212,3 @@ def run(args: argparse.Namespace) -> int:
         print(f"WARNING: {warning}", file=sys.stderr)
     print(f"results: {path}" + ("" if args.no_report else f"\nreport:  {folder.path / 'report.md'}"))
     return exit_code
-
-
-def _measure(folder: RunFolder, args: argparse.Namespace, chosen_targets: list[str], chosen: list[str],
-             body: bytes, progress: Progress) -> tuple[int, dict, Path]:
-    """Run the scenarios, write results.json into ``folder`` (partial and marked when interrupted).
-
-    Returns the exit code so far, the document as written and its path.
-    """
-    doc = BenchResults(run={
-        "id": folder.path.name,
-        "argv": sys.argv,
-        "profile": profile_dict(PROFILES[args.profile]),
-        "settings": {
-            "profile": args.profile, "slo_ms": args.slo_ms, "targets": chosen_targets, "scenarios": chosen,
-            "lambda_url": args.lambda_url, "container_url": args.container_url,
-            "lambda_function": args.lambda_function, "aws_region": args.aws_region,
-            "aws_endpoint_url": os.environ.get("AWS_ENDPOINT_URL") or None,
-            "lambda_runtime": args.lambda_runtime, "container_runtime": args.container_runtime,
-            "lambda_package": str(args.lambda_package), "model_dir": str(args.model_dir),
-            "request_timeout_s": args.request_timeout_s, "cost_rps": args.cost_rps, "cost_shape": args.cost_shape, "max_connections": args.max_connections,
-            "request_body_bytes": len(body),
-            "model": _model_summary(args.model_dir),
-            "traffic_rps": args.traffic_rps, "trace": str(args.trace) if args.trace else None,
-            "generator": args.generator, "locust_workers": args.locust_workers if args.generator == "locust" else None,
-            "lambda_wsgi_url": args.lambda_wsgi_url,
-            "env": {k: os.environ[k] for k in sorted(os.environ)
-                    if k.startswith(("LAMBDA_", "WEB_CONCURRENCY", "GUNICORN_", "MODEL_PATH", "SLO_MS", "PROFILE"))},
-        },
-    })
-    environment = {**folder.environment, "lambda_package": _package_info(args, chosen_targets)}
-    lifecycle = RunLifecycle(folder, run=doc.run, note=progress.note, keep_going=True,
-                             interrupted_note="interrupted: everything started was stopped; partial results kept")
-    with lifecycle:
-        try:
-            targets = _build_targets(args, chosen_targets, folder.logs)
-            with contextlib.ExitStack() as stack:
-                for target in targets:
-                    progress.phase(f"starting {target.name} ({target.mode}, {target.runtime})")
-                    stack.enter_context(target)
-                    progress.done(target.url)
-                for target in targets:
-                    doc.targets[target.name] = target.describe()
-                try:
-                    asyncio.run(_scenarios(doc, targets, args, chosen, body, progress, folder.logs))
-                finally:
-                    for target in targets:
-                        reports = target.lambda_reports()
-                        if reports:
-                            doc.lambda_reports[target.name] = _summarize_reports(reports)
-                        doc.targets[target.name] = target.describe()
-                progress.phase("stopping targets")
-            progress.done()
-        except OfflineLambdaError as exc:  # a missing prerequisite
-            raise RunFailed(f"--lambda-runtime offline: {exc}", exit_code=2) from exc
-        except ProcessNotReady as exc:  # a target that did not start
-            raise RunFailed(f"a target did not start: {exc}", exit_code=2) from exc
-    exit_code = lifecycle.exit_code
-    if lifecycle.status == "ok" and any(r.get("error") for r in doc.scenarios.get("cold_start", {}).values()):
-        exit_code = 1  # the other scenarios ran; the failed one is in results.json and the warnings
-    document = folder.document(doc, environment=environment)
-    try:
-        from twinbench.cost.from_results import cost_section
-
-        doc.cost = cost_section(document.to_dict(), args.cost_rps, args.cost_shape)
-    except Exception as exc:  # the cost model must not lose the measurements
-        doc.cost = {"skipped": True, "reason": f"cost model failed: {type(exc).__name__}: {exc}"}
-    doc.warnings = _collect_warnings(document.to_dict())
-    path = folder.write(document)
-    if not args.no_simulation and doc.run["status"] != "interrupted":
-        progress.phase("simulating at your traffic")
-        doc.simulation = simulate_at_traffic(path, rps=args.traffic_rps if args.traffic_rps is not None
-                                             else (None if args.trace else args.cost_rps),
-                                             shape=args.cost_shape, trace=args.trace)
-        progress.done("skipped: " + doc.simulation["reason"] if doc.simulation["skipped"] else
-                      f"{doc.simulation['document']['engine']['elapsed_s']:.1f} s")
-        if not doc.simulation["skipped"] and not args.no_search:
-            progress.phase(f"best configuration at your traffic (quick search, <= {args.search_budget_s:g} s)")
-            search = search_at_traffic(path, doc.simulation, slo_ms=args.slo_ms, budget_s=args.search_budget_s)
-            doc.simulation["search"] = search
-            progress.done("skipped: " + search["reason"] if search["skipped"] else f"{search['elapsed_s']:.1f} s")
-        path = folder.write(document)
-    data = document.to_dict()
-    try:
-        results.validate(data)
-    except results.ResultsError as exc:
-        print(f"twinbench bench: {exc}", file=sys.stderr)
-        exit_code = exit_code or 1
-    return exit_code, data, path

@@ -1,0 +1,1 @@
+"""bench: one ``twinbench bench`` run (orchestration) and its simulation at your traffic."""
