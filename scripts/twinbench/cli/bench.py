@@ -149,11 +149,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress display")
     p.set_defaults(func=run)
 
-def _split(raw: str, allowed: tuple[str, ...], what: str) -> list[str]:
+def _split(raw: str, allowed: tuple[str, ...], what: str) -> list[str] | str:
+    """The comma-separated choices, or why they are not (a usage error, exit 2)."""
     items = [s.strip() for s in raw.split(",") if s.strip()]
     bad = [s for s in items if s not in allowed]
     if bad or not items:
-        raise SystemExit(f"twinbench bench: unknown {what} {bad or raw!r}; choose from {','.join(allowed)}")
+        return f"unknown {what} {', '.join(bad) if bad else repr(raw)}; choose from {','.join(allowed)}"
     return items
 
 def _check_generator(args: argparse.Namespace, chosen_targets: list[str]) -> str | None:
@@ -179,6 +180,11 @@ def _check_generator(args: argparse.Namespace, chosen_targets: list[str]) -> str
 def run(args: argparse.Namespace) -> int:
     chosen_targets = _split(args.targets, TARGET_NAMES, "target")
     chosen = _split(args.scenarios, SCENARIOS, "scenario")
+    for split in (chosen_targets, chosen):
+        if isinstance(split, str):
+            print(f"twinbench bench: {split}", file=sys.stderr)
+            return EXIT_USAGE
+    assert isinstance(chosen_targets, list) and isinstance(chosen, list)
     problem = _check_generator(args, chosen_targets)
     if problem is None and args.traffic_rps is not None and not (args.traffic_rps > 0 and args.traffic_rps < 1e6):
         problem = f"--traffic-rps must be > 0 and < 1e6, got {args.traffic_rps}"
