@@ -12,6 +12,13 @@ environment is to change the function's configuration. :class:`ForcedColdStarts`
 
 :func:`run_forced_cold_starts` is that loop; samples the handler's own cold flag calls warm are
 dropped and counted as misclassified, never kept. No boto3 import: the caller passes the client.
+
+With SnapStart (``alias`` given and the version it points to has ``SnapStart.ApplyOn ==
+"PublishedVersions"``, or ``snap_start=True``) a changed ``$LATEST`` is not what the alias
+serves: each :meth:`ForcedColdStarts.force` also publishes a version and moves the alias onto it
+(:mod:`twinbench.aws.snapstart_alias`), callers invoke with ``Qualifier=forcer.qualifier``, and
+the new environment is a restore (REPORT ``Restore Duration``, ``LambdaReport.cold_kind``). The alias
+goes back to its version and the published versions are deleted when the block ends.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from twinserve.headers import COLD_HEADER
 from twinserve_support.process.signals import signals_held
 
 from twinbench.aws.api_errors import error_code, user_fix
+from twinbench.aws.snapstart_alias import SnapStartAlias, SnapStartAliasError, serves_snapstart
 
 NONCE_ENV_VAR = "TWINBENCH_COLD_NONCE"
 
@@ -72,11 +80,24 @@ class ForcedColdStarts:
     delay_s: int = 1
     max_attempts: int = 120
     conflict_retries: int = 10
+    alias: str | None = None  # the alias to check for SnapStart; an absent alias means no SnapStart
+    snap_start: bool | None = None  # None: read it from the version the alias points to
     original_variables: dict[str, str] | None = field(default=None, init=False)
     restored: bool = field(default=False, init=False)
     _previous_sigterm: Any = field(default=None, init=False, repr=False)
     _forced: int = field(default=0, init=False, repr=False)
     _dirty: bool = field(default=False, init=False, repr=False)  # an update of ours was accepted and not yet undone
+    _snapstart: SnapStartAlias | None = field(default=None, init=False, repr=False)
+
+    @property
+    def qualifier(self) -> str | None:
+        """What to invoke with (``Qualifier``): the alias when it serves SnapStart, else ``None`` ($LATEST)."""
+        return self._snapstart.alias if self._snapstart is not None else None
+
+    @property
+    def published_versions(self) -> list[str]:
+        """Versions published to force restores (each deleted again once the alias left it)."""
+        return list(self._snapstart.published) if self._snapstart is not None else []
 
     # -- context manager ---------------------------------------------------------------------
 
@@ -84,6 +105,7 @@ class ForcedColdStarts:
         conf = self._call("GetFunctionConfiguration", self.lambda_client.get_function_configuration,
                           FunctionName=self.function_name)
         self.original_variables = dict((conf.get("Environment") or {}).get("Variables") or {})
+        self._snapstart = self._snapstart_alias()
         self._install_sigterm_handler()
         return self
 
@@ -96,24 +118,53 @@ class ForcedColdStarts:
     # -- operations --------------------------------------------------------------------------
 
     def force(self) -> float:
-        """Set a fresh nonce, wait for ``LastUpdateStatus == Successful``; return the seconds it took."""
+        """Set a fresh nonce, wait for ``LastUpdateStatus == Successful`` (with SnapStart: publish it
+        and move the alias onto it); return the seconds it took."""
         if self.original_variables is None:
             raise ColdStartError("use ForcedColdStarts as a context manager (with ...)")
         self._forced += 1
         self.restored = False
         nonce = f"{self._forced}-{uuid.uuid4().hex[:12]}"
-        return self._update({**self.original_variables, self.env_var: nonce})
+        started = time.perf_counter()
+        self._update({**self.original_variables, self.env_var: nonce})
+        if self._snapstart is not None:
+            try:
+                self._snapstart.publish_and_point()
+            except SnapStartAliasError as exc:
+                raise ColdStartError(str(exc)) from exc
+        return time.perf_counter() - started
 
     def restore(self) -> None:
-        """Put the original environment variables back (idempotent) and wait until it is applied."""
+        """Put the alias (SnapStart) and the environment variables back, deleting the versions
+        published here (idempotent), and wait until it is applied."""
         if self.original_variables is None or not self._dirty:
             self.restored = True
             return
         # Ctrl-C during the restore itself must not leave the function modified.
         with signals_held():
-            self._update(dict(self.original_variables))
+            try:
+                if self._snapstart is not None:
+                    self._snapstart.restore()
+            finally:
+                self._update(dict(self.original_variables))
         self._dirty = False
         self.restored = True
+
+    def _snapstart_alias(self) -> SnapStartAlias | None:
+        if self.alias is None:
+            if self.snap_start:
+                raise ColdStartError(f"{self.function_name}: forcing SnapStart restores needs the alias it is served "
+                                     "through (the serverless.yml deploy names it `snapstart`)")
+            return None
+        alias = SnapStartAlias(self.lambda_client, self.function_name, self.alias, self._call,
+                               delay_s=self.delay_s, max_attempts=self.max_attempts)
+        version = alias.read(missing_ok=self.snap_start is None)
+        if version is None:
+            return None
+        on = self.snap_start
+        if on is None:
+            on = serves_snapstart(self._call, self.lambda_client, self.function_name, version)
+        return alias if on else None
 
     def _update(self, variables: dict[str, str]) -> float:
         started = time.perf_counter()

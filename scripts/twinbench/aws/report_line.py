@@ -54,6 +54,13 @@ class LambdaReport:
         return self.init_duration_ms is not None or self.restore_duration_ms is not None
 
     @property
+    def cold_kind(self) -> str | None:
+        """``"restore"`` (SnapStart: Restore Duration), ``"init"`` (Init Duration), ``None`` when warm."""
+        if self.restore_duration_ms is not None:
+            return "restore"
+        return "init" if self.init_duration_ms is not None else None
+
+    @property
     def billed_gb_s(self) -> float:
         """GB-seconds billed for the invocation (billed duration x memory); restore billed apart."""
         return billed_gb_s(self.billed_duration_ms, self.memory_size_mb)

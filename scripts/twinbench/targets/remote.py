@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from twinserve.headers import parse_cold_flag
 
+from twinbench.aws.snapstart_alias import SNAPSTART_ALIAS
 from twinbench.targets.base import (
     ColdBatch,
     ColdSample,
@@ -56,9 +57,10 @@ class RemoteLambdaTarget(RemoteTarget):
 
     def __init__(self, url: str, function_name: str | None = None, region: str | None = None,
                  client_factory: Callable[[], object] | None = None, sign: Sign | None = None,
-                 name: str = "lambda") -> None:
+                 name: str = "lambda", snapstart_alias: str | None = SNAPSTART_ALIAS) -> None:
         """``name``: ``lambda`` (the native handler) or ``lambda-wsgi`` (the WSGI function; ``url`` is the
-        base under which its ``/predict`` answers, e.g. ``<HTTP API>/wsgi``)."""
+        base under which its ``/predict`` answers, e.g. ``<HTTP API>/wsgi``). ``snapstart_alias``: the
+        alias checked for SnapStart (the deploy routes ``url`` through it); absent = ``$LATEST``."""
         super().__init__(name, url)
         self.kind = "lambda"
         self.sign = sign
@@ -66,6 +68,7 @@ class RemoteLambdaTarget(RemoteTarget):
             self.notes.append("requests signed with SigV4 (IAM-authenticated Function URL), as `twinserve predict --sigv4`")
         self.function_name = function_name or None
         self.region = region or None
+        self.snapstart_alias = snapstart_alias
         self._client_factory = client_factory
         if self.function_name and self.region:
             self.cold_supported = True
@@ -77,7 +80,8 @@ class RemoteLambdaTarget(RemoteTarget):
             self.cold_unsupported_reason = (
                 "forcing cold starts on the deployed Lambda needs its function name and region: set LAMBDA_FUNCTION "
                 "and AWS_REGION (or --lambda-function / --aws-region); the caller needs "
-                "lambda:GetFunctionConfiguration and lambda:UpdateFunctionConfiguration")
+                "lambda:GetFunctionConfiguration, lambda:UpdateFunctionConfiguration and lambda:GetAlias (with "
+                "SnapStart also lambda:PublishVersion, lambda:UpdateAlias and lambda:DeleteFunction)")
 
     def describe(self) -> dict[str, object]:
         doc = super().describe()
@@ -115,20 +119,25 @@ class RemoteLambdaTarget(RemoteTarget):
                 raise _Cancelled("cold-start series cancelled")
 
         assert self.function_name is not None
-        with ForcedColdStarts(self._client(), self.function_name) as forcer:
+        with ForcedColdStarts(self._client(), self.function_name, alias=self.snapstart_alias) as forcer:
             result = run_forced_cold_starts(forcer, n, invoke, is_cold, progress)
+        method = "UpdateFunctionConfiguration env-var bump, then one request (SeBS)"
+        if forcer.qualifier:
+            method = (f"UpdateFunctionConfiguration env-var bump, PublishVersion, alias {forcer.qualifier} moved onto "
+                      "it, then one request (a SnapStart restore); the alias put back and the versions deleted")
         failures = [s for s in statuses if not 200 <= s < 300]
         samples = [ColdSample(first_response_ms=ms, init_ms=_init_header_ms(headers), request_ms=ms,
                               verified_cold=True, status=status) for status, headers, ms in result.samples]
         return ColdBatch(
             samples=samples, misclassified=result.misclassified_count,
             unknown=max(0, result.unknown_count - len(failures)), failure_statuses=failures,
-            extra={"method": "UpdateFunctionConfiguration env-var bump, then one request (SeBS)",
+            extra={"method": method, "cold_kind": "restore" if forcer.qualifier else "init",
+                   "published_versions": forcer.published_versions,
                    "function_name": self.function_name, "region": self.region,
                    "config_restored": forcer.restored,
                    "config_update_wait_ms": summarize([w * 1000.0 for w in result.update_wait_s]),
-                   "init_source": "the handler's init header (the platform's Init Duration is in CloudWatch: "
-                                  "make collect-cloudwatch)"})
+                   "init_source": "the handler's init header (the platform's Init or Restore Duration is in "
+                                  "CloudWatch: make collect-cloudwatch)"})
 
 
 class _Cancelled(Exception):

@@ -23,6 +23,7 @@ from twinserve_support.process.signals import signals_held
 
 from twinbench.aws.api_errors import error_code, user_fix
 from twinbench.aws.report_line import LambdaReport, parse_report_message
+from twinbench.aws.snapstart_alias import SNAPSTART_ALIAS
 from twinbench.tune.errors import TuneInputError, TuneRunError
 from twinbench.tune.observations import ColdObservation, CpuMeter, SizeRun
 from twinbench.tune.profiles import TuneProfile
@@ -43,6 +44,8 @@ class RemoteTuneConfig:
     memory_mb: tuple[int, ...]
     waiter_delay_s: int = 1
     waiter_max_attempts: int = 120
+    snapstart_alias: str | None = SNAPSTART_ALIAS  # checked for SnapStart; absent alias = $LATEST as before
+    snap_start: bool | None = None  # None: read from the alias's version
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,11 +197,13 @@ def report_from_log_tail(log_result: str | None) -> LambdaReport | None:
     return parse_report_message(text[index:]) if index >= 0 else None
 
 
-def invoke_once(client: Any, function_name: str, payload: bytes) -> RemoteInvocation:
-    """One synchronous Invoke with ``LogType=Tail``. Raises TuneInputError/TuneRunError for API errors."""
+def invoke_once(client: Any, function_name: str, payload: bytes, qualifier: str | None = None) -> RemoteInvocation:
+    """One synchronous Invoke with ``LogType=Tail`` (through ``qualifier``, an alias, when given).
+    Raises TuneInputError/TuneRunError for API errors."""
+    extra = {"Qualifier": qualifier} if qualifier else {}
     try:
         response = client.invoke(FunctionName=function_name, InvocationType="RequestResponse",
-                                 LogType="Tail", Payload=payload)
+                                 LogType="Tail", Payload=payload, **extra)
     except Exception as exc:
         raise _as_tune_error(exc, "InvokeFunction", function_name) from exc
     body = _read_payload(response)
@@ -219,18 +224,20 @@ def _measure_size(client: Any, config: RemoteTuneConfig, memory: FunctionMemory,
     peak = 0
     meter = CpuMeter(GENERATOR)
     payloads = itertools.cycle(config.payloads)  # every size gets the same sequence of rows
+    qualifier = forcer.qualifier  # SnapStart: the alias, which serves only what was published
     with meter.phase("cold"):
         for i in range(profile.cold):
-            if i:
+            if i or qualifier:  # with SnapStart the new memory size is served once published
                 waits.append(forcer.force())
-            inv = invoke_once(client, config.function_name, next(payloads))
+            inv = invoke_once(client, config.function_name, next(payloads), qualifier)
             if inv.report is None:
                 raise TuneRunError(f"{config.function_name}: the Invoke response has no REPORT line in its LogResult "
                                    "(LogType=Tail); cannot read Billed or Init Duration")
             peak = max(peak, inv.report.max_memory_used_mb)
             if not 200 <= inv.status < 300:
                 run.fail(inv.function_error or inv.status)
-            if inv.cold_flag is False or inv.report.init_duration_ms is None:
+            # A SnapStart environment restores (Restore Duration) instead of initialising.
+            if inv.cold_flag is False or inv.report.cold_kind != ("restore" if qualifier else "init"):
                 run.misclassified_cold += 1
                 continue
             run.cold.append(ColdObservation(request_id=inv.report.request_id, status=inv.status,
@@ -241,7 +248,7 @@ def _measure_size(client: Any, config: RemoteTuneConfig, memory: FunctionMemory,
             progress(f"{memory_mb} MB: cold {i + 1}/{profile.cold}")
     with meter.phase("warm"):
         for i in range(profile.warmup + profile.warm):
-            inv = invoke_once(client, config.function_name, next(payloads))
+            inv = invoke_once(client, config.function_name, next(payloads), qualifier)
             if i < profile.warmup:
                 continue
             if not 200 <= inv.status < 300:
@@ -251,7 +258,7 @@ def _measure_size(client: Any, config: RemoteTuneConfig, memory: FunctionMemory,
                 run.missing_reports += 1
                 continue
             peak = max(peak, inv.report.max_memory_used_mb)
-            if inv.report.init_duration_ms is not None:
+            if inv.report.cold_start:
                 run.unexpected_cold += 1
                 continue
             run.warm_billed_ms.append(inv.report.billed_duration_ms)
@@ -285,10 +292,14 @@ def run_remote(client: Any, config: RemoteTuneConfig, into: list[SizeRun], facts
             facts.update(original_memory_mb=memory.original_memory_mb, architecture=memory.architecture)
             try:
                 with ForcedColdStarts(client, config.function_name, delay_s=config.waiter_delay_s,
-                                      max_attempts=config.waiter_max_attempts) as forcer:
+                                      max_attempts=config.waiter_max_attempts, alias=config.snapstart_alias,
+                                      snap_start=config.snap_start) as forcer:
                     for memory_mb in config.memory_mb:
                         into.append(_measure_size(client, config, memory, forcer, memory_mb, progress))
                 facts["environment_restored"] = forcer.restored
+                if forcer.qualifier:
+                    facts.update(snapstart_alias=forcer.qualifier, cold_kind="restore",
+                                 published_versions=forcer.published_versions)
             except ColdStartError as exc:
                 raise TuneInputError(str(exc)) from exc
     finally:
