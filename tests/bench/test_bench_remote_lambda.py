@@ -55,15 +55,16 @@ def _create_function(session: boto3.session.Session) -> None:
         Code={"ZipFile": code.getvalue()}, MemorySize=1024, Environment={"Variables": dict(ORIGINAL_ENV)})
 
 
-def _env_of(client) -> dict[str, str]:
-    return (client.get_function_configuration(FunctionName=FN).get("Environment") or {}).get("Variables") or {}
+def _env_of(client, qualifier: str = "$LATEST") -> dict[str, str]:
+    conf = client.get_function_configuration(FunctionName=FN, Qualifier=qualifier)
+    return (conf.get("Environment") or {}).get("Variables") or {}
 
 
 class FunctionUrl:
     """The stand-in function URL; ``mode`` 'lambda' (cold after a config change), 'always-warm' or 'no-header'."""
 
-    def __init__(self, client, mode: str = "lambda") -> None:
-        self.client, self.mode = client, mode
+    def __init__(self, client, mode: str = "lambda", qualifier: str = "$LATEST") -> None:
+        self.client, self.mode, self.qualifier = client, mode, qualifier
         self.requests = 0
         self._seen: str | None = None
         self._lock = threading.Lock()
@@ -74,7 +75,7 @@ class FunctionUrl:
                 self.rfile.read(int(self.headers.get("content-length") or 0))
                 with outer._lock:
                     outer.requests += 1
-                    nonce = _env_of(outer.client).get(NONCE_ENV_VAR)
+                    nonce = _env_of(outer.client, outer.qualifier).get(NONCE_ENV_VAR)
                     cold = nonce != outer._seen
                     outer._seen = nonce
                 body = b'{"predictions": [1]}'
@@ -127,6 +128,20 @@ def test_forced_cold_starts_are_verified_counted_and_the_config_restored(lam):
     assert res["config_restored"] is True and res["config_update_wait_ms"]["n"] == 3
     assert res["function_name"] == FN and all(s["verified_cold"] for s in res["samples"])
     assert _env_of(lam) == ORIGINAL_ENV and url.requests == 3
+
+
+def test_snapstart_cold_starts_go_through_a_new_version_behind_the_alias_which_is_put_back(lam):
+    # moto keeps versions and aliases but not SnapStart itself: the target is told (snap_start=True).
+    version = lam.publish_version(FunctionName=FN)["Version"]
+    lam.create_alias(FunctionName=FN, Name="snapstart", FunctionVersion=version)
+    with FunctionUrl(lam, qualifier="snapstart") as url:  # the HTTP API routes to the alias
+        target = RemoteLambdaTarget(url.url, FN, REGION, client_factory=lambda: lam, snap_start=True)
+        res = _run(target, 3)
+    assert (res["n_valid"], res["n_dropped_misclassified"], res["n_failed"]) == (3, 0, 0)
+    assert res["cold_kind"] == "restore" and len(res["published_versions"]) == 3
+    assert lam.get_alias(FunctionName=FN, Name="snapstart")["FunctionVersion"] == version
+    assert [v["Version"] for v in lam.list_versions_by_function(FunctionName=FN)["Versions"]] == ["$LATEST", version]
+    assert _env_of(lam) == ORIGINAL_ENV and res["config_restored"] is True
 
 
 def test_samples_the_handler_calls_warm_are_dropped_and_counted(lam):

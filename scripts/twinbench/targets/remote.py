@@ -57,10 +57,12 @@ class RemoteLambdaTarget(RemoteTarget):
 
     def __init__(self, url: str, function_name: str | None = None, region: str | None = None,
                  client_factory: Callable[[], object] | None = None, sign: Sign | None = None,
-                 name: str = "lambda", snapstart_alias: str | None = SNAPSTART_ALIAS) -> None:
+                 name: str = "lambda", snapstart_alias: str | None = SNAPSTART_ALIAS,
+                 snap_start: bool | None = None) -> None:
         """``name``: ``lambda`` (the native handler) or ``lambda-wsgi`` (the WSGI function; ``url`` is the
         base under which its ``/predict`` answers, e.g. ``<HTTP API>/wsgi``). ``snapstart_alias``: the
-        alias checked for SnapStart (the deploy routes ``url`` through it); absent = ``$LATEST``."""
+        alias checked for SnapStart (the deploy routes ``url`` through it); absent = ``$LATEST``.
+        ``snap_start``: ``None`` reads it from the alias's version; True/False says it."""
         super().__init__(name, url)
         self.kind = "lambda"
         self.sign = sign
@@ -69,6 +71,7 @@ class RemoteLambdaTarget(RemoteTarget):
         self.function_name = function_name or None
         self.region = region or None
         self.snapstart_alias = snapstart_alias
+        self.snap_start = snap_start
         self._client_factory = client_factory
         if self.function_name and self.region:
             self.cold_supported = True
@@ -119,7 +122,8 @@ class RemoteLambdaTarget(RemoteTarget):
                 raise _Cancelled("cold-start series cancelled")
 
         assert self.function_name is not None
-        with ForcedColdStarts(self._client(), self.function_name, alias=self.snapstart_alias) as forcer:
+        with ForcedColdStarts(self._client(), self.function_name, alias=self.snapstart_alias,
+                              snap_start=self.snap_start) as forcer:
             result = run_forced_cold_starts(forcer, n, invoke, is_cold, progress)
         method = "UpdateFunctionConfiguration env-var bump, then one request (SeBS)"
         if forcer.qualifier:
