@@ -216,6 +216,12 @@ try:
             print("provisionedSchedule needs provisionedConcurrency >= 1 (the alias it scales; give the smallest hour)")
         if str(resolved.get("snapStart")).lower() == "true":
             print("provisionedSchedule cannot be combined with snapStart (AWS does not allow provisioned concurrency with it)")
+    # frontDoor records the door callers use; the Function URL exists only with functionUrl=true.
+    door = str(resolved.get("frontDoor", "http-api"))
+    if door not in ("http-api", "function-url"):
+        print(f"frontDoor '{door}' must be http-api or function-url (serverless.yml deploys no REST API)")
+    elif door == "function-url" and str(resolved.get("functionUrl")).lower() != "true":
+        print("frontDoor function-url needs functionUrl=true (serverless.yml adds the Function URL only then)")
 except ValueError as exc:
     print(exc)
 PYEOF

@@ -105,7 +105,9 @@ def run(args: argparse.Namespace) -> int:
         if written:
             print("\nwritten: " + ", ".join(str(p) for p in written.values()))
             kube = rec.searches["kubernetes"].best if "kubernetes" in rec.searches else None
+            lam = rec.searches["lambda"].best if "lambda" in rec.searches else None
             print("deploy with:\n  " + "\n  ".join(write.deploy_commands(
                 Path(args.write), written, kube.choice if kube is not None else None,  # type: ignore[arg-type]
-                None if kube is None else kube.extra.get("min_nodes"))))
+                None if kube is None else kube.extra.get("min_nodes"),
+                lam.choice if lam is not None else None)))  # type: ignore[arg-type]
     return EXIT_OK if doc["verdict"]["winner"] is not None else EXIT_NONE_MEETS

@@ -141,8 +141,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     lam.add_argument("--restore-ms", type=float,
                      help="SnapStart restore latency, ms, constant (default: an assumed distribution, median 450 ms; "
                      "sources in simulate/params.py)")
-    lam.add_argument("--front-door", choices=tuple(engine.FRONT_DOOR_PRICE_KEYS), default="http-api",
-                     help="API Gateway HTTP API, REST API or Function URL (default http-api)")
+    lam.add_argument("--front-door", choices=tuple(engine.FRONT_DOOR_PRICE_KEYS), default=None,
+                     help="API Gateway HTTP API, REST API or Function URL (default: --lambda-params' "
+                     "frontDoor, else http-api)")
 
     k = parser.add_argument_group("Kubernetes")
     k.add_argument("--hpa", default=str(DEFAULT_HPA), help="HPA manifest (default k8s/base/hpa.yaml)")
@@ -289,12 +290,15 @@ def build_config(args: argparse.Namespace) -> engine.SimulationConfig:
     platforms = tuple(p.strip() for p in args.platforms.split(",") if p.strip())
     if not platforms or any(p not in ("lambda", "kubernetes") for p in platforms):
         raise ParameterError("--platforms takes lambda, kubernetes or both, comma-separated")
+    file_params = read_lambda_params(args.lambda_params) if args.lambda_params else None
+    front_door = args.front_door or (file_params.front_door if file_params else None) or "http-api"
+    args = argparse.Namespace(**{**vars(args), "front_door": front_door})  # the file's door unless given
     caps = _caps(args)
     memory = args.memory if args.memory is not None else inputs.memory_mb
     pc, arch, snapstart = args.provisioned_concurrency, args.arch, args.snapstart
     schedule = _schedule(args.provisioned_schedule) if args.provisioned_schedule else ()
-    if args.lambda_params:  # a written parameters file: its values unless an option says otherwise
-        f = read_lambda_params(args.lambda_params)
+    if file_params is not None:  # a written parameters file: its values unless an option says otherwise
+        f = file_params
         memory = f.memory_mb if f.memory_mb is not None and args.memory is None else memory
         if not pc and not schedule:  # the file's provisioned concurrency: its schedule, else its constant
             schedule = f.provisioned_schedule

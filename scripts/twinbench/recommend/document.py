@@ -131,6 +131,8 @@ def describe_config(cfg: dict[str, Any]) -> str:
         parts.append(f"reserved {cfg['reserved_concurrency']}")
         if cfg.get("throttle_rate_rps") is not None:
             parts.append(f"route {cfg['throttle_rate_rps']:g}/s burst {cfg['throttle_burst']}")
+        if cfg.get("front_door"):
+            parts.append("Function URL (SigV4)" if cfg["front_door"] == "function-url" else "HTTP API")
         return ", ".join(parts)
     return (f"{cfg['pod_cpu_m']}m/{cfg['pod_memory_mib']}Mi x{cfg['workers']}w, HPA {cfg['min_replicas']}.."
             f"{cfg['max_replicas']} @{cfg['target_utilization']:.0%}{' fast-up' if cfg.get('scale_up') == 'fast' else ''}, "

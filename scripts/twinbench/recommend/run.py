@@ -20,6 +20,7 @@ from twinbench.recommend.search import (
     PlatformSearch,
     evaluate_kube,
     evaluate_lambda,
+    evaluate_lambda_doors,
     kube_floor,
     lambda_floor,
     search_platform,
@@ -44,7 +45,8 @@ class Recommendation:
 def shipped_lambda(base: engine.SimulationConfig) -> LambdaChoice:
     lp = base.lambda_params
     return LambdaChoice(lp.memory_mb, lp.architecture, lp.provisioned_concurrency, lp.reserved_concurrency,
-                        lp.snapstart, lp.throttle_rate_rps, lp.throttle_burst, lp.provisioned_schedule)
+                        lp.snapstart, lp.throttle_rate_rps, lp.throttle_burst, lp.provisioned_schedule,
+                        lp.front_door)
 
 
 def shipped_kube(base: engine.SimulationConfig) -> KubeChoice:
@@ -81,7 +83,7 @@ def recommend(base: engine.SimulationConfig, slo: Slo, *, exhaustive: bool = Fal
         searches["lambda"] = search_platform(
             "lambda", dims, space.lambda_maker(ship.reserved_concurrency, ship.throttle_rate_rps, ship.throttle_burst),
             space.lambda_valid, partial(_eval_lambda, base, slo, ref_mb),
-            lambda_floor(base, prices), slo, exhaustive=exhaustive, progress=progress,
+            lambda_floor(base, prices, space.FRONT_DOORS), slo, exhaustive=exhaustive, progress=progress,
             deadline=deadline(0.5 if "kubernetes" in platforms else 1.0))
     if "kubernetes" in platforms:
         ship_k = shipped_kube(base)
@@ -117,7 +119,7 @@ def quick_search(base: engine.SimulationConfig, slo: Slo, budget_s: float,
 
 
 def _eval_lambda(base: engine.SimulationConfig, slo: Slo, ref_mb: int, c: LambdaChoice) -> Candidate:
-    return evaluate_lambda(base, c, slo, ref_mb)
+    return evaluate_lambda_doors(base, c, slo, ref_mb, space.FRONT_DOORS)
 
 
 def _eval_kube(base: engine.SimulationConfig, slo: Slo, c: KubeChoice) -> Candidate:

@@ -25,7 +25,8 @@ from twinbench.simulate import engine, external
 from twinbench.simulate.hpa import HpaSpec, _rules
 from twinbench.simulate.slo import Slo, check_slo
 
-__all__ = ["Candidate", "PlatformSearch", "evaluate_kube", "evaluate_lambda", "search_platform"]
+__all__ = ["Candidate", "PlatformSearch", "evaluate_kube", "evaluate_lambda", "evaluate_lambda_doors",
+           "search_platform"]
 
 Choice = LambdaChoice | KubeChoice
 
@@ -91,7 +92,8 @@ def lambda_config(base: engine.SimulationConfig, c: LambdaChoice, ref_mb: int) -
     lp = replace(base.lambda_params, memory_mb=c.memory_mb, architecture=c.architecture,
                  provisioned_concurrency=c.provisioned_concurrency, provisioned_schedule=c.provisioned_schedule,
                  reserved_concurrency=c.reserved_concurrency,
-                 snapstart=c.snapstart, throttle_rate_rps=c.throttle_rate_rps, throttle_burst=c.throttle_burst)
+                 snapstart=c.snapstart, throttle_rate_rps=c.throttle_rate_rps, throttle_burst=c.throttle_burst,
+                 front_door=c.front_door)
     return replace(base, lambda_params=lp, platforms=("lambda",),
                    lambda_duration=space.scaled_service(base.lambda_duration, ref_mb, c.memory_mb),
                    lambda_init=space.scaled_service(base.lambda_init, ref_mb, c.memory_mb))
@@ -119,10 +121,64 @@ def kube_config(base: engine.SimulationConfig, c: KubeChoice) -> engine.Simulati
     return replace(base, kube_params=kp, hpa=hpa, platforms=("kubernetes",))
 
 
-def evaluate_lambda(base: engine.SimulationConfig, c: LambdaChoice, slo: Slo, ref_mb: int) -> Candidate:
+def _simulate_lambda(base: engine.SimulationConfig, c: LambdaChoice, slo: Slo, ref_mb: int) -> dict[str, Any]:
     res = engine.simulate(replace(lambda_config(base, c, ref_mb), slo=slo)).lambda_
     assert res is not None
-    return _candidate(c, res, slo, {"throttled": int(res["throttled"])})
+    return res
+
+
+def _lambda_extra(res: dict[str, Any]) -> dict[str, Any]:
+    return {"throttled": int(res["throttled"]), "route_throttled": int(res["route_throttled"])}
+
+
+def evaluate_lambda(base: engine.SimulationConfig, c: LambdaChoice, slo: Slo, ref_mb: int) -> Candidate:
+    """``c`` simulated behind its own front door."""
+    res = _simulate_lambda(base, c, slo, ref_mb)
+    return _candidate(c, res, slo, _lambda_extra(res))
+
+
+def repriced(res: dict[str, Any], base: engine.SimulationConfig, door: str) -> dict[str, Any]:
+    """``res`` (behind the HTTP API, nothing route-throttled) behind ``door``: only the door's line changes.
+
+    With no request route-throttled the token bucket changed nothing, so the simulation behind a
+    door without one is the same run; the bill differs by the door's per-request price alone.
+    """
+    prices = external.load_price_table(base.prices_path)
+    items = [dict(i) for i in res["cost"]["items"]]
+    for item in items:
+        if item["name"].startswith("front door ("):
+            item["name"] = f"front door ({door})"
+            item["unit_usd"] = prices.usd(engine.FRONT_DOOR_PRICE_KEYS[door])
+            item["monthly_usd"] = item["quantity"] * item["unit_usd"]
+    total = sum(i["monthly_usd"] for i in items)
+    return {**res, "cost": {**res["cost"], "items": items, "total_usd": total},
+            "cost_usd_per_month": res["cost_usd_per_month"] - res["cost"]["total_usd"] + total}
+
+
+def evaluate_lambda_doors(base: engine.SimulationConfig, c: LambdaChoice, slo: Slo, ref_mb: int,
+                          doors: tuple[str, ...] = space.FRONT_DOORS) -> Candidate:
+    """The cheapest feasible of ``c`` behind each of ``doors`` (else the closest to the SLO).
+
+    A cheap variant, not a grid dimension: the door changes only the per-request price and whether
+    the HTTP API's route throttling applies, so the HTTP API run is simulated and another door
+    re-simulated only when that run route-throttled a request (``repriced`` otherwise).
+    """
+    first = space.with_front_door(c, "http-api" if "http-api" in doors else doors[0])
+    res0 = _simulate_lambda(base, first, slo, ref_mb)
+    cands = [(first.front_door, _candidate(first, res0, slo, _lambda_extra(res0)))]
+    for door in doors:
+        if door == first.front_door:
+            continue
+        variant = space.with_front_door(c, door)
+        resimulate = first.front_door != "http-api" or res0["route_throttled"] > 0
+        res = _simulate_lambda(base, variant, slo, ref_mb) if resimulate else repriced(res0, base, door)
+        cands.append((door, _candidate(variant, res, slo, _lambda_extra(res))))
+    costs = {door: round(cand.cost_usd_per_month, 4) for door, cand in cands}
+    feasible = [cand for _, cand in cands if cand.feasible]
+    best = min(feasible, key=lambda x: x.cost_usd_per_month) if feasible \
+        else min((cand for _, cand in cands), key=lambda x: (x.violation(slo), x.cost_usd_per_month))
+    best.extra["front_door_costs_usd_per_month"] = costs
+    return best
 
 
 def evaluate_kube(base: engine.SimulationConfig, c: KubeChoice, slo: Slo) -> Candidate:
@@ -291,11 +347,13 @@ def search_platform(platform: str, dims: dict[str, tuple[Any, ...]], make: Calla
 
 # --------------------------------------------------------------------------- cost floors
 
-def lambda_floor(base: engine.SimulationConfig, prices: Any) -> Callable[[LambdaChoice], float]:
-    """Requests x (invocation + front door + log bytes) + provisioned idle + SnapStart cache: paid before duration."""
+def lambda_floor(base: engine.SimulationConfig, prices: Any,
+                 doors: tuple[str, ...] | None = None) -> Callable[[LambdaChoice], float]:
+    """Requests x (invocation + cheapest of ``doors`` + log bytes) + provisioned idle + SnapStart cache:
+    paid before duration. ``doors`` defaults to the base's front door."""
     requests = float(base.profile.total) * external.HOURS_PER_MONTH * 3600.0 / base.profile.span_s
-    fixed = requests / 1e6 * (prices.usd("lambda_usd_per_million_requests")
-                              + prices.usd(engine.FRONT_DOOR_PRICE_KEYS[base.lambda_params.front_door]))
+    door_usd = min(prices.usd(engine.FRONT_DOOR_PRICE_KEYS[d]) for d in (doors or (base.lambda_params.front_door,)))
+    fixed = requests / 1e6 * (prices.usd("lambda_usd_per_million_requests") + door_usd)
     fixed += one_sided.lambda_logs(base.costs, prices, requests, 0.0).monthly_usd
     month_s = external.HOURS_PER_MONTH * 3600.0
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +25,8 @@ from twinbench.cost import pc_schedule
 from twinbench.simulate.errors import ParameterError
 from twinbench.simulate.params import ServiceTime
 
-__all__ = ["FARGATE", "KubeChoice", "LambdaChoice", "kube_maker", "kube_space", "lambda_space", "node_minimum",
-           "scaled_service"]
+__all__ = ["FARGATE", "FRONT_DOORS", "KubeChoice", "LambdaChoice", "kube_maker", "kube_space", "lambda_space",
+           "node_minimum", "scaled_service", "with_front_door"]
 
 MEMORY_MB = (512, 768, 1024, 1280, 1536, 1769, 2048, 3008)
 POD_CPU_M = (500, 1000, 2000)
@@ -49,6 +49,8 @@ class LambdaChoice:
     throttle_burst: int | None = None
     provisioned_schedule: tuple[int, ...] = ()
     """24 hourly counts (UTC) replacing the constant ``provisioned_concurrency``; ``()`` = none."""
+    front_door: str = "http-api"
+    """One of ``FRONT_DOORS``; a Function URL has no route throttling (``with_front_door``)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "provisioned_schedule": list(self.provisioned_schedule) or None}
@@ -149,6 +151,18 @@ def lambda_space(counts: np.ndarray, duration_ms: float, shipped_reserved: int |
     memory = (512, 1024, 1769, 3008) if quick else MEMORY_MB
     return {"memory_mb": memory, "architecture": ("x86_64", "arm64"), "provisioned_concurrency": pcs,
             "provisioned_schedule": schedules, "reserved_concurrency": reserved or (None,), "snapstart": (False, True)}
+
+
+FRONT_DOORS = ("http-api", "function-url")
+"""The front doors serverless.yml deploys: its HTTP API (route throttling) and its Function URL
+(IAM auth, callers sign with SigV4). It deploys no REST API, so the search offers none."""
+
+
+def with_front_door(c: LambdaChoice, door: str) -> LambdaChoice:
+    """``c`` behind ``door``: the route throttling is the HTTP API's, so a Function URL drops it."""
+    if door == "http-api":
+        return replace(c, front_door=door)
+    return replace(c, front_door=door, throttle_rate_rps=None, throttle_burst=None)
 
 
 APIGW_ACCOUNT_RATE_RPS = 10_000.0

@@ -2,7 +2,9 @@
 
 * ``DIR/lambda-params.json``: serverless.yml params (``{"params": {...}}`` with the provenance
   under ``_source``), taken by ``scripts/deploy_lambda.sh --params-file``; an hourly
-  provisioned-concurrency schedule as ``provisionedSchedule`` (``none`` without one).
+  provisioned-concurrency schedule as ``provisionedSchedule`` (``none`` without one); the chosen
+  front door as ``frontDoor`` (with ``functionUrl: true`` for the Function URL, which
+  serverless.yml adds only when asked).
 * ``DIR/k8s/kustomization.yaml``: an overlay on ``k8s/base`` (referenced by a relative path, so
   the folder can move with the repository) that patches the HPA (range, target), the Deployment's
   CPU/memory and the gunicorn workers (the generated ConfigMap, so a change rolls the pods).
@@ -25,7 +27,8 @@ from twinserve_support.paths import REPO
 from twinbench.cost import pc_schedule
 from twinbench.recommend.space import FAST_SCALE_UP, KubeChoice, LambdaChoice
 
-__all__ = ["WriteError", "deploy_commands", "lambda_params", "write_all", "write_kube_overlay", "write_lambda_params"]
+__all__ = ["WriteError", "deploy_commands", "front_door_note", "lambda_params", "write_all", "write_kube_overlay",
+           "write_lambda_params"]
 
 
 NAMESPACE = "twinserve"
@@ -52,12 +55,25 @@ def lambda_params(c: LambdaChoice) -> dict[str, Any]:
             else c.throttle_rate_rps
     if c.throttle_burst is not None:
         out["throttleBurstLimit"] = int(c.throttle_burst)
+    out["frontDoor"] = c.front_door
+    if c.front_door == "function-url":
+        out["functionUrl"] = True  # serverless.yml adds the (IAM-auth) Function URL only when asked
     return out
+
+
+def front_door_note(c: LambdaChoice) -> str:
+    """How callers reach the chosen front door, one line."""
+    if c.front_door == "function-url":
+        return ("# front door: the Function URL (IAM auth): sign each request with SigV4, e.g. "
+                "twinserve predict --url https://<id>.lambda-url.<region>.on.aws --sigv4 --csv rows.csv "
+                "(the caller needs lambda:InvokeFunctionUrl; the URL is in the deploy's output)")
+    return ("# front door: the HTTP API (route throttling applies): "
+            "twinserve predict --url https://<api-id>.execute-api.<region>.amazonaws.com --csv rows.csv")
 
 
 def write_lambda_params(c: LambdaChoice, folder: Path, source: str) -> Path:
     path = folder / "lambda-params.json"
-    doc = {"_source": source, "params": lambda_params(c)}
+    doc = {"_source": source, "_call": front_door_note(c).removeprefix("# "), "params": lambda_params(c)}
     _write(path, json.dumps(doc, indent=1) + "\n")
     return path
 
@@ -169,11 +185,14 @@ def write_kube_overlay(c: KubeChoice, folder: Path, source: str, base: Path | No
 
 
 def deploy_commands(folder: Path, written: dict[str, Path], kube: KubeChoice | None = None,
-                    min_nodes: int | None = None) -> list[str]:
-    """The two deploy commands (and, for the cluster, the node settings the manifests cannot carry)."""
+                    min_nodes: int | None = None, lam: LambdaChoice | None = None) -> list[str]:
+    """The two deploy commands (and, for the cluster, the node settings the manifests cannot carry;
+    for Lambda, how to call the chosen front door)."""
     cmds = []
     if "lambda" in written:
         cmds.append(f"scripts/deploy_lambda.sh --stage dev --region eu-west-1 --params-file {written['lambda']}")
+        if lam is not None:
+            cmds.append(front_door_note(lam))
     if "kubernetes" in written:
         cmds.append(f"kubectl apply -k {written['kubernetes'].parent}")
         if kube is not None:

@@ -39,6 +39,8 @@ class LambdaFileParams:
     throttle_burst: int | None = None
     provisioned_schedule: tuple[int, ...] = ()
     """``provisionedSchedule``: 24 hourly counts (UTC), ``()`` for none; it replaces the constant."""
+    front_door: str | None = None
+    """``frontDoor``: "http-api" or "function-url" (the recommendation's choice), None when absent."""
 
 
 def _cpu_m(text: Any) -> float:
@@ -88,6 +90,18 @@ def read_overlay_pod(overlay: str | Path) -> OverlayPod:
     return OverlayPod(cpu, mem, workers)
 
 
+FRONT_DOORS = ("http-api", "function-url")
+"""The doors serverless.yml deploys (it has no REST API)."""
+
+
+def _front_door(value: Any) -> str | None:
+    if value is None:
+        return None
+    if value not in FRONT_DOORS:
+        raise ValueError(f"frontDoor must be one of {', '.join(FRONT_DOORS)}, got {value!r}")
+    return str(value)
+
+
 def read_lambda_params(file: str | Path) -> LambdaFileParams:
     """A serverless.yml parameters file; raises InputsError."""
     path = Path(file)
@@ -102,7 +116,8 @@ def read_lambda_params(file: str | Path) -> LambdaFileParams:
             None if snap is None else str(snap).lower() == "true",
             float(params["throttleRateLimit"]) if "throttleRateLimit" in params else None,
             int(params["throttleBurstLimit"]) if "throttleBurstLimit" in params else None,
-            pc_schedule.parse(params.get("provisionedSchedule", pc_schedule.NONE)))
+            pc_schedule.parse(params.get("provisionedSchedule", pc_schedule.NONE)),
+            _front_door(params.get("frontDoor")))
     except OSError as exc:
         raise InputsError(f"cannot read {path}: {exc.strerror or exc}") from None
     except (ValueError, TypeError, AttributeError) as exc:
