@@ -3,8 +3,8 @@
 Why: a SnapStart function is served through an alias on a published version, and a new
 environment there is a restore from that version's snapshot; changing ``$LATEST`` alone starts
 nothing the alias serves. So after each configuration change :class:`SnapStartAlias` publishes
-``$LATEST`` (``PublishVersion``, waits for ``published_version_active``), moves the alias onto it
-(``UpdateAlias``). :meth:`restore` moves the alias back to its original version, then deletes
+``$LATEST`` (``PublishVersion``), waits for ``published_version_active`` and moves the alias onto
+it (``UpdateAlias``). :meth:`restore` moves the alias back to its original version, then deletes
 every version it published (``DeleteFunction`` with the version as qualifier: a version cannot be
 unpublished otherwise); until then each one's snapshot is cached (and billed). No boto3 import.
 """
@@ -21,7 +21,6 @@ __all__ = ["SNAPSTART_ALIAS", "SNAPSTART_APPLY_ON", "SnapStartAlias", "SnapStart
 
 SNAPSTART_APPLY_ON = "PublishedVersions"  # SnapStart.ApplyOn on a version that restores from a snapshot
 SNAPSTART_ALIAS = "snapstart"  # the alias the Serverless Framework routes a SnapStart function through
-
 
 
 class SnapStartAliasError(Exception):
