@@ -126,6 +126,24 @@ def test_snapstart_is_read_from_the_version_the_alias_points_to(apply_on, qualif
         stub.assert_no_pending_responses()
 
 
+def test_without_permission_to_read_the_alias_an_undeclared_function_is_forced_through_latest(capsys):
+    """lambda:GetAlias only detects SnapStart: a caller without it keeps the $LATEST path (said on
+    stderr) unless it declared SnapStart, which then fails in one line."""
+    client = boto3.client("lambda", region_name=REGION)
+    with Stubber(client) as stub:
+        stub.add_response("get_function_configuration", {"FunctionName": FN}, {"FunctionName": FN})
+        stub.add_client_error("get_alias", "AccessDeniedException", "not authorized: lambda:GetAlias", 403)
+        with ForcedColdStarts(client, FN, alias=ALIAS) as forcer:
+            assert forcer.qualifier is None
+        stub.assert_no_pending_responses()
+    assert "forcing $LATEST" in capsys.readouterr().err
+    with Stubber(client) as stub:
+        stub.add_response("get_function_configuration", {"FunctionName": FN}, {"FunctionName": FN})
+        stub.add_client_error("get_alias", "AccessDeniedException", "not authorized: lambda:GetAlias", 403)
+        with pytest.raises(ColdStartError), ForcedColdStarts(client, FN, alias=ALIAS, snap_start=True):
+            pass
+
+
 def test_a_report_with_restore_duration_is_a_restore_not_an_init():
     restore = parse_report_line(format_report_line("r1", 12.5, 13, 1024, 90, restore_duration_ms=410.2))
     init = parse_report_line(format_report_line("r2", 12.5, 13, 1024, 90, init_duration_ms=800.0))

@@ -2,28 +2,20 @@
 
 Why this way: the only documented way to make the next invocation start a new execution
 environment is to change the function's configuration. :class:`ForcedColdStarts` sets a fresh
-``TWINBENCH_COLD_NONCE`` through ``UpdateFunctionConfiguration`` and waits for
-``LastUpdateStatus == Successful``; the original variables come back when the ``with`` block ends
-(success, exception, Ctrl-C or SIGTERM)::
+``TWINBENCH_COLD_NONCE`` and waits for ``LastUpdateStatus == Successful``; the original variables
+come back when the ``with`` block ends (success, exception, Ctrl-C or SIGTERM). Samples the
+handler's own cold flag calls warm are dropped and counted, never kept.
 
-    with ForcedColdStarts(lambda_client, "twinserve-dev-predict") as forcer:
-        forcer.force()          # seconds spent updating + waiting
-        sample = invoke()
-
-:func:`run_forced_cold_starts` is that loop; samples the handler's own cold flag calls warm are
-dropped and counted as misclassified, never kept. No boto3 import: the caller passes the client.
-
-With SnapStart (``alias`` given and the version it points to has ``SnapStart.ApplyOn ==
-"PublishedVersions"``, or ``snap_start=True``) a changed ``$LATEST`` is not what the alias
-serves: each :meth:`ForcedColdStarts.force` also publishes a version and moves the alias onto it
-(:mod:`twinbench.aws.snapstart_alias`), callers invoke with ``Qualifier=forcer.qualifier``, and
-the new environment is a restore (REPORT ``Restore Duration``, ``LambdaReport.cold_kind``). The alias
-goes back to its version and the published versions are deleted when the block ends.
+With SnapStart the alias serves published versions, so each force also publishes a version and
+moves the alias onto it (:mod:`twinbench.aws.snapstart_alias`); callers invoke with
+``Qualifier=forcer.qualifier`` and the new environment is a restore (REPORT ``Restore Duration``).
+The alias goes back and the published versions are deleted when the block ends.
 """
 
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 import time
 import uuid
@@ -158,7 +150,16 @@ class ForcedColdStarts:
             return None
         alias = SnapStartAlias(self.lambda_client, self.function_name, self.alias, self._call,
                                delay_s=self.delay_s, max_attempts=self.max_attempts)
-        version = alias.read(missing_ok=self.snap_start is None)
+        try:
+            version = alias.read(missing_ok=self.snap_start is None)
+        except ColdStartError as exc:
+            # Detecting SnapStart needs lambda:GetAlias; without it a function not said to use
+            # SnapStart is forced through $LATEST as before, and the run says why.
+            if self.snap_start is not None or error_code(exc.__cause__) != "AccessDeniedException":
+                raise
+            print(f"forced cold starts: cannot read alias {self.alias!r} ({exc}); forcing $LATEST "
+                  "(pass snap_start=True to force restores)", file=sys.stderr)
+            return None
         if version is None:
             return None
         on = self.snap_start

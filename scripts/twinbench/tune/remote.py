@@ -4,7 +4,8 @@ For each memory size: ``UpdateFunctionConfiguration(MemorySize=...)`` and wait, 
 samples, then warm ones, every one ``Invoke(LogType=Tail)`` read through its ``REPORT`` line
 (:func:`twinbench.aws.report_line.parse_report_message`). The function's original ``MemorySize``
 and environment are restored when the run ends: after success, an error, Ctrl-C or SIGTERM.
-``$LATEST`` is changed and changed back: run it against a function no one else is calling.
+``$LATEST`` is changed and changed back (with SnapStart, versions are published onto its alias
+and deleted at the end): run it against a function no one else is calling.
 
 Details (the steps, the permissions, Power Tuning's counterparts): docs/benchmark.md, 'Remote tuning (tune/remote.py)'.
 """
