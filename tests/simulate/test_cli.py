@@ -118,3 +118,20 @@ def test_an_hourly_schedule_is_simulated_from_the_flag_and_from_a_written_parame
     assert from_flag == pytest.approx(3 * 86_400)  # three environments on average, one GB each, a day
     assert from_file == pytest.approx(from_flag)
     assert constant == pytest.approx(86_400)
+
+
+
+def _doors(*args: str) -> list[str]:
+    proc = cli("--rps", "20", "--minutes", "2", "--platforms", "lambda", "--json", "--quiet", *args)
+    assert proc.returncode == 0, proc.stderr
+    items = json.loads(proc.stdout)["platforms"]["lambda"]["cost"]["items"]
+    return [i["name"] for i in items if i["name"].startswith("front door")]
+
+
+def test_a_parameters_files_front_door_is_simulated_unless_the_option_says_otherwise(tmp_path):
+    """recommend --write puts the chosen door in frontDoor; --front-door still wins over the file."""
+    params = tmp_path / "lambda-params.json"
+    params.write_text(json.dumps({"params": {"memoryMb": 1024, "frontDoor": "function-url", "functionUrl": True}}))
+    assert _doors() == ["front door (http-api)"]
+    assert _doors("--lambda-params", str(params)) == ["front door (function-url)"]
+    assert _doors("--lambda-params", str(params), "--front-door", "http-api") == ["front door (http-api)"]
