@@ -118,3 +118,25 @@ def test_a_bad_front_door_in_a_params_file_is_one_line_exit_2(value, traces, tmp
 
 def test_engine_prices_each_offered_door():
     assert all(d in engine.FRONT_DOOR_PRICE_KEYS for d in space.FRONT_DOORS)
+
+
+def test_the_search_keeps_the_public_door_unless_told_it_may_choose_the_function_url(traces):
+    """A Function URL is IAM-only (callers sign): cheaper, but not the same product, so the search
+    takes it only from --front-doors."""
+    from twinbench.recommend.run import recommend
+
+    base = replace(base_config("--trace", str(traces["steady"]), "--seed", "1", "--platforms", "lambda"), slo=SLO)
+    by_default = recommend(base, SLO, quick=True, platforms=("lambda",)).searches["lambda"].best
+    allowed = recommend(base, SLO, quick=True, platforms=("lambda",), doors=space.FRONT_DOORS).searches["lambda"].best
+    assert by_default.choice.front_door == "http-api"
+    assert allowed.choice.front_door == "function-url"
+    assert allowed.cost_usd_per_month < by_default.cost_usd_per_month
+
+
+@pytest.mark.parametrize("value", ["rest", "", "http-api,nope"])
+def test_a_bad_front_doors_option_is_one_line_exit_2(value, traces):
+    proc = subprocess.run([sys.executable, "-m", "twinbench", "recommend", "--trace", str(traces["steady"]),
+                           "--slo-ms", "150", "--quick", "--front-doors", value], cwd=REPO, capture_output=True,
+                          text=True, env={**os.environ, "PYTHONPATH": str(REPO / "scripts")}, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "--front-doors" in proc.stderr

@@ -43,6 +43,19 @@ exit codes: 0 recommended, 1 no platform meets the SLO (closest shown), 2 bad in
 """
 
 
+def _doors(text: str) -> tuple[str, ...]:
+    """``--front-doors``: the doors named, each deployable; a ParameterError (exit 2) otherwise."""
+    from twinbench.recommend.space import FRONT_DOORS
+    from twinbench.simulate.errors import ParameterError
+
+    doors = tuple(dict.fromkeys(d.strip() for d in text.split(",") if d.strip()))
+    bad = [d for d in doors if d not in FRONT_DOORS]
+    if bad or not doors:
+        raise ParameterError(f"--front-doors: {', '.join(bad) or repr(text)} is not one of {', '.join(FRONT_DOORS)} "
+                             "(serverless.yml deploys no REST API)")
+    return doors
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     from twinbench.cli.simulate import add_arguments
 
@@ -54,6 +67,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     r = parser.add_argument_group("search")
     r.add_argument("--exhaustive", action="store_true", help="simulate the whole grid (no pruning)")
     r.add_argument("--quick", action="store_true", help="a smaller grid (the bench's quick search)")
+    r.add_argument("--front-doors", default="http-api", metavar="DOORS",
+                   help="Lambda front doors the search may choose, comma-separated: http-api, function-url "
+                   "(IAM-only: callers sign with SigV4); default http-api, the public door")
     r.add_argument("--write", metavar="DIR", help="write DIR/lambda-params.json and the overlay DIR/k8s/")
     r.add_argument("--pareto-plot", metavar="PNG", help="cost vs latency at the SLO percentile, per platform")
     parser.set_defaults(func=run)
@@ -80,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
         slo = Slo(args.slo_ms, args.slo_pct, args.error_budget)
         base = build_config(args)
         rec = recommend(base, slo, exhaustive=args.exhaustive, quick=args.quick, platforms=base.platforms,
+                        doors=_doors(args.front_doors),
                         progress=progress)
         doc = rec.doc
         if args.out:

@@ -57,8 +57,12 @@ def shipped_kube(base: engine.SimulationConfig) -> KubeChoice:
 
 def recommend(base: engine.SimulationConfig, slo: Slo, *, exhaustive: bool = False, quick: bool = False,
               platforms: tuple[str, ...] = ("lambda", "kubernetes"),
-              progress: Callable[[str], None] | None = None, budget_s: float | None = None) -> Recommendation:
+              progress: Callable[[str], None] | None = None, budget_s: float | None = None,
+              doors: tuple[str, ...] = space.DEFAULT_FRONT_DOORS) -> Recommendation:
     """Search the platforms in ``platforms``; raises SimulationError subclasses on bad inputs.
+
+    ``doors``: the Lambda front doors the search may choose (``space.FRONT_DOORS``); by default
+    the public HTTP API only, since a Function URL is IAM-only and needs callers that sign.
 
     ``budget_s`` bounds the whole call in time (the shipped configurations' simulations included):
     Lambda may use the first half (what it leaves passes on), Kubernetes the rest; each search stops
@@ -82,8 +86,8 @@ def recommend(base: engine.SimulationConfig, slo: Slo, *, exhaustive: bool = Fal
                                   base.lambda_params.account_concurrency, quick, space.reserving_functions())
         searches["lambda"] = search_platform(
             "lambda", dims, space.lambda_maker(ship.reserved_concurrency, ship.throttle_rate_rps, ship.throttle_burst),
-            space.lambda_valid, partial(_eval_lambda, base, slo, ref_mb),
-            lambda_floor(base, prices, space.FRONT_DOORS), slo, exhaustive=exhaustive, progress=progress,
+            space.lambda_valid, partial(_eval_lambda, base, slo, ref_mb, doors),
+            lambda_floor(base, prices, doors), slo, exhaustive=exhaustive, progress=progress,
             deadline=deadline(0.5 if "kubernetes" in platforms else 1.0))
     if "kubernetes" in platforms:
         ship_k = shipped_kube(base)
@@ -118,8 +122,9 @@ def quick_search(base: engine.SimulationConfig, slo: Slo, budget_s: float,
     return recommend(base, slo, quick=True, platforms=base.platforms, progress=progress, budget_s=budget_s)
 
 
-def _eval_lambda(base: engine.SimulationConfig, slo: Slo, ref_mb: int, c: LambdaChoice) -> Candidate:
-    return evaluate_lambda_doors(base, c, slo, ref_mb, space.FRONT_DOORS)
+def _eval_lambda(base: engine.SimulationConfig, slo: Slo, ref_mb: int, doors: tuple[str, ...],
+                 c: LambdaChoice) -> Candidate:
+    return evaluate_lambda_doors(base, c, slo, ref_mb, doors)
 
 
 def _eval_kube(base: engine.SimulationConfig, slo: Slo, c: KubeChoice) -> Candidate:

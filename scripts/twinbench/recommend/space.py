@@ -25,7 +25,7 @@ from twinbench.cost import pc_schedule
 from twinbench.simulate.errors import ParameterError
 from twinbench.simulate.params import ServiceTime
 
-__all__ = ["FARGATE", "FRONT_DOORS", "KubeChoice", "LambdaChoice", "kube_maker", "kube_space", "lambda_space",
+__all__ = ["DEFAULT_FRONT_DOORS", "FARGATE", "FRONT_DOORS", "KubeChoice", "LambdaChoice", "kube_maker", "kube_space", "lambda_space",
            "node_minimum", "scaled_service", "with_front_door"]
 
 MEMORY_MB = (512, 768, 1024, 1280, 1536, 1769, 2048, 3008)
@@ -154,6 +154,9 @@ def lambda_space(counts: np.ndarray, duration_ms: float, shipped_reserved: int |
 
 
 FRONT_DOORS = ("http-api", "function-url")
+DEFAULT_FRONT_DOORS = ("http-api",)
+"""What the search chooses from unless told otherwise: the public door. A Function URL is IAM-only
+here (callers sign with SigV4), so it is a different product for most callers, not a cheaper route."""
 """The front doors serverless.yml deploys: its HTTP API (route throttling) and its Function URL
 (IAM auth, callers sign with SigV4). It deploys no REST API, so the search offers none."""
 
