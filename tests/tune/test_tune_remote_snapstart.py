@@ -63,6 +63,7 @@ def test_snapstart_cold_samples_are_restores_through_the_alias_and_everything_is
     for run in runs:  # every cold sample is a restore: no Init Duration, none dropped
         assert len(run.cold) == PROFILE.cold and run.misclassified_cold == 0 and run.unexpected_cold == 0
         assert all(c.init_duration_ms is None and c.verified_cold for c in run.cold)
+        assert [c.restore_duration_ms for c in run.cold] == [RESTORE_MS] * PROFILE.cold
         assert len(run.warm_billed_ms) == PROFILE.warm
     assert facts["cold_kind"] == "restore" and facts["snapstart_alias"] == ALIAS
     assert len(facts["published_versions"]) == 2 * PROFILE.cold  # one per cold sample, the first after each size
@@ -82,3 +83,20 @@ def test_without_snapstart_an_absent_alias_changes_nothing(moto_lambda):
     run_remote(client, config, runs, facts)
     assert "cold_kind" not in facts and set(qualifiers) == {None}
     assert [v["Version"] for v in moto_lambda.list_versions_by_function(FunctionName=FUNCTION)["Versions"]] == ["$LATEST"]
+
+
+def test_the_tune_document_reports_restores_beside_inits():
+    """A SnapStart size's cold samples are restores: the document gives their Restore Duration and
+    counts them as confirmed cold starts (no "no confirmed cold start" warning)."""
+    from twinbench.tune.document import TuneSettings, _size_record
+    from twinbench.tune.observations import ColdObservation
+
+    run = SizeRun(memory_mb=1024)
+    run.cold = [ColdObservation(f"r{i}", 200, None, 2.5, 3, True, restore_duration_ms=RESTORE_MS) for i in range(3)]
+    warnings: list[str] = []
+    settings = TuneSettings(mode="remote", profile={"name": "smoke", "memory_mb": [1024], "cold": 3, "warmup": 0, "warm": 0},
+                            memory_mb=(1024,), rps=20.0, balanced_weight=0.5, discard_top_bottom=0.2,
+                            architecture="x86_64", keep_alive_s=300.0, gap_ms=0.0, target={"kind": "test"})
+    record = _size_record(run, settings, warnings)
+    assert record["cold"]["n"] == 3 and record["cold"]["restore_ms"]["p50"] == RESTORE_MS
+    assert not any("no confirmed cold start" in w for w in warnings)

@@ -58,6 +58,7 @@ def _dist(values: Sequence[float]) -> dict[str, Any]:
 def _size_record(run: SizeRun, settings: TuneSettings, warnings: list[str]) -> dict[str, Any]:
     share = share_for(run.memory_mb)
     inits = [c.init_duration_ms for c in run.cold if c.init_duration_ms is not None]
+    restores = [c.restore_duration_ms for c in run.cold if c.restore_duration_ms is not None]
     cold_billed = [float(c.billed_duration_ms) for c in run.cold if c.billed_duration_ms is not None]
     warm: dict[str, Any] = {"n": len(run.warm_billed_ms), "warmup_discarded": run.warmup_discarded,
                             "billed_ms": _dist([float(b) for b in run.warm_billed_ms]),
@@ -80,7 +81,7 @@ def _size_record(run: SizeRun, settings: TuneSettings, warnings: list[str]) -> d
             warnings.append(f"{label}: warm duration unstable (95 % CI of the median spans {width:.0%} of it)")
     else:
         warnings.append(f"{label}: no successful warm invocation with a REPORT line: left out of the picks")
-    if not inits:
+    if not inits and not restores:
         warnings.append(f"{label}: no confirmed cold start")
     if run.failures:
         warnings.append(f"{label}: failed invocations {run.failures}")
@@ -101,8 +102,8 @@ def _size_record(run: SizeRun, settings: TuneSettings, warnings: list[str]) -> d
     return {
         "memory_mb": run.memory_mb,
         "cpu": share.to_dict() | {"quota": run.cpu_quota},
-        "cold": {"n": len(inits), "misclassified": run.misclassified_cold, "init_ms": _dist(inits),
-                 "billed_ms": _dist(cold_billed)},
+        "cold": {"n": len(inits) + len(restores), "misclassified": run.misclassified_cold, "init_ms": _dist(inits),
+                 "billed_ms": _dist(cold_billed), **({"restore_ms": _dist(restores)} if restores else {})},
         "warm": warm,
         "failures": dict(run.failures),
         "unexpected_cold": run.unexpected_cold,

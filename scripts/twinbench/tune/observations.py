@@ -32,6 +32,7 @@ class ColdObservation:
     duration_ms: float | None
     billed_duration_ms: int | None
     verified_cold: bool | None
+    restore_duration_ms: float | None = None  # a SnapStart restore's (no Init Duration then)
 
 
 @dataclass

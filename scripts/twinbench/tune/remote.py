@@ -245,7 +245,8 @@ def _measure_size(client: Any, config: RemoteTuneConfig, memory: FunctionMemory,
                                             init_duration_ms=inv.report.init_duration_ms,
                                             duration_ms=inv.report.duration_ms,
                                             billed_duration_ms=inv.report.billed_duration_ms,
-                                            verified_cold=inv.cold_flag))
+                                            verified_cold=inv.cold_flag,
+                                            restore_duration_ms=inv.report.restore_duration_ms))
             progress(f"{memory_mb} MB: cold {i + 1}/{profile.cold}")
     with meter.phase("warm"):
         for i in range(profile.warmup + profile.warm):
