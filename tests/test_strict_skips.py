@@ -41,3 +41,12 @@ def test_a_skip_fails_under_make_test_unless_it_is_a_machine_fact(tmp_path):
 
 def test_outside_make_test_a_skip_stays_a_skip(tmp_path):
     assert "3 skipped, 1 xfailed" in _run(tmp_path, strict=False)
+
+
+def test_a_missing_prerequisite_fails_the_test_naming_the_make_target(tmp_path):
+    import pytest
+    from twinserve_support.prerequisites import require
+
+    assert require(tmp_path, "make model") == tmp_path
+    with pytest.raises(pytest.fail.Exception, match="`make lambda-runtime` creates it"):
+        require(tmp_path / "missing", "make lambda-runtime")

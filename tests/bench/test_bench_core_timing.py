@@ -3,10 +3,10 @@ alternate (drift hits both alike), single calls never do, and both walk the same
 
 from __future__ import annotations
 
-import pytest
 from twinbench.measure import core_latency
 from twinbench.measure.core_latency import BLOCK_CALLS, BLOCK_WARMUP_CALLS, _alternating_blocks
 from twinserve_support.paths import REPO
+from twinserve_support.prerequisites import require
 
 MODEL = REPO / "model"
 
@@ -32,8 +32,8 @@ def test_core_and_raw_calls_come_in_blocks_on_the_same_rows():
     assert sum(timed[0::2], []) == [i % len(rows) for i in range(repeats)]  # round-robin over every row
 
 
-@pytest.mark.skipif(not (MODEL / "samples.json").exists(), reason="needs `make model`")
 def test_a_registered_model_is_measured_on_its_rows_and_says_how(capsys):
+    require(MODEL / "samples.json", "make model")
     assert core_latency.run_bench_registered([MODEL], repeats=BLOCK_CALLS, cold_repeats=1) == 0
     out = capsys.readouterr().out
     assert "measured locally" in out and "registered rows round-robin; load average [" in out

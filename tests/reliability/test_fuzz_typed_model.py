@@ -20,6 +20,7 @@ from twinbench.reliability.fuzz.native import fuzz_native, native_edge_cases  # 
 from twinbench.reliability.fuzz.runner import fuzz_container  # noqa: E402
 from twinbench.reliability.fuzz.settings import FUZZ_BIN, FuzzSettings, WrapperReport  # noqa: E402
 from twinserve_support.paths import REPO  # noqa: E402
+from twinserve_support.prerequisites import require  # noqa: E402
 
 FAST_N = 300
 
@@ -75,8 +76,8 @@ def test_native_handler_events_and_edge_cases_on_a_typed_model(typed_env: Path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not (FUZZ_BIN / "schemathesis").exists(), reason="no .venv-fuzz: make test creates it")
 def test_container_fuzz_on_a_typed_model_runs_every_part(typed_env: Path, tmp_path: Path):
+    require(FUZZ_BIN / "schemathesis", "make .venv-fuzz/.stamp")
     report = fuzz_container(FuzzSettings(n=FAST_N, slow_clients=0, out_dir=tmp_path), tmp_path, Progress(quiet=True))
     _assert_clean(report, FAST_N)
     names = {c["case"] for c in report.edge_cases}

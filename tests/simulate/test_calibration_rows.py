@@ -16,9 +16,15 @@ from twinbench.simulate.calibrate.measure import _bodies, _probe, measure_lambda
 from twinbench.simulate.calibrate.schedule import bursty_schedule
 from twinserve.samples import request_bodies
 from twinserve_support.paths import REPO
+from twinserve_support.prerequisites import require
 
 MODEL = REPO / "model"
-pytestmark = pytest.mark.skipif(not (MODEL / "samples.json").exists(), reason="needs `make model`")
+
+
+@pytest.fixture(autouse=True)
+def _registered_rows() -> None:
+    require(MODEL / "samples.json", "make model")
+
 
 # A function that records every body it is sent beside itself and says whether it was cold.
 RECORDING_HANDLER = '''\
@@ -43,8 +49,8 @@ def _several_registered_rows(received: list[bytes], rows: list[bytes]) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not lambda_settings.DEFAULT_PYTHON.exists(), reason="needs `make lambda-runtime`")
 def test_the_lambda_replay_sends_the_registered_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    require(lambda_settings.DEFAULT_PYTHON, "make lambda-runtime")
     package = tmp_path / "pkg"
     package.mkdir()
     (package / "handler.py").write_text(RECORDING_HANDLER)

@@ -17,10 +17,10 @@ from twinbench.tune.profiles import TuneProfile
 from twinbench.tune.runner import TuneRequest, run_tune
 from twinserve.samples import request_bodies
 from twinserve_support.paths import REPO
+from twinserve_support.prerequisites import require
 
 MODEL = REPO / "model"
 PROFILE = TuneProfile("smoke", (128, 1769), cold=2, warmup=1, warm=5)
-needs_model = pytest.mark.skipif(not (MODEL / "samples.json").exists(), reason="needs `make model`")
 
 # A function that records every body it is sent beside itself, one JSON line each.
 RECORDING_HANDLER = '''\
@@ -37,8 +37,8 @@ def handler(event, context):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not DEFAULT_PYTHON.exists(), reason=f"{DEFAULT_PYTHON} missing: run `make lambda-runtime`")
 def test_local_tuning_sends_the_bodies_round_robin_through_the_emulator(tmp_path: Path):
+    require(DEFAULT_PYTHON, "make lambda-runtime")
     package = tmp_path / "pkg"
     package.mkdir()
     (package / "handler.py").write_text(RECORDING_HANDLER)
@@ -51,8 +51,8 @@ def test_local_tuning_sends_the_bodies_round_robin_through_the_emulator(tmp_path
     assert runs[0].warm_billed_ms and not runs[0].failures
 
 
-@needs_model
 def test_remote_tuning_wraps_each_registered_row_in_its_own_event(moto_lambda, tmp_path: Path, monkeypatch):
+    require(MODEL / "samples.json", "make model")
     monkeypatch.setenv("MODEL_PATH", str(MODEL))
     sent: list[bytes] = []
 
