@@ -19,6 +19,7 @@ from botocore.stub import Stubber
 from moto import mock_aws
 from twinbench.aws.forced_cold import NONCE_ENV_VAR, ColdStartError, ForcedColdStarts
 from twinbench.aws.report_line import format_report_line, parse_report_line
+from twinserve_support.moto_env import use_fake_credentials
 
 REGION = "eu-west-1"
 FN = "twinserve-dev-predict"
@@ -28,11 +29,7 @@ ORIGINAL_ENV = {"MODEL_PATH": "/var/task/model"}
 
 @pytest.fixture(autouse=True)
 def aws_env(monkeypatch):
-    for k in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(k, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    use_fake_credentials(monkeypatch, REGION)
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ from moto import mock_aws
 from twinbench.aws.forced_cold import NONCE_ENV_VAR
 from twinbench.measure.scenarios import cold_start
 from twinbench.targets import RemoteLambdaTarget
+from twinserve_support.moto_env import use_fake_credentials
 from twinserve_support.process.wait import wait_until
 
 REGION = "eu-west-1"
@@ -37,11 +38,7 @@ BODY = json.dumps({"features": [1.0, 2.0]}).encode()
 
 @pytest.fixture(autouse=True)
 def aws_env(monkeypatch):
-    for k in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(k, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    use_fake_credentials(monkeypatch, REGION)
 
 
 def _create_function(session: boto3.session.Session) -> None:

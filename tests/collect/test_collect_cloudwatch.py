@@ -32,17 +32,14 @@ REGION = "eu-west-1"
 FN = "twinserve-dev-predict"
 LOG_GROUP = f"/aws/lambda/{FN}"
 API_ID = "a1b2c3d4e5"
+from twinserve_support.moto_env import use_fake_credentials  # noqa: E402
 from twinserve_support.paths import REPO  # noqa: E402
 
 PINNED_PRICES = None  # the cost model's pinned prices.json, read by the one price loader
 
 @pytest.fixture(autouse=True)
 def aws_env(monkeypatch):
-    for k in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(k, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    use_fake_credentials(monkeypatch, REGION)
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from twinbench.aws.forced_cold import (
     cold_from_headers,
     run_forced_cold_starts,
 )
+from twinserve_support.moto_env import use_fake_credentials
 
 REGION = "eu-west-1"
 FN = "twinserve-dev-predict"
@@ -28,11 +29,7 @@ ORIGINAL_ENV = {"MODEL_PATH": "/var/task/model", "LOG_LEVEL": "INFO"}
 
 @pytest.fixture(autouse=True)
 def aws_env(monkeypatch):
-    for k in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(k, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    use_fake_credentials(monkeypatch, REGION)
 
 
 def _create(lam, env: dict[str, str] | None = ORIGINAL_ENV) -> None:

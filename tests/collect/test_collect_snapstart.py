@@ -18,6 +18,7 @@ from moto import mock_aws
 from twinbench.collect import cloudwatch as cw
 from twinbench.results import formats
 from twinbench.results.document import validate
+from twinserve_support.moto_env import use_fake_credentials
 
 REGION = "eu-west-1"
 FN = "twinserve-dev-predict"
@@ -27,10 +28,7 @@ MEMORY_MB = 1024
 
 @pytest.fixture
 def logs(monkeypatch):
-    for k in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(k, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    use_fake_credentials(monkeypatch)
     with mock_aws():
         yield boto3.client("logs", region_name=REGION)
 

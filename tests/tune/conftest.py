@@ -10,15 +10,12 @@ import boto3
 import pytest
 from moto import mock_aws
 from tune_stand_in import FUNCTION, ORIGINAL_ENV, ORIGINAL_MEMORY, REGION
+from twinserve_support.moto_env import use_fake_credentials
 
 
 @pytest.fixture(autouse=True)
 def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    use_fake_credentials(monkeypatch, REGION)
 
 
 @pytest.fixture
