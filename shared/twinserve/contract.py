@@ -33,7 +33,8 @@ from twinserve.errors import (
 )
 from twinserve.schema import Feature, InputSchema
 
-_NUMBER_TYPES = (int, float)
+
+_NUMBER_TYPES = frozenset((int, float))
 _NON_FINITE_TOKENS = (b"NaN", b"Infinity")
 
 
@@ -122,11 +123,11 @@ def _check_row(row: Any, spec: InputSpec, where: str) -> list[Any]:
     checked: list[Any] = row
     if len(row) != spec.n_features:
         raise InvalidShape(f"{where} has {len(row)} values; the model expects {spec.n_features}")
-    for i, value in enumerate(row):
-        kind = type(value)
-        if kind is not float and kind is not int:  # bool is a subclass of int: excluded by `is`
-            name = spec.feature_names[i]
-            raise InvalidValue(f"{where}[{i}] ({name!r}) is {_describe(value)}; expected a finite number")
+    if not _NUMBER_TYPES.issuperset(map(type, row)):  # in C; bool (a subclass of int) is not in the set
+        for i, value in enumerate(row):
+            if type(value) not in _NUMBER_TYPES:
+                name = spec.feature_names[i]
+                raise InvalidValue(f"{where}[{i}] ({name!r}) is {_describe(value)}; expected a finite number")
     return checked
 
 

@@ -10,6 +10,7 @@ wrong value with a message naming the feature instead of letting the model fail 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal
 
 Kind = Literal["number", "integer", "string", "boolean"]
@@ -64,9 +65,10 @@ class InputSchema:
     def names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.features)
 
-    @property
+    @cached_property
     def numeric_matrix(self) -> bool:
-        """Every feature a non-missing number: the fast matrix path serves it, rows by position too."""
+        """Every feature a non-missing number: the fast matrix path serves it, rows by position too.
+        Cached: every request asks it."""
         return self.layout != "documents" and all(
             f.kind in ("number", "integer") and not f.nullable for f in self.features)
 
