@@ -7,12 +7,14 @@ server closes connects again at once, so the attack lasts the whole hold. The wo
 attack is printed (``-s``) and recorded as a test property. Framing that two parsers could read
 differently is refused, and nothing after it is answered (no smuggling); pipelined requests are all
 answered; a kept-alive connection carries 100 requests. Every socket has a timeout and every wait
-is on a condition with a deadline.
+is on a condition with a deadline: the normal client starts once every attacker has sent its first
+bytes on an open connection.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import http.client
 import json
 import re
@@ -23,9 +25,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psutil
 import pytest
 from twinserve_support.local_container import LocalContainer
 from twinserve_support.process.net import free_port
+from twinserve_support.process.wait import poll_until, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -34,6 +38,7 @@ NORMAL_BOUND_S = 0.5
 NORMAL_PAUSE_S = 0.05
 BODY_LIMIT = 1_048_576  # the service's default MAX_BODY_BYTES
 SOCKET_TIMEOUT_S = 5.0
+TAKE_HOLD_S = 5.0  # every attacker has connected and sent its first bytes within this
 
 
 @dataclass
@@ -112,17 +117,20 @@ def _wait_closed_or_stop(sock: socket.socket, stop: threading.Event, read: bool 
             return
 
 
-Attack = Callable[[int, threading.Event], None]
+# An attacker: (port, stop, held); it sets ``held`` once its first bytes are sent on an open connection.
+Attack = Callable[[int, threading.Event, threading.Event], None]
+# What an attacker does on one connection: (socket, stop, held).
+Send = Callable[[socket.socket, threading.Event, threading.Event], None]
 
 
-def _repeat(send: Callable[[socket.socket, threading.Event], None], read: bool = True) -> Attack:
+def _repeat(send: Send, read: bool = True) -> Attack:
     """An attacker that connects, does ``send``, holds the connection, and connects again when closed."""
 
-    def attack(port: int, stop: threading.Event) -> None:
+    def attack(port: int, stop: threading.Event, held: threading.Event) -> None:
         while not stop.is_set():
             try:
                 with _connect(port) as sock:
-                    send(sock, stop)
+                    send(sock, stop, held)
                     _wait_closed_or_stop(sock, stop, read)
             except OSError:
                 stop.wait(0.05)
@@ -132,13 +140,19 @@ def _repeat(send: Callable[[socket.socket, threading.Event], None], read: bool =
 
 def _headers_then_silence(te_lines: str) -> Attack:
     head = f"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{te_lines}\r\n".encode()
-    return _repeat(lambda sock, stop: sock.sendall(head))
+
+    def send(sock: socket.socket, stop: threading.Event, held: threading.Event) -> None:
+        sock.sendall(head)
+        held.set()
+
+    return _repeat(send)
 
 
-def _chunked_past_the_limit(sock: socket.socket, stop: threading.Event) -> None:
+def _chunked_past_the_limit(sock: socket.socket, stop: threading.Event, held: threading.Event) -> None:
     """Chunks of one byte: the wire bytes pass the body limit long before the data does; then silence."""
     sock.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                  b"Transfer-Encoding: chunked\r\n\r\n")
+    held.set()
     chunk = b"1\r\na\r\n" * 8192
     sent = 0
     while sent <= BODY_LIMIT + len(chunk) and not stop.is_set():
@@ -146,26 +160,31 @@ def _chunked_past_the_limit(sock: socket.socket, stop: threading.Event) -> None:
         sent += len(chunk)
 
 
-def _huge_headers(sock: socket.socket, stop: threading.Event) -> None:
+def _huge_headers(sock: socket.socket, stop: threading.Event, held: threading.Event) -> None:
     """A 4,094-byte request line and ~410 kB of headers, without the blank line that ends them."""
     line = b"GET /" + b"a" * (4094 - len(b"GET / HTTP/1.1")) + b" HTTP/1.1\r\n"
     headers = b"".join(b"X-F%02d: " % i + b"v" * 8180 + b"\r\n" for i in range(49))
-    sock.sendall(line + b"Host: x\r\n" + headers)
+    # The line first: the server may refuse and close before the headers are all sent.
+    sock.sendall(line)
+    held.set()
+    sock.sendall(b"Host: x\r\n" + headers)
 
 
-def _slowloris(sock: socket.socket, stop: threading.Event) -> None:
+def _slowloris(sock: socket.socket, stop: threading.Event, held: threading.Event) -> None:
     sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+    held.set()
     while not stop.wait(1.0):
         sock.sendall(b"X")
 
 
-def _slow_body(sock: socket.socket, stop: threading.Event) -> None:
+def _slow_body(sock: socket.socket, stop: threading.Event, held: threading.Event) -> None:
     sock.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n")
+    held.set()
     while not stop.wait(1.0):
         sock.sendall(b" ")
 
 
-def _never_reads(port: int, stop: threading.Event) -> None:
+def _never_reads(port: int, stop: threading.Event, held: threading.Event) -> None:
     """Asks for more than the socket buffers hold (pipelined answers, a small receive buffer) and never reads."""
     request = b"GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n"
     while not stop.is_set():
@@ -173,7 +192,9 @@ def _never_reads(port: int, stop: threading.Event) -> None:
             with _connect(port, rcvbuf=4096) as sock:
                 sock.settimeout(0.5)
                 with contextlib.suppress(TimeoutError):
-                    for _ in range(2000):
+                    sock.sendall(request)
+                    held.set()
+                    for _ in range(1999):
                         sock.sendall(request)
                 _wait_closed_or_stop(sock, stop, read=False)
         except OSError:
@@ -193,14 +214,24 @@ ATTACKS: dict[str, tuple[Attack, int]] = {
 }
 
 
-def _hold(edge: Edge, attackers: list[Callable[[], None]], body: bytes, during: Callable[[], None] | None = None,
-          hold_s: float = HOLD_S) -> NormalClient:
-    """Run the attackers and the normal client for ``hold_s`` (and ``during`` meanwhile), then stop all."""
+def _take_hold(attackers: list[Callable[[threading.Event], None]]) -> None:
+    """Start the attackers and return once each has sent its first bytes on an open connection;
+    fails the test when some have not within TAKE_HOLD_S (the normal client would meet no attack)."""
+    held = [threading.Event() for _ in attackers]
+    for attacker, event in zip(attackers, held, strict=True):
+        threading.Thread(target=attacker, args=(event,), daemon=True).start()
+    deadline = time.monotonic() + TAKE_HOLD_S
+    late = [event for event in held if not event.wait(max(0.0, deadline - time.monotonic()))]
+    if late:
+        pytest.fail(f"{len(late)} of {len(held)} attackers had not sent their first bytes within {TAKE_HOLD_S:g} s")
+
+
+def _hold(edge: Edge, attackers: list[Callable[[threading.Event], None]], body: bytes,
+          during: Callable[[], None] | None = None, hold_s: float = HOLD_S) -> NormalClient:
+    """Run the attackers until they hold, then the normal client for ``hold_s`` (and ``during``
+    meanwhile), then stop it; the caller stops the attackers."""
     normal = NormalClient(edge.port, body)
-    threads = [threading.Thread(target=a, daemon=True) for a in attackers]
-    for thread in threads:
-        thread.start()
-    time.sleep(0.5)  # let the attack take hold before the first normal request
+    _take_hold(attackers)
     client = threading.Thread(target=normal.run, daemon=True)
     client.start()
     try:
@@ -218,7 +249,7 @@ def test_an_attack_leaves_normal_clients_answered(edge: Edge, good_body: bytes, 
     attack, count = ATTACKS[name]
     stop = threading.Event()
     try:
-        normal = _hold(edge, [lambda: attack(edge.port, stop) for _ in range(count)], good_body)
+        normal = _hold(edge, [functools.partial(attack, edge.port, stop) for _ in range(count)], good_body)
     finally:
         stop.set()
     worst = max(normal.latencies_s)
@@ -284,7 +315,9 @@ def _statuses(received: bytes) -> list[int]:
     return [int(code) for code in re.findall(rb"HTTP/1\.[01] (\d{3}) ", received)]
 
 
-SMUGGLED = b"GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
+# Connection: close: the server closes after answering it, and after refusing what came before it
+# anyway, so an exchange ends on the close rather than after a quiet period.
+SMUGGLED = b"GET /smuggled HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
 
 
 @pytest.mark.parametrize(("name", "raw"), [
@@ -387,15 +420,13 @@ def test_probes_answer_while_both_workers_are_held(edge: Edge):
     import os
     import signal
 
-    import psutil
-
     master = psutil.Process(edge.container.process.pid)
-    booted = time.monotonic() + 10.0  # a fresh master may still be forking its second worker
-    while True:
-        workers = [p for p in master.children() if "gunicorn" in " ".join(p.cmdline())]  # not nginx nor the side listener
-        if len(workers) == 2 or time.monotonic() >= booted:
-            break
-        time.sleep(0.05)
+
+    def gunicorn_workers() -> list[psutil.Process]:
+        return [p for p in master.children() if "gunicorn" in " ".join(p.cmdline())]  # not nginx nor the side listener
+
+    poll_until(lambda: len(gunicorn_workers()) == 2, 10.0)  # a fresh master may still be forking its second worker
+    workers = gunicorn_workers()
     assert len(workers) == 2, [p.cmdline() for p in master.children()]
     worst = 0.0
     for worker in workers:
@@ -429,6 +460,17 @@ def test_metrics_are_served_on_the_side_port_only(edge: Edge, good_body: bytes):
     assert _probe(edge.metrics_port, "/predict")[0] == 404
 
 
+def _accepted(master_pid: int, sock: socket.socket) -> bool:
+    """Some process of the server (nginx, or a gunicorn worker without it) holds the other end of
+    ``sock``: the connection was accepted, not merely queued in the kernel's backlog."""
+    ours = sock.getsockname()
+    for process in psutil.Process(master_pid).children(recursive=True):
+        with contextlib.suppress(psutil.Error):  # a process gone or not ours to inspect
+            if any(c.raddr and tuple(c.raddr) == ours for c in process.net_connections("tcp")):
+                return True
+    return False
+
+
 def test_readiness_fails_during_shutdown(rf_dir: Path):
     """SIGTERM: readiness turns 503 at once while liveness stays 200 and in-flight work finishes."""
     import os
@@ -437,10 +479,10 @@ def test_readiness_fails_during_shutdown(rf_dir: Path):
     metrics_port = free_port()
     with LocalContainer(model_path=rf_dir, env={"METRICS_PORT": str(metrics_port)}) as container:
         assert _probe(metrics_port, "/readyz")[0] == 200
-        # A request still arriving keeps a worker in its graceful stop, so the master stays up.
+        # A request still arriving (accepted, so the edge's graceful stop waits for it) keeps the master up.
         with _connect(container.port) as slow:
             slow.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
-            time.sleep(0.2)
+            wait_until(lambda: _accepted(container.process.pid, slow), 5.0, what="the server accepted the slow request")
             os.kill(container.process.pid, signal.SIGTERM)
             deadline = time.monotonic() + 2.0
             status = 200
