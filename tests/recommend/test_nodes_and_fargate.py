@@ -38,7 +38,7 @@ def _ramp_search(base: engine.SimulationConfig, exhaustive: bool) -> search.Plat
     prices = external.load_price_table(base.prices_path)
     return search.search_platform("kubernetes", dims, space.kube_maker, space.kube_valid,
                                   partial(search.evaluate_kube, base, slo=RAMP_SLO), search.kube_floor(base, prices),
-                                  RAMP_SLO, exhaustive=exhaustive, twin=(search.warm_twin, search.waited_for_node))
+                                  RAMP_SLO, exhaustive=exhaustive, twins=[(search.warm_twin, search.waited_for_node)])
 
 
 def test_a_warm_node_is_chosen_when_pods_otherwise_wait_for_nodes_past_the_slo(tmp_path):

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from twinbench.recommend import write
+from twinbench.recommend import space, write
 from twinbench.recommend.run import recommend
 from twinbench.simulate import engine
 from twinbench.simulate.hpa import load_hpa_spec
@@ -102,7 +102,8 @@ def test_written_overlay_passes_the_k8s_checks(traces, tmp_path):
     assert best is not None
     on_nodes = dataclasses.replace(best.choice, instance_type="t3.medium", provisioner="karpenter", warm_nodes=1)
     fargate = dataclasses.replace(best.choice, instance_type="fargate", provisioner="fargate", warm_nodes=0)
-    for i, choice in enumerate((best.choice, dataclasses.replace(best.choice, scale_up="fast"), on_nodes, fargate)):
+    fast = dataclasses.replace(best.choice, scale_up="fast", scale_down="fast")
+    for i, choice in enumerate((best.choice, fast, on_nodes, fargate)):
         overlay = write.write_kube_overlay(choice, tmp_path / str(i), "test", min_nodes=3).parent
         text = (overlay / "kustomization.yaml").read_text()
         rendered = tmp_path / f"rendered{i}.yaml"
@@ -122,6 +123,8 @@ def test_written_overlay_passes_the_k8s_checks(traces, tmp_path):
         assert (spec.min_replicas, spec.max_replicas) == (choice.min_replicas, choice.max_replicas)
         if choice.scale_up == "fast":
             assert spec.scale_up.policies[0].value == 400
+        if choice.scale_down == "fast":
+            assert spec.scale_down.stabilization_s == space.FAST_SCALE_DOWN["stabilizationWindowSeconds"]
 
 
 @pytest.mark.parametrize("content", ["not json", '{"params": [1]}'])

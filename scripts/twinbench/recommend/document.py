@@ -135,7 +135,8 @@ def describe_config(cfg: dict[str, Any]) -> str:
             parts.append("Function URL (SigV4)" if cfg["front_door"] == "function-url" else "HTTP API")
         return ", ".join(parts)
     return (f"{cfg['pod_cpu_m']}m/{cfg['pod_memory_mib']}Mi x{cfg['workers']}w, HPA {cfg['min_replicas']}.."
-            f"{cfg['max_replicas']} @{cfg['target_utilization']:.0%}{' fast-up' if cfg.get('scale_up') == 'fast' else ''}, "
+            f"{cfg['max_replicas']} @{cfg['target_utilization']:.0%}{' fast-up' if cfg.get('scale_up') == 'fast' else ''}"
+            f"{' fast-down' if cfg.get('scale_down') == 'fast' else ''}, "
             + ("EKS on Fargate" if cfg["provisioner"] == "fargate" else
                f"{cfg['instance_type']}, {cfg['provisioner']}"
                + (f", {cfg['warm_nodes']} warm node(s)" if cfg.get("warm_nodes") else "")))

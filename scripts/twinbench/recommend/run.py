@@ -16,6 +16,7 @@ from typing import Any
 
 from twinbench.recommend import document, space
 from twinbench.recommend.search import (
+    KUBE_TWINS,
     Candidate,
     PlatformSearch,
     evaluate_kube,
@@ -24,8 +25,6 @@ from twinbench.recommend.search import (
     kube_floor,
     lambda_floor,
     search_platform,
-    waited_for_node,
-    warm_twin,
 )
 from twinbench.recommend.space import KubeChoice, LambdaChoice
 from twinbench.simulate import engine, external
@@ -111,7 +110,7 @@ def recommend(base: engine.SimulationConfig, slo: Slo, *, exhaustive: bool = Fal
         searches["kubernetes"] = search_platform(
             "kubernetes", dims, space.kube_maker, valid, partial(_eval_kube, base, slo), kube_floor(base, prices),
             slo, exhaustive=exhaustive, progress=progress, deadline=deadline(1.0),
-            twin=(warm_twin, waited_for_node))
+            twins=KUBE_TWINS, coarse=space.KUBE_COARSE)
     doc = document.build(base, slo, searches, shipped, exhaustive=exhaustive)
     return Recommendation(doc, searches, shipped)
 

@@ -25,7 +25,7 @@ from twinbench.simulate import engine, external
 from twinbench.simulate.hpa import HpaSpec, _rules
 from twinbench.simulate.slo import Slo, check_slo
 
-__all__ = ["Candidate", "PlatformSearch", "evaluate_kube", "evaluate_lambda", "evaluate_lambda_doors",
+__all__ = ["KUBE_TWINS", "Candidate", "PlatformSearch", "evaluate_kube", "evaluate_lambda", "evaluate_lambda_doors",
            "search_platform"]
 
 Choice = LambdaChoice | KubeChoice
@@ -81,6 +81,10 @@ class PlatformSearch:
         return [] if self.best is not None or self.closest is None else list(self.closest.binding)
 
 
+Rule = tuple[Callable[[Choice], Choice | None], Callable[[Candidate], bool]]
+"""A twin rule: (``twin_of``, ``matters``), see ``search_platform``."""
+
+
 def _candidate(choice: Choice, res: dict[str, Any], slo: Slo, extra: dict[str, Any] | None = None) -> Candidate:
     verdict = check_slo(res, slo)
     return Candidate(choice, float(res["cost_usd_per_month"]), dict(res["latency_ms"]), verdict.latency_at_percentile_ms,
@@ -116,7 +120,9 @@ def kube_config(base: engine.SimulationConfig, c: KubeChoice) -> engine.Simulati
                  instance_type=instance, provisioner=c.provisioner,  # type: ignore[arg-type]
                  min_nodes=kube_min_nodes(base, c))
     scale_up = base.hpa.scale_up if c.scale_up == "shipped" else _rules(space.FAST_SCALE_UP, base.hpa.scale_up, "fast")
-    hpa = HpaSpec(c.min_replicas, c.max_replicas, c.target_utilization, scale_up, base.hpa.scale_down,
+    scale_down = base.hpa.scale_down if c.scale_down == "shipped" \
+        else _rules(space.FAST_SCALE_DOWN, base.hpa.scale_down, "fast")
+    hpa = HpaSpec(c.min_replicas, c.max_replicas, c.target_utilization, scale_up, scale_down,
                   f"recommend: {c.min_replicas}..{c.max_replicas} at {c.target_utilization:.0%}", base.hpa.legacy)
     return replace(base, kube_params=kp, hpa=hpa, platforms=("kubernetes",))
 
@@ -206,6 +212,27 @@ def waited_for_node(cand: Candidate) -> bool:
     return int(cand.extra.get("pods_waited_for_node", 0)) > 0
 
 
+def scale_down_twin(c: Choice) -> Choice | None:
+    """The choice with the shipped scale-down, whose simulation decides whether ``c`` can differ.
+
+    With the replicas never above ``min_replicas`` there, every proposal was clamped to at least
+    the current count, so no scale-down was ever wanted: the behaviour changes nothing, exactly.
+    """
+    if isinstance(c, KubeChoice) and c.scale_down != "shipped":
+        return replace(c, scale_down="shipped")
+    return None
+
+
+def scaled_above_minimum(cand: Candidate) -> bool:
+    assert isinstance(cand.choice, KubeChoice)
+    return int(cand.extra.get("max_replicas_reached", 0)) > cand.choice.min_replicas
+
+
+KUBE_TWINS: tuple[Rule, ...] = (
+    (scale_down_twin, scaled_above_minimum), (warm_twin, waited_for_node))
+"""The Kubernetes twin rules, tried in order (a choice may have a twin under each)."""
+
+
 # --------------------------------------------------------------------------- the generic search
 
 CAPACITY_ORDER: dict[str, dict[str, int]] = {
@@ -265,18 +292,46 @@ def _dominated(c: Choice, infeasible: list[Choice], order: dict[str, int], dims:
     return False
 
 
+def _twin_run(ch: Choice, rules: tuple[Rule, ...], seen: dict[Choice, Candidate], same_as: dict[Choice, Choice],
+              run_twin: Callable[[Choice], None]) -> Choice | None:
+    """The simulated choice whose run ``ch`` would repeat (but in cost), by the first rule that shows it; else None.
+
+    ``same_as`` records earlier skips, so a twin that was itself skipped stands for the run it repeats.
+    """
+    def resolve(x: Choice) -> Choice:
+        while x not in seen and x in same_as:
+            x = same_as[x]
+        return x
+
+    for twin_of, matters in rules:
+        other = twin_of(ch)
+        if other is None:
+            continue
+        if resolve(other) not in seen:
+            run_twin(other)  # the twin first: it decides whether ``ch`` can differ
+        found = resolve(other)
+        if found in seen and not matters(seen[found]):
+            return found
+    return None
+
+
 def search_platform(platform: str, dims: dict[str, tuple[Any, ...]], make: Callable[..., Choice],
                     valid: Callable[[Any], bool], evaluate: Callable[[Choice], Candidate],
                     floor: Callable[[Choice], float], slo: Slo, exhaustive: bool = False, max_rounds: int = 6,
                     top_k: int = 3, progress: Callable[[str], None] | None = None,
                     deadline: float | None = None,
-                    twin: tuple[Callable[[Choice], Choice | None], Callable[[Candidate], bool]] | None = None,
+                    twins: Iterable[Rule] = (),
+                    coarse: dict[str, tuple[Any, ...]] | None = None,
                     ) -> PlatformSearch:
     """Cheapest feasible choice in ``dims`` (module docstring); ``floor(c)`` is a lower bound of its cost.
 
-    ``twin`` = (``twin_of``, ``matters``): a choice whose ``twin_of`` was simulated and does not
-    ``matters`` is skipped, exhaustive or not (module docstring, *same as its twin*).
+    ``twins``: rules (``twin_of``, ``matters``): a choice whose ``twin_of`` was simulated and does
+    not ``matters`` is skipped, exhaustive or not (module docstring, *same as its twin*).
+    ``coarse``: values the coarse pass takes for some dimensions instead of their ends and middle
+    (the fine rounds still step through every value).
     """
+    rules = tuple(twins)
+    same_as: dict[Choice, Choice] = {}
     started = time.perf_counter()
     stopped = False
     slowest_s = 0.0
@@ -294,20 +349,18 @@ def search_platform(platform: str, dims: dict[str, tuple[Any, ...]], make: Calla
     def run(batch: Iterable[Choice], prune: bool) -> None:
         nonlocal pruned, stopped, slowest_s, same
         for ch in batch:
-            if ch in seen:
+            if ch in seen or ch in same_as:
                 continue
             if deadline is not None and time.perf_counter() + slowest_s >= deadline:
                 stopped = True
                 return
-            other = None if twin is None else twin[0](ch)
-            if other is not None and twin is not None:
-                if other not in seen:
-                    run([other], prune)  # the twin first: it decides whether ``ch`` can differ
-                if other in seen and not twin[1](seen[other]):
-                    same += 1
-                    continue
-                if ch in seen or stopped:
-                    continue
+            twin_run = _twin_run(ch, rules, seen, same_as, lambda other: run([other], prune))
+            if twin_run is not None:
+                same_as[ch] = twin_run
+                same += 1
+                continue
+            if ch in seen or stopped:
+                continue
             if prune and (floor(ch) > best_cost() or _dominated(ch, infeasible, order, dims)):
                 pruned += 1
                 continue
@@ -323,7 +376,7 @@ def search_platform(platform: str, dims: dict[str, tuple[Any, ...]], make: Calla
     if exhaustive:
         run(grid, prune=False)
     else:
-        coarse_dims = {k: _coarse(v) for k, v in dims.items()}
+        coarse_dims = {k: (coarse or {}).get(k, _coarse(v)) for k, v in dims.items()}
         # cheapest first, so the cost bound prunes the rest of the coarse grid early
         run(sorted(_grid(coarse_dims, make, valid), key=floor), prune=True)
         pruned_set: set[Choice] = set()

@@ -2,8 +2,9 @@
 
 Lambda: memory (CPU share), architecture, provisioned concurrency (none, constant or an hourly
 schedule), reserved concurrency, SnapStart. Kubernetes: pod CPU, workers, HPA settings, node
-type, node provisioner (incl. EKS on Fargate) and warm nodes. Each dimension maps a choice onto
-the simulator's parameters, so a candidate is a simulation, not an estimate.
+type, node provisioner (incl. EKS on Fargate), warm nodes, the HPA's scale-up and scale-down
+behaviour. Each dimension maps a choice onto the simulator's parameters, so a candidate is a
+simulation, not an estimate.
 
 Details (each dimension's values and rules): docs/recommend.md, 'What it searches' and 'The search space (space.py)'.
 """
@@ -25,7 +26,7 @@ from twinbench.cost import pc_schedule
 from twinbench.simulate.errors import ParameterError
 from twinbench.simulate.params import ServiceTime
 
-__all__ = ["DEFAULT_FRONT_DOORS", "FARGATE", "FRONT_DOORS", "KubeChoice", "LambdaChoice", "kube_maker", "kube_space", "lambda_space",
+__all__ = ["DEFAULT_FRONT_DOORS", "FARGATE", "FRONT_DOORS", "KUBE_COARSE", "KubeChoice", "LambdaChoice", "kube_maker", "kube_space", "lambda_space",
            "node_minimum", "scaled_service", "with_front_door"]
 
 MEMORY_MB = (512, 768, 1024, 1280, 1536, 1769, 2048, 3008)
@@ -69,6 +70,8 @@ class KubeChoice:
     """"shipped" (the manifest's behavior) or "fast" (``FAST_SCALE_UP``)."""
     warm_nodes: int = 0
     """Nodes kept beyond those the ``min_replicas`` pods fill (``node_minimum``)."""
+    scale_down: str = "shipped"
+    """"shipped" (the manifest's behavior) or "fast" (``FAST_SCALE_DOWN``)."""
 
     @property
     def pod_memory_mib(self) -> int:
@@ -210,7 +213,7 @@ def kube_space(counts: np.ndarray, pod_capacity_rps: float, instances: list[str]
             "target_utilization": TARGETS if not quick else (0.5, 0.7, 0.9),
             "instance_type": tuple(instances),
             "provisioner": PROVISIONERS if not quick else ("cluster-autoscaler", "fargate"),
-            "scale_up": ("shipped", "fast"), "warm_nodes": WARM_NODES}
+            "scale_up": ("shipped", "fast"), "warm_nodes": WARM_NODES, "scale_down": SCALE_DOWNS}
 
 
 FAST_SCALE_UP = {"stabilizationWindowSeconds": 0, "selectPolicy": "Max",
@@ -218,6 +221,18 @@ FAST_SCALE_UP = {"stabilizationWindowSeconds": 0, "selectPolicy": "Max",
                               {"type": "Pods", "value": 20, "periodSeconds": 15}]}
 """A burst-friendly scale-up: x5 or +20 pods per 15-s sync, whichever is more (the shipped HPA adds
 +100 % or 2 pods per 30 s, sized for the bench's phases)."""
+
+
+SCALE_DOWNS = ("shipped", "fast")
+FAST_SCALE_DOWN = {"stabilizationWindowSeconds": 60, "selectPolicy": "Max",
+                   "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}]}
+"""A prompt release: Kubernetes' default rate (all surplus pods per 15-s sync) once the load has
+been lower for a minute, not five; pays where idle pods are billed after a burst (the shipped HPA
+keeps them 5 min, then removes one a minute, sized against flapping between the bench's phases)."""
+
+KUBE_COARSE = {"scale_down": ("shipped",)}
+"""Dimensions the coarse pass holds at one value: the scale-down behaviour is refined only around
+the best candidates (``search_platform``'s fine rounds), so it does not double the coarse grid."""
 
 
 def kube_valid(c: KubeChoice) -> bool:

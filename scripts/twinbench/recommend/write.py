@@ -6,7 +6,8 @@
   front door as ``frontDoor`` (with ``functionUrl: true`` for the Function URL, which
   serverless.yml adds only when asked).
 * ``DIR/k8s/kustomization.yaml``: an overlay on ``k8s/base`` (referenced by a relative path, so
-  the folder can move with the repository) that patches the HPA (range, target), the Deployment's
+  the folder can move with the repository) that patches the HPA (range, target, and the chosen
+  scale-up/scale-down behaviour when not the shipped one), the Deployment's
   CPU/memory and the gunicorn workers (the generated ConfigMap, so a change rolls the pods).
 
 The node type, the provisioner and the node minimum are cluster settings, not manifests: they are
@@ -25,7 +26,7 @@ from typing import Any
 from twinserve_support.paths import REPO
 
 from twinbench.cost import pc_schedule
-from twinbench.recommend.space import FAST_SCALE_UP, KubeChoice, LambdaChoice
+from twinbench.recommend.space import FAST_SCALE_DOWN, FAST_SCALE_UP, KubeChoice, LambdaChoice
 
 __all__ = ["WriteError", "deploy_commands", "front_door_note", "lambda_params", "write_all", "write_kube_overlay",
            "write_lambda_params"]
@@ -82,14 +83,20 @@ def _cpu(m: int) -> str:
     return f"{m // 1000}" if m % 1000 == 0 else f"{m}m"
 
 
-def _scale_up_patch(c: KubeChoice) -> str:
-    if c.scale_up == "shipped":
+def _behavior_patch(direction: str, chosen: str, behavior: dict[str, Any]) -> str:
+    """A JSON-patch op replacing ``/spec/behavior/<direction>`` with ``behavior``; none when ``chosen`` is "shipped"."""
+    if chosen == "shipped":
         return ""
     pol = "\n".join(f"            - type: {p['type']}\n              value: {p['value']}\n"
-                    f"              periodSeconds: {p['periodSeconds']}" for p in FAST_SCALE_UP["policies"])
-    return (f"      - op: replace\n        path: /spec/behavior/scaleUp\n        value:\n"
-            f"          stabilizationWindowSeconds: {FAST_SCALE_UP['stabilizationWindowSeconds']}\n"
-            f"          selectPolicy: {FAST_SCALE_UP['selectPolicy']}\n          policies:\n{pol}\n")
+                    f"              periodSeconds: {p['periodSeconds']}" for p in behavior["policies"])
+    return (f"      - op: replace\n        path: /spec/behavior/{direction}\n        value:\n"
+            f"          stabilizationWindowSeconds: {behavior['stabilizationWindowSeconds']}\n"
+            f"          selectPolicy: {behavior['selectPolicy']}\n          policies:\n{pol}\n")
+
+
+def _behavior_patches(c: KubeChoice) -> str:
+    return _behavior_patch("scaleUp", c.scale_up, FAST_SCALE_UP) + _behavior_patch("scaleDown", c.scale_down,
+                                                                                  FAST_SCALE_DOWN)
 
 
 def cluster_notes(c: KubeChoice, min_nodes: int | None) -> list[str]:
@@ -150,7 +157,7 @@ patches:
       - op: replace
         path: /spec/metrics/0/resource/target/averageUtilization
         value: {round(c.target_utilization * 100)}
-{_scale_up_patch(c)}  - target:
+{_behavior_patches(c)}  - target:
       group: apps
       version: v1
       kind: Deployment
