@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from twinbench.recommend import search, space, write
+from twinbench.recommend.run import recommend
 from twinbench.recommend.space import KubeChoice
 from twinbench.simulate import engine, external
 from twinbench.simulate.hpa import load_hpa_spec
@@ -100,3 +101,15 @@ def test_a_fast_scale_down_is_chosen_where_idle_pods_are_billed_and_simulates_ag
     assert res is not None
     assert res["cost_usd_per_month"] == pytest.approx(got.best.cost_usd_per_month, rel=1e-6, abs=1e-3)
     assert res["latency_ms"]["p99"] == pytest.approx(got.best.latency_ms["p99"])
+
+
+def test_an_hpa_without_behavior_is_searched_without_behaviours(traces, tmp_path):
+    manifest = (REPO / "k8s/base/hpa.yaml").read_text(encoding="utf-8")
+    legacy = tmp_path / "hpa.yaml"
+    legacy.write_text(manifest[:manifest.index("  behavior:")], encoding="utf-8")  # the controller's legacy path
+    base = base_config("--trace", str(traces["sparse"]), "--seed", "1", "--platforms", "kubernetes",
+                       "--hpa", str(legacy))
+    assert base.hpa.legacy
+    rec = recommend(base, SLO, quick=True, platforms=("kubernetes",))
+    choices = [c.choice for c in rec.searches["kubernetes"].evaluated]
+    assert choices and all(c.scale_up == "shipped" and c.scale_down == "shipped" for c in choices)

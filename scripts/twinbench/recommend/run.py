@@ -94,6 +94,8 @@ def recommend(base: engine.SimulationConfig, slo: Slo, *, exhaustive: bool = Fal
         instances = [name for name, i in prices.instances.items() if i.architecture == "x86_64"]
         cap_1cpu = base.kube_params.pod_capacity_rps * 1000.0 / base.kube_params.pod_cpu_m
         dims = space.kube_space(counts, cap_1cpu, instances, quick)
+        if base.hpa.legacy:  # an HPA without ``behavior``: the legacy path has no behaviour to patch or simulate
+            dims = {**dims, "scale_up": ("shipped",), "scale_down": ("shipped",)}
 
         def valid(c: KubeChoice) -> bool:
             if not space.kube_valid(c):
