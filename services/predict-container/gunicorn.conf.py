@@ -31,10 +31,12 @@ def _int(name: str, default: int) -> int:
 # The edge (docs/edge.md has the measurements behind it): nginx, started by the master below, owns
 # the public port and every client connection. It reads each request in full (header and body
 # timeouts, bounded sizes), refuses ambiguous framing, keeps client connections alive, and takes
-# each answer at once whatever the client's pace; gunicorn's stock gthread workers behind it, on a
-# unix socket, see only whole requests from one well-behaved peer, over kept-alive connections.
-# A worker therefore only ever waits for the model. TWINSERVE_PROXY=off serves gunicorn directly on
-# the public port (no nginx on the machine): keep-alive still works, the hardening does not.
+# each answer at once whatever the client's pace. Behind it, on a unix socket, gunicorn's stock sync
+# workers see only whole requests from one well-behaved peer, one request per connection: a worker
+# takes a request only when it is free, so the load spreads evenly and a worker only ever waits for
+# the model (gunicorn's own advice for CPU-bound apps behind a buffering proxy). TWINSERVE_PROXY=off
+# serves gunicorn directly on the public port (no nginx on the machine) with gthread workers, so
+# clients keep their connections; the hardening does not hold then.
 PROXY = os.environ.get("TWINSERVE_PROXY", "nginx")
 if PROXY not in ("nginx", "off"):
     sys.exit(f"gunicorn.conf.py: TWINSERVE_PROXY must be 'nginx' or 'off', not {PROXY!r}")
@@ -49,11 +51,12 @@ KEEPALIVE_S = _int("KEEPALIVE_S", 75)
 _TMP_BASE = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else tempfile.gettempdir()
 RUN_DIR = os.path.join(_TMP_BASE, f"twinserve-edge-{os.getpid()}")
 bind = f"unix:{RUN_DIR}/gunicorn.sock" if PROXY == "nginx" else f"{PUBLIC_HOST}:{PUBLIC_PORT}"
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync" if PROXY == "nginx" else "gthread")
 workers = _int("WEB_CONCURRENCY", max(2, 2 * available_cpus()))
 threads = _int("GUNICORN_THREADS", 1)
-# Behind nginx this outlasts nginx's own upstream keep-alive (UPSTREAM_KEEPALIVE_S), so nginx closes
-# an idle upstream connection before gunicorn does; without nginx it is the client idle timeout.
+# gthread's idle timeout for a kept-alive connection: the client's without nginx; behind nginx (if a
+# keep-alive worker class is chosen) it outlasts nginx's upstream keep-alive (UPSTREAM_KEEPALIVE_S),
+# so nginx closes an idle upstream connection first. Sync workers close after each answer.
 keepalive = KEEPALIVE_S
 # Load (and verify) the model once in the master, before fork.
 preload_app = True
@@ -108,8 +111,11 @@ _METRICS_DIR = _metrics_dir()
 # ------------------------------------------------------------------------------ nginx in front
 # Upstream keep-alive: nginx closes an idle connection to gunicorn after this, before gunicorn would.
 UPSTREAM_KEEPALIVE_S = max(1, KEEPALIVE_S - 15)
-# Idle connections nginx keeps to gunicorn (0: a new connection per request, spread by accept).
-UPSTREAM_CONNECTIONS = _int("UPSTREAM_CONNECTIONS", 16)
+# Idle connections nginx keeps to gunicorn. 0 (the default with sync workers, which close after each
+# answer): a new unix-socket connection per request, taken by whichever worker is free. With
+# gthread workers kept-alive connections stay with the worker that accepted them, so one worker
+# could serve most of them while the other idles (seen on this arrangement: 93 % of the CPU on one).
+UPSTREAM_CONNECTIONS = _int("UPSTREAM_CONNECTIONS", 0 if worker_class == "sync" else 16)
 # Timeouts between two reads or writes of a client (nginx's own meaning), and for a whole header.
 CLIENT_TIMEOUT_S = _int("CLIENT_TIMEOUT_S", 10)
 # nginx reads bodies up to twice the service's limit, so the service itself answers 413 (in its own

@@ -396,6 +396,9 @@ def test_the_idle_timeout_outlasts_the_load_balancers():
     from twinserve_support.paths import CONTAINER_SERVICE
 
     settings = runpy.run_path(str(CONTAINER_SERVICE / "gunicorn.conf.py"))
+    # nginx holds the client connections; gunicorn's own keep-alive counts only without nginx.
+    idle = re.search(r"^\s*keepalive_timeout (\d+)s;", settings["nginx_config"](), re.MULTILINE)
+    assert idle and int(idle.group(1)) > 60
     assert settings["keepalive"] > 60
 
 

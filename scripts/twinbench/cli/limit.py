@@ -1,7 +1,7 @@
 """``twinbench bench-limit``: the container next to the HTTP limit of its own server.
 
 Starts, in interleaved rounds, a no-op WSGI app under exactly twinserve's arrangement
-(gunicorn.conf.py: nginx in front of gthread workers, the image's WEB_CONCURRENCY, no log, no
+(gunicorn.conf.py: nginx in front of sync workers, the image's WEB_CONCURRENCY, no log, no
 metrics), twinserve as its image runs it (JSON access log, Prometheus metrics) and the edge it
 replaced (a git worktree of BENCH_LIMIT_OLD_COMMIT), and measures each with wrk, once with
 keep-alive clients and once with closing ones. The breakdown (--no-breakdown skips it) adds

@@ -85,9 +85,9 @@ class Variant:
 
 def variants(include_breakdown: bool, old_edge: bool = True) -> list[Variant]:
     noop = Variant("noop", NOOP_APP, {"TWINSERVE_ACCESS_LOG": "off", "TWINSERVE_METRICS": "off"},
-                   "no-op WSGI app, the same server arrangement (nginx + gthread), no log, no metrics")
+                   "no-op WSGI app, the same server arrangement (nginx + sync workers), no log, no metrics")
     image = Variant("twinserve", "twinserve_flask.wsgi:app", {},
-                    "as the image runs it: nginx + gthread, JSON access log, Prometheus metrics")
+                    "as the image runs it: nginx + sync workers, JSON access log, Prometheus metrics")
     chosen = [noop, image]
     if old_edge:
         chosen.append(Variant(OLD_EDGE, "twinserve_flask.wsgi:app", {"REQUEST_READ_TIMEOUT_S": "10"},
@@ -101,6 +101,8 @@ def variants(include_breakdown: bool, old_edge: bool = True) -> list[Variant]:
                     {"TWINSERVE_ACCESS_LOG": "off", "TWINSERVE_METRICS": "off"}, "access log and metrics off"),
             Variant("twinserve-no-nginx", "twinserve_flask.wsgi:app", {"TWINSERVE_PROXY": "off"},
                     "as the image runs it but gunicorn's gthread workers on the port themselves (no nginx)"),
+            Variant("twinserve-gthread", "twinserve_flask.wsgi:app", {"GUNICORN_WORKER_CLASS": "gthread"},
+                    "as the image runs it but gthread workers behind nginx, which keeps 16 connections to them alive"),
         ]
     return chosen
 

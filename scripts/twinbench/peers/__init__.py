@@ -15,7 +15,7 @@ Servers, all on 127.0.0.1, all loading the *same* fitted estimator (the twinserv
 ``model.skops``; the peers get a joblib dump of it):
 
 * ``twinserve``       the container app exactly as ``make serve-container`` runs it
-                      (gunicorn.conf.py: nginx in front of gthread workers, ONNX Runtime, /predict fast path);
+                      (gunicorn.conf.py: nginx in front of sync workers, ONNX Runtime, /predict fast path);
 * ``naive``           the blog's Flask template (``baselines/naive-container/app.py``) under
                       gunicorn with 2 sync workers -- the labelled baseline;
 * ``mlserver``        MLServer 1.7.1 + mlserver-sklearn, adaptive batching off (its default);

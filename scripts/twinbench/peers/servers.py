@@ -196,7 +196,7 @@ def dump_joblib(skops_path: Path, joblib_path: Path, python: str, env: dict[str,
 
 SERVER_ORDER = ("twinserve", "naive", "mlserver", "mlserver-batch")
 SERVER_LABELS = {
-    "twinserve": "twinserve container (nginx + gunicorn gthread workers, ONNX Runtime)",
+    "twinserve": "twinserve container (nginx + gunicorn sync workers, ONNX Runtime)",
     "naive": "naive blog template (Flask + joblib, gunicorn 2 sync) [BASELINE]",
     "mlserver": "MLServer 1.7.1 sklearn, adaptive batching off",
     "mlserver-batch": "MLServer 1.7.1 sklearn, adaptive batching on (32 rows / 5 ms)",

@@ -293,7 +293,8 @@ def _is_gunicorn(process: psutil.Process) -> bool:
 
 
 def orphan_limit_s(pod: Any) -> float:
-    """How long a worker whose master died may take to exit: gthread workers notice within a second,
-    then finish their in-flight connections for up to the graceful timeout, as on SIGTERM."""
+    """How long a worker whose master died may take to exit: an idle sync worker notices on its next
+    wake-up (at most half of gunicorn's timeout, 15 s), a gthread worker within a second and then
+    finishes its connections for up to the graceful timeout (20 s), as on SIGTERM."""
     graceful = float(pod.server.server_env.get("GUNICORN_GRACEFUL_TIMEOUT") or 20)
     return graceful + 5.0
