@@ -20,8 +20,14 @@ import tempfile
 import time
 from typing import Any
 
+# One OpenMP thread per worker, set before anything loads OpenMP. The workers already fill the pod's
+# CPUs, so more threads only contend under its CPU quota; and libgomp's thread pool does not survive
+# fork: a model the master ran with threads (its self-test, e.g. a HistGradientBoosting) would hang
+# in a sync worker's first prediction, made on the thread that inherited the pool.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 # The one reader of the CPU limit (cgroup v2 cpu.max or v1 CFS quota); it ships with the core.
-from twinserve.cgroup_cpus import available_cpus
+from twinserve.cgroup_cpus import available_cpus  # noqa: E402
 
 
 def _int(name: str, default: int) -> int:
