@@ -308,7 +308,7 @@ def test_the_built_template_carries_the_caps():
 @pytest.mark.slow  # reads the package make package-lambda built
 def test_the_zip_leaves_out_the_container_only_modules():
     """The WSGI handler needs the Flask app and the fast path, not the container's gunicorn worker,
-    request framing, access log and metrics or gunicorn entry (checked on the zip make test builds)."""
+    request framing, access log and metrics, unread-body layer or gunicorn entry (checked on the zip make test builds)."""
     import zipfile
 
     zip_path = REPO / "build/lambda/service/.serverless/twinserve.zip"
