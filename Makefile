@@ -78,7 +78,7 @@ model-import: $(VENV)/.stamp ## Register your own fitted estimator: make model-i
 
 # The pinned tools and the Lambda package are built first so that no test skips for want of them.
 test-unit: $(VENV)/.stamp $(TOOLS_VENV)/.stamp $(MODEL_DIR)/metadata.json package-lambda ## Run the pytest suite (unit, wrappers, real gunicorn, property tests); a skip fails here
-	TWINSERVE_STRICT_SKIPS=1 $(PY) -m pytest -q
+	TWINSERVE_STRICT_SKIPS=1 $(PY) -m pytest -q --durations=30
 
 test-fast: $(VENV)/.stamp $(MODEL_DIR)/metadata.json ## The quick loop: pytest without the tests marked slow (no packaging, no tool venv); stops at the first failure
 	$(PY) -m pytest -q -m "not slow" -x
