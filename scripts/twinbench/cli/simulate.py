@@ -21,7 +21,7 @@ from typing import Any
 from twinserve_support.lambda_caps import ACCOUNT_CONCURRENCY_DEFAULT, deployed_caps
 
 from twinbench.simulate import engine, profiles
-from twinbench.simulate.errors import ParameterError, ProfileError, SimulationError
+from twinbench.simulate.errors import OutputError, ParameterError, ProfileError, SimulationError
 from twinbench.simulate.hpa import load_hpa_spec
 from twinbench.simulate.inputs import default_inputs, inputs_from_results
 from twinbench.simulate.overlay import read_lambda_params, read_overlay_pod
@@ -267,7 +267,12 @@ def _check_args(args: argparse.Namespace) -> None:
     if args.queue_limit > 100_000:
         raise ParameterError("--queue-limit must be <= 100000")
     if args.top is not None and args.top < 1:
-        raise ParameterError("--top must be >= 1")
+        raise ParameterError(f"--top must be >= 1, got {args.top}")
+    if args.seed < 0:  # numpy's generators take only non-negative seeds
+        raise ParameterError(f"--seed must be >= 0, got {args.seed}")
+    if (args.trace or args.azure) and args.rps is not None:
+        raise ProfileError("--rps is for constant/diurnal traffic; a trace is replayed as it is, "
+                           "--scale R rescales it")
 
 
 def build_config(args: argparse.Namespace) -> engine.SimulationConfig:
@@ -325,8 +330,8 @@ def build_config(args: argparse.Namespace) -> engine.SimulationConfig:
         if pod.cpu_m is not None:  # the measured capacity is a 1-CPU pod's; CPU-bound: in proportion
             capacity = capacity * pod.cpu_m / 1000.0
             cpu_m = pod.cpu_m
-        mem_mib = pod.memory_mib or mem_mib
-        workers = pod.workers or workers
+        mem_mib = pod.memory_mib if pod.memory_mib is not None else mem_mib  # 0 is refused, not replaced
+        workers = pod.workers if pod.workers is not None else workers
     kube = KubeParams(pod_capacity_rps=capacity, workers=workers, pod_cpu_m=cpu_m, pod_memory_mib=mem_mib,
                       queue_limit=args.queue_limit, instance_type=args.instance, pod_startup_s=args.pod_startup_s,
                       readiness_gate_s=args.readiness_gate_s,
@@ -363,12 +368,15 @@ def _one(args: argparse.Namespace) -> dict[str, Any]:
     config = build_config(args)
     result = engine.simulate(config, _Progress(args.quiet))
     doc = result.to_document(per_minute=True)
-    if args.plot:
-        from twinbench.simulate.report import plot_timeline
+    try:
+        if args.plot:
+            from twinbench.simulate.report import plot_timeline
 
-        plot_timeline(doc, args.plot, config.profile.counts)
-    if args.out:
-        Path(args.out).write_text(json.dumps(doc), encoding="utf-8")
+            plot_timeline(doc, args.plot, config.profile.counts)
+        if args.out:
+            Path(args.out).write_text(json.dumps(doc), encoding="utf-8")
+    except OSError as exc:
+        raise OutputError(f"cannot write {exc.filename or args.out or args.plot}: {exc.strerror or exc}") from None
     return doc
 
 
@@ -391,6 +399,7 @@ def run(args: argparse.Namespace) -> int:
     from twinbench.simulate.report import render_text
 
     try:
+        _check_args(args)  # before the --jobs fan-out too: a bad option is one line, not one per function
         if args.jobs > 1 or args.top:
             if not args.azure:
                 raise ParameterError("--jobs/--top simulate several functions of an Azure trace: give --azure")

@@ -22,3 +22,7 @@ class ParameterError(SimulationError):
 
 class InputsError(SimulationError):
     """A bench results folder or HPA manifest that cannot supply the inputs it should."""
+
+
+class OutputError(SimulationError):
+    """A result file (``--out``, ``--plot``) that cannot be written: missing folder, a directory, no permission."""

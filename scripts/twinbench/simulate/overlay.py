@@ -102,23 +102,56 @@ def _front_door(value: Any) -> str | None:
     return str(value)
 
 
+ARCHITECTURES = ("x86_64", "arm64")
+"""The architectures Lambda runs (and prices.json prices)."""
+
+
+def _whole(params: dict[str, Any], key: str) -> int | None:
+    """``params[key]`` as a whole number, None when absent; 1.5, true, "abc" or 1e309 raise ValueError."""
+    if key not in params:
+        return None
+    value = params[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"{key} must be a whole number, got {value!r}")
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"{key} must be a whole number, got {value!r}") from None
+    if not number.is_integer():  # also False for nan and inf
+        raise ValueError(f"{key} must be a whole number, got {value!r}")
+    return int(number)
+
+
+def _architecture(value: Any) -> str | None:
+    if value is not None and value not in ARCHITECTURES:
+        raise ValueError(f"arch must be one of {', '.join(ARCHITECTURES)}, got {value!r}")
+    return value
+
+
+def _snapstart(value: Any) -> bool | None:
+    if value is None:
+        return None
+    text = str(value).lower()
+    if text not in ("true", "false"):
+        raise ValueError(f"snapStart must be true or false, got {value!r}")
+    return text == "true"
+
+
 def read_lambda_params(file: str | Path) -> LambdaFileParams:
     """A serverless.yml parameters file; raises InputsError."""
     path = Path(file)
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
         params = doc.get("params", doc)
-        snap = params.get("snapStart")
         return LambdaFileParams(
-            int(params["memoryMb"]) if "memoryMb" in params else None, params.get("arch"),
-            int(params["provisionedConcurrency"]) if "provisionedConcurrency" in params else None,
-            int(params["reservedConcurrency"]) if "reservedConcurrency" in params else None,
-            None if snap is None else str(snap).lower() == "true",
+            _whole(params, "memoryMb"), _architecture(params.get("arch")),
+            _whole(params, "provisionedConcurrency"), _whole(params, "reservedConcurrency"),
+            _snapstart(params.get("snapStart")),
             float(params["throttleRateLimit"]) if "throttleRateLimit" in params else None,
-            int(params["throttleBurstLimit"]) if "throttleBurstLimit" in params else None,
+            _whole(params, "throttleBurstLimit"),
             pc_schedule.parse(params.get("provisionedSchedule", pc_schedule.NONE)),
             _front_door(params.get("frontDoor")))
     except OSError as exc:
         raise InputsError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except (ValueError, TypeError, AttributeError) as exc:
+    except (ValueError, TypeError, AttributeError, OverflowError) as exc:
         raise InputsError(f"{path}: not a parameters file ({exc})") from None
