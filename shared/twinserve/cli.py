@@ -1,7 +1,7 @@
 """``python -m twinserve.cli``: register models, and call a deployed endpoint.
 
   train       fit a default model on breast_cancer and register it (make model)
-  import      register your own fitted estimator from a joblib file (make model-import)
+  import      register your own fitted estimator from a joblib/pickle/skops file (make model-import)
   predict     send rows to a deployment (one row, a JSON or CSV file; batches, retries, SigV4)
 
 Measuring the core (bench-core, bench-load) is the bench's job: ``twinbench bench-core``.
@@ -58,7 +58,9 @@ def _positive_seconds(text: str) -> float:
 
 IMPORT_HELP = """\
 Register your own fitted scikit-learn estimator (a joblib/pickle file you trust: loading it runs
-its code) with a sample of your data, so the service knows what each feature takes.
+its code; or a .skops file, every type in it trusted) with a sample of your data, so the service
+knows what each feature takes. A search (GridSearchCV), calibrated, voting, stacking or
+multi-output model is registered as fitted, its inner pipeline's encoders read as the pipeline's.
 
 From the estimator (feature_names_in_, encoders' categories_) and the sample, the registrar
 writes an input schema into metadata.json: per feature its name, kind (number, integer, string,
@@ -70,7 +72,8 @@ Other SAMPLE columns (a label, say) are ignored and listed. Without --sample it 
 a warning: the checks run on rows drawn from what the estimator learned.
 
 Exit status: 0 registered; 2 the model or sample cannot be registered (one line says why: not
-fitted, SAMPLE lacks columns, the model fails on the sample, an unreadable file).
+fitted, SAMPLE lacks columns, the model fails on the sample, an unreadable file, a library the
+servers do not ship such as xgboost, or code of your own script).
 
 Example:
   twinserve import --src model.joblib --sample rows.csv --out model
@@ -146,9 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--format", choices=("skops", "joblib"), default="skops", help="source artefact format (joblib runs code on load; serving it needs MODEL_FORMAT=joblib)")
     train.set_defaults(func=_train)
 
-    imp = sub.add_parser("import", help="register your own fitted estimator (joblib/pickle file you trust)",
+    imp = sub.add_parser("import", help="register your own fitted estimator (joblib/pickle file you trust, or skops)",
                          description=IMPORT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    imp.add_argument("--src", type=Path, required=True, help="path to the fitted estimator (.joblib / .pkl)")
+    imp.add_argument("--src", type=Path, required=True, help="path to the fitted estimator (.joblib / .pkl / .skops)")
     imp.add_argument("--sample", type=Path, help="CSV or Parquet rows of your data, columns named as the model was fitted")
     imp.add_argument("--text-column", help="for a text pipeline: the SAMPLE column holding the documents")
     imp.add_argument("--out", type=Path, default=Path("model"), help="model directory to (re)write (default: model/)")

@@ -33,7 +33,6 @@ from twinserve.errors import (
 )
 from twinserve.schema import Feature, InputSchema
 
-
 _NUMBER_TYPES = frozenset((int, float))
 _NON_FINITE_TOKENS = (b"NaN", b"Infinity")
 

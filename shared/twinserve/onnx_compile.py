@@ -138,8 +138,12 @@ def compile_to_onnx(estimator: Any, schema: InputSchema, frame: Any, task: str) 
             equal, worst = regression_close(outputs[0], np.asarray(expected, dtype=np.float64))
             attempt["max_relative_diff"] = worst
         else:
-            labels = np.asarray(outputs[0]).reshape(-1)
-            mismatches = int(np.sum(labels.astype(str) != np.asarray(expected).astype(str)))
+            labels, wanted = np.asarray(outputs[0]).reshape(-1), np.asarray(expected).reshape(-1)
+            if labels.shape != wanted.shape:  # a graph answering another number of outputs than the model
+                attempt["error"] = f"the graph answers {labels.size} labels for {wanted.size}"
+                report["tried"].append(attempt)
+                continue
+            mismatches = int(np.sum(labels.astype(str) != wanted.astype(str)))
             max_diff = 0.0
             if expected_proba is not None and len(outputs) > 1:
                 max_diff = float(np.max(np.abs(np.asarray(outputs[1], dtype=np.float64) - expected_proba)))

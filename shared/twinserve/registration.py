@@ -41,8 +41,19 @@ def call_model(estimator: Any, schema: InputSchema, frame: Any) -> tuple[Any, np
     else:
         rows = frame[list(schema.names)].to_numpy(dtype=np.float64)
     predictions = estimator.predict(rows)
-    proba = estimator.predict_proba(rows) if is_classifier(estimator) and hasattr(estimator, "predict_proba") else None
+    proba = estimator.predict_proba(rows) if has_proba(estimator) else None
     return predictions, proba
+
+
+def has_proba(estimator: Any) -> bool:
+    """Whether the model answers one [N, classes] probability matrix. A multi-output classifier's
+    predict_proba answers a list of them, one per output: it is served labels only."""
+    labels = output_labels(estimator)
+    return labels is not None and not _per_output(labels) and hasattr(estimator, "predict_proba")
+
+
+def _per_output(labels: list[Any]) -> bool:
+    return bool(labels) and all(isinstance(c, list) for c in labels)
 
 
 def is_classifier(estimator: Any) -> bool:
@@ -59,6 +70,9 @@ def output_labels(estimator: Any) -> list[Any] | None:
     from sklearn.base import is_clusterer, is_outlier_detector
 
     classes = getattr(estimator, "classes_", None)
+    if isinstance(classes, list) and classes and all(isinstance(c, np.ndarray) for c in classes):
+        # Fitted on several label columns (MultiOutputClassifier, a forest on a 2-D y): per output.
+        return [[c.item() if hasattr(c, "item") else c for c in output] for output in classes]
     if classes is not None:
         return [c.item() if hasattr(c, "item") else c for c in classes]
     if is_outlier_detector(estimator):
@@ -79,10 +93,23 @@ _SERVED_LIBRARIES = frozenset({"sklearn", "numpy", "scipy", "joblib", "threadpoo
 
 def foreign_code(types: list[str]) -> list[str]:
     """The types in a skops artefact that name code of the user's own (a FunctionTransformer's
-    function from their script or module, a lambda): skops stores a reference, never the code,
-    and no server has that module, so the model could not load where it is deployed."""
+    function from their script or module, a lambda) or of a library the servers do not ship
+    (xgboost, lightgbm): skops stores a reference, never the code, so the model could not load
+    where it is deployed."""
     return [t for t in types if t.split(".", 1)[0] not in _SERVED_LIBRARIES | set(sys.stdlib_module_names)
             or "<lambda>" in t or "<locals>" in t]
+
+
+def _foreign_code_message(foreign: list[str]) -> str:
+    """Say which of the user's own code or which unshipped library the model calls."""
+    installed = importlib_metadata.packages_distributions()
+    libraries = sorted({t.split(".", 1)[0] for t in foreign} & set(installed) - {"__main__"})
+    if libraries:
+        return (f"the model uses {', '.join(libraries)} ({', '.join(foreign[:3])}), which the servers do not ship: "
+                "twinserve serves scikit-learn models (scikit-learn, numpy and scipy)")
+    return (f"the model calls your own code ({', '.join(foreign[:5])}), which no server ships and skops "
+            "cannot store; use a scikit-learn or numpy function (FunctionTransformer(np.log1p), say) "
+            "or apply it to the data before the model")
 
 
 def _library_versions() -> dict[str, str]:
@@ -168,10 +195,7 @@ def register(
         trusted_extra = extra_trusted_types(source_bytes)
         foreign = foreign_code(trusted_extra)
         if foreign:
-            raise RegistrationError(
-                f"the model calls your own code ({', '.join(foreign[:5])}), which no server ships and skops "
-                "cannot store; use a scikit-learn or numpy function (FunctionTransformer(np.log1p), say) "
-                "or apply it to the data before the model")
+            raise RegistrationError(_foreign_code_message(foreign))
     elif source_format == "joblib":
         import io
 
@@ -217,7 +241,7 @@ def register(
         "n_features": len(schema.names),
         "input_schema": schema.to_dict(),
         "classes": labels or [],
-        "has_proba": classifier and hasattr(estimator, "predict_proba"),
+        "has_proba": has_proba(estimator),
         "sha256": source_sha,
         "backend": "onnxruntime" if compiled is not None else "scikit-learn",
         "trusted_types": trusted_extra,
@@ -242,39 +266,32 @@ def register(
     return document
 
 
-def _check_on_sample(estimator: Any, schema: InputSchema, frame: Any) -> None:
+def _check_on_sample(estimator: Any, schema: InputSchema, frame: Any, drawn: bool = False) -> None:
+    """RegistrationError (one line) when the model fails on ``frame``: the SAMPLE's rows, or
+    (``drawn``) rows drawn from what it learned, which only a SAMPLE can replace."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             call_model(estimator, schema, frame)
     except Exception as exc:  # the user's model: any failure is theirs to see, in one line
         message = " ".join(str(exc).split())[:300]
+        if drawn:
+            raise RegistrationError(
+                "without a SAMPLE the model is checked on rows drawn from what it learned, and it fails on them "
+                f"({type(exc).__name__}: {message}); give SAMPLE=rows.csv with real rows of your data") from None
         raise RegistrationError(f"the model fails on the sample rows: {type(exc).__name__}: {message}") from None
 
 
 def import_estimator(src: Path, out_dir: Path, name: str | None = None, sample_path: Path | None = None,
                      text_column: str | None = None) -> tuple[dict[str, Any], list[str]]:
-    """Register a user's fitted estimator from a joblib/pickle file; returns (metadata, warnings).
+    """Register a user's fitted estimator from a joblib/pickle or skops file; returns (metadata, warnings).
 
-    Loading it runs whatever code it holds — acceptable here only because it is the user's own
-    file on their own machine; the registered copy is re-written as skops. Raises
-    RegistrationError (one line) for anything that stops registration.
+    Raises RegistrationError (one line) for anything that stops registration.
     """
-    import joblib
-
     from twinserve.schema_infer import check_fitted, infer_schema, probe, read_sample, synthetic_rows
 
     notes: list[str] = []
-    if not src.exists():
-        raise RegistrationError(f"{src} does not exist")
-    try:
-        estimator = joblib.load(src)
-    except (AttributeError, ModuleNotFoundError) as exc:  # a reference to code that is not here
-        raise RegistrationError(
-            f"cannot load {src}: it refers to code defined in your own script or module ({' '.join(str(exc).split())[:150]}); "
-            "no server could run it either: use scikit-learn or numpy functions in the model") from None
-    except Exception as exc:  # a file that is not a joblib/pickle of a model
-        raise RegistrationError(f"cannot load {src}: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}") from None
+    estimator = load_source(src)
     check_fitted(estimator)
     notes += _label_notes(estimator)
     sample = read_sample(sample_path) if sample_path is not None else None
@@ -284,8 +301,8 @@ def import_estimator(src: Path, out_dir: Path, name: str | None = None, sample_p
     if sample is None:
         notes.append("no SAMPLE given: the model is checked on rows drawn from what it learned, not on your data; "
                      "give SAMPLE=rows.csv for checks and benchmarks on real inputs")
-        base = synthetic_rows(schema, estimator, None, 64, seed=0)
-        _check_on_sample(estimator, schema, base)
+        base = synthetic_rows(schema, estimator, None, 64, seed=0, unseen=False)
+        _check_on_sample(estimator, schema, base, drawn=True)
         schema = probe(estimator, schema, base, ask_missing=True)
         drawn = synthetic_rows(schema, estimator, None, EQUIVALENCE_ROWS, seed=1)
         sample_frame = drawn.head(KEPT_ROWS)
@@ -307,6 +324,42 @@ def import_estimator(src: Path, out_dir: Path, name: str | None = None, sample_p
     document = register(estimator, out_dir, name=name or src.stem, schema=schema, check_rows=check_rows,
                         sample_rows=sample_records(sample_frame, schema), samples_source=source)
     return document, notes
+
+
+def load_source(src: Path) -> Any:
+    """The user's estimator from a joblib/pickle file or a skops file (``.skops``, a zip archive).
+
+    Loading runs whatever code the file holds (a pickle) or builds every type it names (skops,
+    trusted as a whole) — acceptable here only because it is the user's own file on their own
+    machine; the registered copy is re-written as skops and served under the reviewed trust list.
+    """
+    if not src.is_file():
+        raise RegistrationError(f"{src} does not exist" if not src.exists() else f"{src} is not a file")
+    try:
+        with src.open("rb") as handle:
+            skops_file = handle.read(4) == b"PK\x03\x04"  # a zip archive: skops, never a pickle
+        if skops_file:
+            import skops.io as sio
+
+            return sio.load(src, trusted=sio.get_untrusted_types(file=src))
+        import joblib
+
+        return joblib.load(src)
+    except ModuleNotFoundError as exc:  # a package the model was built with, or the user's own module
+        raise RegistrationError(f"cannot load {src}: {_missing_module(exc.name or str(exc))}") from None
+    except AttributeError as exc:  # a function or class of the user's script (pickled as __main__.name)
+        raise RegistrationError(
+            f"cannot load {src}: it refers to code defined in your own script or module ({' '.join(str(exc).split())[:150]}); "
+            "no server could run it either: use scikit-learn or numpy functions in the model") from None
+    except Exception as exc:  # a file that is not a joblib/pickle/skops file of a model
+        raise RegistrationError(f"cannot load {src}: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}") from None
+
+
+def _missing_module(name: str) -> str:
+    top = name.split(".", 1)[0]
+    return (f"it needs the Python module {top!r}, which is not installed here: a library the model was built "
+            "with (twinserve serves scikit-learn models; the servers ship scikit-learn, numpy and scipy) "
+            "or a module of your own, which no server has either")
 
 
 def _label_notes(estimator: Any) -> list[str]:

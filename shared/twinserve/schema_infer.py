@@ -63,6 +63,8 @@ def _steps_with_names(estimator: Any, inherited: list[str] | None) -> list[tuple
     if names is not None and width is not None and len(names) != width:
         names = None
     found = [(estimator, names)]
+    for inner in _same_input_estimators(estimator):
+        found += _steps_with_names(inner, names)
     for _, step in getattr(estimator, "steps", []) or []:
         found += _steps_with_names(step, names)
     for _, transformer, columns in getattr(estimator, "transformers_", []) or []:
@@ -74,10 +76,49 @@ def _steps_with_names(estimator: Any, inherited: list[str] | None) -> list[tuple
     return found
 
 
+# Where a meta-estimator keeps the fitted estimators it hands its own input to, unchanged: a
+# search's best pipeline, a calibrated, voting, stacking, one-vs-rest, multi-output or bagging
+# model's members, a target transformer's regressor, a feature union's parts. A member fitted on
+# a subset of the columns is caught by the width check in _steps_with_names.
+_SAME_INPUT_ATTRIBUTES = ("best_estimator_", "regressor_", "estimator_", "estimators_", "calibrated_classifiers_",
+                          "transformer_list")
+
+
+def _flat(value: Any) -> list[Any]:
+    """The objects in a list or array of estimators, nested or not (gradient boosting keeps a 2-D
+    array of trees). Not np.ravel: a forest is itself a sequence, and numpy would descend into it."""
+    if isinstance(value, np.ndarray):
+        return list(value.ravel())
+    if isinstance(value, list):
+        return [item for part in value for item in _flat(part)]
+    return [value]
+
+
+def _same_input_estimators(estimator: Any) -> list[Any]:
+    """The fitted estimators inside a meta-estimator that see the same columns it does."""
+    found: list[Any] = []
+    for attribute in _SAME_INPUT_ATTRIBUTES:
+        value = getattr(estimator, attribute, None)
+        if value is None or isinstance(value, str):
+            continue
+        for member in _flat(value):
+            if isinstance(member, tuple) and len(member) == 2:  # a feature union's (name, transformer)
+                member = member[1]
+            if attribute == "calibrated_classifiers_":  # a wrapper holding the fitted member
+                member = getattr(member, "estimator", None)
+            if member is not None and not isinstance(member, str) and hasattr(member, "get_params"):
+                found.append(member)
+    return found
+
+
 def _is_text_model(estimator: Any) -> bool:
-    """A pipeline whose first step turns raw documents into features (Count/Tfidf/Hashing vectorizer)."""
+    """A pipeline whose first step turns raw documents into features (Count/Tfidf/Hashing
+    vectorizer), also inside a meta-estimator (a grid search over the pipeline, say)."""
     first = estimator.steps[0][1] if hasattr(estimator, "steps") else estimator
-    return hasattr(first, "build_analyzer")
+    if hasattr(first, "build_analyzer"):
+        return True
+    inner = _same_input_estimators(first)
+    return bool(inner) and _is_text_model(inner[0])
 
 
 def _known_categories(estimator: Any) -> dict[str, list[Any]]:
@@ -214,7 +255,7 @@ def _numeric_ranges(estimator: Any, names: tuple[str, ...]) -> dict[str, tuple[f
             for name, m, s in zip(step_names, mean, scale, strict=True):
                 ranges.setdefault(name, (float(m), float(s) or 1.0))
         trees = getattr(step, "estimators_", None)
-        trees = [step] if hasattr(step, "tree_") else (list(np.ravel(trees)) if trees is not None else [])
+        trees = [step] if hasattr(step, "tree_") else (_flat(trees) if trees is not None else [])
         thresholds: dict[int, list[float]] = {}
         for tree in trees:
             structure = getattr(tree, "tree_", None)
@@ -230,10 +271,12 @@ def _numeric_ranges(estimator: Any, names: tuple[str, ...]) -> dict[str, tuple[f
     return ranges
 
 
-def synthetic_rows(schema: InputSchema, estimator: Any, sample: Any, n_rows: int, seed: int = 1) -> Any:
+def synthetic_rows(schema: InputSchema, estimator: Any, sample: Any, n_rows: int, seed: int = 1,
+                   unseen: bool = True) -> Any:
     """Rows drawn from the schema: numbers near the sample's values (or the estimator's learned
     ranges), known categories, missing values where the model takes them, and unseen categories
-    where it ignores them. A DataFrame with the schema's column names."""
+    where it ignores them (``unseen=False``: none, for rows drawn before :func:`probe` has asked
+    the model which features refuse them). A DataFrame with the schema's column names."""
     import pandas as pd
 
     rng = np.random.default_rng(seed)
@@ -272,7 +315,7 @@ def synthetic_rows(schema: InputSchema, estimator: Any, sample: Any, n_rows: int
                 words = " ".join(pool).split()
                 values = [" ".join(words[j] for j in rng.integers(0, len(words), rng.integers(1, 12)))
                           for _ in range(n_rows)]
-            if feature.categories and not feature.closed:
+            if unseen and feature.categories and not feature.closed:
                 values = [UNSEEN_STRING if rng.random() < 0.02 else v for v in values]
             if feature.nullable:
                 values = [None if rng.random() < 0.05 else v for v in values]

@@ -85,6 +85,7 @@ class OpenInferenceV2:
         self.spec = predictor.spec
         predictions, proba = predictor.predict_raw(predictor.example_batch())
         self.regression = meta.task == "regression"
+        self.label_width: int | None = None  # a multi-output classifier's number of label columns
         outputs: list[dict[str, Any]]
         if self.regression:
             values = np.asarray(predictions)
@@ -92,8 +93,13 @@ class OpenInferenceV2:
             shape = [-1] if values.ndim == 1 else [-1, int(values.shape[1])]
             outputs = [{"name": PREDICTION_OUTPUT, "datatype": self.label_datatype, "shape": shape}]
         else:
-            self.label_datatype = _label_datatype(meta.classes)
-            outputs = [{"name": LABEL_OUTPUT, "datatype": self.label_datatype, "shape": [-1]}]
+            # A multi-output classifier's classes come per output: its label is an [N, outputs] tensor.
+            per_output = bool(meta.classes) and all(isinstance(c, list) for c in meta.classes)
+            self.label_width = len(meta.classes) if per_output else None
+            flat = tuple(c for output in meta.classes for c in output) if per_output else meta.classes
+            self.label_datatype = _label_datatype(flat)
+            outputs = [{"name": LABEL_OUTPUT, "datatype": self.label_datatype,
+                        "shape": [-1] if self.label_width is None else [-1, self.label_width]}]
         self.proba_datatype: str | None = None
         if proba is not None:
             self.proba_datatype = _NUMPY_DATATYPES.get(proba.dtype, "FP64")
@@ -173,6 +179,9 @@ class OpenInferenceV2:
                 values = np.asarray(labels)
                 outputs.append({"name": name, "datatype": self.label_datatype, "shape": list(values.shape),
                                 "data": values.reshape(-1)})
+            elif name == LABEL_OUTPUT and self.label_width is not None:
+                outputs.append({"name": LABEL_OUTPUT, "datatype": self.label_datatype, "shape": [n, self.label_width],
+                                "data": [label for row in labels for label in row]})
             elif name == LABEL_OUTPUT:
                 outputs.append({"name": LABEL_OUTPUT, "datatype": self.label_datatype, "shape": [n], "data": labels})
             else:

@@ -147,3 +147,53 @@ def test_a_lambda_is_refused_and_a_numpy_function_is_served(tmp_path):
     document = register(model, tmp_path / "o", name="m", schema=schema, check_rows=frame,
                         sample_rows=sample_records(frame, schema), samples_source="test")
     assert document["backend"] == "scikit-learn" and document["trusted_types"] == []
+
+
+def test_a_searched_model_closes_its_encoders_without_a_sample_too(tmp_path, capsys):
+    # The strict encoder sits inside GridSearchCV's best pipeline; rows drawn before the model is
+    # asked hold no unseen value it would refuse.
+    src, _ = write_shape("searched-strict-categories", tmp_path / "src")
+    code, err = _register(capsys, "--src", str(src), "--out", str(tmp_path / "m"))
+    assert code == 0, err
+    features = {f["name"]: f for f in json.loads((tmp_path / "m" / "metadata.json").read_text())["input_schema"]["features"]}
+    assert features["sex"]["kind"] == "string" and features["sex"]["closed"] is True
+
+
+def test_a_voting_model_without_a_sample_is_registered(tmp_path, capsys):
+    # Its members are a linear model and a forest (itself a sequence of trees), side by side.
+    from sklearn.ensemble import RandomForestClassifier, VotingClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    frame = pd.DataFrame(np.random.default_rng(0).normal(size=(60, 2)), columns=["a", "b"])
+    model = VotingClassifier([("lr", LogisticRegression()), ("rf", RandomForestClassifier(3, random_state=0))])
+    joblib.dump(model.fit(frame, frame.a > 0), tmp_path / "m.joblib")
+    code, err = _register(capsys, "--src", str(tmp_path / "m.joblib"), "--out", str(tmp_path / "m"))
+    assert code == 0, err
+
+
+def test_a_skops_file_is_registered_as_a_joblib_one_is(pipeline, tmp_path, capsys):
+    import skops.io as sio
+
+    src, sample = pipeline
+    sio.dump(joblib.load(src), tmp_path / "m.skops")
+    code, err = _register(capsys, "--src", str(tmp_path / "m.skops"), "--sample", str(sample), "--out", str(tmp_path / "m"))
+    assert code == 0, err
+    assert json.loads((tmp_path / "m" / "metadata.json").read_text())["name"] == "m"
+
+
+class _Elsewhere:
+    """Pickled as a class of a module that the registering machine does not have."""
+
+    def predict(self, rows):
+        return np.zeros(len(rows))
+
+
+def test_a_model_needing_a_module_not_installed_is_one_line_exit_2(tmp_path, capsys, monkeypatch):
+    import pickle
+
+    monkeypatch.setattr(_Elsewhere, "__module__", "twinserve_absent_library")
+    monkeypatch.setitem(sys.modules, "twinserve_absent_library", sys.modules[__name__])
+    (tmp_path / "m.pkl").write_bytes(pickle.dumps(_Elsewhere()))
+    monkeypatch.delitem(sys.modules, "twinserve_absent_library")
+    line = _one_line_exit_2(capsys, "--src", str(tmp_path / "m.pkl"), "--out", str(tmp_path / "o"))
+    assert "'twinserve_absent_library', which is not installed here" in line

@@ -132,6 +132,57 @@ def nullable_boolean(rng: np.random.Generator) -> tuple[object, pd.DataFrame]:
     return HistGradientBoostingClassifier(max_iter=10, random_state=0).fit(frame, label), frame
 
 
+def searched_strict_categories(rng: np.random.Generator) -> tuple[object, pd.DataFrame]:
+    """GridSearchCV over a pipeline whose encoder refuses unknown categories, registered as fitted
+    (the search, not its best pipeline): the encoder inside still closes its features."""
+    from sklearn.model_selection import GridSearchCV
+
+    pipeline, frame = strict_categories(rng)
+    search = GridSearchCV(pipeline, {"tree__max_depth": [2, 4]}, cv=2)
+    return search.fit(frame, pipeline.predict(frame)), frame
+
+
+def searched_text(rng: np.random.Generator) -> tuple[object, pd.DataFrame]:
+    """GridSearchCV over a text pipeline: one document column, found through the search."""
+    from sklearn.model_selection import GridSearchCV
+
+    pipeline, frame = text_classifier(rng)
+    search = GridSearchCV(pipeline, {"logisticregression__C": [1.0, 10.0]}, cv=2)
+    return search.fit(list(frame.review), frame.label), frame
+
+
+def multi_output_classifier(rng: np.random.Generator) -> tuple[object, pd.DataFrame]:
+    """MultiOutputClassifier: one label per output per row, classes per output, no probabilities
+    (its predict_proba answers one matrix per output)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.multioutput import MultiOutputClassifier
+
+    X = pd.DataFrame(rng.normal(size=(200, 3)), columns=["a", "b", "c"])
+    labels = np.c_[(X.a > 0).astype(int), np.digitize(X.b, [-0.5, 0.5])]
+    return MultiOutputClassifier(LogisticRegression()).fit(X, labels), X
+
+
+def missing_strings_calibrated(rng: np.random.Generator) -> tuple[object, pd.DataFrame]:
+    """CalibratedClassifierCV over a pipeline that fills missing strings with the most frequent
+    one (a CSV's empty cells), answering "yes"/"no"."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    frame, label = _passengers(300, rng)
+    frame["embarked"] = frame["embarked"].where(rng.random(len(frame)) > 0.15, None)
+    prep = ColumnTransformer([
+        ("num", make_pipeline(SimpleImputer(), StandardScaler()), ["age", "fare"]),
+        ("cat", make_pipeline(SimpleImputer(strategy="most_frequent"), OneHotEncoder(handle_unknown="ignore")),
+         ["sex", "embarked"]),
+    ])
+    model = CalibratedClassifierCV(make_pipeline(prep, LogisticRegression()), cv=3)
+    return model.fit(frame, np.where(label == 1, "yes", "no")), frame
+
+
 SHAPES: dict[str, Callable[[np.random.Generator], tuple[object, pd.DataFrame]]] = {
     "dataframe-pipeline": dataframe_pipeline,
     "strict-categories": strict_categories,
@@ -142,6 +193,10 @@ SHAPES: dict[str, Callable[[np.random.Generator], tuple[object, pd.DataFrame]]] 
     "boolean-columns": boolean_columns,
     "outlier-detector": outlier_detector,
     "nullable-boolean": nullable_boolean,
+    "searched-strict-categories": searched_strict_categories,
+    "searched-text": searched_text,
+    "multi-output-classifier": multi_output_classifier,
+    "missing-strings-calibrated": missing_strings_calibrated,
 }
 
 # The backend a shape must get where the choice itself was once wrong: a regression guard, not a preference.
