@@ -13,22 +13,45 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import re
 import signal
 import sys
 import threading
 from pathlib import Path
 from typing import Any
 
+from twinbench.cli.arg_types import positive_float, positive_int
+
 EXIT_OK = 0
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
+EXIT_CODES = ("exit codes: 0 written (warnings on stderr), 2 bad input or a problem you can fix "
+              "(one line on stderr), 130 interrupted.")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``collect-cloudwatch`` and ``collect-kubectl`` to the twinbench CLI."""
     _add_cloudwatch(subparsers)
     _add_kubectl(subparsers)
+
+
+def _non_empty(text: str) -> str:
+    """A name that is not blank: AWS and kubectl would answer an empty one with a stack of their own."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
+_DURATION = re.compile(r"^0$|^(\d+(\.\d+)?(ns|us|ms|s|m|h))+$")
+
+
+def _kubectl_duration(text: str) -> str:
+    """kubectl's --request-timeout: a Go duration (20s, 1m30s) or 0 for none; checked before kubectl runs."""
+    if not _DURATION.match(text.strip()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration such as 20s, 1m or 0 (no timeout)")
+    return text.strip()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -49,21 +72,21 @@ def _add_cloudwatch(subparsers: argparse._SubParsersAction) -> argparse.Argument
         "  twinbench collect-cloudwatch --function-name twinserve-dev-predict --region eu-west-1 "
         "--since-minutes 30 --output results/cloudwatch.json\n"
         "  twinbench collect-cloudwatch --function-name f --start 2026-01-31T14:00:00Z "
-        "--end 2026-01-31T14:20:00Z --api-id a1b2c3d4e5 --api-stage '$default'",
+        "--end 2026-01-31T14:20:00Z --api-id a1b2c3d4e5 --api-stage '$default'\n\n" + EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--function-name", required=True, help="Lambda function name (not the ARN)")
+    p.add_argument("--function-name", required=True, type=_non_empty, help="Lambda function name (not the ARN)")
     p.add_argument("--region", default=None, help="AWS region (default: AWS_REGION / AWS_DEFAULT_REGION / profile)")
     p.add_argument("--start", help="window start, ISO 8601 (naive = UTC)")
     p.add_argument("--end", help="window end, ISO 8601 (default: now)")
-    p.add_argument("--since-minutes", type=float, help="window = the last N minutes before --end/now")
+    p.add_argument("--since-minutes", type=positive_float, help="window = the last N minutes before --end/now")
     p.add_argument("--api-id", help="HTTP API id, to add API Gateway Count/4xx/5xx/Latency metrics")
     p.add_argument("--api-stage", help="HTTP API stage dimension (e.g. '$default'); omit for all stages")
     p.add_argument("--architecture", choices=("x86_64", "arm64"),
                    help="price as this architecture (default: read from the function configuration)")
     p.add_argument("--log-group", help="log group (default: the function's LoggingConfig or /aws/lambda/NAME)")
-    p.add_argument("--period-s", type=int, default=60, help="metric series resolution in s (default 60)")
-    p.add_argument("--page-limit", type=int, default=None, help="log events per FilterLogEvents page")
+    p.add_argument("--period-s", type=positive_int, default=60, help="metric series resolution in s (default 60)")
+    p.add_argument("--page-limit", type=positive_int, default=None, help="log events per FilterLogEvents page")
     p.add_argument("--prices", type=Path, default=None, help="prices.json to price GB-s with")
     p.add_argument("--output", "-o", type=Path, default=None, help="write the JSON here (default: stdout)")
     p.set_defaults(func=run_cloudwatch)
@@ -73,6 +96,10 @@ def _add_cloudwatch(subparsers: argparse._SubParsersAction) -> argparse.Argument
 def run_cloudwatch(args: argparse.Namespace) -> int:
     from twinbench.collect import cloudwatch as cw
 
+    try:
+        _check_output(args.output, "collect-cloudwatch")
+    except OutputError as exc:
+        return _fail(str(exc), EXIT_USER_ERROR)
     try:
         start, end = cw.resolve_window(args.start, args.end, args.since_minutes)
         import boto3
@@ -138,18 +165,18 @@ def _add_kubectl(subparsers: argparse._SubParsersAction) -> argparse.ArgumentPar
         "  twinbench collect-kubectl --namespace twinserve-dev --selector app.kubernetes.io/name=twinserve-predict "
         "--since 1h --output results/kubectl.json\n"
         "  twinbench collect-kubectl --context kind-twinserve --namespace twinserve-dev --selector app.kubernetes.io/name=twinserve-predict "
-        "--watch --interval-s 2 --output results/kubectl-watch.json &   # stop with kill -INT",
+        "--watch --interval-s 2 --output results/kubectl-watch.json &   # stop with kill -INT\n\n" + EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--namespace", "-n", required=True)
-    p.add_argument("--selector", "-l", required=True, help="label selector of the serving pods, e.g. app=predict")
+    p.add_argument("--namespace", "-n", required=True, type=_non_empty)
+    p.add_argument("--selector", "-l", required=True, type=_non_empty, help="label selector of the serving pods, e.g. app=predict")
     p.add_argument("--context", default=None, help="kubeconfig context (default: current context)")
     p.add_argument("--since", default="1h", help="only events newer than this (30s, 15m, 2h; default 1h)")
     p.add_argument("--kubectl", default=None, help="kubectl binary (default: $TWINBENCH_KUBECTL, .venv-tools, PATH)")
-    p.add_argument("--request-timeout", default="20s", help="kubectl --request-timeout (default 20s)")
+    p.add_argument("--request-timeout", default="20s", type=_kubectl_duration, help="kubectl --request-timeout (default 20s)")
     p.add_argument("--watch", action="store_true", help="sample a replica timeline until stopped, then collect")
-    p.add_argument("--interval-s", type=float, default=2.0, help="--watch sampling interval in s (default 2)")
-    p.add_argument("--duration-s", type=float, default=None, help="--watch stops by itself after this many s")
+    p.add_argument("--interval-s", type=positive_float, default=2.0, help="--watch sampling interval in s (default 2)")
+    p.add_argument("--duration-s", type=positive_float, default=None, help="--watch stops by itself after this many s")
     p.add_argument("--output", "-o", type=Path, default=None, help="write the JSON here (default: stdout)")
     p.set_defaults(func=run_kubectl)
     return p
@@ -160,14 +187,18 @@ def parse_since(text: str) -> float:
     text = text.strip()
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
     value = float(text[:-1]) * units[text[-1]] if text and text[-1] in units else float(text)
-    if value <= 0:
-        raise ValueError("must be > 0")
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError("must be finite and > 0")
     return value
 
 
 def run_kubectl(args: argparse.Namespace) -> int:
     from twinbench.collect import kubectl as km
 
+    try:
+        _check_output(args.output, "collect-kubectl")
+    except OutputError as exc:
+        return _fail(str(exc), EXIT_USER_ERROR)
     try:
         since_s = parse_since(args.since)
     except ValueError:
@@ -221,6 +252,25 @@ def _write(doc: dict[str, Any], output: Path | None) -> None:
         return
     write_json_atomic(doc, output, indent=2)  # never leave a half-written document for the report to read
     _progress(f"wrote {output}")
+
+
+def _check_output(output: Path | None, command: str) -> None:
+    """Refuse an --output that cannot be written before collecting, not after: raises OutputError.
+
+    Its folder is created here, as writing it would (a missing folder is not an error).
+    """
+    if output is None:
+        return
+    if output.is_dir():
+        raise OutputError(f"{command}: cannot write --output {output}: it is a directory")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{command}: cannot write --output {output}: {exc.strerror or exc}") from None
+
+
+class OutputError(Exception):
+    """An --output path that is a directory or lies in a missing folder (exit 2)."""
 
 
 def _warn(doc: dict[str, Any]) -> int:

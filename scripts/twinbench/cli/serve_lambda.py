@@ -17,6 +17,7 @@ import sys
 import threading
 from pathlib import Path
 
+from twinbench.cli.arg_types import non_negative_int, port_number, positive_int
 from twinbench.local_lambda.settings import (
     DEFAULT_PACKAGE_DIR,
     DEFAULT_PYTHON,
@@ -54,7 +55,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Examples:\n"
             "  python -m twinbench serve-lambda --package build/lambda/pkg --port 9000\n"
             "  LAMBDA_RESERVED_CONCURRENCY=2 python -m twinbench serve-lambda\n"
-            "  python -m twinbench serve-lambda --overhead -n 500   # emulator's own warm overhead"
+            "  python -m twinbench serve-lambda --overhead -n 500   # emulator's own warm overhead\n\n"
+            "exit codes: 0 stopped by Ctrl-C/SIGTERM (or --overhead measured), 1 the runtime could not start "
+            "(or the measurement failed), 2 bad input (one line on stderr)."
         ),
     )
     parser.add_argument("--package", type=Path, default=None,
@@ -62,8 +65,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "with --overhead: a built-in echo function)")
     parser.add_argument("--handler", default="handler.handler", help="module.function (default: %(default)s)")
     parser.add_argument("--host", default="127.0.0.1", help="address of the HTTP front (default: %(default)s)")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", DEFAULT_PORT)),
-                        help="port of the HTTP front (default: $PORT or %(default)s)")
+    parser.add_argument("--port", type=port_number, default=None,
+                        help=f"port of the HTTP front (default: $PORT or {DEFAULT_PORT})")
     parser.add_argument("--memory-mb", type=int, default=None, help=f"Memory Size in MB (default: ${ENV_MEMORY_MB})")
     parser.add_argument("--reserved-concurrency", type=int, default=None,
                         help=f"cap on environments; above it HTTP 429 (default: ${ENV_RESERVED_CONCURRENCY})")
@@ -78,8 +81,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     overhead = parser.add_argument_group("overhead figure")
     overhead.add_argument("--overhead", action="store_true",
                           help="instead of serving: measure warm invoke through the emulator vs the handler in-process")
-    overhead.add_argument("-n", "--requests", type=int, default=300, help="measured warm requests (default: %(default)s)")
-    overhead.add_argument("--warmup", type=int, default=30, help="discarded warm-up requests (default: %(default)s)")
+    overhead.add_argument("-n", "--requests", type=positive_int, default=300, help="measured warm requests (default: %(default)s)")
+    overhead.add_argument("--warmup", type=non_negative_int, default=30, help="discarded warm-up requests (default: %(default)s)")
     overhead.add_argument("--method", default="GET", help="request method (default: %(default)s)")
     overhead.add_argument("--path", default="/", help="request path (default: %(default)s)")
     overhead.add_argument("--body", default="", help="request body, sent as application/json")
@@ -87,9 +90,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def _port(args: argparse.Namespace) -> int:
+    """--port, else $PORT, else DEFAULT_PORT; a $PORT that is not a port is a ValueError naming it."""
+    if args.port is not None:
+        return int(args.port)
+    try:
+        return port_number(os.environ.get("PORT") or str(DEFAULT_PORT))
+    except argparse.ArgumentTypeError as exc:
+        raise ValueError(f"PORT={os.environ.get('PORT')!r}: {exc}") from None
+
+
 def _settings(args: argparse.Namespace) -> LambdaSettings:
     return LambdaSettings.from_env(
-        args.package or DEFAULT_PACKAGE_DIR, handler=args.handler, host=args.host, port=args.port, python=args.python,
+        args.package or DEFAULT_PACKAGE_DIR, handler=args.handler, host=args.host, port=_port(args), python=args.python,
         memory_mb=args.memory_mb, reserved_concurrency=args.reserved_concurrency,
         idle_s=args.idle_s, timeout_s=args.timeout_s, env=dict(args.env),
         cpu_quota=False if args.no_cpu_quota else None,

@@ -474,6 +474,8 @@ def map_aws_error(exc: Exception, action: str, resource: str) -> Exception:
         return CloudWatchCollectorError(f"AWS rejected the credentials ({code}): refresh them / check AWS_PROFILE")
     if code in {"InvalidParameterValue", "InvalidParameterCombination", "ValidationError", "InvalidParameterException"}:
         return CloudWatchCollectorError(f"AWS rejected the request for {resource}: {exc}")
+    if name == "ParamValidationError":  # botocore refused the request before sending it
+        return CloudWatchCollectorError(f"invalid request for {resource}: {' '.join(str(exc).split())}")
     if name in {"NoCredentialsError", "PartialCredentialsError"}:
         return CloudWatchCollectorError(
             "no AWS credentials found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"

@@ -90,6 +90,8 @@ def find_kubectl(explicit: str | None = None) -> str:
 
     Raises :class:`KubectlError` when none exists (hint: ``make setup-tools``).
     """
+    if explicit is not None and not (Path(explicit).is_file() or shutil.which(explicit)):
+        raise KubectlError(f"--kubectl {explicit!r}: no such file or command")  # never another kubectl instead
     for candidate in (explicit, os.environ.get("TWINBENCH_KUBECTL"), str(PINNED_KUBECTL)):
         if candidate and (Path(candidate).is_file() or shutil.which(candidate)):
             return str(Path(candidate).resolve()) if Path(candidate).is_file() else candidate
@@ -134,6 +136,8 @@ def run_json(cmd: Sequence[str], runner: Runner = run_subprocess, *, metrics: bo
         proc = runner(cmd)
     except FileNotFoundError as exc:
         raise KubectlError(f"kubectl not found at {cmd[0]}: run `make setup-tools`") from exc
+    except OSError as exc:  # a directory or a file without the execute bit
+        raise KubectlError(f"cannot run {cmd[0]}: {exc.strerror or exc}") from exc
     except subprocess.TimeoutExpired as exc:
         raise KubectlError(f"kubectl did not answer within {exc.timeout:.0f}s: {' '.join(cmd)}") from exc
     stderr = (proc.stderr or "").strip()
@@ -155,7 +159,8 @@ def run_json(cmd: Sequence[str], runner: Runner = run_subprocess, *, metrics: bo
             raise KubectlError(f"unknown kubeconfig context: {stderr.splitlines()[-1]} (see kubectl config get-contexts)")
         if "forbidden" in low:
             raise KubectlError(f"RBAC forbids this read: {stderr.splitlines()[-1]}")
-        raise KubectlError(f"kubectl failed (exit {proc.returncode}): {' '.join(cmd)}\n{stderr}")
+        last = stderr.splitlines()[-1] if stderr else "no message"  # one line: the error, not the log
+        raise KubectlError(f"kubectl failed (exit {proc.returncode}): {' '.join(cmd)} [{last}]")
     try:
         return json.loads(proc.stdout)
     except ValueError as exc:

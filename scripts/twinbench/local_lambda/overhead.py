@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from twinbench.cli.arg_types import non_negative_int, positive_int
 from twinbench.local_lambda import LocalLambda
 from twinbench.local_lambda.environments import runtime_environment
 from twinbench.local_lambda.events import FrontRequest, build_event
@@ -148,7 +149,10 @@ def _line(label: str, s: dict) -> str:
 
 
 def run_overhead(args: argparse.Namespace) -> int:
-    """Entry point for ``serve-lambda --overhead``; prints the figure, exit 1 if it failed."""
+    """Entry point for ``serve-lambda --overhead``; prints the figure, exit 1 if it failed, 2 for a bad --json."""
+    if args.json is not None and args.json.is_dir():  # refused before the measurement, not after it
+        print(f"overhead: --json {args.json} is a directory", file=sys.stderr)
+        return 2
     with tempfile.TemporaryDirectory(prefix="twinserve-echo-") as tmp:
         if args.package is None:
             package, handler = Path(tmp), "echo.handler"
@@ -176,8 +180,12 @@ def run_overhead(args: argparse.Namespace) -> int:
         print(f"  WARNING: machine busy (1-min load average {load[0]} -> {load[1]} on {os.cpu_count()} CPUs): "
               "cross-process wake-ups dominate this figure; re-run on a quiet machine")
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+        try:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(result, indent=2) + "\n")
+        except OSError as exc:
+            print(f"overhead: cannot write {args.json}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
         print(f"  written to {args.json}")
     return 0
 
@@ -196,8 +204,8 @@ def add_overhead_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--handler", default="handler.handler")
     parser.add_argument("--python", type=Path, default=DEFAULT_PYTHON)
     parser.add_argument("--env", type=lambda s: tuple(s.split("=", 1)), action="append", default=[])
-    parser.add_argument("-n", "--requests", type=int, default=300)
-    parser.add_argument("--warmup", type=int, default=30)
+    parser.add_argument("-n", "--requests", type=positive_int, default=300)
+    parser.add_argument("--warmup", type=non_negative_int, default=30)
     parser.add_argument("--method", default="GET")
     parser.add_argument("--path", default="/")
     parser.add_argument("--body", default="")

@@ -8,10 +8,12 @@ reads the environment when it is called.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 # Environment variable names (the Makefile and the benchmark set these).
 ENV_MEMORY_MB = "LAMBDA_MEMORY_MB"
@@ -125,8 +127,14 @@ class LambdaSettings:
             raise ValueError("reserved_concurrency must be >= 0 (0 throttles every request)")
         # Raises CapsError (a ValueError) for a half-set or non-positive route throttle.
         Caps(None, self.throttle_rate_rps, self.throttle_burst)
-        if self.idle_s <= 0 or self.timeout_s <= 0 or self.init_timeout_s <= 0:
-            raise ValueError("idle_s, timeout_s and init_timeout_s must be > 0")
+        for name in ("idle_s", "timeout_s", "init_timeout_s"):  # nan and inf would never time out
+            value = getattr(self, name)
+            if not math.isfinite(value) or value <= 0:
+                raise ValueError(f"{name} must be a finite number of seconds > 0, got {value}")
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port must be within 0..65535 (0 = any free port), got {self.port}")
+        if self.account_concurrency < 1:
+            raise ValueError(f"account_concurrency must be >= 1, got {self.account_concurrency}")
         if "." not in self.handler:
             raise ValueError(f"handler must be 'module.function', got {self.handler!r}")
 
@@ -160,7 +168,7 @@ class LambdaSettings:
         memory = environ.get(ENV_MEMORY_MB)
         caps = deployed_function_caps(environ)
         values: dict[str, object] = {
-            "memory_mb": int(memory) if memory else deployed.memory_mb,
+            "memory_mb": _env_number(ENV_MEMORY_MB, memory, int) if memory else deployed.memory_mb,
             "timeout_s": deployed.timeout_s,
             "architecture": deployed.architecture,
             "reserved_concurrency": (_optional_int(environ[ENV_RESERVED_CONCURRENCY])
@@ -171,13 +179,21 @@ class LambdaSettings:
                                if environ.get(ENV_THROTTLE_BURST) else caps.throttle_burst),
         }
         if environ.get(ENV_IDLE_S):
-            values["idle_s"] = float(environ[ENV_IDLE_S])
+            values["idle_s"] = _env_number(ENV_IDLE_S, environ[ENV_IDLE_S], float)
         if environ.get(ENV_TIMEOUT_S):
-            values["timeout_s"] = float(environ[ENV_TIMEOUT_S])
+            values["timeout_s"] = _env_number(ENV_TIMEOUT_S, environ[ENV_TIMEOUT_S], float)
         if environ.get(ENV_ACCOUNT_CONCURRENCY):
-            values["account_concurrency"] = int(environ[ENV_ACCOUNT_CONCURRENCY])
+            values["account_concurrency"] = _env_number(ENV_ACCOUNT_CONCURRENCY, environ[ENV_ACCOUNT_CONCURRENCY], int)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(package_dir=Path(package_dir), **values)  # type: ignore[arg-type]
 
     def with_port(self, port: int) -> LambdaSettings:
         return replace(self, port=port)
+
+
+def _env_number(name: str, text: str, kind: type) -> Any:
+    """``text`` of variable ``name`` as ``kind``; a ValueError that names the variable otherwise."""
+    try:
+        return kind(text)
+    except ValueError:
+        raise ValueError(f"{name}={text!r} is not a {'whole number' if kind is int else 'number'}") from None
