@@ -296,6 +296,10 @@ def import_estimator(src: Path, out_dir: Path, name: str | None = None, sample_p
     notes += _label_notes(estimator)
     sample = read_sample(sample_path) if sample_path is not None else None
     schema, unused = infer_schema(estimator, sample, text_column)
+    recoded = tuple(f.name for f in schema.features if f.kind == "string" and sample is not None
+                    and sample[f.name].dtype.kind != "O")
+    if recoded and sample_path is not None:  # read again with those columns as the strings they are
+        sample = read_sample(sample_path, recoded)
     if unused:
         notes.append(f"SAMPLE columns the model does not use (ignored): {', '.join(unused[:20])}")
     if sample is None:

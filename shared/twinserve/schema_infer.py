@@ -23,8 +23,9 @@ UNSEEN_STRING = "__twinserve_unseen__"
 _TEXT_NAME = "text"
 
 
-def read_sample(path: Path) -> Any:
-    """A CSV or Parquet file as a DataFrame; RegistrationError (one line) when it cannot be read."""
+def read_sample(path: Path, string_columns: tuple[str, ...] = ()) -> Any:
+    """A CSV or Parquet file as a DataFrame; RegistrationError (one line) when it cannot be read.
+    ``string_columns`` are read from a CSV as written (a code "02134" keeps its zero)."""
     import pandas as pd
 
     if not path.exists():
@@ -37,7 +38,7 @@ def read_sample(path: Path) -> Any:
             except ImportError:
                 raise RegistrationError("reading Parquet needs pyarrow (pip install pyarrow); or give a CSV") from None
         else:
-            frame = pd.read_csv(path)
+            frame = pd.read_csv(path, dtype={c: str for c in string_columns} or None)
     except RegistrationError:
         raise
     except Exception as exc:  # pandas raises many kinds for a malformed file
@@ -235,6 +236,12 @@ def infer_schema(estimator: Any, sample: Any, text_column: str | None = None) ->
         elif categories is not None:
             kind = _kind_of_values(categories)
         else:
+            kind = "number"
+        if kind in ("number", "integer") and categories and all(isinstance(c, str) for c in categories):
+            kind = "string"  # codes an encoder learned as strings ("10115"), which a CSV reads as numbers
+        elif kind == "integer" and categories is None:
+            # Whole numbers in the sample, but nothing in the model keeps to them (a scaler, a tree):
+            # 41.5 is as good an age as 41, so the contract takes any number.
             kind = "number"
         if kind == "number" and categories is not None:
             categories = None  # a float column through an encoder: its values are not a vocabulary

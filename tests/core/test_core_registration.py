@@ -197,3 +197,36 @@ def test_a_model_needing_a_module_not_installed_is_one_line_exit_2(tmp_path, cap
     monkeypatch.delitem(sys.modules, "twinserve_absent_library")
     line = _one_line_exit_2(capsys, "--src", str(tmp_path / "m.pkl"), "--out", str(tmp_path / "o"))
     assert "'twinserve_absent_library', which is not installed here" in line
+
+
+def test_codes_an_encoder_learned_as_strings_stay_strings_though_the_csv_reads_numbers(tmp_path, capsys):
+    # Postal codes: the CSV reader makes 02134 the number 2134; the encoder knows the string "02134".
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    frame = pd.DataFrame({"zip": ["02134", "10115", "80331", "02134"] * 10, "x": np.arange(40.0)})
+    model = make_pipeline(ColumnTransformer([("zip", OneHotEncoder(), ["zip"])], remainder="passthrough"),
+                          LogisticRegression()).fit(frame, np.arange(40) % 2)
+    joblib.dump(model, tmp_path / "m.joblib")
+    frame.to_csv(tmp_path / "s.csv", index=False)
+    code, err = _register(capsys, "--src", str(tmp_path / "m.joblib"), "--sample", str(tmp_path / "s.csv"),
+                          "--out", str(tmp_path / "m"))
+    assert code == 0, err
+    features = {f["name"]: f for f in json.loads((tmp_path / "m" / "metadata.json").read_text())["input_schema"]["features"]}
+    assert features["zip"]["kind"] == "string" and features["zip"]["closed"] is True
+    rows = json.loads((tmp_path / "m" / "samples.json").read_text())["rows"]
+    assert rows[0]["zip"] == "02134"
+
+
+def test_whole_numbers_in_the_sample_make_a_number_feature_unless_an_encoder_knows_them(pipeline, tmp_path, capsys):
+    # The sample's fares are whole; the model scales them and takes 12.5 as well.
+    src, sample = pipeline
+    frame = pd.read_csv(sample)
+    frame.assign(fare=frame.fare.round().astype(int)).to_csv(tmp_path / "s.csv", index=False)
+    code, err = _register(capsys, "--src", str(src), "--sample", str(tmp_path / "s.csv"), "--out", str(tmp_path / "m"))
+    assert code == 0, err
+    features = {f["name"]: f for f in json.loads((tmp_path / "m" / "metadata.json").read_text())["input_schema"]["features"]}
+    assert features["fare"]["kind"] == "number"
+    assert features["pclass"]["kind"] == "integer"  # one-hot encoded: its values are a vocabulary
