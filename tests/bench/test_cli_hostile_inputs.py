@@ -18,8 +18,10 @@ def paths(tmp_path: Path) -> dict[str, str]:
     plain.write_text("not a program\n")
     plain.chmod(0o644)
     (tmp_path / "pkg").mkdir()
+    (tmp_path / "binary.csv").write_bytes(b"minute,requests\n0,\xff\xfe\n")
+    (tmp_path / "azure.csv").write_text("HashOwner,HashApp,HashFunction,Trigger,1\no,a,f,http,1\n")
     return {"file": str(plain), "dir": str(tmp_path), "missing": str(tmp_path / "missing"),
-            "pkg": str(tmp_path / "pkg")}
+            "pkg": str(tmp_path / "pkg"), "binary": str(tmp_path / "binary.csv"), "azure": str(tmp_path / "azure.csv")}
 
 
 CW = ["collect-cloudwatch", "--function-name", "f", "--region", "us-east-1"]
@@ -50,6 +52,19 @@ KC = ["collect-kubectl", "-n", "ns", "-l", "app=x"]
     (["bench-core", "--work-dir", "{file}"], "is not a folder"),
     (["bench-core", "--model-dir", "{missing}"], "no registered model there"),
     (["bench-load", "--work-dir", "{file}"], "is not a folder"),
+    (["bench", "--slo-ms", "nan"], "finite number > 0"),
+    (["bench", "--max-connections", "0"], "must be >= 1"),
+    (["bench", "--locust-port", "70000"], "0..65535"),
+    (["bench", "--trace", "{binary}"], "not UTF-8"),
+    (["bench", "--trace", "{azure}"], "use --azure"),
+    (["bench-tune", "--memory", " "], "--memory is empty"),
+    (["bench-tune", "--lambda-function", ""], "--lambda-function is empty"),
+    (["bench-tune", "--payload", "{file}"], "--payload is for remote mode"),
+    (["fuzz", "-n", "0"], "must be >= 1"),
+    (["fuzz", "--slow-s", "nan"], "finite number > 0"),
+    (["fuzz", "--wrappers", ","], "unknown wrapper"),
+    (["soak", "--ramp-step-s", "-1"], "finite number >= 0"),
+    (["soak", "--duration-s", "inf"], "finite number > 0"),
 ])
 def test_refused_with_one_line_and_exit_2(argv, says, paths, capsys):
     try:
@@ -66,3 +81,31 @@ def test_a_port_env_var_that_is_not_a_port_is_one_line(paths, capsys, monkeypatc
     monkeypatch.setenv("PORT", "abc")
     assert main(["serve-lambda", "--package", paths["pkg"]]) == 2
     assert capsys.readouterr().err.strip() == "serve-lambda: PORT='abc': 'abc' is not a whole number"
+
+
+@pytest.mark.parametrize("env, command, says", [
+    ({"SLO_MS": "abc"}, ["bench"], "argument --slo-ms"),
+    ({"LOCUST_WORKERS": "x"}, ["bench"], "argument --locust-workers"),
+    ({"PROFILE": "huge"}, ["bench"], "--profile 'huge' (from $PROFILE?)"),
+    ({"GENERATOR": "wrk"}, ["bench"], "--generator 'wrk'"),
+    ({"FUZZ_N": "abc"}, ["fuzz"], "argument -n"),
+    ({"SOAK_S": "nan"}, ["soak"], "argument --duration-s"),
+])
+def test_a_bad_default_from_the_environment_is_a_usage_error(env, command, says, capsys, monkeypatch):
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    try:
+        code = main(command)
+    except SystemExit as exc:
+        code = exc.code
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and says in err.splitlines()[-1], err
+
+
+def test_a_run_folder_that_cannot_be_made_is_a_run_folder_error(paths):
+    from twinbench.results import formats
+    from twinbench.results.run_folder import RunFolder, RunFolderError
+
+    with pytest.raises(RunFolderError, match="cannot create the run folder"), \
+            RunFolder(formats.RESULTS, root=Path(paths["file"])):
+        pass

@@ -17,11 +17,12 @@ from pathlib import Path
 from twinserve_support.paths import REPO
 
 from twinbench.bench.at_traffic import SEARCH_BUDGET_S
-from twinbench.bench.run import env_float, measure
+from twinbench.bench.run import measure
+from twinbench.cli.arg_types import non_negative_int, port_number, positive_float, positive_int
 from twinbench.measure.progress import Progress
 from twinbench.measure.scenarios import PROFILES, SCENARIOS
 from twinbench.results import formats
-from twinbench.results.run_folder import RunFolder
+from twinbench.results.run_folder import RunFolder, RunFolderError
 from twinbench.targets import request_body
 
 HELP = """``twinbench bench``: run the scenarios against both targets, write results/<ts>/, render the report.
@@ -79,7 +80,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--profile", choices=sorted(PROFILES), default=os.environ.get("PROFILE") or "quick",
                    help="how long: smoke <= 3 min, quick ~5 min (default), full longer  [env PROFILE]")
-    p.add_argument("--slo-ms", type=float, default=float(os.environ.get("SLO_MS") or 100),
+    p.add_argument("--slo-ms", type=positive_float, default=os.environ.get("SLO_MS") or "100",
                    help="latency objective for the knee: p99 must stay under it (default 100)  [env SLO_MS]")
     p.add_argument("--targets", default=os.environ.get("TARGETS") or DEFAULT_TARGETS,
                    help="comma list of lambda,lambda-wsgi,container (default lambda,container; lambda-wsgi = the "
@@ -113,20 +114,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model-dir", type=Path, default=Path(os.environ.get("MODEL_PATH") or REPO / "model"),
                    help="model folder whose metadata gives the request row (default $MODEL_PATH or model/)")
     p.add_argument("--out", type=Path, default=REPO / "results", help="parent folder of results/<timestamp>/")
-    p.add_argument("--request-timeout-s", type=float, default=10.0, help="per-request client timeout")
-    p.add_argument("--max-connections", type=int, default=256, help="client connection pool size per target")
-    p.add_argument("--cost-rps", type=float, default=float(os.environ.get("COST_RPS") or 10),
+    p.add_argument("--request-timeout-s", type=positive_float, default=10.0, help="per-request client timeout")
+    p.add_argument("--max-connections", type=positive_int, default=256, help="client connection pool size per target")
+    p.add_argument("--cost-rps", type=positive_float, default=os.environ.get("COST_RPS") or "10",
                    help="mean request rate the monthly cost is quoted at (default 10)  [env COST_RPS]")
     p.add_argument("--cost-shape", choices=("constant", "diurnal"), default=os.environ.get("COST_SHAPE") or "constant",
                    help="traffic shape for the cost model (default constant)  [env COST_SHAPE]")
     sim = p.add_argument_group("at your traffic (simulated after the run)")
-    sim.add_argument("--traffic-rps", type=float, default=env_float("TRAFFIC_RPS"),
+    sim.add_argument("--traffic-rps", type=positive_float, default=os.environ.get("TRAFFIC_RPS") or None,
                      help="mean rate to simulate, req/s (default: --cost-rps), shape --cost-shape  [env TRAFFIC_RPS]")
     sim.add_argument("--trace", type=Path, default=Path(os.environ["TRACE"]) if os.environ.get("TRACE") else None,
                      help="per-minute traffic CSV (minute|timestamp, requests|count|rps) simulated as it is "
                      "(with --traffic-rps: rescaled to that mean)  [env TRACE]")
     sim.add_argument("--no-simulation", action="store_true", help="skip the simulation at your traffic")
-    sim.add_argument("--search-budget-s", type=float, default=env_float("SEARCH_BUDGET_S") or SEARCH_BUDGET_S,
+    sim.add_argument("--search-budget-s", type=positive_float, default=os.environ.get("SEARCH_BUDGET_S") or str(SEARCH_BUDGET_S),
                      help="time for the quick configuration search at your traffic, s (default 60; skipped when "
                      "one simulation of the traffic takes more than a quarter of it)  [env SEARCH_BUDGET_S]")
     sim.add_argument("--no-search", action="store_true",
@@ -135,15 +136,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     gen.add_argument("--generator", choices=GENERATORS, default=os.environ.get("GENERATOR") or "builtin",
                      help="builtin (default; aiohttp, one process) or locust (targets given as URLs only: master + "
                      "workers drive the open-loop steps)  [env GENERATOR]")
-    gen.add_argument("--locust-workers", type=int, default=int(os.environ.get("LOCUST_WORKERS") or 2),
+    gen.add_argument("--locust-workers", type=non_negative_int, default=os.environ.get("LOCUST_WORKERS") or "2",
                      help="Locust worker processes on this machine (default 2)  [env LOCUST_WORKERS]")
-    gen.add_argument("--locust-remote-workers", type=int, default=int(os.environ.get("LOCUST_REMOTE_WORKERS") or 0),
+    gen.add_argument("--locust-remote-workers", type=non_negative_int, default=os.environ.get("LOCUST_REMOTE_WORKERS") or "0",
                      help="workers started on other machines that the master waits for (default 0); start each "
                      "with the command the bench prints  [env LOCUST_REMOTE_WORKERS]")
     gen.add_argument("--locust-bind-host", default=os.environ.get("LOCUST_BIND_HOST") or "127.0.0.1",
                      help="address the Locust master listens on (default 127.0.0.1; another machine's workers "
                      "need an address they reach)  [env LOCUST_BIND_HOST]")
-    gen.add_argument("--locust-port", type=int, default=int(os.environ.get("LOCUST_PORT") or 0),
+    gen.add_argument("--locust-port", type=port_number, default=os.environ.get("LOCUST_PORT") or "0",
                      help="Locust master port (default: a free one; fix it for remote workers)  [env LOCUST_PORT]")
     p.add_argument("--no-report", action="store_true", help="write results.json only")
     p.add_argument("--quiet", action="store_true", help="no progress display")
@@ -177,6 +178,27 @@ def _check_generator(args: argparse.Namespace, chosen_targets: list[str]) -> str
         return f"--generator locust: locust is not installed (pip install locust=={LOCUST_VERSION})"
     return None
 
+def _check_trace(trace: Path) -> str | None:
+    """Why --trace cannot be simulated (read now, not after the measurements), or None."""
+    from twinbench.traffic.traces import TraceError, read_minute_csv
+
+    if not trace.is_file():
+        return f"--trace {trace}: no such file"
+    try:
+        read_minute_csv(trace)
+    except TraceError as exc:
+        return f"--trace: {exc}"
+    return None
+
+def _check_env_choices(args: argparse.Namespace) -> str | None:
+    """argparse checks choices only on the command line: a default from the environment is checked here."""
+    for option, value, allowed, env in (("--profile", args.profile, tuple(sorted(PROFILES)), "PROFILE"),
+                                        ("--cost-shape", args.cost_shape, ("constant", "diurnal"), "COST_SHAPE"),
+                                        ("--generator", args.generator, GENERATORS, "GENERATOR")):
+        if value not in allowed:
+            return f"{option} {value!r} (from ${env}?) is not one of {', '.join(allowed)}"
+    return None
+
 def run(args: argparse.Namespace) -> int:
     chosen_targets = _split(args.targets, TARGET_NAMES, "target")
     chosen = _split(args.scenarios, SCENARIOS, "scenario")
@@ -185,13 +207,13 @@ def run(args: argparse.Namespace) -> int:
             print(f"twinbench bench: {split}", file=sys.stderr)
             return EXIT_USAGE
     assert isinstance(chosen_targets, list) and isinstance(chosen, list)
-    problem = _check_generator(args, chosen_targets)
+    problem = _check_env_choices(args) or _check_generator(args, chosen_targets)
     if problem is None and args.traffic_rps is not None and not (args.traffic_rps > 0 and args.traffic_rps < 1e6):
         problem = f"--traffic-rps must be > 0 and < 1e6, got {args.traffic_rps}"
     if problem is None and not (args.search_budget_s > 0 and args.search_budget_s <= 3600):
         problem = f"--search-budget-s must be > 0 and <= 3600, got {args.search_budget_s}"
-    if problem is None and args.trace is not None and not args.trace.is_file():
-        problem = f"--trace {args.trace}: no such file"
+    if problem is None and args.trace is not None:
+        problem = _check_trace(args.trace)
     if problem is not None:
         print(f"twinbench bench: {problem}", file=sys.stderr)
         return EXIT_USAGE
@@ -201,8 +223,12 @@ def run(args: argparse.Namespace) -> int:
     except FileNotFoundError as exc:
         print(f"twinbench bench: {exc}", file=sys.stderr)
         return 2
-    with RunFolder(formats.RESULTS, root=args.out, logs=True) as folder:
-        exit_code, data, path = measure(folder, args, chosen_targets, chosen, body, progress)
+    try:
+        with RunFolder(formats.RESULTS, root=args.out, logs=True) as folder:
+            exit_code, data, path = measure(folder, args, chosen_targets, chosen, body, progress)
+    except RunFolderError as exc:
+        print(f"twinbench bench: --out: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     # Rendering is a view of the data on disk: outside the run's signal handling, like before.
     if not args.no_report:
         from twinbench.report.markdown import render_folder, summary_table

@@ -16,19 +16,20 @@ import sys
 import time
 from pathlib import Path
 
+from twinbench.cli.arg_types import non_negative_float, non_negative_int, positive_float, positive_int
 from twinbench.measure.progress import Progress
+from twinbench.results.run_folder import RunFolderError
 
 __all__ = ["register"]
 
 
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name, "").strip()
-    return int(value) if value else default
+def _env(name: str, default: str) -> str:
+    """The option's default from the environment, as text: argparse passes it through the option's type,
+    so a bad value in the environment is a usage error (exit 2) like a bad flag."""
+    return os.environ.get(name, "").strip() or default
 
 
-def _env_float(name: str, default: float) -> float:
-    value = os.environ.get(name, "").strip()
-    return float(value) if value else default
+EXIT_CODES = "exit codes: 0 every check passed, 1 a check failed or the run could not finish, 2 bad input (one line on stderr), 130 interrupted."
 
 
 EXIT_INTERRUPTED = 130
@@ -40,7 +41,7 @@ def run_fuzz(args: argparse.Namespace) -> int:
 
     wrappers = tuple(w.strip() for w in args.wrappers.split(",") if w.strip())
     unknown = set(wrappers) - set(WRAPPERS)
-    if unknown:
+    if unknown or not wrappers:
         print(f"fuzz: unknown wrapper(s) {sorted(unknown)}; choose from {', '.join(WRAPPERS)}", file=sys.stderr)
         return 2
     settings = FuzzSettings(
@@ -51,6 +52,9 @@ def run_fuzz(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:  # the run's folder owns SIGTERM/SIGINT: both unwind, stop every server and write what ran
         reports = run(settings, Progress(quiet=args.quiet))
+    except RunFolderError as exc:
+        print(f"fuzz: --out: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("fuzz: interrupted; every server was stopped", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -75,6 +79,9 @@ def run_soak(args: argparse.Namespace) -> int:
     )
     try:  # the run's folder owns SIGTERM/SIGINT: both unwind, stop every server and write what ran
         document = run(settings, Progress(quiet=args.quiet))
+    except RunFolderError as exc:
+        print(f"soak: --out: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("soak: interrupted; every server was stopped", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -102,6 +109,9 @@ def run_chaos(args: argparse.Namespace) -> int:
         return 2
     try:  # the run's folder owns SIGTERM/SIGINT: both unwind, stop every server and write what ran
         document = run(settings, Progress(quiet=args.quiet))
+    except RunFolderError as exc:
+        print(f"chaos: --out: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("chaos: interrupted; every server was stopped", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -120,15 +130,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "over real HTTP (local emulator, unzipped package), hypothesis events against the native handler, "
         "then edge cases (size limits, deep nesting, huge numbers, unicode, duplicate keys) and slow clients. "
         "Fails on any response >= 500, unanswered request, crashed worker or 4xx without the JSON error body.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    fuzz.add_argument("-n", type=int, default=_env_int("FUZZ_N", 10_000),
+        epilog=EXIT_CODES, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    fuzz.add_argument("-n", type=positive_int, default=_env("FUZZ_N", "10000"),
                       help="generated requests per wrapper (env FUZZ_N)")
-    fuzz.add_argument("--seed", type=int, default=_env_int("FUZZ_SEED", 20261128), help="seed (env FUZZ_SEED)")
+    fuzz.add_argument("--seed", type=non_negative_int, default=_env("FUZZ_SEED", "20261128"), help="seed (env FUZZ_SEED)")
     fuzz.add_argument("--wrappers", default=os.environ.get("FUZZ_WRAPPERS", "container,wsgi-lambda,native-lambda"),
                       help="comma-separated subset (env FUZZ_WRAPPERS)")
-    fuzz.add_argument("--max-s", type=float, default=900.0, help="time cap per wrapper for the generated requests, s")
-    fuzz.add_argument("--slow-clients", type=int, default=4, help="slow sockets trickling bytes (0 = skip)")
-    fuzz.add_argument("--slow-s", type=float, default=_env_float("FUZZ_SLOW_S", 40.0),
+    fuzz.add_argument("--max-s", type=positive_float, default=900.0, help="time cap per wrapper for the generated requests, s")
+    fuzz.add_argument("--slow-clients", type=non_negative_int, default=4, help="slow sockets trickling bytes (0 = skip)")
+    fuzz.add_argument("--slow-s", type=positive_float, default=_env("FUZZ_SLOW_S", "40"),
                       help="how long they trickle, s; the default outlasts gunicorn's 30 s timeout (env FUZZ_SLOW_S)")
     fuzz.add_argument("--no-edge", action="store_true", help="skip the hand-written edge cases")
     fuzz.add_argument("--package", default="build/lambda/pkg", help="unzipped Lambda package (make package-lambda)")
@@ -145,22 +155,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "gunicorn workers / Lambda environment processes. Fails on any error (ramp included) or RSS growth "
         ">= the limit; the Lambda side is judged net of awslambdaric's per-invocation setenv retention, "
         "which is measured and printed beside it.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    soak.add_argument("--duration-s", type=float, default=_env_float("SOAK_S", 600.0),
+        epilog=EXIT_CODES, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    soak.add_argument("--duration-s", type=positive_float, default=_env("SOAK_S", "600"),
                       help="soak length per target, s (env SOAK_S)")
     soak.add_argument("--targets", default=os.environ.get("SOAK_TARGETS", "container,lambda"),
                       help="comma-separated: container, lambda (env SOAK_TARGETS)")
-    soak.add_argument("--fraction", type=float, default=0.7, help="offered rate as a fraction of saturation")
-    soak.add_argument("--saturation-rps", type=float, default=None,
+    soak.add_argument("--fraction", type=positive_float, default=0.7, help="offered rate as a fraction of saturation")
+    soak.add_argument("--saturation-rps", type=positive_float, default=None,
                       help="use this saturation rate for every target instead of measuring it")
     soak.add_argument("--saturation-from-results", action="store_true",
                       help="reuse the newest results/*/results.json peak (closed loop; overstates what an "
                       "open-loop stream holds when the generator shares the cores) instead of measuring")
-    soak.add_argument("--ramp-step-s", type=float, default=10.0,
+    soak.add_argument("--ramp-step-s", type=non_negative_float, default=10.0,
                       help="length of each ramp step before the soak, s (0 = no ramp)")
-    soak.add_argument("--window-s", type=float, default=None,
+    soak.add_argument("--window-s", type=positive_float, default=None,
                       help="window for p99 drift, s (default: a tenth of the duration, at least 10 s)")
-    soak.add_argument("--rss-growth-max-pct", type=float, default=5.0, help="RSS growth that fails the soak, %%")
+    soak.add_argument("--rss-growth-max-pct", type=positive_float, default=5.0, help="RSS growth that fails the soak, %%")
     soak.add_argument("--out", default=None, help="results folder (default results/soak-<utc timestamp>)")
     soak.add_argument("--quiet", action="store_true", help="no progress lines")
     soak.set_defaults(func=run_soak)
@@ -177,7 +187,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "SIGINT/SIGTERM to a running chaos (exit 130, partial chaos.json, nothing left). Prints per fault: sent, "
         "failed by status, time to recover to the pre-fault p99 and throughput, what was replaced, what was left "
         "running. Everything on 127.0.0.1; every process is stopped and checked with psutil.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        epilog=EXIT_CODES, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     chaos.add_argument("--faults", default=os.environ.get("CHAOS_FAULTS", ""),
                        help="comma-separated subset (default all): worker-sigkill, worker-oom, worker-stall, "
                        "master-sigkill, env-sigkill, init-failure, env-timeout, target-vanishes, interrupt-sigint, "

@@ -59,6 +59,7 @@ def _count(text: str) -> int:
 def _bench_tune(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
+    from twinbench.results.run_folder import RunFolderError
     from twinbench.tune.errors import TuneError
     from twinbench.tune.profiles import PROFILES, parse_memory_list
     from twinbench.tune.report import render_table
@@ -73,7 +74,13 @@ def _bench_tune(args: argparse.Namespace) -> int:
         overrides = {k: v for k, v in (("cold", args.cold), ("warm", args.warm), ("warmup", args.warmup)) if v is not None}
         if overrides:
             profile = replace(profile, **overrides)  # re-checked by TuneProfile
+        if args.memory is not None and not args.memory.strip():
+            raise _usage("--memory is empty: give comma-separated sizes in MB, e.g. 128,512,1769")
         memory = parse_memory_list(args.memory) if args.memory else profile.memory_mb
+        if args.lambda_function is not None and not args.lambda_function.strip():
+            raise _usage("--lambda-function is empty: give the deployed function's name or ARN")
+        if args.payload is not None and not args.lambda_function:
+            raise _usage("--payload is for remote mode (--lambda-function); the local run sends the model's request")
         if args.lambda_function and not args.aws_region:
             raise _usage("remote mode needs --aws-region (AWS_REGION=) with --lambda-function")
         request = TuneRequest(profile=profile, memory_mb=memory, rps=args.rps, balanced_weight=args.balanced_weight,
@@ -82,6 +89,9 @@ def _bench_tune(args: argparse.Namespace) -> int:
                               function_name=args.lambda_function or None, region=args.aws_region or None,
                               payload_file=args.payload, out_root=args.out, validate=args.validate)
         document, folder = run_tune(request, progress)
+    except RunFolderError as exc:
+        print(f"bench-tune: --out: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("bench-tune: interrupted; the emulator was stopped / the function restored, partial results written",
               file=sys.stderr)

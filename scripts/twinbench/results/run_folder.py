@@ -33,7 +33,7 @@ from typing import Any
 from twinbench.results.documents import P, RunDocument, utc_now
 from twinbench.results.formats import Format
 
-__all__ = ["RunFolder", "RunInterrupted", "clean_json", "write_json_atomic"]
+__all__ = ["RunFolder", "RunFolderError", "RunInterrupted", "clean_json", "write_json_atomic"]
 
 STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
 MAX_NAME_SUFFIX = 1000
@@ -83,6 +83,10 @@ def write_json_atomic(data: Any, path: Path, *, indent: int | None = None) -> Pa
     return path
 
 
+class RunFolderError(Exception):
+    """The run folder cannot be created (a file in its place, a read-only parent): a usage error."""
+
+
 class RunFolder:
     """A run's folder, environment, signal handling and atomic writes (see the module docstring)."""
 
@@ -106,6 +110,13 @@ class RunFolder:
     # -- the folder ------------------------------------------------------------------------------
 
     def _make_folder(self, started: datetime) -> Path:
+        try:
+            return self._new_folder(started)
+        except OSError as exc:  # a file where the folder goes, no permission: the user's to fix, in one line
+            raise RunFolderError(f"cannot create the run folder {exc.filename or self._fixed or self._root}: "
+                                 f"{exc.strerror or exc}") from None
+
+    def _new_folder(self, started: datetime) -> Path:
         if self._fixed is not None:
             self._fixed.mkdir(parents=True, exist_ok=True)
             return self._fixed
