@@ -65,6 +65,11 @@ KC = ["collect-kubectl", "-n", "ns", "-l", "app=x"]
     (["fuzz", "--wrappers", ","], "unknown wrapper"),
     (["soak", "--ramp-step-s", "-1"], "finite number >= 0"),
     (["soak", "--duration-s", "inf"], "finite number > 0"),
+    (["bench-peers", "--duration-s", "nan"], "finite number > 0"),
+    (["bench-peers", "--rounds", "0"], "must be >= 1"),
+    (["bench-peers", "--concurrency", "1,0"], "must be >= 1"),
+    (["bench-peers", "--sweep-rates", "300,100"], "ascending"),
+    (["bench-peers", "--models", ","], "at least one"),
 ])
 def test_refused_with_one_line_and_exit_2(argv, says, paths, capsys):
     try:

@@ -10,31 +10,53 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import twinbench.peers as twinbench_peers
+from twinbench.cli.arg_types import non_negative_float, positive_float, positive_int
 from twinbench.measure.progress import Progress
 from twinbench.peers import compare, lambda_part, runner, servers
 from twinbench.results import formats
 from twinbench.results.documents import PeersResults
 from twinbench.results.envinfo import load_average
 from twinbench.results.lifecycle import RunLifecycle
-from twinbench.results.run_folder import RunFolder
+from twinbench.results.run_folder import RunFolder, RunFolderError
 
 __all__ = ["register", "run"]
 
 EXIT_TARGET_FAILED = 3
 
 
-def _csv(kind: type, allowed: tuple | None = None):
+def _csv(kind: Callable[[str], Any], allowed: tuple | None = None):
     def parse(text: str) -> tuple:
-        values = tuple(kind(v) for v in text.split(",") if v.strip())
+        values = tuple(kind(v.strip()) for v in text.split(",") if v.strip())
         if allowed is not None:
             bad = [v for v in values if v not in allowed]
             if bad:
                 raise argparse.ArgumentTypeError(f"unknown {bad}; choose from {', '.join(map(str, allowed))}")
         return values
     return parse
+
+
+def _non_empty(parse: Callable[[str], tuple]) -> Callable[[str], tuple]:
+    def checked(text: str) -> tuple:
+        values = parse(text)
+        if not values:
+            raise argparse.ArgumentTypeError("give at least one value")
+        return values
+    return checked
+
+
+def _ascending(parse: Callable[[str], tuple]) -> Callable[[str], tuple]:
+    """The sweep stops at its first saturated step, so its rates must rise."""
+    def checked(text: str) -> tuple:
+        values = parse(text)
+        if list(values) != sorted(set(values)):
+            raise argparse.ArgumentTypeError(f"rates must be ascending and distinct, got {text}")
+        return values
+    return checked
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -44,19 +66,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__ + "\n" + twinbench_peers.HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--models", type=_csv(str, servers.MODEL_KINDS), default=servers.MODEL_KINDS,
+    p.add_argument("--models", type=_non_empty(_csv(str, servers.MODEL_KINDS)), default=servers.MODEL_KINDS,
                    help="comma-separated default models (default: rf,logreg)")
-    p.add_argument("--servers", type=_csv(str, servers.SERVER_ORDER), default=servers.SERVER_ORDER,
+    p.add_argument("--servers", type=_non_empty(_csv(str, servers.SERVER_ORDER)), default=servers.SERVER_ORDER,
                    help="comma-separated servers, in interleaving order (default: %(default)s)")
-    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds; tables show medians (default: 3)")
-    p.add_argument("--duration-s", type=float, default=10.0, help="seconds per wrk run (default: 10)")
-    p.add_argument("--warmup-s", type=float, default=2.0, help="discarded wrk warm-up per server (default: 2)")
-    p.add_argument("--concurrency", type=_csv(int), default=servers.CONCURRENCIES,
+    p.add_argument("--rounds", type=positive_int, default=3, help="interleaved rounds; tables show medians (default: 3)")
+    p.add_argument("--duration-s", type=positive_float, default=10.0, help="seconds per wrk run (default: 10)")
+    p.add_argument("--warmup-s", type=non_negative_float, default=2.0, help="discarded wrk warm-up per server (default: 2)")
+    p.add_argument("--concurrency", type=_non_empty(_csv(positive_int)), default=servers.CONCURRENCIES,
                    help="wrk connections, comma-separated (default: 1,8,32; targets read c=32)")
-    p.add_argument("--sweep-rates", type=_csv(float), default=(100.0, 300.0, 900.0),
+    p.add_argument("--sweep-rates", type=_ascending(_csv(positive_float)), default=(100.0, 300.0, 900.0),
                    help="open-loop rates in rps, ascending; stops at the first saturated step; "
                         "empty string skips the sweep (default: 100,300,900)")
-    p.add_argument("--sweep-step-s", type=float, default=3.0, help="seconds per open-loop step (default: 3)")
+    p.add_argument("--sweep-step-s", type=positive_float, default=3.0, help="seconds per open-loop step (default: 3)")
     p.add_argument("--fast", action="store_true",
                    help="smoke run: 1 round, 2 s per wrk run, 1 s warm-up, one 1 s open-loop step at 50 rps")
     p.add_argument("--lambda", dest="run_lambda", action="store_true",
@@ -66,7 +88,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--lambda-package", type=Path, default=runner.PeersConfig.lambda_package,
                    help="unzipped shipped package (default: build/lambda/pkg)")
     p.add_argument("--lambda-handler", default="handler.handler", help="its handler (default: handler.handler)")
-    p.add_argument("--lambda-cold-samples", type=int, default=5, help="cold starts per variant (default: 5)")
+    p.add_argument("--lambda-cold-samples", type=positive_int, default=5, help="cold starts per variant (default: 5)")
     p.add_argument("--work-dir", type=Path, default=runner.PeersConfig.work_dir,
                    help="models, rendered MLServer settings, wrk scripts (default: build/peers)")
     p.add_argument("--out", type=Path, default=runner.PeersConfig.results_dir,
@@ -150,9 +172,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"twinbench bench-peers: {problem}", file=sys.stderr)
         return 2
     progress = Progress(quiet=args.quiet)
-    with RunFolder(formats.PEERS, root=cfg.results_dir, prefix="peers", logs=True,
-                   environment=lambda: runner.environment(cfg)) as folder:
-        exit_code, doc, tables, path = _measure(folder, cfg, args, progress)
+    try:
+        with RunFolder(formats.PEERS, root=cfg.results_dir, prefix="peers", logs=True,
+                       environment=lambda: runner.environment(cfg)) as folder:
+            exit_code, doc, tables, path = _measure(folder, cfg, args, progress)
+    except RunFolderError as exc:
+        print(f"twinbench bench-peers: --out: {exc}", file=sys.stderr)
+        return 2
     return _print(folder, doc, tables, path, exit_code)
 
 
