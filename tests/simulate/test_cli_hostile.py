@@ -72,3 +72,19 @@ def test_good_lambda_params_file_reads(tmp_path):
                                         "reservedConcurrency": "10"}}))
     p = read_lambda_params(f)
     assert (p.memory_mb, p.architecture, p.snapstart, p.reserved_concurrency) == (2048, "arm64", True, 10)
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--seed", "-1"], "--seed: must be >= 0"),
+    (["--concurrency", "0"], "--concurrency: must be >= 1"),
+    (["--out", "{dir}"], "is a directory"),
+])
+def test_calibrate_refuses_bad_options_before_the_replay(argv, says, files, capsys):
+    from twinbench.__main__ import main
+
+    try:
+        code = main(["calibrate", *(a.format(**files) for a in argv)])
+    except SystemExit as exc:
+        code = exc.code
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and says in err.splitlines()[-1], err

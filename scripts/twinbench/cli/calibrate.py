@@ -8,6 +8,7 @@ import math
 import sys
 from pathlib import Path
 
+from twinbench.cli.arg_types import non_negative_int, positive_int
 from twinbench.simulate.calibrate.report import calibrate
 from twinbench.simulate.calibrate.schedule import CalibrationError
 from twinbench.simulate.errors import SimulationError
@@ -46,9 +47,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "limits, and through the simulator with inputs measured in that replay; compare.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--short", action="store_true", help="the short schedule the test runs (~20 s per target)")
-    parser.add_argument("--seed", type=int, default=7, help="schedule seed (default 7)")
+    parser.add_argument("--seed", type=non_negative_int, default=7, help="schedule seed (default 7)")
     parser.add_argument("--keep-alive-s", type=float, help="keep-alive on both sides, s (default 10, --short 4)")
-    parser.add_argument("--concurrency", type=int, default=8,
+    parser.add_argument("--concurrency", type=positive_int, default=8,
                         help="the local Lambda's reserved concurrency and the model's (default 8)")
     parser.add_argument("--sim-keep-alive-s", type=float,
                         help="give the model another keep-alive than the emulator's (shows the check can fail)")
@@ -69,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
                 raise CalibrationError(f"--{name.replace('_', '-')} must be finite and > 0, got {v}")
         if args.out and not Path(args.out).resolve().parent.is_dir():
             raise CalibrationError(f"--out {args.out}: no such directory")
+        if args.out and Path(args.out).is_dir():
+            raise CalibrationError(f"--out {args.out} is a directory; give a file name")
         report = calibrate(args.short, args.seed, args.concurrency, args.keep_alive_s, args.sim_keep_alive_s,
                            targets, progress=lambda msg: print(f"calibrate: {msg}", file=sys.stderr, flush=True))
     except SimulationError as exc:

@@ -75,11 +75,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Refuse an output path that cannot be written before the search, not after it: raises OutputError."""
+    from twinbench.simulate.errors import OutputError
+
+    for option, value in (("--out", args.out), ("--pareto-plot", args.pareto_plot)):
+        if value and (Path(value).is_dir() or not Path(value).resolve().parent.is_dir()):
+            raise OutputError(f"{option} {value}: {'a directory' if Path(value).is_dir() else 'no such folder'}; "
+                              "give a file in an existing folder")
+    if args.write and Path(args.write).exists() and not Path(args.write).is_dir():
+        raise OutputError(f"--write {args.write}: a file is there; give a folder")
+
+
 def run(args: argparse.Namespace) -> int:
     from twinbench.cli.simulate import build_config
     from twinbench.recommend import document, write
     from twinbench.recommend.run import recommend
-    from twinbench.simulate.errors import ParameterError, SimulationError
+    from twinbench.simulate.errors import ParameterError, ProfileError, SimulationError
     from twinbench.simulate.slo import Slo
 
     started = time.perf_counter()
@@ -94,7 +106,10 @@ def run(args: argparse.Namespace) -> int:
         if args.slo_ms is None:
             raise ParameterError("give the latency objective: --slo-ms MS (with --slo-pct, --error-budget)")
         slo = Slo(args.slo_ms, args.slo_pct, args.error_budget)
+        _check_outputs(args)
         base = build_config(args)
+        if base.profile.total < 1:  # no request can meet or miss a latency objective
+            raise ProfileError(f"the traffic has no requests ({base.profile.description}): nothing to size for")
         rec = recommend(base, slo, exhaustive=args.exhaustive, quick=args.quick, platforms=base.platforms,
                         doors=_doors(args.front_doors),
                         progress=progress)
@@ -113,7 +128,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"twinbench recommend: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except OSError as exc:
-        print(f"twinbench recommend: error: {exc}", file=sys.stderr)
+        what = f"cannot write {exc.filename}: {exc.strerror or exc}" if exc.filename else str(exc)
+        print(f"twinbench recommend: error: {what}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.json:
         print(json.dumps(doc, indent=1))
