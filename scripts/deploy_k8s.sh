@@ -135,6 +135,13 @@ if [[ -n $model_sha256 && $model_sha256 != none && ! ${model_sha256,,} =~ ^[0-9a
   preflight_fail "--model-sha256 must be 64 hex digits or none, not '$model_sha256'"
 fi
 [[ -z $model_sha256 || -z $model_dir_arg ]] || preflight_fail "--model-dir and --model-sha256 exclude each other"
+# A missing model folder is trained by the image step; a file in its place, or a metadata.json that
+# is not JSON, cannot be pinned: say so here (exit 2), not as a failed step after the render.
+[[ ! -e $model_dir || -d $model_dir ]] || preflight_fail "model folder $model_dir is not a directory"
+if [[ -z $model_sha256 && -f $model_dir/metadata.json ]] &&
+  ! "$PYTHON" -c 'import json, sys; json.load(open(sys.argv[1], encoding="utf-8"))' "$model_dir/metadata.json" 2>/dev/null; then
+  preflight_fail "$model_dir/metadata.json is not readable JSON: register the model again (make model-import) or pass --model-sha256 HEX|none"
+fi
 
 if [[ -z $tag ]]; then
   tag=$(git -C "$REPO_ROOT" rev-parse --short=12 HEAD 2>/dev/null) ||
