@@ -108,6 +108,7 @@ class OnnxBackend:
         results = self._session.run(self._output_names, self._feed(batch))
         if self._regression:
             values = results[0]
+            check_finite(values, "prediction")
             return (values[:, 0] if values.ndim == 2 and values.shape[1] == 1 else values), None
         labels = results[0]
         if labels.ndim == 2 and labels.shape[1] == 1:  # an outlier detector's graph answers [N, 1] labels
@@ -136,8 +137,25 @@ class SklearnBackend:
         except (ValueError, TypeError) as exc:  # scikit-learn's input validation
             raise InvalidValue(f"the model rejected the input: {clip(str(exc), 300)}") from None
         if self._regression:
-            return np.asarray(predictions, dtype=np.float64), None
+            values = np.asarray(predictions, dtype=np.float64)
+            check_finite(values, "prediction")
+            # A regressor fitted on a one-column target frame answers [N, 1]: one number per row,
+            # as the ONNX backend answers it.
+            return (values[:, 0] if values.ndim == 2 and values.shape[1] == 1 else values), None
+        if proba is not None:
+            check_finite(proba, "probabilities")
         return predictions.tolist(), proba
+
+
+def check_finite(values: np.ndarray, what: str) -> None:
+    """Refuse an answer that is not a finite number (a target transform's exp overflowing on a
+    far-out input, say): JSON would carry it as null, a number nobody can use. InvalidValue
+    names the first such row."""
+    finite = np.isfinite(values)
+    if not finite.all():
+        row = int(np.argwhere(~finite)[0][0])
+        raise InvalidValue(f"the model's {what} for row {row} is not a finite number: the input is outside "
+                           "what it can answer")
 
 
 def model_input(batch: Batch, schema: InputSchema) -> Any:
@@ -154,15 +172,16 @@ def model_input(batch: Batch, schema: InputSchema) -> Any:
         # which scikit-learn's validation reads back as a view instead of stacking columns.
         if not isinstance(batch, Columns):
             return pd.DataFrame(batch, columns=list(schema.names), copy=False)
-        arrays = [_nan_for_none(a) if f.kind == "boolean" and f.nullable else a
+        arrays = [_nan_for_none(a) if f.kind in ("boolean", "string") and f.nullable else a
                   for f, a in zip(schema.features, batch.arrays, strict=True)]
         return pd.DataFrame(dict(zip(schema.names, arrays, strict=True)), columns=list(schema.names), copy=False)
     return _as_matrix(batch)
 
 
 def _nan_for_none(values: np.ndarray) -> np.ndarray:
-    """A nullable boolean column as the registrar checked the model on it (True, False, NaN): the
-    way pandas reads such a column, and scikit-learn turns NaN, not None, into a missing number."""
+    """A nullable string or boolean column as the registrar checked the model on it (NaN where
+    missing): the way pandas reads such a column, and the only missing value scikit-learn's
+    imputers see (SimpleImputer passes None through, to an encoder that ignores it)."""
     out = values.copy()
     out[np.fromiter((v is None for v in values), dtype=bool, count=len(values))] = np.nan
     return out

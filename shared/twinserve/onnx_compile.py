@@ -63,7 +63,15 @@ def _column_feed(session: Any, frame: Any) -> dict[str, np.ndarray]:
     names = tuple(str(c) for c in frame.columns)
     for column_name, (input_name, dtype) in zip(names, column_inputs(session.get_inputs(), names), strict=True):
         column = frame[column_name].to_numpy()
-        feed[input_name] = (column.astype(object) if dtype is object else column.astype(dtype)).reshape(-1, 1)
+        if dtype is object:
+            # A missing string as the server feeds it (None, see contract.Columns), never the NaN a
+            # CSV gives: a graph that matched "nan" to an encoder's NaN category would be proved
+            # equal here and then fail on every null the server sends it.
+            column = column.astype(object)
+            column[frame[column_name].isna().to_numpy()] = None
+            feed[input_name] = column.reshape(-1, 1)
+        else:
+            feed[input_name] = column.astype(dtype).reshape(-1, 1)
     return feed
 
 

@@ -324,8 +324,8 @@ def synthetic_rows(schema: InputSchema, estimator: Any, sample: Any, n_rows: int
                           for _ in range(n_rows)]
             if unseen and feature.categories and not feature.closed:
                 values = [UNSEEN_STRING if rng.random() < 0.02 else v for v in values]
-            if feature.nullable:
-                values = [None if rng.random() < 0.05 else v for v in values]
+            if feature.nullable:  # NaN, as pandas reads a missing string and the server hands it on
+                values = [np.nan if rng.random() < 0.05 else v for v in values]
             columns[name] = np.array(values, dtype=object)
     return pd.DataFrame(columns, columns=list(schema.names))
 
@@ -352,8 +352,8 @@ def probe(estimator: Any, schema: InputSchema, base: Any, ask_missing: bool) -> 
     for feature in schema.features:
         nullable = feature.nullable
         if ask_missing and not nullable:
-            trial = rows.copy()
-            trial[feature.name] = None if feature.kind in ("string", "boolean") else np.nan
+            trial = rows.copy()  # NaN: the missing value the server hands a DataFrame model
+            trial[feature.name] = np.nan
             if feature.kind in ("string", "boolean"):
                 trial[feature.name] = trial[feature.name].astype(object)
             nullable = _accepts(estimator, schema, trial)

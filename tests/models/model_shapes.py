@@ -164,7 +164,7 @@ def multi_output_classifier(rng: np.random.Generator) -> tuple[object, pd.DataFr
 
 def missing_strings_calibrated(rng: np.random.Generator) -> tuple[object, pd.DataFrame]:
     """CalibratedClassifierCV over a pipeline that fills missing strings with the most frequent
-    one (a CSV's empty cells), answering "yes"/"no"."""
+    one (a CSV's empty cells, NaN as pandas reads them), answering "yes"/"no"."""
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
@@ -173,7 +173,7 @@ def missing_strings_calibrated(rng: np.random.Generator) -> tuple[object, pd.Dat
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
     frame, label = _passengers(300, rng)
-    frame["embarked"] = frame["embarked"].where(rng.random(len(frame)) > 0.15, None)
+    frame["embarked"] = frame["embarked"].where(rng.random(len(frame)) > 0.15)
     prep = ColumnTransformer([
         ("num", make_pipeline(SimpleImputer(), StandardScaler()), ["age", "fare"]),
         ("cat", make_pipeline(SimpleImputer(strategy="most_frequent"), OneHotEncoder(handle_unknown="ignore")),

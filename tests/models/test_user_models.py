@@ -85,6 +85,13 @@ def _unseen_category_bodies(metadata: dict, samples: list[dict]) -> list[tuple[b
             for f in schema.features if f.kind == "string"]
 
 
+def _null_row(samples: list[dict]) -> list[dict]:
+    """The sample row holding the most nulls, if any: sent alone, each such column is all nulls,
+    which a batch with values beside them does not show (pandas types such a column differently)."""
+    most = max(samples, key=lambda row: list(row.values()).count(None))
+    return [most] if None in most.values() else []
+
+
 @pytest.fixture(scope="module", params=sorted(SHAPES))
 def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     name = request.param
@@ -100,6 +107,7 @@ def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
               json.dumps({"instances": samples}).encode()]
     bodies += [body for body, _ in _bad_bodies(metadata, samples)]
     bodies += [body for body, _ in _unseen_category_bodies(metadata, samples)]
+    bodies += [json.dumps({"features": row}).encode() for row in _null_row(samples)]
 
     child = subprocess.run([sys.executable, "-c", _LAMBDA_CHILD, str(REPO / "services" / "predict-lambda")],
                            input=json.dumps([b.decode() for b in bodies]), capture_output=True, text=True,
@@ -172,10 +180,10 @@ def test_answers_equal_scikit_learn_on_the_sample_rows(served: Served):
     schema = InputSchema.from_dict(served.metadata["input_schema"])
     frame = pd.DataFrame(served.samples, columns=list(schema.names))
     for feature in schema.features:  # the dtypes the model was fitted with, as the server builds them
-        if feature.kind == "string":
-            frame[feature.name] = frame[feature.name].astype(object)
-        elif feature.kind == "boolean" and feature.nullable:  # as pandas reads it from the CSV
+        if feature.kind in ("string", "boolean") and feature.nullable:  # NaN where missing, as pandas reads the CSV
             frame[feature.name] = frame[feature.name].astype(object).where(frame[feature.name].notna(), np.nan)
+        elif feature.kind == "string":
+            frame[feature.name] = frame[feature.name].astype(object)
     expected, expected_proba = call_model(served.estimator, schema, frame)
     document = json.loads(served.answers["gunicorn"][1][1])
     # Labels (classes, outlier flags, cluster ids) come back as the values predict gives, -1 not -1.0.
@@ -202,6 +210,21 @@ def test_answers_equal_scikit_learn_on_the_sample_rows(served: Served):
     assert document["model"]["sha256"] == served.metadata["artefacts"]["serving" if onnx else "source"]["sha256"]
 
 
+def test_a_row_with_a_null_sent_alone_is_answered_as_in_the_batch(served: Served):
+    # Both equal scikit-learn on the CSV's rows (NaN where missing): the batch is checked above.
+    rows = _null_row(served.samples)
+    if not rows:
+        return
+    alone = json.loads(served.answers["gunicorn"][-1][1])
+    batch = json.loads(served.answers["gunicorn"][1][1])
+    index = served.samples.index(rows[0])
+    assert alone["predictions"] == [batch["predictions"][index]]
+    if "probabilities" in batch:  # sums may round apart with the batch size (BLAS, float32 ONNX): ulps, no more
+        onnx = served.metadata["backend"] == "onnxruntime"
+        gap = np.max(np.abs(np.asarray(alone["probabilities"]) - [batch["probabilities"][index]]))
+        assert gap <= (PROBA_TOLERANCE if onnx else 1e-12), gap
+
+
 def test_serving_writes_no_runtime_warnings_per_request(served: Served):
     # ONNX Runtime warns on stderr when a graph's declared output shape differs from the answer's
     # (a multi-output regressor): one log line per request would drown the function's logs.
@@ -219,7 +242,8 @@ def test_an_unknown_category_is_refused_where_scikit_learn_refuses_it(served: Se
     # Whatever wraps the encoder (a grid search, a calibrated model), a value it refuses must not
     # reach a backend that would answer it anyway (an ONNX graph maps it to some category).
     cases = _unseen_category_bodies(served.metadata, served.samples)
-    answers = served.answers["gunicorn"][len(served.answers["gunicorn"]) - len(cases):]
+    end = len(served.answers["gunicorn"]) - len(_null_row(served.samples))
+    answers = served.answers["gunicorn"][end - len(cases):end]
     schema = InputSchema.from_dict(served.metadata["input_schema"])
     for (status, body), (_, feature) in zip(answers, cases, strict=True):
         frame = pd.DataFrame([{**served.samples[0], feature: _UNSEEN}], columns=list(schema.names))
