@@ -62,9 +62,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "--trace or --azure; a trace is rescaled only by --scale)")
     t.add_argument("--profile", choices=("constant", "diurnal", "trace", "azure"), default=None,
                    help="traffic shape (default: trace with --trace, azure with --azure, else constant)")
-    t.add_argument("--peak-to-mean", type=float, default=2.0,
+    t.add_argument("--peak-to-mean", type=float, default=None,
                    help="diurnal only: peak rate / mean rate, 1..2 (default 2: trough at zero)")
-    t.add_argument("--peak-hour-utc", type=float, default=14.0, help="diurnal only: hour of the peak (default 14)")
+    t.add_argument("--peak-hour-utc", type=float, default=None, help="diurnal only: hour of the peak (default 14)")
     t.add_argument("--trace", metavar="CSV", help="per-minute trace file (minute|timestamp, requests|count|rps), "
                    "priced as it is")
     t.add_argument("--span-minutes", "--span", dest="span_minutes", type=int, metavar="MINUTES",
@@ -146,13 +146,19 @@ def build_profile(args: argparse.Namespace) -> traffic.TrafficProfile:
         return dataclasses.replace(scaled, description=f"{profile.description}, rescaled to a mean of {mean:g} req/s")
     if args.trace or args.azure:
         raise traffic.TrafficError(f"a trace file given but --profile is {kind}")
+    if kind != "diurnal":  # a shape option on a flat profile is a mistake, not a no-op
+        for option in ("peak_to_mean", "peak_hour_utc"):
+            if getattr(args, option) is not None:
+                raise traffic.TrafficError(f"--{option.replace('_', '-')} applies to --profile diurnal")
     for option in ("scale", "span_minutes"):
         if getattr(args, option) is not None:
             raise traffic.TrafficError(f"--{option.replace('_', '-')} applies to a trace (--trace or --azure)")
     if args.rps is None:
         raise traffic.TrafficError("--rps is required (mean request rate, req/s) unless --trace or --azure is given")
     if kind == "diurnal":
-        return traffic.diurnal(args.rps, args.peak_to_mean, args.peak_hour_utc)
+        shape = {k: v for k, v in (("peak_to_mean", args.peak_to_mean), ("peak_hour_utc", args.peak_hour_utc))
+                 if v is not None}  # absent: the model's own defaults (2 and 14 h)
+        return traffic.diurnal(args.rps, **shape)
     return traffic.constant(args.rps)
 
 
