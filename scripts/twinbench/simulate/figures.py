@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from twinserve_support.paths import REPO  # noqa: E402
 
+from twinbench.cli.arg_types import non_negative_int
 from twinbench.simulate import engine, external, profiles
 from twinbench.simulate.errors import SimulationError
 from twinbench.simulate.hpa import load_hpa_spec
@@ -130,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out-dir", default="/tmp/twinbench-simulate", help="where the synthetic trace is written")
     parser.add_argument("--from", dest="results", help="make bench results folder for measured inputs")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed, >= 0 (default 0)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     try:
