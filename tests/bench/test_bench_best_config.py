@@ -150,5 +150,9 @@ def test_a_traffic_too_long_to_search_is_skipped_with_its_reason(searched, tmp_p
 
 
 def test_the_bench_refuses_a_search_budget_out_of_range(capsys):
-    assert main(["bench", "--search-budget-s", "0", "--quiet"]) == 2
-    assert "--search-budget-s must be > 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as refused:  # not a positive number: argparse's usage error
+        main(["bench", "--search-budget-s", "0", "--quiet"])
+    assert refused.value.code == 2
+    assert "--search-budget-s: must be a finite number > 0" in capsys.readouterr().err
+    assert main(["bench", "--search-budget-s", "4000", "--quiet"]) == 2  # past the cap: the run's own check
+    assert "--search-budget-s must be > 0 and <= 3600" in capsys.readouterr().err

@@ -114,3 +114,25 @@ def test_a_run_folder_that_cannot_be_made_is_a_run_folder_error(paths):
     with pytest.raises(RunFolderError, match="cannot create the run folder"), \
             RunFolder(formats.RESULTS, root=Path(paths["file"])):
         pass
+
+
+@pytest.mark.parametrize("edit, says", [
+    (lambda doc: {"format": doc["format"], "version": doc["version"]}, "violates its schema"),
+    (lambda doc: {**doc, "scenarios": "x"}, "violates its schema"),
+])
+def test_report_of_a_document_it_cannot_render_is_one_line(edit, says, tmp_path, capsys):
+    import json
+
+    from twinbench.results import formats
+
+    doc = {"format": formats.RESULTS.name, "version": formats.RESULTS.version}
+    (tmp_path / "results.json").write_text(json.dumps(edit(doc)))
+    assert main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and says in err, err
+
+
+def test_report_refuses_nan_in_a_document(tmp_path, capsys):
+    (tmp_path / "results.json").write_text('{"format": "twinbench.results", "version": 2, "x": NaN}')
+    assert main(["report", str(tmp_path)]) == 2
+    assert "NaN is not a number JSON allows" in capsys.readouterr().err

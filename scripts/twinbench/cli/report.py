@@ -36,7 +36,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"twinbench report: {exc}", file=sys.stderr)
         return 2
     folder = args.folder if args.folder.is_dir() else args.folder.parent
-    path = render_folder(folder, doc)
+    try:
+        path = render_folder(folder, doc)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        # A document the renderer cannot read: its schema says why in one line; if the schema
+        # finds nothing wrong, the renderer has a bug and the traceback is the right answer.
+        try:
+            results.validate(doc)
+        except results.ResultsError as invalid:
+            print(f"twinbench report: {invalid}".replace("\n", "; "), file=sys.stderr)
+            return 2
+        raise exc from None
     if args.print_table:
         print(summary_table(doc))
     print(f"report: {path}")

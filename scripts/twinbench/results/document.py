@@ -75,6 +75,11 @@ def write(document: dict[str, Any], folder: Path) -> Path:
     return write_json_atomic(document, folder / RESULTS_NAME)
 
 
+def _refuse_constant(name: str) -> Any:
+    """NaN and Infinity are not JSON: a document carrying them was edited by hand, never written here."""
+    raise ValueError(f"{name} is not a number JSON allows (the bench writes null for a missing figure)")
+
+
 def load(folder_or_file: Path, expected: Format | None = formats.RESULTS) -> dict[str, Any]:
     """Read a document from a results folder (its ``results.json``) or a path to a JSON file.
 
@@ -82,12 +87,12 @@ def load(folder_or_file: Path, expected: Format | None = formats.RESULTS) -> dic
     """
     path = folder_or_file / RESULTS_NAME if folder_or_file.is_dir() else folder_or_file
     try:
-        document = json.loads(path.read_text())
+        document = json.loads(path.read_text(), parse_constant=_refuse_constant)
     except FileNotFoundError as exc:
         raise ResultsError(f"{path} not found") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise ResultsError(f"{path} is unreadable: {exc}") from exc
-    except json.JSONDecodeError as exc:
+    except ValueError as exc:  # JSONDecodeError, or NaN/Infinity refused by _refuse_constant
         raise ResultsError(f"{path} is not JSON: {exc}") from exc
     if not isinstance(document, dict):
         raise ResultsError(f"{path} is not a twinbench document (not a JSON object)")
