@@ -75,6 +75,8 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         prog="twinbench",
         description="Benchmark one model served as AWS Lambda and as a Kubernetes container: "
         "cold start, warm latency, scalability and monthly cost, side by side.",
+        epilog="exit codes: 0 done, 2 bad input (one line on stderr), 130 interrupted; "
+        "each command's --help lists the rest of its own.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     if argv is None:
