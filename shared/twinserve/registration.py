@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import platform
+import re
 import shutil
 import sys
 import tempfile
@@ -350,13 +351,33 @@ def load_source(src: Path) -> Any:
 
         return joblib.load(src)
     except ModuleNotFoundError as exc:  # a package the model was built with, or the user's own module
-        raise RegistrationError(f"cannot load {src}: {_missing_module(exc.name or str(exc))}") from None
+        name = exc.name or str(exc)
+        reason = _other_version(name, f"it has no module {name}") or _missing_module(name)
+        raise RegistrationError(f"cannot load {src}: {reason}") from None
     except AttributeError as exc:  # a function or class of the user's script (pickled as __main__.name)
-        raise RegistrationError(
-            f"cannot load {src}: it refers to code defined in your own script or module ({' '.join(str(exc).split())[:150]}); "
-            "no server could run it either: use scikit-learn or numpy functions in the model") from None
+        detail = " ".join(str(exc).split())
+        found = re.search(r"attribute '([^']+)' on <module '([^']+)'", detail)
+        moved = _other_version(found[2], f"{found[2]} has no {found[1]}") if found else None
+        raise RegistrationError(f"cannot load {src}: " + (moved or (
+            f"it refers to code defined in your own script or module ({detail[:150]}); "
+            "no server could run it either: use scikit-learn or numpy functions in the model"))) from None
     except Exception as exc:  # a file that is not a joblib/pickle/skops file of a model
         raise RegistrationError(f"cannot load {src}: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}") from None
+
+
+def _other_version(module: str, what: str) -> str | None:
+    """When ``module`` belongs to an installed library (a path scikit-learn has since moved or
+    removed): that the model was saved with another version of it, else None."""
+    main = sys.modules.get("__main__")
+    if module in ("__main__", getattr(getattr(main, "__spec__", None), "name", None)):
+        return None  # the user's script: pickled as __main__, looked up in whatever runs as __main__ here
+    top = module.split(".", 1)[0]
+    distributions = importlib_metadata.packages_distributions().get(top)
+    if not distributions:
+        return None
+    version = importlib_metadata.version(distributions[0])
+    return (f"it was saved with another version of {distributions[0]} than the {version} installed here ({what}); "
+            f"load it where it was fitted and save it again with {distributions[0]} {version}, or refit it")
 
 
 def _missing_module(name: str) -> str:

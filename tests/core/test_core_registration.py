@@ -230,3 +230,19 @@ def test_whole_numbers_in_the_sample_make_a_number_feature_unless_an_encoder_kno
     features = {f["name"]: f for f in json.loads((tmp_path / "m" / "metadata.json").read_text())["input_schema"]["features"]}
     assert features["fare"]["kind"] == "number"
     assert features["pclass"]["kind"] == "integer"  # one-hot encoded: its values are a vocabulary
+
+
+def test_a_model_saved_with_another_scikit_learn_says_so_in_one_line(tmp_path, capsys, monkeypatch):
+    # Pickled from a module path scikit-learn has since moved (an old release's private module).
+    import pickle
+    import types
+
+    old_path = "sklearn.linear_model.logistic"
+    module = types.ModuleType(old_path)
+    monkeypatch.setattr(_Elsewhere, "__module__", old_path)
+    module._Elsewhere = _Elsewhere  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, old_path, module)
+    (tmp_path / "m.pkl").write_bytes(pickle.dumps(_Elsewhere()))
+    monkeypatch.delitem(sys.modules, old_path)
+    line = _one_line_exit_2(capsys, "--src", str(tmp_path / "m.pkl"), "--out", str(tmp_path / "o"))
+    assert "saved with another version of scikit-learn" in line and old_path in line
