@@ -40,6 +40,7 @@ def files(tmp_path: Path) -> dict[str, str]:
     (["--rps", "1", "--overlay", "{overlay}"], "workers must be"),
     (["--rps", "1", "--out", "{dir}"], "cannot write"),
     (["--rps", "1", "--out", "{missing_dir}"], "cannot write"),
+    (["--rps", "300000"], "more than the simulator takes in one minute"),
 ])
 def test_bad_option_is_one_line_and_exit_2(argv, says, files, capsys):
     code = simulate_cli.main([a.format(**files) for a in argv] + ["--minutes", "1", "--quiet"])
@@ -88,3 +89,31 @@ def test_calibrate_refuses_bad_options_before_the_replay(argv, says, files, caps
         code = exc.code
     err = capsys.readouterr().err.strip()
     assert code == 2 and says in err.splitlines()[-1], err
+
+
+def test_ctrl_c_is_exit_130_and_one_line(monkeypatch, capsys):
+    from twinbench.__main__ import main
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(simulate_cli, "run", interrupted)
+    assert main(["simulate", "--rps", "1"]) == 130
+    assert capsys.readouterr().err.strip() == "twinbench simulate: interrupted"
+
+
+def test_a_profile_past_the_simulators_bounds_is_a_profile_error():
+    import numpy as np
+    from twinbench.simulate.errors import ProfileError
+    from twinbench.simulate.profiles import (
+        MAX_SIMULATED_MINUTE,
+        MAX_SIMULATED_REQUESTS,
+        MinuteCounts,
+        check_simulatable,
+    )
+
+    minutes = MAX_SIMULATED_REQUESTS // MAX_SIMULATED_MINUTE + 1
+    with pytest.raises(ProfileError, match="more than one simulation runs"):
+        check_simulatable(MinuteCounts("long", np.full(minutes, MAX_SIMULATED_MINUTE)))
+    within = MinuteCounts("ok", np.full(3, MAX_SIMULATED_MINUTE))
+    assert check_simulatable(within) is within

@@ -67,6 +67,7 @@ def simulate_at_traffic(results_path: Path, *, rps: float | None, shape: str, tr
             else:
                 profile = profiles.constant(rps, minutes=SIM_CONSTANT_MINUTES)
             traffic = {"source": shape, "rps": rps, "minutes": profile.minutes}
+        profiles.check_simulatable(profile)  # a trace past the simulator's bounds is skipped, not run for hours
         inputs = inputs_from_results(results_path)
         config = SimulationConfig(
             profile, LambdaParams(memory_mb=inputs.memory_mb), KubeParams(pod_capacity_rps=inputs.pod_capacity_rps),

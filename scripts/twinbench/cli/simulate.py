@@ -291,6 +291,7 @@ def build_config(args: argparse.Namespace) -> engine.SimulationConfig:
                                         span_minutes=args.span_minutes, seed=args.seed)
         if args.scale is not None:
             profile = profile.scaled_to_mean(args.scale)
+        profiles.check_simulatable(profile)
     inputs = inputs_from_results(args.results) if args.results else default_inputs()
     platforms = tuple(p.strip() for p in args.platforms.split(",") if p.strip())
     if not platforms or any(p not in ("lambda", "kubernetes") for p in platforms):

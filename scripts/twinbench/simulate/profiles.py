@@ -34,10 +34,13 @@ from twinbench.traffic.traces import azure_functions as _azure_functions
 __all__ = [
     "MAX_MINUTES",
     "MAX_REQUESTS_PER_MINUTE",
+    "MAX_SIMULATED_MINUTE",
+    "MAX_SIMULATED_REQUESTS",
     "AzureFunction",
     "MinuteCounts",
     "arrival_chunks",
     "azure_functions",
+    "check_simulatable",
     "constant",
     "diurnal",
     "from_azure_csv",
@@ -121,6 +124,25 @@ class MinuteCounts:
         return {"name": self.name, "description": self.description, "minutes": self.minutes,
                 "requests": self.total, "mean_rps": self.mean_rps, "peak_minute_rps": self.peak_rps,
                 "idle_minutes": self.idle_minutes, "warnings": list(self.warnings)}
+
+
+MAX_SIMULATED_MINUTE = 12_000_000
+"""Most requests in one minute the per-request simulator takes (200,000 req/s): a minute is one
+chunk in memory, about 1 GB at this size; the traces allow more, which the cost model prices."""
+MAX_SIMULATED_REQUESTS = 2_000_000_000
+"""Most requests in one simulation: about twenty minutes at the engine's speed on this 2-core machine."""
+
+
+def check_simulatable(profile: MinuteCounts) -> MinuteCounts:
+    """``profile`` if one per-request simulation can run it in bounded memory and time; else ProfileError."""
+    peak, total = int(profile.counts.max()), profile.total
+    fix = "--scale R lowers the rate, --span-minutes shortens a trace; `twinbench cost` prices any rate"
+    if peak > MAX_SIMULATED_MINUTE:
+        raise ProfileError(f"a minute of {peak:,} requests is more than the simulator takes in one minute "
+                           f"({MAX_SIMULATED_MINUTE:,}, 200,000 req/s): {fix}")
+    if total > MAX_SIMULATED_REQUESTS:
+        raise ProfileError(f"{total:,} requests is more than one simulation runs ({MAX_SIMULATED_REQUESTS:,}): {fix}")
+    return profile
 
 
 def _check_rate(name: str, value: float, *, positive: bool = False) -> float:
