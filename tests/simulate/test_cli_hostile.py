@@ -117,3 +117,12 @@ def test_a_profile_past_the_simulators_bounds_is_a_profile_error():
         check_simulatable(MinuteCounts("long", np.full(minutes, MAX_SIMULATED_MINUTE)))
     within = MinuteCounts("ok", np.full(3, MAX_SIMULATED_MINUTE))
     assert check_simulatable(within) is within
+
+
+def test_an_idle_profile_does_not_miss_the_slo():
+    from twinbench.simulate.slo import Slo, check_slo
+
+    check = check_slo({"requests": 0, "throttled": 0, "rejected": 0, "slo_latency_ms": None}, Slo(10.0))
+    assert check.meets and check.binding == () and check.error_fraction == 0.0
+    missed = check_slo({"requests": 5, "throttled": 0, "rejected": 0, "slo_latency_ms": None}, Slo(10.0))
+    assert not missed.meets and missed.binding == ("latency",)

@@ -67,6 +67,8 @@ def platform_errors(res: dict[str, Any]) -> int:
 def check_slo(res: dict[str, Any], slo: Slo) -> SloCheck:
     """Judge one platform's simulated result (it must carry ``slo_latency_ms`` at ``slo.quantile``)."""
     requests = int(res["requests"])
+    if requests == 0:  # no request was late and none failed: an idle profile does not miss the objective
+        return SloCheck(True, None, 0, 0.0, ())
     errors = platform_errors(res)
     frac = errors / requests if requests else 0.0
     lat = res.get("slo_latency_ms")
