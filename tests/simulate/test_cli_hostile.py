@@ -32,6 +32,8 @@ def files(tmp_path: Path) -> dict[str, str]:
 
 @pytest.mark.parametrize("argv, says", [
     (["--rps", "1", "--seed", "-1"], "--seed must be >= 0"),
+    (["--rps", "1", "--slo-pct", "nan"], "--slo-pct must be in (0, 100)"),
+    (["--rps", "1", "--error-budget", "-1"], "--error-budget must be a fraction"),
     (["--azure", "{azure}", "--jobs", "2", "--top", "-1"], "--top must be >= 1"),
     (["--azure", "{azure}", "--top", "0"], "--top must be >= 1"),
     (["--azure", "{azure}", "--jobs", "2", "--seed", "-3"], "--seed must be >= 0"),

@@ -268,6 +268,10 @@ def _check_args(args: argparse.Namespace) -> None:
         raise ParameterError("--queue-limit must be <= 100000")
     if args.top is not None and args.top < 1:
         raise ParameterError(f"--top must be >= 1, got {args.top}")
+    if not 0 < args.slo_pct < 100:  # checked with or without --slo-ms: a bad value is never silently unused
+        raise ParameterError(f"--slo-pct must be in (0, 100), got {args.slo_pct}")
+    if not 0 <= args.error_budget <= 1:
+        raise ParameterError(f"--error-budget must be a fraction in [0, 1], got {args.error_budget}")
     if args.seed < 0:  # numpy's generators take only non-negative seeds
         raise ParameterError(f"--seed must be >= 0, got {args.seed}")
     if (args.trace or args.azure) and args.rps is not None:
