@@ -181,11 +181,13 @@ def register(
     samples_source: str,
     metrics: dict[str, float] | None = None,
     source_format: str = "skops",
+    onnx: bool = True,
 ) -> dict[str, Any]:
     """Write artefacts + metadata into ``out_dir`` atomically (a half-written model never serves).
 
     ``check_rows``: a DataFrame with the schema's columns on which an ONNX form must equal the
-    estimator to be kept. ``sample_rows``: rows by name kept beside the model (samples.json).
+    estimator to be kept (``onnx=False``: none is tried). ``sample_rows``: rows by name kept
+    beside the model (samples.json).
     """
     import skops.io as sio
 
@@ -211,7 +213,10 @@ def register(
     labels = output_labels(estimator)
     classifier = labels is not None
     task = "classification" if classifier else "regression"
-    compiled, equivalence = compile_to_onnx(estimator, schema, check_rows, task)
+    if onnx:
+        compiled, equivalence = compile_to_onnx(estimator, schema, check_rows, task)
+    else:
+        compiled, equivalence = None, {"rows": 0, "tried": []}
     source_sha = sha256_bytes(source_bytes)
     created = datetime.now(UTC)
     samples_bytes = (json.dumps({"source": samples_source, "rows": sample_rows}, indent=1) + "\n").encode()
@@ -289,7 +294,14 @@ def import_estimator(src: Path, out_dir: Path, name: str | None = None, sample_p
 
     Raises RegistrationError (one line) for anything that stops registration.
     """
-    from twinserve.schema_infer import check_fitted, infer_schema, probe, read_sample, synthetic_rows
+    from twinserve.schema_infer import (
+        check_fitted,
+        infer_schema,
+        probe,
+        read_sample,
+        synthetic_rows,
+        unlisted_closed,
+    )
 
     notes: list[str] = []
     estimator = load_source(src)
@@ -326,8 +338,13 @@ def import_estimator(src: Path, out_dir: Path, name: str | None = None, sample_p
     # Drawn rows may hold what the model refuses (an integer through a closed encoder, say):
     # keep only rows it answers, so the ONNX check compares answers, not refusals.
     check_rows = _answerable(estimator, schema, check_rows)
+    closed_unlisted = unlisted_closed(estimator, schema, sample_frame)
+    if closed_unlisted:
+        notes.append(f"the model refuses values it does not know in {', '.join(closed_unlisted[:10])}, but no encoder "
+                     "the registrar can read lists them: scikit-learn serves it, and refuses such values itself (422)")
     document = register(estimator, out_dir, name=name or src.stem, schema=schema, check_rows=check_rows,
-                        sample_rows=sample_records(sample_frame, schema), samples_source=source)
+                        sample_rows=sample_records(sample_frame, schema), samples_source=source,
+                        onnx=not closed_unlisted)
     return document, notes
 
 

@@ -49,11 +49,6 @@ def read_sample(path: Path, string_columns: tuple[str, ...] = ()) -> Any:
     return frame
 
 
-def _steps(estimator: Any) -> list[Any]:
-    """The estimator and every fitted sub-estimator inside it (pipelines, column transformers)."""
-    return [step for step, _ in _steps_with_names(estimator, None)]
-
-
 def _steps_with_names(estimator: Any, inherited: list[str] | None) -> list[tuple[Any, list[str] | None]]:
     """Each sub-estimator with the feature names its columns carry: its own ``feature_names_in_``,
     else the names it was handed (a ColumnTransformer's column list, or the step before it in a
@@ -82,7 +77,7 @@ def _steps_with_names(estimator: Any, inherited: list[str] | None) -> list[tuple
 # model's members, a target transformer's regressor, a feature union's parts. A member fitted on
 # a subset of the columns is caught by the width check in _steps_with_names.
 _SAME_INPUT_ATTRIBUTES = ("best_estimator_", "regressor_", "estimator_", "estimators_", "calibrated_classifiers_",
-                          "transformer_list")
+                          "transformer_list", "estimator")  # estimator: FrozenEstimator's (a template elsewhere)
 
 
 def _flat(value: Any) -> list[Any]:
@@ -125,8 +120,7 @@ def _is_text_model(estimator: Any) -> bool:
 def _known_categories(estimator: Any) -> dict[str, list[Any]]:
     """Feature name -> the categories an encoder fitted on that column knows (NaN/None dropped)."""
     known: dict[str, list[Any]] = {}
-    for step in _steps(estimator):
-        names = getattr(step, "feature_names_in_", None)
+    for step, names in _steps_with_names(estimator, None):  # an encoder behind an imputer: the imputer's names
         categories = getattr(step, "categories_", None)
         if names is None or categories is None or isinstance(categories, str):
             continue
@@ -340,6 +334,22 @@ def _accepts(estimator: Any, schema: InputSchema, frame: Any) -> bool:
         return True
     except Exception:  # any refusal at all means: not accepted
         return False
+
+
+def unlisted_closed(estimator: Any, schema: InputSchema, base: Any) -> list[str]:
+    """String features the model refuses an unseen value of, though no encoder found says which
+    values it knows (an encoder inside a wrapper the registrar cannot read): the core cannot
+    refuse those values first, so only scikit-learn itself may serve the model."""
+    if schema.layout != "dataframe":
+        return []
+    found = []
+    for feature in schema.features:
+        if feature.kind == "string" and feature.categories is None:
+            trial = base.head(16).copy()
+            trial[feature.name] = UNSEEN_STRING
+            if not _accepts(estimator, schema, trial):
+                found.append(feature.name)
+    return found
 
 
 def probe(estimator: Any, schema: InputSchema, base: Any, ask_missing: bool) -> InputSchema:

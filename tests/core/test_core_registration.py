@@ -246,3 +246,39 @@ def test_a_model_saved_with_another_scikit_learn_says_so_in_one_line(tmp_path, c
     monkeypatch.delitem(sys.modules, old_path)
     line = _one_line_exit_2(capsys, "--src", str(tmp_path / "m.pkl"), "--out", str(tmp_path / "o"))
     assert "saved with another version of scikit-learn" in line and old_path in line
+
+
+def test_an_encoder_behind_an_imputer_closes_its_features_with_the_imputers_names(tmp_path, capsys):
+    # The encoder was fitted on the imputer's array (no names of its own): the most common way to
+    # one-hot a string column with gaps, and OneHotEncoder refuses unknown values by default.
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    frame = pd.DataFrame({"city": ["a", "b", None, "a"] * 10, "x": np.arange(40.0)})
+    model = make_pipeline(ColumnTransformer([("city", make_pipeline(SimpleImputer(strategy="most_frequent"),
+                                                                    OneHotEncoder()), ["city"])],
+                                            remainder="passthrough"), LogisticRegression())
+    joblib.dump(model.fit(frame, np.arange(40) % 2), tmp_path / "m.joblib")
+    frame.to_csv(tmp_path / "s.csv", index=False)
+    code, err = _register(capsys, "--src", str(tmp_path / "m.joblib"), "--sample", str(tmp_path / "s.csv"),
+                          "--out", str(tmp_path / "m"))
+    assert code == 0, err
+    features = {f["name"]: f for f in json.loads((tmp_path / "m" / "metadata.json").read_text())["input_schema"]["features"]}
+    assert features["city"] == {"name": "city", "kind": "string", "nullable": True, "categories": ["a", "b"], "closed": True}
+
+
+def test_a_model_refusing_values_no_encoder_lists_is_served_by_scikit_learn(tmp_path):
+    from twinserve.schema import Feature, InputSchema
+    from twinserve.schema_infer import unlisted_closed
+
+    class Strict:  # a wrapper the registrar cannot read into: it knows "a" and "b" only
+        def predict(self, rows):
+            if not rows["city"].isin(["a", "b"]).all():
+                raise ValueError("unknown city")
+            return np.zeros(len(rows))
+
+    schema = InputSchema((Feature("city", "string"),), "dataframe")
+    assert unlisted_closed(Strict(), schema, pd.DataFrame({"city": ["a", "b"]})) == ["city"]
