@@ -14,6 +14,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from twinbench.cli.one_line_parser import OneLineParser
+
 # (command, module that registers it, its one-line help: kept equal to the module's by a test)
 COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("bench", "twinbench.cli.bench",
@@ -71,7 +73,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
     Without ``argv`` every command module is imported and registered (the full parser).
     """
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="twinbench",
         description="Benchmark one model served as AWS Lambda and as a Kubernetes container: "
         "cold start, warm latency, scalability and monthly cost, side by side.",

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from twinbench.cli.arg_types import positive_float, positive_int
+from twinbench.cli.one_line_parser import OneLineParser
 
 EXIT_OK = 0
 EXIT_USER_ERROR = 2
@@ -299,7 +300,7 @@ def main_kubectl(argv: list[str] | None = None) -> int:
 
 
 def _standalone(command: str, argv: list[str] | None) -> int:
-    sub = argparse.ArgumentParser().add_subparsers()
+    sub = OneLineParser().add_subparsers()
     register(sub)
     parser = sub.choices[command]
     parser.prog = f"scripts/{command.replace('-', '_')}.py"

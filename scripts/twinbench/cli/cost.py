@@ -16,6 +16,7 @@ import sys
 import time
 from typing import Any
 
+from twinbench.cli.one_line_parser import OneLineParser
 from twinbench.cost import model as cost
 from twinbench.cost import traffic
 
@@ -306,7 +307,7 @@ def render_text(result: cost.CostComparison) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the subcommand alone (tests, debugging) without the other twinbench commands."""
-    parser = argparse.ArgumentParser(prog="twinbench")
+    parser = OneLineParser(prog="twinbench")
     register(parser.add_subparsers(dest="command", required=True))
     args: Any = parser.parse_args(["cost", *(argv or [])])
     return int(args.func(args))

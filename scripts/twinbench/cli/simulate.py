@@ -20,6 +20,7 @@ from typing import Any
 
 from twinserve_support.lambda_caps import ACCOUNT_CONCURRENCY_DEFAULT, deployed_caps
 
+from twinbench.cli.one_line_parser import OneLineParser
 from twinbench.simulate import engine, profiles
 from twinbench.simulate.errors import OutputError, ParameterError, ProfileError, SimulationError
 from twinbench.simulate.hpa import load_hpa_spec
@@ -450,7 +451,7 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the subcommand alone (``python -m twinbench.cli.simulate``)."""
-    parser = argparse.ArgumentParser(prog="twinbench")
+    parser = OneLineParser(prog="twinbench")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["simulate", *(sys.argv[1:] if argv is None else argv)])
     return int(args.func(args))

@@ -27,6 +27,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from twinbench.cli.arg_types import non_negative_int, positive_int
+from twinbench.cli.one_line_parser import OneLineParser
 from twinbench.local_lambda import LocalLambda
 from twinbench.local_lambda.environments import runtime_environment
 from twinbench.local_lambda.events import FrontRequest, build_event
@@ -192,7 +193,7 @@ def run_overhead(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m twinbench.local_lambda.overhead``: the same as ``serve-lambda --overhead``."""
-    parser = argparse.ArgumentParser(prog="python -m twinbench.local_lambda.overhead", description=__doc__,
+    parser = OneLineParser(prog="python -m twinbench.local_lambda.overhead", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_overhead_arguments(parser)
     return run_overhead(parser.parse_args(argv))

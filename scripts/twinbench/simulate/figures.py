@@ -22,6 +22,7 @@ import numpy as np
 from twinserve_support.paths import REPO  # noqa: E402
 
 from twinbench.cli.arg_types import non_negative_int
+from twinbench.cli.one_line_parser import OneLineParser
 from twinbench.simulate import engine, external, profiles
 from twinbench.simulate.errors import SimulationError
 from twinbench.simulate.hpa import load_hpa_spec
@@ -127,7 +128,7 @@ def render(rows: list[dict[str, Any]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m twinbench.simulate.figures", description=__doc__,
+    parser = OneLineParser(prog="python -m twinbench.simulate.figures", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out-dir", default="/tmp/twinbench-simulate", help="where the synthetic trace is written")
     parser.add_argument("--from", dest="results", help="make bench results folder for measured inputs")
