@@ -258,16 +258,20 @@ def _write(doc: dict[str, Any], output: Path | None) -> None:
 def _check_output(output: Path | None, command: str) -> None:
     """Refuse an --output that cannot be written before collecting, not after: raises OutputError.
 
-    Its folder is created here, as writing it would (a missing folder is not an error).
+    Nothing is created here (a missing folder is made when the document is written); only a
+    directory in its place, or a file where a folder of its path should be, is refused.
     """
     if output is None:
         return
     if output.is_dir():
         raise OutputError(f"{command}: cannot write --output {output}: it is a directory")
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"{command}: cannot write --output {output}: {exc.strerror or exc}") from None
+    ancestor = output.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise OutputError(f"{command}: cannot write --output {output}: {ancestor} is not a folder")
+    if not os.access(ancestor, os.W_OK):
+        raise OutputError(f"{command}: cannot write --output {output}: {ancestor} is not writable")
 
 
 class OutputError(Exception):
