@@ -135,3 +135,10 @@ def test_report_refuses_nan_in_a_document(tmp_path, capsys):
     (tmp_path / "results.json").write_text('{"format": "twinbench.results", "version": 2, "x": NaN}')
     assert main(["report", str(tmp_path)]) == 2
     assert "NaN is not a number JSON allows" in capsys.readouterr().err
+
+
+def test_a_refused_collect_creates_no_output_folder(paths, capsys):
+    out = Path(paths["dir"]) / "no" / "such" / "kubectl.json"
+    assert main([*KC, "--kubectl", paths["missing"], "--output", str(out)]) == 2
+    assert not (Path(paths["dir"]) / "no").exists()
+    assert "no such file or command" in capsys.readouterr().err
