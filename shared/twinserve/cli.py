@@ -11,16 +11,50 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 from pathlib import Path
 
 from twinserve.errors import TwinserveError
+
+EXIT_USAGE = 2
+
+# A name is a path segment of the V2 routes (/v2/models/{name}) and a label in metadata.json:
+# letters, digits, '.', '_' and '-', starting with a letter or digit (so never '', '.' or '..').
+_MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def _usage_error(command: str, message: str) -> int:
+    """One line on stderr, the usage exit code: bad input is never a traceback."""
+    prefix = "twinserve predict: error: " if command == "predict" else "error: "
+    print(prefix + message, file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _folder_problem(out: Path) -> str | None:
+    """Why ``out`` cannot be (re)written as a model folder, or None: it, or a folder on its path, is a file."""
+    for path in (out, *out.parents):
+        if path.exists() or path.is_symlink():
+            return None if path.is_dir() else (
+                f"--out {out} is a file, not a folder" if path == out else f"--out {out}: {path} is a file, not a folder")
+    return None
+
+
+def _name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a model, or None."""
+    if _MODEL_NAME.fullmatch(name):
+        return None
+    return (f"model name {name!r} is not allowed: use 1-128 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit (it is a path segment of /v2/models/{name})")
 
 
 def _train(args: argparse.Namespace) -> int:
     from twinserve.registration import print_summary
     from twinserve.training import train
 
+    problem = _folder_problem(args.out)
+    if problem:
+        return _usage_error("train", problem)
     document = train(args.model, args.out, seed=args.seed, source_format=args.format)
     print_summary(document, args.out)
     return 0
@@ -30,8 +64,14 @@ def _import(args: argparse.Namespace) -> int:
     from twinserve.errors import RegistrationError
     from twinserve.registration import import_estimator, print_summary
 
+    name = args.name if args.name is not None else args.src.stem
+    problem = _folder_problem(args.out)
+    if problem is None and (bad_name := _name_problem(name)):
+        problem = bad_name if args.name is not None else f"{bad_name}; {args.src.name} gives it: pass --name"
+    if problem:
+        return _usage_error("import", problem)
     try:
-        document, notes = import_estimator(args.src, args.out, name=args.name, sample_path=args.sample,
+        document, notes = import_estimator(args.src, args.out, name=name, sample_path=args.sample,
                                            text_column=args.text_column)
     except RegistrationError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
@@ -43,6 +83,12 @@ def _import(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
     from twinserve.client.command import run_predict  # needs requests (and botocore for SigV4)
 
+    if args.out is not None and args.out.is_dir():  # refused before anything is sent
+        return _usage_error("predict", f"--out {args.out} is a folder; give a file name")
+    if args.out is not None and not args.out.parent.is_dir():
+        folder = args.out.parent
+        return _usage_error("predict", f"--out {args.out}: " + (
+            f"{folder} is a file, not a folder" if folder.exists() else f"folder {folder} does not exist"))
     return run_predict(args)
 
 
@@ -72,8 +118,10 @@ Other SAMPLE columns (a label, say) are ignored and listed. Without --sample it 
 a warning: the checks run on rows drawn from what the estimator learned.
 
 Exit status: 0 registered; 2 the model or sample cannot be registered (one line says why: not
-fitted, SAMPLE lacks columns, the model fails on the sample, an unreadable file, a library the
-servers do not ship such as xgboost, or code of your own script).
+fitted, SAMPLE lacks columns or TEXT_COLUMN, the model fails on the sample, an unreadable file or
+one that is not a joblib/pickle/skops model, a library the servers do not ship such as xgboost,
+or code of your own script), or --out is a file, or the name is not 1-128 letters, digits, '.',
+'_' or '-' starting with a letter or digit (it is a path segment of /v2/models/{name}).
 
 Example:
   twinserve import --src model.joblib --sample rows.csv --out model
@@ -142,7 +190,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="twinserve", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    train = sub.add_parser("train", help="train and register a default model")
+    train = sub.add_parser("train", help="train and register a default model",
+                           description="Fit a default model on breast_cancer and register it in --out.\n\n"
+                           "Exit status: 0 registered; 2 --out is a file (or a file is on its path); "
+                           "1 registration failed.")
     train.add_argument("--model", choices=("rf", "logreg"), default="rf", help="rf: RandomForest, 100 trees (default); logreg: StandardScaler + LogisticRegression")
     train.add_argument("--out", type=Path, default=Path("model"), help="model directory to (re)write (default: model/)")
     train.add_argument("--seed", type=int, default=0, help="random seed for the split and the estimator")

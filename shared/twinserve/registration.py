@@ -308,6 +308,8 @@ def import_estimator(src: Path, out_dir: Path, name: str | None = None, sample_p
     check_fitted(estimator)
     notes += _label_notes(estimator)
     sample = read_sample(sample_path) if sample_path is not None else None
+    if text_column is not None and sample is not None and text_column not in sample.columns:
+        raise RegistrationError(f"SAMPLE has no column {text_column!r} (TEXT_COLUMN); it has {', '.join(map(str, sample.columns[:20]))}")
     schema, unused = infer_schema(estimator, sample, text_column)
     recoded = tuple(f.name for f in schema.features if f.kind == "string" and sample is not None
                     and sample[f.name].dtype.kind != "O")
@@ -379,7 +381,8 @@ def load_source(src: Path) -> Any:
             f"it refers to code defined in your own script or module ({detail[:150]}); "
             "no server could run it either: use scikit-learn or numpy functions in the model"))) from None
     except Exception as exc:  # a file that is not a joblib/pickle/skops file of a model
-        raise RegistrationError(f"cannot load {src}: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}") from None
+        detail = f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+        raise RegistrationError(f"cannot load {src}: it is not a joblib, pickle or skops model file ({detail})") from None
 
 
 def _other_version(module: str, what: str) -> str | None:

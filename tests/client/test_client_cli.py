@@ -68,6 +68,19 @@ def test_bad_usage_exits_2_with_one_line(server, capsys, argv, message):
     assert code == 2 and err.count("\n") == 1 and message in err, err
 
 
+@pytest.mark.parametrize("out,message", [
+    ("{d}", "is a folder; give a file name"),
+    ("{d}/missing/x.csv", "folder {d}/missing does not exist"),
+    ("{d}/afile/x.csv", "{d}/afile is a file, not a folder"),
+])
+def test_a_bad_out_is_refused_before_anything_is_sent(server, tmp_path, capsys, out, message):
+    (tmp_path / "afile").write_text("")
+    code = main(["predict", "--url", server.url, "--row", "1", "--out", out.replace("{d}", str(tmp_path))])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and message.replace("{d}", str(tmp_path)) in err, err
+    assert server.posts() == []
+
+
 @pytest.mark.parametrize("url", ["ftp://example.com", "example.com/predict", "http://", "http://h/x?a=1"])
 def test_bad_urls_exit_2(url, capsys):
     assert main(["predict", "--url", url, "--row", "1"]) == 2
