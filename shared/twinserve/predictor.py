@@ -10,6 +10,7 @@ import numpy as np
 from twinserve.backends import Outputs
 from twinserve.contract import Batch, InputSpec, parse_body
 from twinserve.model_store import LoadedModel
+from twinserve.model_warnings import silence_repeating
 from twinserve.responses import json_bytes
 from twinserve.samples import example_bodies
 from twinserve.settings import Settings
@@ -58,10 +59,14 @@ class Predictor:
         """One row the model is known to accept (the registered sample's first), validated."""
         return parse_body(example_bodies(self.model.metadata, self.model.samples)[0], self.spec)
 
-    def self_test(self) -> None:
-        """One real prediction per example body through the whole path; raises if the model cannot answer."""
-        for body in example_bodies(self.model.metadata, self.model.samples)[:4]:
-            self.predict_body(body)
+    def self_test(self) -> list[str]:
+        """One real prediction per example body through the whole path; raises if the model cannot
+        answer. Warnings the model raises there are logged once and silenced (returned)."""
+        def run() -> None:
+            for body in example_bodies(self.model.metadata, self.model.samples)[:4]:
+                self.predict_body(body)
+
+        return silence_repeating(run)
 
 
 def as_matrix(batch: Batch) -> np.ndarray:
