@@ -49,6 +49,15 @@ def _items(text: str) -> list[dict[str, Any]]:
     return doc.get("items", []) if doc.get("kind", "").endswith("List") else [doc]
 
 
+def _objects(docs: list[Any], source: Path) -> list[dict[str, Any]]:
+    """``docs`` when each is an object with a kind and a metadata.name; ValueError (one line) otherwise."""
+    for doc in docs:
+        if not (isinstance(doc, dict) and isinstance(doc.get("kind"), str)
+                and isinstance(doc.get("metadata"), dict) and isinstance(doc["metadata"].get("name"), str)):
+            raise ValueError(f"{source}: an object without kind and metadata.name: {' '.join(str(doc).split())[:80]}")
+    return docs
+
+
 def _key(obj: dict[str, Any]) -> tuple[str, str]:
     return obj["kind"], obj["metadata"]["name"]
 
@@ -71,12 +80,12 @@ def snapshot(rendered: list[dict[str, Any]], live: list[dict[str, Any]]) -> tupl
 
 def cmd_snapshot(args: argparse.Namespace) -> int:
     try:
-        rendered = [d for d in yaml.safe_load_all(args.rendered.read_text()) if d]
-        live = [obj for path in args.live for obj in _items(path.read_text())]
-    except (OSError, ValueError, yaml.YAMLError, AttributeError) as exc:
-        print(f"error: cannot read the state to roll back to: {exc}", file=sys.stderr)
+        rendered = _objects([d for d in yaml.safe_load_all(args.rendered.read_text()) if d], args.rendered)
+        live = [obj for path in args.live for obj in _objects(_items(path.read_text()), path)]
+        restore, created, first = snapshot(rendered, live)
+    except (OSError, ValueError, yaml.YAMLError, AttributeError) as exc:  # UnicodeDecodeError, JSON errors included
+        print(f"error: cannot read the state to roll back to: {' '.join(str(exc).split())[:300]}", file=sys.stderr)
         return 2
-    restore, created, first = snapshot(rendered, live)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "restore.yaml").write_text(yaml.safe_dump_all(restore, sort_keys=False) if restore else "")
     (args.out / "created.txt").write_text("".join(f"{name}\n" for name in created))

@@ -54,6 +54,14 @@ __all__ = ["CONTAINER_NAME", "DEPLOYMENT_NAME", "ContainerLimits", "ManifestErro
            "load_objects", "main", "parse_quantity", "predictor_limits", "validate_schemas"]
 
 
+def _load(path: Path) -> list[dict[str, Any]]:
+    """:func:`load_objects`, with a file that is not UTF-8 text (a binary, say) as a ManifestError."""
+    try:
+        return load_objects(path)
+    except UnicodeDecodeError as exc:
+        raise ManifestError(f"{path}: not UTF-8 text (byte {exc.start}); expected rendered YAML manifests") from None
+
+
 # ---------------------------------------------------------------------------- schema
 # Custom resources kubernetes-validate has no schema for: a vendored strict schema each, so an
 # optional overlay's CRD objects are checked as strictly as the built-in kinds.
@@ -103,7 +111,7 @@ def validate_schemas(objects: list[dict[str, Any]], kubernetes_version: str, sou
 def cmd_schema(args: argparse.Namespace) -> int:
     failed = 0
     for path in args.files:
-        objects = load_objects(path)
+        objects = _load(path)
         if not objects:
             raise ManifestError(f"{path}: no Kubernetes objects (empty render?)")
         problems = validate_schemas(objects, args.kubernetes_version, str(path))
@@ -118,7 +126,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------- limits
 def cmd_limits(args: argparse.Namespace) -> int:
-    limits = predictor_limits(load_objects(args.file))
+    limits = predictor_limits(_load(args.file))
     if args.format == "json":
         print(json.dumps(limits.as_dict(), sort_keys=True))
     else:  # podman / docker run flags
@@ -130,7 +138,7 @@ def cmd_limits(args: argparse.Namespace) -> int:
 def cmd_posture(args: argparse.Namespace) -> int:
     failed = 0
     for path in args.files:
-        problems = k8s_posture.problems(load_objects(path))
+        problems = k8s_posture.problems(_load(path))
         for problem in problems:
             print(f"FAIL {path}: {problem}", file=sys.stderr)
         failed += len(problems)
@@ -179,7 +187,7 @@ def describe(objects: list[dict[str, Any]]) -> dict[str, str]:
 
 
 def cmd_describe(args: argparse.Namespace) -> int:
-    facts = describe(load_objects(args.file))
+    facts = describe(_load(args.file))
     if args.get:
         if args.get not in facts:
             raise ManifestError(f"unknown key {args.get!r}; known: {', '.join(sorted(facts))}")
@@ -221,6 +229,10 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except ManifestError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (KeyError, TypeError, AttributeError, StopIteration) as exc:  # an object without a field a check reads
+        what = f"no field {exc}" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {exc}"
+        print(f"error: an object in the manifests lacks what {args.command} reads ({what})", file=sys.stderr)
         return 2
 
 

@@ -105,3 +105,25 @@ def test_schema_fails_on_unknown_kinds_and_fields(tmp_path, text, message):
     result = run_schema(tmp_path, text)
     assert result.returncode == 1
     assert message in result.stderr
+
+
+SUBCOMMANDS = [["schema", "--kubernetes-version", K8S_VERSION], ["limits"], ["posture"], ["describe"]]
+
+
+@pytest.mark.parametrize("command", SUBCOMMANDS, ids=lambda c: c[0])
+def test_a_binary_file_is_one_line_exit_2(tmp_path, capsys, command):
+    (tmp_path / "b.yaml").write_bytes(b"apiVersion: v1\n\xff\xfe\x00\x01binary")
+    assert k8s_validate.main([*command, str(tmp_path / "b.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "b.yaml: not UTF-8 text (byte 15)" in err, err
+
+
+@pytest.mark.parametrize("command", SUBCOMMANDS[1:], ids=lambda c: c[0])
+@pytest.mark.parametrize("text", ["apiVersion: apps/v1\nkind: Deployment\n",
+                                  "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: twinserve-predict}\n"],
+                         ids=["no-metadata", "no-spec"])
+def test_an_object_without_the_fields_a_check_reads_is_one_line_exit_2(tmp_path, capsys, command, text):
+    (tmp_path / "d.yaml").write_text(text)
+    assert k8s_validate.main([*command, str(tmp_path / "d.yaml")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err, err
