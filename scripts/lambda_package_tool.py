@@ -51,7 +51,10 @@ Subcommands (run in this order by `make package-lambda`):
           but the stdlib and the unzipped package) import each handler and answer real-shaped HTTP
           API v2 events for /predict and /health; exit 1 on any wrong answer.
 
-Exit status: 0 when every check passed, 1 when a check failed, 2 on bad usage.
+Exit status: 0 when every check passed, 1 when a check failed, 2 on bad usage or input (one line:
+--zip not a zip archive or empty, --pkg or --json-out in the way, a template that is missing, not
+UTF-8 or not a JSON CloudFormation template, a package without a registered model, an unreadable
+event or serverless.yml, a --python that cannot run).
 """
 """The ``--help`` text: what it does, step by step, and its exit codes."""
 
@@ -86,6 +89,35 @@ def serverless_yml_for(text: str, backend: str) -> str:
     other = [mark for name, mark in _BACKEND_MARKS.items() if name != backend]
     return "\n".join(line for line in text.splitlines() if not any(line.rstrip().endswith(m) for m in other)) + "\n"
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo", ".pytest_cache", "*.joblib", *TOOLING_MODULES)
+
+
+class UsageError(Exception):
+    """Bad usage or input: ``main`` prints the message as one line and exits 2."""
+
+
+def _read_json(path: Path, what: str) -> object:
+    """The JSON document at ``path``; UsageError (one line) if it is missing, not UTF-8 or not JSON."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"{what} {path} not found") from None
+    except OSError as exc:
+        raise UsageError(f"{what} {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{what} {path} is not UTF-8 text (byte {exc.start})") from None
+    except ValueError as exc:
+        raise UsageError(f"{what} {path} is not JSON: {exc}") from None
+
+
+def _registered_model(pkg: Path) -> dict:
+    """The package's model metadata; UsageError when the package carries no registered model."""
+    if not pkg.is_dir():
+        raise UsageError(f"--pkg {pkg} is not a folder (unzip the package with the size subcommand)")
+    metadata = _read_json(pkg / "model" / "metadata.json", "the package's model metadata")
+    if not (isinstance(metadata, dict) and isinstance(metadata.get("name"), str)
+            and isinstance(metadata.get("artefacts"), dict)):
+        raise UsageError(f"{pkg / 'model' / 'metadata.json'} is not a registered model's metadata (no name/artefacts)")
+    return metadata
 
 
 def _fail(message: str) -> int:
@@ -166,9 +198,18 @@ def cmd_size(args: argparse.Namespace) -> int:
     zip_path: Path = args.zip
     if not zip_path.exists():
         return _fail(f"{zip_path} not found; run `osls package` first")
-    total, per_top, n_files = _zip_uncompressed_bytes(zip_path)
-
     pkg: Path = args.pkg
+    if not zipfile.is_zipfile(zip_path):
+        raise UsageError(f"--zip {zip_path} is not a zip archive")
+    if pkg.exists() and not pkg.is_dir():
+        raise UsageError(f"--pkg {pkg} is a file; it must be a folder to unzip into (it is emptied)")
+    if args.top < 0:
+        raise UsageError(f"--top must be >= 0, not {args.top}")
+    if args.json_out is not None and args.json_out.is_dir():
+        raise UsageError(f"--json-out {args.json_out} is a folder; give a file name")
+    total, per_top, n_files = _zip_uncompressed_bytes(zip_path)
+    if not per_top:
+        raise UsageError(f"--zip {zip_path} holds no files")
     if pkg.exists():
         shutil.rmtree(pkg)
     pkg.mkdir(parents=True)
@@ -281,8 +322,14 @@ def template_problems(template: dict, arch: str = "x86_64") -> list[str]:
 
 
 def cmd_check_template(args: argparse.Namespace) -> int:
-    template = json.loads(args.template.read_text())
-    problems = template_problems(template, args.arch)
+    template = _read_json(args.template, "--template")
+    if not (isinstance(template, dict) and isinstance(template.get("Resources"), dict)
+            and all(isinstance(r, dict) for r in template["Resources"].values())):
+        raise UsageError(f"--template {args.template} is not a CloudFormation template (no Resources object)")
+    try:
+        problems = template_problems(template, args.arch)
+    except (AttributeError, TypeError) as exc:  # a resource whose properties have another shape
+        raise UsageError(f"--template {args.template}: a resource of an unexpected shape ({exc})") from None
     for problem in problems:
         print(f"FAIL: {problem}", file=sys.stderr)
     if problems:
@@ -380,12 +427,19 @@ def _function_env(service_yml: Path, function: str) -> dict[str, str]:
 
 def cmd_smoke(args: argparse.Namespace) -> int:
     pkg: Path = args.pkg.resolve()
+    metadata = _registered_model(pkg)
     backend = model_backend(pkg / "model")
-    model_name = json.loads((pkg / "model" / "metadata.json").read_text())["name"]
+    model_name = metadata["name"]
+    if not args.service_yml.is_file():
+        raise UsageError(f"--service-yml {args.service_yml} not found")
+    if shutil.which(args.python) is None:
+        raise UsageError(f"--python {args.python} is not an executable")
     # The model's own registered rows, as the bench sends them.
     predict_body = request_bodies(pkg / "model")[0]
     batch_body = request_bodies(pkg / "model", rows_per_request=3)[0]
-    template = json.loads(args.event.read_text())
+    template = _read_json(args.event, "--event")
+    if not isinstance(template, dict):
+        raise UsageError(f"--event {args.event} is not an HTTP API v2 event (a JSON object)")
 
     def http_api_v2_event(method: str, path: str, body: bytes | None = None) -> dict:
         return event_for(template, method, path, body, "application/json" if body is not None else None)
@@ -519,7 +573,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
