@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import math
 import socket
 import sys
 import time
@@ -44,6 +45,10 @@ Checks, in order (any failure exits 1; the container is always stopped and remov
 
 Usage: python scripts/image_smoke.py [--image localhost/twinserve-predict:0.1.0] [--port N]
 Prints one line per check and a JSON summary (timings in ms) at the end.
+
+Exit status: 0 every check passed; 1 a check failed; 2 bad usage or input, before anything runs
+(one line: --model-dir without a registered model's metadata.json, --port outside 0-65535,
+--cpus, --memory-mb, --ready-timeout-s or --max-stop-s not a finite number > 0).
 """
 """The ``--help`` text: what it does, step by step, and its exit codes."""
 
@@ -177,6 +182,27 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return summary
 
 
+def argument_problem(args: argparse.Namespace) -> str | None:
+    """Why the arguments cannot run a smoke test, or None; checked before podman is asked anything."""
+    if not 0 <= args.port <= 65535:
+        return f"--port must be 0 (a free port) to 65535, not {args.port}"
+    for flag in ("cpus", "memory_mb", "ready_timeout_s", "max_stop_s"):
+        value = getattr(args, flag)
+        if value is not None and not (math.isfinite(value) and value > 0):
+            return f"--{flag.replace('_', '-')} must be a finite number > 0, not {value}"
+    metadata_file = args.model_dir / "metadata.json"
+    try:
+        metadata = json.loads(metadata_file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return f"--model-dir {args.model_dir}: no metadata.json (register a model with make model or make model-import)"
+    except (OSError, ValueError) as exc:  # unreadable, not UTF-8, not JSON
+        return f"--model-dir {args.model_dir}: cannot read metadata.json: {' '.join(str(exc).split())[:200]}"
+    artefacts = metadata.get("artefacts") if isinstance(metadata, dict) else None
+    if not (isinstance(artefacts, dict) and isinstance(artefacts.get("source"), dict) and "classes" in metadata):
+        return f"--model-dir {args.model_dir}: metadata.json is not a registered model's (no artefacts/classes)"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=HELP.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=HELP)
@@ -190,6 +216,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-stop-s", type=float, default=None,
                         help="fail if SIGTERM -> exit takes this long (default: GUNICORN_GRACEFUL_TIMEOUT)")
     args = parser.parse_args(argv)
+    problem = argument_problem(args)
+    if problem:
+        print(f"image_smoke.py: error: {problem}", file=sys.stderr)
+        return 2
     if args.cpus is None or args.memory_mb is None:
         cpus, memory_mb = k8s_limits()
         args.cpus = cpus if args.cpus is None else args.cpus
