@@ -186,3 +186,16 @@ def test_an_image_on_the_stand_in_base_is_never_pushed(tmp_path, model_dir, flag
     assert errors[0].startswith("error: refusing to push localhost/twinserve-predict:built: it is built on the "
                                 "stand-in base (label org.twinserve.standin=true)")
     assert not [c for c in calls.read_text().splitlines() if c.startswith(("podman tag", "podman push", "kubectl apply"))]
+
+
+@pytest.mark.parametrize(("make", "extra", "message"), [
+    (lambda p: p.write_text("not a folder"), [], "is not a directory"),
+    (lambda p: (p.mkdir(), (p / "metadata.json").write_bytes(b"\xff{oops")), [], "metadata.json is not readable JSON"),
+    (lambda p: p.mkdir(), ["--model-sha256", "none"], "--model-dir and --model-sha256 exclude each other"),
+], ids=["a-file", "bad-metadata", "with-model-sha256"])
+def test_a_bad_model_dir_is_a_preflight_error_even_in_a_dry_run(tmp_path, make, extra, message):
+    make(tmp_path / "m")
+    result = run(["--dry-run", "--model-dir", str(tmp_path / "m"), *extra], tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "build").exists() or not any((tmp_path / "build").iterdir())
