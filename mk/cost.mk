@@ -14,7 +14,7 @@ TRACE ?=
 # No `RPS ?= 50`: a default would be indistinguishable from an RPS the user gave, and a trace
 # must not be rescaled unless asked. RPS is empty unless set on the command line or environment.
 ifneq ($(strip $(TRACE)),)
-COST_TRAFFIC = --trace $(TRACE)$(if $(strip $(RPS)), --scale $(RPS))
+COST_TRAFFIC = --trace $(call shell_quote,$(TRACE))$(if $(strip $(RPS)), --scale $(RPS))
 else
 COST_TRAFFIC = --rps $(or $(strip $(RPS)),50)
 endif

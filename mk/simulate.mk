@@ -15,7 +15,7 @@ SIM_ARGS ?=
 CALIBRATE_ARGS ?=
 
 simulate: $(VENV)/.stamp ## Per-request simulation on Lambda and Kubernetes: make simulate TRACE=file.csv [SIM_ARGS=...]
-	$(VENV)/bin/twinbench simulate $(if $(TRACE),--trace $(TRACE)) $(SIM_ARGS)
+	$(VENV)/bin/twinbench simulate $(if $(TRACE),--trace $(call shell_quote,$(TRACE))) $(SIM_ARGS)
 
 simulate-bench: $(VENV)/.stamp ## Simulator speed: one day at 1,000 req/s on both platforms (target <= 60 s, <= 2 GiB)
 	$(VENV)/bin/twinbench simulate --bench $(SIM_ARGS)
