@@ -40,6 +40,12 @@ def _folder_problem(out: Path) -> str | None:
     return None
 
 
+def _write_problem(out: Path, exc: OSError) -> str:
+    """One line for a model folder that could not be written."""
+    where = f" ({exc.filename})" if exc.filename else ""
+    return f"--out {out}: cannot write the model folder: {exc.strerror or exc}{where}"
+
+
 def _name_problem(name: str) -> str | None:
     """Why ``name`` cannot name a model, or None."""
     if _MODEL_NAME.fullmatch(name):
@@ -55,7 +61,10 @@ def _train(args: argparse.Namespace) -> int:
     problem = _folder_problem(args.out)
     if problem:
         return _usage_error("train", problem)
-    document = train(args.model, args.out, seed=args.seed, source_format=args.format)
+    try:
+        document = train(args.model, args.out, seed=args.seed, source_format=args.format)
+    except OSError as exc:  # the model folder cannot be written there (read-only, a pseudo-filesystem)
+        return _usage_error("train", _write_problem(args.out, exc))
     print_summary(document, args.out)
     return 0
 
@@ -76,6 +85,8 @@ def _import(args: argparse.Namespace) -> int:
     except RegistrationError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2
+    except OSError as exc:  # the model folder cannot be written there (read-only, a pseudo-filesystem)
+        return _usage_error("import", _write_problem(args.out, exc))
     print_summary(document, args.out, notes)
     return 0
 
@@ -120,8 +131,9 @@ a warning: the checks run on rows drawn from what the estimator learned.
 Exit status: 0 registered; 2 the model or sample cannot be registered (one line says why: not
 fitted, SAMPLE lacks columns or TEXT_COLUMN, the model fails on the sample, an unreadable file or
 one that is not a joblib/pickle/skops model, a library the servers do not ship such as xgboost,
-or code of your own script), or --out is a file, or the name is not 1-128 letters, digits, '.',
-'_' or '-' starting with a letter or digit (it is a path segment of /v2/models/{name}).
+or code of your own script), or --out is a file or cannot be written, or the name is not 1-128
+letters, digits, '.', '_' or '-' starting with a letter or digit (a path segment of
+/v2/models/{name}).
 
 Example:
   twinserve import --src model.joblib --sample rows.csv --out model
@@ -192,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train and register a default model",
                            description="Fit a default model on breast_cancer and register it in --out.\n\n"
-                           "Exit status: 0 registered; 2 --out is a file (or a file is on its path); "
+                           "Exit status: 0 registered; 2 --out is a file (or a file is on its path) or cannot be written; "
                            "1 registration failed.")
     train.add_argument("--model", choices=("rf", "logreg"), default="rf", help="rf: RandomForest, 100 trees (default); logreg: StandardScaler + LogisticRegression")
     train.add_argument("--out", type=Path, default=Path("model"), help="model directory to (re)write (default: model/)")

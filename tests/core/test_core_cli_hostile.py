@@ -47,6 +47,8 @@ def _one_line(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
     (["import", "--src", "{d}/m.joblib", "--name", "a/b", "--out", "{d}/o"], "model name 'a/b' is not allowed"),
     (["import", "--src", "{d}/m.joblib", "--name", "x" * 129, "--out", "{d}/o"], "is not allowed"),
     (["import", "--src", "{d}/my model.joblib", "--out", "{d}/o"], "my model.joblib gives it: pass --name"),
+    (["import", "--src", "{d}/m.joblib", "--sample", "{d}/s.csv", "--out", "/proc/twinserve-no/model"],
+     "--out /proc/twinserve-no/model: cannot write the model folder"),
 ])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(small, capsys, argv, message):
     line = _one_line(capsys, [arg.replace("{d}", str(small)) for arg in argv])
