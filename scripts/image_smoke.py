@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from twinserve.cli_parser import OneLineParser
 from twinserve_support.podman import (
     DEFAULT_IMAGE,
     REPO,
@@ -204,8 +205,8 @@ def argument_problem(args: argparse.Namespace) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=HELP.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=HELP)
+    parser = OneLineParser(description=HELP.split("\n\n")[0],
+                           formatter_class=argparse.RawDescriptionHelpFormatter, epilog=HELP)
     parser.add_argument("--image", default=DEFAULT_IMAGE)
     parser.add_argument("--model-dir", type=Path, default=REPO / "model",
                         help="the registered model the image was built with (its hash and sample rows)")

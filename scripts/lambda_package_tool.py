@@ -18,6 +18,7 @@ import time
 import zipfile
 from pathlib import Path
 
+from twinserve.cli_parser import OneLineParser
 from twinserve.headers import COLD_HEADER, INIT_HEADER
 from twinserve.samples import request_bodies
 from twinserve_support.sample_events import EVENTS_DIR, event_for
@@ -534,8 +535,8 @@ def cmd_smoke(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lambda_package_tool.py", description=HELP,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(prog="lambda_package_tool.py", description=HELP,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
     stage = sub.add_parser("stage", help="copy the code flat into a service folder for `osls package`")

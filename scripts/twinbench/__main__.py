@@ -14,7 +14,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from twinbench.cli.one_line_parser import OneLineParser
+from twinserve.cli_parser import OneLineParser
 
 # (command, module that registers it, its one-line help: kept equal to the module's by a test)
 COMMANDS: tuple[tuple[str, str, str], ...] = (

@@ -15,6 +15,7 @@ import re
 import sys
 from pathlib import Path
 
+from twinserve.cli_parser import OneLineParser
 from twinserve.errors import TwinserveError
 
 EXIT_USAGE = 2
@@ -199,7 +200,7 @@ Examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="twinserve", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineParser(prog="twinserve", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="train and register a default model",

@@ -22,8 +22,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from twinserve.cli_parser import OneLineParser
+
 from twinbench.cli.arg_types import positive_float, positive_int
-from twinbench.cli.one_line_parser import OneLineParser
 
 EXIT_OK = 0
 EXIT_USER_ERROR = 2

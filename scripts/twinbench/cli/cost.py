@@ -16,7 +16,8 @@ import sys
 import time
 from typing import Any
 
-from twinbench.cli.one_line_parser import OneLineParser
+from twinserve.cli_parser import OneLineParser
+
 from twinbench.cost import model as cost
 from twinbench.cost import traffic
 

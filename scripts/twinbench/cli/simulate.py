@@ -18,9 +18,9 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from twinserve.cli_parser import OneLineParser
 from twinserve_support.lambda_caps import ACCOUNT_CONCURRENCY_DEFAULT, deployed_caps
 
-from twinbench.cli.one_line_parser import OneLineParser
 from twinbench.simulate import engine, profiles
 from twinbench.simulate.errors import OutputError, ParameterError, ProfileError, SimulationError
 from twinbench.simulate.hpa import load_hpa_spec

@@ -26,8 +26,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from twinserve.cli_parser import OneLineParser
+
 from twinbench.cli.arg_types import non_negative_int, positive_int
-from twinbench.cli.one_line_parser import OneLineParser
 from twinbench.local_lambda import LocalLambda
 from twinbench.local_lambda.environments import runtime_environment
 from twinbench.local_lambda.events import FrontRequest, build_event

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from twinserve.cli_parser import OneLineParser
 from twinserve_support.paths import REPO  # noqa: E402
 
 from twinbench.cli.arg_types import non_negative_int
-from twinbench.cli.one_line_parser import OneLineParser
 from twinbench.simulate import engine, external, profiles
 from twinbench.simulate.errors import SimulationError
 from twinbench.simulate.hpa import load_hpa_spec
