@@ -191,8 +191,13 @@ def _typed_value(value: Any, feature: Feature, where: str) -> Any:
     return value
 
 
-def _to_columns(rows: list[list[Any]], schema: InputSchema, where: str) -> Columns:
-    """Typed rows -> one array per feature, in the dtypes the model was fitted with."""
+def _to_columns(rows: list[list[Any]], spec: InputSpec, where: str) -> Columns:
+    """Typed rows -> one array per feature, in the dtypes the model was fitted with. A model that
+    computes in float32 (``spec.float32_range``) refuses a number past float32's range, as the
+    all-number path does: cast, it would reach the model as an infinity."""
+    schema = spec.schema
+    assert schema is not None
+    limit = _F32_MAX if spec.float32_range or spec.dtype is np.float32 else _F64_MAX
     arrays: list[np.ndarray] = []
     for c, feature in enumerate(schema.features):
         values = [row[c] for row in rows]
@@ -209,6 +214,9 @@ def _to_columns(rows: list[list[Any]], schema: InputSchema, where: str) -> Colum
                 raise InvalidValue(f"{where}: {clip(repr(feature.name))} holds a number too large for a float") from None
             if np.isinf(array).any():
                 raise InvalidValue(f"{where}: {clip(repr(feature.name))} holds a number too large for a float")
+            if limit == _F32_MAX and (np.abs(array) > limit).any():
+                raise InvalidValue(f"{where}: {clip(repr(feature.name))} holds a number that is not finite in "
+                                   "the model's input precision (float32)")
             arrays.append(array)
         elif kind == "boolean" and not feature.nullable:
             arrays.append(np.array(values, dtype=bool))
@@ -237,7 +245,7 @@ def columns_from_values(columns: list[list[Any]], spec: InputSpec) -> Columns:
     assert spec.schema is not None
     checked = [[_typed_value(value, feature, "inputs") for value in column]
                for column, feature in zip(columns, spec.schema.features, strict=True)]
-    return _to_columns([list(row) for row in zip(*checked, strict=True)], spec.schema, "inputs")
+    return _to_columns([list(row) for row in zip(*checked, strict=True)], spec, "inputs")
 
 
 def parse_body(body: bytes, spec: InputSpec) -> Batch:
@@ -261,7 +269,7 @@ def parse_body(body: bytes, spec: InputSpec) -> Batch:
     if spec.typed:
         assert spec.schema is not None
         if has_features:
-            return _to_columns([_check_typed_row(doc["features"], spec, "features")], spec.schema, "features")
+            return _to_columns([_check_typed_row(doc["features"], spec, "features")], spec, "features")
     elif has_features:
         return _to_array([_check_row(doc["features"], spec, "features")], spec, "features")
     instances = doc["instances"]
@@ -274,6 +282,6 @@ def parse_body(body: bytes, spec: InputSpec) -> Batch:
     if spec.typed:
         assert spec.schema is not None
         typed = [_check_typed_row(row, spec, f"instances[{i}]") for i, row in enumerate(instances)]
-        return _to_columns(typed, spec.schema, "instances")
+        return _to_columns(typed, spec, "instances")
     rows = [_check_row(row, spec, f"instances[{i}]") for i, row in enumerate(instances)]
     return _to_array(rows, spec, "instances")

@@ -134,3 +134,19 @@ def test_an_echoed_value_is_one_printable_line_of_at_most_100_characters(sent, e
 
     assert clip(sent) == echoed
     assert len(clip(sent)) <= 100
+
+
+@pytest.mark.parametrize("float32_range", [True, False])
+def test_typed_rows_for_a_float32_model_refuse_numbers_past_float32_as_the_matrix_path_does(float32_range):
+    from twinserve.contract import Columns
+    from twinserve.schema import Feature, InputSchema
+
+    schema = InputSchema((Feature("fare"), Feature("city", "string")), "dataframe")
+    spec = InputSpec(("fare", "city"), 2, 400, np.float64, float32_range=float32_range, schema=schema)
+    assert isinstance(parse_body(b'{"features": {"fare": 3.4e38, "city": "x"}}', spec), Columns)
+    body = b'{"instances": [{"fare": 1, "city": "x"}, {"fare": -1e39, "city": "y"}]}'
+    if float32_range:
+        with pytest.raises(InvalidValue, match="'fare' holds a number that is not finite in the model's input precision"):
+            parse_body(body, spec)
+    else:
+        assert parse_body(body, spec).arrays[0][1] == -1e39
