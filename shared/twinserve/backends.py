@@ -107,9 +107,7 @@ class OnnxBackend:
     def predict(self, batch: Batch) -> Outputs:
         results = self._session.run(self._output_names, self._feed(batch))
         if self._regression:
-            values = results[0]
-            check_finite(values, "prediction")
-            return (values[:, 0] if values.ndim == 2 and values.shape[1] == 1 else values), None
+            return regression_answer(results[0]), None
         labels = results[0]
         if labels.ndim == 2 and labels.shape[1] == 1:  # an outlier detector's graph answers [N, 1] labels
             labels = labels[:, 0]
@@ -137,14 +135,18 @@ class SklearnBackend:
         except (ValueError, TypeError) as exc:  # scikit-learn's input validation
             raise InvalidValue(f"the model rejected the input: {clip(str(exc), 300)}") from None
         if self._regression:
-            values = np.asarray(predictions, dtype=np.float64)
-            check_finite(values, "prediction")
-            # A regressor fitted on a one-column target frame answers [N, 1]: one number per row,
-            # as the ONNX backend answers it.
-            return (values[:, 0] if values.ndim == 2 and values.shape[1] == 1 else values), None
+            return regression_answer(np.asarray(predictions, dtype=np.float64)), None
         if proba is not None:
             check_finite(proba, "probabilities")
         return predictions.tolist(), proba
+
+
+def regression_answer(values: np.ndarray) -> np.ndarray:
+    """A regressor's answer as both backends give it: finite (else InvalidValue), and one number per
+    row where the model answers an [N, 1] column (a regressor fitted on a one-column target frame,
+    or a graph that declares its output so)."""
+    check_finite(values, "prediction")
+    return values[:, 0] if values.ndim == 2 and values.shape[1] == 1 else values
 
 
 def check_finite(values: np.ndarray, what: str) -> None:

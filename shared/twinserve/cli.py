@@ -84,8 +84,7 @@ def _import(args: argparse.Namespace) -> int:
         document, notes = import_estimator(args.src, args.out, name=name, sample_path=args.sample,
                                            text_column=args.text_column)
     except RegistrationError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        return 2
+        return _usage_error("import", exc.message)
     except OSError as exc:  # the model folder cannot be written there (read-only, a pseudo-filesystem)
         return _usage_error("import", _write_problem(args.out, exc))
     print_summary(document, args.out, notes)

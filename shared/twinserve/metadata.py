@@ -32,6 +32,12 @@ class Artefact:
     inputs: str = "matrix"
 
 
+def classes_per_output(classes: Any) -> bool:
+    """Whether ``classes`` come one list per output (a multi-output classifier: MultiOutputClassifier,
+    a forest fitted on a 2-D y), whose label is an [N, outputs] row and which is served labels only."""
+    return bool(classes) and all(isinstance(c, list) for c in classes)
+
+
 @dataclass(frozen=True)
 class ModelMetadata:
     name: str

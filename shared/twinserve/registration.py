@@ -23,7 +23,7 @@ import numpy as np
 
 from twinserve.errors import RegistrationError
 from twinserve.integrity import sha256_bytes
-from twinserve.metadata import METADATA_FILE, METADATA_SCHEMA
+from twinserve.metadata import METADATA_FILE, METADATA_SCHEMA, classes_per_output
 from twinserve.samples import KEPT_ROWS, SAMPLES_FILE
 from twinserve.schema import InputSchema
 from twinserve.trusted_types import TRUSTED_SKOPS_TYPES
@@ -50,11 +50,7 @@ def has_proba(estimator: Any) -> bool:
     """Whether the model answers one [N, classes] probability matrix. A multi-output classifier's
     predict_proba answers a list of them, one per output: it is served labels only."""
     labels = output_labels(estimator)
-    return labels is not None and not _per_output(labels) and hasattr(estimator, "predict_proba")
-
-
-def _per_output(labels: list[Any]) -> bool:
-    return bool(labels) and all(isinstance(c, list) for c in labels)
+    return labels is not None and not classes_per_output(labels) and hasattr(estimator, "predict_proba")
 
 
 def is_classifier(estimator: Any) -> bool:

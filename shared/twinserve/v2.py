@@ -33,6 +33,7 @@ from twinserve.errors import (
     UnsupportedExtension,
     clip,
 )
+from twinserve.metadata import classes_per_output
 from twinserve.predictor import Predictor
 from twinserve.responses import Reply, json_bytes
 
@@ -94,7 +95,7 @@ class OpenInferenceV2:
             outputs = [{"name": PREDICTION_OUTPUT, "datatype": self.label_datatype, "shape": shape}]
         else:
             # A multi-output classifier's classes come per output: its label is an [N, outputs] tensor.
-            per_output = bool(meta.classes) and all(isinstance(c, list) for c in meta.classes)
+            per_output = classes_per_output(meta.classes)
             self.label_width = len(meta.classes) if per_output else None
             flat = tuple(c for output in meta.classes for c in output) if per_output else meta.classes
             self.label_datatype = _label_datatype(flat)
